@@ -1,0 +1,253 @@
+/**
+ * Configuration: flags > environment > config file (`aciimg.config.json` in the working directory,
+ * or `--config`) > defaults (DESIGN.md §4). This is the only module that reads the environment;
+ * callers pass `env` in (the CLI passes `process.env`, the Functions app its settings).
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import { AciimgError, usageError } from "./errors.js";
+import type { ProviderKind } from "./engine/types.js";
+import { parseBytes, parseDuration } from "./units.js";
+
+/**
+ * The imaginary image ACI runs by default. nextcloud/aio-imaginary is maintained (rebuilt with
+ * current Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks
+ * -max-allowed-resolution; imaginary-api.md §2.4). Pinned by tag for reproducible starts.
+ */
+export const DEFAULT_IMAGE = "nextcloud/aio-imaginary:20250306_093458";
+
+export interface AzureConfig {
+  subscriptionId?: string;
+  resourceGroup?: string;
+  /** Azure region for new container groups. Default westeurope. */
+  location: string;
+  /** ARM endpoint; override for sovereign clouds (and the ARM simulator). Default https://management.azure.com. */
+  armEndpoint: string;
+  /** Private registry server (e.g. myacr.azurecr.io). */
+  registryServer?: string;
+  registryUsername?: string;
+  /** Only from the environment (ACIIMG_REGISTRY_PASSWORD): never a flag, never in the config file. */
+  registryPassword?: string;
+  /** How long `create` may take end to end. Default 10 min. */
+  createTimeoutMs: number;
+  /** LRO poll interval passed to the SDK (`updateIntervalInMs`). Default 2000. */
+  pollIntervalMs: number;
+}
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  /** API key clients of `aciimg serve` / the Functions app must send. */
+  key?: string;
+}
+
+export interface BlobStateConfig {
+  /** Connection string (AzureWebJobsStorage style) for the blob state. */
+  connectionString?: string;
+  /** Or a container URL (with SAS, or used with DefaultAzureCredential). */
+  containerUrl?: string;
+  container: string;
+  blobName: string;
+}
+
+export interface Config {
+  /** The provider in use: flag, else `aci` when subscription and resource group are set, else `local`. */
+  provider: ProviderKind;
+  /** Logical backend name (state key). Default "default". */
+  name: string;
+  /** JSON state file path (file state). */
+  statePath: string;
+  /** Blob state (Functions app); when a connection string or URL is set, blob state is used. */
+  blob: BlobStateConfig;
+  /** Idle time after which `reap` removes a backend. Default 5 min. */
+  idleMs: number;
+  image: string;
+  cpu: number;
+  memoryInGB: number;
+  maxUploadBytes: number;
+  maxResolutionMP: number;
+  azure: AzureConfig;
+  serve: ServeConfig;
+  /** Where this config came from, for messages. */
+  configFile?: string;
+  /** The environment the config was read from, handed to child processes (local backend). */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Values a surface passes from its flags; undefined means "not given". */
+export interface ConfigOverrides {
+  config?: string;
+  provider?: string;
+  name?: string;
+  state?: string;
+  idle?: string;
+  image?: string;
+  cpu?: string | number;
+  memory?: string | number;
+  location?: string;
+  subscription?: string;
+  resourceGroup?: string;
+  registryServer?: string;
+  registryUsername?: string;
+  timeout?: string;
+  maxSize?: string;
+  maxResolution?: string | number;
+  host?: string;
+  port?: string | number;
+  key?: string;
+}
+
+/** The config file's accepted keys (camelCase), all optional. */
+type FileConfig = Partial<Record<keyof ConfigOverrides | "pollInterval" | "armEndpoint" | "blobContainer", string | number>>;
+
+const fileKeys = new Set<string>([
+  "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
+  "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
+  "armEndpoint", "blobContainer",
+]);
+
+function readConfigFile(path: string, required: boolean): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new AciimgError("E_USAGE", `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new AciimgError("E_USAGE", `config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new AciimgError("E_USAGE", `config file ${path} must hold a JSON object`);
+  }
+  const out: FileConfig = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!fileKeys.has(key)) {
+      throw new AciimgError("E_USAGE", `config file ${path}: unknown key "${key}" (known: ${[...fileKeys].join(", ")})`);
+    }
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new AciimgError("E_USAGE", `config file ${path}: "${key}" must be a string or number`);
+    }
+    (out as Record<string, string | number>)[key] = value;
+  }
+  return out;
+}
+
+function positiveNumber(value: string | number, what: string, expected: string): number {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (typeof value === "string" && value.trim() === "")) throw usageError(what, expected, value);
+  return n;
+}
+
+function port(value: string | number, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw usageError(what, "a port number from 0 to 65535", value);
+  return n;
+}
+
+/** The default state file: $XDG_STATE_HOME/aciimg/state.json, else ~/.local/state/aciimg/state.json. */
+export function defaultStatePath(env: Readonly<Record<string, string | undefined>>): string {
+  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
+  return join(base, "aciimg", "state.json");
+}
+
+/** Resolves the configuration from flags, environment, config file and defaults. */
+export function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: Readonly<Record<string, string | undefined>> = {},
+  cwd: string = ".",
+): Config {
+  const explicitFile = overrides.config ?? env.ACIIMG_CONFIG;
+  const configFile = resolve(cwd, explicitFile ?? "aciimg.config.json");
+  const file = readConfigFile(configFile, explicitFile !== undefined);
+  const hasFile = Object.keys(file).length > 0 || explicitFile !== undefined;
+
+  /** flag > env (first non-empty of the names) > file > undefined */
+  const pick = (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig): string | number | undefined => {
+    if (flag !== undefined && flag !== "") return flag;
+    for (const name of envNames) {
+      const value = env[name];
+      if (value !== undefined && value !== "") return value;
+    }
+    return file[fileKey];
+  };
+  const str = (v: string | number | undefined): string | undefined => (v === undefined ? undefined : String(v));
+
+  const subscriptionId = str(pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"));
+  const resourceGroup = str(pick(overrides.resourceGroup, ["AZURE_RESOURCE_GROUP", "RESOURCE_GROUP"], "resourceGroup"));
+
+  const providerValue = str(pick(overrides.provider, ["ACIIMG_PROVIDER"], "provider"));
+  let provider: ProviderKind;
+  if (providerValue === undefined) provider = subscriptionId && resourceGroup ? "aci" : "local";
+  else if (providerValue === "local" || providerValue === "aci") provider = providerValue;
+  else throw usageError("--provider", "local or aci", providerValue);
+
+  const name = str(pick(overrides.name, ["ACIIMG_NAME"], "name")) ?? "default";
+  if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(name)) {
+    throw usageError("--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-'", name);
+  }
+
+  const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"], "state"));
+  const idle = pick(overrides.idle, ["ACIIMG_IDLE"], "idle");
+  const timeout = pick(overrides.timeout, ["ACIIMG_CREATE_TIMEOUT"], "timeout");
+  const pollInterval = pick(undefined, ["ACIIMG_POLL_INTERVAL"], "pollInterval");
+  const cpu = pick(overrides.cpu, ["ACIIMG_CPU"], "cpu");
+  const memory = pick(overrides.memory, ["ACIIMG_MEMORY"], "memory");
+  const maxSize = pick(overrides.maxSize, ["ACIIMG_MAX_SIZE"], "maxSize");
+  const maxResolution = pick(overrides.maxResolution, ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
+  const servePort = pick(overrides.port, ["ACIIMG_SERVE_PORT", "PORT"], "port");
+
+  return {
+    provider,
+    name,
+    statePath: statePathValue ? resolve(cwd, statePathValue) : defaultStatePath(env),
+    blob: {
+      connectionString: env.ACIIMG_STATE_BLOB_CONNECTION_STRING || env.AzureWebJobsStorage || undefined,
+      containerUrl: env.ACIIMG_STATE_BLOB_URL || undefined,
+      container: str(pick(undefined, ["ACIIMG_STATE_BLOB_CONTAINER"], "blobContainer")) ?? "aciimg",
+      blobName: "state.json",
+    },
+    idleMs: idle === undefined ? 5 * 60_000 : parseDuration(idle, "--idle"),
+    image: str(pick(overrides.image, ["ACIIMG_IMAGE"], "image")) ?? DEFAULT_IMAGE,
+    cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu, "--cpu", "a positive number of vCPUs such as 1 or 2"),
+    memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory, "--memory", "a positive number of GB such as 1.5"),
+    maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize, "--max-size"),
+    maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution, "--max-resolution", "a positive number of megapixels such as 18"),
+    azure: {
+      subscriptionId,
+      resourceGroup,
+      location: str(pick(overrides.location, ["ACIIMG_LOCATION", "AZURE_LOCATION"], "location")) ?? "westeurope",
+      armEndpoint: (str(pick(undefined, ["AZURE_ARM_ENDPOINT"], "armEndpoint")) ?? "https://management.azure.com").replace(/\/+$/, ""),
+      registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"], "registryServer")),
+      registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
+      registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
+      createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout, "--timeout"),
+      pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval, "ACIIMG_POLL_INTERVAL"),
+    },
+    serve: {
+      host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
+      port: servePort === undefined ? 8080 : port(servePort, "--port"),
+      key: overrides.key || env.ACIIMG_SERVE_KEY || undefined,
+    },
+    configFile: hasFile ? configFile : undefined,
+    env,
+  };
+}
+
+/** The backend spec the engine asks providers for, from the config. */
+export function backendSpecOf(config: Config): import("./engine/types.js").BackendSpec {
+  return {
+    name: config.name,
+    image: config.image,
+    cpu: config.cpu,
+    memoryInGB: config.memoryInGB,
+    location: config.provider === "aci" ? config.azure.location : undefined,
+    maxUploadBytes: config.maxUploadBytes,
+    maxResolutionMP: config.maxResolutionMP,
+  };
+}
