@@ -70,6 +70,11 @@ export interface Config {
   maxResolutionMP: number;
   azure: AzureConfig;
   serve: ServeConfig;
+  /**
+   * Key the built-in backend (`aciimg backend`) requires, from ACIIMG_BACKEND_KEY (or `--key`).
+   * The local provider passes it through the environment, never on the command line.
+   */
+  backendKey?: string;
   /** Where this config came from, for messages. */
   configFile?: string;
   /** The environment the config was read from, handed to child processes (local backend). */
@@ -234,6 +239,7 @@ export function loadConfig(
       port: servePort === undefined ? 8080 : port(servePort, "--port"),
       key: overrides.key || env.ACIIMG_SERVE_KEY || undefined,
     },
+    backendKey: env.ACIIMG_BACKEND_KEY || undefined,
     configFile: hasFile ? configFile : undefined,
     env,
   };
