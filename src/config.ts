@@ -257,3 +257,8 @@ export function backendSpecOf(config: Config): import("./engine/types.js").Backe
     maxResolutionMP: config.maxResolutionMP,
   };
 }
+
+/** The process's environment: the one place aciimg reads `process.env` (surfaces call this, then pass it on). */
+export function processEnvironment(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}
