@@ -1,0 +1,48 @@
+/** Process liveness on this host: used for lock owners, provisioners and local backends. */
+import { readFileSync } from "node:fs";
+
+/**
+ * True when `pid` runs on this host. A zombie (exited, not yet reaped by its parent) counts as
+ * dead: on Linux /proc/<pid>/stat shows state Z, and it will never answer again.
+ */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to another user; it is alive.
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  return procState(pid) !== "Z";
+}
+
+/** The one-letter state from /proc/<pid>/stat (Linux), undefined elsewhere or when unreadable. */
+export function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may contain spaces: parse after the last ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): with the pid, a process identity. */
+export function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's argv from /proc/<pid>/cmdline (Linux), undefined when unreadable. */
+export function procArgv(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return raw.split("\0").filter((part) => part.length > 0);
+  } catch {
+    return undefined;
+  }
+}

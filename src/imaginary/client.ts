@@ -1,0 +1,260 @@
+/**
+ * Typed client of the imaginary HTTP API (imaginary-api.md §1): one keep-alive undici Pool per
+ * backend, request bodies streamed from their source (files are piped, never read whole),
+ * responses handed back as streams. undici and imaginary errors are mapped to AciimgError here,
+ * once, at the boundary (STYLE.md "Errors").
+ */
+import type { Readable } from "node:stream";
+import { Pool, errors as undiciErrors } from "undici";
+import { AciimgError, isAbortError } from "../errors.js";
+import type { ImageRequest, ImageResponse } from "../engine/types.js";
+
+export interface ImaginaryClientOptions {
+  /** Base URL of the backend, e.g. http://127.0.0.1:41234 (a trailing slash is ignored). */
+  endpoint: string;
+  /** Sent as the `API-Key` header on every request, /health included (imaginary-api.md §2.1). */
+  apiKey: string;
+  /** TCP connect timeout. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Time to the response headers (covers the processing time of a large image). Default 120 s. */
+  headersTimeoutMs?: number;
+  /** Longest pause between two body chunks. Default 60 s. */
+  bodyTimeoutMs?: number;
+  /** Keep-alive connections in the pool. Default 16. */
+  connections?: number;
+}
+
+/** imaginary's /health body (imaginary-api.md §3); only the fields aciimg uses are typed. */
+export interface HealthInfo {
+  uptime?: number;
+  /** The backend's CPU count: the CLI's default batch concurrency. */
+  cpus?: number;
+  [field: string]: unknown;
+}
+
+export interface ImaginaryClient {
+  readonly endpoint: string;
+  /** GET /health with the key; resolves with the parsed body, fails with E_BACKEND_UNREACHABLE or E_IMAGE (401…). */
+  health(signal?: AbortSignal): Promise<HealthInfo>;
+  /** POST /<op>?<query> with the image; resolves on a 2xx with a non-empty streamed body. */
+  request(request: ImageRequest): Promise<ImageResponse>;
+  /** Closes the pool's connections. */
+  close(): Promise<void>;
+}
+
+/** Error codes of undici (lib/core/errors.js) and of the socket that mean "the backend is not there". */
+const unreachableCodes = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED",
+]);
+
+/** Largest error body read into memory: imaginary's are one short JSON line (§1.8). */
+const maxErrorBodyBytes = 64 * 1024;
+
+/** Creates a client of one backend. */
+export function createImaginaryClient(options: ImaginaryClientOptions): ImaginaryClient {
+  const endpoint = options.endpoint.replace(/\/+$/, "");
+  const headersTimeout = options.headersTimeoutMs ?? 120_000;
+  const bodyTimeout = options.bodyTimeoutMs ?? 60_000;
+  const pool = new Pool(endpoint, {
+    connections: options.connections ?? 16,
+    connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+    headersTimeout,
+    bodyTimeout,
+    keepAliveTimeout: 30_000,
+  });
+
+  async function send(
+    method: "GET" | "POST",
+    path: string,
+    headers: Record<string, string>,
+    body: Uint8Array | Readable | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ImageResponse> {
+    let response;
+    try {
+      response = await pool.request({
+        method,
+        path,
+        headers: { "api-key": options.apiKey, ...headers },
+        body,
+        signal,
+        headersTimeout,
+        bodyTimeout,
+      });
+    } catch (error) {
+      if (body && typeof body === "object" && "destroy" in body) body.destroy();
+      throw mapTransportError(error, endpoint, path);
+    }
+    const responseHeaders = flattenHeaders(response.headers);
+    if (response.statusCode >= 400) {
+      const text = await readBounded(response.body, maxErrorBodyBytes).catch(() => "");
+      throw imaginaryError(response.statusCode, responseHeaders["content-type"] ?? "", text, path);
+    }
+    const body$ = response.body as unknown as Readable;
+    return { status: response.statusCode, headers: responseHeaders, body: body$ };
+  }
+
+  return {
+    endpoint,
+    async health(signal) {
+      const response = await send("GET", "/health", { accept: "application/json" }, undefined, signal);
+      const text = await readBounded(response.body, maxErrorBodyBytes).catch((error: unknown) => {
+        throw mapTransportError(error, endpoint, "/health");
+      });
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as HealthInfo;
+      } catch {
+        // fall through: not imaginary
+      }
+      throw new AciimgError(
+        "E_BACKEND_UNREACHABLE",
+        `the backend at ${endpoint} answered /health with something that is not imaginary's JSON; ` +
+          `another program may hold its port. Run \`aciimg down\` and try again.`,
+      );
+    },
+
+    async request(request) {
+      const path = `/${encodeURIComponent(request.op)}${queryString(request.query)}`;
+      const headers: Record<string, string> = { "content-type": request.contentType ?? "application/octet-stream" };
+      if (request.accept) headers.accept = request.accept;
+      const body = typeof request.body === "function" ? request.body() : request.body;
+      const response = await send("POST", path, headers, body, request.signal);
+      // An empty 200 is never a valid image (or /info JSON): treat it as the backend failing.
+      if (response.headers["content-length"] === "0") {
+        response.body.destroy();
+        throw emptyResponseError(endpoint, path);
+      }
+      const first = await firstChunk(response.body).catch((error: unknown) => {
+        throw mapTransportError(error, endpoint, path);
+      });
+      if (first === null) throw emptyResponseError(endpoint, path);
+      response.body.unshift(first);
+      return response;
+    },
+
+    async close() {
+      await pool.close();
+    },
+  };
+}
+
+function queryString(query: URLSearchParams): string {
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/** Reads a small body as text, destroying it when it is larger than `limit`. */
+async function readBounded(body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > limit) {
+      body.destroy();
+      break;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Waits for the first chunk (null when the body ends empty) without consuming the rest. */
+function firstChunk(body: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      body.off("readable", onReadable);
+      body.off("end", onEnd);
+      body.off("error", onError);
+    };
+    const onReadable = (): void => {
+      const chunk: unknown = body.read();
+      if (chunk === null) return;
+      cleanup();
+      resolve(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    body.on("readable", onReadable);
+    body.once("end", onEnd);
+    body.once("error", onError);
+  });
+}
+
+/**
+ * imaginary's error bodies are `{"message","status"}` JSON (imaginary-api.md §1.8), except the
+ * throttle's 429 `text/plain` "limit exceeded". Keep imaginary's status and message so surfaces
+ * can pass them through unchanged.
+ */
+function imaginaryError(status: number, contentType: string, text: string, path: string): AciimgError {
+  let message = text.trim();
+  if (contentType.includes("json")) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === "string") message = parsed.message;
+    } catch {
+      // keep the raw text
+    }
+  }
+  if (!message) message = `HTTP ${status}`;
+  const hint =
+    status === 401
+      ? " (the backend rejected the API key: it is not the backend aciimg started; run `aciimg down`)"
+      : status === 429
+        ? " (the backend is at its concurrency limit; lower --concurrency)"
+        : "";
+  return new AciimgError("E_IMAGE", `${path.split("?")[0]}: ${message}${hint}`, { detail: { status, message } });
+}
+
+function emptyResponseError(endpoint: string, path: string): AciimgError {
+  return new AciimgError(
+    "E_BACKEND_UNREACHABLE",
+    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, which is never a valid result; ` +
+      `it may be overloaded or broken. Check \`aciimg logs\` and retry.`,
+    { detail: { status: 200, message: "empty response" } },
+  );
+}
+
+function mapTransportError(error: unknown, endpoint: string, path: string): AciimgError | unknown {
+  if (error instanceof AciimgError) return error;
+  if (isAbortError(error) || error instanceof undiciErrors.RequestAbortedError) {
+    return new AciimgError("E_ABORTED", `request ${path.split("?")[0]} to ${endpoint} was cancelled`, { cause: error });
+  }
+  const code = errorCode(error);
+  if (code !== undefined && unreachableCodes.has(code)) {
+    return new AciimgError(
+      "E_BACKEND_UNREACHABLE",
+      `cannot reach the backend at ${endpoint} (${code}) for ${path.split("?")[0]}`,
+      { cause: error, detail: { code } },
+    );
+  }
+  return error;
+}
+
+/** The error's code, also when undici wraps a socket error as its cause. */
+function errorCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && unreachableCodes.has(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}

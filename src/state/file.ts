@@ -1,0 +1,151 @@
+/**
+ * State in a JSON file (DESIGN.md §3): schema-versioned, written atomically (temp file in the same
+ * directory, fsync, rename, fsync the directory), mode 0600 because it holds backend API keys,
+ * updates serialized across processes by a lock file beside it. A file aciimg cannot understand is
+ * never overwritten: the error names it and the way out.
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { systemClock } from "../clock.js";
+import { AciimgError } from "../errors.js";
+import { STATE_VERSION, type BackendRecord, type Clock, type State, type StateStore } from "../engine/types.js";
+import { withLock } from "./lock.js";
+
+export interface FileStateStoreOptions {
+  /** The state file, e.g. ~/.local/state/aciimg/state.json. Its directory is created (0700) on first write. */
+  path: string;
+  /** Clock for lock waits. Default: the system clock. */
+  clock?: Clock;
+  /** How long an update waits for the lock. Default 15 s. */
+  lockTimeoutMs?: number;
+}
+
+/** Creates a StateStore on a JSON file. A missing file is an empty state. */
+export function createFileStateStore(options: FileStateStoreOptions): StateStore {
+  const { path } = options;
+  const clock = options.clock ?? systemClock;
+  const lockOptions = { path: `${path}.lock`, clock, timeoutMs: options.lockTimeoutMs, what: `the state file ${path}` };
+
+  async function read(): Promise<State> {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
+      throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return parseState(text, path);
+  }
+
+  return {
+    location: path,
+    read,
+    async update(fn) {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+        throw new AciimgError("E_STATE", `cannot create the state directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
+      });
+      return withLock(lockOptions, async () => {
+        const state = await read();
+        const before = JSON.stringify(state);
+        const result = await fn(state);
+        const after = JSON.stringify(state, null, 2);
+        if (JSON.stringify(state) !== before) await writeAtomically(path, `${after}\n`);
+        return result;
+      });
+    },
+  };
+}
+
+function emptyState(): State {
+  return { version: STATE_VERSION, backends: {} };
+}
+
+/** Where to go when the file cannot be used: concrete commands, nothing lost. */
+function wayOut(path: string): string {
+  return (
+    `aciimg will not overwrite it. Move it aside (mv ${path} ${path}.bak) and run the command again; ` +
+    `a backend it recorded is found again by \`aciimg reap\` and removed as an orphan.`
+  );
+}
+
+/** Parses and checks the file; rejects (E_STATE) anything that is not version-1 state. */
+export function parseState(text: string, path: string): State {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new AciimgError("E_STATE", `the state file ${path} is not valid JSON (${(error as Error).message}). ${wayOut(path)}`, {
+      cause: error,
+      detail: { stateFile: path },
+    });
+  }
+  if (!isObject(parsed)) {
+    throw new AciimgError("E_STATE", `the state file ${path} does not hold a JSON object. ${wayOut(path)}`, { detail: { stateFile: path } });
+  }
+  const version = parsed.version;
+  if (typeof version === "number" && version > STATE_VERSION) {
+    throw new AciimgError(
+      "E_STATE",
+      `the state file ${path} has schema version ${version}, written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
+        `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
+      { detail: { stateFile: path, version } },
+    );
+  }
+  if (version !== STATE_VERSION || !isObject(parsed.backends)) {
+    throw new AciimgError("E_STATE", `the state file ${path} is not aciimg state (expected {"version":1,"backends":{…}}). ${wayOut(path)}`, {
+      detail: { stateFile: path },
+    });
+  }
+  const backends: Record<string, BackendRecord> = {};
+  for (const [name, record] of Object.entries(parsed.backends)) {
+    if (!isBackendRecord(record)) {
+      throw new AciimgError("E_STATE", `the state file ${path} has a malformed backend record "${name}". ${wayOut(path)}`, {
+        detail: { stateFile: path },
+      });
+    }
+    backends[name] = record;
+  }
+  return { version: STATE_VERSION, backends };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isBackendRecord(value: unknown): value is BackendRecord {
+  if (!isObject(value)) return false;
+  const strings = ["id", "name", "endpoint", "apiKey", "createdAt", "lastUsed"] as const;
+  return (
+    strings.every((key) => typeof value[key] === "string") &&
+    (value.provider === "local" || value.provider === "aci") &&
+    (value.status === "provisioning" || value.status === "running") &&
+    isObject(value.spec)
+  );
+}
+
+/** Temp file in the same directory (same file system), fsync, rename over, fsync the directory. */
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    const handle = await open(temp, "wx", 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // The umask may have narrowed the mode further; it can never have widened it. Keep exactly 0600.
+    await chmod(temp, 0o600);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw new AciimgError("E_STATE", `cannot write the state file ${path}: ${(error as Error).message}`, { cause: error, detail: { stateFile: path } });
+  }
+  // Make the rename itself durable; some file systems refuse fsync on a directory, which is harmless.
+  const directory = await open(dirname(path), "r").catch(() => undefined);
+  if (directory) {
+    await directory.sync().catch(() => undefined);
+    await directory.close();
+  }
+}
