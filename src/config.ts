@@ -14,9 +14,12 @@ import { parseBytes, parseDuration } from "./units.js";
 /**
  * The imaginary image ACI runs by default. nextcloud/aio-imaginary is maintained (rebuilt with
  * current Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks
- * -max-allowed-resolution; imaginary-api.md §2.4). Pinned by tag for reproducible starts.
+ * -max-allowed-resolution; imaginary-api.md §2.4), and its /start.sh takes the API key from the
+ * IMAGINARY_SECRET env var, so the key never appears in the ARM-visible `command`
+ * (src/providers/aci-spec.ts). Pinned by a release tag (YYYYMMDD_HHMMSS, the scheme AIO publishes)
+ * that public deployments pin; `latest` would make starts unreproducible.
  */
-export const DEFAULT_IMAGE = "nextcloud/aio-imaginary:20250306_093458";
+export const DEFAULT_IMAGE = "nextcloud/aio-imaginary:20260929_105435";
 
 export interface AzureConfig {
   subscriptionId?: string;
@@ -34,6 +37,10 @@ export interface AzureConfig {
   createTimeoutMs: number;
   /** LRO poll interval passed to the SDK (`updateIntervalInMs`). Default 2000. */
   pollIntervalMs: number;
+  /** SDK retries of a failed ARM request (429 with Retry-After, 5xx, network), from ACIIMG_ARM_MAX_RETRIES. SDK default 3. */
+  armMaxRetries?: number;
+  /** Base delay of the SDK's exponential retry, from ACIIMG_ARM_RETRY_DELAY (e.g. "1s", "10ms"). SDK default 1s. */
+  armRetryDelayMs?: number;
 }
 
 export interface ServeConfig {
@@ -155,6 +162,12 @@ function port(value: string | number, what: string): number {
   return n;
 }
 
+function armRetries(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 10) throw usageError("ACIIMG_ARM_MAX_RETRIES", "an integer from 0 to 10", value);
+  return n;
+}
+
 /** The default state file: $XDG_STATE_HOME/aciimg/state.json, else ~/.local/state/aciimg/state.json. */
 export function defaultStatePath(env: Readonly<Record<string, string | undefined>>): string {
   const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
@@ -233,6 +246,8 @@ export function loadConfig(
       registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
       createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout, "--timeout"),
       pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval, "ACIIMG_POLL_INTERVAL"),
+      armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
+      armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
     },
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
