@@ -1,0 +1,324 @@
+/**
+ * The `local` provider: runs the built-in backend (`aciimg backend`, src/backend/) as a detached
+ * process on 127.0.0.1 with a random port and a random key, so the first `aciimg process` works with
+ * no cloud account. Each backend it starts is registered as a small JSON file in `logDir` (beside
+ * its log), so backends of a lost state file are still found by `list()` and reaped as orphans.
+ * The key travels only in the child's environment (ACIIMG_BACKEND_KEY), never in argv, which
+ * every local user can read in /proc.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, readdir, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Readable } from "node:stream";
+import { systemClock } from "../clock.js";
+import { defaultStatePath } from "../config.js";
+import { AciimgError, isAciimgError } from "../errors.js";
+import { createImaginaryClient } from "../imaginary/client.js";
+import { isProcessAlive, procArgv, procStartTime } from "../engine/process.js";
+import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
+
+export interface LocalProviderOptions {
+  /** Environment handed to the backend process (the key is added to it). */
+  env: Readonly<Record<string, string | undefined>>;
+  clock?: Clock;
+  /** Address the backend listens on. Default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** The aciimg CLI script to run. Default: this package's bin/aciimg.js. */
+  cliPath?: string;
+  /** Where backend logs and registry entries live. Default: `local/` beside the default state file. */
+  logDir?: string;
+  /** Bound on start → listening → healthy. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Bound on SIGTERM → exit before SIGKILL. Default 5 s. */
+  stopTimeoutMs?: number;
+}
+
+/** One registry entry: what `list`, `delete` and `logs` need. Never the key. */
+interface RegistryEntry {
+  id: string;
+  name: string;
+  pid: number;
+  port: number;
+  endpoint: string;
+  createdAt: string;
+  /** /proc start time: with the pid, proves a process is the one we started (pids are reused). */
+  startTime?: string;
+  logFile: string;
+}
+
+/** Creates the local provider. */
+export function createLocalProvider(options: LocalProviderOptions): Provider {
+  const clock = options.clock ?? systemClock;
+  const host = options.host ?? "127.0.0.1";
+  const cliPath = options.cliPath ?? fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
+  const logDir = options.logDir ?? join(dirname(defaultStatePath(options.env)), "local");
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+
+  const entryPath = (pid: number): string => join(logDir, `backend-${pid}.json`);
+
+  async function readEntry(pid: number): Promise<RegistryEntry | undefined> {
+    try {
+      const parsed = JSON.parse(await readFile(entryPath(pid), "utf8")) as RegistryEntry;
+      return typeof parsed.pid === "number" && typeof parsed.id === "string" ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function forget(pid: number, entry: RegistryEntry | undefined): Promise<void> {
+    await unlink(entryPath(pid)).catch(() => undefined);
+    if (entry) await unlink(entry.logFile).catch(() => undefined);
+  }
+
+  /**
+   * Is `pid` the backend `id` names? Alive, running `<cliPath> backend` (when /proc can tell), and,
+   * when our registry knows its start time, started at that time. Guards `delete` against killing
+   * an unrelated process that reused the pid.
+   */
+  async function isOurBackend(pid: number, id: string): Promise<boolean> {
+    if (!isProcessAlive(pid)) return false;
+    const argv = procArgv(pid);
+    if (argv !== undefined && !(argv.includes("backend") && argv.some((arg) => arg === cliPath || arg.endsWith("aciimg.js")))) {
+      return false;
+    }
+    const entry = await readEntry(pid);
+    if (entry && entry.id !== id) return false;
+    if (entry?.startTime !== undefined) {
+      const now = procStartTime(pid);
+      if (now !== undefined && now !== entry.startTime) return false;
+    }
+    return true;
+  }
+
+  async function stop(pid: number): Promise<void> {
+    const exited = async (boundMs: number): Promise<boolean> => {
+      const deadline = clock.now() + boundMs;
+      while (clock.now() < deadline) {
+        if (!isProcessAlive(pid)) return true;
+        await clock.sleep(25);
+      }
+      return !isProcessAlive(pid);
+    };
+    if (!signal(pid, "SIGTERM")) return;
+    if (await exited(stopTimeoutMs)) return;
+    signal(pid, "SIGKILL");
+    if (!(await exited(2_000))) {
+      throw new AciimgError("E_INTERNAL", `backend process ${pid} did not exit after SIGKILL within 2s`);
+    }
+  }
+
+  async function create(spec: BackendSpec, createOptions: CreateOptions): Promise<BackendRecord> {
+    const { apiKey, signal: abort, onPhase } = createOptions;
+    await mkdir(logDir, { recursive: true, mode: 0o700 });
+    const logFile = join(logDir, `backend-${clock.now()}-${randomBytes(4).toString("hex")}.log`);
+    const log = await open(logFile, "a", 0o600);
+    const args = [
+      cliPath, "backend", "--host", host, "--port", "0",
+      "--max-size", String(spec.maxUploadBytes),
+      "--max-resolution", String(spec.maxResolutionMP),
+      "--concurrency", String(Math.max(1, Math.round(spec.cpu))),
+    ];
+    onPhase?.("starting");
+    const started = clock.now();
+    // Detached: the backend outlives this CLI run (it is reaped when idle, not when we exit).
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ["ignore", "pipe", log.fd],
+      env: { ...options.env, ACIIMG_BACKEND_KEY: apiKey },
+    });
+    await log.close();
+    const pid = child.pid;
+    const fail = async (message: string, cause?: unknown): Promise<never> => {
+      if (pid !== undefined) {
+        signal(pid, "SIGKILL");
+        await forgetAfterExit(pid);
+      }
+      const tail = await tailOf(logFile, 20);
+      await unlink(logFile).catch(() => undefined);
+      throw new AciimgError("E_PROVISION", `cannot start the local backend: ${message}${tail ? `\nbackend log:\n${tail}` : ""}`, { cause });
+    };
+    const forgetAfterExit = async (p: number): Promise<void> => {
+      const deadline = clock.now() + 2_000;
+      while (isProcessAlive(p) && clock.now() < deadline) await clock.sleep(20);
+      await unlink(entryPath(p)).catch(() => undefined);
+    };
+    if (pid === undefined) {
+      return fail(`spawning ${process.execPath} failed`, await new Promise((resolve) => child.once("error", resolve)));
+    }
+
+    let port: number;
+    try {
+      port = await readListening(child.stdout as Readable, child, startTimeoutMs, abort);
+    } catch (error) {
+      child.stdout?.destroy();
+      child.unref();
+      return fail((error as Error).message, error);
+    }
+    // Let this process exit while the backend runs on (its stdout is done: one line by contract).
+    child.stdout?.destroy();
+    child.unref();
+
+    const endpoint = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const id = `local:${pid}@${port}`;
+    const createdAt = new Date(clock.now()).toISOString();
+    const entry: RegistryEntry = { id, name: spec.name, pid, port, endpoint, createdAt, startTime: procStartTime(pid), logFile };
+    await writeFile(entryPath(pid), JSON.stringify(entry), { mode: 0o600 });
+
+    onPhase?.("waiting for /health");
+    const client = createImaginaryClient({ endpoint, apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
+    try {
+      let backoffMs = 20;
+      for (;;) {
+        try {
+          await client.health(abort);
+          break;
+        } catch (error) {
+          if (isAciimgError(error) && error.code === "E_ABORTED") return await fail("cancelled", error);
+          if (clock.now() - started > startTimeoutMs) return await fail(`no healthy /health within ${startTimeoutMs}ms`, error);
+          if (!isProcessAlive(pid)) return await fail("the backend exited", error);
+        }
+        await clock.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 250);
+      }
+    } finally {
+      await client.close();
+    }
+    onPhase?.("healthy");
+    return { provider: "local", id, name: spec.name, endpoint, apiKey, createdAt, lastUsed: createdAt, status: "running", spec, pid };
+  }
+
+  return {
+    kind: "local",
+    create,
+
+    async inspect(record) {
+      const pid = record.pid ?? parseId(record.id)?.pid;
+      // Dead pid, or a pid now used by another program: our backend is gone.
+      if (pid === undefined || !(await isOurBackend(pid, record.id))) return { state: "gone" };
+      const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
+      try {
+        await client.health();
+        return { state: "running", endpoint: record.endpoint };
+      } catch (error) {
+        const status = isAciimgError(error) ? error.detail?.status : undefined;
+        // Our process lives but the endpoint refuses our key: another server answers there, so the
+        // backend this record describes is not reachable any more. Gone (the engine starts a new one).
+        if (status === 401) return { state: "gone" };
+        // Our process lives but does not answer: wedged or dying. Failed, so the engine replaces it.
+        return { state: "failed", detail: `backend process ${pid} is alive but ${record.endpoint}/health fails: ${(error as Error).message}` };
+      } finally {
+        await client.close();
+      }
+    },
+
+    async delete(ref) {
+      const parsed = parseId(ref.id);
+      if (!parsed) throw new AciimgError("E_INTERNAL", `not a local backend id: ${ref.id}`);
+      const entry = await readEntry(parsed.pid);
+      // Never signal a process that is not our backend; a vanished backend is already deleted.
+      if (await isOurBackend(parsed.pid, ref.id)) await stop(parsed.pid);
+      if (!entry || entry.id === ref.id) await forget(parsed.pid, entry);
+    },
+
+    async list() {
+      let names: string[];
+      try {
+        names = await readdir(logDir);
+      } catch {
+        return [];
+      }
+      const refs: BackendRef[] = [];
+      for (const name of names) {
+        const match = /^backend-(\d+)\.json$/.exec(name);
+        if (!match) continue;
+        const pid = Number(match[1]);
+        const entry = await readEntry(pid);
+        if (entry && (await isOurBackend(pid, entry.id))) {
+          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt });
+        } else {
+          await forget(pid, entry);
+        }
+      }
+      return refs;
+    },
+
+    async logs(ref, tail) {
+      const parsed = parseId(ref.id);
+      const entry = parsed ? await readEntry(parsed.pid) : undefined;
+      if (!entry || entry.id !== ref.id) return "";
+      return tailOf(entry.logFile, tail);
+    },
+  };
+}
+
+function parseId(id: string): { pid: number; port: number } | undefined {
+  const match = /^local:(\d+)@(\d+)$/.exec(id);
+  return match ? { pid: Number(match[1]), port: Number(match[2]) } : undefined;
+}
+
+/** Sends a signal; false when the process is already gone. */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tailOf(file: string, lines: number): Promise<string> {
+  try {
+    const text = await readFile(file, "utf8");
+    return text.split("\n").filter((line) => line.length > 0).slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Reads the backend's one stdout line `{"listening":{"host":…,"port":…}}` (the `aciimg backend`
+ * contract), bounded in time; fails early when the process exits first.
+ */
+function readListening(stdout: Readable, child: import("node:child_process").ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => finish(new Error(`the backend did not report a listening port within ${timeoutMs}ms`)), timeoutMs);
+    const finish = (error: Error | undefined, port?: number): void => {
+      clearTimeout(timer);
+      stdout.off("data", onData);
+      child.off("exit", onExit);
+      child.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+      if (error) reject(error);
+      else resolve(port as number);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString("utf8");
+      const newline = buffered.indexOf("\n");
+      if (newline < 0) {
+        if (buffered.length > 4096) finish(new Error("the backend wrote an unexpected line on stdout"));
+        return;
+      }
+      try {
+        const parsed = JSON.parse(buffered.slice(0, newline)) as { listening?: { port?: unknown } };
+        const port = parsed.listening?.port;
+        if (typeof port === "number" && Number.isInteger(port) && port > 0) return finish(undefined, port);
+      } catch {
+        // reported below
+      }
+      finish(new Error(`the backend wrote an unexpected line on stdout: ${buffered.slice(0, newline).slice(0, 200)}`));
+    };
+    const onExit = (code: number | null, sig: NodeJS.Signals | null): void =>
+      finish(new Error(`the backend exited before listening (${sig ?? `exit code ${code}`})`));
+    const onError = (error: Error): void => finish(error);
+    const onAbort = (): void => finish(new AciimgError("E_ABORTED", "starting the local backend was cancelled"));
+    stdout.on("data", onData);
+    child.once("exit", onExit);
+    child.once("error", onError);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
