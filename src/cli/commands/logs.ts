@@ -1,0 +1,22 @@
+/** `aciimg logs`: the backend's recent log lines, from the provider. */
+import type { Command } from "commander";
+import { AciimgError } from "../../errors.js";
+import { configOf, withEngine, type GlobalOptions } from "../context.js";
+
+export async function runLogs(options: { tail: number }, command: Command): Promise<number> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const config = configOf(globals);
+  // The CLI's state is the JSON file (DESIGN.md §2); the record names the backend to ask about.
+  const { createFileStateStore } = await import("../../state/file.js");
+  const state = await createFileStateStore({ path: config.statePath }).read();
+  const record = state.backends[config.name];
+  if (record === undefined) {
+    throw new AciimgError("E_BAD_INPUT", `no ${config.provider} backend "${config.name}" in ${config.statePath}: start one with aciimg up`);
+  }
+  return withEngine(config, async (engine) => {
+    if (engine.provider.logs === undefined) throw new AciimgError("E_USAGE", `the ${engine.provider.kind} provider keeps no logs`);
+    const text = await engine.provider.logs(record, options.tail);
+    process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
+    return 0;
+  });
+}

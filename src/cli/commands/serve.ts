@@ -1,0 +1,27 @@
+/** `aciimg serve`: the imaginary-style HTTP surface on this machine, proxying to an on-demand backend. */
+import type { Command } from "commander";
+import { configOf, type GlobalOptions } from "../context.js";
+import { waitForStopSignal } from "./signals.js";
+
+export async function runServe(options: { port?: string; host?: string; key?: string }, command: Command): Promise<number> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const config = configOf(globals, { port: options.port, host: options.host, key: options.key });
+  const [{ openEngine }, { startHttpServer }] = await Promise.all([import("../../compose.js"), import("../../http/server.js")]);
+  const engine = await openEngine(config);
+  try {
+    const server = await startHttpServer({
+      engine,
+      host: config.serve.host,
+      port: config.serve.port,
+      key: config.serve.key,
+      maxUploadBytes: config.maxUploadBytes,
+      log: (line: string) => process.stderr.write(`${line}\n`),
+    });
+    process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider${config.serve.key ? ", API key required" : ", no API key: loopback use only"})\n`);
+    await waitForStopSignal();
+    await server.close();
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,25 @@
+/** `aciimg status`: provider, live state, endpoint, idle time and time until reap. The key only with --show-key. */
+import type { Command } from "commander";
+import { formatDuration } from "../../units.js";
+import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+
+export async function runStatus(options: { showKey?: boolean }, command: Command): Promise<number> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const config = configOf(globals);
+  return withEngine(config, async (engine) => {
+    const report = await engine.status({ showKey: options.showKey === true });
+    // The engine only adds the key when asked; drop it here too so no path can leak it.
+    const shown = options.showKey ? report : { ...report, apiKey: undefined };
+    if (globals.json) {
+      printJson(shown);
+      return 0;
+    }
+    const lines = [`provider:  ${shown.provider}`, `name:      ${shown.name}`, `state:     ${shown.state}${shown.detail ? ` (${shown.detail})` : ""}`];
+    if (shown.endpoint) lines.push(`endpoint:  ${shown.endpoint}`);
+    if (shown.idleMs !== undefined) lines.push(`idle:      ${formatDuration(shown.idleMs)}`);
+    if (shown.reapInMs !== undefined) lines.push(`reaped in: ${shown.reapInMs === 0 ? "due now (next aciimg reap)" : formatDuration(shown.reapInMs)} (idle limit ${formatDuration(config.idleMs)})`);
+    if (shown.apiKey) lines.push(`key:       ${shown.apiKey}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return 0;
+  });
+}

@@ -1,0 +1,41 @@
+/** `aciimg up`: ensure a backend and say where it is and how long it took; `--dry-run` shows what would be created. */
+import type { Command } from "commander";
+import { backendSpecOf } from "../../config.js";
+import { formatDuration } from "../../units.js";
+import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+
+export async function runUp(options: { dryRun?: boolean }, command: Command): Promise<number> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const config = configOf(globals);
+  if (options.dryRun) {
+    if (config.provider === "aci") {
+      const { dryRunRequest } = await import("../../providers/aci-spec.js");
+      printJson(dryRunRequest(config));
+    } else {
+      const spec = backendSpecOf(config);
+      // The local provider passes the key through the environment, never the command line.
+      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg backend --host 127.0.0.1 --port 0 --max-size ${spec.maxUploadBytes} --max-resolution ${spec.maxResolutionMP} --concurrency ${spec.cpu}`;
+      if (globals.json) printJson({ provider: "local", spec, command: commandLine });
+      else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${commandLine}\n`);
+    }
+    return 0;
+  }
+  return withEngine(config, async (engine) => {
+    const spinner = !globals.json && process.stderr.isTTY ? (await import("ora")).default({ stream: process.stderr, text: `starting a ${config.provider} backend…` }).start() : undefined;
+    try {
+      const ready = await engine.ensure({ onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`) });
+      spinner?.stop();
+      const { record } = ready;
+      if (globals.json) {
+        printJson({ provider: record.provider, name: record.name, endpoint: record.endpoint, created: ready.created, readyMs: Math.round(ready.readyMs) });
+      } else {
+        const how = ready.created ? `started in ${formatDuration(ready.readyMs)}` : `already running (checked in ${formatDuration(ready.readyMs)})`;
+        process.stdout.write(`${record.provider} backend "${record.name}" at ${record.endpoint}: ${how}\n`);
+      }
+      return 0;
+    } catch (error) {
+      spinner?.fail();
+      throw error;
+    }
+  });
+}

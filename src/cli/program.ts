@@ -1,0 +1,112 @@
+/**
+ * The commander program: global flags and one registration per command. Each command's module is
+ * imported only when it runs (changesets' cli.ts), so `aciimg status` on the local provider never
+ * loads the Azure SDK, and `--help` loads no engine at all.
+ */
+import { createRequire } from "node:module";
+import { Command, Option } from "commander";
+import { parseInteger } from "./flags.js";
+import { addProcessCommand } from "./commands/process-options.js";
+
+/** The version in package.json (two levels up from src/cli and from dist/cli). */
+function packageVersion(): string {
+  const manifest: unknown = createRequire(import.meta.url)("../../package.json");
+  const version = (manifest as { version?: unknown }).version;
+  return typeof version === "string" ? version : "unknown";
+}
+
+/** Builds the program; `setExitCode` receives each command's exit status. */
+export function createProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command("aciimg")
+    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\nA backend is provisioned on first use and reaped when idle.")
+    .version(packageVersion(), "-V, --version")
+    .option("--provider <local|aci>", "where the backend runs (default: aci when a subscription and resource group are set, else local)")
+    .option("--config <file>", "config file (default: ./aciimg.config.json)")
+    .option("--state <file>", "state file (default: $XDG_STATE_HOME/aciimg/state.json)")
+    .option("--name <name>", "logical backend name (default: default)")
+    .option("--json", "machine-readable output: one JSON object per line")
+    .option("--verbose", "more detail; stack traces on errors")
+    .option("--subscription <id>", "Azure subscription id")
+    .option("--resource-group <name>", "Azure resource group")
+    .option("--location <region>", "Azure region (default: westeurope)")
+    .option("--image <ref>", "container image for ACI")
+    .option("--cpu <n>", "vCPUs (aci) / backend concurrency (local)")
+    .option("--memory <GB>", "memory in GB (aci)")
+    .option("--registry-server <host>", "private registry server (password: ACIIMG_REGISTRY_PASSWORD)")
+    .option("--registry-username <user>", "private registry user")
+    .option("--timeout <duration>", "how long provisioning may take (default: 10m)")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`aciimg: ${text.replace(/^error: /, "")}`) });
+
+  program.addHelpText(
+    "after",
+    `
+Examples:
+  $ aciimg process photo.jpg --resize 300x200 -o out/
+  $ aciimg up && aciimg status
+  $ aciimg reap --idle 5m
+  $ aciimg down
+Run aciimg <command> --help for a command's flags and examples.`,
+  );
+
+  addProcessCommand(program, async (...args) => (await import("./commands/process.js")).runProcess(...args), setExitCode);
+
+  program
+    .command("up")
+    .description("ensure a backend runs; print provider, endpoint and time to ready")
+    .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
+    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --dry-run")
+    .action(async (options: { dryRun?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/up.js")).runUp(options, cmd)));
+
+  program
+    .command("status")
+    .description("provider, live state, endpoint, idle time and time until reap")
+    .option("--show-key", "also print the backend's API key")
+    .addHelpText("after", "\nExamples:\n  $ aciimg status\n  $ aciimg status --json | jq .reapInMs")
+    .action(async (options: { showKey?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/status.js")).runStatus(options, cmd)));
+
+  program
+    .command("reap")
+    .description("delete the backend if idle longer than --idle (cron-friendly: silent when nothing to do)")
+    .option("--idle <duration>", "idle limit such as 90s, 5m, 1h (default: config idle, 5m)")
+    .option("--dry-run", "say what would be deleted, delete nothing")
+    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
+    .action(async (options: { idle?: string; dryRun?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/reap.js")).runReap(options, cmd)));
+
+  program
+    .command("down")
+    .description("delete the backend now")
+    .addHelpText("after", "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json")
+    .action(async (_options: unknown, cmd: Command) => setExitCode(await (await import("./commands/down.js")).runDown(cmd)));
+
+  program
+    .command("logs")
+    .description("the backend's recent log lines")
+    .option("--tail <N>", "how many lines", (v: string) => parseInteger("--tail", v, 1, 100000, "100"), 100)
+    .addHelpText("after", "\nExamples:\n  $ aciimg logs\n  $ aciimg logs --tail 20")
+    .action(async (options: { tail: number }, cmd: Command) => setExitCode(await (await import("./commands/logs.js")).runLogs(options, cmd)));
+
+  program
+    .command("serve")
+    .description("serve imaginary's HTTP API here, proxying to an on-demand backend")
+    .option("--port <port>", "port to listen on (default: 8080, env ACIIMG_SERVE_PORT)")
+    .option("--host <address>", "address to listen on (default: 127.0.0.1)")
+    .option("--key <key>", "API key clients must send (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
+    .addHelpText("after", "\nExamples:\n  $ aciimg serve --port 8080\n  $ curl -s -X POST --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg")
+    .action(async (options: { port?: string; host?: string; key?: string }, cmd: Command) => setExitCode(await (await import("./commands/serve.js")).runServe(options, cmd)));
+
+  program
+    .command("backend", { hidden: true })
+    .description("internal: run the built-in imaginary-compatible backend (the local provider starts it)")
+    .addOption(new Option("--host <address>", "address to listen on").default("127.0.0.1"))
+    .addOption(new Option("--port <port>", "port, 0 for a free one").default("0"))
+    .option("--max-size <size>", "largest request body, e.g. 20MB")
+    .option("--max-resolution <MP>", "largest input resolution in megapixels")
+    .option("--concurrency <N>", "images processed at once")
+    .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
+    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000")
+    .action(async (options: import("./commands/backend.js").BackendOptions, cmd: Command) => setExitCode(await (await import("./commands/backend.js")).runBackend(options, cmd)));
+
+  return program;
+}

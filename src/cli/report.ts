@@ -1,0 +1,115 @@
+/**
+ * How `aciimg process` talks: `--json` lines on stdout (one per file, then a summary), an ora
+ * progress line on a TTY (done/total, images/s, ETA, failures), plain greppable lines otherwise.
+ * Data on stdout, talk on stderr (STYLE.md).
+ */
+import type { Writable } from "node:stream";
+import { formatDuration } from "../units.js";
+
+/** One file's outcome; the `--json` line format (README "process --json"). */
+export interface FileResult {
+  input: string;
+  output: string | null;
+  status: "ok" | "failed" | "skipped";
+  bytes?: number;
+  width?: number;
+  height?: number;
+  ms: number;
+  error?: string;
+  code?: string;
+}
+
+export interface Summary {
+  total: number;
+  ok: number;
+  failed: number;
+  skipped: number;
+  ms: number;
+  imagesPerSecond: number;
+  /** Every failed input with its code and message. */
+  failures: Array<{ input: string; code: string; error: string }>;
+}
+
+export interface Reporter {
+  /** Talk before the batch starts ("starting backend…"). */
+  phase(text: string): void;
+  start(total: number): void;
+  file(result: FileResult): void;
+  finish(summary: Summary): void;
+}
+
+export interface ReporterOptions {
+  mode: "json" | "tty" | "plain";
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** Rate and ETA from counts and elapsed time. */
+export function progressText(done: number, total: number, failed: number, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+  const eta = rate > 0 && done < total ? ` · ETA ${formatDuration(((total - done) / rate) * 1000)}` : "";
+  return `${done}/${total} · ${rate.toFixed(1)} img/s${eta}${failed ? ` · ${failed} failed` : ""}`;
+}
+
+function summaryText(s: Summary): string {
+  const head = `${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
+  const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
+  if (s.failed === 0) return `${head}${skipped}`;
+  const names = s.failures.map((f) => `  ${f.input}: ${f.error}`).join("\n");
+  return `${head}${skipped}, ${s.failed} failed:\n${names}`;
+}
+
+/** Creates the reporter for the mode; the TTY one loads ora on demand. */
+export async function createReporter(options: ReporterOptions): Promise<Reporter> {
+  const { stdout, stderr } = options;
+  if (options.mode === "json") {
+    return {
+      phase: () => {},
+      start: () => {},
+      file: (result) => stdout.write(`${JSON.stringify(result)}\n`),
+      finish: (summary) => stdout.write(`${JSON.stringify({ summary })}\n`),
+    };
+  }
+  if (options.mode === "plain") {
+    return {
+      phase: (text) => stderr.write(`${text}\n`),
+      start: () => {},
+      file: (r) => {
+        if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
+        else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
+        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms\n`);
+      },
+      finish: (summary) => stderr.write(`${summaryText(summary)}\n`),
+    };
+  }
+  const { default: ora } = await import("ora");
+  const spinner = ora({ stream: stderr as NodeJS.WriteStream, text: "" });
+  let total = 0;
+  let done = 0;
+  let failed = 0;
+  let startedAt = 0;
+  return {
+    phase: (text) => {
+      spinner.start(text);
+    },
+    start: (count) => {
+      total = count;
+      startedAt = performance.now();
+      spinner.start(progressText(0, total, 0, 0));
+    },
+    file: (r) => {
+      done += 1;
+      if (r.status === "failed") {
+        failed += 1;
+        // Print the failure above the progress line, then redraw it.
+        spinner.clear();
+        stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
+      }
+      spinner.text = progressText(done, total, failed, performance.now() - startedAt);
+    },
+    finish: (summary) => {
+      if (summary.failed > 0) spinner.fail(summaryText(summary));
+      else spinner.succeed(summaryText(summary));
+    },
+  };
+}
