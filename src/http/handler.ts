@@ -1,0 +1,153 @@
+/**
+ * The one HTTP request handler (DESIGN.md §2), framework-neutral: `aciimg serve` adapts node:http
+ * to it, the Functions app adapts HttpRequest. imaginary's routes and error bodies
+ * (imaginary-api.md §1), with everything checkable checked before a backend is woken.
+ */
+import type { Readable } from "node:stream";
+import { timingSafeEqual, createHash } from "node:crypto";
+import type { Engine } from "../engine/types.js";
+import { isOperationName, operationNames, validateRequest } from "../imaginary/operations.js";
+import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
+import { mayBeImage } from "./sniff.js";
+import { readUpload } from "./upload.js";
+
+export type { HandlerResponse } from "./replies.js";
+
+export interface HandlerRequest {
+  method: string;
+  /** Path and query, e.g. "/resize?width=300". */
+  url: string;
+  /** Lower-case header names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: Readable;
+  /** Aborts when the client goes away, so the backend call is cancelled too. */
+  signal?: AbortSignal;
+}
+
+export interface HandlerOptions {
+  engine: Engine;
+  /**
+   * The key clients send (`API-Key` header or `?key=`). Undefined only where the host
+   * authenticates every request itself (Functions with authLevel "function").
+   */
+  key: string | undefined;
+  /** Largest accepted image, in bytes; crossing it answers 413 at once. */
+  maxUploadBytes: number;
+  /** Longest wait for the backend's answer, a cold start included, before a 503. Default 11 min (ACI's 10-min create bound + work). */
+  timeoutMs?: number;
+  /** Seconds in `Retry-After` of a 503. Default 30. */
+  retryAfterSeconds?: number;
+  /** Operator diagnostics for 5xx answers (never secrets). Default: none. */
+  log?: (line: string) => void;
+  /** Milliseconds clock for /health's uptime. Default Date.now. */
+  now?: () => number;
+}
+
+export type RequestHandler = (request: HandlerRequest) => Promise<HandlerResponse>;
+
+/** imaginary's messages for methods it refuses (imaginary-api.md §1.8). */
+const METHOD_NOT_ALLOWED = "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)";
+const GET_NOT_ALLOWED = "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source";
+
+/** Creates the handler. It holds no state of its own beyond the engine it is given. */
+export function createHandler(options: HandlerOptions): RequestHandler {
+  const { engine, maxUploadBytes } = options;
+  const timeoutMs = options.timeoutMs ?? 11 * 60_000;
+  const retryAfterSeconds = options.retryAfterSeconds ?? 30;
+  const log = options.log ?? (() => {});
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const isAuthorized = options.key === undefined ? () => true : keyChecker(options.key);
+
+  return async (request) => {
+    const method = request.method.toUpperCase();
+    const url = new URL(request.url, "http://aciimg.invalid");
+    const path = url.pathname;
+    const op = path.slice(1);
+
+    if (method !== "GET" && method !== "POST") return errorReply(405, METHOD_NOT_ALLOWED);
+    // A liveness probe of this server, not of the backend: it never wakes one and shows nothing private.
+    if (path === "/health") return jsonReply(200, { status: "ok", uptime: Math.floor((now() - startedAt) / 1000) });
+    if (isOperationName(op) && method === "GET") return errorReply(405, GET_NOT_ALLOWED);
+    if (!isAuthorized(header(request, "api-key") || url.searchParams.get("key") || "")) {
+      return errorReply(401, "Invalid or missing API key");
+    }
+    if (path === "/") return jsonReply(200, { name: "aciimg", operations: operationNames });
+    if (path === "/status") return statusReply(engine, request.signal, log);
+    if (!isOperationName(op)) return errorReply(404, "Not found");
+    // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
+    if (op === "watermarkimage") return errorReply(501, "Not implemented endpoint");
+
+    const declared = Number(header(request, "content-length"));
+    if (Number.isFinite(declared) && declared > maxUploadBytes && !/^multipart\//i.test(header(request, "content-type") ?? "")) {
+      return errorReply(413, `Request body too large: the limit is ${maxUploadBytes} bytes`);
+    }
+    // imaginary's order (§1.3): read the body, sniff it, then parse the params.
+    const upload = await readUpload(request.body, header(request, "content-type"), maxUploadBytes);
+    if (!upload.ok) return errorReply(upload.status, upload.message);
+    if (!mayBeImage(upload.bytes)) return errorReply(406, "Unsupported media type");
+
+    const query = new URLSearchParams(url.searchParams);
+    // Our key is for us; the engine sends the backend its own.
+    query.delete("key");
+    const checked = validateRequest(op, query);
+    if (!checked.ok) return errorReply(checked.status, checked.message);
+
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
+    try {
+      const accept = header(request, "accept");
+      const result = await engine.call({
+        op,
+        query,
+        body: upload.bytes,
+        contentType: upload.contentType,
+        ...(accept ? { accept } : {}),
+        signal,
+      });
+      return { status: result.status, headers: passThroughHeaders(result.headers), body: result.body };
+    } catch (error) {
+      return failureReply(error, { retryAfterSeconds, timedOut: timeout.signal.aborted, log });
+    } finally {
+      // The bound covers the wait for the answer; the body then streams as long as the client reads.
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** Response headers worth passing on from the backend (imaginary-api.md §1.7); not its `Server`. */
+const passedHeaders = ["content-type", "content-length", "image-width", "image-height", "vary"];
+
+function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of passedHeaders) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+function header(request: HandlerRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Constant-time key comparison: both sides are hashed first, so neither the content nor the
+ * length of the expected key leaks through timing.
+ */
+function keyChecker(expected: string): (given: string) => boolean {
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  const want = digest(expected);
+  return (given) => given.length > 0 && timingSafeEqual(digest(given), want);
+}
+
+async function statusReply(engine: Engine, signal: AbortSignal | undefined, log: (line: string) => void): Promise<HandlerResponse> {
+  try {
+    const { apiKey: _never, ...report } = await engine.status(signal ? { signal } : {});
+    return jsonReply(200, report);
+  } catch (error) {
+    return failureReply(error, { retryAfterSeconds: 5, timedOut: false, log });
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * `aciimg serve`: the handler on node:http. Graceful close (stop accepting, let in-flight
+ * requests finish, then resolve), one access-log line per request with `?key=` removed, and
+ * concurrent requests during a cold start all waiting on the engine's single-flight `ensure`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Engine } from "../engine/types.js";
+import { AciimgError } from "../errors.js";
+import { createHandler, type HandlerResponse } from "./handler.js";
+import { errorReply } from "./replies.js";
+
+export interface HttpServerOptions {
+  engine: Engine;
+  /** Loopback by default; anything else exposes the API (the key still guards it). */
+  host: string;
+  /** 0 picks a free port (see the returned `url`). */
+  port: number;
+  /** The key clients must send. Required: `serve` never runs open. */
+  key: string;
+  maxUploadBytes: number;
+  /** One line per request and operator diagnostics; never secrets. */
+  log: (line: string) => void;
+  /** Longest wait for the backend's answer, cold start included. Default: the handler's (11 min). */
+  timeoutMs?: number;
+  /** How long `close()` lets in-flight requests run before cutting them. Default 30 s. */
+  closeTimeoutMs?: number;
+}
+
+export interface HttpServer {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Stops accepting, waits for in-flight requests (bounded), then resolves. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  if (!options.key) {
+    throw new AciimgError("E_USAGE", "aciimg serve needs an API key for its clients: set ACIIMG_SERVE_KEY (or --key)");
+  }
+  const handle = createHandler({
+    engine: options.engine,
+    key: options.key,
+    maxUploadBytes: options.maxUploadBytes,
+    log: options.log,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  let inFlight = 0;
+  let closing: Promise<void> | undefined;
+
+  const server = createServer((req, res) => {
+    inFlight += 1;
+    const started = performance.now();
+    // Once closing, each finished exchange ends its connection instead of keeping it alive.
+    if (closing) res.shouldKeepAlive = false;
+    void respond(req, res, handle, options.log).finally(() => {
+      inFlight -= 1;
+      options.log(accessLine(req, res, performance.now() - started));
+      if (closing) server.closeIdleConnections();
+    });
+  });
+  // The cold start of an ACI backend takes minutes; the request's headers and body still have Node's bounds.
+  server.requestTimeout = 5 * 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new AciimgError("E_USAGE", `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, { cause: error })),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const deadline = setTimeout(() => server.closeAllConnections(), options.closeTimeoutMs ?? 30_000);
+        server.close(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+        server.closeIdleConnections();
+        if (inFlight === 0) server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handle: ReturnType<typeof createHandler>,
+  log: (line: string) => void,
+): Promise<void> {
+  const gone = new AbortController();
+  // 'close' on the response before it finished: the client went away; cancel the backend call.
+  res.once("close", () => {
+    if (!res.writableFinished) gone.abort(new Error("client closed the connection"));
+  });
+  let reply: HandlerResponse;
+  try {
+    reply = await handle({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body: req, signal: gone.signal });
+  } catch (error) {
+    log(`handler failed: ${(error as Error).message}`);
+    reply = errorReply(500, "Internal error");
+  }
+  if (!req.complete) {
+    // We answered before reading the whole body (413, or a rejection): the connection cannot be
+    // reused, and the rest of the upload is drained so the client reads our answer, not a reset.
+    res.shouldKeepAlive = false;
+    req.resume();
+  }
+  res.writeHead(reply.status, reply.headers);
+  try {
+    if (reply.body instanceof Readable) await pipeline(reply.body, res);
+    else res.end(reply.body);
+  } catch {
+    // The client went away mid-body; pipeline has destroyed both sides.
+  }
+}
+
+/** `2026-…Z POST /resize?width=300 200 12ms 4521B`, with `key` removed from the query. */
+function accessLine(req: IncomingMessage, res: ServerResponse, ms: number): string {
+  const url = new URL(req.url ?? "/", "http://x");
+  url.searchParams.delete("key");
+  const query = url.searchParams.toString();
+  const bytes = Number(res.getHeader("content-length") ?? 0);
+  return `${new Date().toISOString()} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${res.statusCode} ${Math.round(ms)}ms ${bytes}B`;
+}

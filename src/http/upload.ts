@@ -1,0 +1,122 @@
+/**
+ * Reads the image out of a request: the raw body, or the multipart field `file` as imaginary
+ * does (imaginary-api.md §1.2). The bytes are held in memory, bounded by the upload limit, so the
+ * engine can replay them if its one retry is needed; crossing the limit answers at once.
+ */
+import type { Readable } from "node:stream";
+import busboy from "busboy";
+
+export type Upload =
+  | { ok: true; bytes: Uint8Array; contentType: string }
+  | { ok: false; status: number; message: string };
+
+/** Multipart framing (boundaries, part headers) allowed on top of the image itself. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+const tooLarge = (maxBytes: number): Upload => ({
+  ok: false,
+  status: 413,
+  message: `Request body too large: the limit is ${maxBytes} bytes`,
+});
+
+/** Reads the upload; fails with imaginary's status and message (400 empty, 413 too large, …). */
+export async function readUpload(body: Readable, contentType: string | undefined, maxBytes: number): Promise<Upload> {
+  const upload = /^multipart\//i.test(contentType ?? "")
+    ? await readMultipart(body, contentType as string, maxBytes)
+    : await readRaw(body, maxBytes);
+  if (upload.ok && upload.bytes.length === 0) return { ok: false, status: 400, message: "Empty or unreadable image" };
+  return upload;
+}
+
+/**
+ * Collects `stream` until it ends or `maxBytes` is crossed. On crossing it stops listening and
+ * pauses, but does not destroy: the caller still answers 413 on the same connection.
+ */
+function collect(stream: Readable, maxBytes: number): Promise<Uint8Array | "too-large"> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      size += buffer.length;
+      if (size > maxBytes) {
+        stop();
+        stream.pause();
+        resolve("too-large");
+        return;
+      }
+      chunks.push(buffer);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", onError);
+  });
+}
+
+async function readRaw(body: Readable, maxBytes: number): Promise<Upload> {
+  const bytes = await collect(body, maxBytes);
+  if (bytes === "too-large") return tooLarge(maxBytes);
+  return { ok: true, bytes, contentType: "application/octet-stream" };
+}
+
+function readMultipart(body: Readable, contentType: string, maxBytes: number): Promise<Upload> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: { "content-type": contentType }, limits: { files: 1, fileSize: maxBytes, fields: 32, parts: 64 } });
+  } catch {
+    return Promise.resolve({ ok: false, status: 400, message: "no multipart boundary param in Content-Type" });
+  }
+  return new Promise<Upload>((resolve) => {
+    let settled = false;
+    let file: Promise<Upload> | undefined;
+    let received = 0;
+    const settle = (upload: Upload) => {
+      if (settled) return;
+      settled = true;
+      body.off("data", count);
+      body.unpipe(parser);
+      body.pause();
+      resolve(upload);
+    };
+    // The whole request is bounded too, not only the file: fields and other parts cost memory.
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > maxBytes + MULTIPART_OVERHEAD_BYTES) settle(tooLarge(maxBytes));
+    };
+    parser.on("file", (name, stream, info) => {
+      if (name !== "file" || file !== undefined) {
+        stream.resume();
+        return;
+      }
+      let truncated = false;
+      stream.once("limit", () => {
+        truncated = true;
+        settle(tooLarge(maxBytes));
+      });
+      file = collect(stream, maxBytes).then((bytes): Upload =>
+        bytes === "too-large" || truncated ? tooLarge(maxBytes) : { ok: true, bytes, contentType: info.mimeType || "application/octet-stream" },
+      );
+    });
+    parser.once("close", () => {
+      if (file === undefined) settle({ ok: false, status: 400, message: "http: no such file" });
+      else void file.then(settle, () => settle({ ok: false, status: 400, message: "multipart: NextPart: EOF" }));
+    });
+    parser.once("error", () => settle({ ok: false, status: 400, message: "multipart: NextPart: EOF" }));
+    body.once("error", () => settle({ ok: false, status: 400, message: "multipart: NextPart: EOF" }));
+    body.on("data", count);
+    body.pipe(parser);
+  });
+}
