@@ -1,0 +1,226 @@
+/**
+ * The engine (DESIGN.md §1): provision-or-proxy over a Provider and a StateStore. `ensure` and
+ * `reap` live in their own files; this one wires them with the client pool cache, `call`'s
+ * retry-once, lastUsed bookkeeping, `status` and `down`.
+ */
+import { hostname } from "node:os";
+import { finished } from "node:stream";
+import { systemClock } from "../clock.js";
+import { isAciimgError } from "../errors.js";
+import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
+import { createEnsure, isProvisionerDead, type EnsureOptions } from "./ensure.js";
+import { reapBackends } from "./reap.js";
+import type { BackendRecord, BackendRef, BackendSpec, Clock, Engine, EnsureResult, ImageRequest, ImageResponse, Provider, StateStore, StatusReport } from "./types.js";
+import { createUsageTracker } from "./usage.js";
+
+export interface EngineOptions {
+  provider: Provider;
+  store: StateStore;
+  spec: BackendSpec;
+  clock?: Clock;
+  /** Least time between two lastUsed writes during work. Default 5 s. */
+  touchIntervalMs?: number;
+  /** This host's name, for provisioning claims. Default os.hostname(). */
+  host?: string;
+  /** This process's pid, for provisioning claims. Default process.pid. */
+  pid?: number;
+  /** Bound on one provisioning; also the age under which an unrecorded backend is not yet an orphan. Default 10 min. */
+  createTimeoutMs?: number;
+  /** Idle limit `status` reports time-to-reap against. Default 5 min. */
+  idleMs?: number;
+  /** Heartbeat of a provisioning claim. Default 5 s. */
+  heartbeatMs?: number;
+  /** A claim with an older heartbeat is abandoned. Default 30 s. */
+  staleProvisionerMs?: number;
+  /** A backend seen healthy this recently is used without a /health probe. Default 10 s. */
+  trustMs?: number;
+  /** Keep-alive connections per backend. Default 16. */
+  connections?: number;
+}
+
+/** True when an error means "the backend this record names is not there (any more)". */
+function isVanished(error: unknown): boolean {
+  if (!isAciimgError(error)) return false;
+  if (error.code === "E_BACKEND_UNREACHABLE") return true;
+  // 401: the endpoint answers with another key, so it is not our backend (port reused).
+  return error.code === "E_IMAGE" && error.detail?.status === 401;
+}
+
+/** Creates an engine. */
+export function createEngine(options: EngineOptions): Engine {
+  const { provider, store, spec } = options;
+  const clock = options.clock ?? systemClock;
+  const host = options.host ?? hostname();
+  const pid = options.pid ?? process.pid;
+  const createTimeoutMs = options.createTimeoutMs ?? 10 * 60_000;
+  const staleProvisionerMs = options.staleProvisionerMs ?? 30_000;
+  const idleLimitMs = options.idleMs ?? 5 * 60_000;
+
+  const clients = new Map<string, ImaginaryClient>();
+  const seenHealthy = new Map<string, number>();
+  const clientFor = (record: BackendRecord): ImaginaryClient => {
+    const key = `${record.id} ${record.endpoint}`;
+    let client = clients.get(key);
+    if (!client) {
+      client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connections: options.connections });
+      clients.set(key, client);
+    }
+    return client;
+  };
+  const dropClients = async (id: string): Promise<void> => {
+    seenHealthy.delete(id);
+    for (const [key, client] of clients) {
+      if (key.startsWith(`${id} `)) {
+        clients.delete(key);
+        await client.close().catch(() => undefined);
+      }
+    }
+  };
+
+  const ensureOnce = createEnsure(
+    {
+      provider, store, spec, clock, host, pid, createTimeoutMs, staleProvisionerMs,
+      heartbeatMs: options.heartbeatMs ?? 5_000,
+      trustMs: options.trustMs ?? 10_000,
+      clientFor,
+    },
+    seenHealthy,
+  );
+  const usage = createUsageTracker({ store, name: spec.name, clock, intervalMs: options.touchIntervalMs ?? 5_000 });
+
+  /** The backend calls go to, until one of them finds it vanished. */
+  let active: BackendRecord | undefined;
+  /** Single-flight inside the process: concurrent callers share one ensure. */
+  let ensuring: Promise<EnsureResult> | undefined;
+
+  function ensure(ensureOptions: EnsureOptions = {}): Promise<EnsureResult> {
+    ensuring ??= ensureOnce(ensureOptions)
+      .then((result) => {
+        if (active && active.id !== result.record.id) void dropClients(active.id);
+        active = result.record;
+        return result;
+      })
+      .finally(() => {
+        ensuring = undefined;
+      });
+    return ensuring;
+  }
+
+  async function send(record: BackendRecord, request: ImageRequest): Promise<ImageResponse> {
+    const response = await clientFor(record).request(request);
+    seenHealthy.set(record.id, clock.now());
+    return response;
+  }
+
+  return {
+    provider,
+    ensure,
+
+    async call(request) {
+      usage.begin();
+      let ended = false;
+      const end = (): void => {
+        if (!ended) {
+          ended = true;
+          usage.end();
+        }
+      };
+      try {
+        let record = active ?? (await ensure({ signal: request.signal })).record;
+        let response: ImageResponse;
+        try {
+          response = await send(record, request);
+        } catch (error) {
+          if (!isVanished(error) || request.signal?.aborted) throw error;
+          // Reaped, killed or replaced under us: forget it, ensure (provisions if needed), retry once.
+          // Operations are idempotent (imaginary-api.md §1.5), so a replay is safe.
+          if (active?.id === record.id) active = undefined;
+          seenHealthy.delete(record.id);
+          record = (await ensure({ signal: request.signal })).record;
+          response = await send(record, request);
+        }
+        // Work ends when the response body is consumed (or abandoned), not when headers arrive.
+        finished(response.body, end);
+        return response;
+      } catch (error) {
+        end();
+        throw error;
+      }
+    },
+
+    beginWork() {
+      usage.begin();
+      let ended = false;
+      return {
+        async end() {
+          if (ended) return;
+          ended = true;
+          usage.end();
+          await usage.flush();
+        },
+      };
+    },
+
+    reap(reapOptions) {
+      return reapBackends({ provider, store, clock, host, createTimeoutMs, staleProvisionerMs }, reapOptions);
+    },
+
+    async status(statusOptions = {}): Promise<StatusReport> {
+      const record = (await store.read()).backends[spec.name];
+      const base = { provider: provider.kind, name: spec.name };
+      if (!record || record.provider !== provider.kind) return { ...base, state: "none" };
+      const common = {
+        ...base,
+        createdAt: record.createdAt,
+        ...(statusOptions.showKey ? { apiKey: record.apiKey } : {}),
+      };
+      if (record.status === "provisioning") {
+        const who = record.provisioner ? `pid ${record.provisioner.pid} on ${record.provisioner.host}` : "an unknown process";
+        return isProvisionerDead(record, { host, clock, staleProvisionerMs })
+          ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend` }
+          : { ...common, state: "provisioning", detail: `being provisioned by ${who}` };
+      }
+      const live = await provider.inspect(record, statusOptions.signal);
+      const idleMs = Math.max(0, clock.now() - Date.parse(record.lastUsed));
+      return {
+        ...common,
+        state: live.state,
+        endpoint: live.state === "running" ? live.endpoint : record.endpoint,
+        lastUsed: record.lastUsed,
+        idleMs,
+        reapInMs: Math.max(0, idleLimitMs - idleMs),
+        ...(live.state === "failed" ? { detail: live.detail } : live.state === "provisioning" && live.detail ? { detail: live.detail } : {}),
+      };
+    },
+
+    async down(downOptions = {}) {
+      const taken = await store.update((state) => {
+        const record = state.backends[spec.name];
+        if (!record || record.provider !== provider.kind) return undefined;
+        delete state.backends[spec.name];
+        return record;
+      });
+      const removed: BackendRef[] = [];
+      if (taken?.status === "running") {
+        await provider.delete(taken, downOptions.signal);
+        removed.push({ provider: taken.provider, id: taken.id, name: taken.name, createdAt: taken.createdAt });
+        await dropClients(taken.id);
+      }
+      // A provisioning claim has no backend yet; its provisioner finds the claim gone and deletes
+      // what it made. Backends of this name the state lost track of go too: "down" means none left.
+      for (const ref of await provider.list(downOptions.signal)) {
+        if (ref.name !== spec.name || ref.id === taken?.id) continue;
+        await provider.delete(ref, downOptions.signal);
+        removed.push(ref);
+      }
+      if (active && (active.id === taken?.id || removed.some((ref) => ref.id === active?.id))) active = undefined;
+      return removed;
+    },
+
+    async close() {
+      await usage.close();
+      await Promise.all([...clients.values()].map((client) => client.close().catch(() => undefined)));
+      clients.clear();
+    },
+  };
+}
