@@ -1,0 +1,184 @@
+/**
+ * The simulator's container groups: their lifecycle (Pending → Creating → Succeeded | Failed)
+ * and how ARM renders them. Shapes follow the real recordings in
+ * shared/reference/aci/sdk-js-recordings (arm-notes.md §1.3, §2.5): `cpu` echoed, `secureValue`
+ * never echoed, `ip` missing until provisioning finished, no `instanceView` in list results.
+ */
+import type { ContainerEnv, RunningContainer } from "./containers.js";
+
+export interface SimEvent {
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  name: string;
+  message: string;
+  type: "Normal" | "Warning";
+}
+
+export interface ProvisionFailure {
+  code: string;
+  message: string;
+  /** Container events shown on the failed group (e.g. Pulling, Failed, BackOff). */
+  events?: Array<{ name: string; message: string; type?: "Normal" | "Warning" }>;
+}
+
+/** What happens to a group after its PUT, fixed at PUT time from the simulator's faults. */
+export interface CreatePlan {
+  pendingPolls: number;
+  creatingPolls: number;
+  stuckPending: boolean;
+  provisionFailure?: ProvisionFailure;
+  unhealthyBackend: boolean;
+}
+
+export interface SimGroup {
+  id: string;
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  containerName: string;
+  image: string;
+  command: string[];
+  env: ContainerEnv[];
+  ports: Array<{ port: number; protocol?: string }>;
+  cpu: number;
+  memoryInGB: number;
+  restartPolicy: string;
+  osType: string;
+  dnsNameLabel?: string;
+  registryCredentials: Array<{ server: string; username?: string }>;
+  provisioningState: "Pending" | "Creating" | "Succeeded" | "Failed";
+  runtimeState: "Pending" | "Running" | "Stopped";
+  containerState?: "Waiting" | "Running" | "Terminated";
+  containerStartTime?: string;
+  events: SimEvent[];
+  ip?: string;
+  container?: RunningContainer;
+  plan: CreatePlan;
+  createdAt: string;
+}
+
+export interface PutBody {
+  location?: string;
+  tags?: Record<string, string>;
+  properties?: {
+    containers?: Array<{
+      name?: string;
+      properties?: {
+        image?: string;
+        command?: string[];
+        ports?: Array<{ port: number; protocol?: string }>;
+        environmentVariables?: ContainerEnv[];
+        resources?: { requests?: { cpu?: number; memoryInGB?: number } };
+      };
+    }>;
+    osType?: string;
+    restartPolicy?: string;
+    ipAddress?: { type?: string; ports?: Array<{ port: number; protocol?: string }>; dnsNameLabel?: string };
+    imageRegistryCredentials?: Array<{ server: string; username?: string; password?: string }>;
+  };
+}
+
+export function event(name: string, message: string, type: "Normal" | "Warning" = "Normal"): SimEvent {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return { count: 1, firstTimestamp: now, lastTimestamp: now, name, message, type };
+}
+
+/** Validates a PUT body the way ARM would (required fields, arm-notes.md §1.2); returns a message or undefined. */
+export function invalidPut(body: PutBody): string | undefined {
+  const containers = body.properties?.containers;
+  if (!body.location) return "The 'location' property is required.";
+  if (!Array.isArray(containers) || containers.length === 0) return "The 'containers' property is required.";
+  if (!body.properties?.osType) return "The 'osType' property is required.";
+  for (const c of containers) {
+    if (!c.name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name)) return `The container name '${c.name}' is invalid.`;
+    if (!c.properties?.image) return "The 'image' property is required.";
+    const req = c.properties.resources?.requests;
+    if (typeof req?.cpu !== "number" || typeof req.memoryInGB !== "number") return "The 'resources.requests' property is required.";
+  }
+  const label = body.properties.ipAddress?.dnsNameLabel;
+  if (label !== undefined && !/^[a-z0-9]([a-z0-9-]{3,61}[a-z0-9])$/.test(label)) {
+    return `The DNS name label '${label}' is invalid. It can contain only lowercase letters, numbers and hyphens, and must be between 5 and 63 characters long.`;
+  }
+  return undefined;
+}
+
+export function groupFromPut(id: string, resourceGroup: string, name: string, body: PutBody, plan: CreatePlan): SimGroup {
+  const props = body.properties ?? {};
+  const first = props.containers?.[0] ?? {};
+  const cprops = first.properties ?? {};
+  return {
+    id,
+    name,
+    resourceGroup,
+    location: body.location ?? "westeurope",
+    tags: { ...(body.tags ?? {}) },
+    containerName: first.name ?? "container",
+    image: cprops.image ?? "",
+    command: cprops.command ?? [],
+    env: cprops.environmentVariables ?? [],
+    ports: cprops.ports ?? [],
+    cpu: cprops.resources?.requests?.cpu ?? 1,
+    memoryInGB: cprops.resources?.requests?.memoryInGB ?? 1.5,
+    restartPolicy: props.restartPolicy ?? "Always",
+    osType: props.osType ?? "Linux",
+    dnsNameLabel: props.ipAddress?.dnsNameLabel,
+    registryCredentials: (props.imageRegistryCredentials ?? []).map(({ server, username }) => ({ server, ...(username ? { username } : {}) })),
+    provisioningState: "Pending",
+    runtimeState: "Pending",
+    events: [],
+    plan,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** The group as ARM renders it. `forList` drops instanceView (ARM does not return it in lists). */
+export function renderGroup(g: SimGroup, forList = false): Record<string, unknown> {
+  const instanceView =
+    g.containerState && !forList
+      ? {
+          instanceView: {
+            restartCount: 0,
+            currentState: { state: g.containerState, ...(g.containerStartTime ? { startTime: g.containerStartTime } : {}), detailStatus: "" },
+            events: g.events,
+          },
+        }
+      : {};
+  return {
+    properties: {
+      sku: "Standard",
+      provisioningState: g.provisioningState,
+      containers: [
+        {
+          name: g.containerName,
+          properties: {
+            image: g.image,
+            command: g.command,
+            ports: g.ports.map(({ port }) => ({ port })),
+            // x-ms-secret: a secureValue is never echoed, only its name.
+            environmentVariables: g.env.map((e) => (e.secureValue !== undefined ? { name: e.name } : { name: e.name, value: e.value ?? "" })),
+            ...instanceView,
+            resources: { requests: { memoryInGB: g.memoryInGB, cpu: g.cpu } },
+          },
+        },
+      ],
+      initContainers: [],
+      ...(g.registryCredentials.length ? { imageRegistryCredentials: g.registryCredentials } : {}),
+      restartPolicy: g.restartPolicy,
+      ipAddress: {
+        ...(g.ip ? { ip: g.ip } : {}),
+        ports: g.ports.map(({ port, protocol }) => ({ port, protocol: protocol ?? "TCP" })),
+        type: "Public",
+        ...(g.dnsNameLabel ? { dnsNameLabel: g.dnsNameLabel, fqdn: `${g.dnsNameLabel}.${g.location}.azurecontainer.io` } : {}),
+      },
+      osType: g.osType,
+      ...(forList ? {} : { instanceView: { events: [], state: g.runtimeState } }),
+    },
+    id: g.id,
+    name: g.name,
+    type: "Microsoft.ContainerInstance/containerGroups",
+    location: g.location,
+    ...(Object.keys(g.tags).length ? { tags: g.tags } : {}),
+  };
+}
