@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isAciimgError } from "../../src/errors.js";
+import { createFileStateStore } from "../../src/state/file.js";
+import { describeStateStore, sampleRecord } from "../helpers/state-contract.js";
+
+const repo = new URL("../../", import.meta.url);
+const distFileStore = new URL("dist/state/file.js", repo).href;
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "aciimg-state-"));
+}
+
+describeStateStore("JSON file", async () => {
+  const dir = await tempDir();
+  return { store: createFileStateStore({ path: join(dir, "nested", "state.json") }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+/** Starts a node process that takes the state lock (through the real store) and holds it; resolves once it holds it. */
+async function holdLockInChild(statePath: string): Promise<ChildProcess> {
+  const script = `
+    const { createFileStateStore } = await import(${JSON.stringify(distFileStore)});
+    const store = createFileStateStore({ path: ${JSON.stringify(statePath)} });
+    await store.update(async () => {
+      process.stdout.write("locked\\n");
+      await new Promise(() => setInterval(() => {}, 1000));
+    });`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("child did not take the lock within 10s")), 10_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("locked")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited early (${code})`));
+    });
+  });
+  return child;
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+describe("JSON file state", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+  async function workspace(): Promise<string> {
+    const dir = await tempDir();
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it("writes the file with mode 0600 in a 0700 directory it creates, leaving no temp files", async () => {
+    const dir = await workspace();
+    const path = join(dir, "made", "state.json");
+    const store = createFileStateStore({ path });
+    await store.update((state) => {
+      state.backends.default = sampleRecord("default");
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, "made"))).mode & 0o777).toBe(0o700);
+    expect(await readdir(join(dir, "made"))).toEqual(["state.json"]);
+    expect(JSON.parse(await readFile(path, "utf8"))).toMatchObject({ version: 1, backends: { default: { apiKey: "key-of-default" } } });
+  });
+
+  it("keeps the mode 0600 when an existing file was more permissive", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    await writeFile(path, JSON.stringify({ version: 1, backends: {} }), { mode: 0o644 });
+    await createFileStateStore({ path }).update((state) => {
+      state.backends.default = sampleRecord("default");
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("rejects a corrupt file with E_STATE naming the file and the way out, and leaves it untouched", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    const corrupt = '{"version":1,"backends":{"default":';
+    await writeFile(path, corrupt);
+    const store = createFileStateStore({ path });
+    for (const attempt of [() => store.read(), () => store.update((state) => void (state.backends = {}))]) {
+      const error = await attempt().then(() => undefined, (e: unknown) => e);
+      expect(isAciimgError(error) && error.code).toBe("E_STATE");
+      expect((error as Error).message).toContain(path);
+      expect((error as Error).message).toContain(`mv ${path} ${path}.bak`);
+    }
+    expect(await readFile(path, "utf8")).toBe(corrupt);
+  });
+
+  it("rejects a state of a newer schema version and leaves it untouched", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    const newer = JSON.stringify({ version: 2, backends: {}, somethingNew: true });
+    await writeFile(path, newer);
+    const store = createFileStateStore({ path });
+    const error = await store.update(() => undefined).then(() => undefined, (e: unknown) => e);
+    expect(isAciimgError(error) && error.code).toBe("E_STATE");
+    expect((error as Error).message).toMatch(/version 2.*newer aciimg/);
+    expect((error as Error).message).toContain(path);
+    expect(await readFile(path, "utf8")).toBe(newer);
+  });
+
+  it("rejects a malformed backend record rather than guessing", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    await writeFile(path, JSON.stringify({ version: 1, backends: { default: { id: 3 } } }));
+    await expect(createFileStateStore({ path }).read()).rejects.toMatchObject({ code: "E_STATE" });
+  });
+
+  it("recovers a lock left by a kill -9'd process without waiting for the time bound", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    const child = await holdLockInChild(path);
+    expect((await stat(`${path}.lock`)).isFile()).toBe(true);
+    child.kill("SIGKILL");
+    await exitOf(child);
+    const started = Date.now();
+    // lockTimeoutMs far below the 30 s stale age: only the dead-pid rule can let this through.
+    await createFileStateStore({ path, lockTimeoutMs: 5_000 }).update((state) => {
+      state.backends.after = sampleRecord("after");
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Object.keys((await createFileStateStore({ path }).read()).backends)).toEqual(["after"]);
+    expect(await readdir(dir)).toEqual(["state.json"]);
+  });
+
+  it("waits for a live lock holder and fails with E_STATE naming the lock file after the bound", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    const child = await holdLockInChild(path);
+    cleanups.push(async () => {
+      child.kill("SIGKILL");
+      await exitOf(child);
+    });
+    const started = Date.now();
+    const error = await createFileStateStore({ path, lockTimeoutMs: 400 })
+      .update(() => undefined)
+      .then(() => undefined, (e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(isAciimgError(error) && error.code).toBe("E_STATE");
+    expect((error as Error).message).toContain(`${path}.lock`);
+    expect((error as Error).message).toContain(`process ${child.pid}`);
+  });
+
+  it("serializes updates from separate processes", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    const script = (index: number): string => `
+      const { createFileStateStore } = await import(${JSON.stringify(distFileStore)});
+      const store = createFileStateStore({ path: ${JSON.stringify(path)} });
+      for (let i = 0; i < 5; i++) {
+        await store.update((state) => {
+          const rec = state.backends.counter;
+          rec.lastUsed = new Date(Date.parse(rec.lastUsed) + 1).toISOString();
+          state.backends["p${index}"] = { ...rec, id: "p${index}", name: "p${index}" };
+        });
+      }`;
+    await createFileStateStore({ path }).update((state) => {
+      state.backends.counter = sampleRecord("counter", { lastUsed: new Date(0).toISOString() });
+    });
+    const children = Array.from({ length: 6 }, (_, index) => spawn(process.execPath, ["--input-type=module", "-e", script(index)], { stdio: "inherit" }));
+    const codes = await Promise.all(children.map((child) => new Promise<number | null>((resolve) => child.once("exit", resolve))));
+    expect(codes).toEqual(Array(6).fill(0));
+    const state = await createFileStateStore({ path }).read();
+    expect(Date.parse(state.backends.counter?.lastUsed ?? "")).toBe(30);
+    expect(Object.keys(state.backends).length).toBe(7);
+  });
+});
