@@ -132,7 +132,7 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): AciimgErr
   const rest = asRestError(error);
   if (rest) {
     const detail = `${rest.statusCode ?? "no response"} ${rest.code ?? ""}: ${rest.message.slice(0, 300)}`.replace(/\s+/g, " ").trim();
-    const known = byArmCode(rest.code, detail, ctx, error);
+    const known = rest.statusCode === 429 ? undefined : byArmCode(rest.code, detail, ctx, error);
     if (known) return known;
     if (rest.statusCode === 401) {
       return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: Azure rejected the token (${detail}). ${NO_CREDENTIALS_HELP}`, {
