@@ -20,7 +20,7 @@ export interface HandlerRequest {
   /** Lower-case header names. */
   headers: Readonly<Record<string, string | string[] | undefined>>;
   body: Readable;
-  /** Aborts when the client goes away, so the backend call is cancelled too. */
+  /** Aborts when the client goes away: the request stops waiting (the backend's work is not cancelled). */
   signal?: AbortSignal;
 }
 
@@ -93,27 +93,40 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const checked = validateRequest(op, query);
     if (!checked.ok) return errorReply(checked.status, checked.message);
 
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
-    try {
-      const accept = header(request, "accept");
-      const result = await engine.call({
-        op,
-        query,
-        body: upload.bytes,
-        contentType: upload.contentType,
-        ...(accept ? { accept } : {}),
-        signal,
-      });
+    // No signal goes into the engine: its ensure is shared by every request waiting on a cold
+    // start, and one client leaving (or one request's bound firing) must not cancel the
+    // provisioning the others wait for. A request that gives up stops waiting; the work goes on,
+    // so a retry after Retry-After finds the backend ready.
+    const accept = header(request, "accept");
+    const pending = engine.call({ op, query, body: upload.bytes, contentType: upload.contentType, ...(accept ? { accept } : {}) });
+    const outcome = await settleWithin(pending, timeoutMs, request.signal);
+    if (outcome.kind === "answer") {
+      const result = outcome.value;
       return { status: result.status, headers: passThroughHeaders(result.headers), body: result.body };
-    } catch (error) {
-      return failureReply(error, { retryAfterSeconds, timedOut: timeout.signal.aborted, log });
-    } finally {
-      // The bound covers the wait for the answer; the body then streams as long as the client reads.
-      clearTimeout(timer);
     }
+    if (outcome.kind === "failed") return failureReply(outcome.error, { retryAfterSeconds, timedOut: false, log });
+    // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
+    pending.then((late) => late.body.destroy(), () => undefined);
+    return failureReply(new Error(outcome.why), { retryAfterSeconds, timedOut: true, log });
   };
+}
+
+type Outcome<T> = { kind: "answer"; value: T } | { kind: "failed"; error: unknown } | { kind: "abandoned"; why: string };
+
+/** Waits for `promise` at most `timeoutMs`, or until `signal` fires; never cancels it. */
+function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined): Promise<Outcome<T>> {
+  return new Promise((resolve) => {
+    const done = (outcome: Outcome<T>) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
+    const onAbort = () => done({ kind: "abandoned", why: "the client went away" });
+    const timer = setTimeout(() => done({ kind: "abandoned", why: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => done({ kind: "answer", value }), (error: unknown) => done({ kind: "failed", error }));
+  });
 }
 
 /** Response headers worth passing on from the backend (imaginary-api.md §1.7); not its `Server`. */

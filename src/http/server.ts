@@ -18,8 +18,12 @@ export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port (see the returned `url`). */
   port: number;
-  /** The key clients must send. Required: `serve` never runs open. */
-  key: string;
+  /**
+   * The key clients must send. Required: `serve` never runs open, and never invents a key it
+   * would have to print (stderr ends up in logs). Typed optional so a missing setting gets our
+   * E_USAGE message rather than a crash.
+   */
+  key: string | undefined;
   maxUploadBytes: number;
   /** One line per request and operator diagnostics; never secrets. */
   log: (line: string) => void;
@@ -39,7 +43,8 @@ export interface HttpServer {
 /** Starts the server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   if (!options.key) {
-    throw new AciimgError("E_USAGE", "aciimg serve needs an API key for its clients: set ACIIMG_SERVE_KEY (or --key)");
+    throw new AciimgError("E_USAGE", "aciimg serve needs an API key for its clients: set ACIIMG_SERVE_KEY, e.g. `export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)` " +
+        "(--key works too, but shows the key to anyone who can list processes)");
   }
   const handle = createHandler({
     engine: options.engine,

@@ -1,0 +1,53 @@
+/**
+ * The Azure Functions app (Node.js programming model v4): `process`, an HTTP trigger that
+ * provisions or proxies, and `cleanup`, a timer that reaps idle backends every 5 minutes.
+ *
+ * This is the one place with module-scope singletons (DESIGN.md §2): the host loads this module
+ * once per worker and calls the handlers many times, so the engine (its SDK clients, pools and
+ * credential) is opened once, on the first invocation, and reused (arm-notes.md §7).
+ *
+ * package.json is `"type": "module"` and `main` points here: the Node worker imports a `.js` main
+ * as ESM when package.json says so (azure-functions-nodejs-worker src/loadScriptFile.ts, isESModule).
+ * @azure/functions is CommonJS without static named exports, hence the default import.
+ */
+import functions from "@azure/functions";
+import { loadConfig, processEnvironment } from "../config.js";
+import { openEngine } from "../compose.js";
+import type { Engine } from "../engine/types.js";
+import { createFunctionHandlers } from "./handlers.js";
+
+const config = loadConfig({}, processEnvironment());
+
+let engine: Promise<Engine> | undefined;
+
+/** The app's one engine; a failed open is forgotten so the next invocation tries again. */
+function appEngine(): Promise<Engine> {
+  engine ??= openEngine(config).catch((error: unknown) => {
+    engine = undefined;
+    throw error;
+  });
+  return engine;
+}
+
+export const { process: processImage, cleanup } = createFunctionHandlers({
+  engine: appEngine,
+  key: config.serve.key,
+  maxUploadBytes: config.maxUploadBytes,
+  idleMs: config.idleMs,
+});
+
+// Stream request and response bodies instead of buffering them in the host (needs Functions host 4.28+).
+functions.app.setup({ enableHttpStream: true });
+
+functions.app.http("process", {
+  methods: ["GET", "POST"],
+  authLevel: "function",
+  route: "{op}",
+  handler: processImage,
+});
+
+functions.app.timer("cleanup", {
+  // NCRONTAB, six fields: second 0 of every 5th minute (arm-notes.md §7).
+  schedule: "0 */5 * * * *",
+  handler: cleanup,
+});
