@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BackendRecord } from "../../src/engine/types.js";
 import { createBlobStateStore } from "../../src/state/blob.js";
 import { startAzurite, type Azurite } from "../helpers/azurite.js";
+import { describeStateStore } from "../helpers/state-contract.js";
 
 let azurite: Azurite;
 let containerSeq = 0;
@@ -34,6 +35,16 @@ async function putRaw(cfg: ReturnType<typeof config>, text: string): Promise<voi
   await container.createIfNotExists();
   await container.getBlockBlobClient(cfg.blobName).upload(text, Buffer.byteLength(text));
 }
+
+describeStateStore("Azure Blob on Azurite", async () => {
+  const cfg = config();
+  return {
+    store: createBlobStateStore(cfg),
+    async cleanup() {
+      await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(cfg.container).deleteIfExists();
+    },
+  };
+});
 
 describe("blob state store on Azurite", () => {
   it("reads an empty state when neither container nor blob exists", async () => {
