@@ -37,7 +37,7 @@ export function createProgram(setExitCode: (code: number) => void): Command {
     .option("--timeout <duration>", "how long provisioning may take (default: 10m)")
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`aciimg: ${text.replace(/^error: /, "")}`) });
+    .configureOutput({ outputError: (text, write) => write(`aciimg: ${text.replace(/^error: /, "").trimEnd().replace(/\s*\n\s*/g, " ")}\n`) });
 
   program.addHelpText(
     "after",

@@ -6,9 +6,9 @@ import { configOf, withEngine, type GlobalOptions } from "../context.js";
 export async function runLogs(options: { tail: number }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const config = configOf(globals);
-  // The CLI's state is the JSON file (DESIGN.md §2); the record names the backend to ask about.
-  const { createFileStateStore } = await import("../../state/file.js");
-  const state = await createFileStateStore({ path: config.statePath }).read();
+  // The state's record names the backend to ask the provider about.
+  const { openStore } = await import("../../compose.js");
+  const state = await (await openStore(config)).read();
   const record = state.backends[config.name];
   if (record === undefined) {
     throw new AciimgError("E_BAD_INPUT", `no ${config.provider} backend "${config.name}" in ${config.statePath}: start one with aciimg up`);

@@ -1,11 +1,15 @@
 /** `aciimg serve`: the imaginary-style HTTP surface on this machine, proxying to an on-demand backend. */
 import type { Command } from "commander";
+import { AciimgError } from "../../errors.js";
 import { configOf, type GlobalOptions } from "../context.js";
 import { waitForStopSignal } from "./signals.js";
 
 export async function runServe(options: { port?: string; host?: string; key?: string }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const config = configOf(globals, { port: options.port, host: options.host, key: options.key });
+  const key = config.serve.key;
+  // Checked before the engine opens: `serve` never runs open (src/http/server.ts).
+  if (!key) throw new AciimgError("E_USAGE", "serve: no API key for its clients: set ACIIMG_SERVE_KEY (or pass --key)");
   const [{ openEngine }, { startHttpServer }] = await Promise.all([import("../../compose.js"), import("../../http/server.js")]);
   const engine = await openEngine(config);
   try {
@@ -13,11 +17,11 @@ export async function runServe(options: { port?: string; host?: string; key?: st
       engine,
       host: config.serve.host,
       port: config.serve.port,
-      key: config.serve.key,
+      key,
       maxUploadBytes: config.maxUploadBytes,
       log: (line: string) => process.stderr.write(`${line}\n`),
     });
-    process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider${config.serve.key ? ", API key required" : ", no API key: loopback use only"})\n`);
+    process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider; clients send the API-Key header)\n`);
     await waitForStopSignal();
     await server.close();
     return 0;

@@ -1,0 +1,98 @@
+/**
+ * Runs the real CLI (`node bin/aciimg.js …`) as a child process against a temp state, for the
+ * cli-*.test.ts files. Every workspace's `cleanup()` runs `aciimg down` so no backend outlives a test.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+
+export const cliPath = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+export interface RunOptions {
+  input?: Buffer;
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** The environment of a CLI run: the test's own, minus anything that would pick Azure or blob state. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || /^(AZURE_|ACIIMG_|AzureWebJobs)/.test(key) || key === "SUBSCRIPTION_ID" || key === "RESOURCE_GROUP") continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+export interface Workspace {
+  dir: string;
+  statePath: string;
+  env: Record<string, string>;
+  run(args: string[], options?: RunOptions): Promise<RunResult>;
+  /** Starts the CLI and returns the child, for tests that act while it runs. */
+  start(args: string[], options?: RunOptions): ReturnType<typeof spawn>;
+  state(): Promise<{ backends: Record<string, { pid?: number; endpoint: string; apiKey: string }> }>;
+  cleanup(): Promise<void>;
+}
+
+/** A temp directory with its own state file and the local provider. */
+export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const statePath = join(dir, "state", "state.json");
+  const env = { ...baseEnv(), ACIIMG_STATE: statePath, ACIIMG_PROVIDER: "local" };
+  const start = (args: string[], options: RunOptions = {}) =>
+    spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+  const run = (args: string[], options: RunOptions = {}): Promise<RunResult> =>
+    new Promise((resolve, reject) => {
+      const child = start(args, options);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on("data", (d: Buffer) => out.push(d));
+      child.stderr?.on("data", (d: Buffer) => err.push(d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+      child.on("error", reject);
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        const stdoutBytes = Buffer.concat(out);
+        resolve({ code, signal, stdout: stdoutBytes.toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), stdoutBytes });
+      });
+      child.stdin?.end(options.input);
+    });
+  return {
+    dir,
+    statePath,
+    env,
+    run,
+    start,
+    state: async () => JSON.parse(await readFile(statePath, "utf8")),
+    cleanup: async () => {
+      await run(["down"], { timeoutMs: 30_000 }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JPEG made by sharp: a gradient-ish noise image, so it is a real photo-like file. */
+export async function writeJpeg(path: string, width: number, height: number): Promise<void> {
+  await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+    .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#fc0"/></svg>`) }])
+    .jpeg({ quality: 85 })
+    .toFile(path);
+}
+
+/** Parses --json output lines. */
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
