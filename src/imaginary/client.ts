@@ -123,14 +123,13 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       const response = await send("POST", path, headers, body, request.signal);
       // An empty 200 is never a valid image (or /info JSON): treat it as the backend failing.
       if (response.headers["content-length"] === "0") {
-        response.body.destroy();
+        discard(response.body);
         throw emptyResponseError(endpoint, path);
       }
-      const first = await firstChunk(response.body).catch((error: unknown) => {
+      const nonEmpty = await hasBytes(response.body).catch((error: unknown) => {
         throw mapTransportError(error, endpoint, path);
       });
-      if (first === null) throw emptyResponseError(endpoint, path);
-      response.body.unshift(first);
+      if (!nonEmpty) throw emptyResponseError(endpoint, path);
       return response;
     },
 
@@ -162,7 +161,7 @@ async function readBounded(body: Readable, limit: number): Promise<string> {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
     size += buffer.length;
     if (size > limit) {
-      body.destroy();
+      discard(body);
       break;
     }
     chunks.push(buffer);
@@ -170,8 +169,18 @@ async function readBounded(body: Readable, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Waits for the first chunk (null when the body ends empty) without consuming the rest. */
-function firstChunk(body: Readable): Promise<Buffer | null> {
+/** Drops a response body; undici reports a plain destroy() as an AbortError event, which is expected here. */
+function discard(body: Readable): void {
+  body.on("error", () => undefined);
+  body.destroy();
+}
+
+/**
+ * Resolves whether the body has any bytes, without consuming them: it waits until data is buffered
+ * (true) or the stream ends empty (false). Reading a chunk and unshifting it back would race the
+ * stream's 'end' on a short body.
+ */
+function hasBytes(body: Readable): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       body.off("readable", onReadable);
@@ -179,14 +188,17 @@ function firstChunk(body: Readable): Promise<Buffer | null> {
       body.off("error", onError);
     };
     const onReadable = (): void => {
-      const chunk: unknown = body.read();
-      if (chunk === null) return;
-      cleanup();
-      resolve(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+      if (body.readableLength > 0) {
+        cleanup();
+        resolve(true);
+      } else {
+        // Nothing buffered: this is the end-of-stream notice; read() lets 'end' fire.
+        body.read(0);
+      }
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(null);
+      resolve(false);
     };
     const onError = (error: Error): void => {
       cleanup();
