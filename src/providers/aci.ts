@@ -7,6 +7,7 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/a
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
 import { randomBytes } from "node:crypto";
+import { systemClock } from "../clock.js";
 import type { Config } from "../config.js";
 import { AciimgError } from "../errors.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
@@ -31,23 +32,6 @@ export interface AciProviderOptions {
   /** Default: the wall clock. */
   clock?: Clock;
 }
-
-const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    }),
-};
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;

@@ -1,0 +1,138 @@
+/**
+ * The aci provider with the real Azure SDK and DefaultAzureCredential (managed identity) against
+ * the ARM simulator, whose containers are real backend processes.
+ */
+import { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
+import { DefaultAzureCredential } from "@azure/identity";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { startHarness, type SimHarness } from "../arm-sim/harness.js";
+
+let h: SimHarness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterEach(async () => h.reset());
+afterAll(async () => h?.close());
+
+async function healthStatus(endpoint: string, key: string): Promise<number> {
+  const response = await fetch(`${endpoint}/health`, { headers: { "API-Key": key }, signal: AbortSignal.timeout(5000) });
+  await response.body?.cancel();
+  return response.status;
+}
+
+describe("aci provider on the ARM simulator", () => {
+  test("create sends one PUT, waits for the LRO, and returns a backend that answers /health with the key", async () => {
+    const provider = h.provider();
+    const phases: string[] = [];
+    const record = await provider.create(h.spec(), { apiKey: "key-create-1", onPhase: (p) => phases.push(p) });
+
+    expect(h.sim.count("PUT")).toBe(1);
+    expect(record.provider).toBe("aci");
+    expect(record.id).toMatch(/\/resourceGroups\/aciimg-rg\/providers\/Microsoft\.ContainerInstance\/containerGroups\/aciimg-default$/);
+    expect(record.endpoint).toMatch(/^http:\/\/127\.\d+\.\d+\.\d+:9000$/);
+    expect(await healthStatus(record.endpoint, "key-create-1")).toBe(200);
+    expect(await healthStatus(record.endpoint, "wrong-key")).toBe(401);
+    expect(phases[0]).toBe("Pending");
+    expect(phases).toContain("Creating");
+    expect(phases.at(-1)).toBe("healthy");
+    // The SDK followed Azure-AsyncOperation and then did the final GET itself (arm-notes.md §2.2).
+    expect(h.sim.count("GET", /\/operations\//)).toBeGreaterThanOrEqual(2);
+  });
+
+  test("the key travels only as a secureValue and ARM never shows it back", async () => {
+    const provider = h.provider();
+    const key = "very-secret-key-0123456789";
+    await provider.create(h.spec(), { apiKey: key });
+
+    const put = h.sim.requests.find((r) => r.method === "PUT");
+    const container = (put?.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
+      .properties.containers[0]!.properties;
+    expect(container.environmentVariables.find((e) => e.name === "IMAGINARY_SECRET")).toEqual({ name: "IMAGINARY_SECRET", secureValue: key });
+    expect(JSON.stringify(container.command ?? [])).not.toContain(key);
+
+    // What anyone with read access sees, through the real SDK.
+    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
+    const group = await reader.containerGroups.get(h.sim.resourceGroup, "aciimg-default");
+    expect(JSON.stringify(group)).not.toContain(key);
+    expect(group.containers[0]?.environmentVariables?.find((e) => e.name === "IMAGINARY_SECRET")?.secureValue).toBeUndefined();
+  });
+
+  test("inspect says running, then gone after delete; deleting again is still success", async () => {
+    const provider = h.provider();
+    const record = await provider.create(h.spec(), { apiKey: "key-inspect" });
+    expect(await provider.inspect(record)).toEqual({ state: "running", endpoint: record.endpoint });
+
+    await provider.delete(record);
+    expect(h.sim.groups()).toEqual([]);
+    expect(await provider.inspect(record)).toEqual({ state: "gone" });
+    await expect(provider.delete(record)).resolves.toBeUndefined();
+    expect(h.sim.requests.filter((r) => r.method === "DELETE").map((r) => r.status)).toEqual([200, 204]);
+  });
+
+  test.each([202, 204] as const)("delete accepts the %i variant of DELETE", async (variant) => {
+    const provider = h.provider();
+    const record = await provider.create(h.spec(), { apiKey: `key-del-${variant}` });
+    h.sim.faults.deleteVariant = variant;
+    await provider.delete(record);
+    expect(h.sim.groups()).toEqual([]);
+    expect(h.sim.requests.filter((r) => r.method === "DELETE").map((r) => r.status)).toEqual([variant]);
+  });
+
+  test("a group deleted out of band (portal) is reported gone", async () => {
+    const provider = h.provider();
+    const record = await provider.create(h.spec(), { apiKey: "key-oob" });
+    await h.sim.deleteOutOfBand("aciimg-default");
+    expect(await provider.inspect(record)).toEqual({ state: "gone" });
+  });
+
+  test("list returns only groups tagged managed-by=aciimg, across nextLink pages, with name and createdAt from tags", async () => {
+    h.sim.faults.unhealthyBackend = true; // list needs no running backends
+    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
+    const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } as const;
+    const container = (name: string) => ({ name, image: "img", ports: [{ port: 9000 }], resources: { requests: { cpu: 1, memoryInGB: 1 } } });
+    for (const name of ["a", "b", "c"]) {
+      await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, `aciimg-${name}`, {
+        ...base,
+        location: "westeurope",
+        containers: [container("imaginary")],
+        tags: { "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": `2026-11-2${name === "a" ? 1 : 2}T00:00:00.000Z` },
+      });
+    }
+    await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, "someone-else", { ...base, location: "westeurope", containers: [container("web")], tags: { owner: "x" } });
+
+    const refs = await h.provider().list();
+    expect(refs.map((r) => r.name).sort()).toEqual(["a", "b", "c"]);
+    expect(refs.find((r) => r.name === "a")).toMatchObject({ provider: "aci", createdAt: "2026-11-21T00:00:00.000Z" });
+    expect(h.sim.requests.some((r) => r.method === "GET" && r.query.has("$skipToken"))).toBe(true);
+  });
+
+  test("logs returns the container's last lines", async () => {
+    const provider = h.provider();
+    const record = await provider.create(h.spec(), { apiKey: "key-logs" });
+    await healthStatus(record.endpoint, "key-logs");
+    const logs = await provider.logs!(record, 5);
+    expect(logs).toContain("listening");
+    expect(logs.split("\n").filter(Boolean).length).toBeLessThanOrEqual(5);
+    const logCall = h.sim.requests.find((r) => r.path.endsWith("/containers/imaginary/logs"));
+    expect(logCall?.query.get("tail")).toBe("5");
+  });
+
+  test("adoption: with the state lost, a healthy tagged group whose key we know is reused without a new PUT", async () => {
+    const first = await h.provider().create(h.spec(), { apiKey: "known-key" });
+    const again = await h.provider().create(h.spec(), { apiKey: "known-key" });
+    expect(again.id).toBe(first.id);
+    expect(again.endpoint).toBe(first.endpoint);
+    expect(h.sim.count("PUT")).toBe(1);
+    expect(h.sim.count("DELETE")).toBe(0);
+  });
+
+  test("adoption: when the key is unknown the group is replaced, not guessed", async () => {
+    const first = await h.provider().create(h.spec(), { apiKey: "old-key" });
+    const replaced = await h.provider().create(h.spec(), { apiKey: "new-key" });
+    expect(h.sim.count("DELETE")).toBe(1);
+    expect(h.sim.count("PUT")).toBe(2);
+    expect(h.sim.groups()).toHaveLength(1);
+    expect(await healthStatus(replaced.endpoint, "new-key")).toBe(200);
+    expect(replaced.id).toBe(first.id);
+  });
+});
