@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isProcessAlive } from "../../src/engine/process.js";
+import type { BackendSpec } from "../../src/engine/types.js";
+import { createLocalProvider } from "../../src/providers/local.js";
+import { describeProvider } from "../helpers/provider-contract.js";
+
+const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "aciimg-local-"));
+}
+
+describeProvider("local", async () => {
+  const dir = await tempDir();
+  return {
+    provider: createLocalProvider({ env: {}, logDir: join(dir, "local") }),
+    spec,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe("local provider", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  async function workspace(): Promise<string> {
+    const dir = await tempDir();
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it("passes the key only through the environment, never in argv, and runs `aciimg backend` detached on loopback", async () => {
+    const dir = await workspace();
+    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
+    const apiKey = randomBytes(18).toString("hex");
+    const record = await provider.create(spec, { apiKey });
+    cleanups.push(() => provider.delete(record));
+    expect(record.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(record.id).toBe(`local:${record.pid}@${new URL(record.endpoint).port}`);
+    const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
+    expect(argv).toContain("backend");
+    expect(argv.some((arg) => arg.endsWith("bin/aciimg.js"))).toBe(true);
+    expect(argv.join(" ")).not.toContain(apiKey);
+    // The registry beside the log never holds the key either.
+    for (const file of await readdir(join(dir, "local"))) {
+      expect(await readFile(join(dir, "local", file), "utf8")).not.toContain(apiKey);
+    }
+  });
+
+  it("inspect notices a killed backend (dead pid) and delete then succeeds", async () => {
+    const dir = await workspace();
+    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
+    const record = await provider.create(spec, { apiKey: "k1" });
+    cleanups.push(() => provider.delete(record));
+    process.kill(record.pid as number, "SIGKILL");
+    await waitUntil(() => !isProcessAlive(record.pid as number), 5_000);
+    expect(await provider.inspect(record)).toEqual({ state: "gone" });
+    await expect(provider.delete(record)).resolves.toBeUndefined();
+    expect(await provider.list()).toEqual([]);
+  });
+
+  it("inspect says gone when the record's key is not the backend's (another backend on that port)", async () => {
+    const dir = await workspace();
+    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
+    const record = await provider.create(spec, { apiKey: "right" });
+    cleanups.push(() => provider.delete(record));
+    expect(await provider.inspect({ ...record, apiKey: "wrong" })).toEqual({ state: "gone" });
+  });
+
+  it("never signals a process that is not its backend, even when a record names its pid", async () => {
+    const dir = await workspace();
+    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
+    const bystander = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    cleanups.push(async () => {
+      bystander.kill("SIGKILL");
+    });
+    const pid = bystander.pid as number;
+    const fake = { provider: "local" as const, id: `local:${pid}@1`, name: "default", endpoint: "http://127.0.0.1:1", apiKey: "k", createdAt: new Date().toISOString(), lastUsed: new Date().toISOString(), status: "running" as const, spec, pid };
+    expect(await provider.inspect(fake)).toEqual({ state: "gone" });
+    await provider.delete(fake);
+    expect(isProcessAlive(pid)).toBe(true);
+  });
+
+  it("finds its backends through the registry after the state is lost, and logs() returns the backend's log", async () => {
+    const dir = await workspace();
+    const logDir = join(dir, "local");
+    const first = createLocalProvider({ env: {}, logDir });
+    const record = await first.create(spec, { apiKey: "k2" });
+    cleanups.push(() => first.delete(record));
+    // A second provider instance (a later CLI run) with no record in hand still lists it.
+    const later = createLocalProvider({ env: {}, logDir });
+    expect(await later.list()).toEqual([{ provider: "local", id: record.id, name: "default", createdAt: record.createdAt }]);
+    expect(typeof (await later.logs?.(record, 50))).toBe("string");
+    await later.delete({ provider: "local", id: record.id, name: "default" });
+    expect(isProcessAlive(record.pid as number)).toBe(false);
+  });
+
+  it("a backend that exits before listening fails create with E_PROVISION and its log, leaving nothing behind", async () => {
+    const dir = await workspace();
+    const script = join(dir, "broken-aciimg.js");
+    await writeFile(script, "process.stderr.write('cannot bind: address in use\\n'); process.exit(3);\n");
+    await chmod(script, 0o755);
+    const logDir = join(dir, "local");
+    const provider = createLocalProvider({ env: {}, logDir, cliPath: script });
+    const error = await provider.create(spec, { apiKey: "k3" }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: "E_PROVISION" });
+    expect((error as Error).message).toContain("exited before listening");
+    expect((error as Error).message).toContain("cannot bind: address in use");
+    expect(await readdir(logDir)).toEqual([]);
+    expect(await provider.list()).toEqual([]);
+  });
+});
+
+async function waitUntil(condition: () => boolean, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${boundMs}ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
