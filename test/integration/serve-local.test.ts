@@ -1,0 +1,186 @@
+/**
+ * `aciimg serve`'s server over real HTTP on loopback, on a real engine with the local provider
+ * (a real backend process), state in a temp dir.
+ */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openEngine } from "../../src/compose.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import type { Engine } from "../../src/engine/types.js";
+import { startHttpServer, type HttpServer } from "../../src/http/server.js";
+
+const KEY = "serve-test-key-0123456789";
+const MAX_UPLOAD = 1_000_000;
+
+let dir: string;
+let config: Config;
+let engine: Engine;
+let server: HttpServer;
+const logLines: string[] = [];
+let photo: Buffer;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "aciimg-serve-"));
+  config = loadConfig({ provider: "local", state: join(dir, "state.json") }, { HOME: dir }, dir);
+  engine = await openEngine(config);
+  server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: (line) => logLines.push(line) });
+  photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: "#3080c0" } }).jpeg().toBuffer();
+});
+
+afterAll(async () => {
+  await server?.close();
+  await engine?.down().catch(() => undefined);
+  await engine?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const post = (path: string, body: Uint8Array | string, headers: Record<string, string> = { "api-key": KEY }) =>
+  fetch(`${server.url}${path}`, { method: "POST", body, headers });
+
+async function expectJsonError(response: Response, status: number, message: string | RegExp): Promise<void> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe("application/json");
+  const body = (await response.json()) as { message: string; status: number };
+  expect(body.status).toBe(status);
+  if (typeof message === "string") expect(body.message).toBe(message);
+  else expect(body.message).toMatch(message);
+}
+
+/** Registry entries the local provider keeps, one per backend it started and has not deleted. */
+async function localBackends(): Promise<string[]> {
+  const entries = await readdir(join(dir, "local")).catch(() => [] as string[]);
+  return entries.filter((name) => /^backend-\d+\.json$/.test(name));
+}
+
+describe("aciimg serve with the local provider", () => {
+  it("answers bad requests with imaginary's status and JSON body, and never provisions for them", async () => {
+    await expectJsonError(await post("/resize?width=300", photo, {}), 401, "Invalid or missing API key");
+    await expectJsonError(await post("/resize?width=300", photo, { "api-key": "wrong" }), 401, "Invalid or missing API key");
+    await expectJsonError(await post("/resize?width=300&key=wrong", photo, {}), 401, "Invalid or missing API key");
+    await expectJsonError(await post("/sharpen?width=300", photo), 404, "Not found");
+    await expectJsonError(await fetch(`${server.url}/resize?width=300`, { headers: { "api-key": KEY } }), 405, /^GET method not allowed/);
+    await expectJsonError(await fetch(`${server.url}/resize`, { method: "PUT", body: photo, headers: { "api-key": KEY } }), 405, /^HTTP method not allowed/);
+    await expectJsonError(await post("/resize?width=abc", photo), 400, /^Error while processing parameters, .*"width" with value "abc"/);
+    await expectJsonError(await post("/resize", photo), 400, "Error while processing the image: Missing required param: height or width");
+    await expectJsonError(await post("/resize?width=300", "1".repeat(1024)), 406, "Unsupported media type");
+    await expectJsonError(await post("/resize?width=300", new Uint8Array(0)), 400, "Empty or unreadable image");
+    await expectJsonError(await post("/resize?width=300", new Uint8Array(MAX_UPLOAD + 1)), 413, /too large/);
+    await expectJsonError(await post("/watermarkimage?image=http://169.254.169.254/", photo), 501, "Not implemented endpoint");
+
+    expect((await engine.status()).state).toBe("none");
+    expect(await localBackends()).toEqual([]);
+  });
+
+  it("answers 413 while an oversized upload is still being sent, without waiting for its end", async () => {
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/resize?width=300`, { method: "POST", headers: { "api-key": KEY } }, resolve);
+      req.once("error", reject);
+      // Chunked, no Content-Length: the limit is found by counting. The request is never ended.
+      req.write(Buffer.alloc(MAX_UPLOAD + 64 * 1024, 0xff));
+    });
+    expect(response.statusCode).toBe(413);
+    const body = await new Promise<string>((resolve) => {
+      let text = "";
+      response.on("data", (chunk: Buffer) => (text += chunk.toString())).once("end", () => resolve(text));
+    });
+    expect(JSON.parse(body)).toMatchObject({ status: 413 });
+    response.socket.destroy();
+  });
+
+  it("serves 50 concurrent requests on a cold backend with one backend start and 50 correct images", async () => {
+    expect(await localBackends()).toEqual([]);
+    const responses = await Promise.all(Array.from({ length: 50 }, () => post("/resize?width=300&height=200", photo)));
+    const images = await Promise.all(
+      responses.map(async (response) => {
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toBe("image/jpeg");
+        return sharp(Buffer.from(await response.arrayBuffer())).metadata();
+      }),
+    );
+    for (const image of images) expect([image.format, image.width, image.height]).toEqual(["jpeg", 300, 200]);
+    expect(await localBackends()).toHaveLength(1);
+    expect(await engine.provider.list()).toHaveLength(1);
+  });
+
+  it("passes imaginary's errors through exactly as the backend gives them", async () => {
+    const { endpoint, apiKey } = await engine.status({ showKey: true });
+    expect(endpoint && apiKey).toBeTruthy();
+    // A JPEG signature followed by garbage passes our sniff; the backend decides.
+    const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
+    for (const [path, body] of [["/resize?width=300", broken], ["/fit?width=300", photo]] as const) {
+      const direct = await fetch(`${endpoint}${path}`, { method: "POST", body, headers: { "api-key": apiKey as string } });
+      const proxied = await post(path, body);
+      expect(direct.status).toBeGreaterThanOrEqual(400);
+      expect(proxied.status).toBe(direct.status);
+      expect(await proxied.json()).toEqual(await direct.json());
+    }
+  });
+
+  it("takes the image from the multipart field `file`", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([photo], { type: "image/jpeg" }), "photo.jpg");
+    const response = await fetch(`${server.url}/resize?width=120&type=png`, { method: "POST", body: form, headers: { "api-key": KEY } });
+    expect(response.status).toBe(200);
+    const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+    expect([meta.format, meta.width]).toEqual(["png", 120]);
+  });
+
+  it("answers /health without a key and /status only with one, never showing the backend's key", async () => {
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok" });
+    await expectJsonError(await fetch(`${server.url}/status`), 401, "Invalid or missing API key");
+    const { apiKey } = await engine.status({ showKey: true });
+    const status = await fetch(`${server.url}/status`, { headers: { "api-key": KEY } });
+    expect(status.status).toBe(200);
+    const text = await status.text();
+    expect(JSON.parse(text)).toMatchObject({ provider: "local", state: "running" });
+    expect(text).not.toContain(apiKey as string);
+  });
+
+  it("logs one line per request without the client's key", async () => {
+    const before = logLines.length;
+    const response = await post(`/resize?width=64&key=${KEY}`, photo, {});
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    const line = logLines.slice(before).find((l) => l.includes("POST /resize"));
+    expect(line).toMatch(/POST \/resize\?width=64 200 \d+ms \d+B$/);
+    expect(logLines.join("\n")).not.toContain(KEY);
+  });
+
+  it("on close stops accepting, finishes the request in flight, then resolves", async () => {
+    const second = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: () => {} });
+    const half = Math.floor(photo.length / 2);
+    // `Expect: 100-continue`: the "continue" arrives once the server has the request in hand.
+    const req = httpRequest(`${second.url}/resize?width=100`, {
+      method: "POST",
+      headers: { "api-key": KEY, "content-length": String(photo.length), expect: "100-continue" },
+    });
+    const inHand = new Promise<void>((resolve) => req.once("continue", () => resolve()));
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      req.once("response", resolve);
+      req.once("error", reject);
+    });
+    req.flushHeaders();
+    await inHand;
+    req.write(photo.subarray(0, half));
+    let closed = false;
+    const closing = second.close().then(() => (closed = true));
+    // New connections are refused at once…
+    await expect(fetch(`${second.url}/health`)).rejects.toThrow();
+    expect(closed).toBe(false);
+    // …while the one in flight completes.
+    req.end(photo.subarray(half));
+    const res = await response;
+    expect(res.statusCode).toBe(200);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    expect((await sharp(Buffer.concat(chunks)).metadata()).width).toBe(100);
+    await closing;
+    expect(closed).toBe(true);
+  });
+});
