@@ -1,0 +1,133 @@
+/**
+ * One image request, in imaginary's check order (imaginary-api.md §1.3, controllers.go
+ * imageHandler): read the body → empty 400 → sniff 406 → params 400 → type 400 → size → 422 →
+ * operation (400 on any failure). A slot is taken before the body is read, so at most
+ * `concurrency` request images are in memory; a client that goes away releases its place.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import sharp, { type Metadata } from "sharp";
+import {
+  negotiateType, parseImageOptions, validateRequest,
+  type ImageOptions, type OperationName, type PipelineStep,
+} from "../imaginary/operations.js";
+import { readImageBody } from "./body.js";
+import { ImagingError, runOperation, type ImageResult, type InputInfo } from "./imaging.js";
+import type { Slots } from "./slots.js";
+import { sniffImageType, type InputType } from "./sniff.js";
+
+export interface ImageRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  op: OperationName;
+  query: URLSearchParams;
+  slots: Slots;
+  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
+  sendError: (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) => void;
+}
+
+const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff: "image/tiff" } as const;
+
+/** Reads the header of `bytes` (no decode); a load failure is imaginary's bimg.Size 400. */
+async function inspect(bytes: Buffer, type: InputType): Promise<InputInfo & { meta: Metadata }> {
+  try {
+    const meta = await sharp(bytes, { failOn: "none", limitInputPixels: false }).metadata();
+    return { type, width: meta.width, height: meta.height, orientation: meta.orientation ?? 0, meta };
+  } catch (error) {
+    throw new ImagingError(400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Answers one request to an image route (everything but `/` and `/health`). */
+export async function handleImage(r: ImageRequest): Promise<void> {
+  const { req, res, limits } = r;
+  if (r.op === "watermarkimage") {
+    const rejected = validateRequest(r.op, r.query);
+    if (!rejected.ok) return r.sendError(res, rejected.status, rejected.message);
+  }
+  const abort = new AbortController();
+  res.on("close", () => { if (!res.writableFinished) abort.abort(new Error("client closed the connection")); });
+  let release: () => void;
+  try {
+    release = await r.slots.acquire(abort.signal);
+  } catch {
+    return; // the client left while queued
+  }
+  let errorHeaders: Record<string, string> = {};
+  try {
+    const body = await readImageBody(req, limits.maxUploadBytes, abort.signal);
+    if (abort.signal.aborted) return;
+    if (!body.ok) {
+      // Refused mid-stream: close the connection rather than drain an oversized body.
+      return r.sendError(res, body.status, body.message, body.status === 413 ? { Connection: "close" } : {});
+    }
+    const bytes = body.bytes;
+    if (bytes.length === 0) return r.sendError(res, 400, "Empty or unreadable image");
+    const type = sniffImageType(bytes);
+    if (type === undefined) return r.sendError(res, 406, "Unsupported media type");
+    const parsed = parseImageOptions(r.query);
+    if (!parsed.ok) return r.sendError(res, parsed.status, parsed.message);
+    let options: ImageOptions = parsed.value;
+    if (options.type === "auto") {
+      errorHeaders = { Vary: "Accept" }; // set on errors too (§1.7)
+      const { type: _auto, ...rest } = options;
+      const negotiated = negotiateType(req.headers.accept ?? "");
+      options = negotiated ? { ...rest, type: negotiated } : rest;
+    }
+    const info = await inspect(bytes, type);
+    if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
+
+    if (r.op === "info") {
+      const m = info.meta;
+      return sendBody(res, Buffer.from(JSON.stringify({
+        width: m.width, height: m.height, type: m.format === "heif" ? "avif" : m.format, space: m.space ?? "srgb",
+        hasAlpha: m.hasAlpha ?? false, hasProfile: m.hasProfile ?? false, channels: m.channels ?? 0, orientation: m.orientation ?? 0,
+      })), { "Content-Type": "application/json" });
+    }
+    let result: ImageResult;
+    if (r.op === "pipeline") {
+      const checked = validateRequest("pipeline", r.query);
+      if (!checked.ok) return r.sendError(res, checked.status, checked.message, errorHeaders);
+      result = await runPipeline(checked.value.pipeline ?? [], bytes, info, limits, abort.signal);
+    } else if (r.op !== "watermarkimage") {
+      result = await runOperation(r.op, bytes, info, options, limits);
+    } else {
+      return r.sendError(res, 501, "Not implemented endpoint");
+    }
+    if (abort.signal.aborted) return;
+    sendBody(res, result.data, {
+      "Content-Type": mimeOf[result.type],
+      "Image-Width": String(result.width),
+      "Image-Height": String(result.height),
+      ...errorHeaders,
+    });
+  } catch (error) {
+    if (abort.signal.aborted) return;
+    if (error instanceof ImagingError) return r.sendError(res, error.status, error.message, errorHeaders);
+    r.sendError(res, 400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`, errorHeaders);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Runs the steps in order, each on the previous step's encoded output, as imaginary does. A
+ * failing step is an error even with `ignore_failure` (imaginary then answers an empty 200, §1.6).
+ */
+async function runPipeline(steps: PipelineStep[], input: Buffer, info: InputInfo, limits: { maxOutputPixels: number }, signal: AbortSignal): Promise<ImageResult> {
+  let current: { bytes: Buffer; info: InputInfo } = { bytes: input, info };
+  let result: ImageResult | undefined;
+  for (const step of steps) {
+    if (signal.aborted) throw new ImagingError(499, "client closed the connection");
+    const operation = step.operation === "watermarkImage" ? "watermark" : step.operation;
+    result = await runOperation(operation, current.bytes, current.info, step.params, limits);
+    // Re-read the header: the EXIF orientation survives a step run with `norotation`.
+    current = { bytes: result.data, info: await inspect(result.data, result.type) };
+  }
+  if (result === undefined) throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
+  return result;
+}
+
+function sendBody(res: ServerResponse, data: Buffer, headers: Record<string, string>): void {
+  res.writeHead(200, { ...headers, "Content-Length": data.length });
+  res.end(data);
+}

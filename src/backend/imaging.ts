@@ -1,0 +1,204 @@
+/**
+ * One imaginary operation on one image, on sharp (libvips), following bimg's resizer order
+ * (imaginary-api.md §1.5): auto-rotate (unless norotation) → rotate → flip/flop → zoom → resize
+ * → crop/embed/extract → blur → watermark → flatten → colourspace → save. Sizes come from
+ * geometry.ts. Failures throw `ImagingError` carrying imaginary's status and message.
+ */
+import sharp, { type OverlayOptions, type Sharp } from "sharp";
+import { checkRequired, checkWritable, type ImageOptions, type OperationName, type OutputType } from "../imaginary/operations.js";
+import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan } from "./geometry.js";
+import type { InputType } from "./sniff.js";
+
+export class ImagingError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export interface ImageResult { data: Buffer; type: OutputType; width: number; height: number }
+
+/** What the caller already knows about the input (from the header read done for the 422 check). */
+export interface InputInfo { type: InputType; width: number; height: number; orientation: number }
+
+export interface ImagingLimits {
+  /** Largest output (or zoom intermediate) in pixels: enlarge/zoom are otherwise unbounded (§2.3). */
+  maxOutputPixels: number;
+}
+
+type StepName = Exclude<OperationName, "info" | "pipeline" | "watermarkimage">;
+
+const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${message}`);
+
+/** Runs `op` on `input` with imaginary's semantics. */
+export async function runOperation(op: StepName, input: Buffer, info: InputInfo, o: ImageOptions, limits: ImagingLimits): Promise<ImageResult> {
+  const problem = checkRequired(op, o) ?? checkWritable(op, o);
+  if (problem) throw new ImagingError(problem.status, problem.message);
+
+  // Output defaults to the input format; bimg cannot save gif/svg/avif (§4).
+  const outType = op === "autorotate" ? writableOrNull(info.type) : (o.type === "auto" ? undefined : o.type) ?? writableOrNull(info.type);
+  if (outType === null) throw fail("Unsupported image output type");
+
+  const load = (): Sharp => sharp(input, { failOn: "none", limitInputPixels: false, animated: false });
+  if (op === "autorotate") return save(load().autoOrient(), outType, {}); // §1.5: every other param ignored
+
+  const plan = planFor(op, o, info);
+  const autoRotate = !o.norotation;
+  const swapStored = autoRotate && info.orientation > 4;
+  let [inW, inH] = swapStored ? [info.height, info.width] : [info.width, info.height];
+  const angle = roundAngle(o.rotate ?? 0);
+  if (angle === 90 || angle === 270) [inW, inH] = [inH, inW];
+  const geo = planGeometry(inW, inH, plan);
+
+  const biggest = Math.max(geo.zoomed.width * geo.zoomed.height, geo.scaled.width * geo.scaled.height,
+    geo.finish.kind === "embed" ? geo.finish.width * geo.finish.height : 0);
+  if (biggest > limits.maxOutputPixels) {
+    throw new ImagingError(422, `Output image resolution is too big (limit ${Math.round(limits.maxOutputPixels / 1e6)} MP)`);
+  }
+
+  let img = load();
+  if (autoRotate) img = img.autoOrient();
+  if (angle !== 0) img = img.rotate(angle);
+  // bimg flips after rotating; sharp mirrors before rotate(), so a quarter turn swaps the axes.
+  // bimg's Flip is VIPS_DIRECTION_HORIZONTAL (left-right: sharp's flop), Flop is vertical (§1.4).
+  let mirrorLR = op === "flip" || (o.flip ?? false);
+  let mirrorUD = op === "flop" || (o.flop ?? false);
+  if (angle === 90 || angle === 270) [mirrorLR, mirrorUD] = [mirrorUD, mirrorLR];
+  if (mirrorLR) img = img.flop();
+  if (mirrorUD) img = img.flip();
+
+  if (plan.zoom > 0 && geo.finish.kind !== "none" && (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)) {
+    // Zoom and a rescale are two resizes: materialise the zoom first.
+    const raw = await img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" }).raw().toBuffer({ resolveWithObject: true });
+    img = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } });
+    img = img.resize(geo.scaled.width, geo.scaled.height, { fit: "fill" });
+  } else if (plan.zoom > 0) {
+    img = img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" });
+  } else if (geo.finish.kind === "smart") {
+    img = img.resize(geo.finish.width, geo.finish.height, { fit: "cover", position: "attention" });
+  } else if (geo.scaled.width !== inW || geo.scaled.height !== inH) {
+    img = img.resize(geo.scaled.width, geo.scaled.height, { fit: "fill" });
+  }
+
+  let outW = geo.finish.kind === "none" || geo.finish.kind === "smart" ? (geo.finish.kind === "smart" ? geo.finish.width : geo.scaled.width) : geo.finish.width;
+  let outH = geo.finish.kind === "none" || geo.finish.kind === "smart" ? (geo.finish.kind === "smart" ? geo.finish.height : geo.scaled.height) : geo.finish.height;
+  const { width: sw, height: sh } = geo.scaled;
+  if (geo.finish.kind === "extract") {
+    const { left, top, width, height } = geo.finish;
+    if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > sw || top + height > sh) throw fail("extract_area: bad extract area");
+    if (left !== 0 || top !== 0 || width !== sw || height !== sh) img = img.extract({ left, top, width, height });
+  } else if (geo.finish.kind === "embed") {
+    const { left, top, width, height } = geo.finish;
+    if (left < 0 || top < 0) {
+      // The scaled image overflows the box on one side: vips_embed crops it there.
+      img = img.extract({ left: Math.max(-left, 0), top: Math.max(-top, 0), width: Math.min(sw, width), height: Math.min(sh, height) });
+      outW = Math.min(sw, width); outH = Math.min(sh, height);
+    }
+    const padLeft = Math.max(left, 0), padTop = Math.max(top, 0);
+    const padRight = width - Math.min(sw, width) - padLeft, padBottom = height - Math.min(sh, height) - padTop;
+    if (padLeft || padTop || padRight > 0 || padBottom > 0) {
+      img = img.extend({ left: padLeft, top: padTop, right: Math.max(padRight, 0), bottom: Math.max(padBottom, 0), ...extendMode(o) });
+      outW = width; outH = height;
+    }
+  }
+
+  const sigma = o.sigma ?? 0, minampl = o.minampl ?? 0;
+  if (sigma > 0 || minampl > 0) {
+    img = img.blur({ sigma: Math.min(Math.max(sigma, 0.3), 1000), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
+  }
+  if (op === "watermark" && o.text) img = img.composite([await textWatermark(o, outW, outH)]);
+  if (info.type === "png" && o.background) {
+    const [r, g, b] = o.background;
+    img = img.flatten({ background: { r, g, b } });
+  }
+  if (o.colorspace === "bw") img = img.toColourspace("b-w");
+  return save(img, outType, o);
+}
+
+function writableOrNull(type: InputType): OutputType | null {
+  return type === "jpeg" || type === "png" || type === "webp" || type === "tiff" ? type : null;
+}
+
+/** imaginary's BimgOptions plus each operation's forced options (image.go, §1.5). */
+function planFor(op: StepName, o: ImageOptions, info: InputInfo): BimgPlan {
+  let { width, height } = applyAspectRatio(o.width ?? 0, o.height ?? 0, o.aspectratio);
+  const plan: BimgPlan = {
+    width, height, crop: false, embed: o.embed ?? false, force: o.force ?? false, enlarge: false,
+    gravity: o.gravity ?? "centre", rotateParam: o.rotate ?? 0, zoom: 0, top: 0, left: 0, areawidth: 0, areaheight: 0,
+  };
+  const area = (): void => {
+    plan.top = o.top ?? 0; plan.left = o.left ?? 0; plan.areawidth = o.areawidth ?? 0; plan.areaheight = o.areaheight ?? 0;
+  };
+  switch (op) {
+    case "resize": plan.embed = true; if (o.nocrop !== undefined) plan.crop = !o.nocrop; break;
+    case "fit": {
+      if (info.width === 0 || info.height === 0) throw fail("Width or height of requested image is zero");
+      ({ width, height } = fitBox(info.width, info.height, info.orientation, o.norotation ?? false, o.width ?? 0, o.height ?? 0));
+      plan.width = width; plan.height = height; plan.embed = true; break;
+    }
+    case "enlarge": plan.enlarge = true; plan.crop = !(o.nocrop ?? false); break;
+    case "extract": area(); break;
+    case "crop": plan.crop = true; break;
+    case "smartcrop": plan.crop = true; plan.gravity = "smart"; break;
+    case "zoom":
+      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) { area(); if (o.nocrop !== undefined) plan.crop = !o.nocrop; }
+      plan.zoom = o.factor ?? 0; break;
+    default: break;
+  }
+  return plan;
+}
+
+function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mirror"; background?: { r: number; g: number; b: number; alpha: number } } {
+  switch (o.extend ?? "copy") {
+    case "black": return { extendWith: "background", background: { r: 0, g: 0, b: 0, alpha: 1 } };
+    case "white": return { extendWith: "background", background: { r: 255, g: 255, b: 255, alpha: 1 } };
+    case "background": {
+      const [r, g, b] = o.background ?? [0, 0, 0];
+      return { extendWith: "background", background: { r, g, b, alpha: 1 } };
+    }
+    case "mirror": return { extendWith: "mirror" };
+    default: return { extendWith: "copy" }; // copy and lastpixel both repeat the edge pixels
+  }
+}
+
+/** bimg's text watermark defaults: width = image/6, dpi 150, margin = width, opacity 0.25, white. */
+async function textWatermark(o: ImageOptions, imageW: number, imageH: number): Promise<OverlayOptions> {
+  const textWidth = o.textwidth || Math.max(1, Math.floor(imageW / 6));
+  const margin = o.margin || textWidth;
+  const opacity = !o.opacity ? 0.25 : Math.min(o.opacity, 1);
+  const [r, g, b] = o.color ?? [255, 255, 255];
+  const mask = await sharp({ text: { text: escapeMarkup(o.text ?? ""), font: o.font || "sans 10", dpi: o.dpi || 150, width: textWidth } })
+    .extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  const tileW = Math.min(mask.info.width + margin, imageW), tileH = Math.min(mask.info.height + margin, imageH);
+  const rgba = Buffer.alloc(tileW * tileH * 4);
+  for (let y = 0; y < Math.min(mask.info.height, tileH); y += 1) {
+    for (let x = 0; x < Math.min(mask.info.width, tileW); x += 1) {
+      const i = (y * tileW + x) * 4;
+      rgba[i] = r; rgba[i + 1] = g; rgba[i + 2] = b;
+      rgba[i + 3] = Math.round((mask.data[y * mask.info.width + x] ?? 0) * opacity);
+    }
+  }
+  return { input: rgba, raw: { width: tileW, height: tileH, channels: 4 }, tile: !o.noreplicate, gravity: "northwest" };
+}
+
+function escapeMarkup(text: string): string {
+  return text.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
+}
+
+async function save(img: Sharp, type: OutputType, o: ImageOptions): Promise<ImageResult> {
+  // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only.
+  if (!o.stripmeta) img = o.noprofile ? img.keepExif() : img.keepMetadata();
+  const quality = Math.min(Math.max(o.quality || 75, 1), 100);
+  const progressive = o.interlace ?? false;
+  switch (type) {
+    case "jpeg": img = img.jpeg({ quality, progressive }); break;
+    case "png": img = img.png({ compressionLevel: Math.min(o.compression || 6, 9), progressive, palette: o.palette ?? false }); break;
+    case "webp": img = img.webp({ quality }); break;
+    case "tiff": img = img.tiff({ quality }); break;
+  }
+  try {
+    const { data, info } = await img.toBuffer({ resolveWithObject: true });
+    return { data, type, width: info.width, height: info.height };
+  } catch (error) {
+    throw fail(error instanceof Error ? error.message : String(error));
+  }
+}

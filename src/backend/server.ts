@@ -1,0 +1,160 @@
+/**
+ * The built-in imaginary-compatible backend: a node:http server on sharp (libvips) that answers
+ * imaginary's routes, statuses and messages (imaginary-api.md §1). Started by `aciimg backend`
+ * or imported. Differences from imaginary are deliberate and listed in the README.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import { AciimgError } from "../errors.js";
+import { isOperationName, type OperationName } from "../imaginary/operations.js";
+import { handleImage } from "./handler.js";
+import { createSlots } from "./slots.js";
+import { createStatusSource } from "./status.js";
+
+export interface BackendOptions {
+  /** Key every request must present (`API-Key` header or `?key=`). Required, non-empty. */
+  apiKey: string;
+  /** Interface to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Port; 0 = random. Default 0. */
+  port?: number;
+  /** Largest request body in bytes. Default 20e6. */
+  maxUploadBytes?: number;
+  /** Largest input resolution in megapixels (w·h/1e6), like imaginary's -max-allowed-resolution. Default 18. */
+  maxResolutionMP?: number;
+  /** Largest output (and zoom intermediate) in megapixels. Default 4 × maxResolutionMP. */
+  maxOutputMP?: number;
+  /** Images processed at once; the rest wait. Default os.availableParallelism(). */
+  concurrency?: number;
+  /** Access-log sink, one line per request (imaginary's format, key redacted). */
+  log?: (line: string) => void;
+}
+
+export interface RunningBackend {
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then resolves. */
+  close(): Promise<void>;
+}
+
+type Route = OperationName | "index" | "health";
+const imageMethodMessage = "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source";
+const methodMessage = "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)";
+
+/** Sends imaginary's error body `{"message","status"}` (error.go; newlines stripped). */
+export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ message: message.replace(/\n/g, ""), status });
+  if (res.headersSent) { res.destroy(); return; }
+  res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function routeOf(path: string): Route | undefined {
+  if (path === "/") return "index";
+  if (path === "/health") return "health";
+  const name = path.slice(1);
+  return isOperationName(name) ? name : undefined;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** Starts the backend; resolves once it listens. Refuses an empty key. */
+export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
+  if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
+  const maxResolutionMP = options.maxResolutionMP ?? 18;
+  const limits = {
+    maxUploadBytes: options.maxUploadBytes ?? 20e6,
+    maxResolutionMP,
+    maxOutputPixels: (options.maxOutputMP ?? 4 * maxResolutionMP) * 1e6,
+  };
+  // Process-wide libvips settings: one libvips thread per image when `concurrency` images run at
+  // once (as bimg does with VIPS_CONCURRENCY=1), and no operation cache, whose retained images
+  // would make memory grow with traffic (imaginary #198).
+  sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / concurrency)));
+  sharp.cache(false);
+
+  const keyDigest = createHash("sha256").update(options.apiKey).digest();
+  const isAuthorized = (req: IncomingMessage, url: URL): boolean => {
+    const header = req.headers["api-key"];
+    const given = (typeof header === "string" && header !== "" ? header : undefined) ?? url.searchParams.get("key") ?? "";
+    // Hashes have equal length, so timingSafeEqual never throws and the compare leaks no timing.
+    return timingSafeEqual(createHash("sha256").update(given).digest(), keyDigest);
+  };
+  const redact = (uri: string): string =>
+    uri.replace(/([?&]key=)[^&]*/gi, "$1REDACTED").split(options.apiKey).join("REDACTED");
+
+  const slots = createSlots(concurrency);
+  const status = createStatusSource(packageVersion());
+  const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    res.setHeader("Server", serverHeader);
+    const url = new URL(req.url ?? "/", "http://backend.invalid");
+    const route = routeOf(url.pathname);
+    const isImageRoute = route !== undefined && route !== "index" && route !== "health";
+    // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
+    if (isImageRoute && req.method === "GET") return sendError(res, 405, imageMethodMessage);
+    if (req.method !== "GET" && req.method !== "POST") return sendError(res, 405, methodMessage);
+    if (!isAuthorized(req, url)) return sendError(res, 401, "Invalid or missing API key");
+    if (route === undefined) return sendError(res, 404, "Not found");
+    if (route === "index") return sendJson(res, status.index());
+    if (route === "health") return sendJson(res, status.health(slots));
+    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
+  };
+
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    if (options.log) {
+      const log = options.log;
+      res.on("finish", () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const when = new Date().toISOString().replace("T", " ").slice(0, 19);
+        const bytes = Number(res.getHeader("Content-Length") ?? 0);
+        log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
+      });
+    }
+    handle(req, res).catch((error: unknown) => {
+      sendError(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 120_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host ?? "127.0.0.1";
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        status.stop();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
