@@ -2,7 +2,7 @@
  * The aci provider with the real Azure SDK and DefaultAzureCredential (managed identity) against
  * the ARM simulator, whose containers are real backend processes.
  */
-import { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
+import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
 import { DefaultAzureCredential } from "@azure/identity";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
@@ -88,7 +88,7 @@ describe("aci provider on the ARM simulator", () => {
   test("list returns only groups tagged managed-by=aciimg, across nextLink pages, with name and createdAt from tags", async () => {
     h.sim.faults.unhealthyBackend = true; // list needs no running backends
     const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
-    const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } as const;
+    const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } satisfies Partial<ContainerGroup>;
     const container = (name: string) => ({ name, image: "img", ports: [{ port: 9000 }], resources: { requests: { cpu: 1, memoryInGB: 1 } } });
     for (const name of ["a", "b", "c"]) {
       await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, `aciimg-${name}`, {

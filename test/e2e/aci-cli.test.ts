@@ -1,0 +1,171 @@
+/**
+ * The spawned `aciimg` CLI on the `aci` provider, against the ARM simulator: the real SDK and the
+ * real DefaultAzureCredential (managed identity) run in the child, trusting the simulator through
+ * NODE_EXTRA_CA_CERTS, and the simulator's containers are real backend processes.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { CLI_PATH } from "../arm-sim/containers.js";
+import { FAST_ENV } from "../arm-sim/harness.js";
+import { armErrors, startArmSim, type ArmSim } from "../arm-sim/server.js";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let sim: ArmSim;
+let dir: string;
+let input: string;
+
+function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const merged: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      ...sim.env(),
+      ...FAST_ENV,
+      ACIIMG_STATE: join(dir, "state.json"),
+      ...env,
+    };
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      cwd: dir,
+      env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const json = (run: Run): Record<string, unknown> => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>;
+
+beforeAll(async () => {
+  sim = await startArmSim();
+  dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-aci-"));
+  input = join(dir, "in.jpg");
+  writeFileSync(input, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } }).jpeg().toBuffer());
+});
+afterEach(async () => {
+  for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
+  for (const key of ["putError", "stuckPending", "throttle", "serverError"] as const) delete sim.faults[key];
+  if (existsSync(join(dir, "state.json"))) unlinkSync(join(dir, "state.json"));
+  sim.requests.length = 0;
+});
+afterAll(async () => {
+  await sim?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
+  test("up → process → status → reap: one group is created, used, reported, and reaped when idle", async () => {
+    const up = await cli(["up", "--json"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(json(up)).toMatchObject({ provider: "aci", created: true });
+    expect(String(json(up).endpoint)).toMatch(/^http:\/\/127\.\d+\.\d+\.\d+:9000$/);
+    expect(sim.count("PUT")).toBe(1);
+
+    const out = join(dir, "out.jpg");
+    const processed = await cli(["process", input, "--resize", "200x150", "-o", out]);
+    expect(processed.code, processed.stderr).toBe(0);
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([200, 150]);
+
+    const status = await cli(["status", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(json(status)).toMatchObject({ provider: "aci", state: "running", endpoint: json(up).endpoint });
+    expect(status.stdout).not.toContain("IMAGINARY_SECRET");
+
+    const keep = await cli(["reap", "--idle", "1h", "--json"]);
+    expect(keep.code, keep.stderr).toBe(0);
+    expect(json(keep).removed).toEqual([]);
+    expect(sim.groups()).toHaveLength(1);
+
+    const reap = await cli(["reap", "--idle", "0s", "--json"]);
+    expect(reap.code, reap.stderr).toBe(0);
+    expect(json(reap).removed).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "idle" })]);
+    expect(sim.groups()).toEqual([]);
+    expect(sim.count("PUT")).toBe(1);
+  });
+
+  test("20 concurrent `aciimg process` on a cold backend cause exactly one PUT", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => cli(["process", input, "--resize", "64x48", "-o", join(dir, `c${i}.jpg`)], {}, 120_000)),
+    );
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(sim.count("PUT")).toBe(1);
+    expect(sim.groups()).toHaveLength(1);
+    for (let i = 0; i < 20; i++) expect((await sharp(join(dir, `c${i}.jpg`)).metadata()).width).toBe(64);
+  }, 180_000);
+
+  test("down deletes the group now; logs reads the container's log first", async () => {
+    expect((await cli(["up"])).code).toBe(0);
+    const logs = await cli(["logs", "--tail", "20"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("listening");
+    const down = await cli(["down"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(sim.groups()).toEqual([]);
+    expect(sim.count("DELETE")).toBe(1);
+  });
+
+  test("reap finds an orphan by its tag after the state file was lost", async () => {
+    expect((await cli(["up"])).code).toBe(0);
+    unlinkSync(join(dir, "state.json"));
+    const reap = await cli(["reap", "--json"]);
+    expect(reap.code, reap.stderr).toBe(0);
+    expect(json(reap).removed).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "orphan" })]);
+    expect(sim.groups()).toEqual([]);
+  });
+
+  test("up --dry-run prints the ARM PUT with the key masked and creates nothing", async () => {
+    const run = await cli(["up", "--dry-run"]);
+    expect(run.code, run.stderr).toBe(0);
+    const request = JSON.parse(run.stdout) as { method: string; url: string; body: { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }> } } };
+    expect(request.method).toBe("PUT");
+    expect(request.url).toBe(`${sim.endpoint}/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01`);
+    expect(request.body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: "IMAGINARY_SECRET", secureValue: "***" });
+    expect(sim.requests).toEqual([]);
+  });
+
+  test("quota reached: exit 6, the message says what to do, no group, and the state claims no backend", async () => {
+    sim.faults.putError = { ...armErrors.quota };
+    const up = await cli(["up"]);
+    expect(up.code).toBe(6);
+    expect(up.stderr).toMatch(/quota .* is used up/);
+    expect(sim.groups()).toEqual([]);
+    const status = await cli(["status", "--json"]);
+    expect(json(status)).toMatchObject({ state: "none" });
+  });
+
+  test("stuck in Pending past --timeout: exit 4, the half-made group is deleted and the message says so", async () => {
+    sim.faults.stuckPending = true;
+    const up = await cli(["up", "--timeout", "1s"]);
+    expect(up.code).toBe(4);
+    expect(up.stderr).toMatch(/still Pending after 1s.*was deleted/s);
+    expect(sim.groups()).toEqual([]);
+    expect(json(await cli(["status", "--json"]))).toMatchObject({ state: "none" });
+  });
+
+  test("no Azure credentials: exit 5 explaining az login, service principal and managed identity", async () => {
+    const up = await cli(["up"], { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined, PATH: "/nonexistent", AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential" });
+    expect(up.code, up.stderr).toBe(5);
+    expect(up.stderr).toMatch(/no Azure credentials.*az login.*AZURE_CLIENT_SECRET.*managed identity/s);
+    expect(sim.requests).toEqual([]);
+  });
+});
