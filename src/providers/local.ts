@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
@@ -149,6 +149,18 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       return fail(`spawning ${process.execPath} failed`, await new Promise((resolve) => child.once("error", resolve)));
     }
 
+    // Registered before it listens: if this process dies mid-create (Ctrl-C, kill -9), the backend is
+    // still found by list() and reaped as an orphan instead of running forever unseen.
+    const startTime = procStartTime(pid);
+    const createdAt = new Date(clock.now()).toISOString();
+    const register = async (entry: RegistryEntry): Promise<void> => {
+      // Temp file + rename: a concurrent list() never reads half an entry (and forgets it).
+      const temp = `${entryPath(pid)}.${randomBytes(4).toString("hex")}.tmp`;
+      await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
+      await rename(temp, entryPath(pid));
+    };
+    await register({ id: `local:${pid}@0`, name: spec.name, pid, port: 0, endpoint: "", createdAt, startTime, logFile });
+
     let port: number;
     try {
       port = await readListening(child.stdout as Readable, child, startTimeoutMs, abort);
@@ -163,9 +175,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
 
     const endpoint = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     const id = `local:${pid}@${port}`;
-    const createdAt = new Date(clock.now()).toISOString();
-    const entry: RegistryEntry = { id, name: spec.name, pid, port, endpoint, createdAt, startTime: procStartTime(pid), logFile };
-    await writeFile(entryPath(pid), JSON.stringify(entry), { mode: 0o600 });
+    await register({ id, name: spec.name, pid, port, endpoint, createdAt, startTime, logFile });
 
     onPhase?.("waiting for /health");
     const client = createImaginaryClient({ endpoint, apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
