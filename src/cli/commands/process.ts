@@ -7,11 +7,12 @@
 import { createReadStream } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
 import { configOf, withEngine, type GlobalOptions } from "../context.js";
+import { truncationOf } from "../integrity.js";
 import { expandInputs, type InputFailure } from "../inputs.js";
 import { outputName, writeAtomically } from "../outputs.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
@@ -107,9 +108,12 @@ function failedInput(failure: InputFailure): FileResult {
   return { input: failure.input, output: null, status: "failed", ms: 0, code: failure.error.code, error: failure.error.message };
 }
 
-/** Output is a directory when it says so (trailing slash, existing directory) or several inputs need one. */
+/**
+ * Output is a directory when it says so (trailing slash, existing directory, no file extension)
+ * or the inputs need one (several, a directory, a glob); else it is the output file.
+ */
 async function isDirectoryTarget(output: string, inputs: string[], itemCount: number): Promise<boolean> {
-  if (output.endsWith("/") || output.endsWith(sep)) return true;
+  if (output.endsWith("/") || output.endsWith(sep) || extname(output) === "") return true;
   if (await stat(output).then((s) => s.isDirectory(), () => false)) return true;
   if (inputs.length > 1 || itemCount > 1) return true;
   const only = inputs[0] ?? "";
@@ -149,6 +153,8 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job): Promise<Fi
   try {
     const info = await stat(job.path);
     if (info.size === 0) throw new AciimgError("E_BAD_INPUT", `${job.input} is empty (0 bytes), not an image`);
+    const truncated = await truncationOf(job.path, info.size);
+    if (truncated) throw new AciimgError("E_BAD_INPUT", `${job.input} is truncated: ${truncated} (an incomplete copy or download?)`);
     response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path) });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);

@@ -1,0 +1,207 @@
+/**
+ * `aciimg process` end to end: the spawned CLI, one warm local backend shared by the file (the
+ * tests here are about processing, not cold starts), images made by sharp.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+
+let ws: Workspace;
+let photo: string;
+const sha = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+
+/** Every file under `dir`, relative, recursively. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace("aciimg-e2e-process-");
+  photo = join(ws.dir, "photo.jpg");
+  await writeJpeg(photo, 600, 400);
+  const up = await ws.run(["up", "--json"]);
+  expect(up.code, up.stderr).toBe(0);
+});
+afterAll(async () => {
+  await ws.cleanup();
+});
+
+describe("aciimg process", () => {
+  it("resizes one file into an output directory, keeping its name and leaving the input untouched", async () => {
+    const before = await sha(photo);
+    const result = await ws.run(["process", "photo.jpg", "--resize", "300x200", "-o", "out1/"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out1", "photo.jpg")).metadata()).toMatchObject({ width: 300, height: 200, format: "jpeg" });
+    expect(await sha(photo)).toBe(before);
+    expect(result.stdout).toMatch(/^ok photo\.jpg -> out1\/photo\.jpg /);
+  });
+
+  it("names the output after --type: photo.jpg becomes out/photo.webp", async () => {
+    const result = await ws.run(["process", "photo.jpg", "--width", "120", "--type", "webp", "-o", "out2"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out2", "photo.webp")).metadata()).toMatchObject({ width: 120, format: "webp" });
+  });
+
+  it("writes to a file path when given one", async () => {
+    const result = await ws.run(["process", "photo.jpg", "--fit", "100x100", "-o", "single.png", "--type", "png"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "single.png")).metadata()).toMatchObject({ width: 100, height: 67, format: "png" });
+  });
+
+  it("processes a directory recursively, keeping sub-folders", async () => {
+    await mkdir(join(ws.dir, "tree", "sub"), { recursive: true });
+    await writeJpeg(join(ws.dir, "tree", "a.jpg"), 200, 100);
+    await sharp(await readFile(photo)).png().toFile(join(ws.dir, "tree", "sub", "b.png"));
+    const result = await ws.run(["process", "tree", "--thumbnail", "50", "-o", "out3"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await listFiles(join(ws.dir, "out3"))).toEqual(["a.jpg", "sub/b.png"]);
+    expect(await sharp(join(ws.dir, "out3", "sub", "b.png")).metadata()).toMatchObject({ width: 50, format: "png" });
+  });
+
+  it("expands globs", async () => {
+    await mkdir(join(ws.dir, "globbed"), { recursive: true });
+    for (const name of ["x1.jpg", "x2.jpg", "y.jpg"]) await writeJpeg(join(ws.dir, "globbed", name), 160, 120);
+    const result = await ws.run(["process", "globbed/x*.jpg", "--resize", "80x60", "-o", "out4/"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await listFiles(join(ws.dir, "out4"))).toEqual(["x1.jpg", "x2.jpg"]);
+  });
+
+  it("reads stdin and writes the image to stdout with -", async () => {
+    const result = await ws.run(["process", "-", "--thumbnail", "64"], { input: await readFile(photo) });
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(result.stdoutBytes).metadata()).toMatchObject({ width: 64, format: "jpeg" });
+  });
+
+  it("sends several operations as one pipeline, in order", async () => {
+    const result = await ws.run(["process", "photo.jpg", "--crop", "200x200", "--rotate", "90", "--type", "png", "-o", "out5/", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out5", "photo.png")).metadata()).toMatchObject({ width: 200, height: 200, format: "png" });
+  });
+
+  it("runs any operation with --op and --param", async () => {
+    const result = await ws.run(["process", "photo.jpg", "--op", "extract", "--param", "areawidth=50", "--param", "areaheight=40", "-o", "out6/"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out6", "photo.jpg")).metadata()).toMatchObject({ width: 50, height: 40 });
+  });
+
+  it("writes one --json line per file and a summary", async () => {
+    const result = await ws.run(["process", "globbed", "--resize", "80x60", "-o", "out7", "--json", "--concurrency", "2"]);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = jsonLines(result.stdout);
+    expect(lines).toHaveLength(4);
+    const files = lines.slice(0, 3).sort((a, b) => String(a.input).localeCompare(String(b.input)));
+    expect(files[0]).toMatchObject({ input: "globbed/x1.jpg", output: "out7/x1.jpg", status: "ok" });
+    for (const line of files) {
+      expect(line.bytes).toBe((await stat(join(ws.dir, String(line.output)))).size);
+      expect(typeof line.ms).toBe("number");
+    }
+    expect(lines[3]).toMatchObject({ summary: { total: 3, ok: 3, failed: 0, skipped: 0, failures: [] } });
+  });
+
+  it("skips outputs that exist with --skip-existing", async () => {
+    const result = await ws.run(["process", "globbed", "--resize", "80x60", "-o", "out7", "--json", "--skip-existing"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(jsonLines(result.stdout).at(-1)).toMatchObject({ summary: { total: 3, ok: 0, skipped: 3 } });
+  });
+});
+
+describe("bad input: a clear error, nothing lost", () => {
+  it("a missing input file exits 1 naming it", async () => {
+    const result = await ws.run(["process", "nope.jpg", "--resize", "30x20", "-o", "outm/"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("aciimg: cannot read input nope.jpg: no such file or directory\n");
+  });
+
+  it("a directory with no images exits 1 saying what was looked for", async () => {
+    await mkdir(join(ws.dir, "empty-dir"), { recursive: true });
+    await writeFile(join(ws.dir, "empty-dir", "readme.txt"), "not an image");
+    const result = await ws.run(["process", "empty-dir", "--resize", "30x20", "-o", "oute/"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^aciimg: no images in directory empty-dir \(looked for \*\.jpg/);
+  });
+
+  it("a non-image inside a batch fails alone: the others are processed and the summary names it", async () => {
+    const dir = join(ws.dir, "mixed");
+    await mkdir(dir, { recursive: true });
+    await writeJpeg(join(dir, "a.jpg"), 120, 80);
+    await writeJpeg(join(dir, "c.jpg"), 120, 80);
+    await writeFile(join(dir, "b.jpg"), "this is text, not a JPEG\n".repeat(20));
+    const result = await ws.run(["process", "mixed", "--resize", "60x40", "-o", "outx", "--json"]);
+    expect(result.code).toBe(1);
+    const lines = jsonLines(result.stdout);
+    const summary = lines.at(-1)?.summary as { ok: number; failed: number; failures: Array<{ input: string; code: string }> };
+    expect(summary).toMatchObject({ ok: 2, failed: 1 });
+    expect(summary.failures).toEqual([expect.objectContaining({ input: "mixed/b.jpg", code: "E_IMAGE" })]);
+    expect(await listFiles(join(ws.dir, "outx"))).toEqual(["a.jpg", "c.jpg"]);
+  });
+
+  it("zero-byte and truncated images fail with a clear error and leave no output", async () => {
+    const dir = join(ws.dir, "broken");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "zero.jpg"), "");
+    const whole = await readFile(photo);
+    await writeFile(join(dir, "cut.jpg"), whole.subarray(0, Math.floor(whole.length / 3)));
+    const result = await ws.run(["process", "broken", "--resize", "60x40", "-o", "outb", "--json"]);
+    expect(result.code).toBe(1);
+    const byInput = Object.fromEntries(jsonLines(result.stdout).filter((l) => l.input).map((l) => [l.input, l]));
+    expect(byInput["broken/zero.jpg"]).toMatchObject({ status: "failed", code: "E_BAD_INPUT", error: "broken/zero.jpg is empty (0 bytes), not an image" });
+    expect(byInput["broken/cut.jpg"]).toMatchObject({ status: "failed", code: "E_BAD_INPUT" });
+    expect(byInput["broken/cut.jpg"]?.error).toBe("broken/cut.jpg is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)");
+    expect(await listFiles(join(ws.dir, "outb"))).toEqual([]);
+  });
+
+  it("an image over the resolution limit is refused by the backend (422) and reported", async () => {
+    await sharp({ create: { width: 6000, height: 3100, channels: 3, background: "#888" } }).jpeg().toFile(join(ws.dir, "huge.jpg"));
+    const result = await ws.run(["process", "huge.jpg", "--resize", "60x40", "-o", "outh/", "--json"]);
+    expect(result.code).toBe(1);
+    const [line] = jsonLines(result.stdout);
+    expect(line).toMatchObject({ input: "huge.jpg", status: "failed", code: "E_IMAGE" });
+    expect(String(line?.error)).toMatch(/resolution/i);
+  });
+
+  it("refuses an output path equal to the input, leaving the input as it was", async () => {
+    const before = await sha(photo);
+    const result = await ws.run(["process", "photo.jpg", "--resize", "30x20", "-o", "photo.jpg"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^aciimg: refusing to write photo\.jpg: the output would overwrite the input\n$/);
+    expect(await sha(photo)).toBe(before);
+  });
+
+  it("an output directory that cannot be created fails before any work", async () => {
+    await writeFile(join(ws.dir, "a-file"), "x");
+    const result = await ws.run(["process", "photo.jpg", "--resize", "30x20", "-o", "a-file/out/"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^aciimg: cannot write to output directory .*a-file\/out: ENOTDIR/);
+  });
+
+  it("an output that cannot be written fails that file alone and leaves no temporary file", async () => {
+    const dir = join(ws.dir, "outw");
+    // A directory where the output file should go: the rename into place fails.
+    await mkdir(join(dir, "x1.jpg"), { recursive: true });
+    const result = await ws.run(["process", "globbed", "--resize", "80x60", "-o", "outw", "--json"]);
+    expect(result.code).toBe(1);
+    const summary = jsonLines(result.stdout).at(-1)?.summary as { ok: number; failures: Array<{ input: string; code: string }> };
+    expect(summary.ok).toBe(2);
+    expect(summary.failures).toEqual([expect.objectContaining({ input: "globbed/x1.jpg", code: "E_OUTPUT" })]);
+    expect(await listFiles(dir)).toEqual(["x2.jpg", "y.jpg"]);
+    expect((await readdir(dir, { recursive: true })).filter((name) => name.includes("aciimg-tmp"))).toEqual([]);
+  });
+});
+
+describe("status", () => {
+  it("never shows the key unless --show-key", async () => {
+    const { apiKey } = (await ws.state()).backends.default ?? { apiKey: "" };
+    expect(apiKey.length).toBeGreaterThan(8);
+    const human = await ws.run(["status"]);
+    const json = await ws.run(["status", "--json"]);
+    expect(human.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ provider: "local", state: "running" });
+    expect(human.stdout + human.stderr + json.stdout + json.stderr).not.toContain(apiKey);
+    const shown = await ws.run(["status", "--json", "--show-key"]);
+    expect(JSON.parse(shown.stdout).apiKey).toBe(apiKey);
+  });
+});
