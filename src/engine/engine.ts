@@ -82,7 +82,6 @@ export function createEngine(options: EngineOptions): Engine {
       provider, store, spec, clock, host, pid, createTimeoutMs, staleProvisionerMs,
       heartbeatMs: options.heartbeatMs ?? 5_000,
       trustMs: options.trustMs ?? 10_000,
-      clientFor,
     },
     seenHealthy,
   );

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
-import type { ImaginaryClient } from "../imaginary/client.js";
+import { createImaginaryClient } from "../imaginary/client.js";
 import { isProcessAlive } from "./process.js";
 import type { BackendRecord, BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
 
@@ -35,8 +35,10 @@ export interface EnsureContext {
   staleProvisionerMs: number;
   /** A backend seen healthy this recently is trusted without a probe. */
   trustMs: number;
-  clientFor(record: BackendRecord): ImaginaryClient;
 }
+
+/** How long a backend the provider calls running may fail /health before ensure gives up on it. */
+const unhealthyPatienceMs = 30_000;
 
 export interface EnsureOptions {
   signal?: AbortSignal;
@@ -65,11 +67,15 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       return true;
     });
 
-  async function verify(record: BackendRecord, signal?: AbortSignal): Promise<"healthy" | "replace" | "wait"> {
+  /** `patientUntil`: while the provider says running but /health fails, wait until then (a container still starting its server), then fail. */
+  async function verify(record: BackendRecord, patientUntil: number, signal?: AbortSignal): Promise<"healthy" | "replace" | "wait"> {
     const seen = seenHealthy.get(record.id);
     if (seen !== undefined && clock.now() - seen < context.trustMs) return "healthy";
+    // A probe of its own with short timeouts: the call pool waits minutes for big images, a
+    // health check of a wedged backend must not.
+    const probe = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, connections: 1 });
     try {
-      await context.clientFor(record).health(signal);
+      await probe.health(signal);
       seenHealthy.set(record.id, clock.now());
       return "healthy";
     } catch (error) {
@@ -94,6 +100,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
             });
             return "wait";
           }
+          if (clock.now() < patientUntil) return "wait";
           throw new AciimgError(
             "E_BACKEND_UNREACHABLE",
             `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ${(error as Error).message}. ` +
@@ -101,6 +108,8 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
             { cause: error },
           );
       }
+    } finally {
+      await probe.close().catch(() => undefined);
     }
   }
 
@@ -187,7 +196,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       }
 
       if (record.status === "running") {
-        const verdict = await verify(record, options.signal);
+        const verdict = await verify(record, started + unhealthyPatienceMs, options.signal);
         if (verdict === "healthy") return { record, created: false, readyMs: clock.now() - started };
         if (verdict === "replace") continue;
       } else if (isProvisionerDead(record, context)) {
