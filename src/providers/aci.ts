@@ -163,7 +163,7 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     apiKey: string,
     signal: AbortSignal,
   ): Promise<BackendRecord | undefined> {
-    const existing = await getGroup(resourceGroup, name, `inspect container group ${name}`, signal);
+    const existing = await getGroup(resourceGroup, name, `create container group ${name}`, signal);
     if (!existing) return undefined;
     const live = liveStateOf(existing);
     const ours = existing.tags?.[TAG_MANAGED_BY] === MANAGED_BY;

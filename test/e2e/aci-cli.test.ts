@@ -4,7 +4,7 @@
  * NODE_EXTRA_CA_CERTS, and the simulator's containers are real backend processes.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -63,7 +63,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
-  for (const key of ["putError", "stuckPending", "throttle", "serverError"] as const) delete sim.faults[key];
+  for (const key of ["putError", "stuckPending", "throttle", "serverError", "provisionFailure"] as const) delete sim.faults[key];
   if (existsSync(join(dir, "state.json"))) unlinkSync(join(dir, "state.json"));
   sim.requests.length = 0;
 });
@@ -114,7 +114,8 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   }, 180_000);
 
   test("down deletes the group now; logs reads the container's log first", async () => {
-    expect((await cli(["up"])).code).toBe(0);
+    const up = await cli(["up"]);
+    expect(up.code, up.stderr).toBe(0);
     const logs = await cli(["logs", "--tail", "20"]);
     expect(logs.code, logs.stderr).toBe(0);
     expect(logs.stdout).toContain("listening");
@@ -125,9 +126,16 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   });
 
   test("reap finds an orphan by its tag after the state file was lost", async () => {
-    expect((await cli(["up"])).code).toBe(0);
+    const up = await cli(["up"]);
+    expect(up.code, up.stderr).toBe(0);
     unlinkSync(join(dir, "state.json"));
-    const reap = await cli(["reap", "--json"]);
+    // A tagged group younger than the create timeout may be another process's create in flight: kept.
+    const young = await cli(["reap", "--json"]);
+    expect(young.code, young.stderr).toBe(0);
+    expect(json(young).kept).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "provisioning" })]);
+    expect(sim.groups()).toHaveLength(1);
+    // Older than the create timeout, nothing can still be creating it: an orphan, deleted.
+    const reap = await cli(["reap", "--json"], { ACIIMG_CREATE_TIMEOUT: "1ms" });
     expect(reap.code, reap.stderr).toBe(0);
     expect(json(reap).removed).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "orphan" })]);
     expect(sim.groups()).toEqual([]);
@@ -146,7 +154,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   test("quota reached: exit 6, the message says what to do, no group, and the state claims no backend", async () => {
     sim.faults.putError = { ...armErrors.quota };
     const up = await cli(["up"]);
-    expect(up.code).toBe(6);
+    expect(up.code, up.stderr).toBe(6);
     expect(up.stderr).toMatch(/quota .* is used up/);
     expect(sim.groups()).toEqual([]);
     const status = await cli(["status", "--json"]);
@@ -156,14 +164,45 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   test("stuck in Pending past --timeout: exit 4, the half-made group is deleted and the message says so", async () => {
     sim.faults.stuckPending = true;
     const up = await cli(["up", "--timeout", "1s"]);
-    expect(up.code).toBe(4);
+    expect(up.code, up.stderr).toBe(4);
     expect(up.stderr).toMatch(/still Pending after 1s.*was deleted/s);
     expect(sim.groups()).toEqual([]);
     expect(json(await cli(["status", "--json"]))).toMatchObject({ state: "none" });
   });
 
+  type Inject = () => unknown;
+  test.each<[string, Inject, Record<string, string>, number, RegExp]>([
+    ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
+    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*Azure Container Registry/s],
+    ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
+    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /Contributor/],
+    ["429 without Retry-After", () => (sim.faults.throttle = { count: 1, methods: ["PUT"] }), {}, 6, /throttling/],
+    ["500 after retries", () => (sim.faults.serverError = { count: 10, status: 500, methods: ["PUT"] }), {}, 6, /500.*after retries/s],
+    ["missing resource group", () => undefined, { AZURE_RESOURCE_GROUP: "no-such-rg" }, 5, /az group create -n no-such-rg/],
+    [
+      "provisioning Failed",
+      () =>
+        (sim.faults.provisionFailure = {
+          code: "ContainerGroupProvisioningFailed",
+          message: "The container group failed to start.",
+          events: [{ name: "Failed", message: "Failed to pull image: manifest unknown" }],
+        }),
+      {},
+      4,
+      /Failed to pull image: manifest unknown.*was deleted/s,
+    ],
+  ])("%s: documented exit code and advice, no group left, no backend in the state", async (_, inject, env, exit, message) => {
+    inject();
+    const up = await cli(["up"], env);
+    expect(up.code, up.stderr).toBe(exit);
+    expect(up.stderr).toMatch(message);
+    expect(sim.groups()).toEqual([]);
+    const state = existsSync(join(dir, "state.json")) ? (JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: object }) : { backends: {} };
+    expect(state.backends).toEqual({});
+  });
+
   test("no Azure credentials: exit 5 explaining az login, service principal and managed identity", async () => {
-    const up = await cli(["up"], { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined, PATH: "/nonexistent", AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential" });
+    const up = await cli(["up"], { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined, PATH: "/nonexistent" });
     expect(up.code, up.stderr).toBe(5);
     expect(up.stderr).toMatch(/no Azure credentials.*az login.*AZURE_CLIENT_SECRET.*managed identity/s);
     expect(sim.requests).toEqual([]);
