@@ -12,6 +12,7 @@ import { mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
+import { parseId, readListening, signal, tailOf } from "./local-process.js";
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
@@ -262,73 +263,4 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       return tailOf(entry.logFile, tail);
     },
   };
-}
-
-function parseId(id: string): { pid: number; port: number } | undefined {
-  const match = /^local:(\d+)@(\d+)$/.exec(id);
-  return match ? { pid: Number(match[1]), port: Number(match[2]) } : undefined;
-}
-
-/** Sends a signal; false when the process is already gone. */
-function signal(pid: number, name: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function tailOf(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, "utf8");
-    return text.split("\n").filter((line) => line.length > 0).slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Reads the backend's one stdout line `{"listening":{"host":…,"port":…}}` (the `aciimg backend`
- * contract), bounded in time; fails early when the process exits first.
- */
-function readListening(stdout: Readable, child: import("node:child_process").ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => finish(new Error(`the backend did not report a listening port within ${timeoutMs}ms`)), timeoutMs);
-    const finish = (error: Error | undefined, port?: number): void => {
-      clearTimeout(timer);
-      stdout.off("data", onData);
-      child.off("exit", onExit);
-      child.off("error", onError);
-      signal?.removeEventListener("abort", onAbort);
-      if (error) reject(error);
-      else resolve(port as number);
-    };
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString("utf8");
-      const newline = buffered.indexOf("\n");
-      if (newline < 0) {
-        if (buffered.length > 4096) finish(new Error("the backend wrote an unexpected line on stdout"));
-        return;
-      }
-      try {
-        const parsed = JSON.parse(buffered.slice(0, newline)) as { listening?: { port?: unknown } };
-        const port = parsed.listening?.port;
-        if (typeof port === "number" && Number.isInteger(port) && port > 0) return finish(undefined, port);
-      } catch {
-        // reported below
-      }
-      finish(new Error(`the backend wrote an unexpected line on stdout: ${buffered.slice(0, newline).slice(0, 200)}`));
-    };
-    const onExit = (code: number | null, sig: NodeJS.Signals | null): void =>
-      finish(new Error(`the backend exited before listening (${sig ?? `exit code ${code}`})`));
-    const onError = (error: Error): void => finish(error);
-    const onAbort = (): void => finish(new AciimgError("E_ABORTED", "starting the local backend was cancelled"));
-    stdout.on("data", onData);
-    child.once("exit", onExit);
-    child.once("error", onError);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
