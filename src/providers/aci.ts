@@ -178,6 +178,21 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     return undefined;
   }
 
+  /** Reports the container's newest event name until `signal` fires; read errors are only skipped polls. */
+  async function watchEvents(resourceGroup: string, name: string, signal: AbortSignal, phase: (p: string) => void): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await clock.sleep(Math.max(azure.pollIntervalMs, 50), signal);
+        const group = await arm("watch").containerGroups.get(resourceGroup, name, { abortSignal: signal });
+        const events = group.containers[0]?.instanceView?.events ?? [];
+        const newest = events[events.length - 1]?.name;
+        if (newest) phase(newest);
+      } catch {
+        // Aborted, or a transient read failure: the LRO poller reports real failures.
+      }
+    }
+  }
+
   async function create(spec: BackendSpec, { apiKey, signal, onPhase }: CreateOptions): Promise<BackendRecord> {
     const name = groupNameOf(spec.name);
     const action = `create container group ${name}`;
@@ -214,7 +229,17 @@ export function createAciProvider(options: AciProviderOptions): Provider {
           else if (typeof body?.properties?.provisioningState === "string") phase(body.properties.provisioningState);
         },
       });
-      let result = await poller.pollUntilDone({ abortSignal: bound });
+      // The operation status carries events only at the end (recordings, arm-notes.md §2.5), so
+      // watch the group's instanceView meanwhile for Pulling/Pulled/Started to show on a spinner.
+      const watching = new AbortController();
+      const watcher = watchEvents(resourceGroup, name, AbortSignal.any([bound, watching.signal]), phase);
+      let result: ContainerGroup;
+      try {
+        result = await poller.pollUntilDone({ abortSignal: bound });
+      } finally {
+        watching.abort();
+        await watcher;
+      }
       // Succeeded means the containers run (arm-notes.md §1.3); wait for Running + IP if not yet.
       for (let live = liveStateOf(result); live.state !== "running"; live = liveStateOf(result)) {
         if (live.state === "failed") throw new AciimgError("E_PROVISION", `${action}: ${live.detail}`);

@@ -217,6 +217,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       }
       op.status = "Creating";
       g.provisioningState = "Creating";
+      g.containerState = "Waiting";
       g.events.push(event("Pulling", `pulling image "${g.image}"`));
       startContainer(g, op);
       return;

@@ -24,6 +24,7 @@ describe("aci provider on the ARM simulator", () => {
   test("create sends one PUT, waits for the LRO, and returns a backend that answers /health with the key", async () => {
     const provider = h.provider();
     const phases: string[] = [];
+    h.sim.faults.creatingPolls = 10; // long enough for the instanceView watcher to see the pull
     const record = await provider.create(h.spec(), { apiKey: "key-create-1", onPhase: (p) => phases.push(p) });
 
     expect(h.sim.count("PUT")).toBe(1);
@@ -32,8 +33,10 @@ describe("aci provider on the ARM simulator", () => {
     expect(record.endpoint).toMatch(/^http:\/\/127\.\d+\.\d+\.\d+:9000$/);
     expect(await healthStatus(record.endpoint, "key-create-1")).toBe(200);
     expect(await healthStatus(record.endpoint, "wrong-key")).toBe(401);
+    // Spinner phases: the operation status, then the container's instanceView events, then our probe.
     expect(phases[0]).toBe("Pending");
-    expect(phases).toContain("Creating");
+    expect(phases).toContain("Pulling");
+    expect(phases.indexOf("Pulling")).toBeLessThan(phases.indexOf("Started"));
     expect(phases.at(-1)).toBe("healthy");
     // The SDK followed Azure-AsyncOperation and then did the final GET itself (arm-notes.md §2.2).
     expect(h.sim.count("GET", /\/operations\//)).toBeGreaterThanOrEqual(2);
