@@ -30,12 +30,13 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
 }
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */
-export async function openStore(config: Config, options: OpenOptions = {}): Promise<StateStore> {
+export async function openStore(config: Config, _options: OpenOptions = {}): Promise<StateStore> {
   if (config.blob.connectionString || config.blob.containerUrl) {
     const { createBlobStateStore } = await import("./state/blob.js");
     return createBlobStateStore(config.blob);
   }
-  return createFileStateStore({ path: config.statePath, clock: options.clock });
+  // No injected clock here: lock ages are compared across processes and with file times, in wall-clock time.
+  return createFileStateStore({ path: config.statePath });
 }
 
 /** The engine for this config. Call `close()` when done. */

@@ -109,13 +109,14 @@ async function isStale(path: string, holder: LockOwner | undefined, staleMs: num
     return clock.now() - holder.time > staleMs;
   }
   // Unreadable content: a holder between open() and write(), or one killed right there.
-  const age = await fileAgeMs(path, clock);
+  const age = await fileAgeMs(path);
   return age !== undefined && age > Math.min(staleMs, 2_000);
 }
 
-async function fileAgeMs(path: string, clock: Clock): Promise<number | undefined> {
+async function fileAgeMs(path: string): Promise<number | undefined> {
   try {
-    return clock.now() - (await stat(path)).mtimeMs;
+    // File times are wall-clock times, whatever clock steers the rest.
+    return Date.now() - (await stat(path)).mtimeMs;
   } catch {
     return undefined;
   }
@@ -126,7 +127,7 @@ async function breakStale(path: string, judged: LockOwner | undefined, staleMs: 
   const breakerPath = `${path}.break`;
   if (!(await tryCreate(breakerPath, String(process.pid)))) {
     // A breaker killed mid-break would wedge everyone: its file is stale after a few seconds.
-    const age = await fileAgeMs(breakerPath, clock);
+    const age = await fileAgeMs(breakerPath);
     if (age !== undefined && age > 5_000) await unlink(breakerPath).catch(() => undefined);
     return;
   }
