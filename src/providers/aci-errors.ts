@@ -177,7 +177,7 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): AciimgErr
     }
     return new AciimgError(
       "E_PROVISION",
-      `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image and \`aciimg logs\`; the group was deleted.`,
+      `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, its tag and the registry settings.`,
       { cause: error, detail: { armCode } },
     );
   }

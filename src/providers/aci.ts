@@ -202,6 +202,8 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     const ctx = context(action, { image: spec.image, location: spec.location ?? azure.location });
     let lastState = "not started";
     let putSent = false;
+    /** The endpoint being probed, once the container runs. */
+    let probing = "";
     const phase = (p: string) => {
       if (p !== lastState) onPhase?.(p);
       lastState = p;
@@ -251,6 +253,7 @@ export function createAciProvider(options: AciProviderOptions): Provider {
       const live = liveStateOf(result);
       const endpoint = live.state === "running" ? live.endpoint : "";
       phase("Started");
+      probing = endpoint;
       const health = await probeHealth(endpoint, apiKey, { clock, signal: bound });
       if (health !== "healthy") {
         throw new AciimgError(
@@ -262,22 +265,46 @@ export function createAciProvider(options: AciProviderOptions): Provider {
       return recordOf(result, spec, apiKey, endpoint, createdAt.toISOString());
     } catch (error) {
       const timedOut = timeout.aborted && !signal?.aborted;
-      let events: string[] = [];
-      if (putSent && !timedOut && !signal?.aborted) {
-        events = lastEvents(await getGroup(resourceGroup, name, action).catch(() => undefined));
+      // Look before cleaning up: a PUT refused outright (quota, capacity, …) created nothing.
+      const look = AbortSignal.timeout(30_000);
+      let group: ContainerGroup | undefined;
+      let exists = false;
+      if (putSent) {
+        try {
+          group = await getGroup(resourceGroup, name, action, look);
+          exists = group !== undefined;
+        } catch {
+          exists = true; // unknown: try to delete anyway
+        }
       }
-      const cleaned = putSent ? await cleanup(resourceGroup, name) : "";
+      const logTail = probing && exists ? await tailLogs(resourceGroup, name, look) : "";
+      const cleaned = exists ? ` ${await cleanup(resourceGroup, name)}` : "";
       if (timedOut) {
+        const limit = formatDuration(azure.createTimeoutMs);
         throw new AciimgError(
           "E_TIMEOUT",
-          `${action}: still ${lastState} after ${formatDuration(azure.createTimeoutMs)} (--timeout). ${cleaned} ` +
-            `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
+          probing
+            ? `${action}: the container started, but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
+                `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
+            : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
+                `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
           { cause: error, detail: { lastState } },
         );
       }
-      const mapped = mapAzureError(error, { ...ctx, events });
-      if (cleaned && !mapped.message.includes(cleaned)) mapped.message = `${mapped.message.replace(/ the group was deleted\.$/, "")} ${cleaned}`;
+      const mapped = mapAzureError(error, { ...ctx, events: lastEvents(group) });
+      if (logTail) mapped.message += ` Its last log lines: ${logTail}`;
+      mapped.message += cleaned;
       throw mapped;
+    }
+  }
+
+  /** The container's last few log lines on one line, for failure messages (best effort). */
+  async function tailLogs(resourceGroup: string, name: string, signal: AbortSignal): Promise<string> {
+    try {
+      const result = await arm("logs").containers.listLogs(resourceGroup, name, CONTAINER_NAME, { tail: 5, abortSignal: signal });
+      return (result.content ?? "").trim().split("\n").join(" | ").slice(0, 600);
+    } catch {
+      return "";
     }
   }
 

@@ -41,6 +41,9 @@ describe("create failures on the ARM simulator", () => {
     expect(error.code).toBe(code);
     expect(error.exitCode).toBe(errorCodes[code]);
     expect(error.message).toMatch(advice);
+    // Nothing was created, so nothing is deleted and the message does not pretend otherwise.
+    expect(h.sim.count("DELETE")).toBe(0);
+    expect(error.message).not.toMatch(/was deleted/);
   });
 
   test("provisioning Failed: the message shows the container's last events and the group is deleted", async () => {
@@ -70,11 +73,13 @@ describe("create failures on the ARM simulator", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  test("a backend that never becomes healthy times out and is deleted", async () => {
+  test("a backend that never becomes healthy times out, names the endpoint, and is deleted", async () => {
     h.sim.faults.unhealthyBackend = true;
     const error = await createFails({ ACIIMG_CREATE_TIMEOUT: "1500ms" });
     expect(error.code).toBe("E_TIMEOUT");
+    expect(error.message).toMatch(/imaginary at http:\/\/127\.\d+\.\d+\.\d+:9000 did not answer GET \/health within 2s/);
     expect(error.message).toMatch(/was deleted/);
+    expect(h.sim.count("DELETE")).toBe(1);
   });
 
   test("429 without Retry-After is not retried by the SDK and becomes E_THROTTLED", async () => {
