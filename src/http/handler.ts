@@ -9,7 +9,7 @@ import type { Engine } from "../engine/types.js";
 import { isOperationName, operationNames, validateRequest } from "../imaginary/operations.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
 import { mayBeImage } from "./sniff.js";
-import { readUpload } from "./upload.js";
+import { acquireImage } from "./upload.js";
 
 export type { HandlerResponse } from "./replies.js";
 
@@ -78,14 +78,14 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
     if (op === "watermarkimage") return errorReply(501, "Not implemented endpoint");
 
-    const declared = Number(header(request, "content-length"));
-    if (Number.isFinite(declared) && declared > maxUploadBytes && !/^multipart\//i.test(header(request, "content-type") ?? "")) {
-      return errorReply(413, `Request body too large: the limit is ${maxUploadBytes} bytes`);
-    }
-    // imaginary's order (§1.3): read the body, sniff it, then parse the params.
-    const upload = await readUpload(request.body, header(request, "content-type"), maxUploadBytes);
-    if (!upload.ok) return errorReply(upload.status, upload.message);
-    if (!mayBeImage(upload.bytes)) return errorReply(406, "Unsupported media type");
+    // imaginary's order (§1.3): the body, then its format, then the params.
+    const image = await acquireImage(
+      request.body,
+      { contentType: header(request, "content-type"), contentLength: header(request, "content-length") },
+      maxUploadBytes,
+    );
+    if (!image.ok) return errorReply(image.status, image.message);
+    if (!mayBeImage(image.prefix)) return errorReply(406, "Unsupported media type");
 
     const query = new URLSearchParams(url.searchParams);
     // Our key is for us; the engine sends the backend its own.
@@ -98,7 +98,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // provisioning the others wait for. A request that gives up stops waiting; the work goes on,
     // so a retry after Retry-After finds the backend ready.
     const accept = header(request, "accept");
-    const pending = engine.call({ op, query, body: upload.bytes, contentType: upload.contentType, ...(accept ? { accept } : {}) });
+    const pending = engine.call({ op, query, body: image.body, contentType: image.contentType, ...(accept ? { accept } : {}) });
     const outcome = await settleWithin(pending, timeoutMs, request.signal);
     if (outcome.kind === "answer") {
       const result = outcome.value;

@@ -5,15 +5,41 @@
  */
 import type { Readable } from "node:stream";
 import busboy from "busboy";
+import { startRelay } from "./relay.js";
 
 export type Upload =
   | { ok: true; bytes: Uint8Array; contentType: string }
   | { ok: false; status: number; message: string };
 
+/** The image as the engine takes it, with its first bytes for sniffing. */
+export type Image =
+  | { ok: true; body: Uint8Array | (() => Readable); prefix: Uint8Array; contentType: string }
+  | { ok: false; status: number; message: string };
+
+/**
+ * The request's image. A raw body of declared length is relayed (streamed on while it arrives);
+ * a multipart or chunked one is read whole first, because only then is its size known, and a
+ * request over the limit must be refused before it can wake a backend.
+ */
+export async function acquireImage(body: Readable, headers: { contentType?: string; contentLength?: string }, maxBytes: number): Promise<Image> {
+  const declared = headers.contentLength === undefined ? Number.NaN : Number(headers.contentLength);
+  const isMultipart = /^multipart\//i.test(headers.contentType ?? "");
+  if (!isMultipart && Number.isSafeInteger(declared) && declared >= 0) {
+    if (declared > maxBytes) return tooLarge(maxBytes);
+    if (declared === 0) return { ok: false, status: 400, message: "Empty or unreadable image" };
+    const relay = await startRelay(body, declared);
+    if (!relay.ok) return relay;
+    return { ok: true, body: () => relay.upload.open(), prefix: relay.upload.prefix, contentType: "application/octet-stream" };
+  }
+  const upload = await readUpload(body, headers.contentType, maxBytes);
+  if (!upload.ok) return upload;
+  return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType: upload.contentType };
+}
+
 /** Multipart framing (boundaries, part headers) allowed on top of the image itself. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
-const tooLarge = (maxBytes: number): Upload => ({
+const tooLarge = (maxBytes: number): { ok: false; status: number; message: string } => ({
   ok: false,
   status: 413,
   message: `Request body too large: the limit is ${maxBytes} bytes`,

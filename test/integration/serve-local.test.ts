@@ -106,6 +106,19 @@ describe("aciimg serve with the local provider", () => {
     expect(await engine.provider.list()).toHaveLength(1);
   });
 
+  it("replays a streamed upload on a new backend when the one in use vanished", async () => {
+    const before = await engine.status({ showKey: true });
+    const record = (await engine.provider.list()).find((ref) => before.endpoint !== undefined && ref.id.endsWith(`@${new URL(before.endpoint).port}`));
+    expect(record).toBeDefined();
+    // Killed behind the engine's back, as a reaper elsewhere (or a crash) would.
+    await engine.provider.delete(record!);
+    const response = await post("/resize?width=300&height=200", photo);
+    expect(response.status).toBe(200);
+    const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([300, 200]);
+    expect((await engine.status()).endpoint).not.toBe(before.endpoint);
+  });
+
   it("passes imaginary's errors through exactly as the backend gives them", async () => {
     const { endpoint, apiKey } = await engine.status({ showKey: true });
     expect(endpoint && apiKey).toBeTruthy();

@@ -134,3 +134,47 @@ describe("failureReply", () => {
     expect(String(reply.body)).not.toContain("/secret/path");
   });
 });
+
+describe("startRelay (streamed uploads of known length)", () => {
+  const read = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it("resolves with the first bytes before the upload ends, and each open() replays all of it", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    const whole = Buffer.concat([jpeg, Buffer.alloc(20_000, 9)]);
+    source.write(whole.subarray(0, 5000));
+    const relay = await startRelay(source, whole.length);
+    expect(relay.ok).toBe(true);
+    if (!relay.ok) return;
+    expect(Buffer.from(relay.upload.prefix).equals(whole.subarray(0, 4096))).toBe(true);
+    const first = relay.upload.open();
+    const firstBytes = read(first);
+    source.end(whole.subarray(5000));
+    expect((await firstBytes).equals(whole)).toBe(true);
+    // The engine's retry opens it again: the same bytes.
+    expect((await read(relay.upload.open())).equals(whole)).toBe(true);
+  });
+
+  it("answers imaginary's 400 for an upload that ends empty", async () => {
+    const { startRelay } = await import("../../src/http/relay.js");
+    await expect(startRelay(Readable.from([]), 10)).resolves.toEqual({ ok: false, status: 400, message: "Empty or unreadable image" });
+  });
+
+  it("fails the open stream when the client goes away mid-upload", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    source.write(Buffer.alloc(5000, 1));
+    const relay = await startRelay(source, 10_000);
+    if (!relay.ok) throw new Error("expected a relay");
+    const stream = relay.upload.open();
+    const result = read(stream);
+    source.destroy();
+    await expect(result).rejects.toThrow(/closed the connection/);
+  });
+});

@@ -1,0 +1,124 @@
+// Serve benchmark (issue 5): `aciimg serve` vs calling its backend directly, in the same run, for
+// a ~1 MB JPEG resized to 300x200, at concurrency 1 and 16: p50 and p99 latency, throughput, and
+// their ratios. Targets: serve's p50 at most 5% above direct, throughput at least 0.95x.
+// Direct and serve alternate in rounds, so drift on a shared machine hits both alike.
+//
+//   node bench/serve.mjs [--requests 160] [--rounds 4] [--json]
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { Pool } from "undici";
+import { openEngine } from "../dist/compose.js";
+import { loadConfig } from "../dist/config.js";
+import { startHttpServer } from "../dist/http/server.js";
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
+};
+const REQUESTS = arg("requests", 160); // per target and concurrency, over all rounds
+const ROUNDS = arg("rounds", 4);
+const JSON_OUT = args.includes("--json");
+const CONCURRENCIES = [1, 16];
+const DEADLINE = Date.now() + 8 * 60_000; // the whole benchmark is bounded
+
+/** A photo-like JPEG of about 1 MB: noise under a gradient, quality searched to land near 1 MB. */
+async function photoOfAboutOneMegabyte() {
+  const raw = await sharp({ create: { width: 2400, height: 1600, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } } })
+    .composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="2400" height="1600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect width="2400" height="1600" fill="url(#g)" opacity="0.9"/></svg>') }])
+    .blur(1.5)
+    .raw()
+    .toBuffer();
+  let best;
+  for (let low = 30, high = 95, step = 0; step < 7 && low <= high; step++) {
+    const quality = Math.round((low + high) / 2);
+    const jpeg = await sharp(raw, { raw: { width: 2400, height: 1600, channels: 3 } }).jpeg({ quality }).toBuffer();
+    if (!best || Math.abs(jpeg.length - 1e6) < Math.abs(best.length - 1e6)) best = jpeg;
+    if (jpeg.length > 1e6) high = quality - 1;
+    else low = quality + 1;
+  }
+  return best;
+}
+
+/** `count` POSTs through `pool` at `concurrency`; latencies in ms and wall time in s. */
+async function run(pool, headers, body, count, concurrency) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      next += 1;
+      if (Date.now() > DEADLINE) throw new Error("benchmark exceeded its time bound");
+      const t0 = performance.now();
+      const response = await pool.request({ method: "POST", path: "/resize?width=300&height=200", headers, body });
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      if (response.statusCode !== 200 || bytes.length === 0) throw new Error(`HTTP ${response.statusCode}: ${bytes.toString().slice(0, 200)}`);
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+function summarize(samples) {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = samples.reduce((sum, s) => sum + s.seconds, 0);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: latencies.length / seconds, n: latencies.length };
+}
+
+const dir = await mkdtemp(join(tmpdir(), "aciimg-bench-serve-"));
+const config = loadConfig({ provider: "local", state: join(dir, "state.json") }, { HOME: dir }, dir);
+const engine = await openEngine(config);
+const key = "bench-serve-key";
+const server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key, maxUploadBytes: config.maxUploadBytes, log: () => {} });
+try {
+  const photo = await photoOfAboutOneMegabyte();
+  await engine.ensure();
+  const { endpoint, apiKey } = await engine.status({ showKey: true });
+  const targets = {
+    direct: { origin: endpoint, headers: { "api-key": apiKey } },
+    serve: { origin: server.url, headers: { "api-key": key } },
+  };
+  const rows = [];
+  for (const concurrency of CONCURRENCIES) {
+    const pools = Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, new Pool(t.origin, { connections: concurrency })]));
+    const samples = { direct: [], serve: [] };
+    // Warm both paths (connections, libvips caches) before measuring.
+    for (const name of Object.keys(targets)) await run(pools[name], targets[name].headers, photo, Math.max(4, concurrency), concurrency);
+    const perRound = Math.max(concurrency, Math.ceil(REQUESTS / ROUNDS));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which goes first, so neither always runs on a warmer machine.
+      const order = round % 2 === 0 ? ["direct", "serve"] : ["serve", "direct"];
+      for (const name of order) samples[name].push(await run(pools[name], targets[name].headers, photo, perRound, concurrency));
+    }
+    await Promise.all(Object.values(pools).map((pool) => pool.close()));
+    const direct = summarize(samples.direct);
+    const serve = summarize(samples.serve);
+    rows.push({ concurrency, direct, serve, p50Overhead: serve.p50 / direct.p50 - 1, throughputRatio: serve.throughput / direct.throughput });
+  }
+
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ imageBytes: photo.length, rows }));
+  } else {
+    const ms = (v) => `${v.toFixed(1)} ms`;
+    console.log(`input: ${(photo.length / 1e6).toFixed(2)} MB JPEG 2400x1600 -> resize 300x200; ${REQUESTS} requests per cell in ${ROUNDS} alternating rounds`);
+    console.log("conc | target | p50      | p99      | req/s  | serve p50 overhead (target <= 5%) | serve throughput (target >= 0.95x)");
+    for (const row of rows) {
+      for (const name of ["direct", "serve"]) {
+        const s = row[name];
+        const extra = name === "serve"
+          ? ` | ${(row.p50Overhead * 100).toFixed(1)}% ${row.p50Overhead <= 0.05 ? "ok" : "MISSED"} | ${row.throughputRatio.toFixed(3)}x ${row.throughputRatio >= 0.95 ? "ok" : "MISSED"}`
+          : " | |";
+        console.log(`${String(row.concurrency).padStart(4)} | ${name.padEnd(6)} | ${ms(s.p50).padStart(8)} | ${ms(s.p99).padStart(8)} | ${s.throughput.toFixed(1).padStart(6)}${extra}`);
+      }
+    }
+  }
+} finally {
+  await server.close();
+  await engine.down().catch(() => undefined);
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+}
