@@ -50,7 +50,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
   try {
     release = await r.slots.acquire(abort.signal);
   } catch {
-    return; // the client left while queued
+    res.destroy(); // the client left while queued
+    return;
   }
   let errorHeaders: Record<string, string> = {};
   try {

@@ -120,8 +120,17 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
   };
 
+  // Responses in flight, so close() can ask their connections not to linger as keep-alive.
+  const inflight = new Set<ServerResponse>();
+  let closing = false;
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
+    inflight.add(res);
+    res.on("close", () => {
+      inflight.delete(res);
+      if (closing && inflight.size === 0) server.closeAllConnections();
+    });
+    if (closing) res.setHeader("Connection", "close");
     if (options.log) {
       const log = options.log;
       res.on("finish", () => {
@@ -152,9 +161,15 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         status.stop();
         server.close(() => resolve());
         server.closeIdleConnections();
+        // Every response is done: what is left are keep-alive sockets, which need not linger.
+        if (inflight.size === 0) server.closeAllConnections();
+        for (const res of inflight) {
+          if (!res.headersSent) res.setHeader("Connection", "close");
+        }
       }),
   };
 }

@@ -43,7 +43,7 @@ describe("methods, routes and auth", () => {
   test("every route needs the key, by header or ?key=, and refuses a wrong one", async () => {
     for (const path of ["/", "/health", ...imageRoutes, "/unknown"]) {
       const method = path === "/" || path === "/health" ? "GET" : "POST";
-      for (const headers of [{}, { "API-Key": "wrong" }, { "API-Key": `${key}x` }, { "API-Key": key.slice(0, -1) }]) {
+      for (const headers of [{}, { "API-Key": "wrong" }, { "API-Key": `${key}x` }, { "API-Key": key.slice(0, -1) }] as Array<Record<string, string>>) {
         const res = await call(backend.url, path, { method, headers, body: method === "POST" ? fx.large.buffer : undefined });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.json()).toEqual(imaginaryError(401, "Invalid or missing API key"));
