@@ -1,0 +1,28 @@
+import { describe, expect, test } from "vitest";
+import { DEFAULT_IMAGE, loadConfig } from "../../src/config.js";
+
+describe("Azure settings the aci provider reads", () => {
+  test("ARM retry tuning comes from ACIIMG_ARM_MAX_RETRIES and ACIIMG_ARM_RETRY_DELAY, else the SDK defaults apply", () => {
+    expect(loadConfig({}, {}, "/nonexistent").azure).toMatchObject({ armMaxRetries: undefined, armRetryDelayMs: undefined });
+    const tuned = loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: "0", ACIIMG_ARM_RETRY_DELAY: "10ms" }, "/nonexistent").azure;
+    expect(tuned).toMatchObject({ armMaxRetries: 0, armRetryDelayMs: 10 });
+  });
+
+  test.each(["-1", "11", "two", "1.5"])("ACIIMG_ARM_MAX_RETRIES=%s is a usage error naming the setting", (value) => {
+    expect(() => loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: value }, "/nonexistent")).toThrow(/ACIIMG_ARM_MAX_RETRIES: expected an integer from 0 to 10/);
+  });
+
+  test("the poll interval accepts milliseconds so tests and impatient users can poll fast", () => {
+    expect(loadConfig({}, { ACIIMG_POLL_INTERVAL: "20ms" }, "/nonexistent").azure.pollIntervalMs).toBe(20);
+  });
+
+  test("AZURE_ARM_ENDPOINT selects another cloud's Resource Manager, without a trailing slash", () => {
+    expect(loadConfig({}, { AZURE_ARM_ENDPOINT: "https://management.usgovcloudapi.net/" }, "/nonexistent").azure.armEndpoint).toBe(
+      "https://management.usgovcloudapi.net",
+    );
+  });
+
+  test("the default image is aio-imaginary pinned to a dated release tag, never latest", () => {
+    expect(DEFAULT_IMAGE).toMatch(/^nextcloud\/aio-imaginary:\d{8}_\d{6}$/);
+  });
+});
