@@ -40,3 +40,19 @@ export async function probeHealth(endpoint: string, apiKey: string, options: Pro
   }
   return "unreachable";
 }
+
+/**
+ * True when `endpoint` answers GET /health without any key. imaginary checks the key on every
+ * route once `-key` is set (imaginary-api.md §2.1), so a 200 here means the image ignored
+ * IMAGINARY_SECRET and would serve anyone who finds its public IP.
+ */
+export async function servesWithoutKey(endpoint: string, signal?: AbortSignal): Promise<boolean> {
+  const bound = AbortSignal.timeout(5000);
+  try {
+    const response = await fetch(`${endpoint}/health`, { signal: signal ? AbortSignal.any([signal, bound]) : bound });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}

@@ -23,7 +23,8 @@ import {
   containerGroupSpec,
   groupNameOf,
 } from "./aci-spec.js";
-import { probeHealth } from "./aci-health.js";
+import { probeHealth, servesWithoutKey } from "./aci-health.js";
+import { lastEvents, liveStateOf, parseGroupId, statusOf } from "./aci-state.js";
 
 export interface AciProviderOptions {
   config: Config;
@@ -35,39 +36,6 @@ export interface AciProviderOptions {
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
-
-/** `/subscriptions/s/resourceGroups/rg/providers/…/containerGroups/name` → rg, name. */
-function parseGroupId(id: string): { resourceGroup: string; name: string } | undefined {
-  const match = /\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerinstance\/containergroups\/([^/?]+)$/i.exec(id);
-  return match ? { resourceGroup: decodeURIComponent(match[1] as string), name: decodeURIComponent(match[2] as string) } : undefined;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return error instanceof Error && error.name === "RestError" ? (error as Error & { statusCode?: number }).statusCode : undefined;
-}
-
-function lastEvents(group: ContainerGroup | undefined, count = 3): string[] {
-  const events = group?.containers[0]?.instanceView?.events ?? [];
-  return events.slice(-count).map((e) => `${e.name ?? e.type ?? "event"}: ${e.message ?? ""}`.trim());
-}
-
-/** The group's liveness as the engine sees it (arm-notes.md §1.3: provisioningState vs instanceView.state). */
-function liveStateOf(group: ContainerGroup): LiveState {
-  const provisioning = group.provisioningState ?? "";
-  const runtime = group.instanceView?.state ?? "";
-  const container = group.containers[0]?.instanceView?.currentState?.state ?? "";
-  const ip = group.ipAddress?.ip ?? group.ipAddress?.fqdn;
-  if (provisioning === "Failed") {
-    return { state: "failed", detail: `provisioning Failed; ${lastEvents(group).join("; ") || "no events"}` };
-  }
-  if (provisioning === "Succeeded" && runtime === "Running" && container === "Running" && ip) {
-    return { state: "running", endpoint: `http://${ip}:${IMAGINARY_PORT}` };
-  }
-  if (runtime === "Stopped" || runtime === "Failed" || container === "Terminated") {
-    return { state: "failed", detail: `group ${runtime || provisioning}, container ${container || "unknown"}` };
-  }
-  return { state: "provisioning", detail: [provisioning, runtime, container].filter(Boolean).join(", ") };
-}
 
 /** Creates the `aci` provider. */
 export function createAciProvider(options: AciProviderOptions): Provider {
@@ -259,6 +227,13 @@ export function createAciProvider(options: AciProviderOptions): Provider {
         throw new AciimgError(
           "E_BACKEND_UNREACHABLE",
           `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
+        );
+      }
+      if (await servesWithoutKey(endpoint, bound)) {
+        throw new AciimgError(
+          "E_PROVISION",
+          `${action}: ${spec.image} answers without the API key, so anyone who finds its public IP could use it. ` +
+            `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default nextcloud/aio-imaginary does).`,
         );
       }
       phase("healthy");
