@@ -105,7 +105,7 @@ export function createAciProvider(options: AciProviderOptions): Provider {
       return `The half-made container group ${name} was deleted.`;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      return `Deleting the half-made container group ${name} failed too (${why}); delete it with \`aciimg down\` or \`az container delete -g ${resourceGroup} -n ${name}\`.`;
+      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
     }
   }
 

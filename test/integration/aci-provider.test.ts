@@ -4,6 +4,7 @@
  */
 import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
 import { DefaultAzureCredential } from "@azure/identity";
+import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 
@@ -58,6 +59,18 @@ describe("aci provider on the ARM simulator", () => {
     const group = await reader.containerGroups.get(h.sim.resourceGroup, "aciimg-default");
     expect(JSON.stringify(group)).not.toContain(key);
     expect(group.containers[0]?.environmentVariables?.find((e) => e.name === "IMAGINARY_SECRET")?.secureValue).toBeUndefined();
+  });
+
+  test("the resolution limit reaches imaginary through the command, like aio-imaginary's start.sh flags", async () => {
+    const record = await h.provider().create({ ...h.spec(), maxResolutionMP: 0.1 }, { apiKey: "key-mp" });
+    const put = h.sim.requests.find((r) => r.method === "PUT");
+    expect(JSON.stringify(put?.body)).toContain('"command":["/start.sh","-max-allowed-resolution","0.1"]');
+    const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+    const send = (key: string) =>
+      fetch(`${record.endpoint}/resize?width=10`, { method: "POST", headers: { "API-Key": key, "content-type": "image/jpeg" }, body: image, signal: AbortSignal.timeout(10_000) });
+    const tooLarge = await send("key-mp");
+    expect(tooLarge.status).toBe(422); // 0.31 MP > 0.1 MP (imaginary-api.md §1.8)
+    await tooLarge.body?.cancel();
   });
 
   test("inspect says running, then gone after delete; deleting again is still success", async () => {
