@@ -111,6 +111,15 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.count("PUT")).toBe(3);
   });
 
+  test("Retry-After on an operation poll replaces the poll interval (core-lro, arm-notes.md §2.4)", async () => {
+    h.sim.faults.pollRetryAfter = 1;
+    h.sim.faults.pendingPolls = 2;
+    const started = Date.now();
+    await h.provider().create(h.spec(), { apiKey: "poll-key" });
+    // With the 20 ms interval alone this takes well under a second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
   test("a transient 503 is retried and the create succeeds", async () => {
     h.sim.faults.serverError = { count: 1, status: 503, methods: ["PUT"] };
     await h.provider().create(h.spec(), { apiKey: "k503" });
