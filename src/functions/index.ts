@@ -10,7 +10,7 @@
  * as ESM when package.json says so (azure-functions-nodejs-worker src/loadScriptFile.ts, isESModule).
  * @azure/functions is CommonJS without static named exports, hence the default import.
  */
-import functions from "@azure/functions";
+import functions, { type HttpFunctionOptions, type TimerFunctionOptions } from "@azure/functions";
 import { loadConfig, processEnvironment } from "../config.js";
 import { openEngine } from "../compose.js";
 import type { Engine } from "../engine/types.js";
@@ -39,15 +39,19 @@ export const { process: processImage, cleanup } = createFunctionHandlers({
 // Stream request and response bodies instead of buffering them in the host (needs Functions host 4.28+).
 functions.app.setup({ enableHttpStream: true });
 
-functions.app.http("process", {
+/** The HTTP trigger: imaginary's routes under the host's /api prefix, guarded by the function key. */
+export const processTrigger = {
   methods: ["GET", "POST"],
   authLevel: "function",
   route: "{op}",
   handler: processImage,
-});
+} satisfies HttpFunctionOptions;
 
-functions.app.timer("cleanup", {
-  // NCRONTAB, six fields: second 0 of every 5th minute (arm-notes.md §7).
+/** The reaper: NCRONTAB, six fields, second 0 of every 5th minute (arm-notes.md §7). */
+export const cleanupTimer = {
   schedule: "0 */5 * * * *",
   handler: cleanup,
-});
+} satisfies TimerFunctionOptions;
+
+functions.app.http("process", processTrigger);
+functions.app.timer("cleanup", cleanupTimer);

@@ -64,7 +64,7 @@ describe("npm run package:functions", () => {
     const probe = `const m = await import(${JSON.stringify(join(app, "dist/functions/index.js"))}); console.log(JSON.stringify(Object.keys(m).sort()));`;
     // Run from the unpacked app with no access to the repository's node_modules.
     const { stdout, stderr } = await run(process.execPath, ["--input-type=module", "-e", probe], { cwd: app, timeout: 60_000 });
-    expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual(["cleanup", "processImage"]);
+    expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual(["cleanup", "cleanupTimer", "processImage", "processTrigger"]);
     // Outside the host, @azure/functions skips registration (arm-notes.md §7) and says so.
     expect(stderr).toContain('register function "process"');
     expect(stderr).toContain('register function "cleanup"');
