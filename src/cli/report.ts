@@ -36,6 +36,8 @@ export interface Reporter {
   start(total: number): void;
   file(result: FileResult): void;
   finish(summary: Summary): void;
+  /** Stops any progress display without a summary (the command is failing). */
+  stop(): void;
 }
 
 export interface ReporterOptions {
@@ -68,11 +70,13 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       start: () => {},
       file: (result) => stdout.write(`${JSON.stringify(result)}\n`),
       finish: (summary) => stdout.write(`${JSON.stringify({ summary })}\n`),
+      stop: () => {},
     };
   }
   if (options.mode === "plain") {
     return {
-      phase: (text) => stderr.write(`${text}\n`),
+      // Plain output stays greppable: one line per file and a summary, no chatter.
+      phase: () => {},
       start: () => {},
       file: (r) => {
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
@@ -80,6 +84,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms\n`);
       },
       finish: (summary) => stderr.write(`${summaryText(summary)}\n`),
+      stop: () => {},
     };
   }
   const { default: ora } = await import("ora");
@@ -110,6 +115,9 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     finish: (summary) => {
       if (summary.failed > 0) spinner.fail(summaryText(summary));
       else spinner.succeed(summaryText(summary));
+    },
+    stop: () => {
+      if (spinner.isSpinning) spinner.stop();
     },
   };
 }

@@ -31,12 +31,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Waits, bounded, for a condition that another process brings about. */
+/** Waits, bounded, for a condition that another process brings about (checked every 20 ms). */
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -192,6 +192,32 @@ describe("bad input: a clear error, nothing lost", () => {
   });
 });
 
+describe("stopping a batch", () => {
+  it("SIGINT stops after the files in flight, exits 130 and leaves only complete outputs", async () => {
+    const dir = join(ws.dir, "many");
+    await mkdir(dir, { recursive: true });
+    for (let i = 0; i < 40; i++) await writeJpeg(join(dir, `m-${String(i).padStart(2, "0")}.jpg`), 900, 600);
+    const child = ws.start(["process", "many", "--resize", "300x200", "-o", "outi", "--json", "--concurrency", "1"]);
+    let stdout = "";
+    const firstDone = new Promise<void>((resolve) =>
+      child.stdout?.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('"status":"ok"')) resolve();
+      }),
+    );
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await Promise.race([firstDone, closed]);
+    child.kill("SIGINT");
+    expect(await closed).toBe(130);
+    const summary = jsonLines(stdout).at(-1)?.summary as { ok: number; total: number };
+    expect(summary.ok).toBeGreaterThan(0);
+    expect(summary.ok).toBeLessThan(40);
+    const written = await listFiles(join(ws.dir, "outi"));
+    expect(written).toHaveLength(summary.ok);
+    for (const name of written) expect(await sharp(join(ws.dir, "outi", name)).metadata()).toMatchObject({ width: 300, height: 200 });
+  });
+});
+
 describe("status", () => {
   it("never shows the key unless --show-key", async () => {
     const { apiKey } = (await ws.state()).backends.default ?? { apiKey: "" };

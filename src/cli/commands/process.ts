@@ -90,14 +90,21 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     reporter.start(total);
     for (const result of [...failures, ...skipped]) record(result);
   } else {
-    await withEngine(config, async (engine) => {
-      reporter.phase(`starting a ${config.provider} backend…`);
-      const ready = await engine.ensure();
-      const concurrency = options.concurrency ?? (await backendCpus(ready.record)) ?? availableParallelism();
-      reporter.start(total);
-      for (const result of [...failures, ...skipped]) record(result);
-      await runBatch(engine, plan, pending, concurrency, record);
-    });
+    try {
+      await withEngine(config, async (engine) => {
+        reporter.phase(`starting a ${config.provider} backend…`);
+        const ready = await engine.ensure();
+        const concurrency = options.concurrency ?? (await backendCpus(ready.record)) ?? availableParallelism();
+        reporter.start(total);
+        for (const result of [...failures, ...skipped]) record(result);
+        await runBatch(engine, plan, pending, concurrency, record);
+      });
+    } catch (error) {
+      // What finished is reported (a stopped batch says what got done), then the error is the exit.
+      if (results.length > 0) reporter.finish(summarize(results, startedAt));
+      else reporter.stop();
+      throw error;
+    }
   }
   const summary = summarize(results, startedAt);
   reporter.finish(summary);
@@ -130,23 +137,37 @@ async function prepareDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Runs `jobs` with at most `concurrency` in flight; lastUsed is kept fresh by beginWork. */
+/**
+ * Runs `jobs` with at most `concurrency` in flight; lastUsed is kept fresh by beginWork. SIGINT or
+ * SIGTERM stops the batch: no new file starts, calls in flight are aborted (their temporary files
+ * removed by writeAtomically), and the command fails with E_ABORTED.
+ */
 async function runBatch(engine: Engine, plan: ImagePlan, jobs: Job[], concurrency: number, record: (r: FileResult) => void): Promise<void> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   const work = engine.beginWork();
   let next = 0;
   const worker = async (): Promise<void> => {
-    for (let index = next++; index < jobs.length; index = next++) {
-      record(await processOne(engine, plan, jobs[index] as Job));
+    for (let index = next++; index < jobs.length && !controller.signal.aborted; index = next++) {
+      const result = await processOne(engine, plan, jobs[index] as Job, controller.signal);
+      if (!controller.signal.aborted) record(result);
     }
   };
   try {
     await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
   } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
     await work.end();
+  }
+  if (controller.signal.aborted) {
+    throw new AciimgError("E_ABORTED", `stopped: ${next >= jobs.length ? jobs.length : next} of ${jobs.length} files started; outputs written so far are complete, nothing partial was left`);
   }
 }
 
-async function processOne(engine: Engine, plan: ImagePlan, job: Job): Promise<FileResult> {
+async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: AbortSignal): Promise<FileResult> {
   const started = performance.now();
   const output = relative(process.cwd(), job.output);
   let response: ImageResponse | undefined;
@@ -155,7 +176,7 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job): Promise<Fi
     if (info.size === 0) throw new AciimgError("E_BAD_INPUT", `${job.input} is empty (0 bytes), not an image`);
     const truncated = await truncationOf(job.path, info.size);
     if (truncated) throw new AciimgError("E_BAD_INPUT", `${job.input} is truncated: ${truncated} (an incomplete copy or download?)`);
-    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path) });
+    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path, { highWaterMark: 1 << 20 }), signal });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
