@@ -29,12 +29,12 @@ afterEach(async () => {
 });
 afterAll(async () => h?.close());
 
-async function serve(): Promise<{ engine: Engine; server: HttpServer; log: string[] }> {
+async function serve(timeoutMs?: number): Promise<{ engine: Engine; server: HttpServer; log: string[] }> {
   const config = h.config();
   expect(config.provider).toBe("aci");
   const engine = await openEngine(config);
   const log: string[] = [];
-  const server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: 5_000_000, log: (line) => log.push(line) });
+  const server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: 5_000_000, log: (line) => log.push(line), ...(timeoutMs ? { timeoutMs } : {}) });
   open.push({ engine, server });
   return { engine, server, log };
 }
@@ -71,5 +71,24 @@ describe("aciimg serve with the aci provider on the ARM simulator", () => {
     expect(body.message).not.toContain("westeurope");
     expect(log.join("\n")).toContain("westeurope");
     expect(h.sim.groups()).toHaveLength(0);
+  });
+
+  it("a cold start longer than the wait bound answers 503 + Retry-After, and the provisioning carries on for the retry", async () => {
+    // Each operation poll takes ~20 ms (FAST_ENV); 40 "Creating" polls make a create of about a second.
+    h.sim.faults.creatingPolls = 40;
+    const { server } = await serve(150);
+    const first = await resize(server);
+    expect(first.status).toBe(503);
+    expect(first.headers.get("retry-after")).toBe("30");
+    expect(await first.json()).toEqual({ message: expect.stringMatching(/Timed out/), status: 503 });
+    // Retry, as a client honouring Retry-After would (sooner here); bounded.
+    let status = 0;
+    for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
+      const retry = await resize(server);
+      status = retry.status;
+      await retry.arrayBuffer();
+    }
+    expect(status).toBe(200);
+    expect(h.sim.count("PUT")).toBe(1);
   });
 });
