@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { createTestCa, issueServerCert, type TestCa } from "./ca.js";
 import { launchBackend, type ContainerLauncher } from "./containers.js";
 import { CA_DIR_ENV } from "./global-setup.js";
-import { event, groupFromPut, invalidPut, renderGroup, type CreatePlan, type ProvisionFailure, type PutBody, type SimGroup } from "./groups.js";
+import { groupFromPut, invalidPut, renderGroup, type CreatePlan, type ProvisionFailure, type PutBody, type SimGroup } from "./groups.js";
+import { createLifecycle, type Operation } from "./lifecycle.js";
 import { startIdentityEndpoint } from "./identity.js";
 
 export interface Faults {
@@ -86,19 +87,6 @@ export interface ArmSim {
   close(): Promise<void>;
 }
 
-interface Operation {
-  id: string;
-  groupId: string;
-  kind: "create" | "delete";
-  polls: number;
-  creatingPolls: number;
-  startTime: string;
-  status: "Pending" | "Creating" | "Succeeded" | "Failed";
-  error?: { code: string; message: string };
-  launch?: Promise<void>;
-  launched: boolean;
-}
-
 const defaultFaults = (): Faults => ({ pendingPolls: 1, creatingPolls: 1, stuckPending: false, unhealthyBackend: false, deleteVariant: 200 });
 
 function loadCa(): { ca: TestCa; caPath: string | undefined } {
@@ -132,6 +120,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
   const requests: RecordedRequest[] = [];
   const faults = defaultFaults();
   const closing = new AbortController();
+  const { advance } = createLifecycle({ groups, launcher, signal: closing.signal });
   let endpoint = "";
 
   const server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
@@ -170,67 +159,6 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       unhealthyBackend: faults.unhealthyBackend,
       ...(faults.provisionFailure ? { provisionFailure: faults.provisionFailure } : {}),
     };
-  }
-
-  function startContainer(g: SimGroup, op: Operation): void {
-    if (g.plan.unhealthyBackend) {
-      // Nothing listens at this address: the backend never becomes healthy.
-      g.ip = `127.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}.254`;
-      op.launched = true;
-      return;
-    }
-    op.launch = launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, closing.signal).then(
-      (container) => {
-        if (!groups.has(g.id.toLowerCase())) return void container.stop(); // deleted meanwhile
-        g.container = container;
-        g.ip = container.ip;
-        op.launched = true;
-      },
-      (error: unknown) => {
-        op.status = "Failed";
-        op.error = { code: "ContainerGroupFailed", message: `The container failed to start: ${String(error).slice(0, 500)}` };
-        g.provisioningState = "Failed";
-        g.containerState = "Waiting";
-        g.events.push(event("Failed", "container exited during start-up", "Warning"));
-      },
-    );
-  }
-
-  function advance(op: Operation): void {
-    const g = groups.get(op.groupId.toLowerCase());
-    if (!g || op.kind === "delete") {
-      op.status = "Succeeded";
-      return;
-    }
-    if (op.status === "Succeeded" || op.status === "Failed") return;
-    op.polls += 1;
-    if (g.plan.stuckPending || op.polls <= g.plan.pendingPolls) return;
-    if (op.status === "Pending") {
-      const failure = g.plan.provisionFailure;
-      if (failure) {
-        op.status = "Failed";
-        op.error = { code: failure.code, message: failure.message };
-        g.provisioningState = "Failed";
-        g.containerState = "Waiting";
-        g.events = (failure.events ?? []).map((e) => event(e.name, e.message, e.type ?? "Warning"));
-        return;
-      }
-      op.status = "Creating";
-      g.provisioningState = "Creating";
-      g.containerState = "Waiting";
-      g.events.push(event("Pulling", `pulling image "${g.image}"`));
-      startContainer(g, op);
-      return;
-    }
-    op.creatingPolls += 1;
-    if (op.launched && op.creatingPolls >= g.plan.creatingPolls) {
-      g.events.push(event("Pulled", `Successfully pulled image "${g.image}"`), event("Created", `Created container ${g.containerName}`), event("Started", `Started container ${g.containerName}`));
-      g.provisioningState = "Succeeded";
-      g.runtimeState = "Running";
-      g.containerState = "Running";
-      g.containerStartTime = new Date().toISOString();
-      op.status = "Succeeded";
-    }
   }
 
   async function removeGroup(g: SimGroup): Promise<void> {

@@ -1,0 +1,97 @@
+/**
+ * How a simulated container group moves through provisioning, one operation poll at a time
+ * (arm-notes.md "Determinism for tests": count polls, not wall time): Pending for `pendingPolls`,
+ * then Creating while the container (a real backend process) starts, then Succeeded with the
+ * Pulling/Pulled/Created/Started events real ACI shows — or Failed with the planned error.
+ */
+import { randomInt } from "node:crypto";
+import type { ContainerLauncher } from "./containers.js";
+import { event, type SimGroup } from "./groups.js";
+
+export interface Operation {
+  id: string;
+  groupId: string;
+  kind: "create" | "delete";
+  polls: number;
+  creatingPolls: number;
+  startTime: string;
+  status: "Pending" | "Creating" | "Succeeded" | "Failed";
+  error?: { code: string; message: string };
+  launch?: Promise<void>;
+  launched: boolean;
+}
+
+export interface LifecycleDeps {
+  /** The live groups by lower-case id. */
+  groups: Map<string, SimGroup>;
+  launcher: ContainerLauncher;
+  /** Fires when the simulator closes: launches in flight stop. */
+  signal: AbortSignal;
+}
+
+export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { advance(op: Operation): void } {
+  const isCurrent = (g: SimGroup) => groups.get(g.id.toLowerCase()) === g;
+
+  function startContainer(g: SimGroup, op: Operation): void {
+    if (g.plan.unhealthyBackend) {
+      // Nothing listens at this address: the backend never becomes healthy.
+      g.ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.254`;
+      op.launched = true;
+      return;
+    }
+    op.launch = launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, signal).then(
+      (container) => {
+        if (!isCurrent(g)) return void container.stop(); // deleted (or replaced) meanwhile
+        g.container = container;
+        g.ip = container.ip;
+        op.launched = true;
+      },
+      (error: unknown) => {
+        op.status = "Failed";
+        op.error = { code: "ContainerGroupFailed", message: `The container failed to start: ${String(error).slice(0, 500)}` };
+        g.provisioningState = "Failed";
+        g.containerState = "Waiting";
+        g.events.push(event("Failed", "container exited during start-up", "Warning"));
+      },
+    );
+  }
+
+  function advance(op: Operation): void {
+    const g = groups.get(op.groupId.toLowerCase());
+    if (!g || op.kind === "delete") {
+      op.status = "Succeeded";
+      return;
+    }
+    if (op.status === "Succeeded" || op.status === "Failed") return;
+    op.polls += 1;
+    if (g.plan.stuckPending || op.polls <= g.plan.pendingPolls) return;
+    if (op.status === "Pending") {
+      const failure = g.plan.provisionFailure;
+      if (failure) {
+        op.status = "Failed";
+        op.error = { code: failure.code, message: failure.message };
+        g.provisioningState = "Failed";
+        g.containerState = "Waiting";
+        g.events = (failure.events ?? []).map((e) => event(e.name, e.message, e.type ?? "Warning"));
+        return;
+      }
+      op.status = "Creating";
+      g.provisioningState = "Creating";
+      g.containerState = "Waiting";
+      g.events.push(event("Pulling", `pulling image "${g.image}"`));
+      startContainer(g, op);
+      return;
+    }
+    op.creatingPolls += 1;
+    if (op.launched && op.creatingPolls >= g.plan.creatingPolls) {
+      g.events.push(event("Pulled", `Successfully pulled image "${g.image}"`), event("Created", `Created container ${g.containerName}`), event("Started", `Started container ${g.containerName}`));
+      g.provisioningState = "Succeeded";
+      g.runtimeState = "Running";
+      g.containerState = "Running";
+      g.containerStartTime = new Date().toISOString();
+      op.status = "Succeeded";
+    }
+  }
+
+  return { advance };
+}
