@@ -23,7 +23,7 @@ function ensureInChild(cwd: string, statePath: string): Promise<{ code: number |
     const engine = await openEngine(config);
     try {
       const result = await engine.ensure();
-      process.stdout.write(JSON.stringify({ id: result.record.id, created: result.created }) + "\\n");
+      process.stdout.write(JSON.stringify({ id: result.record.id, created: result.created, readyMs: result.readyMs }) + "\\n");
     } finally {
       await engine.close();
     }`;
@@ -50,9 +50,10 @@ describe("ensure across processes", () => {
     dir = await mkdtemp(join(tmpdir(), "aciimg-flight-"));
     const statePath = join(dir, "state.json");
     const results = await Promise.all(Array.from({ length: 20 }, () => ensureInChild(dir, statePath)));
-    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const transcript = results.map((result, index) => `#${index} exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`).join("\n");
+    for (const result of results) expect(result.code, transcript).toBe(0);
     const outcomes = results.map((result) => JSON.parse(result.stdout) as { id: string; created: boolean });
-    expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.created), transcript).toHaveLength(1);
     expect(new Set(outcomes.map((outcome) => outcome.id)).size).toBe(1);
     const config = loadConfig({ provider: "local", state: statePath }, {}, dir);
     const listed = await createLocalProvider({ env: {}, logDir: localRunDir(config) }).list();
