@@ -1,8 +1,9 @@
 /**
  * One image request, in imaginary's check order (imaginary-api.md §1.3, controllers.go
  * imageHandler): read the body → empty 400 → sniff 406 → params 400 → type 400 → size → 422 →
- * operation (400 on any failure). A slot is taken before the body is read, so at most
- * `concurrency` request images are in memory; a client that goes away releases its place.
+ * operation (400 on any failure). An intake slot is taken before the body is read and a work
+ * slot before libvips runs, so bodies and images in memory are both bounded; a client that goes
+ * away releases its place in either queue.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import sharp, { type Metadata } from "sharp";
@@ -20,7 +21,8 @@ export interface ImageRequest {
   res: ServerResponse;
   op: OperationName;
   query: URLSearchParams;
-  slots: Slots;
+  /** `intake` bounds bodies held in memory; `work` bounds images in libvips. */
+  slots: { intake: Slots; work: Slots };
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
   sendError: (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) => void;
 }
@@ -47,8 +49,9 @@ export async function handleImage(r: ImageRequest): Promise<void> {
   const abort = new AbortController();
   res.on("close", () => { if (!res.writableFinished) abort.abort(new Error("client closed the connection")); });
   let release: () => void;
+  let releaseWork = (): void => {};
   try {
-    release = await r.slots.acquire(abort.signal);
+    release = await r.slots.intake.acquire(abort.signal);
   } catch {
     res.destroy(); // the client left while queued
     return;
@@ -76,6 +79,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     }
     const info = await inspect(bytes, type);
     if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
+    releaseWork = await r.slots.work.acquire(abort.signal);
 
     if (r.op === "info") {
       const m = info.meta;
@@ -106,6 +110,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (error instanceof ImagingError) return r.sendError(res, error.status, error.message, errorHeaders);
     r.sendError(res, 400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`, errorHeaders);
   } finally {
+    releaseWork();
     release();
   }
 }

@@ -101,7 +101,9 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const redact = (uri: string): string =>
     uri.replace(/([?&]key=)[^&]*/gi, "$1REDACTED").split(options.apiKey).join("REDACTED");
 
-  const slots = createSlots(concurrency);
+  // Two gates: `intake` bounds the request bodies held in memory (reading overlaps processing,
+  // so uploads do not leave libvips idle); `slots` bounds the images libvips works on at once.
+  const slots = { intake: createSlots(2 * concurrency), work: createSlots(concurrency) };
   const status = createStatusSource(packageVersion());
   const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
 
@@ -116,7 +118,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     if (!isAuthorized(req, url)) return sendError(res, 401, "Invalid or missing API key");
     if (route === undefined) return sendError(res, 404, "Not found");
     if (route === "index") return sendJson(res, status.index());
-    if (route === "health") return sendJson(res, status.health(slots));
+    if (route === "health") return sendJson(res, status.health(slots.intake));
     await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
   };
 

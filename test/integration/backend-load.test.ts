@@ -65,20 +65,23 @@ describe("load", () => {
   });
 
   test("a queued request whose client leaves is dropped from the queue", async () => {
+    // concurrency 1: two bodies may be read at once (intake 2x), a third request waits unread.
     const b = await backendWith({ concurrency: 1 });
-    const first = stalledBody(photo);
-    const firstReply = request(`${b.url}/resize?width=100`, { method: "POST", body: first.body, headers: auth });
-    await waitForLoad(b, 1);
-    const leaving = new AbortController();
-    const second = request(`${b.url}/resize?width=100`, { method: "POST", body: photo, headers: auth, signal: leaving.signal });
+    const stalled = [stalledBody(photo), stalledBody(photo)];
+    const replies = stalled.map((s) => request(`${b.url}/resize?width=100`, { method: "POST", body: s.body, headers: auth }));
     await waitForLoad(b, 2);
+    const leaving = new AbortController();
+    const queued = request(`${b.url}/resize?width=100`, { method: "POST", body: photo, headers: auth, signal: leaving.signal });
+    await waitForLoad(b, 3);
     leaving.abort();
-    await expect(second).rejects.toThrow();
-    await waitForLoad(b, 1);
-    first.release();
-    const res = await firstReply;
-    expect(res.statusCode).toBe(200);
-    await res.body.arrayBuffer();
+    await expect(queued).rejects.toThrow();
+    await waitForLoad(b, 2);
+    stalled.forEach((s) => s.release());
+    for (const reply of replies) {
+      const res = await reply;
+      expect(res.statusCode).toBe(200);
+      await res.body.arrayBuffer();
+    }
     await waitForLoad(b, 0);
   });
 
