@@ -256,6 +256,23 @@ describe("engine on the local provider", () => {
     await expectResized(engine);
   });
 
+  it("refuses to replace a backend of another provider recorded under the same name", async () => {
+    const r = await rig();
+    const now = new Date(r.clock.now()).toISOString();
+    const aci = {
+      provider: "aci" as const, id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default",
+      name: "default", endpoint: "http://192.0.2.1:9000", apiKey: "k", createdAt: now, lastUsed: now, status: "running" as const, spec,
+    };
+    await r.store.update((state) => {
+      state.backends.default = aci;
+    });
+    const error = await r.engine().ensure().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: "E_STATE" });
+    expect((error as Error).message).toContain("aciimg down --provider aci");
+    expect((await r.store.read()).backends.default).toEqual(aci);
+    expect(await r.provider.list()).toEqual([]);
+  });
+
   it("reap removes an orphan (a backend the state lost) once it is older than the create timeout", async () => {
     const r = await rig();
     const { record } = await r.engine().ensure();
