@@ -171,6 +171,14 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
     let announcedWait = false;
     for (;;) {
       if (options.signal?.aborted) throw new AciimgError("E_ABORTED", "waiting for the backend was cancelled");
+      // Every path round this loop (waiting, replacing, re-claiming) is bounded by one deadline.
+      if (clock.now() > deadline) {
+        throw new AciimgError(
+          "E_TIMEOUT",
+          `no healthy ${provider.kind} backend "${name}" after ${Math.round((clock.now() - started) / 1000)}s ` +
+            `(state ${store.location}). Check \`aciimg status\`; \`aciimg down\` clears it.`,
+        );
+      }
       const record = (await store.read()).backends[name];
 
       if (!record) {
@@ -209,13 +217,6 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
         announcedWait = true;
       }
 
-      if (clock.now() > deadline) {
-        throw new AciimgError(
-          "E_TIMEOUT",
-          `no healthy ${provider.kind} backend "${name}" after ${Math.round((clock.now() - started) / 1000)}s ` +
-            `(state ${store.location}). Check \`aciimg status\`; \`aciimg down\` clears it.`,
-        );
-      }
       await clock.sleep(backoffMs + Math.random() * backoffMs, options.signal).catch((error: unknown) => {
         throw new AciimgError("E_ABORTED", "waiting for the backend was cancelled", { cause: error });
       });
