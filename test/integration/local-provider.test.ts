@@ -101,6 +101,31 @@ describe("local provider", () => {
     expect(isProcessAlive(record.pid as number)).toBe(false);
   });
 
+  it("delete escalates to SIGKILL when the backend ignores SIGTERM past the bound", async () => {
+    const dir = await workspace();
+    // A backend that speaks the start-up contract but ignores SIGTERM (a wedged server).
+    const script = join(dir, "stubborn-aciimg.js");
+    await writeFile(
+      script,
+      `const http = require("node:http");
+       process.on("SIGTERM", () => {});
+       const key = process.env.ACIIMG_BACKEND_KEY;
+       const server = http.createServer((req, res) => {
+         res.writeHead(req.headers["api-key"] === key ? 200 : 401, { "content-type": "application/json" });
+         res.end(JSON.stringify({ uptime: 1 }));
+       });
+       server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ listening: { host: "127.0.0.1", port: server.address().port } }) + "\\n"));`,
+    );
+    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local"), cliPath: script, stopTimeoutMs: 300 });
+    const record = await provider.create(spec, { apiKey: "k4" });
+    cleanups.push(async () => void (isProcessAlive(record.pid as number) && process.kill(record.pid as number, "SIGKILL")));
+    const started = Date.now();
+    await provider.delete(record);
+    expect(isProcessAlive(record.pid as number)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await provider.inspect(record)).toEqual({ state: "gone" });
+  });
+
   it("a backend that exits before listening fails create with E_PROVISION and its log, leaving nothing behind", async () => {
     const dir = await workspace();
     const script = join(dir, "broken-aciimg.js");
