@@ -79,9 +79,8 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
     img = img.resize(geo.scaled.width, geo.scaled.height, { fit: "fill" });
   }
 
-  let outW = geo.finish.kind === "none" || geo.finish.kind === "smart" ? (geo.finish.kind === "smart" ? geo.finish.width : geo.scaled.width) : geo.finish.width;
-  let outH = geo.finish.kind === "none" || geo.finish.kind === "smart" ? (geo.finish.kind === "smart" ? geo.finish.height : geo.scaled.height) : geo.finish.height;
   const { width: sw, height: sh } = geo.scaled;
+  const [outW, outH] = geo.finish.kind === "none" ? [sw, sh] : [geo.finish.width, geo.finish.height];
   if (geo.finish.kind === "extract") {
     const { left, top, width, height } = geo.finish;
     if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > sw || top + height > sh) throw fail("extract_area: bad extract area");
@@ -91,13 +90,11 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
     if (left < 0 || top < 0) {
       // The scaled image overflows the box on one side: vips_embed crops it there.
       img = img.extract({ left: Math.max(-left, 0), top: Math.max(-top, 0), width: Math.min(sw, width), height: Math.min(sh, height) });
-      outW = Math.min(sw, width); outH = Math.min(sh, height);
     }
     const padLeft = Math.max(left, 0), padTop = Math.max(top, 0);
     const padRight = width - Math.min(sw, width) - padLeft, padBottom = height - Math.min(sh, height) - padTop;
     if (padLeft || padTop || padRight > 0 || padBottom > 0) {
       img = img.extend({ left: padLeft, top: padTop, right: Math.max(padRight, 0), bottom: Math.max(padBottom, 0), ...extendMode(o) });
-      outW = width; outH = height;
     }
   }
 
