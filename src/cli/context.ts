@@ -65,3 +65,12 @@ export async function withEngine<T>(config: Config, fn: (engine: Engine) => Prom
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
+
+/**
+ * True when stderr is a terminal that can show a progress line. A pseudo-terminal with no width
+ * (e.g. under `script` with no real terminal) makes ora's line arithmetic run away, so it is
+ * treated as plain output.
+ */
+export function canShowProgress(): boolean {
+  return process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
+}

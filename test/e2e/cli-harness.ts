@@ -41,6 +41,8 @@ export interface Workspace {
   statePath: string;
   env: Record<string, string>;
   run(args: string[], options?: RunOptions): Promise<RunResult>;
+  /** Runs any program in the workspace with its environment (e.g. the CLI under `script`). */
+  runCommand(program: string, args: string[], options?: RunOptions): Promise<RunResult>;
   /** Starts the CLI and returns the child, for tests that act while it runs. */
   start(args: string[], options?: RunOptions): ReturnType<typeof spawn>;
   state(): Promise<{ backends: Record<string, { pid?: number; endpoint: string; apiKey: string }> }>;
@@ -52,11 +54,12 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const statePath = join(dir, "state", "state.json");
   const env = { ...baseEnv(), ACIIMG_STATE: statePath, ACIIMG_PROVIDER: "local" };
-  const start = (args: string[], options: RunOptions = {}) =>
-    spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
-  const run = (args: string[], options: RunOptions = {}): Promise<RunResult> =>
+  const spawnIn = (program: string, args: string[], options: RunOptions = {}) =>
+    spawn(program, args, { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+  const start = (args: string[], options: RunOptions = {}) => spawnIn(process.execPath, [cliPath, ...args], options);
+  const runCommand = (program: string, args: string[], options: RunOptions = {}): Promise<RunResult> =>
     new Promise((resolve, reject) => {
-      const child = start(args, options);
+      const child = spawnIn(program, args, options);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout?.on("data", (d: Buffer) => out.push(d));
@@ -70,11 +73,13 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
       });
       child.stdin?.end(options.input);
     });
+  const run = (args: string[], options: RunOptions = {}): Promise<RunResult> => runCommand(process.execPath, [cliPath, ...args], options);
   return {
     dir,
     statePath,
     env,
     run,
+    runCommand,
     start,
     state: async () => JSON.parse(await readFile(statePath, "utf8")),
     cleanup: async () => {

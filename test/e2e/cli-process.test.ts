@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
 let photo: string;
@@ -189,6 +189,19 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(summary.failures).toEqual([expect.objectContaining({ input: "globbed/x1.jpg", code: "E_OUTPUT" })]);
     expect(await listFiles(dir)).toEqual(["x2.jpg", "y.jpg"]);
     expect((await readdir(dir, { recursive: true })).filter((name) => name.includes("aciimg-tmp"))).toEqual([]);
+  });
+});
+
+describe("on a terminal", () => {
+  it("shows a progress line with done/total and images/s, then the summary", async () => {
+    // util-linux `script` gives the CLI a real pseudo-terminal; stty gives it a width.
+    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} process globbed --resize 80x60 -o outt/`;
+    const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
+    expect(result.code, result.stdout).toBe(0);
+    const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
+    expect(screen).toMatch(/\d\/3 · [\d.]+ img\/s/);
+    expect(screen).toContain("3/3 images processed in");
+    expect(await listFiles(join(ws.dir, "outt"))).toEqual(["x1.jpg", "x2.jpg", "y.jpg"]);
   });
 });
 

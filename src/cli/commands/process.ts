@@ -11,7 +11,7 @@ import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
-import { configOf, withEngine, type GlobalOptions } from "../context.js";
+import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { truncationOf } from "../integrity.js";
 import { expandInputs, type InputFailure } from "../inputs.js";
 import { outputName, writeAtomically } from "../outputs.js";
@@ -56,7 +56,7 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     jobs.push({ input, path: item.path, output });
   }
 
-  const mode = globals.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
+  const mode = globals.json ? "json" : canShowProgress() ? "tty" : "plain";
   const reporter = await createReporter({ mode, stdout: process.stdout, stderr: process.stderr });
   const startedAt = performance.now();
   const results: FileResult[] = [];

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { backendSpecOf } from "../../config.js";
 import { formatDuration } from "../../units.js";
-import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+import { canShowProgress, configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
 
 export async function runUp(options: { dryRun?: boolean }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
@@ -21,7 +21,7 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
     return 0;
   }
   return withEngine(config, async (engine) => {
-    const spinner = !globals.json && process.stderr.isTTY ? (await import("ora")).default({ stream: process.stderr, text: `starting a ${config.provider} backend…` }).start() : undefined;
+    const spinner = !globals.json && canShowProgress() ? (await import("ora")).default({ stream: process.stderr, text: `starting a ${config.provider} backend…` }).start() : undefined;
     try {
       const ready = await engine.ensure({ onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`) });
       spinner?.stop();
