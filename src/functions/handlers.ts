@@ -31,7 +31,7 @@ export interface FunctionHandlers {
 /** Builds the `process` and `cleanup` handlers around an engine. */
 export function createFunctionHandlers(options: FunctionHandlersOptions): FunctionHandlers {
   const handlers = new WeakMap<Engine, RequestHandler>();
-  const handlerFor = (engine: Engine, context: InvocationContext): RequestHandler => {
+  const handlerFor = (engine: Engine): RequestHandler => {
     let handler = handlers.get(engine);
     if (!handler) {
       handler = createHandler({
@@ -41,8 +41,6 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
         // Azure's front end drops an HTTP trigger that takes over 230 s to answer, whatever the
         // function timeout; answer 503 + Retry-After first while the cold start carries on.
         timeoutMs: 200_000,
-        // One handler outlives invocations; its diagnostics go to the log of the one that made it.
-        log: (line) => context.warn(line),
       });
       handlers.set(engine, handler);
     }
@@ -61,11 +59,12 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
       // `code` is the host's function key: it is for the host, never for the backend or a log.
       url.searchParams.delete("code");
       const query = url.searchParams.toString();
-      const reply = await handlerFor(engine, context)({
+      const reply = await handlerFor(engine)({
         method: request.method,
         url: `/${request.params.op ?? ""}${query ? `?${query}` : ""}`,
         headers: Object.fromEntries(request.headers),
         body: request.body ? Readable.fromWeb(request.body as WebReadableStream<Uint8Array>) : Readable.from([]),
+        log: (line) => context.warn(line),
       }).catch((error: unknown) => {
         context.error(`handler failed: ${(error as Error).message}`);
         return errorReply(500, "Internal error");

@@ -22,6 +22,8 @@ export interface HandlerRequest {
   body: Readable;
   /** Aborts when the client goes away: the request stops waiting (the backend's work is not cancelled). */
   signal?: AbortSignal;
+  /** Diagnostics of this request (e.g. its Functions invocation log); default: the handler's `log`. */
+  log?: (line: string) => void;
 }
 
 export interface HandlerOptions {
@@ -54,12 +56,13 @@ export function createHandler(options: HandlerOptions): RequestHandler {
   const { engine, maxUploadBytes } = options;
   const timeoutMs = options.timeoutMs ?? 11 * 60_000;
   const retryAfterSeconds = options.retryAfterSeconds ?? 30;
-  const log = options.log ?? (() => {});
+  const defaultLog = options.log ?? (() => {});
   const now = options.now ?? Date.now;
   const startedAt = now();
   const isAuthorized = options.key === undefined ? () => true : keyChecker(options.key);
 
   return async (request) => {
+    const log = request.log ?? defaultLog;
     const method = request.method.toUpperCase();
     const url = new URL(request.url, "http://aciimg.invalid");
     const path = url.pathname;
