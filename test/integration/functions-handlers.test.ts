@@ -158,5 +158,10 @@ describe("Functions app handlers", () => {
     expect(res.headers.get("retry-after")).toBe("30");
     expect(await res.json()).toMatchObject({ status: 503 });
     expect(lines.join("\n")).toMatch(/E_CONFIG|subscription/i);
+    // A later invocation's diagnostics go to its own log, not the first one's.
+    const later: string[] = [];
+    const again = asResponse(await broken.process(request("POST", "resize", "width=30", photo), context("process-2", later)));
+    expect(again.status).toBe(503);
+    expect(later.join("\n")).toMatch(/E_CONFIG|subscription/i);
   });
 });
