@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { AciimgError } from "../../src/errors.js";
+import { planRequest, StepCollector } from "../../src/cli/plan.js";
+
+function collect(fill: (c: StepCollector) => void): StepCollector {
+  const collector = new StepCollector();
+  fill(collector);
+  return collector;
+}
+
+describe("planRequest", () => {
+  it("sends one operation as itself, with type and quality on it", () => {
+    const plan = planRequest(collect((c) => {
+      c.add("resize", { width: 300, height: 200 });
+      c.type = "webp";
+      c.quality = 80;
+    }));
+    expect(plan.op).toBe("resize");
+    expect(Object.fromEntries(plan.query)).toEqual({ width: "300", height: "200", type: "webp", quality: "80" });
+    expect(plan.outputType).toBe("webp");
+  });
+
+  it("joins --width and --height into one resize", () => {
+    const plan = planRequest(collect((c) => {
+      c.dimension("width", 300);
+      c.dimension("height", 100);
+    }));
+    expect(plan.op).toBe("resize");
+    expect(Object.fromEntries(plan.query)).toEqual({ width: "300", height: "100" });
+  });
+
+  it("sends several operations as one pipeline in order, the output type on the last step", () => {
+    const plan = planRequest(collect((c) => {
+      c.add("crop", { width: 200, height: 200 });
+      c.add("blur", { sigma: 2 });
+      c.type = "png";
+    }));
+    expect(plan.op).toBe("pipeline");
+    expect(JSON.parse(plan.query.get("operations") ?? "")).toEqual([
+      { operation: "crop", params: { width: 200, height: 200 } },
+      { operation: "blur", params: { sigma: 2, type: "png" } },
+    ]);
+  });
+
+  it("gives --op parameters their JSON types and keeps a type param as the output type", () => {
+    const plan = planRequest(collect((c) => {
+      c.op("zoom");
+      c.param("factor=2");
+      c.op("flip");
+      c.param("type=png");
+    }));
+    expect(JSON.parse(plan.query.get("operations") ?? "")).toEqual([
+      { operation: "zoom", params: { factor: 2 } },
+      { operation: "flip", params: { type: "png" } },
+    ]);
+    expect(plan.outputType).toBe("png");
+  });
+
+  it("converts when only a type is given", () => {
+    const plan = planRequest(collect((c) => (c.type = "tiff")));
+    expect(plan.op).toBe("convert");
+    expect(plan.query.get("type")).toBe("tiff");
+  });
+
+  it("refuses what imaginary would refuse, before any backend is involved", () => {
+    expect(() => planRequest(collect((c) => c.op("zoom")))).toThrow(AciimgError);
+    expect(() => planRequest(collect(() => {}))).toThrow(/nothing to do/);
+    const eleven = collect((c) => {
+      for (let i = 0; i < 11; i++) c.add("flip", { flip: true });
+    });
+    expect(() => planRequest(eleven)).toThrow(/pipeline/i);
+  });
+});
