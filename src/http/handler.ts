@@ -88,13 +88,17 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       maxUploadBytes,
     );
     if (!image.ok) return errorReply(image.status, image.message);
-    if (!mayBeImage(image.prefix)) return errorReply(406, "Unsupported media type");
-
     const query = new URLSearchParams(url.searchParams);
     // Our key is for us; the engine sends the backend its own.
     query.delete("key");
     const checked = validateRequest(op, query);
-    if (!checked.ok) return errorReply(checked.status, checked.message);
+    const refusal = !mayBeImage(image.prefix)
+      ? errorReply(406, "Unsupported media type")
+      : checked.ok ? undefined : errorReply(checked.status, checked.message);
+    if (refusal) {
+      image.discard();
+      return refusal;
+    }
 
     // No signal goes into the engine: its ensure is shared by every request waiting on a cold
     // start, and one client leaving (or one request's bound firing) must not cancel the

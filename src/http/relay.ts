@@ -14,6 +14,8 @@ export interface RelayedUpload {
   prefix: Uint8Array;
   /** A fresh stream of the whole upload: what has arrived so far, then the rest as it arrives. */
   open(): Readable;
+  /** The request was refused: stop keeping the bytes (the rest is drained, not stored). */
+  discard(): void;
 }
 
 export type RelayStart = { ok: true; upload: RelayedUpload } | { ok: false; status: number; message: string };
@@ -40,6 +42,13 @@ export function startRelay(source: Readable, length: number, prefixBytes = 4096)
         else consumer = stream;
         return stream;
       },
+      discard() {
+        source.off("data", onData);
+        chunks.length = 0;
+        consumer?.destroy();
+        consumer = undefined;
+        source.resume();
+      },
     };
     const start = () => {
       if (started) return;
@@ -49,13 +58,14 @@ export function startRelay(source: Readable, length: number, prefixBytes = 4096)
       resolve({ ok: true, upload });
     };
 
-    source.on("data", (chunk: Buffer | string) => {
+    function onData(chunk: Buffer | string): void {
       const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       chunks.push(buffer);
       received += buffer.length;
       consumer?.write(buffer);
       if (received >= Math.min(prefixBytes, length)) start();
-    });
+    }
+    source.on("data", onData);
     source.once("end", () => {
       ended = true;
       consumer?.end();

@@ -13,7 +13,7 @@ export type Upload =
 
 /** The image as the engine takes it, with its first bytes for sniffing. */
 export type Image =
-  | { ok: true; body: Uint8Array | (() => Readable); prefix: Uint8Array; contentType: string }
+  | { ok: true; body: Uint8Array | (() => Readable); prefix: Uint8Array; contentType: string; discard(): void }
   | { ok: false; status: number; message: string };
 
 /**
@@ -29,11 +29,12 @@ export async function acquireImage(body: Readable, headers: { contentType?: stri
     if (declared === 0) return { ok: false, status: 400, message: "Empty or unreadable image" };
     const relay = await startRelay(body, declared);
     if (!relay.ok) return relay;
-    return { ok: true, body: () => relay.upload.open(), prefix: relay.upload.prefix, contentType: "application/octet-stream" };
+    const { upload } = relay;
+    return { ok: true, body: () => upload.open(), prefix: upload.prefix, contentType: "application/octet-stream", discard: () => upload.discard() };
   }
   const upload = await readUpload(body, headers.contentType, maxBytes);
   if (!upload.ok) return upload;
-  return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType: upload.contentType };
+  return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType: upload.contentType, discard: () => {} };
 }
 
 /** Multipart framing (boundaries, part headers) allowed on top of the image itself. */

@@ -177,4 +177,18 @@ describe("startRelay (streamed uploads of known length)", () => {
     source.destroy();
     await expect(result).rejects.toThrow(/closed the connection/);
   });
+
+  it("after discard keeps nothing more and drains the rest of a refused upload", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    source.write(Buffer.from("1".repeat(5000)));
+    const relay = await startRelay(source, 50_000);
+    if (!relay.ok) throw new Error("expected a relay");
+    relay.upload.discard();
+    const drained = new Promise<void>((resolve) => source.once("end", () => resolve()));
+    source.end(Buffer.alloc(45_000, 1));
+    await drained;
+    expect(await read(relay.upload.open())).toHaveLength(0);
+  });
 });
