@@ -18,11 +18,15 @@ export function readImageBody(req: IncomingMessage, maxBytes: number, signal: Ab
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve(tooLarge(maxBytes));
   const contentType = req.headers["content-type"] ?? "";
-  return /^multipart\//i.test(contentType) ? readMultipart(req, maxBytes, signal) : readRaw(req, maxBytes, signal);
+  if (/^multipart\//i.test(contentType)) return readMultipart(req, maxBytes, signal);
+  return readRaw(req, maxBytes, Number.isFinite(declared) ? declared : undefined, signal);
 }
 
-function readRaw(req: IncomingMessage, maxBytes: number, signal: AbortSignal): Promise<BodyResult> {
+function readRaw(req: IncomingMessage, maxBytes: number, declared: number | undefined, signal: AbortSignal): Promise<BodyResult> {
   return new Promise((resolve) => {
+    // With a declared length the chunks go straight into one buffer: no second copy of the
+    // image, and less garbage per request (Node's HTTP parser enforces the length).
+    const into = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (result: BodyResult): void => {
@@ -32,9 +36,10 @@ function readRaw(req: IncomingMessage, maxBytes: number, signal: AbortSignal): P
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBytes) { req.pause(); done(tooLarge(maxBytes)); return; }
-      chunks.push(chunk);
+      if (into && size <= into.length) chunk.copy(into, size - chunk.length);
+      else chunks.push(chunk);
     };
-    const onEnd = (): void => done({ ok: true, bytes: Buffer.concat(chunks, size) });
+    const onEnd = (): void => done({ ok: true, bytes: into ? into.subarray(0, size) : Buffer.concat(chunks, size) });
     const onError = (): void => done(bad("Empty or unreadable image"));
     const onAbort = (): void => done(bad("client closed the request"));
     req.on("data", onData);

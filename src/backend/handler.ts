@@ -12,6 +12,7 @@ import {
   type ImageOptions, type OperationName, type PipelineStep,
 } from "../imaginary/operations.js";
 import { readImageBody } from "./body.js";
+import { readHeader } from "./header.js";
 import { ImagingError, runOperation, type ImageResult, type InputInfo } from "./imaging.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
@@ -77,12 +78,15 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       const negotiated = negotiateType(req.headers.accept ?? "");
       options = negotiated ? { ...rest, type: negotiated } : rest;
     }
-    const info = await inspect(bytes, type);
+    // /info reports everything libvips knows; other ops only need the size and orientation.
+    const header = r.op === "info" ? undefined : readHeader(bytes, type);
+    const inspected = header ? undefined : await inspect(bytes, type);
+    const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
     if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
     releaseWork = await r.slots.work.acquire(abort.signal);
 
-    if (r.op === "info") {
-      const m = info.meta;
+    if (r.op === "info" && inspected) {
+      const m = inspected.meta;
       return sendBody(res, Buffer.from(JSON.stringify({
         width: m.width, height: m.height, type: m.format === "heif" ? "avif" : m.format, space: m.space ?? "srgb",
         hasAlpha: m.hasAlpha ?? false, hasProfile: m.hasProfile ?? false, channels: m.channels ?? 0, orientation: m.orientation ?? 0,
@@ -93,7 +97,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       const checked = validateRequest("pipeline", r.query);
       if (!checked.ok) return r.sendError(res, checked.status, checked.message, errorHeaders);
       result = await runPipeline(checked.value.pipeline ?? [], bytes, info, limits, abort.signal);
-    } else if (r.op !== "watermarkimage") {
+    } else if (r.op !== "watermarkimage" && r.op !== "info") {
       result = await runOperation(r.op, bytes, info, options, limits);
     } else {
       return r.sendError(res, 501, "Not implemented endpoint");

@@ -156,6 +156,13 @@ describe("params", () => {
     expect((await post(path, fx.large.buffer)).json()).toEqual(imaginaryError(400, `Error while processing the image: ${message}`));
   });
 
+  test("a truncated JPEG is still processed, as libvips is lenient (§1.8 notes)", async () => {
+    const cut = fx.large.buffer.subarray(0, Math.floor(fx.large.buffer.length * 0.6));
+    const res = await post("/resize?width=100", cut);
+    expect(res.status).toBe(200);
+    expect(res.headers["image-width"]).toBe("100");
+  });
+
   test("an extract outside the image is 400 bad extract area", async () => {
     expect((await post("/extract?top=1000&left=1800&areawidth=200&areaheight=200", fx.large.buffer)).json())
       .toEqual(imaginaryError(400, "Error while processing the image: extract_area: bad extract area"));
