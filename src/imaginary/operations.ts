@@ -299,6 +299,9 @@ export function negotiateType(accept: string): OutputType | undefined {
  * `pipeline` the operations JSON. A bad request is rejected here without waking a backend.
  */
 export function validateRequest(op: OperationName, query: URLSearchParams): Checked<{ options: ImageOptions; pipeline?: PipelineStep[] }> {
+  // /watermarkimage makes the server fetch any URL (SSRF, §1.4 `image`): never served, like a
+  // disabled endpoint (§1.8 "Not implemented endpoint").
+  if (op === "watermarkimage") return notServed;
   const parsed = parseImageOptions(query);
   if (!parsed.ok) return parsed;
   const options = parsed.value;
@@ -335,6 +338,7 @@ function checkPipeline(raw: RawPipelineStep[]): Checked<PipelineStep[]> {
     if (!(pipelineNames as readonly string[]).includes(step.operation)) {
       return opError(`Unsupported operation name: ${step.operation}`);
     }
+    if (step.operation === "watermarkImage") return notServed;
     // buildParamsFromOperation: same coercers, JSON-typed values; `type` is not validated here.
     const params: ImageOptions & { badType?: boolean } = {};
     for (const [key, value] of Object.entries(step.params)) {
@@ -426,6 +430,8 @@ function goFloat(v: number): string {
   }
   return String(v);
 }
+
+const notServed: Rejection = { ok: false, status: 501, message: "Not implemented endpoint" };
 
 function reject(status: number, message: string): Rejection {
   return { ok: false, status, message };
