@@ -160,7 +160,12 @@ async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Pro
     }
   }
   if (options.containerUrl) {
-    const url = new URL(options.containerUrl);
+    let url: URL;
+    try {
+      url = new URL(options.containerUrl);
+    } catch (error) {
+      throw new AciimgError("E_CONFIG", "ACIIMG_STATE_BLOB_URL is not a URL; expected https://<account>.blob.core.windows.net/<container>", { cause: error });
+    }
     if (url.searchParams.has("sig")) return new ContainerClient(options.containerUrl, new AnonymousCredential(), clientOptions);
     const credential = deps.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
     return new ContainerClient(options.containerUrl, credential, clientOptions);

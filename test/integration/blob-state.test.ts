@@ -113,4 +113,30 @@ describe("blob state store on Azurite", () => {
     }, { retry: { maxTries: 2, retryDelayInMs: 50 } });
     await expect(store.read()).rejects.toMatchObject({ code: "E_STATE" });
   });
+
+  it("names the setting when the container URL is malformed", async () => {
+    const store = createBlobStateStore({ containerUrl: "not a url", container: "x", blobName: "state.json" });
+    await expect(store.read()).rejects.toMatchObject({ code: "E_CONFIG", message: expect.stringContaining("ACIIMG_STATE_BLOB_URL") });
+  });
+
+  it("reads and writes through a container URL carrying a SAS", async () => {
+    const { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } = await import("@azure/storage-blob");
+    const cfg = config();
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    await service.getContainerClient(cfg.container).createIfNotExists();
+    const account = /AccountName=([^;]+)/.exec(azurite.connectionString)![1]!;
+    const accountKey = /AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!;
+    const sas = generateBlobSASQueryParameters(
+      { containerName: cfg.container, permissions: ContainerSASPermissions.parse("racw"), expiresOn: new Date(Date.now() + 3_600_000) },
+      new StorageSharedKeyCredential(account, accountKey),
+    ).toString();
+    const containerUrl = `${azurite.blobEndpoint}/${cfg.container}?${sas}`;
+    const store = createBlobStateStore({ containerUrl, container: "ignored", blobName: "state.json" });
+    await store.update((state) => {
+      state.backends.viaSas = record("viaSas");
+    });
+    expect(Object.keys((await createBlobStateStore(cfg).read()).backends)).toEqual(["viaSas"]);
+    // The SAS is a secret: the location names the container only.
+    expect(store.location).toBe(`blob ${azurite.blobEndpoint}/${cfg.container}/state.json`);
+  });
 });
