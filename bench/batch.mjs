@@ -3,11 +3,11 @@
 // concurrency, vs ImageMagick `convert` when it is really installed. Then the CLI's peak RSS for
 // a batch of 1,000 images. Targets: >= 0.8x in-process sharp; peak RSS <= 150 MB.
 //
-//   node bench/batch.mjs [--images 200] [--rss-images 1000] [--concurrency N]
+//   node bench/batch.mjs [--images 200] [--rss-images 1000] [--concurrency N] [--rounds 3]
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { link, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
@@ -20,6 +20,7 @@ const arg = (name, fallback) => {
 const IMAGES = arg("images", 200);
 const RSS_IMAGES = arg("rss-images", 1000);
 const CONCURRENCY = arg("concurrency", availableParallelism());
+const ROUNDS = arg("rounds", 3);
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
 
 const root = await mkdtemp(join(tmpdir(), "aciimg-bench-batch-"));
@@ -95,20 +96,35 @@ try {
   // Warm the backend and the page cache with a short run, so the timed run measures steady state.
   await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm") + "/", "--concurrency", String(CONCURRENCY)]);
 
-  let result;
-  const cliSeconds = await timed(async () => {
-    result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, "out-cli") + "/", "--concurrency", String(CONCURRENCY), "--json"]);
-  });
-  const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}").summary;
-  if (result.code !== 0 || summary?.ok !== IMAGES) throw new Error(`aciimg process failed (exit ${result.code}): ${result.stderr}`);
-  rows.push({ method: `aciimg process (local backend, concurrency ${CONCURRENCY})`, seconds: cliSeconds });
-
-  await mkdir(join(root, "out-sharp"));
-  const sharpSeconds = await timed(() =>
-    pool(files, CONCURRENCY, (file) =>
-      sharp(file).resize(300, 200, { fit: "contain", background: { r: 0, g: 0, b: 0 } }).jpeg().toFile(join(root, "out-sharp", file.split("/").at(-1)))),
-  );
-  rows.push({ method: `sharp in-process (concurrency ${CONCURRENCY})`, seconds: sharpSeconds });
+  // Alternate the two (ROUNDS times each) and take the median, so a burst of load on a shared
+  // machine does not land on one side only.
+  const runAciimg = async (round) => {
+    let result;
+    const seconds = await timed(async () => {
+      result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, `out-cli-${round}`) + "/", "--concurrency", String(CONCURRENCY), "--json"]);
+    });
+    const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}").summary;
+    if (result.code !== 0 || summary?.ok !== IMAGES) throw new Error(`aciimg process failed (exit ${result.code}): ${result.stderr}`);
+    return seconds;
+  };
+  const runSharp = async (round) => {
+    await mkdir(join(root, `out-sharp-${round}`));
+    return timed(() =>
+      pool(files, CONCURRENCY, (file) =>
+        sharp(file).resize(300, 200, { fit: "contain", background: { r: 0, g: 0, b: 0 } }).jpeg().toFile(join(root, `out-sharp-${round}`, file.split("/").at(-1)))),
+    );
+  };
+  const cliRuns = [];
+  const sharpRuns = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    cliRuns.push(await runAciimg(round));
+    sharpRuns.push(await runSharp(round));
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const cliSeconds = median(cliRuns);
+  const sharpSeconds = median(sharpRuns);
+  rows.push({ method: `aciimg process (local backend, concurrency ${CONCURRENCY})`, seconds: cliSeconds, runs: cliRuns });
+  rows.push({ method: `sharp in-process (concurrency ${CONCURRENCY})`, seconds: sharpSeconds, runs: sharpRuns });
 
   const magick = imageMagickVersion();
   if (magick) {
@@ -126,12 +142,12 @@ try {
   }
 
   const sharpRate = IMAGES / sharpSeconds;
-  console.log(`\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200 (${availableParallelism()} CPUs)\n`);
-  console.log("| method | seconds | images/s | vs sharp in-process |");
-  console.log("|---|---:|---:|---:|");
+  console.log(`\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200, ${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating rounds\n`);
+  console.log("| method | seconds (median) | images/s | vs sharp in-process | all rounds (s) |");
+  console.log("|---|---:|---:|---:|---|");
   for (const row of rows) {
     const rate = IMAGES / row.seconds;
-    console.log(`| ${row.method} | ${row.seconds.toFixed(2)} | ${rate.toFixed(1)} | ${(rate / sharpRate).toFixed(2)}x |`);
+    console.log(`| ${row.method} | ${row.seconds.toFixed(2)} | ${rate.toFixed(1)} | ${(rate / sharpRate).toFixed(2)}x | ${(row.runs ?? [row.seconds]).map((x) => x.toFixed(2)).join(", ")} |`);
   }
   const ratio = IMAGES / cliSeconds / sharpRate;
   console.log(`\ntarget >= 0.80x sharp: ${ratio >= 0.8 ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`);
@@ -148,6 +164,14 @@ try {
   const bigSummary = JSON.parse(big.stdout.trim().split("\n").at(-1) ?? "{}").summary;
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(big.stderr)?.[1] ?? NaN);
   console.log(`\nCLI batch of ${RSS_IMAGES} images: ${bigSummary?.ok ?? 0} ok in ${seconds.toFixed(1)} s (${(RSS_IMAGES / seconds).toFixed(1)} img/s)`);
+  // The same 1,000 files through sharp in-process, for the ratio once the CLI's start-up is amortized.
+  const manyFiles = (await readdir(many)).sort().map((f) => join(many, f));
+  await mkdir(join(root, "out-many-sharp"));
+  const manySharpSeconds = await timed(() =>
+    pool(manyFiles, CONCURRENCY, (file) =>
+      sharp(file).resize(300, 200, { fit: "contain", background: { r: 0, g: 0, b: 0 } }).jpeg().toFile(join(root, "out-many-sharp", file.split("/").at(-1)))),
+  );
+  console.log(`sharp in-process, same ${RSS_IMAGES} images: ${manySharpSeconds.toFixed(1)} s (${(RSS_IMAGES / manySharpSeconds).toFixed(1)} img/s); aciimg process ${(manySharpSeconds / seconds).toFixed(2)}x of it`);
   if (Number.isFinite(rssKb)) {
     const mb = rssKb / 1024;
     console.log(`CLI peak RSS: ${mb.toFixed(1)} MB (target <= 150 MB: ${mb <= 150 ? "met" : "NOT met"})`);
