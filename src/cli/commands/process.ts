@@ -7,7 +7,7 @@
 import { createReadStream } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, extname, join, relative, resolve, sep } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
@@ -45,11 +45,11 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const jobs: Job[] = [];
   const taken = new Map<string, string>();
   for (const item of expansion.items) {
-    const input = relative(process.cwd(), item.path) || item.path;
+    const input = displayPath(item.path);
     const output = asDirectory ? join(outputRoot, outputName(item.relativeOutput, plan.outputType)) : outputRoot;
     const clash = output === item.path ? "the output would overwrite the input" : taken.has(output) ? `${taken.get(output)} already writes there` : undefined;
     if (clash) {
-      failures.push({ input, output: relative(process.cwd(), output), status: "failed", ms: 0, code: "E_OUTPUT", error: `refusing to write ${relative(process.cwd(), output)}: ${clash}` });
+      failures.push({ input, output: displayPath(output), status: "failed", ms: 0, code: "E_OUTPUT", error: `refusing to write ${displayPath(output)}: ${clash}` });
       continue;
     }
     taken.set(output, input);
@@ -81,7 +81,7 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const skipped: FileResult[] = [];
   for (const job of jobs) {
     if (options.skipExisting && (await stat(job.output).then((s) => s.isFile() && s.size > 0, () => false))) {
-      skipped.push({ input: job.input, output: relative(process.cwd(), job.output), status: "skipped", ms: 0 });
+      skipped.push({ input: job.input, output: displayPath(job.output), status: "skipped", ms: 0 });
     } else pending.push(job);
   }
 
@@ -109,6 +109,12 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const summary = summarize(results, startedAt);
   reporter.finish(summary);
   return summary.failed > 0 ? 1 : 0;
+}
+
+/** A path as people read it: relative to the working directory when inside it, else absolute. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
 
 function failedInput(failure: InputFailure): FileResult {
@@ -169,7 +175,7 @@ async function runBatch(engine: Engine, plan: ImagePlan, jobs: Job[], concurrenc
 
 async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: AbortSignal): Promise<FileResult> {
   const started = performance.now();
-  const output = relative(process.cwd(), job.output);
+  const output = displayPath(job.output);
   let response: ImageResponse | undefined;
   try {
     const info = await stat(job.path);
