@@ -67,8 +67,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (closing) server.closeIdleConnections();
     });
   });
-  // The cold start of an ACI backend takes minutes; the request's headers and body still have Node's bounds.
-  server.requestTimeout = 5 * 60_000;
+  // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
+  // and uploads are read at once (never held back by a cold start), so they cannot run into them.
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
