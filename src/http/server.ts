@@ -10,6 +10,7 @@ import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
 import { createHandler, type HandlerResponse } from "./handler.js";
+import { startReaper } from "./reaper.js";
 import { errorReply } from "./replies.js";
 
 export interface HttpServerOptions {
@@ -31,6 +32,10 @@ export interface HttpServerOptions {
   timeoutMs?: number;
   /** How long `close()` lets in-flight requests run before cutting them. Default 30 s. */
   closeTimeoutMs?: number;
+  /** Idle limit of the built-in reaper (config.idleMs). Default 5 min. */
+  idleMs?: number;
+  /** Time between reaper passes; 0 turns the reaper off (e.g. when cron runs `aciimg reap`). Default 60 s. */
+  reapEveryMs?: number;
 }
 
 export interface HttpServer {
@@ -76,21 +81,30 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     );
     server.listen(options.port, options.host, () => resolve());
   });
+  const reapEveryMs = options.reapEveryMs ?? 60_000;
+  const reaper = reapEveryMs > 0
+    ? startReaper({ engine: options.engine, idleMs: options.idleMs ?? 5 * 60_000, everyMs: reapEveryMs, log: options.log })
+    : undefined;
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
     url: `http://${host}:${address.port}`,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        const deadline = setTimeout(() => server.closeAllConnections(), options.closeTimeoutMs ?? 30_000);
-        server.close(() => {
-          clearTimeout(deadline);
-          resolve();
+      closing ??= (async () => {
+        // A reap pass in progress finishes before close resolves: the caller closes the engine next.
+        const reaperStopped = reaper?.stop();
+        await new Promise<void>((resolve) => {
+          const deadline = setTimeout(() => server.closeAllConnections(), options.closeTimeoutMs ?? 30_000);
+          server.close(() => {
+            clearTimeout(deadline);
+            resolve();
+          });
+          server.closeIdleConnections();
+          if (inFlight === 0) server.closeAllConnections();
         });
-        server.closeIdleConnections();
-        if (inFlight === 0) server.closeAllConnections();
-      });
+        await reaperStopped;
+      })();
       return closing;
     },
   };

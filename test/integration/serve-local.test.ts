@@ -196,4 +196,27 @@ describe("aciimg serve with the local provider", () => {
     await closing;
     expect(closed).toBe(true);
   });
+
+  it("reaps its idle backend by itself, and the next request starts a new one", async () => {
+    const lines: string[] = [];
+    const reaping = await startHttpServer({
+      engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: (line) => lines.push(line),
+      idleMs: 300, reapEveryMs: 100,
+    });
+    try {
+      const first = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
+      expect(first.status).toBe(200);
+      await first.arrayBuffer();
+      // Bounded wait for the condition: no backend left once the idle limit has passed.
+      const deadline = Date.now() + 15_000;
+      while ((await engine.provider.list()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await engine.provider.list()).toEqual([]);
+      expect(lines.join("\n")).toMatch(/reaped backend default \(idle\)/);
+      const next = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
+      expect(next.status).toBe(200);
+      await next.arrayBuffer();
+    } finally {
+      await reaping.close();
+    }
+  });
 });
