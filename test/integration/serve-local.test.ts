@@ -207,9 +207,10 @@ describe("aciimg serve with the local provider", () => {
       const first = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
       expect(first.status).toBe(200);
       await first.arrayBuffer();
-      // Bounded wait for the condition: no backend left once the idle limit has passed.
+      // Bounded wait for the condition: the reaper has reported a pass that removed the backend.
+      const reaped = () => lines.some((line) => /reaped backend default \(idle\)/.test(line));
       const deadline = Date.now() + 15_000;
-      while ((await engine.provider.list()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (!reaped() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await engine.provider.list()).toEqual([]);
       expect(lines.join("\n")).toMatch(/reaped backend default \(idle\)/);
       const next = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
