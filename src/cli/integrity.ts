@@ -12,7 +12,7 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 const PNG_IEND = Buffer.from("IEND", "latin1");
 
 /** How much of the end is read first: a complete file ends with its marker (or a short trailer). */
-const tailBytes = 64 * 1024;
+const tailBytes = 4 * 1024;
 
 /**
  * Resolves with why `path` is truncated, or undefined when it looks complete (or is not a JPEG
@@ -23,16 +23,16 @@ const tailBytes = 64 * 1024;
 export async function truncationOf(path: string, size: number): Promise<string | undefined> {
   const file = await open(path, "r");
   try {
-    const head = Buffer.alloc(Math.min(size, 8));
+    const head = Buffer.allocUnsafe(Math.min(size, 8));
     await file.read(head, 0, head.length, 0);
     const isJpeg = head.subarray(0, 3).equals(JPEG_SOI);
     const isPng = head.equals(PNG_SIGNATURE);
     if (!isJpeg && !isPng) return undefined;
-    const tail = Buffer.alloc(Math.min(size, tailBytes));
+    const tail = Buffer.allocUnsafe(Math.min(size, tailBytes));
     await file.read(tail, 0, tail.length, size - tail.length);
     if (isPng) return tail.includes(PNG_IEND) || (await fileIncludes(file, size, PNG_IEND, 0)) ? undefined : "the PNG ends before its IEND chunk";
     if (tail.lastIndexOf(JPEG_EOI) >= tail.length - 64) return undefined;
-    const whole = Buffer.alloc(size);
+    const whole = Buffer.allocUnsafe(size);
     await file.read(whole, 0, size, 0);
     const scan = whole.indexOf(JPEG_SOS);
     return scan >= 0 && whole.indexOf(JPEG_EOI, scan) >= 0 ? undefined : "the JPEG ends before its end-of-image marker";
@@ -42,7 +42,7 @@ export async function truncationOf(path: string, size: number): Promise<string |
 }
 
 async function fileIncludes(file: import("node:fs/promises").FileHandle, size: number, needle: Buffer, from: number): Promise<boolean> {
-  const whole = Buffer.alloc(size - from);
+  const whole = Buffer.allocUnsafe(size - from);
   await file.read(whole, 0, whole.length, from);
   return whole.includes(needle);
 }

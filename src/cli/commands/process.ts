@@ -182,7 +182,7 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: Abo
     if (info.size === 0) throw new AciimgError("E_BAD_INPUT", `${job.input} is empty (0 bytes), not an image`);
     const truncated = await truncationOf(job.path, info.size);
     if (truncated) throw new AciimgError("E_BAD_INPUT", `${job.input} is truncated: ${truncated} (an incomplete copy or download?)`);
-    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path, { highWaterMark: 1 << 20 }), signal });
+    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path), signal });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
