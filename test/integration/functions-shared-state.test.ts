@@ -3,7 +3,8 @@
  * other's cleanup timer reaps. Reaping must never fail a request, and nothing may be left running
  * that the state does not name.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -41,6 +42,36 @@ afterAll(async () => {
 });
 
 describe("two engines sharing one blob state", () => {
+  it("both hit a cold backend at once: one backend starts, every request succeeds", async () => {
+    expect(await processing.provider.list()).toEqual([]);
+    const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3060a0" } }).jpeg().toBuffer();
+    // Every backend the local provider starts gets a registry entry: watching the directory counts
+    // starts, including one that a loser of the race would start and then delete as surplus.
+    const registry = join(dir, "local");
+    await mkdir(registry, { recursive: true });
+    const started = new Set<string>();
+    const watcher = watch(registry, (_event, file) => {
+      if (file && /^backend-\d+\.json$/.test(String(file))) started.add(String(file));
+    });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const engine = i % 2 === 0 ? processing : reaping;
+        const response = await engine.call({ op: "resize", query: new URLSearchParams("width=120&height=90"), body: photo });
+        const chunks: Buffer[] = [];
+        for await (const chunk of response.body) chunks.push(chunk as Buffer);
+        const meta = await sharp(Buffer.concat(chunks)).metadata();
+        return `${meta.width}x${meta.height}`;
+      }),
+    );
+    watcher.close();
+    expect(results).toEqual(Array.from({ length: 20 }, () => "120x90"));
+    // The provisioning claim in the blob (written under an ETag condition) let only one of them start one.
+    expect(started.size).toBe(1);
+    expect(await processing.provider.list()).toHaveLength(1);
+    const state = await createBlobStateStore(config.blob).read();
+    expect(state.backends.default?.status).toBe("running");
+  });
+
   it("one processing while the other reaps: no failed request, no orphan", async () => {
     const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#a03060" } }).jpeg().toBuffer();
     let working = true;

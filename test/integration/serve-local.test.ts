@@ -3,7 +3,8 @@
  * (a real backend process), state in a temp dir.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -93,6 +94,12 @@ describe("aciimg serve with the local provider", () => {
 
   it("serves 50 concurrent requests on a cold backend with one backend start and 50 correct images", async () => {
     expect(await localBackends()).toEqual([]);
+    // Counts backend starts as they happen (one registry entry each), even one started and deleted.
+    await mkdir(join(dir, "local"), { recursive: true });
+    const started = new Set<string>();
+    const watcher = watch(join(dir, "local"), (_event, file) => {
+      if (file && /^backend-\d+\.json$/.test(String(file))) started.add(String(file));
+    });
     const responses = await Promise.all(Array.from({ length: 50 }, () => post("/resize?width=300&height=200", photo)));
     const images = await Promise.all(
       responses.map(async (response) => {
@@ -101,7 +108,9 @@ describe("aciimg serve with the local provider", () => {
         return sharp(Buffer.from(await response.arrayBuffer())).metadata();
       }),
     );
+    watcher.close();
     for (const image of images) expect([image.format, image.width, image.height]).toEqual(["jpeg", 300, 200]);
+    expect(started.size).toBe(1);
     expect(await localBackends()).toHaveLength(1);
     expect(await engine.provider.list()).toHaveLength(1);
   });
