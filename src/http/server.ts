@@ -72,6 +72,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (closing) server.closeIdleConnections();
     });
   });
+  // Requests Node itself refuses (malformed, headers too large, too slow) get imaginary's JSON shape too.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"]
+      : error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"]
+      : [400, "Bad Request"];
+    const body = JSON.stringify({ message: reason, status });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
   // and uploads are read at once (never held back by a cold start), so they cannot run into them.
 

@@ -3,6 +3,7 @@
  * (a real backend process), state in a temp dir.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
 import { watch } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -74,6 +75,17 @@ describe("aciimg serve with the local provider", () => {
 
     expect((await engine.status()).state).toBe("none");
     expect(await localBackends()).toEqual([]);
+  });
+
+  it("answers a request Node cannot parse with imaginary's JSON shape", async () => {
+    const { port } = new URL(server.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => socket.write("NOT HTTP AT ALL\r\n\r\n"));
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk.toString())).once("end", () => resolve(text)).once("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))).toEqual({ message: "Bad Request", status: 400 });
   });
 
   it("answers 413 while an oversized upload is still being sent, without waiting for its end", async () => {
