@@ -66,11 +66,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const started = performance.now();
     // Once closing, each finished exchange ends its connection instead of keeping it alive.
     if (closing) res.shouldKeepAlive = false;
-    void respond(req, res, handle, options.log).finally(() => {
-      inFlight -= 1;
-      options.log(accessLine(req, res, performance.now() - started));
-      if (closing) server.closeIdleConnections();
-    });
+    void respond(req, res, handle, options.log)
+      .catch((error: unknown) => {
+        // e.g. a header value Node refuses: nothing sensible can be sent any more.
+        options.log(`response failed: ${(error as Error).message}`);
+        res.destroy();
+        return 0;
+      })
+      .then((bytes) => {
+        inFlight -= 1;
+        options.log(accessLine(req, res.statusCode, bytes, performance.now() - started));
+        if (closing) server.closeIdleConnections();
+      });
   });
   // Requests Node itself refuses (malformed, headers too large, too slow) get imaginary's JSON shape too.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -128,7 +135,7 @@ async function respond(
   res: ServerResponse,
   handle: ReturnType<typeof createHandler>,
   log: (line: string) => void,
-): Promise<void> {
+): Promise<number> {
   const gone = new AbortController();
   // 'close' on the response before it finished: the client went away; cancel the backend call.
   res.once("close", () => {
@@ -148,19 +155,25 @@ async function respond(
     req.resume();
   }
   res.writeHead(reply.status, reply.headers);
+  let bytes = 0;
   try {
-    if (reply.body instanceof Readable) await pipeline(reply.body, res);
-    else res.end(reply.body);
+    if (reply.body instanceof Readable) {
+      reply.body.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      await pipeline(reply.body, res);
+    } else {
+      bytes = typeof reply.body === "string" ? Buffer.byteLength(reply.body) : reply.body.length;
+      res.end(reply.body);
+    }
   } catch {
     // The client went away mid-body; pipeline has destroyed both sides.
   }
+  return bytes;
 }
 
 /** `2026-…Z POST /resize?width=300 200 12ms 4521B`, with `key` removed from the query. */
-function accessLine(req: IncomingMessage, res: ServerResponse, ms: number): string {
+function accessLine(req: IncomingMessage, status: number, bytes: number, ms: number): string {
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");
   const query = url.searchParams.toString();
-  const bytes = Number(res.getHeader("content-length") ?? 0);
-  return `${new Date().toISOString()} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${res.statusCode} ${Math.round(ms)}ms ${bytes}B`;
+  return `${new Date().toISOString()} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
 }

@@ -180,9 +180,15 @@ describe("aciimg serve with the local provider", () => {
     const before = logLines.length;
     const response = await post(`/resize?width=64&key=${KEY}`, photo, {});
     expect(response.status).toBe(200);
-    await response.arrayBuffer();
-    const line = logLines.slice(before).find((l) => l.includes("POST /resize"));
+    const body = await response.arrayBuffer();
+    // The line is written once the server has finished sending; bounded wait for it.
+    const find = () => logLines.slice(before).find((l) => l.includes("POST /resize"));
+    const deadline = Date.now() + 5_000;
+    while (!find() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    const line = find();
     expect(line).toMatch(/POST \/resize\?width=64 200 \d+ms \d+B$/);
+    // The byte count is what was sent: the image, not a header that may be absent (streamed bodies).
+    expect(Number(/ (\d+)B$/.exec(line ?? "")?.[1])).toBe(body.byteLength);
     expect(logLines.join("\n")).not.toContain(KEY);
   });
 
