@@ -100,7 +100,11 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     start: (count) => {
       total = count;
       startedAt = performance.now();
-      spinner.start(progressText(0, total, 0, 0));
+      // ora's start() on a running spinner only swaps the text; draw the 0/N line now.
+      if (spinner.isSpinning) {
+        spinner.text = progressText(0, total, 0, 0);
+        spinner.render();
+      } else spinner.start(progressText(0, total, 0, 0));
     },
     file: (r) => {
       done += 1;

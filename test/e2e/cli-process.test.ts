@@ -194,8 +194,10 @@ describe("bad input: a clear error, nothing lost", () => {
 
 describe("on a terminal", () => {
   it("shows a progress line with done/total and images/s, then the summary", async () => {
+    await mkdir(join(ws.dir, "tty"), { recursive: true });
+    for (const name of ["x1.jpg", "x2.jpg", "y.jpg"]) await writeJpeg(join(ws.dir, "tty", name), 160, 120);
     // util-linux `script` gives the CLI a real pseudo-terminal; stty gives it a width.
-    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} process globbed --resize 80x60 -o outt/`;
+    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} process tty --resize 80x60 -o outt/`;
     const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
     expect(result.code, result.stdout).toBe(0);
     const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
