@@ -10,6 +10,7 @@ import { isAciimgError } from "../errors.js";
 import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
 import { createEnsure, isProvisionerDead, type EnsureOptions } from "./ensure.js";
 import { reapBackends } from "./reap.js";
+import { createFlight } from "./shared-flight.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, Engine, EnsureResult, ImageRequest, ImageResponse, Provider, StateStore, StatusReport } from "./types.js";
 import { createUsageTracker } from "./usage.js";
 
@@ -89,20 +90,19 @@ export function createEngine(options: EngineOptions): Engine {
 
   /** The backend calls go to, until one of them finds it vanished. */
   let active: BackendRecord | undefined;
-  /** Single-flight inside the process: concurrent callers share one ensure. */
-  let ensuring: Promise<EnsureResult> | undefined;
+  /**
+   * Single-flight inside the process: concurrent callers share one ensure. Each caller's signal
+   * only ends its own wait; the shared run is cancelled when the last waiter leaves.
+   */
+  const ensuring = createFlight<EnsureResult>(async (signal, onPhase) => {
+    const result = await ensureOnce({ signal, onPhase });
+    if (active && active.id !== result.record.id) void dropClients(active.id);
+    active = result.record;
+    return result;
+  });
 
   function ensure(ensureOptions: EnsureOptions = {}): Promise<EnsureResult> {
-    ensuring ??= ensureOnce(ensureOptions)
-      .then((result) => {
-        if (active && active.id !== result.record.id) void dropClients(active.id);
-        active = result.record;
-        return result;
-      })
-      .finally(() => {
-        ensuring = undefined;
-      });
-    return ensuring;
+    return ensuring.join(ensureOptions.signal, ensureOptions.onPhase);
   }
 
   async function send(record: BackendRecord, request: ImageRequest): Promise<ImageResponse> {
