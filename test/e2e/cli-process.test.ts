@@ -70,6 +70,15 @@ describe("aciimg process", () => {
     expect(await listFiles(join(ws.dir, "out4"))).toEqual(["x1.jpg", "x2.jpg"]);
   });
 
+  it("streams a file too big to read whole (over 8 MiB)", async () => {
+    const big = join(ws.dir, "noise.png");
+    await sharp({ create: { width: 2000, height: 1500, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toFile(big);
+    expect((await stat(big)).size).toBeGreaterThan(8 * 1024 * 1024);
+    const result = await ws.run(["process", "noise.png", "--resize", "100x75", "-o", "outbig/"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "outbig", "noise.png")).metadata()).toMatchObject({ width: 100, height: 75, format: "png" });
+  });
+
   it("reads stdin and writes the image to stdout with -", async () => {
     const result = await ws.run(["process", "-", "--thumbnail", "64"], { input: await readFile(photo) });
     expect(result.code, result.stderr).toBe(0);
