@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -75,5 +76,24 @@ describe("with nothing running", () => {
     expect(plan.provider).toBe("local");
     expect(plan.command).toContain("ACIIMG_BACKEND_KEY=***");
     expect(existsSync(ws.statePath)).toBe(false);
+  });
+});
+
+describe("lazy loading", () => {
+  const hook = new URL("./cli-load-hook.mjs", import.meta.url).href;
+  const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hook)});`;
+  const loaded = async (args: string[]): Promise<Set<string>> => {
+    const result = await ws.runCommand(process.execPath, ["--import", register, fileURLToPath(new URL(cliPath, "file://")), ...args]);
+    expect(result.code, result.stderr).toBe(0);
+    return new Set([...result.stderr.matchAll(/^aciimg-test-loaded (\S+)$/gm)].map((m) => m[1] as string));
+  };
+
+  it("--help loads commander only", async () => {
+    expect([...(await loaded(["--help"]))]).toEqual(["commander"]);
+  });
+
+  it("status on the local provider never loads the Azure SDK or ora", async () => {
+    const packages = await loaded(["status"]);
+    expect([...packages].filter((name) => name.startsWith("@azure/") || name === "ora")).toEqual([]);
   });
 });
