@@ -1,12 +1,13 @@
 /**
- * A cross-process lock file: created with O_EXCL, holding who took it (pid, host, time, token).
+ * A cross-process lock file, created atomically (temp file + link) holding who took it (pid, host,
+ * time, token).
  * A lock is stale when its pid is dead on this host, or when it is older than `staleMs` (holders
  * keep it for milliseconds: one read-modify-write of the state). Breaking a stale lock is itself
- * serialized by a second O_EXCL file, so two waiters never both break it and then remove a fresh
+ * serialized by a second exclusive file, so two waiters never both break it and then remove a fresh
  * lock taken in between. A kill -9'd holder therefore delays the next run by at most one check.
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { AciimgError } from "../errors.js";
 import type { Clock } from "../engine/types.js";
@@ -75,20 +76,24 @@ async function acquire(options: LockOptions): Promise<string> {
   }
 }
 
+/**
+ * Creates `path` holding `content`, or returns false when it exists. The content is written to a
+ * private temp file first and hard-linked into place: link() is atomic and fails with EEXIST, so
+ * the lock is never visible empty. (With open("wx") then write, a holder stalled between the two
+ * on a loaded machine looked like a crashed one to waiters, who broke a lock still in use.)
+ */
 async function tryCreate(path: string, content: string): Promise<boolean> {
-  let handle;
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    handle = await open(path, "wx", 0o600);
+    await writeFile(temp, content, { mode: 0o600, flag: "wx" });
+    await link(temp, path);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw new AciimgError("E_STATE", `cannot create lock file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    await handle.writeFile(content);
   } finally {
-    await handle.close();
+    await unlink(temp).catch(() => undefined);
   }
-  return true;
 }
 
 async function readOwner(path: string): Promise<LockOwner | undefined> {
@@ -108,7 +113,7 @@ async function isStale(path: string, holder: LockOwner | undefined, staleMs: num
     if (holder.host === hostname() && !isProcessAlive(holder.pid)) return true;
     return clock.now() - holder.time > staleMs;
   }
-  // Unreadable content: a holder between open() and write(), or one killed right there.
+  // Unreadable content: not written by this version (locks appear whole), or damaged.
   const age = await fileAgeMs(path);
   return age !== undefined && age > Math.min(staleMs, 2_000);
 }
