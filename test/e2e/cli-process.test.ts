@@ -180,6 +180,19 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(await sha(photo)).toBe(before);
   });
 
+  it("never overwrites another input: a.jpg → a.png next to an input a.png is refused", async () => {
+    const dir = join(ws.dir, "pair");
+    await mkdir(dir, { recursive: true });
+    await writeJpeg(join(dir, "a.jpg"), 120, 80);
+    await sharp(await readFile(join(dir, "a.jpg"))).png().toFile(join(dir, "a.png"));
+    const before = await sha(join(dir, "a.png"));
+    const result = await ws.run(["process", "pair/a.jpg", "pair/a.png", "--resize", "60x40", "--type", "png", "-o", "pair", "--json"]);
+    expect(result.code).toBe(1);
+    const failures = (jsonLines(result.stdout).at(-1)?.summary as { failures: Array<{ input: string; error: string }> }).failures;
+    expect(failures.map((f) => f.input).sort()).toEqual(["pair/a.jpg", "pair/a.png"]);
+    expect(await sha(join(dir, "a.png"))).toBe(before);
+  });
+
   it("an output directory that cannot be created fails before any work", async () => {
     await writeFile(join(ws.dir, "a-file"), "x");
     const result = await ws.run(["process", "photo.jpg", "--resize", "30x20", "-o", "a-file/out/"]);

@@ -45,10 +45,16 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const failures: FileResult[] = expansion.failures.map(failedInput);
   const jobs: Job[] = [];
   const taken = new Map<string, string>();
+  // Inputs are never modified: not by their own output, nor by another input's (a.jpg → a.png).
+  const inputPaths = new Set(expansion.items.map((item) => item.path));
   for (const item of expansion.items) {
     const input = displayPath(item.path);
     const output = asDirectory ? join(outputRoot, outputName(item.relativeOutput, plan.outputType)) : outputRoot;
-    const clash = output === item.path ? "the output would overwrite the input" : taken.has(output) ? `${taken.get(output)} already writes there` : undefined;
+    const clash =
+      output === item.path ? "the output would overwrite the input"
+      : inputPaths.has(output) ? `${displayPath(output)} is also an input`
+      : taken.has(output) ? `${taken.get(output)} already writes there`
+      : undefined;
     if (clash) {
       failures.push({ input, output: displayPath(output), status: "failed", ms: 0, code: "E_OUTPUT", error: `refusing to write ${displayPath(output)}: ${clash}` });
       continue;
