@@ -16,6 +16,8 @@ export interface InputItem {
   path: string;
   /** Path of the output relative to an output directory (keeps a directory's sub-folders). */
   relativeOutput: string;
+  /** Found by searching a directory or a glob (not named on the command line). */
+  found: boolean;
 }
 
 export interface InputFailure {
@@ -33,10 +35,10 @@ export async function expandInputs(inputs: readonly string[], cwd: string): Prom
   const items: InputItem[] = [];
   const failures: InputFailure[] = [];
   const seen = new Set<string>();
-  const push = (path: string, relativeOutput: string): void => {
+  const push = (path: string, relativeOutput: string, found: boolean): void => {
     if (seen.has(path)) return;
     seen.add(path);
-    items.push({ path, relativeOutput });
+    items.push({ path, relativeOutput, found });
   };
 
   for (const input of inputs) {
@@ -51,16 +53,16 @@ export async function expandInputs(inputs: readonly string[], cwd: string): Prom
             error: new AciimgError("E_BAD_INPUT", `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, also in sub-folders)`),
           });
         }
-        for (const path of found.sort()) push(resolve(path), relative(absolute, path));
+        for (const path of found.sort()) push(resolve(path), relative(absolute, path), true);
       } else {
-        push(absolute, basename(absolute));
+        push(absolute, basename(absolute), false);
       }
       continue;
     }
     if (info.code === "ENOENT" && isDynamicPattern(input)) {
       const found = await glob(input, { cwd, absolute: true, onlyFiles: true });
       if (found.length === 0) failures.push({ input, error: new AciimgError("E_BAD_INPUT", `no files match ${input}`) });
-      for (const path of found.sort()) push(resolve(path), basename(path));
+      for (const path of found.sort()) push(resolve(path), basename(path), true);
       continue;
     }
     const reason = info.code === "ENOENT" ? "no such file or directory" : info.message;

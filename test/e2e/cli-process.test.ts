@@ -62,6 +62,18 @@ describe("aciimg process", () => {
     expect(await sharp(join(ws.dir, "out3", "sub", "b.png")).metadata()).toMatchObject({ width: 50, format: "png" });
   });
 
+  it("does not take an earlier run's outputs inside the searched directory as inputs", async () => {
+    const dir = join(ws.dir, "nested");
+    await mkdir(dir, { recursive: true });
+    await writeJpeg(join(dir, "n.jpg"), 200, 100);
+    for (let run = 0; run < 2; run++) {
+      const result = await ws.run(["process", "nested", "--thumbnail", "40", "-o", "nested/small", "--json"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(jsonLines(result.stdout).at(-1)).toMatchObject({ summary: { total: 1, ok: 1 } });
+    }
+    expect(await listFiles(dir)).toEqual(["n.jpg", "small/n.jpg"]);
+  });
+
   it("expands globs", async () => {
     await mkdir(join(ws.dir, "globbed"), { recursive: true });
     for (const name of ["x1.jpg", "x2.jpg", "y.jpg"]) await writeJpeg(join(ws.dir, "globbed", name), 160, 120);

@@ -46,8 +46,10 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const jobs: Job[] = [];
   const taken = new Map<string, string>();
   // Inputs are never modified: not by their own output, nor by another input's (a.jpg → a.png).
-  const inputPaths = new Set(expansion.items.map((item) => item.path));
-  for (const item of expansion.items) {
+  // A search must not pick up the outputs of an earlier run (`process photos -o photos/small`).
+  const items = expansion.items.filter((item) => !(asDirectory && item.found && item.path.startsWith(outputRoot + sep)));
+  const inputPaths = new Set(items.map((item) => item.path));
+  for (const item of items) {
     const input = displayPath(item.path);
     const output = asDirectory ? join(outputRoot, outputName(item.relativeOutput, plan.outputType)) : outputRoot;
     const clash =
