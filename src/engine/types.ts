@@ -112,6 +112,11 @@ export interface ImageRequest {
   query: URLSearchParams;
   /** The image: bytes, or a factory that opens a fresh stream each time (e.g. a file). */
   body: Uint8Array | (() => Readable);
+  /**
+   * Byte length of a streamed body, when known (a file's size). Sent as Content-Length, so the
+   * upload goes out unchunked and the backend can refuse an oversized body before reading it.
+   */
+  length?: number;
   /** Content-Type to send (raw bytes default to application/octet-stream; multipart is passed through). */
   contentType?: string;
   /** Accept header, for `type=auto`. */

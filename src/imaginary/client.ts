@@ -120,6 +120,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       const headers: Record<string, string> = { "content-type": request.contentType ?? "application/octet-stream" };
       if (request.accept) headers.accept = request.accept;
       const body = typeof request.body === "function" ? request.body() : request.body;
+      if (typeof request.body === "function" && request.length !== undefined) headers["content-length"] = String(request.length);
       const response = await send("POST", path, headers, body, request.signal);
       // An empty 200 is never a valid image (or /info JSON): treat it as the backend failing.
       if (response.headers["content-length"] === "0") {

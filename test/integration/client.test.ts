@@ -124,6 +124,29 @@ describe("imaginary client", () => {
       expect(createHash("sha256").update(echoed).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
       expect(fake.lastRequest()?.url).toBe("/echo?width=300&type=webp");
       expect(fake.lastRequest()?.headers["content-type"]).toBe("image/jpeg");
+      // No length given: the stream goes out chunked.
+      expect(fake.lastRequest()?.headers["transfer-encoding"]).toBe("chunked");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("sends a streamed body of known length with Content-Length, unchunked", async () => {
+    const file = join(dir, "sized.bin");
+    const bytes = randomBytes(3 * 1024 * 1024 + 7);
+    await writeFile(file, bytes);
+    const client = createImaginaryClient({ endpoint, apiKey: key });
+    try {
+      const response = await client.request({
+        op: "echo",
+        query: new URLSearchParams(),
+        body: () => createReadStream(file),
+        length: bytes.length,
+      });
+      const echoed = await buffer(response.body);
+      expect(echoed.equals(bytes)).toBe(true);
+      expect(fake.lastRequest()?.headers["content-length"]).toBe(String(bytes.length));
+      expect(fake.lastRequest()?.headers["transfer-encoding"]).toBeUndefined();
     } finally {
       await client.close();
     }

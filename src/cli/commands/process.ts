@@ -5,10 +5,9 @@
  * exits 1 if any file failed (DESIGN.md §7).
  */
 import { createReadStream } from "node:fs";
-import { access, constants, mkdir, readFile, stat } from "node:fs/promises";
+import { access, constants, mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { Readable } from "node:stream";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
@@ -120,19 +119,6 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   return summary.failed > 0 ? 1 : 0;
 }
 
-/**
- * Files up to this size are sent as bytes, larger ones streamed. A stream goes out with chunked
- * encoding (its length is not part of ImageRequest), which measured about 25% slower per image on
- * loopback (bench/batch.mjs, 2000x1500 JPEGs); whole reads cost at most concurrency × 8 MiB, and
- * the backend holds each body whole anyway (it sniffs and sizes before decoding).
- */
-const wholeReadBytes = 8 * 1024 * 1024;
-
-/** The request body: the file's bytes when small, else a stream opened afresh for each try. */
-async function bodyOf(path: string, size: number): Promise<Uint8Array | (() => Readable)> {
-  return size <= wholeReadBytes ? readFile(path) : () => createReadStream(path);
-}
-
 /** A path as people read it: relative to the working directory when inside it, else absolute. */
 function displayPath(path: string): string {
   const rel = relative(process.cwd(), path);
@@ -204,7 +190,7 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: Abo
     if (info.size === 0) throw new AciimgError("E_BAD_INPUT", `${job.input} is empty (0 bytes), not an image`);
     const truncated = await truncationOf(job.path, info.size);
     if (truncated) throw new AciimgError("E_BAD_INPUT", `${job.input} is truncated: ${truncated} (an incomplete copy or download?)`);
-    response = await engine.call({ op: plan.op, query: plan.query, body: await bodyOf(job.path, info.size), signal });
+    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path), length: info.size, signal });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
