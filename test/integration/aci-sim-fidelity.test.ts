@@ -1,6 +1,6 @@
 /**
  * Fidelity: the simulator answers the requests of the real Azure recordings
- * (shared/reference/aci/sdk-js-recordings) with the recorded status codes, LRO headers and body
+ * (test/arm-sim/recordings, copied from the Azure SDK repository) with the recorded status codes, LRO headers and body
  * fields. If this fails, the simulator drifted from real ACI and the provider tests prove less.
  */
 import { readFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const recordings = join(here, "..", "..", "..", "shared", "reference", "aci", "sdk-js-recordings");
+const recordings = join(here, "..", "arm-sim", "recordings");
 
 interface Entry {
   RequestUri: string;
