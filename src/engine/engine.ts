@@ -39,6 +39,12 @@ export interface EngineOptions {
   connections?: number;
 }
 
+/**
+ * How often one call provisions again after its backend vanished. Bounded, so an input that
+ * crashes the backend costs at most this many extra backends before the call fails.
+ */
+const maxVanishedRetries = 2;
+
 /** True when an error means "the backend this record names is not there (any more)". */
 function isVanished(error: unknown): boolean {
   if (!isAciimgError(error)) return false;
@@ -126,17 +132,20 @@ export function createEngine(options: EngineOptions): Engine {
       };
       try {
         let record = active ?? (await ensure({ signal: request.signal })).record;
-        let response: ImageResponse;
-        try {
-          response = await send(record, request);
-        } catch (error) {
-          if (!isVanished(error) || request.signal?.aborted) throw error;
-          // Reaped, killed or replaced under us: forget it, ensure (provisions if needed), retry once.
-          // Operations are idempotent (imaginary-api.md §1.5), so a replay is safe.
-          if (active?.id === record.id) active = undefined;
-          seenHealthy.delete(record.id);
-          record = (await ensure({ signal: request.signal })).record;
-          response = await send(record, request);
+        let response: ImageResponse | undefined;
+        for (let retries = 0; response === undefined; retries++) {
+          try {
+            response = await send(record, request);
+          } catch (error) {
+            if (!isVanished(error) || request.signal?.aborted || retries === maxVanishedRetries) throw error;
+            // Reaped, killed or replaced under us: forget it, ensure (provisions if needed), retry.
+            // Operations are idempotent (imaginary-api.md §1.5), so a replay is safe. Normally one
+            // retry is enough; a second covers a reaper with a tiny idle limit deleting even the
+            // backend provisioned for the first retry before the replay reached it.
+            if (active?.id === record.id) active = undefined;
+            seenHealthy.delete(record.id);
+            record = (await ensure({ signal: request.signal })).record;
+          }
         }
         // Work ends when the response body is consumed (or abandoned), not when headers arrive.
         finished(response.body, end);

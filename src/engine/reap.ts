@@ -4,8 +4,8 @@
  * The race with a starting call is closed in this order: under the store's lock the record is
  * re-checked (still the same backend, still running, still idle) and removed, and only then is the
  * backend deleted. A call that starts afterwards finds no record and provisions anew; a call
- * already in flight on the deleted backend sees it vanish and retries once on a new one (engine
- * `call`), so no request is lost.
+ * already in flight on the deleted backend sees it vanish and retries on a new one (engine
+ * `call`; at most twice), so no request is lost.
  *
  * Orphans are backends the provider lists but the state does not name (a lost state file, a
  * provisioner killed between create and record). One younger than `createTimeoutMs`, or whose

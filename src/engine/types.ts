@@ -168,7 +168,7 @@ export interface Engine {
   readonly provider: Provider;
   /** A healthy backend: reuses the recorded one, waits for one being provisioned, or creates one (single-flight). */
   ensure(options?: { signal?: AbortSignal; onPhase?: (phase: string) => void }): Promise<EnsureResult>;
-  /** Sends one image request; on a vanished backend provisions again and retries once. Updates lastUsed. */
+  /** Sends one image request; on a vanished backend provisions again and retries (at most twice). Updates lastUsed. */
   call(request: ImageRequest): Promise<ImageResponse>;
   /** Marks a batch as working: lastUsed is refreshed at most every few seconds until `end()`. */
   beginWork(): { end(): Promise<void> };
