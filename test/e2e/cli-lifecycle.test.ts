@@ -85,13 +85,15 @@ describe("aciimg lifecycle on the local provider", () => {
     await mkdir(dirname(ws.statePath), { recursive: true });
     const lockModule = fileURLToPath(new URL("../../dist/state/lock.js", import.meta.url));
     const clockModule = fileURLToPath(new URL("../../dist/clock.js", import.meta.url));
-    // A real holder of the real lock, killed while holding it.
+    // A real holder of the real lock, killed while holding it. It holds until killed; the bound
+    // only keeps a holder from outliving a test that failed before the kill.
+    const holdBoundMs = 120_000;
     const holder = spawn(process.execPath, ["--input-type=module", "-e", `
       const { withLock } = await import(${JSON.stringify(lockModule)});
       const { systemClock } = await import(${JSON.stringify(clockModule)});
       await withLock({ path: ${JSON.stringify(`${ws.statePath}.lock`)}, clock: systemClock, what: "state" }, async () => {
         process.stdout.write("locked\\n");
-        await new Promise((resolve) => setTimeout(resolve, 120_000));
+        await systemClock.sleep(${holdBoundMs});
       });`], { stdio: ["ignore", "pipe", "inherit"] });
     let output = "";
     holder.stdout.on("data", (d: Buffer) => (output += d.toString()));
