@@ -3,9 +3,9 @@
  * without secrets, and on SIGTERM finishes the request in flight before exiting 0.
  */
 import type { ChildProcess } from "node:child_process";
-import { request as httpRequest, type IncomingMessage } from "node:http";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
+import { startUpload } from "../helpers/upload-in-flight.js";
 import { createWorkspace, type Workspace } from "./cli-harness.js";
 
 const KEY = "e2e-serve-key-0123456789abcdef";
@@ -65,27 +65,12 @@ describe("aciimg serve (spawned CLI)", () => {
       expect(first.status).toBe(200);
       expect((await sharp(Buffer.from(await first.arrayBuffer())).metadata()).width).toBe(300);
 
-      // A request in flight: headers accepted (100-continue), half the body sent.
-      const req = httpRequest(`${url}/resize?width=100`, {
-        method: "POST",
-        headers: { "api-key": KEY, "content-length": String(photo.length), expect: "100-continue" },
-      });
-      const inHand = new Promise<void>((resolve) => req.once("continue", () => resolve()));
-      const response = new Promise<IncomingMessage>((resolve, reject) => {
-        req.once("response", resolve);
-        req.once("error", reject);
-      });
-      req.flushHeaders();
-      await inHand;
-      req.write(photo.subarray(0, 1000));
-
+      // A request in flight: accepted by the server, part of the body sent.
+      const upload = await startUpload(`${url}/resize?width=100`, KEY, photo, 1000);
       child.kill("SIGTERM");
-      req.end(photo.subarray(1000));
-      const res = await response;
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      expect(res.statusCode).toBe(200);
-      expect((await sharp(Buffer.concat(chunks)).metadata()).width).toBe(100);
+      const res = await upload.finish();
+      expect(res.status).toBe(200);
+      expect((await sharp(res.body).metadata()).width).toBe(100);
 
       expect(await exited).toBe(0);
       expect(stderr.text).toMatch(/POST \/resize\?width=300&height=200 200 /);

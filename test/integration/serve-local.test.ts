@@ -14,6 +14,7 @@ import { openEngine } from "../../src/compose.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startHttpServer, type HttpServer } from "../../src/http/server.js";
+import { startUpload } from "../helpers/upload-in-flight.js";
 
 const KEY = "serve-test-key-0123456789";
 const MAX_UPLOAD = 1_000_000;
@@ -194,32 +195,16 @@ describe("aciimg serve with the local provider", () => {
 
   it("on close stops accepting, finishes the request in flight, then resolves", async () => {
     const second = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: () => {} });
-    const half = Math.floor(photo.length / 2);
-    // `Expect: 100-continue`: the "continue" arrives once the server has the request in hand.
-    const req = httpRequest(`${second.url}/resize?width=100`, {
-      method: "POST",
-      headers: { "api-key": KEY, "content-length": String(photo.length), expect: "100-continue" },
-    });
-    const inHand = new Promise<void>((resolve) => req.once("continue", () => resolve()));
-    const response = new Promise<IncomingMessage>((resolve, reject) => {
-      req.once("response", resolve);
-      req.once("error", reject);
-    });
-    req.flushHeaders();
-    await inHand;
-    req.write(photo.subarray(0, half));
+    const upload = await startUpload(`${second.url}/resize?width=100`, KEY, photo, Math.floor(photo.length / 2));
     let closed = false;
     const closing = second.close().then(() => (closed = true));
     // New connections are refused at once…
     await expect(fetch(`${second.url}/health`)).rejects.toThrow();
     expect(closed).toBe(false);
     // …while the one in flight completes.
-    req.end(photo.subarray(half));
-    const res = await response;
-    expect(res.statusCode).toBe(200);
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    expect((await sharp(Buffer.concat(chunks)).metadata()).width).toBe(100);
+    const res = await upload.finish();
+    expect(res.status).toBe(200);
+    expect((await sharp(res.body).metadata()).width).toBe(100);
     await closing;
     expect(closed).toBe(true);
   });
