@@ -6,10 +6,11 @@
 import type { Readable } from "node:stream";
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Engine } from "../engine/types.js";
-import { isOperationName, operationNames, validateRequest } from "../imaginary/operations.js";
+import { isOperationName, operationNames, validateRequest, type OperationName } from "../imaginary/operations.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
 import { mayBeImage } from "./sniff.js";
 import { acquireImage } from "./upload.js";
+import { createUploadBudget } from "./upload-budget.js";
 
 export type { HandlerResponse } from "./replies.js";
 
@@ -35,6 +36,12 @@ export interface HandlerOptions {
   key: string | undefined;
   /** Largest accepted image, in bytes; crossing it answers 413 at once. */
   maxUploadBytes: number;
+  /**
+   * Request bodies held in memory at once, in bytes (each is kept until the backend answers, for
+   * the engine's replay). Past it a request gets 503 + Retry-After before its body is read.
+   * Default: 8 uploads at the limit.
+   */
+  maxBufferedBytes?: number;
   /** Longest wait for the backend's answer, a cold start included, before a 503. Default 11 min (ACI's 10-min create bound + work). */
   timeoutMs?: number;
   /** Seconds in `Retry-After` of a 503. Default 30. */
@@ -60,6 +67,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
   const now = options.now ?? Date.now;
   const startedAt = now();
   const isAuthorized = options.key === undefined ? () => true : keyChecker(options.key);
+  const budget = createUploadBudget(options.maxBufferedBytes ?? 8 * maxUploadBytes);
 
   return async (request) => {
     const log = request.log ?? defaultLog;
@@ -81,6 +89,31 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
     if (op === "watermarkimage") return errorReply(501, "Not implemented endpoint");
 
+    // Reserve memory for the body before reading it: its declared length, else the most it may be.
+    const declared = Number(header(request, "content-length"));
+    const release = budget.reserve(Number.isSafeInteger(declared) && declared >= 0 && declared <= maxUploadBytes ? declared : maxUploadBytes);
+    if (!release) {
+      return errorReply(503, "Too many uploads in progress; retry shortly", { "retry-after": "1" });
+    }
+    let releaseWhenSettled: Promise<unknown> | undefined;
+    try {
+      return await processImage(op, url, request, log, (pending) => {
+        releaseWhenSettled = pending;
+      });
+    } finally {
+      // An abandoned call still holds its body until the engine lets go of it.
+      if (releaseWhenSettled) void releaseWhenSettled.finally(release);
+      else release();
+    }
+  };
+
+  async function processImage(
+    op: OperationName,
+    url: URL,
+    request: HandlerRequest,
+    log: (line: string) => void,
+    holdUntil: (pending: Promise<unknown>) => void,
+  ): Promise<HandlerResponse> {
     // imaginary's order (§1.3): the body, then its format, then the params.
     const image = await acquireImage(
       request.body,
@@ -113,9 +146,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     }
     if (outcome.kind === "failed") return failureReply(outcome.error, { retryAfterSeconds, timedOut: false, log });
     // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
-    pending.then((late) => late.body.destroy(), () => undefined);
+    holdUntil(pending.then((late) => late.body.destroy(), () => undefined));
     return failureReply(new Error(outcome.why), { retryAfterSeconds, timedOut: true, log });
-  };
+  }
 }
 
 type Outcome<T> = { kind: "answer"; value: T } | { kind: "failed"; error: unknown } | { kind: "abandoned"; why: string };

@@ -26,6 +26,8 @@ export interface HttpServerOptions {
    */
   key: string | undefined;
   maxUploadBytes: number;
+  /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
+  maxBufferedBytes?: number;
   /** One line per request and operator diagnostics; never secrets. */
   log: (line: string) => void;
   /** Longest wait for the backend's answer, cold start included. Default: the handler's (11 min). */
@@ -57,6 +59,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     maxUploadBytes: options.maxUploadBytes,
     log: options.log,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
   });
   let inFlight = 0;
   let closing: Promise<void> | undefined;

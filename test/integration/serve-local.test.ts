@@ -209,6 +209,28 @@ describe("aciimg serve with the local provider", () => {
     expect(closed).toBe(true);
   });
 
+  it("bounds the upload bytes held at once: past the budget a request gets 503 + Retry-After, unread", async () => {
+    // Room for one photo's body, not two.
+    const bounded = await startHttpServer({
+      engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, maxBufferedBytes: Math.ceil(photo.length * 1.5), log: () => {},
+    });
+    try {
+      const holding = await startUpload(`${bounded.url}/resize?width=100`, KEY, photo, 1000);
+      const refused = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(await refused.json()).toEqual({ message: "Too many uploads in progress; retry shortly", status: 503 });
+      // The held upload still completes, and its bytes are released afterwards.
+      const held = await holding.finish();
+      expect(held.status).toBe(200);
+      const after = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
+      expect(after.status).toBe(200);
+      expect((await sharp(Buffer.from(await after.arrayBuffer())).metadata()).width).toBe(100);
+    } finally {
+      await bounded.close();
+    }
+  });
+
   it("reaps its idle backend by itself, and the next request starts a new one", async () => {
     const lines: string[] = [];
     const reaping = await startHttpServer({
