@@ -8,7 +8,7 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import type { Engine } from "../engine/types.js";
 import { isOperationName, operationNames, validateRequest, type OperationName } from "../imaginary/operations.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
-import { mayBeImage } from "./sniff.js";
+import { detectFormat } from "../imaginary/formats.js";
 import { acquireImage } from "./upload.js";
 import { createUploadBudget } from "./upload-budget.js";
 
@@ -125,7 +125,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // Our key is for us; the engine sends the backend its own.
     query.delete("key");
     const checked = validateRequest(op, query);
-    const refusal = !mayBeImage(image.prefix)
+    // Every format imaginary may load passes (the real one in ACI can have PDF and HEIF loaders);
+    // the backend makes the final decision.
+    const refusal = detectFormat(image.prefix) === undefined
       ? errorReply(406, "Unsupported media type")
       : checked.ok ? undefined : errorReply(checked.status, checked.message);
     if (refusal) {
