@@ -75,3 +75,103 @@ describe("readUpload", () => {
     });
   });
 });
+
+describe("failureReply", () => {
+  const context = (lines: string[] = []) => ({ retryAfterSeconds: 30, timedOut: false, log: (line: string) => lines.push(line) });
+  const bodyOf = (reply: { body: unknown }) => JSON.parse(String(reply.body)) as { message: string; status: number };
+
+  it("passes imaginary's status and message through", () => {
+    const error = new AciimgError("E_IMAGE", "/resize: Image resolution is too big", { detail: { status: 422, message: "Image resolution is too big" } });
+    const reply = failureReply(error, context());
+    expect(reply.status).toBe(422);
+    expect(bodyOf(reply)).toEqual({ message: "Image resolution is too big", status: 422 });
+  });
+
+  it("never passes the backend's 401 on as the client's fault", () => {
+    const lines: string[] = [];
+    const error = new AciimgError("E_IMAGE", "/resize: Invalid or missing API key", { detail: { status: 401, message: "Invalid or missing API key" } });
+    expect(failureReply(error, context(lines)).status).toBe(502);
+    expect(lines.join("\n")).toContain("rejected");
+  });
+
+  it("turns a provisioning failure into 503 with Retry-After and keeps the detail in the log only", () => {
+    const lines: string[] = [];
+    const error = new AciimgError("E_CAPACITY", "westeurope has no capacity for subscription 1234 right now");
+    const reply = failureReply(error, context(lines));
+    expect(reply.status).toBe(503);
+    expect(reply.headers["retry-after"]).toBe("30");
+    expect(bodyOf(reply)).toEqual({ message: expect.stringContaining("E_CAPACITY"), status: 503 });
+    expect(String(reply.body)).not.toContain("1234");
+    expect(lines.join("\n")).toContain("subscription 1234");
+  });
+
+  it("answers 503 when our own wait bound fired, whatever the engine threw", () => {
+    const reply = failureReply(new AciimgError("E_ABORTED", "cancelled"), { ...context(), timedOut: true });
+    expect(reply.status).toBe(503);
+    expect(bodyOf(reply).message).toMatch(/Timed out/);
+  });
+
+  it("answers 500 without internals for an unexpected error", () => {
+    const reply = failureReply(new TypeError("x is undefined at /secret/path"), context());
+    expect(reply.status).toBe(500);
+    expect(String(reply.body)).not.toContain("/secret/path");
+  });
+});
+
+describe("startRelay (streamed uploads of known length)", () => {
+  const read = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it("resolves with the first bytes before the upload ends, and each open() replays all of it", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    const whole = Buffer.concat([jpeg, Buffer.alloc(20_000, 9)]);
+    source.write(whole.subarray(0, 5000));
+    const relay = await startRelay(source, whole.length);
+    expect(relay.ok).toBe(true);
+    if (!relay.ok) return;
+    expect(Buffer.from(relay.upload.prefix).equals(whole.subarray(0, 4096))).toBe(true);
+    const first = relay.upload.open();
+    const firstBytes = read(first);
+    source.end(whole.subarray(5000));
+    expect((await firstBytes).equals(whole)).toBe(true);
+    // The engine's retry opens it again: the same bytes.
+    expect((await read(relay.upload.open())).equals(whole)).toBe(true);
+  });
+
+  it("answers imaginary's 400 for an upload that ends empty", async () => {
+    const { startRelay } = await import("../../src/http/relay.js");
+    await expect(startRelay(Readable.from([]), 10)).resolves.toEqual({ ok: false, status: 400, message: "Empty or unreadable image" });
+  });
+
+  it("fails the open stream when the client goes away mid-upload", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    source.write(Buffer.alloc(5000, 1));
+    const relay = await startRelay(source, 10_000);
+    if (!relay.ok) throw new Error("expected a relay");
+    const stream = relay.upload.open();
+    const result = read(stream);
+    source.destroy();
+    await expect(result).rejects.toThrow(/closed the connection/);
+  });
+
+  it("after discard keeps nothing more and drains the rest of a refused upload", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { startRelay } = await import("../../src/http/relay.js");
+    const source = new PassThrough();
+    source.write(Buffer.from("1".repeat(5000)));
+    const relay = await startRelay(source, 50_000);
+    if (!relay.ok) throw new Error("expected a relay");
+    relay.upload.discard();
+    const drained = new Promise<void>((resolve) => source.once("end", () => resolve()));
+    source.end(Buffer.alloc(45_000, 1));
+    await drained;
+    expect(await read(relay.upload.open())).toHaveLength(0);
+  });
+});
