@@ -73,5 +73,8 @@ export function readListening(stdout: Readable, child: ChildProcess, timeoutMs: 
     child.once("error", onError);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
+    // A backend that died at once may have exited before this wait began (the caller awaits
+    // between spawn and here): its 'exit' event is gone, but the child keeps its exit state.
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
   });
 }

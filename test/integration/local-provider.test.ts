@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/engine/process.js";
 import type { BackendSpec } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local.js";
+import { readListening } from "../../src/providers/local-process.js";
 import { describeProvider } from "../helpers/provider-contract.js";
 
 const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
@@ -139,6 +140,15 @@ describe("local provider", () => {
     expect((error as Error).message).toContain("cannot bind: address in use");
     expect(await readdir(logDir)).toEqual([]);
     expect(await provider.list()).toEqual([]);
+  });
+
+  it("notices a backend that exited before the wait for its port even began", async () => {
+    const child = spawn(process.execPath, ["-e", "process.exit(3)"], { stdio: ["ignore", "pipe", "ignore"] });
+    await new Promise((resolve) => child.once("exit", resolve));
+    const started = Date.now();
+    // Bound far above the answer we expect: waiting it out would mean the exit was missed.
+    await expect(readListening(child.stdout!, child, 20_000)).rejects.toThrow("exited before listening (exit code 3)");
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 
