@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -48,9 +48,8 @@ export async function writeAtomically(target: string, body: Readable): Promise<n
   });
   try {
     await pipeline(body, writer);
-    const { size } = await stat(temporary);
     await rename(temporary, target);
-    return size;
+    return writer.bytesWritten;
   } catch (error) {
     body.destroy();
     await rm(temporary, { force: true });

@@ -4,6 +4,7 @@
  */
 import type { Readable } from "node:stream";
 import { AciimgError } from "../../errors.js";
+import { createImaginaryClient } from "../../imaginary/client.js";
 import type { BackendRecord, Engine } from "../../engine/types.js";
 import { writeAtomically } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
@@ -59,12 +60,14 @@ export async function readResponseText(body: Readable, limitBytes = 64 * 1024): 
 
 /** The backend's CPU count from GET /health, or undefined when it does not say. */
 export async function backendCpus(record: BackendRecord): Promise<number | undefined> {
+  // Our own client, not fetch(): loading Node's fetch costs every batch ~20 ms of start-up.
+  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connections: 1, connectTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
   try {
-    const response = await fetch(`${record.endpoint}/health`, { headers: { "API-Key": record.apiKey }, signal: AbortSignal.timeout(5000) });
-    if (!response.ok) return undefined;
-    const health = (await response.json()) as { cpus?: unknown };
-    return typeof health.cpus === "number" && Number.isInteger(health.cpus) && health.cpus > 0 ? health.cpus : undefined;
+    const { cpus } = await client.health();
+    return typeof cpus === "number" && Number.isInteger(cpus) && cpus > 0 ? cpus : undefined;
   } catch {
     return undefined;
+  } finally {
+    await client.close().catch(() => undefined);
   }
 }

@@ -4,7 +4,6 @@
  * the files through `engine.call` with bounded concurrency. A batch carries on past failures and
  * exits 1 if any file failed (DESIGN.md §7).
  */
-import { createReadStream } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -12,7 +11,7 @@ import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { truncationOf } from "../integrity.js";
+import { openInput } from "../input-file.js";
 import { expandInputs, type InputFailure } from "../inputs.js";
 import { outputName, writeAtomically } from "../outputs.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
@@ -186,11 +185,8 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: Abo
   const output = displayPath(job.output);
   let response: ImageResponse | undefined;
   try {
-    const info = await stat(job.path);
-    if (info.size === 0) throw new AciimgError("E_BAD_INPUT", `${job.input} is empty (0 bytes), not an image`);
-    const truncated = await truncationOf(job.path, info.size);
-    if (truncated) throw new AciimgError("E_BAD_INPUT", `${job.input} is truncated: ${truncated} (an incomplete copy or download?)`);
-    response = await engine.call({ op: plan.op, query: plan.query, body: () => createReadStream(job.path), length: info.size, signal });
+    const input = await openInput(job.path, job.input);
+    response = await engine.call({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);

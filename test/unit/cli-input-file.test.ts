@@ -1,0 +1,106 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buffer } from "node:stream/consumers";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openInput, pieceBytes } from "../../src/cli/input-file.js";
+
+let dir: string;
+let jpeg: Buffer;
+let png: Buffer;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "aciimg-integrity-"));
+  const image = sharp({ create: { width: 320, height: 240, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 30 } } });
+  jpeg = await image.clone().jpeg().toBuffer();
+  png = await image.clone().png().toBuffer();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(name: string, bytes: Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** Why openInput refuses the file, or undefined when it accepts it. */
+async function refusal(name: string, bytes: Buffer): Promise<string | undefined> {
+  const path = await write(name, bytes);
+  return openInput(path, name).then(
+    () => undefined,
+    (error: Error) => error.message,
+  );
+}
+
+/** A JPEG bigger than one piece: noise at high quality, plus `extra` bytes after its end. */
+async function bigJpeg(extra = 0): Promise<Buffer> {
+  const bytes = await sharp({ create: { width: 1400, height: 1000, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer();
+  expect(bytes.length).toBeGreaterThan(pieceBytes);
+  return Buffer.concat([bytes, Buffer.alloc(extra, 0x5a)]);
+}
+
+describe("openInput: complete files", () => {
+  it("passes complete JPEGs and PNGs", async () => {
+    expect(await refusal("ok.jpg", jpeg)).toBeUndefined();
+    expect(await refusal("ok.png", png)).toBeUndefined();
+  });
+
+  it("passes a JPEG with a trailer after its end (motion photos append video)", async () => {
+    expect(await refusal("trailer.jpg", Buffer.concat([jpeg, Buffer.alloc(200_000, 0x5a)]))).toBeUndefined();
+    expect(await refusal("big-trailer.jpg", await bigJpeg(300_000))).toBeUndefined();
+  });
+
+  it("leaves other content to the backend", async () => {
+    expect(await refusal("notes.jpg", Buffer.from("hello, not an image"))).toBeUndefined();
+  });
+});
+
+describe("openInput: refused files", () => {
+  it("finds a JPEG cut short, within one piece or beyond it", async () => {
+    expect(await refusal("cut.jpg", jpeg.subarray(0, Math.floor(jpeg.length / 2)))).toBe(
+      "cut.jpg is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)",
+    );
+    const big = await bigJpeg();
+    expect(await refusal("big-cut.jpg", big.subarray(0, big.length - 10_000))).toMatch(/^big-cut\.jpg is truncated: the JPEG ends before/);
+  });
+
+  it("finds a PNG cut short", async () => {
+    expect(await refusal("cut.png", png.subarray(0, Math.floor(png.length / 2)))).toBe(
+      "cut.png is truncated: the PNG ends before its IEND chunk (an incomplete copy or download?)",
+    );
+  });
+
+  it("refuses an empty file and a file it cannot read, naming them", async () => {
+    expect(await refusal("zero.jpg", Buffer.alloc(0))).toBe("zero.jpg is empty (0 bytes), not an image");
+    await expect(openInput(join(dir, "missing.jpg"), "missing.jpg")).rejects.toMatchObject({ code: "E_BAD_INPUT", message: expect.stringMatching(/^cannot read missing\.jpg: ENOENT/) });
+  });
+});
+
+describe("openInput: the body", () => {
+  it("streams the exact bytes of a file of several pieces, again on every call", async () => {
+    const bytes = await bigJpeg(2 * pieceBytes + 123);
+    const path = await write("several.jpg", bytes);
+    const input = await openInput(path, "several.jpg");
+    expect(input.size).toBe(bytes.length);
+    expect((await buffer(input.body())).equals(bytes)).toBe(true);
+    expect((await buffer(input.body())).equals(bytes)).toBe(true);
+  });
+
+  it("sends a one-piece file from the piece read for the check, even after the file changed", async () => {
+    const path = await write("one.jpg", jpeg);
+    const input = await openInput(path, "one.jpg");
+    await writeFile(path, png);
+    expect((await buffer(input.body())).equals(jpeg)).toBe(true);
+    expect((await readFile(path)).equals(png)).toBe(true);
+  });
+
+  it("fails the upload, not silently short, when a file shrinks after it was opened", async () => {
+    const bytes = await bigJpeg(pieceBytes);
+    const path = await write("shrinks.jpg", bytes);
+    const input = await openInput(path, "shrinks.jpg");
+    await writeFile(path, bytes.subarray(0, pieceBytes));
+    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "shrinks.jpg shrank while it was being sent" });
+  });
+});
