@@ -120,7 +120,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       cliPath, "backend", "--host", host, "--port", "0",
       "--max-size", String(spec.maxUploadBytes),
       "--max-resolution", String(spec.maxResolutionMP),
-      "--concurrency", String(Math.max(1, Math.round(spec.cpu))),
+      "--cpu", String(spec.cpu),
     ];
     onPhase?.("starting");
     const started = clock.now();
