@@ -45,7 +45,7 @@ export function addProcessCommand(
     .option("--quality <1-100>", "JPEG/WebP quality", (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")))
     .option("--op <NAME>", "any imaginary operation (repeatable; in order)", (v: string) => (steps.op(v), v))
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
-    .option("--concurrency <N>", "images in flight (default: the backend's CPUs)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
+    .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
     .addHelpText(
       "after",

@@ -101,7 +101,9 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
       await withEngine(config, async (engine) => {
         reporter.phase(`starting a ${config.provider} backend…`);
         const ready = await engine.ensure();
-        const concurrency = options.concurrency ?? (await backendCpus(ready.record)) ?? availableParallelism();
+        // Two images per backend CPU: one uploading or downloading while the other is processed,
+        // so the backend never waits on the network between images.
+        const concurrency = options.concurrency ?? 2 * ((await backendCpus(ready.record)) ?? availableParallelism());
         reporter.start(total);
         for (const result of [...failures, ...skipped]) record(result);
         await runBatch(engine, plan, pending, concurrency, record);
