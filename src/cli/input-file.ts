@@ -19,7 +19,17 @@ export interface InputFile {
   size: number;
   /** A new stream of the file's bytes on every call (a retried call sends it again). */
   body: () => Readable;
+  /** The call is over (answered, failed or abandoned): its first piece may be reused. Idempotent. */
+  release(): void;
 }
+
+/**
+ * First pieces of finished files, kept for the next ones. A fresh 1 MiB buffer per photo made V8
+ * run a full GC every ~16 photos (~15% of the CLI's main-thread time in a batch). At most
+ * `maxSpare` are kept, so a burst of concurrency does not pin memory.
+ */
+const spare: Buffer[] = [];
+const maxSpare = 16;
 
 /** Opens `path` (named `name` in errors); fails with E_BAD_INPUT when it is empty or truncated. */
 export async function openInput(path: string, name: string): Promise<InputFile> {
@@ -29,18 +39,35 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
   try {
     const { size } = await file.stat();
     if (size === 0) throw new AciimgError("E_BAD_INPUT", `${name} is empty (0 bytes), not an image`);
-    const first = await readAt(file, Math.min(size, pieceBytes), 0);
-    const truncated = await truncationOf(first, size, (length, position) => readAt(file, length, position));
-    if (truncated) throw new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`);
-    return { size, body: () => Readable.from(pieces(path, name, size, first), { objectMode: false }) };
+    const piece = spare.pop() ?? Buffer.allocUnsafeSlow(pieceBytes);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (spare.length < maxSpare) spare.push(piece);
+    };
+    try {
+      const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
+      const truncated = await truncationOf(first, size, (length, position) => readAt(file, length, position));
+      if (truncated) throw new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`);
+      return { size, body: () => Readable.from(pieces(path, name, size, first), { objectMode: false }), release };
+    } catch (error) {
+      release();
+      throw error;
+    }
   } finally {
     await file.close();
   }
 }
 
 /** `length` bytes at `position`, fewer only at the end of the file. */
-async function readAt(file: FileHandle, length: number, position: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+function readAt(file: FileHandle, length: number, position: number): Promise<Buffer> {
+  return readInto(file, Buffer.allocUnsafe(length), position);
+}
+
+/** Fills `buffer` from `position`; returns the part filled (shorter only at the end of the file). */
+async function readInto(file: FileHandle, buffer: Buffer, position: number): Promise<Buffer> {
+  const length = buffer.length;
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);

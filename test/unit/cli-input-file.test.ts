@@ -96,6 +96,19 @@ describe("openInput: the body", () => {
     expect((await readFile(path)).equals(png)).toBe(true);
   });
 
+  it("reuses a released file's first piece without mixing up bytes", async () => {
+    const a = await openInput(await write("a.jpg", jpeg), "a.jpg");
+    expect((await buffer(a.body())).equals(jpeg)).toBe(true);
+    a.release();
+    a.release();
+    const b = await openInput(await write("b.png", png), "b.png");
+    const c = await openInput(await write("c.jpg", jpeg), "c.jpg");
+    expect((await buffer(b.body())).equals(png)).toBe(true);
+    expect((await buffer(c.body())).equals(jpeg)).toBe(true);
+    b.release();
+    c.release();
+  });
+
   it("fails the upload, not silently short, when a file shrinks after it was opened", async () => {
     const bytes = await bigJpeg(pieceBytes);
     const path = await write("shrinks.jpg", bytes);

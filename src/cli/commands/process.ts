@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { Engine, ImageResponse } from "../../engine/types.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { openInput } from "../input-file.js";
+import { openInput, type InputFile } from "../input-file.js";
 import { expandInputs, type InputFailure } from "../inputs.js";
 import { outputName, writeAtomically } from "../outputs.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
@@ -186,8 +186,9 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: Abo
   const started = performance.now();
   const output = displayPath(job.output);
   let response: ImageResponse | undefined;
+  let input: InputFile | undefined;
   try {
-    const input = await openInput(job.path, job.input);
+    input = await openInput(job.path, job.input);
     response = await engine.call({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
@@ -215,6 +216,9 @@ async function processOne(engine: Engine, plan: ImagePlan, job: Job, signal: Abo
       code: known ? error.code : "E_INTERNAL",
       error: (error as Error).message,
     };
+  } finally {
+    // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
+    input?.release();
   }
 }
 
