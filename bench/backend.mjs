@@ -9,7 +9,7 @@
 // Bounded: a fixed number of requests per cell, in alternating slices so a busy neighbour on a
 // shared machine slows every side alike.
 //
-//   node bench/backend.mjs [--requests 96] [--slices 8]
+//   node bench/backend.mjs [--requests 240] [--slices 8]
 import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { spawn } from "node:child_process";
@@ -24,7 +24,7 @@ const arg = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
 };
-const REQUESTS = Math.min(Math.max(arg("requests", 96), 8), 2000);
+const REQUESTS = Math.min(Math.max(arg("requests", 240), 8), 2000);
 const SLICES = Math.min(Math.max(arg("slices", 8), 1), 64);
 const LEVELS = [1, 2, 4];
 
