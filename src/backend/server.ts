@@ -28,8 +28,10 @@ export interface BackendOptions {
   maxResolutionMP?: number;
   /** Largest output (and zoom intermediate) in megapixels. Default 4 × maxResolutionMP. */
   maxOutputMP?: number;
+  /** CPUs the backend may use. Default os.availableParallelism(). */
+  cpus?: number;
   /**
-   * Images processed at once, one libvips thread each; the rest wait. Default 2 × the CPUs: an
+   * Images processed at once, one libvips thread each; the rest wait. Default 2 per CPU: an
    * image holds its slot through phases that use no CPU (parsing, handing the result back), and
    * with only one image per CPU those left a CPU idle (bench/backend.mjs: 0.77× → 0.90× of
    * in-process sharp at 4 clients on 2 CPUs, unchanged at 1 and 2).
@@ -83,17 +85,18 @@ function packageVersion(): string {
 /** Starts the backend; resolves once it listens. Refuses an empty key. */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
   if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * availableParallelism()));
+  const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {
     maxUploadBytes: options.maxUploadBytes ?? 20e6,
     maxResolutionMP,
     maxOutputPixels: (options.maxOutputMP ?? 4 * maxResolutionMP) * 1e6,
   };
-  // Process-wide libvips settings: one libvips thread per image when `concurrency` images (at
-  // least one per CPU) run at once (as bimg does with VIPS_CONCURRENCY=1), and no operation cache, whose retained images
-  // would make memory grow with traffic (imaginary #198).
-  sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / concurrency)));
+  // Process-wide libvips settings: one libvips thread per image when at least one image per CPU
+  // runs at once (as bimg does with VIPS_CONCURRENCY=1), and no operation cache, whose retained
+  // images would make memory grow with traffic (imaginary #198).
+  sharp.concurrency(Math.max(1, Math.floor(cpus / concurrency)));
   sharp.cache(false);
 
   const keyDigest = createHash("sha256").update(options.apiKey).digest();

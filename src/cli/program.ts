@@ -103,7 +103,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .addOption(new Option("--port <port>", "port, 0 for a free one").default("0"))
     .option("--max-size <size>", "largest request body, e.g. 20MB")
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
-    .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU of --cpu)")
+    .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU, see --cpu)")
     .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
     .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000")
     .action(async (options: import("./commands/backend.js").BackendOptions, cmd: Command) => setExitCode(await (await import("./commands/backend.js")).runBackend(options, cmd)));

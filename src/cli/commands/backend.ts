@@ -28,7 +28,7 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   if (!apiKey) throw new AciimgError("E_USAGE", "backend: no API key: set ACIIMG_BACKEND_KEY (or pass --key)");
   const port = parseInteger("--port", options.port, 0, 65535, "9000");
   if (isIP(options.host) === 0 && options.host !== "localhost") throw usageError("--host", "an IP address to listen on such as 127.0.0.1", options.host);
-  const concurrency = options.concurrency === undefined ? 2 * Math.max(1, Math.round(config.cpu)) : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
+  const concurrency = options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
   const { startBackend } = await import("../../backend/server.js");
   const server = await startBackend({
     apiKey,
@@ -36,7 +36,8 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     port,
     maxUploadBytes: options.maxSize === undefined ? config.maxUploadBytes : parseBytes(options.maxSize, "--max-size"),
     maxResolutionMP: config.maxResolutionMP,
-    concurrency,
+    cpus: config.cpu,
+    ...(concurrency === undefined ? {} : { concurrency }),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${JSON.stringify({ listening: { host: options.host, port: server.port } })}\n`);
