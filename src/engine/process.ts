@@ -18,20 +18,20 @@ export function isProcessAlive(pid: number): boolean {
 
 /** The one-letter state from /proc/<pid>/stat (Linux), undefined elsewhere or when unreadable. */
 export function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) is in parentheses and may contain spaces: parse after the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return procStatField(pid, 3);
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): with the pid, a process identity. */
 export function procStartTime(pid: number): string | undefined {
+  return procStatField(pid, 22);
+}
+
+/** Field `n` (1-based, as in proc(5)) of /proc/<pid>/stat; fields 1 and 2 are not supported. */
+function procStatField(pid: number, n: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    // The command name (field 2) is in parentheses and may contain spaces: parse after the last ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[n - 3];
   } catch {
     return undefined;
   }
