@@ -190,13 +190,15 @@ export function createEngine(options: EngineOptions): Engine {
       }
       const live = await provider.inspect(record, statusOptions.signal);
       const idleMs = Math.max(0, clock.now() - Date.parse(record.lastUsed));
+      // Idle time and a reap countdown describe a backend that exists. A gone or failed one is
+      // replaced by the next ensure(), whatever its idle time, so a countdown would mislead.
+      const exists = live.state === "running" || live.state === "provisioning";
       return {
         ...common,
         state: live.state,
         endpoint: live.state === "running" ? live.endpoint : record.endpoint,
         lastUsed: record.lastUsed,
-        idleMs,
-        reapInMs: Math.max(0, idleLimitMs - idleMs),
+        ...(exists ? { idleMs, reapInMs: Math.max(0, idleLimitMs - idleMs) } : {}),
         ...(live.state === "failed" ? { detail: live.detail } : live.state === "provisioning" && live.detail ? { detail: live.detail } : {}),
       };
     },

@@ -148,8 +148,9 @@ export interface StatusReport {
   endpoint?: string;
   createdAt?: string;
   lastUsed?: string;
+  /** Only while the backend exists (running or provisioning). */
   idleMs?: number;
-  /** Milliseconds until `reap` would remove it (0 when it is due). */
+  /** Milliseconds until `reap` would remove it (0 when it is due); only while it exists, like `idleMs`. */
   reapInMs?: number;
   detail?: string;
   /** Only present when asked for (`--show-key`). */

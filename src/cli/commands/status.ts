@@ -1,7 +1,15 @@
 /** `aciimg status`: provider, live state, endpoint, idle time and time until reap. The key only with --show-key. */
 import type { Command } from "commander";
+import type { StatusReport } from "../../engine/types.js";
 import { formatDuration } from "../../units.js";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+
+/** What happens to a backend that no longer serves: it has no idle time to count down, it is replaced on next use. */
+function nextStep(state: StatusReport["state"]): string | undefined {
+  if (state === "gone") return "the backend is gone; the next aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
+  if (state === "failed") return "the next aciimg process or aciimg up replaces this backend (aciimg down deletes it now)";
+  return undefined;
+}
 
 export async function runStatus(options: { showKey?: boolean }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
@@ -18,6 +26,8 @@ export async function runStatus(options: { showKey?: boolean }, command: Command
     if (shown.endpoint) lines.push(`endpoint:  ${shown.endpoint}`);
     if (shown.idleMs !== undefined) lines.push(`idle:      ${formatDuration(shown.idleMs)}`);
     if (shown.reapInMs !== undefined) lines.push(`reaped in: ${shown.reapInMs === 0 ? "due now (next aciimg reap)" : formatDuration(shown.reapInMs)} (idle limit ${formatDuration(config.idleMs)})`);
+    const next = nextStep(shown.state);
+    if (next) lines.push(`next:      ${next}`);
     if (shown.apiKey) lines.push(`key:       ${shown.apiKey}`);
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;
