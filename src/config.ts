@@ -185,40 +185,49 @@ export function loadConfig(
   const file = readConfigFile(configFile, explicitFile !== undefined);
   const hasFile = Object.keys(file).length > 0 || explicitFile !== undefined;
 
-  /** flag > env (first non-empty of the names) > file > undefined */
-  const pick = (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig): string | number | undefined => {
-    if (flag !== undefined && flag !== "") return flag;
+  /**
+   * flag > env (first non-empty of the names) > file > undefined, with where the value came from:
+   * a bad value's message names what the person set (ACIIMG_MAX_SIZE, "maxSize" in the file), not
+   * a flag the command they ran may not have.
+   */
+  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey: keyof FileConfig): { value: string | number; from: string } | undefined => {
+    if (flag !== undefined && flag !== "") return { value: flag, from: flagName };
     for (const name of envNames) {
       const value = env[name];
-      if (value !== undefined && value !== "") return value;
+      if (value !== undefined && value !== "") return { value, from: name };
     }
-    return file[fileKey];
+    const value = file[fileKey];
+    return value === undefined ? undefined : { value, from: `"${fileKey}" in ${configFile}` };
   };
+  const pick = (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig): string | number | undefined =>
+    setting(flag, "", envNames, fileKey)?.value;
   const str = (v: string | number | undefined): string | undefined => (v === undefined ? undefined : String(v));
 
   const subscriptionId = str(pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"));
   const resourceGroup = str(pick(overrides.resourceGroup, ["AZURE_RESOURCE_GROUP", "RESOURCE_GROUP"], "resourceGroup"));
 
-  const providerValue = str(pick(overrides.provider, ["ACIIMG_PROVIDER"], "provider"));
+  const providerSetting = setting(overrides.provider, "--provider", ["ACIIMG_PROVIDER"], "provider");
+  const providerValue = str(providerSetting?.value);
   let provider: ProviderKind;
   if (providerValue === undefined) provider = subscriptionId && resourceGroup ? "aci" : "local";
   else if (providerValue === "local" || providerValue === "aci") provider = providerValue;
-  else throw usageError("--provider", "local or aci", providerValue);
+  else throw usageError(providerSetting?.from ?? "--provider", "local or aci", providerValue);
 
-  const name = str(pick(overrides.name, ["ACIIMG_NAME"], "name")) ?? "default";
+  const nameSetting = setting(overrides.name, "--name", ["ACIIMG_NAME"], "name");
+  const name = str(nameSetting?.value) ?? "default";
   if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(name)) {
-    throw usageError("--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-'", name);
+    throw usageError(nameSetting?.from ?? "--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-'", name);
   }
 
   const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"], "state"));
-  const idle = pick(overrides.idle, ["ACIIMG_IDLE"], "idle");
-  const timeout = pick(overrides.timeout, ["ACIIMG_CREATE_TIMEOUT"], "timeout");
-  const pollInterval = pick(undefined, ["ACIIMG_POLL_INTERVAL"], "pollInterval");
-  const cpu = pick(overrides.cpu, ["ACIIMG_CPU"], "cpu");
-  const memory = pick(overrides.memory, ["ACIIMG_MEMORY"], "memory");
-  const maxSize = pick(overrides.maxSize, ["ACIIMG_MAX_SIZE"], "maxSize");
-  const maxResolution = pick(overrides.maxResolution, ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
-  const servePort = pick(overrides.port, ["ACIIMG_SERVE_PORT", "PORT"], "port");
+  const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
+  const timeout = setting(overrides.timeout, "--timeout", ["ACIIMG_CREATE_TIMEOUT"], "timeout");
+  const pollInterval = setting(undefined, "", ["ACIIMG_POLL_INTERVAL"], "pollInterval");
+  const cpu = setting(overrides.cpu, "--cpu", ["ACIIMG_CPU"], "cpu");
+  const memory = setting(overrides.memory, "--memory", ["ACIIMG_MEMORY"], "memory");
+  const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
+  const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
+  const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
 
   return {
     provider,
@@ -230,12 +239,12 @@ export function loadConfig(
       container: str(pick(undefined, ["ACIIMG_STATE_BLOB_CONTAINER"], "blobContainer")) ?? "aciimg",
       blobName: "state.json",
     },
-    idleMs: idle === undefined ? 5 * 60_000 : parseDuration(idle, "--idle"),
+    idleMs: idle === undefined ? 5 * 60_000 : parseDuration(idle.value, idle.from),
     image: str(pick(overrides.image, ["ACIIMG_IMAGE"], "image")) ?? DEFAULT_IMAGE,
-    cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu, "--cpu", "a positive number of vCPUs such as 1 or 2"),
-    memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory, "--memory", "a positive number of GB such as 1.5"),
-    maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize, "--max-size"),
-    maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution, "--max-resolution", "a positive number of megapixels such as 18"),
+    cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu.value, cpu.from, "a positive number of vCPUs such as 1 or 2"),
+    memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
+    maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
+    maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
     azure: {
       subscriptionId,
       resourceGroup,
@@ -244,14 +253,14 @@ export function loadConfig(
       registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"], "registryServer")),
       registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
       registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
-      createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout, "--timeout"),
-      pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval, "ACIIMG_POLL_INTERVAL"),
+      createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
+      pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval.value, pollInterval.from),
       armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
       armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
     },
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
-      port: servePort === undefined ? 8080 : port(servePort, "--port"),
+      port: servePort === undefined ? 8080 : port(servePort.value, servePort.from),
       key: overrides.key || env.ACIIMG_SERVE_KEY || undefined,
     },
     backendKey: env.ACIIMG_BACKEND_KEY || undefined,
