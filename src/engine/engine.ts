@@ -11,6 +11,7 @@ import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client
 import { createEnsure, isProvisionerDead, type EnsureOptions } from "./ensure.js";
 import { reapBackends } from "./reap.js";
 import { createFlight } from "./shared-flight.js";
+import { specDrift } from "./spec-drift.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, Engine, EnsureResult, ImageRequest, ImageResponse, Provider, StateStore, StatusReport } from "./types.js";
 import { createUsageTracker } from "./usage.js";
 
@@ -171,6 +172,13 @@ export function createEngine(options: EngineOptions): Engine {
 
     reap(reapOptions) {
       return reapBackends({ provider, store, clock, host, createTimeoutMs, staleProvisionerMs }, reapOptions);
+    },
+
+    async drift() {
+      const record = (await store.read()).backends[spec.name];
+      // A provisioning claim is not a backend yet, and one of another provider is ensure's E_STATE.
+      if (!record || record.provider !== provider.kind || record.status !== "running") return [];
+      return specDrift(record.spec, spec, provider.kind);
     },
 
     async status(statusOptions = {}): Promise<StatusReport> {

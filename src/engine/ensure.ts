@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
 import { createImaginaryClient } from "../imaginary/client.js";
 import { isProcessAlive } from "./process.js";
+import { specDrift } from "./spec-drift.js";
 import type { BackendRecord, BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
 
 export interface EnsureContext {
@@ -161,7 +162,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       return undefined;
     }
     seenHealthy.set(record.id, clock.now());
-    return { record: { ...record, status: "running" }, created: true, readyMs: clock.now() - started };
+    return { record: { ...record, status: "running" }, created: true, readyMs: clock.now() - started, drift: [] };
   }
 
   return async function ensure(options: EnsureOptions): Promise<EnsureResult> {
@@ -205,7 +206,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
 
       if (record.status === "running") {
         const verdict = await verify(record, started + unhealthyPatienceMs, options.signal);
-        if (verdict === "healthy") return { record, created: false, readyMs: clock.now() - started };
+        if (verdict === "healthy") return { record, created: false, readyMs: clock.now() - started, drift: specDrift(record.spec, spec, provider.kind) };
         if (verdict === "replace") continue;
       } else if (isProvisionerDead(record, context)) {
         // Take over: clear the abandoned claim, then claim it ourselves on the next turn. A backend

@@ -3,6 +3,9 @@
  * surfaces (CLI, HTTP, Functions) consume `Engine`. Declared here, where they are used (sablier).
  */
 import type { Readable } from "node:stream";
+import type { SettingDrift } from "./spec-drift.js";
+
+export type { DriftSetting, SettingDrift } from "./spec-drift.js";
 
 export type ProviderKind = "local" | "aci";
 
@@ -138,6 +141,11 @@ export interface EnsureResult {
   created: boolean;
   /** Milliseconds from the call to a healthy backend. */
   readyMs: number;
+  /**
+   * Settings in which the backend (one that was already running) differs from the engine's spec;
+   * empty when it matches or this call created it. A backend keeps its settings until `down`.
+   */
+  drift: SettingDrift[];
 }
 
 export interface StatusReport {
@@ -176,6 +184,11 @@ export interface Engine {
   /** Deletes idle backends (and orphans found by tag) unless provisioning. */
   reap(options: { idleMs: number; dryRun?: boolean; signal?: AbortSignal }): Promise<ReapReport>;
   status(options?: { showKey?: boolean; signal?: AbortSignal }): Promise<StatusReport>;
+  /**
+   * Like `EnsureResult.drift`, for the backend the state records as running, without starting or
+   * probing one (reads the state only): `aciimg serve` warns with it at start-up.
+   */
+  drift(): Promise<SettingDrift[]>;
   /** Deletes the backend now. Resolves with what was removed (empty when there was nothing). */
   down(options?: { signal?: AbortSignal }): Promise<BackendRef[]>;
   /** Releases pools and timers. */
