@@ -1,15 +1,13 @@
 /**
  * The CLI's entry and its one top-level catch (changesets' index.ts): an AciimgError prints its
  * message (stack with --verbose) and exits with its documented code; a commander usage error has
- * already printed one line and exits 2; anything else is a bug: stack, exit 70.
+ * already printed one line and exits 2; anything else is a bug: stack, exit 70. With --json, every
+ * failure also ends with one `{"error":{…}}` line on stdout (failure.ts).
  */
 import { setFlagsFromString } from "node:v8";
-import { CommanderError } from "commander";
-import { errorCodes, isAciimgError } from "../errors.js";
+import { isAciimgError } from "../errors.js";
+import { exitCodeOf, failureJson, failureOf, wantsJson } from "./failure.js";
 import { createProgram } from "./program.js";
-
-/** Commander's non-error exits (help, version). */
-const cleanExits = new Set(["commander.helpDisplayed", "commander.help", "commander.version", "commander.executeSubCommandAsync"]);
 
 /**
  * undici parses HTTP with llhttp compiled to WebAssembly. V8 re-compiles hot wasm with its
@@ -19,6 +17,16 @@ const cleanExits = new Set(["commander.helpDisplayed", "commander.help", "comman
  * is when undici compiles the module.
  */
 setFlagsFromString("--liftoff-only");
+
+/** The stderr lines for an error: the message (stack and cause with --verbose); a bug always gets its stack. */
+function tellPerson(error: unknown, verbose: boolean): void {
+  if (isAciimgError(error)) {
+    process.stderr.write(`aciimg: ${verbose && error.stack ? error.stack : error.message}\n`);
+    if (verbose && error.cause instanceof Error) process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
+    return;
+  }
+  process.stderr.write(`aciimg: unexpected error (a bug; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+}
 
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -30,14 +38,12 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return cleanExits.has(error.code) ? 0 : errorCodes.E_USAGE;
-    if (isAciimgError(error)) {
-      process.stderr.write(`aciimg: ${verbose && error.stack ? error.stack : error.message}\n`);
-      if (verbose && error.cause instanceof Error) process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
-      return error.exitCode;
-    }
-    process.stderr.write(`aciimg: unexpected error (a bug; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return errorCodes.E_INTERNAL;
+    const failure = failureOf(error);
+    if (failure === undefined) return 0;
+    // commander writes its own usage line (or the help) to stderr; everything else is said here.
+    if (!failure.printed) tellPerson(error, verbose);
+    if (wantsJson(argv)) process.stdout.write(failureJson(failure));
+    return exitCodeOf(failure);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { Command, Option } from "commander";
+import { oneLine } from "./failure.js";
 import { parseInteger } from "./flags.js";
 import { addProcessCommand } from "./commands/process-options.js";
 
@@ -37,7 +38,7 @@ export function createProgram(setExitCode: (code: number) => void): Command {
     .option("--timeout <duration>", "how long provisioning may take (default: 10m)")
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`aciimg: ${text.replace(/^error: /, "").trimEnd().replace(/\s*\n\s*/g, " ")}\n`) });
+    .configureOutput({ outputError: (text, write) => write(`aciimg: ${oneLine(text)}\n`) });
 
   program.addHelpText(
     "after",
@@ -93,7 +94,15 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .option("--port <port>", "port to listen on (default: 8080, env ACIIMG_SERVE_PORT)")
     .option("--host <address>", "address to listen on (default: 127.0.0.1)")
     .option("--key <key>", "API key clients must send (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
-    .addHelpText("after", "\nExamples:\n  $ aciimg serve --port 8080\n  $ curl -s -X POST --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg")
+    // Pasted as they are, these work: serve refuses to start without a key, clients send it as API-Key,
+    // and curl retries while serve is still starting in the background.
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ACIIMG_SERVE_KEY=s3cret aciimg serve --port 8080 &
+  $ curl -s --retry 5 --retry-connrefused -X POST -H 'API-Key: s3cret' --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg`,
+    )
     .action(async (options: { port?: string; host?: string; key?: string }, cmd: Command) => setExitCode(await (await import("./commands/serve.js")).runServe(options, cmd)));
 
   program

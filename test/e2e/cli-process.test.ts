@@ -258,7 +258,8 @@ describe("stopping a batch", () => {
     await Promise.race([firstDone, closed]);
     child.kill("SIGINT");
     expect(await closed).toBe(130);
-    const summary = jsonLines(stdout).at(-1)?.summary as { ok: number; total: number };
+    // The summary, then the E_ABORTED error line (README "Exit codes").
+    const summary = jsonLines(stdout).find((line) => "summary" in line)?.summary as { ok: number; total: number };
     expect(summary.ok).toBeGreaterThan(0);
     expect(summary.ok).toBeLessThan(40);
     const written = await listFiles(join(ws.dir, "outi"));
