@@ -57,3 +57,18 @@ export function formatDuration(ms: number): string {
   const h = Math.floor(m / 60);
   return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
 }
+
+const byteUnits = ["KB", "MB", "GB", "TB"] as const;
+
+/** Formats a byte count for people in the decimal units parseBytes reads: "20 MB", "1.5 GB", "512 B". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${Math.max(0, Math.round(bytes))} B`;
+  let value = bytes / 1000;
+  let unit = 0;
+  // Round before choosing the unit, so 999 999 bytes reads "1 MB", not "1000 KB".
+  while (Number(value.toPrecision(3)) >= 1000 && unit < byteUnits.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${Number(value.toPrecision(3))} ${byteUnits[unit]}`;
+}

@@ -1,6 +1,7 @@
 /** `aciimg serve`: the imaginary-style HTTP surface on this machine, proxying to an on-demand backend. */
 import type { Command } from "commander";
 import { AciimgError } from "../../errors.js";
+import { warnDrift } from "../backend-settings.js";
 import { configOf, type GlobalOptions } from "../context.js";
 import { waitForStopSignal } from "./signals.js";
 
@@ -21,6 +22,10 @@ export async function runServe(options: { port?: string; host?: string; key?: st
       maxUploadBytes: config.maxUploadBytes,
       log: (line: string) => process.stderr.write(`${line}\n`),
     });
+    // Requests go to the backend already running, with the settings it was started with (its
+    // upload limit may be below this server's): say so now rather than with the first 413. A state
+    // that cannot be read here is the first request's error to report, not a reason not to start.
+    warnDrift({ provider: config.provider, name: config.name }, await engine.drift().catch(() => []), "serve");
     process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider; clients send the API-Key header)\n`);
     await waitForStopSignal();
     await server.close();

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { backendSpecOf } from "../../config.js";
 import { formatDuration } from "../../units.js";
+import { warnDrift } from "../backend-settings.js";
 import { canShowProgress, configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
 
 export async function runUp(options: { dryRun?: boolean }, command: Command): Promise<number> {
@@ -13,8 +14,10 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
       printJson(dryRunRequest(config));
     } else {
       const spec = backendSpecOf(config);
-      // The local provider passes the key through the environment, never the command line.
-      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg backend --host 127.0.0.1 --port 0 --max-size ${spec.maxUploadBytes} --max-resolution ${spec.maxResolutionMP} --concurrency ${spec.cpu}`;
+      // The local provider passes the key through the environment, never the command line; the
+      // rest is exactly its command line (src/providers/local.ts): the backend derives its
+      // concurrency from --cpu (two images per CPU).
+      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg backend --host 127.0.0.1 --port 0 --max-size ${spec.maxUploadBytes} --max-resolution ${spec.maxResolutionMP} --cpu ${spec.cpu}`;
       if (globals.json) printJson({ provider: "local", spec, command: commandLine });
       else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${commandLine}\n`);
     }
@@ -26,6 +29,7 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
       const ready = await engine.ensure({ onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`) });
       spinner?.stop();
       const { record } = ready;
+      warnDrift(record, ready.drift, "up");
       if (globals.json) {
         printJson({ provider: record.provider, name: record.name, endpoint: record.endpoint, created: ready.created, readyMs: Math.round(ready.readyMs) });
       } else {
