@@ -38,7 +38,7 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
   });
   try {
     const { size } = await file.stat();
-    if (size === 0) throw new AciimgError("E_BAD_INPUT", `${name} is empty (0 bytes), not an image`);
+    if (size === 0) throw emptyInput(name);
     const piece = spare.pop() ?? Buffer.allocUnsafeSlow(pieceBytes);
     let released = false;
     const release = (): void => {
@@ -48,8 +48,8 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
     };
     try {
       const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
-      const truncated = await truncationOf(first, size, (length, position) => readAt(file, length, position));
-      if (truncated) throw new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`);
+      const problem = await problemOf(name, first, size, (length, position) => readAt(file, length, position));
+      if (problem) throw problem;
       return { size, body: () => Readable.from(pieces(path, name, size, first), { objectMode: false }), release };
     } catch (error) {
       release();
@@ -58,6 +58,36 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
   } finally {
     await file.close();
   }
+}
+
+/**
+ * The same checks as openInput without reading the whole first piece: run over every input before
+ * a backend is started, so a batch of only empty or truncated files wakes nothing (on ACI, a
+ * billed container). Resolves with the reason the file cannot be sent, or undefined.
+ */
+export async function checkInput(path: string, name: string): Promise<AciimgError | undefined> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, "r");
+    const { size } = await file.stat();
+    const opened = file;
+    return await problemOf(name, await readAt(opened, Math.min(size, 16), 0), size, (length, position) => readAt(opened, length, position));
+  } catch (error) {
+    return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await file?.close();
+  }
+}
+
+/** Why the image named `name` must not be sent: empty or truncated (integrity.ts); undefined when fine. */
+export async function problemOf(name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Promise<Buffer>): Promise<AciimgError | undefined> {
+  if (size === 0) return emptyInput(name);
+  const truncated = await truncationOf(first, size, readAt);
+  return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
+}
+
+function emptyInput(name: string): AciimgError {
+  return new AciimgError("E_BAD_INPUT", `${name} is empty (0 bytes), not an image`);
 }
 
 /** `length` bytes at `position`, fewer only at the end of the file. */

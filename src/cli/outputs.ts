@@ -12,7 +12,8 @@ import { pipeline } from "node:stream/promises";
 import { AciimgError, isAciimgError } from "../errors.js";
 import type { CliOutputType } from "./flags.js";
 
-const extensionOf: Record<CliOutputType, string[]> = {
+/** The file extensions of each output type, the usual one first. */
+export const extensionOf: Record<CliOutputType, readonly string[]> = {
   jpeg: ["jpg", "jpeg"],
   png: ["png"],
   webp: ["webp"],
@@ -33,11 +34,13 @@ export const temporarySuffix = ".aciimg-tmp";
 
 /**
  * Streams `body` into `target` atomically and returns the bytes written. A failing writer is
- * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off).
+ * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `direct` writes
+ * in place, for a device or pipe such as /dev/null, which a rename would replace.
  */
-export async function writeAtomically(target: string, body: Readable): Promise<number> {
-  const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
-  const writer = createWriteStream(temporary, { flags: "wx", mode: 0o644 });
+export async function writeAtomically(target: string, body: Readable, direct = false): Promise<number> {
+  // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
+  const temporary = direct ? target : join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
+  const writer = createWriteStream(temporary, { flags: direct ? "w" : "wx", mode: 0o644 });
   // Whichever side failed first decides the code: pipeline() destroys the other with the same error.
   let firstFailure: "writer" | "body" | undefined;
   writer.once("error", () => {
@@ -48,11 +51,11 @@ export async function writeAtomically(target: string, body: Readable): Promise<n
   });
   try {
     await pipeline(body, writer);
-    await rename(temporary, target);
+    if (!direct) await rename(temporary, target);
     return writer.bytesWritten;
   } catch (error) {
     body.destroy();
-    await rm(temporary, { force: true });
+    if (!direct) await rm(temporary, { force: true });
     if (isAciimgError(error)) throw error;
     if (firstFailure === "body") {
       throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });

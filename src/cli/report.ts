@@ -10,7 +10,8 @@ import { formatDuration } from "../units.js";
 export interface FileResult {
   input: string;
   output: string | null;
-  status: "ok" | "failed" | "skipped";
+  /** `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM); nothing was written. */
+  status: "ok" | "failed" | "skipped" | "cancelled";
   bytes?: number;
   width?: number;
   height?: number;
@@ -19,11 +20,15 @@ export interface FileResult {
   code?: string;
 }
 
+/** Counts every input found: ok + failed + skipped + cancelled = total. */
 export interface Summary {
   total: number;
   ok: number;
   failed: number;
   skipped: number;
+  cancelled: number;
+  /** The signal that stopped the batch, or null when it ran to the end. */
+  stopped: "SIGINT" | "SIGTERM" | null;
   ms: number;
   imagesPerSecond: number;
   /** Every failed input with its code and message. */
@@ -33,6 +38,8 @@ export interface Summary {
 export interface Reporter {
   /** Talk before the batch starts ("starting backend…"). */
   phase(text: string): void;
+  /** A line for the person (a warning), on stderr, above any progress line. */
+  note(text: string): void;
   start(total: number): void;
   file(result: FileResult): void;
   finish(summary: Summary): void;
@@ -54,11 +61,31 @@ export function progressText(done: number, total: number, failed: number, elapse
 }
 
 function summaryText(s: Summary): string {
-  const head = `${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
+  const stopped = s.stopped ? `stopped by ${s.stopped}: ` : "";
+  const head = `${stopped}${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
-  if (s.failed === 0) return `${head}${skipped}`;
+  const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
+  if (s.failed === 0) return `${head}${skipped}${cancelled}`;
   const names = s.failures.map((f) => `  ${f.input}: ${f.error}`).join("\n");
-  return `${head}${skipped}, ${s.failed} failed:\n${names}`;
+  return `${head}${skipped}${cancelled}, ${s.failed} failed:\n${names}`;
+}
+
+/** The summary of `results` (one per input found), over the batch's wall time. */
+export function summarize(results: readonly FileResult[], startedAt: number, stopped: Summary["stopped"]): Summary {
+  const ms = Math.round(performance.now() - startedAt);
+  const count = (status: FileResult["status"]): number => results.filter((r) => r.status === status).length;
+  const ok = count("ok");
+  return {
+    total: results.length,
+    ok,
+    failed: count("failed"),
+    skipped: count("skipped"),
+    cancelled: count("cancelled"),
+    stopped,
+    ms,
+    imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
+    failures: results.filter((r) => r.status === "failed").map((r) => ({ input: r.input, code: r.code ?? "E_INTERNAL", error: r.error ?? "" })),
+  };
 }
 
 /** Creates the reporter for the mode; the TTY one loads ora on demand. */
@@ -67,6 +94,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   if (options.mode === "json") {
     return {
       phase: () => {},
+      note: (text) => stderr.write(`${text}\n`),
       start: () => {},
       file: (result) => stdout.write(`${JSON.stringify(result)}\n`),
       finish: (summary) => stdout.write(`${JSON.stringify({ summary })}\n`),
@@ -77,8 +105,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     return {
       // Plain output stays greppable: one line per file and a summary, no chatter.
       phase: () => {},
+      note: (text) => stderr.write(`${text}\n`),
       start: () => {},
       file: (r) => {
+        if (r.status === "cancelled") return; // counted in the summary; a stopped batch of thousands would flood
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
         else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms\n`);
@@ -97,6 +127,11 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     phase: (text) => {
       spinner.start(text);
     },
+    note: (text) => {
+      spinner.clear();
+      stderr.write(`${text}\n`);
+      if (spinner.isSpinning) spinner.render();
+    },
     start: (count) => {
       total = count;
       startedAt = performance.now();
@@ -107,6 +142,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       } else spinner.start(progressText(0, total, 0, 0));
     },
     file: (r) => {
+      if (r.status === "cancelled") return;
       done += 1;
       if (r.status === "failed") {
         failed += 1;
@@ -117,7 +153,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       spinner.text = progressText(done, total, failed, performance.now() - startedAt);
     },
     finish: (summary) => {
-      if (summary.failed > 0) spinner.fail(summaryText(summary));
+      if (summary.failed > 0 || summary.stopped) spinner.fail(summaryText(summary));
       else spinner.succeed(summaryText(summary));
     },
     stop: () => {

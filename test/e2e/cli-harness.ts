@@ -24,6 +24,9 @@ export interface RunOptions {
   timeoutMs?: number;
   cwd?: string;
   env?: Record<string, string>;
+  /** Run as this user and group (the tests run as root; file permissions do not bind root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** The environment of a CLI run: the test's own, minus anything that would pick Azure or blob state. */
@@ -55,7 +58,7 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
   const statePath = join(dir, "state", "state.json");
   const env = { ...baseEnv(), ACIIMG_STATE: statePath, ACIIMG_PROVIDER: "local" };
   const spawnIn = (program: string, args: string[], options: RunOptions = {}) =>
-    spawn(program, args, { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+    spawn(program, args, { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"], uid: options.uid, gid: options.gid });
   const start = (args: string[], options: RunOptions = {}) => spawnIn(process.execPath, [cliPath, ...args], options);
   const runCommand = (program: string, args: string[], options: RunOptions = {}): Promise<RunResult> =>
     new Promise((resolve, reject) => {

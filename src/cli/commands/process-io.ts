@@ -2,42 +2,104 @@
  * The stream ends of `aciimg process`: `-` (stdin to stdout or to -o), the backend's CPU count for
  * the default concurrency (imaginary's /health `cpus`, imaginary-api.md §3), and error bodies.
  */
+import { dirname } from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { backendSpecOf, type Config } from "../../config.js";
+import { oversizeMessage, warnDrift } from "../backend-settings.js";
 import { AciimgError } from "../../errors.js";
+import type { BackendRecord } from "../../engine/types.js";
 import { createImaginaryClient } from "../../imaginary/client.js";
-import type { BackendRecord, Engine } from "../../engine/types.js";
+import { formatBytes } from "../../units.js";
+import { withEngine } from "../context.js";
+import { problemOf } from "../input-file.js";
+import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
 import { writeAtomically } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
-import { resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
+import { stopSignal } from "./signals.js";
 
 /** Reads stdin whole (bounded by the backend's upload limit) so the call can be retried once. */
-async function readStdin(limitBytes: number): Promise<Uint8Array> {
+async function readStdin(limitBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limitBytes) throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${limitBytes} bytes the backend accepts (--max-size)`);
+    if (size > limitBytes) {
+      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
+    }
     chunks.push(chunk);
   }
   if (size === 0) throw new AciimgError("E_BAD_INPUT", "stdin is empty: pipe an image into aciimg process -");
   return Buffer.concat(chunks, size);
 }
 
-/** `aciimg process -`: one image from stdin, the result on stdout (or in the -o file). */
-export async function runStdin(engine: Engine, plan: ImagePlan, output: string | undefined, limitBytes: number): Promise<number> {
-  const body = await readStdin(limitBytes);
-  const work = engine.beginWork();
+/** Where `process -` writes: stdout when undefined, else a file (or a device such as /dev/null). */
+export type StdinTarget = { kind: "file"; path: string; direct: boolean; shown: string } | undefined;
+
+/**
+ * `aciimg process -`: one image from stdin, checked like a file (empty, truncated) before any
+ * backend is woken; the result goes to stdout, or to the -o file under the same rules as a file
+ * input's (parent folders created, written atomically, reported with an ok line or JSON line).
+ */
+export async function runStdin(config: Config, plan: ImagePlan, target: StdinTarget, mode: ReporterOptions["mode"]): Promise<number> {
+  const bytes = await readStdin(config.maxUploadBytes);
+  const name = "the image on stdin";
+  const problem = await problemOf(name, bytes, bytes.length, (length, position) => Promise.resolve(bytes.subarray(position, position + length)));
+  const reporter = target ? await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }) : undefined;
+  const startedAt = performance.now();
+  /** A failure of the image itself is reported like a file's in a batch under --json; else it is the command's error. */
+  const fail = (error: AciimgError): number => {
+    if (!reporter || mode !== "json") throw error;
+    const result: FileResult = { input: "-", output: target?.shown ?? null, status: "failed", ms: Math.round(performance.now() - startedAt), code: error.code, error: error.message };
+    reporter.file(result);
+    reporter.finish(summarize([result], startedAt, null));
+    return 1;
+  };
+  if (problem) return fail(problem);
+  const created = target && !target.direct ? await prepareFolders([dirname(target.path)]) : [];
+  const stop = stopSignal();
   try {
-    const response = await engine.call({ op: plan.op, query: plan.query, body });
-    if (response.status >= 400) {
-      throw new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`);
-    }
-    if (output === undefined) await pipeline(response.body, process.stdout);
-    else await writeAtomically(resolve(output), response.body);
-    return 0;
+    return await withEngine(config, async (engine) => {
+      const ready = await engine.ensure({ signal: stop.signal });
+      warnDrift(ready.record, ready.drift);
+      const tooBig = oversizeMessage(bytes.length, ready.record, backendSpecOf(config), name);
+      if (tooBig) return fail(new AciimgError("E_BAD_INPUT", tooBig));
+      const work = engine.beginWork();
+      try {
+        const response = await engine.call({ op: plan.op, query: plan.query, body: bytes, signal: stop.signal });
+        if (response.status >= 400) {
+          return fail(new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`));
+        }
+        if (!target || !reporter) {
+          await pipeline(response.body, process.stdout);
+          return 0;
+        }
+        const written = await writeAtomically(target.path, response.body, target.direct);
+        const width = Number(response.headers["image-width"]);
+        const height = Number(response.headers["image-height"]);
+        const result: FileResult = {
+          input: "-",
+          output: target.shown,
+          status: "ok",
+          bytes: written,
+          ...(width > 0 && height > 0 ? { width, height } : {}),
+          ms: Math.round(performance.now() - startedAt),
+        };
+        reporter.start(1);
+        reporter.file(result);
+        reporter.finish(summarize([result], startedAt, null));
+        return 0;
+      } finally {
+        await work.end();
+      }
+    });
+  } catch (error) {
+    if (stop.signal.aborted) throw new AciimgError("E_ABORTED", `stopped by ${stop.received()}: the image from stdin was not processed`, { cause: error });
+    throw error;
   } finally {
-    await work.end();
+    stop.dispose();
+    await removeEmptyFolders(created);
   }
 }
 

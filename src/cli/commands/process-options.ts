@@ -11,6 +11,7 @@ export interface ProcessOptions {
   output?: string;
   concurrency?: number;
   skipExisting?: boolean;
+  followSymlinks?: boolean;
 }
 
 /** Registers `process` on `program`; `run` receives the inputs, options and collected operations. */
@@ -47,6 +48,7 @@ export function addProcessCommand(
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
     .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
+    .option("--follow-symlinks", "follow symbolic links met while searching folders and globs (named inputs are always used as named)")
     .addHelpText(
       "after",
       `

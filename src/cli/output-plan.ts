@@ -1,0 +1,170 @@
+/**
+ * Where each output of `aciimg process` goes, decided before any backend is woken. Two promises
+ * hold here (README "Inputs and outputs"): no output is written to a path that resolves (realpath)
+ * to an input, whichever way either is reached; and no two inputs write the same file.
+ */
+import { mkdir, access, constants, realpath, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve, sep } from "node:path";
+import { AciimgError, usageError } from "../errors.js";
+import type { CliOutputType } from "./flags.js";
+import type { InputItem } from "./inputs.js";
+import { extensionOf, outputName } from "./outputs.js";
+
+export type OutputTarget =
+  | { kind: "folder"; root: string }
+  /** `direct`: an existing device or pipe (`/dev/null`), written in place: it cannot be renamed onto. */
+  | { kind: "file"; path: string; direct: boolean };
+
+/** ".jpg" → "jpeg", ".tif" → "tiff", …: what a file name says it holds. */
+const typeOfExtension: Record<string, CliOutputType> = Object.fromEntries(
+  Object.entries(extensionOf).flatMap(([type, extensions]) => extensions.map((extension) => [`.${extension}`, type as CliOutputType])),
+);
+
+/**
+ * What `-o` names. A folder when it ends in `/`, is one, has no extension, or the inputs need one
+ * (several, a folder, a glob); else a file.
+ */
+export async function outputTargetOf(output: string, inputs: readonly string[], cwd: string): Promise<OutputTarget> {
+  const { path, info, saysFolder, direct } = await lookAt(output, cwd);
+  const only = inputs.length === 1 ? await stat(resolve(cwd, inputs[0] as string)).catch(() => undefined) : undefined;
+  const needsFolder = only === undefined || only.isDirectory();
+  if (saysFolder) return { kind: "folder", root: path };
+  if (info !== undefined) {
+    if (needsFolder) throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob", `${output} (an existing file)`);
+    return { kind: "file", path, direct };
+  }
+  return extname(path) === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: false };
+}
+
+/** What `-o` names for `process -`: always a file, since stdin has no name to give a file in a folder. */
+export async function stdinTargetOf(output: string, cwd: string): Promise<Extract<OutputTarget, { kind: "file" }>> {
+  const { path, saysFolder, direct } = await lookAt(output, cwd);
+  if (saysFolder) throw usageError("-o/--output", "a file for the image read from stdin, such as out/photo.jpg (stdin has no name to give a file in a folder)", output);
+  return { kind: "file", path, direct };
+}
+
+async function lookAt(output: string, cwd: string) {
+  const path = resolve(cwd, output);
+  const info = await stat(path).catch(() => undefined);
+  return {
+    path,
+    info,
+    saysFolder: output.endsWith("/") || output.endsWith(sep) || info?.isDirectory() === true,
+    direct: info !== undefined && !info.isFile() && !info.isDirectory(),
+  };
+}
+
+/**
+ * The output format a file target asks for: `-o x.webp` means WebP. A name that contradicts
+ * `--type`, or an extension aciimg cannot write, is a usage error: bytes never contradict the name.
+ */
+export function outputTypeFor(target: OutputTarget, asked: CliOutputType | undefined, output: string): CliOutputType | undefined {
+  if (target.kind === "folder") return asked;
+  const extension = extname(target.path).toLowerCase();
+  if (extension === "") return asked;
+  const named = typeOfExtension[extension];
+  if (named === undefined) {
+    throw usageError("-o/--output", `a file name ending in ${Object.keys(typeOfExtension).join(", ")} (the formats aciimg writes), or a folder`, output);
+  }
+  if (asked !== undefined && asked !== named) {
+    throw new AciimgError("E_USAGE", `-o/--output: ${output} names a ${named} file but --type asks for ${asked}: change the name or the type`);
+  }
+  return named;
+}
+
+export interface PlannedOutput {
+  item: InputItem;
+  output: string;
+  /** Write in place (a device or pipe) instead of a temporary file and a rename. */
+  direct: boolean;
+}
+
+export interface RefusedOutput {
+  item: InputItem;
+  output: string;
+  reason: string;
+}
+
+/**
+ * Pairs each input with its output, refusing any output whose path resolves to an input (its
+ * real file or its directory entry) or that another input already writes. Paths are compared
+ * after resolving every link in their folders, so `reallink/p.jpg` and `real/p.jpg` are one file.
+ */
+export async function planOutputs(
+  items: readonly InputItem[],
+  target: OutputTarget,
+  type: CliOutputType | undefined,
+  display: (path: string) => string,
+): Promise<{ planned: PlannedOutput[]; refused: RefusedOutput[] }> {
+  const inputByPath = new Map<string, InputItem>();
+  for (const item of items) {
+    inputByPath.set(item.realPath, item);
+    inputByPath.set(item.entry, item);
+  }
+  const folders = new Map<string, Promise<string>>();
+  const planned: PlannedOutput[] = [];
+  const refused: RefusedOutput[] = [];
+  const taken = new Map<string, InputItem>();
+  for (const item of items) {
+    const output = target.kind === "folder" ? join(target.root, outputName(item.relativeOutput, type)) : target.path;
+    const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
+    // An existing output that is a link to an input resolves onto it too.
+    const real = target.kind === "file" && target.direct ? output : await realpath(output).catch(() => entry);
+    const input = inputByPath.get(entry) ?? inputByPath.get(real);
+    const other = taken.get(entry);
+    const reason =
+      input === item ? "the output would overwrite the input"
+      : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
+      : other !== undefined ? `${display(other.path)} already writes there`
+      : undefined;
+    if (reason) {
+      refused.push({ item, output, reason });
+      continue;
+    }
+    taken.set(entry, item);
+    planned.push({ item, output, direct: target.kind === "file" && target.direct });
+  }
+  return { planned, refused };
+}
+
+/** A folder's path with every link resolved; folders that do not exist yet keep their names. */
+function resolvedFolder(folder: string, cache: Map<string, Promise<string>>): Promise<string> {
+  let resolved = cache.get(folder);
+  if (!resolved) {
+    resolved = realpath(folder).catch((error: NodeJS.ErrnoException) => {
+      const parent = dirname(folder);
+      // Not there yet: created later, under its parent's real path. Unusable (ENOTDIR, EACCES):
+      // kept as named, and prepareFolders says why it cannot be written.
+      if (error.code !== "ENOENT" || parent === folder) return folder;
+      return resolvedFolder(parent, cache).then((real) => join(real, basename(folder)));
+    });
+    cache.set(folder, resolved);
+  }
+  return resolved;
+}
+
+/**
+ * Creates the output folders and checks they are writable, before a backend is started. Resolves
+ * with the folders it created, so removeEmptyFolders can take back the ones nothing was written to.
+ */
+export async function prepareFolders(folders: Iterable<string>): Promise<string[]> {
+  const created: string[] = [];
+  for (const folder of folders) {
+    try {
+      const first = await mkdir(folder, { recursive: true });
+      if (first !== undefined) for (let dir = folder; dir.length >= first.length; dir = dirname(dir)) created.push(dir);
+      await access(folder, constants.W_OK);
+    } catch (error) {
+      await removeEmptyFolders(created);
+      throw new AciimgError("E_OUTPUT", `cannot write to output directory ${folder}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return created;
+}
+
+/** Removes the folders this run created that are still empty, deepest first; others stay. */
+export async function removeEmptyFolders(created: readonly string[]): Promise<void> {
+  for (const folder of [...new Set(created)].sort((a, b) => b.length - a.length)) {
+    await rmdir(folder).catch(() => undefined);
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * `aciimg process` never loses or overwrites an input and never reports work it did not do:
+ * symbolic links (named, met while searching, looping), stdin, globs, unreadable folders, output
+ * names and a real SIGINT mid-batch. The spawned CLI on real files, one warm local backend.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+
+let ws: Workspace;
+const sha = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+
+/** Every file under `dir`, relative, recursively (links listed, not followed). */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+type Summary = { total: number; ok: number; failed: number; skipped: number; cancelled: number; stopped: string | null; failures: Array<{ input: string; code: string; error: string }> };
+const summaryOf = (stdout: string): Summary => jsonLines(stdout).find((line) => "summary" in line)?.summary as Summary;
+
+beforeAll(async () => {
+  ws = await createWorkspace("aciimg-e2e-trust-");
+  const up = await ws.run(["up", "--json"]);
+  expect(up.code, up.stderr).toBe(0);
+});
+afterAll(async () => {
+  await ws.cleanup();
+});
+
+describe("inputs reached through symbolic links are never overwritten", () => {
+  it("a linked folder whose output folder is the real one: every file refused, originals intact, exit 1", async () => {
+    await mkdir(join(ws.dir, "real"));
+    await writeJpeg(join(ws.dir, "real", "p2.jpg"), 300, 200);
+    await symlink("real", join(ws.dir, "reallink"));
+    const before = await sha(join(ws.dir, "real", "p2.jpg"));
+    const result = await ws.run(["process", "reallink", "--resize", "10x10", "-o", "real/", "--json"]);
+    expect(result.code).toBe(1);
+    expect(summaryOf(result.stdout)).toMatchObject({ total: 1, ok: 0, failed: 1, failures: [{ input: "reallink/p2.jpg", code: "E_OUTPUT" }] });
+    expect(summaryOf(result.stdout).failures[0]?.error).toContain("the output would overwrite the input");
+    expect(await sha(join(ws.dir, "real", "p2.jpg"))).toBe(before);
+  });
+
+  it("a linked file whose output is its target: refused, target intact", async () => {
+    await mkdir(join(ws.dir, "same"));
+    await writeJpeg(join(ws.dir, "same", "a.jpg"), 300, 200);
+    await symlink("a.jpg", join(ws.dir, "same", "link.jpg"));
+    const before = await sha(join(ws.dir, "same", "a.jpg"));
+    const result = await ws.run(["process", "same/link.jpg", "--resize", "10x10", "-o", "same/a.jpg"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("refusing to write same/a.jpg: the output would overwrite the input");
+    expect(await sha(join(ws.dir, "same", "a.jpg"))).toBe(before);
+  });
+
+  it("an output folder that is a link into the inputs is seen through", async () => {
+    await mkdir(join(ws.dir, "orig"));
+    await writeJpeg(join(ws.dir, "orig", "o.jpg"), 300, 200);
+    await symlink("orig", join(ws.dir, "thumbs-link"));
+    const before = await sha(join(ws.dir, "orig", "o.jpg"));
+    const result = await ws.run(["process", "orig/o.jpg", "--resize", "10x10", "-o", "thumbs-link/"]);
+    expect(result.code).toBe(1);
+    expect(await sha(join(ws.dir, "orig", "o.jpg"))).toBe(before);
+  });
+
+  it("links met while searching are passed by, and said so; --follow-symlinks follows them", async () => {
+    await mkdir(join(ws.dir, "elsewhere"));
+    await writeJpeg(join(ws.dir, "elsewhere", "x.jpg"), 120, 80);
+    await mkdir(join(ws.dir, "tree"));
+    await writeJpeg(join(ws.dir, "tree", "own.jpg"), 120, 80);
+    await symlink("../elsewhere", join(ws.dir, "tree", "linked-dir"));
+    await symlink("../elsewhere/x.jpg", join(ws.dir, "tree", "linked.jpg"));
+    const plain = await ws.run(["process", "tree", "--resize", "20x20", "-o", "out-nofollow", "--json"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(summaryOf(plain.stdout)).toMatchObject({ total: 1, ok: 1 });
+    expect(plain.stderr).toContain("passed by 2 symbolic link(s)");
+    expect(await listFiles(join(ws.dir, "out-nofollow"))).toEqual(["own.jpg"]);
+    const followed = await ws.run(["process", "tree", "--resize", "20x20", "-o", "out-follow", "--json", "--follow-symlinks"]);
+    expect(followed.code, followed.stderr).toBe(0);
+    // x.jpg is reached twice (through the folder link and the file link) and processed once.
+    expect(summaryOf(followed.stdout)).toMatchObject({ total: 2, ok: 2 });
+    const written = await listFiles(join(ws.dir, "out-follow"));
+    expect(written).toHaveLength(2);
+    expect(written).toContain("own.jpg");
+  });
+
+  it("a link loop ends: each real file is processed once", async () => {
+    await mkdir(join(ws.dir, "loop", "sub"), { recursive: true });
+    await writeJpeg(join(ws.dir, "loop", "a.jpg"), 120, 80);
+    await writeJpeg(join(ws.dir, "loop", "sub", "b.jpg"), 120, 80);
+    await symlink("..", join(ws.dir, "loop", "sub", "up"));
+    await symlink(".", join(ws.dir, "loop", "self"));
+    const result = await ws.run(["process", "loop", "--resize", "20x20", "-o", "out-loop", "--json", "--follow-symlinks"]);
+    expect(result.code, result.stderr).toBe(0);
+    const files = jsonLines(result.stdout).filter((line) => "input" in line);
+    expect(files.map((line) => line.input).sort()).toEqual(["loop/a.jpg", "loop/sub/b.jpg"]);
+    expect(summaryOf(result.stdout)).toMatchObject({ total: 2, ok: 2 });
+  });
+});
+
+describe("stdin", () => {
+  it("a truncated image on stdin fails as E_BAD_INPUT and writes nothing", async () => {
+    const whole = await readFile(join(ws.dir, "real", "p2.jpg"));
+    const result = await ws.run(["process", "-", "--resize", "30x20"], { input: whole.subarray(0, Math.floor(whole.length / 2)) });
+    expect(result.code).toBe(1);
+    expect(result.stdoutBytes.length).toBe(0);
+    expect(result.stderr).toBe("aciimg: the image on stdin is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)\n");
+  });
+
+  it("-o with a trailing slash or an existing folder is a usage error naming -o", async () => {
+    const photo = await readFile(join(ws.dir, "real", "p2.jpg"));
+    for (const output of ["newdir/", "real"]) {
+      const result = await ws.run(["process", "-", "--resize", "30x20", "-o", output], { input: photo });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^aciimg: -o\/--output: expected a file for the image read from stdin/);
+    }
+    expect(existsSync(join(ws.dir, "newdir"))).toBe(false);
+  });
+
+  it("-o into a new folder creates it, takes the type from the name, and reports the file like any input", async () => {
+    const photo = await readFile(join(ws.dir, "real", "p2.jpg"));
+    const text = await ws.run(["process", "-", "--resize", "30x20", "-o", "stdin-out/deep/x.png"], { input: photo });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^ok - -> stdin-out\/deep\/x\.png 30x20 \d+ B \d+ ms\n$/);
+    expect(await sharp(join(ws.dir, "stdin-out", "deep", "x.png")).metadata()).toMatchObject({ format: "png", width: 30, height: 20 });
+    const json = await ws.run(["process", "-", "--resize", "30x20", "-o", "stdin-out/y.webp", "--json"], { input: photo });
+    expect(json.code, json.stderr).toBe(0);
+    const [line, summary] = jsonLines(json.stdout);
+    expect(line).toMatchObject({ input: "-", output: "stdin-out/y.webp", status: "ok", width: 30, height: 20 });
+    expect(summary).toMatchObject({ summary: { total: 1, ok: 1 } });
+    expect(await sharp(join(ws.dir, "stdin-out", "y.webp")).metadata()).toMatchObject({ format: "webp" });
+  });
+});
+
+describe("globs, folders and output names", () => {
+  it("a glob keeps the sub-folders below its static base, so same-named files do not collide", async () => {
+    await mkdir(join(ws.dir, "assets", "icons"), { recursive: true });
+    await mkdir(join(ws.dir, "assets", "photos"), { recursive: true });
+    await writeJpeg(join(ws.dir, "assets", "photos", "logo.jpg"), 200, 100);
+    await sharp(await readFile(join(ws.dir, "assets", "photos", "logo.jpg"))).png().toFile(join(ws.dir, "assets", "icons", "logo.png"));
+    const result = await ws.run(["process", "assets/**/*.{jpg,png}", "--fit", "40x40", "--type", "webp", "-o", "thumbs/", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await listFiles(join(ws.dir, "thumbs"))).toEqual(["icons/logo.webp", "photos/logo.webp"]);
+  });
+
+  it("converts next to the originals when -o is the searched folder", async () => {
+    await mkdir(join(ws.dir, "ph"));
+    await writeJpeg(join(ws.dir, "ph", "a.jpg"), 200, 100);
+    await writeJpeg(join(ws.dir, "ph", "b.jpg"), 200, 100);
+    const before = await sha(join(ws.dir, "ph", "a.jpg"));
+    const result = await ws.run(["process", "ph", "--type", "webp", "-o", "ph", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryOf(result.stdout)).toMatchObject({ total: 2, ok: 2 });
+    expect(await listFiles(join(ws.dir, "ph"))).toEqual(["a.jpg", "a.webp", "b.jpg", "b.webp"]);
+    expect(await sha(join(ws.dir, "ph", "a.jpg"))).toBe(before);
+  });
+
+  it("-o x.webp writes WebP; a name that contradicts --type or that aciimg cannot write is a usage error", async () => {
+    const ok = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "-o", "named.webp"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "named.webp")).metadata()).toMatchObject({ format: "webp", width: 30 });
+    const contradiction = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "--type", "webp", "-o", "named.png"]);
+    expect(contradiction.code).toBe(2);
+    expect(contradiction.stderr).toContain("named.png names a png file but --type asks for webp");
+    const unknown = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "-o", "named.gif"]);
+    expect(unknown.code).toBe(2);
+    expect(existsSync(join(ws.dir, "named.png")) || existsSync(join(ws.dir, "named.gif"))).toBe(false);
+  });
+
+  it("-o /dev/null processes and leaves /dev/null a device", async () => {
+    const result = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "-o", "/dev/null"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ok real\/p2\.jpg -> \/dev\/null 30x20 /);
+    expect((await lstat("/dev/null")).isCharacterDevice()).toBe(true);
+  });
+
+  it("a batch whose every image is refused leaves no empty output folder", async () => {
+    await mkdir(join(ws.dir, "textonly"));
+    await writeFile(join(ws.dir, "textonly", "t.jpg"), "not an image at all\n".repeat(10));
+    const result = await ws.run(["process", "textonly", "--resize", "30x20", "-o", "empty-out/deeper", "--json"]);
+    expect(result.code).toBe(1);
+    expect(summaryOf(result.stdout)).toMatchObject({ total: 1, failed: 1, failures: [{ code: "E_IMAGE" }] });
+    expect(existsSync(join(ws.dir, "empty-out"))).toBe(false);
+  });
+});
+
+describe("a batch with nothing to send wakes no backend", () => {
+  it("only empty and truncated files: every one reported, no backend started", async () => {
+    const cold = await createWorkspace("aciimg-e2e-cold-");
+    try {
+      await mkdir(join(cold.dir, "broken"));
+      await writeFile(join(cold.dir, "broken", "zero.jpg"), "");
+      const whole = await readFile(join(ws.dir, "real", "p2.jpg"));
+      await writeFile(join(cold.dir, "broken", "cut.jpg"), whole.subarray(0, 400));
+      const result = await cold.run(["process", "broken", "--resize", "30x20", "-o", "out", "--json"]);
+      expect(result.code).toBe(1);
+      expect(summaryOf(result.stdout)).toMatchObject({ total: 2, failed: 2 });
+      const status = await cold.run(["status", "--json"]);
+      expect(JSON.parse(status.stdout)).toMatchObject({ state: "none" });
+    } finally {
+      await cold.cleanup();
+    }
+  });
+});
+
+describe("an interrupted batch says so and counts every input", () => {
+  async function interrupted(extra: string[], ready: (chunk: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = ws.start(["process", "many", "--resize", "300x200", "-o", `out-int-${extra.join("")}`, "--concurrency", "1", ...extra]);
+    let stdout = "";
+    let stderr = "";
+    const firstDone = new Promise<void>((resolve) =>
+      child.stdout?.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (ready(stdout)) resolve();
+      }),
+    );
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await Promise.race([firstDone, closed]);
+    child.kill("SIGINT");
+    return { code: await closed, stdout, stderr };
+  }
+
+  beforeAll(async () => {
+    await mkdir(join(ws.dir, "many"));
+    for (let i = 0; i < 30; i++) await writeJpeg(join(ws.dir, "many", `m-${String(i).padStart(2, "0")}.jpg`), 900, 600);
+  });
+
+  it("--json: one line per input, cancelled counted, ok + failed + skipped + cancelled = total", async () => {
+    const run = await interrupted(["--json"], (out) => out.includes('"status":"ok"'));
+    expect(run.code).toBe(130);
+    const summary = summaryOf(run.stdout);
+    expect(summary.total).toBe(30);
+    expect(summary.stopped).toBe("SIGINT");
+    expect(summary.cancelled).toBeGreaterThan(0);
+    expect(summary.ok + summary.failed + summary.skipped + summary.cancelled).toBe(30);
+    const files = jsonLines(run.stdout).filter((line) => "input" in line);
+    expect(new Set(files.map((line) => line.input)).size).toBe(30);
+    expect(files.filter((line) => line.status === "ok")).toHaveLength(summary.ok);
+    expect(await listFiles(join(ws.dir, "out-int---json"))).toHaveLength(summary.ok);
+  });
+
+  it("text: the summary line says the run was stopped and how many were cancelled", async () => {
+    const run = await interrupted([], (out) => out.startsWith("ok "));
+    expect(run.code).toBe(130);
+    const done = run.stdout.split("\n").filter((line) => line.startsWith("ok ")).length;
+    expect(run.stderr).toMatch(new RegExp(`stopped by SIGINT: ${done}/30 images processed in .*, ${30 - done} cancelled \\(not written\\)`));
+  });
+});
+
+describe("folders that cannot be read", () => {
+  /** A folder owned by `nobody`, or the reason the test cannot run as that user here. */
+  async function asNobody(): Promise<{ dir: string; uid: number; gid: number } | string> {
+    const uid = 65534;
+    const gid = 65534;
+    const dir = await mkdtemp(join(tmpdir(), "aciimg-e2e-nobody-"));
+    await chown(dir, uid, gid);
+    const probe = await ws.run(["--version"], { uid, gid, cwd: dir }).catch((error: Error) => ({ code: -1, stderr: error.message }));
+    if (probe.code !== 0) {
+      await rm(dir, { recursive: true, force: true });
+      return `user nobody (65534) cannot run ${cliPath}: ${probe.stderr.trim()}`;
+    }
+    return { dir, uid, gid };
+  }
+
+  it("an unreadable sub-folder is a failure of the batch, also through a glob (run as nobody)", async (context) => {
+    const who = await asNobody();
+    if (typeof who === "string") {
+      console.warn(`skipped: ${who}`);
+      context.skip();
+      return;
+    }
+    const as = { uid: who.uid, gid: who.gid, cwd: who.dir, env: { ACIIMG_STATE: join(who.dir, "state", "state.json") } };
+    try {
+      const d = join(who.dir, "d");
+      await mkdir(join(d, "x"), { recursive: true });
+      await writeJpeg(join(d, "ok.jpg"), 120, 80);
+      await writeJpeg(join(d, "x", "hidden.jpg"), 120, 80);
+      for (const path of [who.dir, d, join(d, "ok.jpg"), join(d, "x"), join(d, "x", "hidden.jpg")]) await chown(path, who.uid, who.gid);
+      await chmod(join(d, "x"), 0o000);
+      for (const input of ["d", "d/**/*.jpg"]) {
+        const result = await ws.run(["process", input, "--resize", "20x20", "-o", "out", "--json"], as);
+        expect(result.code, result.stderr).toBe(1);
+        const summary = summaryOf(result.stdout);
+        expect(summary).toMatchObject({ total: 2, ok: 1, failed: 1 });
+        expect(summary.failures).toEqual([{ input: "d/x", code: "E_BAD_INPUT", error: "cannot search d/x: permission denied; images inside it were not processed" }]);
+      }
+      expect((await stat(join(who.dir, "out", "ok.jpg"))).isFile()).toBe(true);
+    } finally {
+      await ws.run(["down"], as).catch(() => undefined);
+      await chmod(join(who.dir, "d", "x"), 0o755).catch(() => undefined);
+      await rm(who.dir, { recursive: true, force: true });
+    }
+  });
+});
