@@ -147,6 +147,23 @@ describe("globs, folders and output names", () => {
     expect(await listFiles(join(ws.dir, "thumbs"))).toEqual(["icons/logo.webp", "photos/logo.webp"]);
   });
 
+  it("the README's CI recipe runs as written: same-named files in different folders both land", async () => {
+    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const line = /- run: npx aciimg (process .*) --json > report\.jsonl/.exec(readme)?.[1];
+    expect(line, "README's CI job has an `npx aciimg process … --json > report.jsonl` step").toBeDefined();
+    // The step's words as the shell splits them (single quotes only, as the recipe uses).
+    const args = [...(line ?? "").matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "");
+    const recipe = join(ws.dir, "recipe");
+    await mkdir(join(recipe, "assets", "icons"), { recursive: true });
+    await mkdir(join(recipe, "assets", "photos"), { recursive: true });
+    await writeJpeg(join(recipe, "assets", "photos", "logo.jpg"), 800, 600);
+    await sharp(await readFile(join(recipe, "assets", "photos", "logo.jpg"))).png().toFile(join(recipe, "assets", "icons", "logo.png"));
+    const result = await ws.run([...args, "--json"], { cwd: recipe });
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryOf(result.stdout)).toMatchObject({ total: 2, ok: 2, failed: 0 });
+    expect(await listFiles(join(recipe, "thumbs"))).toEqual(["icons/logo.webp", "photos/logo.webp"]);
+  });
+
   it("converts next to the originals when -o is the searched folder", async () => {
     await mkdir(join(ws.dir, "ph"));
     await writeJpeg(join(ws.dir, "ph", "a.jpg"), 200, 100);
@@ -185,6 +202,18 @@ describe("globs, folders and output names", () => {
     expect(result.code).toBe(1);
     expect(summaryOf(result.stdout)).toMatchObject({ total: 1, failed: 1, failures: [{ code: "E_IMAGE" }] });
     expect(existsSync(join(ws.dir, "empty-out"))).toBe(false);
+  });
+});
+
+describe("on a terminal", () => {
+  it("with a backend already running, the spinner never says it is starting one", async () => {
+    await writeJpeg(join(ws.dir, "tty.jpg"), 300, 200);
+    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} process tty.jpg --resize 30x20 -o out-tty/`;
+    const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
+    expect(result.code, result.stdout).toBe(0);
+    const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
+    expect(screen).toContain("1/1 images processed");
+    expect(screen).not.toContain("starting a local backend");
   });
 });
 

@@ -4,8 +4,11 @@
  * and no message suggests a flag the command does not have.
  */
 import type { ChildProcess } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, type Workspace } from "./cli-harness.js";
+import { createWorkspace, jsonLines, type Workspace } from "./cli-harness.js";
 
 const workspaces: Workspace[] = [];
 afterEach(async () => {
@@ -90,6 +93,28 @@ describe("a running backend with other settings than configured", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
       await exited;
     }
+  }, 60_000);
+});
+
+describe("process against a backend started with a smaller upload limit", () => {
+  it("warns once, and fails a file over the running limit saying why and naming `aciimg down`; stdin too", async () => {
+    const ws = await workspace();
+    expect((await ws.run(["up"], { env: { ACIIMG_MAX_SIZE: "1MB" } })).code).toBe(0);
+    const big = join(ws.dir, "big.png");
+    await sharp({ create: { width: 800, height: 800, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toFile(big);
+    const size = (await stat(big)).size;
+    expect(size).toBeGreaterThan(1_000_000);
+    const raised = { env: { ACIIMG_MAX_SIZE: "60MB" } };
+    const result = await ws.run(["process", "big.png", "--resize", "10x10", "-o", "out/", "--json"], raised);
+    expect(result.code).toBe(1);
+    expect(result.stderr.split("\n").filter((line) => line.startsWith("aciimg: warning: "))).toHaveLength(1);
+    const [line] = jsonLines(result.stdout);
+    expect(line).toMatchObject({ input: "big.png", status: "failed", code: "E_BAD_INPUT" });
+    expect(String(line?.error)).toMatch(/^big\.png is [\d.]+ MB, more than the 1 MB the running local backend "default" accepts: it was started before the limit became 60 MB .*run `aciimg down` and retry$/);
+    const stdin = await ws.run(["process", "-", "--resize", "10x10"], { ...raised, input: await readFile(big) });
+    expect(stdin.code).toBe(1);
+    expect(stdin.stdoutBytes.length).toBe(0);
+    expect(stdin.stderr).toMatch(/aciimg: the image on stdin is [\d.]+ MB, more than the 1 MB the running local backend/);
   }, 60_000);
 });
 
