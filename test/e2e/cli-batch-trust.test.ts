@@ -54,6 +54,11 @@ describe("inputs reached through symbolic links are never overwritten", () => {
     const result = await ws.run(["process", "same/link.jpg", "--resize", "10x10", "-o", "same/a.jpg"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("refusing to write same/a.jpg: the output would overwrite the input");
+    // An output that is itself a link to the input resolves onto it too.
+    const viaLink = await ws.run(["process", "same/a.jpg", "--resize", "10x10", "-o", "same/link.jpg"]);
+    expect(viaLink.code).toBe(1);
+    expect(viaLink.stderr).toContain("refusing to write same/link.jpg");
+    expect((await lstat(join(ws.dir, "same", "link.jpg"))).isSymbolicLink()).toBe(true);
     expect(await sha(join(ws.dir, "same", "a.jpg"))).toBe(before);
   });
 
