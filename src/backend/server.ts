@@ -1,12 +1,15 @@
 /**
- * The built-in imaginary-compatible backend: a node:http server on sharp (libvips) that answers
- * imaginary's routes, statuses and messages (imaginary-api.md §1). Started by `aciimg backend`
- * or imported. Differences from imaginary are deliberate and listed in the README.
+ * The built-in imaginary-compatible backend: a node:http server (node:https when given a
+ * certificate, as imaginary's -certfile/-keyfile) on sharp (libvips) that answers imaginary's
+ * routes, statuses and messages (imaginary-api.md §1). Started by `aciimg backend` or imported.
+ * Differences from imaginary are deliberate and listed in the README.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { AciimgError } from "../errors.js";
@@ -37,11 +40,17 @@ export interface BackendOptions {
    * in-process sharp at 4 clients on 2 CPUs, unchanged at 1 and 2).
    */
   concurrency?: number;
-  /** Access-log sink, one line per request (imaginary's format, key redacted). */
+  /**
+   * Serve HTTPS with this certificate and key (PEM) instead of plain HTTP, as imaginary does with
+   * -certfile/-keyfile. Default: plain HTTP.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
   log?: (line: string) => void;
 }
 
 export interface RunningBackend {
+  /** `http://host:port`, or `https://host:port` when serving TLS. */
   url: string;
   port: number;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
@@ -133,7 +142,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   // Responses in flight, so close() can ask their connections not to linger as keep-alive.
   const inflight = new Set<ServerResponse>();
   let closing = false;
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     inflight.add(res);
     res.on("close", () => {
@@ -153,7 +162,29 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     handle(req, res).catch((error: unknown) => {
       sendError(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  if (options.tls && options.log) {
+    const log = options.log;
+    // A client that fails the handshake (plain HTTP sent to the TLS port, a client refusing our
+    // certificate) gets one line, as Go's net/http logs it for imaginary (server.go: "http: TLS
+    // handshake error from %s: %v"), with the standard Go log date prefix. No request data exists yet.
+    // The peer is read when the TCP connection arrives: a TLS socket reset before its handshake
+    // no longer knows it. Node gives the TLS socket's TCP socket as `_parent` only.
+    const peers = new WeakMap<Socket, string>();
+    server.on("connection", (raw: Socket) => {
+      const host = raw.remoteAddress ?? "-";
+      peers.set(raw, `${host.includes(":") ? `[${host}]` : host}:${raw.remotePort ?? "-"}`);
+    });
+    server.on("tlsClientError", (error: Error & { reason?: string; code?: string }, socket: TLSSocket) => {
+      const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+      const from = (raw && peers.get(raw)) ?? `${socket.remoteAddress ?? "-"}:${socket.remotePort ?? "-"}`;
+      // OpenSSL's reason ("http request", "wrong version number"), not its message with addresses and source paths.
+      const reason = error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
+      const when = new Date().toISOString().replace("T", " ").replace(/-/g, "/").slice(0, 19);
+      log(`${when} http: TLS handshake error from ${from}: ${reason}`);
+    });
+  }
   server.headersTimeout = 60_000;
   server.requestTimeout = 120_000;
 
@@ -167,7 +198,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? "127.0.0.1";
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {

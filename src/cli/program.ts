@@ -114,6 +114,8 @@ Examples:
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
     .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU, see --cpu)")
     .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
+    .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000")
     .action(async (options: import("./commands/backend.js").BackendOptions, cmd: Command) => setExitCode(await (await import("./commands/backend.js")).runBackend(options, cmd)));
 

@@ -1,10 +1,13 @@
 /**
  * `aciimg backend` (internal): the built-in imaginary-compatible server, as the local provider runs
- * it. Its stdout is a protocol: exactly one line, `{"listening":{"host":…,"port":…}}`, once
- * listening; everything else (access logs) goes to stderr. The key comes from ACIIMG_BACKEND_KEY
- * (or --key for manual use), never from a command line the provider writes.
+ * it. Its stdout is a protocol: exactly one line, `{"listening":{"host":…,"port":…,"url":…}}`, once
+ * listening (`url` is https:// with --tls-cert/--tls-key); everything else (access logs, TLS
+ * handshake errors) goes to stderr. The key comes from ACIIMG_BACKEND_KEY (or --key for manual
+ * use), never from a command line the provider writes.
  */
+import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { createSecureContext } from "node:tls";
 import type { Command } from "commander";
 import { AciimgError, usageError } from "../../errors.js";
 import { parseBytes } from "../../units.js";
@@ -19,6 +22,8 @@ export interface BackendOptions {
   maxResolution?: string;
   concurrency?: string;
   key?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export async function runBackend(options: BackendOptions, command: Command): Promise<number> {
@@ -29,8 +34,10 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   const port = parseInteger("--port", options.port, 0, 65535, "9000");
   if (isIP(options.host) === 0 && options.host !== "localhost") throw usageError("--host", "an IP address to listen on such as 127.0.0.1", options.host);
   const concurrency = options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
+  const tls = await readTls(options);
   const { startBackend } = await import("../../backend/server.js");
   const server = await startBackend({
+    ...(tls ? { tls } : {}),
     apiKey,
     host: options.host,
     port,
@@ -40,8 +47,33 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     ...(concurrency === undefined ? {} : { concurrency }),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ listening: { host: options.host, port: server.port } })}\n`);
+  process.stdout.write(`${JSON.stringify({ listening: { host: options.host, port: server.port, url: server.url } })}\n`);
   await waitForStopSignal();
   await server.close();
   return 0;
+}
+
+/** Reads --tls-cert/--tls-key (both or neither) and checks that they load as a certificate and its key. */
+async function readTls(options: BackendOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined;
+  if (options.tlsCert === undefined || options.tlsKey === undefined) {
+    const missing = options.tlsCert === undefined ? "--tls-cert" : "--tls-key";
+    throw new AciimgError("E_USAGE", `backend: ${missing} is required with ${missing === "--tls-cert" ? "--tls-key" : "--tls-cert"}: pass both to serve HTTPS, or neither`);
+  }
+  const read = async (flag: string, file: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new AciimgError("E_USAGE", `${flag}: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
+    }
+  };
+  const cert = await read("--tls-cert", options.tlsCert);
+  const key = await read("--tls-key", options.tlsKey);
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    // OpenSSL's message names the problem (bad PEM, key not matching the certificate); never the key itself.
+    throw new AciimgError("E_USAGE", `--tls-cert/--tls-key: ${JSON.stringify(options.tlsCert)} and ${JSON.stringify(options.tlsKey)} are not a PEM certificate and its private key (${(error as Error).message})`, { cause: error });
+  }
+  return { cert, key };
 }
