@@ -19,6 +19,8 @@ export const errorCodes = {
   E_STATE: 3,
   /** The backend could not be reached or did not become healthy in time. */
   E_BACKEND_UNREACHABLE: 4,
+  /** The backend presented a TLS certificate other than the one pinned for it; nothing was sent to it. */
+  E_BACKEND_UNTRUSTED: 4,
   /** Provisioning a backend failed (provider-side failure not covered by a more precise code). */
   E_PROVISION: 4,
   /** A wait was bounded and the bound was reached. */
