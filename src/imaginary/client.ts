@@ -1,16 +1,18 @@
 /**
  * Typed client of the imaginary HTTP API (imaginary-api.md §1): one keep-alive undici Pool per
  * backend, request bodies streamed from their source (files are piped, never read whole),
- * responses handed back as streams. undici and imaginary errors are mapped to AciimgError here,
+ * responses handed back as streams. An https:// backend is reached only when it presents the
+ * pinned certificate (pinning.ts). undici and imaginary errors are mapped to AciimgError here,
  * once, at the boundary (STYLE.md "Errors").
  */
 import type { Readable } from "node:stream";
 import { Pool, errors as undiciErrors } from "undici";
-import { AciimgError, isAbortError } from "../errors.js";
+import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
 import type { ImageRequest, ImageResponse } from "../engine/types.js";
+import { normalizeFingerprint, pinnedConnector } from "./pinning.js";
 
 export interface ImaginaryClientOptions {
-  /** Base URL of the backend, e.g. http://127.0.0.1:41234 (a trailing slash is ignored). */
+  /** Base URL of the backend, e.g. http://127.0.0.1:41234 or https://20.1.2.3:9000 (a trailing slash is ignored). */
   endpoint: string;
   /** Sent as the `API-Key` header on every request, /health included (imaginary-api.md §2.1). */
   apiKey: string;
@@ -22,6 +24,13 @@ export interface ImaginaryClientOptions {
   bodyTimeoutMs?: number;
   /** Keep-alive connections in the pool. Default 16. */
   connections?: number;
+  /**
+   * SHA-256 fingerprint ("AB:CD:…", as X509Certificate#fingerprint256 prints it) of the only
+   * certificate an https:// endpoint may present; any other fails with E_BACKEND_UNTRUSTED before
+   * a request is sent. Required for https://, refused for http:// (a pin must never be dropped
+   * silently).
+   */
+  tlsFingerprint?: string | undefined;
 }
 
 /** imaginary's /health body (imaginary-api.md §3); only the fields aciimg uses are typed. */
@@ -32,10 +41,27 @@ export interface HealthInfo {
   [field: string]: unknown;
 }
 
+/**
+ * What a /health probe found. `unreachable` covers no answer, a reset or timeout, and an answer
+ * that is not a healthy imaginary (5xx, not its JSON): `error.code` says which.
+ */
+export type HealthProbe =
+  | { state: "healthy"; info: HealthInfo }
+  /** Something answered and refused our key (401/403): not the backend this key was made for. */
+  | { state: "unauthorized"; status: number; error: AciimgError }
+  /** The peer's certificate is not the pinned one, or it does not speak TLS: E_BACKEND_UNTRUSTED; nothing was sent. */
+  | { state: "untrusted"; error: AciimgError }
+  | { state: "unreachable"; error: AciimgError };
+
 export interface ImaginaryClient {
   readonly endpoint: string;
-  /** GET /health with the key; resolves with the parsed body, fails with E_BACKEND_UNREACHABLE or E_IMAGE (401…). */
+  /**
+   * GET /health with the key; resolves with the parsed body, fails with E_BACKEND_UNREACHABLE,
+   * E_BACKEND_UNTRUSTED or E_IMAGE (`detail.status` 401 when the key is refused).
+   */
   health(signal?: AbortSignal): Promise<HealthInfo>;
+  /** GET /health as a typed outcome instead of an error; only cancellation (E_ABORTED) and bugs throw. */
+  probe(signal?: AbortSignal): Promise<HealthProbe>;
   /** POST /<op>?<query> with the image; resolves on a 2xx with a non-empty streamed body. */
   request(request: ImageRequest): Promise<ImageResponse>;
   /** Closes the pool's connections. */
@@ -56,9 +82,12 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const headersTimeout = options.headersTimeoutMs ?? 120_000;
   const bodyTimeout = options.bodyTimeoutMs ?? 60_000;
+  const connectTimeout = options.connectTimeoutMs ?? 10_000;
+  const fingerprint = pinOf(endpoint, options.tlsFingerprint);
+  // One pool per client, so one pin per pool: connections are never shared across pins.
   const pool = new Pool(endpoint, {
     connections: options.connections ?? 16,
-    connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+    connect: fingerprint ? pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout }) : { timeout: connectTimeout },
     headersTimeout,
     bodyTimeout,
     keepAliveTimeout: 30_000,
@@ -95,24 +124,38 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     return { status: response.statusCode, headers: responseHeaders, body: body$ };
   }
 
+  const health = async (signal?: AbortSignal): Promise<HealthInfo> => {
+    const response = await send("GET", "/health", { accept: "application/json" }, undefined, signal);
+    const text = await readBounded(response.body, maxErrorBodyBytes).catch((error: unknown) => {
+      throw mapTransportError(error, endpoint, "/health");
+    });
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as HealthInfo;
+    } catch {
+      // fall through: not imaginary
+    }
+    throw new AciimgError(
+      "E_BACKEND_UNREACHABLE",
+      `the backend at ${endpoint} answered /health with something that is not imaginary's JSON; ` +
+        `another program may hold its port. Run \`aciimg down\` and try again.`,
+    );
+  };
+
   return {
     endpoint,
-    async health(signal) {
-      const response = await send("GET", "/health", { accept: "application/json" }, undefined, signal);
-      const text = await readBounded(response.body, maxErrorBodyBytes).catch((error: unknown) => {
-        throw mapTransportError(error, endpoint, "/health");
-      });
+    health,
+
+    async probe(signal) {
       try {
-        const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as HealthInfo;
-      } catch {
-        // fall through: not imaginary
+        return { state: "healthy", info: await health(signal) };
+      } catch (error) {
+        if (!isAciimgError(error) || error.code === "E_ABORTED") throw error;
+        if (error.code === "E_BACKEND_UNTRUSTED") return { state: "untrusted", error };
+        const status = error.detail?.status;
+        if (error.code === "E_IMAGE" && (status === 401 || status === 403)) return { state: "unauthorized", status, error };
+        return { state: "unreachable", error };
       }
-      throw new AciimgError(
-        "E_BACKEND_UNREACHABLE",
-        `the backend at ${endpoint} answered /health with something that is not imaginary's JSON; ` +
-          `another program may hold its port. Run \`aciimg down\` and try again.`,
-      );
     },
 
     async request(request) {
@@ -138,6 +181,22 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       await pool.close();
     },
   };
+}
+
+/** The normalized pin for an https:// endpoint; refuses a missing pin there and a pin on http://. */
+function pinOf(endpoint: string, tlsFingerprint: string | undefined): string | undefined {
+  const protocol = new URL(endpoint).protocol;
+  if (protocol === "http:" && tlsFingerprint === undefined) return undefined;
+  if (protocol === "http:") {
+    throw new AciimgError("E_INTERNAL", `createImaginaryClient: a tlsFingerprint was given for the plain-http endpoint ${endpoint}; refusing to drop the pin`);
+  }
+  if (protocol !== "https:") throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected an http:// or https:// endpoint, got ${JSON.stringify(endpoint)}`);
+  if (tlsFingerprint === undefined) {
+    throw new AciimgError("E_INTERNAL", `createImaginaryClient: the https endpoint ${endpoint} needs a tlsFingerprint (the pinned certificate); refusing to trust any certificate`);
+  }
+  const pin = normalizeFingerprint(tlsFingerprint);
+  if (!pin) throw new AciimgError("E_INTERNAL", `createImaginaryClient: tlsFingerprint: expected a SHA-256 fingerprint such as AB:CD:…(32 bytes), got ${JSON.stringify(tlsFingerprint)}`);
+  return pin;
 }
 
 function queryString(query: URLSearchParams): string {
