@@ -110,6 +110,19 @@ describe("imaginary client pinned to a TLS backend", () => {
     }
   });
 
+  it("keeps one pin per client: a wrong-pin client beside a connected right-pin one shares none of its connections", async () => {
+    const right = createImaginaryClient({ endpoint: backend.url, apiKey: key, tlsFingerprint: cert.fingerprint, connectTimeoutMs, connections: 1 });
+    const wrong = createImaginaryClient({ endpoint: backend.url, apiKey: key, tlsFingerprint: createBackendCertificate(new Date()).fingerprint, connectTimeoutMs, connections: 1 });
+    try {
+      expect(await right.probe()).toMatchObject({ state: "healthy" }); // leaves a keep-alive connection open
+      expect(await wrong.probe()).toMatchObject({ state: "untrusted" });
+      expect(await right.probe()).toMatchObject({ state: "healthy" });
+      expect(await wrong.probe()).toMatchObject({ state: "untrusted" });
+    } finally {
+      await Promise.all([right.close(), wrong.close()]);
+    }
+  });
+
   it("tells a refused key (unauthorized, 401) from an unreachable backend", async () => {
     const wrongKey = createImaginaryClient({ endpoint: backend.url, apiKey: "not-the-key", tlsFingerprint: cert.fingerprint, connectTimeoutMs });
     const probe = await wrongKey.probe();
