@@ -78,8 +78,9 @@ Run aciimg <command> --help for a command's flags and examples.`,
   program
     .command("down")
     .description("delete the backend now")
-    .addHelpText("after", "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json")
-    .action(async (_options: unknown, cmd: Command) => setExitCode(await (await import("./commands/down.js")).runDown(cmd)));
+    .option("--force", "also delete a backend of this --name that another aciimg state made, or one made before owner ids")
+    .addHelpText("after", "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json\n  $ aciimg down --name default --force")
+    .action(async (options: { force?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/down.js")).runDown(options, cmd)));
 
   program
     .command("logs")

@@ -9,10 +9,11 @@ import { systemClock } from "../clock.js";
 import { isAciimgError } from "../errors.js";
 import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
 import { createEnsure, isProvisionerDead, type EnsureOptions } from "./ensure.js";
+import { foreignOf, ownershipOf } from "./owner.js";
 import { reapBackends } from "./reap.js";
 import { createFlight } from "./shared-flight.js";
 import { specDrift } from "./spec-drift.js";
-import type { BackendRecord, BackendRef, BackendSpec, Clock, Engine, EnsureResult, ImageRequest, ImageResponse, Provider, StateStore, StatusReport } from "./types.js";
+import type { BackendRecord, BackendRef, BackendSpec, Clock, Engine, EnsureResult, ForeignBackend, ImageRequest, ImageResponse, Provider, State, StateStore, StatusReport } from "./types.js";
 import { createUsageTracker } from "./usage.js";
 
 export interface EngineOptions {
@@ -118,6 +119,17 @@ export function createEngine(options: EngineOptions): Engine {
     return response;
   }
 
+  /** What the provider lists that this state does not own (its own recorded backends excepted, owner tag or not). */
+  async function othersIn(state: State, signal?: AbortSignal): Promise<ForeignBackend[]> {
+    const known = new Set(Object.values(state.backends).map((record) => record.id));
+    const others: ForeignBackend[] = [];
+    for (const ref of await provider.list(signal)) {
+      const ownership = ownershipOf(ref, state.owner);
+      if (ownership !== "ours" && !known.has(ref.id)) others.push(foreignOf(ref, ownership));
+    }
+    return others;
+  }
+
   return {
     provider,
     ensure,
@@ -182,9 +194,13 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     async status(statusOptions = {}): Promise<StatusReport> {
-      const record = (await store.read()).backends[spec.name];
+      const state = await store.read();
+      const record = state.backends[spec.name];
+      const listing = othersIn(state, statusOptions.signal);
+      // Settled here too: a failed inspect must not leave the listing's rejection unhandled.
+      listing.catch(() => undefined);
       const base = { provider: provider.kind, name: spec.name };
-      if (!record || record.provider !== provider.kind) return { ...base, state: "none" };
+      if (!record || record.provider !== provider.kind) return { ...base, state: "none", others: await listing };
       const common = {
         ...base,
         createdAt: record.createdAt,
@@ -193,8 +209,8 @@ export function createEngine(options: EngineOptions): Engine {
       if (record.status === "provisioning") {
         const who = record.provisioner ? `pid ${record.provisioner.pid} on ${record.provisioner.host}` : "an unknown process";
         return isProvisionerDead(record, { host, clock, staleProvisionerMs })
-          ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend` }
-          : { ...common, state: "provisioning", detail: `being provisioned by ${who}` };
+          ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend`, others: await listing }
+          : { ...common, state: "provisioning", detail: `being provisioned by ${who}`, others: await listing };
       }
       const live = await provider.inspect(record, statusOptions.signal);
       const idleMs = Math.max(0, clock.now() - Date.parse(record.lastUsed));
@@ -208,11 +224,14 @@ export function createEngine(options: EngineOptions): Engine {
         lastUsed: record.lastUsed,
         ...(exists ? { idleMs, reapInMs: Math.max(0, idleLimitMs - idleMs) } : {}),
         ...(live.state === "failed" ? { detail: live.detail } : live.state === "provisioning" && live.detail ? { detail: live.detail } : {}),
+        others: await listing,
       };
     },
 
     async down(downOptions = {}) {
+      let owner: string | undefined;
       const taken = await store.update((state) => {
+        owner = state.owner;
         const record = state.backends[spec.name];
         if (!record || record.provider !== provider.kind) return undefined;
         delete state.backends[spec.name];
@@ -225,14 +244,22 @@ export function createEngine(options: EngineOptions): Engine {
         await dropClients(taken.id);
       }
       // A provisioning claim has no backend yet; its provisioner finds the claim gone and deletes
-      // what it made. Backends of this name the state lost track of go too: "down" means none left.
+      // what it made. Our backends of this name the state lost track of go too: "down" means none
+      // left. Another state's (or one made before owner ids) only with `force`: it may be running
+      // for someone else, and deleting it is a decision the user makes by name.
+      const others: ForeignBackend[] = [];
       for (const ref of await provider.list(downOptions.signal)) {
         if (ref.name !== spec.name || ref.id === taken?.id) continue;
+        const ownership = ownershipOf(ref, owner);
+        if (ownership !== "ours" && !downOptions.force) {
+          others.push(foreignOf(ref, ownership));
+          continue;
+        }
         await provider.delete(ref, downOptions.signal);
         removed.push(ref);
       }
       if (active && (active.id === taken?.id || removed.some((ref) => ref.id === active?.id))) active = undefined;
-      return removed;
+      return { removed, others };
     },
 
     async close() {

@@ -17,6 +17,7 @@
 import { randomBytes } from "node:crypto";
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
 import { createImaginaryClient } from "../imaginary/client.js";
+import { ownerOf } from "./owner.js";
 import { isProcessAlive } from "./process.js";
 import { specDrift } from "./spec-drift.js";
 import type { BackendRecord, BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
@@ -114,7 +115,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
     }
   }
 
-  async function provision(claim: BackendRecord, options: EnsureOptions, started: number): Promise<EnsureResult | undefined> {
+  async function provision(claim: BackendRecord, owner: string, options: EnsureOptions, started: number): Promise<EnsureResult | undefined> {
     const heartbeat = new AbortController();
     const beat = async (): Promise<void> => {
       while (!heartbeat.signal.aborted) {
@@ -132,7 +133,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
     const beating = beat();
     let record: BackendRecord;
     try {
-      record = await provider.create(spec, { apiKey: claim.apiKey, signal: options.signal, onPhase: options.onPhase });
+      record = await provider.create(spec, { apiKey: claim.apiKey, owner, signal: options.signal, onPhase: options.onPhase });
     } catch (error) {
       heartbeat.abort();
       await beating;
@@ -184,13 +185,14 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
 
       if (!record) {
         const claim = newClaim();
-        const claimed = await store.update((state) => {
-          if (state.backends[name]) return false;
+        // The claim and the state's owner id (made on the first create) are written together.
+        const owner = await store.update((state) => {
+          if (state.backends[name]) return undefined;
           state.backends[name] = claim;
-          return true;
+          return ownerOf(state);
         });
-        if (claimed) {
-          const result = await provision(claim, options, started);
+        if (owner !== undefined) {
+          const result = await provision(claim, owner, options, started);
           if (result) return result;
         }
         continue;

@@ -9,9 +9,12 @@
  *
  * Orphans are backends the provider lists but the state does not name (a lost state file, a
  * provisioner killed between create and record). One younger than `createTimeoutMs`, or whose
- * name has a live provisioning claim, may be a create in progress and is kept.
+ * name has a live provisioning claim, may be a create in progress and is kept. Only our own
+ * backends (tagged with this state's owner id) can be orphans: another state's, or one made before
+ * owner ids, is reported in `foreign` and never deleted — it may be someone else's running backend.
  */
 import { isProvisionerDead } from "./ensure.js";
+import { foreignOf, ownershipOf } from "./owner.js";
 import type { BackendRef, Clock, Provider, ReapReport, StateStore } from "./types.js";
 
 export interface ReapContext {
@@ -23,13 +26,19 @@ export interface ReapContext {
   staleProvisionerMs: number;
 }
 
-const refOf = (ref: BackendRef): BackendRef => ({ provider: ref.provider, id: ref.id, name: ref.name, ...(ref.createdAt ? { createdAt: ref.createdAt } : {}) });
+const refOf = (ref: BackendRef): BackendRef => ({
+  provider: ref.provider,
+  id: ref.id,
+  name: ref.name,
+  ...(ref.createdAt ? { createdAt: ref.createdAt } : {}),
+  ...(ref.owner ? { owner: ref.owner } : {}),
+});
 
 /** Runs one reap pass. */
 export async function reapBackends(context: ReapContext, options: { idleMs: number; dryRun?: boolean; signal?: AbortSignal }): Promise<ReapReport> {
   const { provider, store, clock } = context;
   const dryRun = options.dryRun ?? false;
-  const report: ReapReport = { removed: [], kept: [], dryRun };
+  const report: ReapReport = { removed: [], kept: [], foreign: [], dryRun };
 
   const state = await store.read();
   for (const record of Object.values(state.backends)) {
@@ -76,6 +85,11 @@ export async function reapBackends(context: ReapContext, options: { idleMs: numb
   const removedIds = new Set(report.removed.map((ref) => ref.id));
   for (const ref of listed) {
     if (known.has(ref.id) || removedIds.has(ref.id)) continue;
+    const ownership = ownershipOf(ref, after.owner);
+    if (ownership !== "ours") {
+      report.foreign.push(foreignOf(ref, ownership));
+      continue;
+    }
     const claim = after.backends[ref.name];
     const hasLiveClaim = claim?.status === "provisioning" && !isProvisionerDead(claim, context);
     const createdAt = ref.createdAt ? Date.parse(ref.createdAt) : Number.NaN;

@@ -47,6 +47,11 @@ interface RegistryEntry {
   /** /proc start time: with the pid, proves a process is the one we started (pids are reused). */
   startTime?: string;
   logFile: string;
+  /**
+   * The owner id of the state it was made for: several state files may share one registry (same
+   * directory), and one state's reap must not stop another's backend. Absent in older entries.
+   */
+  owner?: string;
 }
 
 /** Creates the local provider. */
@@ -112,7 +117,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   }
 
   async function create(spec: BackendSpec, createOptions: CreateOptions): Promise<BackendRecord> {
-    const { apiKey, signal: abort, onPhase } = createOptions;
+    const { apiKey, owner, signal: abort, onPhase } = createOptions;
     await mkdir(logDir, { recursive: true, mode: 0o700 });
     const logFile = join(logDir, `backend-${clock.now()}-${randomBytes(4).toString("hex")}.log`);
     const log = await open(logFile, "a", 0o600);
@@ -160,7 +165,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
       await rename(temp, entryPath(pid));
     };
-    await register({ id: `local:${pid}@0`, name: spec.name, pid, port: 0, endpoint: "", createdAt, startTime, logFile });
+    await register({ id: `local:${pid}@0`, name: spec.name, pid, port: 0, endpoint: "", createdAt, startTime, logFile, owner });
 
     let port: number;
     try {
@@ -176,7 +181,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
 
     const endpoint = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     const id = `local:${pid}@${port}`;
-    await register({ id, name: spec.name, pid, port, endpoint, createdAt, startTime, logFile });
+    await register({ id, name: spec.name, pid, port, endpoint, createdAt, startTime, logFile, owner });
 
     onPhase?.("waiting for /health");
     const client = createImaginaryClient({ endpoint, apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
@@ -248,7 +253,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         const pid = Number(match[1]);
         const entry = await readEntry(pid);
         if (entry && (await isOurBackend(pid, entry.id))) {
-          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt });
+          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt, ...(typeof entry.owner === "string" ? { owner: entry.owner } : {}) });
         } else {
           await forget(pid, entry);
         }

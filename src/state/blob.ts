@@ -191,7 +191,7 @@ function redactUrl(url: string): string {
  * backend's key and endpoint, so a half-understood record must stop us rather than be overwritten.
  */
 export function parseState(text: string, location: string): State {
-  const wayOut = `delete the blob ${location} (aciimg finds its backends again by their tags)`;
+  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: \`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -209,6 +209,10 @@ export function parseState(text: string, location: string): State {
   }
   if (version !== STATE_VERSION) throw corrupt(`version ${JSON.stringify(version)}`);
   if (!isObject(backends)) throw corrupt("\"backends\" is not an object");
+  // The owner id names the backends this state made (engine/owner.ts); absent in older states.
+  if (parsed.owner !== undefined && !(typeof parsed.owner === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(parsed.owner))) {
+    throw corrupt("\"owner\" is not an owner id");
+  }
   for (const [name, record] of Object.entries(backends)) {
     const problem = recordProblem(record);
     if (problem) throw corrupt(`backend "${name}": ${problem}`);

@@ -65,7 +65,7 @@ function emptyState(): State {
 function wayOut(path: string): string {
   return (
     `aciimg will not overwrite it. Move it aside (mv ${path} ${path}.bak) and run the command again; ` +
-    `a backend it recorded is found again by \`aciimg reap\` and removed as an orphan.`
+    `a backend it recorded is then another state's: \`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
   );
 }
 
@@ -97,6 +97,13 @@ export function parseState(text: string, path: string): State {
       detail: { stateFile: path },
     });
   }
+  // The owner id names the backends this state made (engine/owner.ts); absent in older files.
+  const owner = parsed.owner;
+  if (owner !== undefined && !isOwnerId(owner)) {
+    throw new AciimgError("E_STATE", `the state file ${path} has a malformed "owner" (expected a string of letters and digits). ${wayOut(path)}`, {
+      detail: { stateFile: path },
+    });
+  }
   const backends: Record<string, BackendRecord> = {};
   for (const [name, record] of Object.entries(parsed.backends)) {
     if (!isBackendRecord(record)) {
@@ -106,7 +113,11 @@ export function parseState(text: string, path: string): State {
     }
     backends[name] = record;
   }
-  return { version: STATE_VERSION, backends };
+  return { version: STATE_VERSION, ...(owner === undefined ? {} : { owner }), backends };
+}
+
+function isOwnerId(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(value);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -40,7 +40,7 @@ export function describeProvider(name: string, make: () => Promise<ProviderFixtu
     });
 
     it("create returns a running record that already answers /health with the key", async () => {
-      record = await fixture.provider.create(fixture.spec, { apiKey, onPhase: (phase) => phases.push(phase) });
+      record = await fixture.provider.create(fixture.spec, { owner: "test-owner", apiKey, onPhase: (phase) => phases.push(phase) });
       expect(record.provider).toBe(fixture.provider.kind);
       expect(record.name).toBe(fixture.spec.name);
       expect(record.apiKey).toBe(apiKey);

@@ -3,6 +3,7 @@
  * store — the JSON file, Azure Blob on Azurite — passes the same tests before it ships.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ownerOf } from "../../src/engine/owner.js";
 import { STATE_VERSION, type BackendRecord, type StateStore } from "../../src/engine/types.js";
 
 export interface StateStoreFixture {
@@ -115,6 +116,27 @@ export function describeStateStore(name: string, make: () => Promise<StateStoreF
         delete state.backends.keep;
       });
       expect((await fixture.store.read()).backends).toEqual({});
+    });
+
+    it("keeps the state's owner id through updates that do not touch it", async () => {
+      await fixture.store.update((state) => {
+        state.owner = "0123456789abcdef0123456789abcdef";
+        state.backends.a = sampleRecord("a");
+      });
+      await fixture.store.update((state) => {
+        delete state.backends.a;
+        state.backends.b = sampleRecord("b");
+      });
+      expect(await fixture.store.read()).toEqual({ version: STATE_VERSION, owner: "0123456789abcdef0123456789abcdef", backends: { b: sampleRecord("b") } });
+    });
+
+    it("makes the owner id once: parallel first updates all get the same one, and it is never made again", async () => {
+      const owners = await Promise.all(Array.from({ length: 8 }, () => fixture.store.update((state) => ownerOf(state))));
+      const [first] = owners;
+      expect(first).toMatch(/^[0-9a-f]{32}$/);
+      expect(new Set(owners)).toEqual(new Set([first]));
+      expect(await fixture.store.update((state) => ownerOf(state))).toBe(first);
+      expect((await fixture.store.read()).owner).toBe(first);
     });
 
     it("deletes a record", async () => {

@@ -17,7 +17,7 @@ afterAll(async () => h?.close());
 
 async function createFails(extraEnv: Record<string, string> = {}, credential?: TokenCredential): Promise<AciimgError> {
   const provider = h.provider(extraEnv, credential);
-  const error = await provider.create(h.spec(), { apiKey: "fault-key" }).then(
+  const error = await provider.create(h.spec(), { owner: "test-owner", apiKey: "fault-key" }).then(
     () => undefined,
     (e: unknown) => e as AciimgError,
   );
@@ -91,7 +91,7 @@ describe("create failures on the ARM simulator", () => {
 
   test("429 with Retry-After is retried after that delay and the create succeeds", async () => {
     h.sim.faults.throttle = { count: 1, retryAfterSeconds: 1, methods: ["PUT"] };
-    const record = await h.provider().create(h.spec(), { apiKey: "retry-key" });
+    const record = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "retry-key" });
     expect(record.endpoint).toMatch(/:9000$/);
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([429, 201]);
   });
@@ -115,14 +115,14 @@ describe("create failures on the ARM simulator", () => {
     h.sim.faults.pollRetryAfter = 1;
     h.sim.faults.pendingPolls = 2;
     const started = Date.now();
-    await h.provider().create(h.spec(), { apiKey: "poll-key" });
+    await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "poll-key" });
     // With the 20 ms interval alone this takes well under a second.
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
   test("a transient 503 is retried and the create succeeds", async () => {
     h.sim.faults.serverError = { count: 1, status: 503, methods: ["PUT"] };
-    await h.provider().create(h.spec(), { apiKey: "k503" });
+    await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "k503" });
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([503, 201]);
   });
 
@@ -151,7 +151,7 @@ describe("create failures on the ARM simulator", () => {
     h.sim.faults.stuckPending = true;
     const controller = new AbortController();
     const provider = h.provider();
-    const pending = provider.create(h.spec(), { apiKey: "cancel-key", signal: controller.signal, onPhase: (p) => p === "Pending" && setTimeout(() => controller.abort(), 100) });
+    const pending = provider.create(h.spec(), { owner: "test-owner", apiKey: "cancel-key", signal: controller.signal, onPhase: (p) => p === "Pending" && setTimeout(() => controller.abort(), 100) });
     const error = (await pending.catch((e: unknown) => e)) as AciimgError;
     expect(error.code).toBe("E_ABORTED");
     expect(h.sim.groups()).toEqual([]);

@@ -26,7 +26,7 @@ describe("aci provider on the ARM simulator", () => {
     const provider = h.provider();
     const phases: string[] = [];
     h.sim.faults.creatingPolls = 10; // long enough for the instanceView watcher to see the pull
-    const record = await provider.create(h.spec(), { apiKey: "key-create-1", onPhase: (p) => phases.push(p) });
+    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-create-1", onPhase: (p) => phases.push(p) });
 
     expect(h.sim.count("PUT")).toBe(1);
     expect(record.provider).toBe("aci");
@@ -46,7 +46,7 @@ describe("aci provider on the ARM simulator", () => {
   test("the key travels only as a secureValue and ARM never shows it back", async () => {
     const provider = h.provider();
     const key = "very-secret-key-0123456789";
-    await provider.create(h.spec(), { apiKey: key });
+    await provider.create(h.spec(), { owner: "test-owner", apiKey: key });
 
     const put = h.sim.requests.find((r) => r.method === "PUT");
     const container = (put?.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
@@ -62,7 +62,7 @@ describe("aci provider on the ARM simulator", () => {
   });
 
   test("the resolution limit reaches imaginary through the command, like aio-imaginary's start.sh flags", async () => {
-    const record = await h.provider().create({ ...h.spec(), maxResolutionMP: 0.1 }, { apiKey: "key-mp" });
+    const record = await h.provider().create({ ...h.spec(), maxResolutionMP: 0.1 }, { owner: "test-owner", apiKey: "key-mp" });
     const put = h.sim.requests.find((r) => r.method === "PUT");
     expect(JSON.stringify(put?.body)).toContain('"command":["/start.sh","-max-allowed-resolution","0.1"]');
     const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } }).jpeg().toBuffer();
@@ -75,7 +75,7 @@ describe("aci provider on the ARM simulator", () => {
 
   test("inspect says running, then gone after delete; deleting again is still success", async () => {
     const provider = h.provider();
-    const record = await provider.create(h.spec(), { apiKey: "key-inspect" });
+    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-inspect" });
     expect(await provider.inspect(record)).toEqual({ state: "running", endpoint: record.endpoint });
 
     await provider.delete(record);
@@ -87,7 +87,7 @@ describe("aci provider on the ARM simulator", () => {
 
   test.each([202, 204] as const)("delete accepts the %i variant of DELETE", async (variant) => {
     const provider = h.provider();
-    const record = await provider.create(h.spec(), { apiKey: `key-del-${variant}` });
+    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: `key-del-${variant}` });
     h.sim.faults.deleteVariant = variant;
     await provider.delete(record);
     expect(h.sim.groups()).toEqual([]);
@@ -96,7 +96,7 @@ describe("aci provider on the ARM simulator", () => {
 
   test("a group deleted out of band (portal) is reported gone", async () => {
     const provider = h.provider();
-    const record = await provider.create(h.spec(), { apiKey: "key-oob" });
+    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-oob" });
     await h.sim.deleteOutOfBand("aciimg-default");
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
@@ -124,7 +124,7 @@ describe("aci provider on the ARM simulator", () => {
 
   test("logs returns the container's last lines", async () => {
     const provider = h.provider();
-    const record = await provider.create(h.spec(), { apiKey: "key-logs" });
+    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-logs" });
     await healthStatus(record.endpoint, "key-logs");
     const logs = await provider.logs!(record, 5);
     expect(logs).toContain("listening");
@@ -134,8 +134,8 @@ describe("aci provider on the ARM simulator", () => {
   });
 
   test("adoption: with the state lost, a healthy tagged group whose key we know is reused without a new PUT", async () => {
-    const first = await h.provider().create(h.spec(), { apiKey: "known-key" });
-    const again = await h.provider().create(h.spec(), { apiKey: "known-key" });
+    const first = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
+    const again = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
     expect(again.id).toBe(first.id);
     expect(again.endpoint).toBe(first.endpoint);
     expect(h.sim.count("PUT")).toBe(1);
@@ -143,8 +143,8 @@ describe("aci provider on the ARM simulator", () => {
   });
 
   test("adoption: when the key is unknown the group is replaced, not guessed", async () => {
-    const first = await h.provider().create(h.spec(), { apiKey: "old-key" });
-    const replaced = await h.provider().create(h.spec(), { apiKey: "new-key" });
+    const first = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "old-key" });
+    const replaced = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "new-key" });
     expect(h.sim.count("DELETE")).toBe(1);
     expect(h.sim.count("PUT")).toBe(2);
     expect(h.sim.groups()).toHaveLength(1);

@@ -100,6 +100,12 @@ describe("blob state store on Azurite", () => {
     await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"id"') });
   });
 
+  it("rejects a malformed owner id rather than making a new one", async () => {
+    const cfg = config();
+    await putRaw(cfg, JSON.stringify({ version: 1, owner: ["x"], backends: {} }));
+    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"owner"') });
+  });
+
   it("names its location without the account key", () => {
     const store = createBlobStateStore(config());
     expect(store.location).toMatch(/^blob state-\d+-\d+\/state\.json$/);

@@ -232,7 +232,7 @@ describe("engine on the local provider", () => {
   it("status reports the live state, idle time and time to reap, and the key only when asked", async () => {
     const r = await rig();
     const engine = r.engine();
-    expect(await engine.status()).toEqual({ provider: "local", name: "default", state: "none" });
+    expect(await engine.status()).toEqual({ provider: "local", name: "default", state: "none", others: [] });
     const { record } = await engine.ensure();
     r.clock.advance(minutes(2));
     const status = await engine.status();
@@ -248,10 +248,10 @@ describe("engine on the local provider", () => {
     const r = await rig();
     const engine = r.engine();
     const { record } = await engine.ensure();
-    expect((await engine.down()).map((ref) => ref.id)).toEqual([record.id]);
+    expect((await engine.down()).removed.map((ref) => ref.id)).toEqual([record.id]);
     expect(isProcessAlive(record.pid as number)).toBe(false);
     expect((await r.store.read()).backends).toEqual({});
-    expect(await engine.down()).toEqual([]);
+    expect(await engine.down()).toEqual({ removed: [], others: [] });
     // And the engine provisions again on the next call.
     await expectResized(engine);
   });
@@ -273,10 +273,13 @@ describe("engine on the local provider", () => {
     expect(await r.provider.list()).toEqual([]);
   });
 
-  it("reap removes an orphan (a backend the state lost) once it is older than the create timeout", async () => {
+  it("reap removes an orphan (a backend of ours the state lost) once it is older than the create timeout", async () => {
     const r = await rig();
     const { record } = await r.engine().ensure();
-    await rm(join(r.dir, "state.json"));
+    // The record goes, the state's owner id stays: the backend is still ours, now unnamed.
+    await r.store.update((state) => {
+      delete state.backends.default;
+    });
     const young = await r.engine().reap({ idleMs: minutes(5) });
     expect(young.removed).toEqual([]);
     expect(young.kept).toEqual([expect.objectContaining({ id: record.id, reason: "provisioning" })]);

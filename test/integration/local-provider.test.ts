@@ -40,7 +40,7 @@ describe("local provider", () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
     const apiKey = randomBytes(18).toString("hex");
-    const record = await provider.create(spec, { apiKey });
+    const record = await provider.create(spec, { apiKey, owner: "test-owner" });
     cleanups.push(() => provider.delete(record));
     expect(record.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(record.id).toBe(`local:${record.pid}@${new URL(record.endpoint).port}`);
@@ -57,7 +57,7 @@ describe("local provider", () => {
   it("inspect notices a killed backend (dead pid) and delete then succeeds", async () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
-    const record = await provider.create(spec, { apiKey: "k1" });
+    const record = await provider.create(spec, { owner: "test-owner", apiKey: "k1" });
     cleanups.push(() => provider.delete(record));
     process.kill(record.pid as number, "SIGKILL");
     await waitUntil(() => !isProcessAlive(record.pid as number), 5_000);
@@ -69,7 +69,7 @@ describe("local provider", () => {
   it("inspect says gone when the record's key is not the backend's (another backend on that port)", async () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
-    const record = await provider.create(spec, { apiKey: "right" });
+    const record = await provider.create(spec, { owner: "test-owner", apiKey: "right" });
     cleanups.push(() => provider.delete(record));
     expect(await provider.inspect({ ...record, apiKey: "wrong" })).toEqual({ state: "gone" });
   });
@@ -92,11 +92,11 @@ describe("local provider", () => {
     const dir = await workspace();
     const logDir = join(dir, "local");
     const first = createLocalProvider({ env: {}, logDir });
-    const record = await first.create(spec, { apiKey: "k2" });
+    const record = await first.create(spec, { owner: "test-owner", apiKey: "k2" });
     cleanups.push(() => first.delete(record));
     // A second provider instance (a later CLI run) with no record in hand still lists it.
     const later = createLocalProvider({ env: {}, logDir });
-    expect(await later.list()).toEqual([{ provider: "local", id: record.id, name: "default", createdAt: record.createdAt }]);
+    expect(await later.list()).toEqual([{ provider: "local", id: record.id, name: "default", createdAt: record.createdAt, owner: "test-owner" }]);
     expect(typeof (await later.logs?.(record, 50))).toBe("string");
     await later.delete({ provider: "local", id: record.id, name: "default" });
     expect(isProcessAlive(record.pid as number)).toBe(false);
@@ -118,7 +118,7 @@ describe("local provider", () => {
        server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ listening: { host: "127.0.0.1", port: server.address().port } }) + "\\n"));`,
     );
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local"), cliPath: script, stopTimeoutMs: 300 });
-    const record = await provider.create(spec, { apiKey: "k4" });
+    const record = await provider.create(spec, { owner: "test-owner", apiKey: "k4" });
     cleanups.push(async () => void (isProcessAlive(record.pid as number) && process.kill(record.pid as number, "SIGKILL")));
     const started = Date.now();
     await provider.delete(record);
@@ -134,7 +134,7 @@ describe("local provider", () => {
     await chmod(script, 0o755);
     const logDir = join(dir, "local");
     const provider = createLocalProvider({ env: {}, logDir, cliPath: script });
-    const error = await provider.create(spec, { apiKey: "k3" }).then(() => undefined, (e: unknown) => e);
+    const error = await provider.create(spec, { owner: "test-owner", apiKey: "k3" }).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: "E_PROVISION" });
     expect((error as Error).message).toContain("exited before listening");
     expect((error as Error).message).toContain("cannot bind: address in use");

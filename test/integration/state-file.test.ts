@@ -111,6 +111,15 @@ describe("JSON file state", () => {
     expect(await readFile(path, "utf8")).toBe(newer);
   });
 
+  it("reads an owner id, and rejects a malformed one rather than making a new one", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    await writeFile(path, JSON.stringify({ version: 1, owner: "abc123", backends: {} }));
+    expect(await createFileStateStore({ path }).read()).toEqual({ version: 1, owner: "abc123", backends: {} });
+    await writeFile(path, JSON.stringify({ version: 1, owner: 42, backends: {} }));
+    await expect(createFileStateStore({ path }).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"owner"') });
+  });
+
   it("rejects a malformed backend record rather than guessing", async () => {
     const dir = await workspace();
     const path = join(dir, "state.json");

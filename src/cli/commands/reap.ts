@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { formatDuration, parseDuration } from "../../units.js";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+import { describeOther } from "./others.js";
 
 export async function runReap(options: { idle?: string; dryRun?: boolean }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
@@ -21,6 +22,8 @@ export async function runReap(options: { idle?: string; dryRun?: boolean }, comm
       for (const k of report.kept) {
         process.stderr.write(`kept ${k.provider} backend "${k.name}" (${k.id}): ${k.reason}${k.idleMs !== undefined ? `, idle ${formatDuration(k.idleMs)}` : ""}\n`);
       }
+      // Never reaped here: they may be running for another state (another person, another pipeline).
+      for (const o of report.foreign) process.stderr.write(`left ${describeOther(o)}\n`);
       if (report.removed.length === 0 && report.kept.length === 0) process.stderr.write("nothing to reap\n");
     }
     return 0;

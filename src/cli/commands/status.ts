@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { StatusReport } from "../../engine/types.js";
 import { formatDuration } from "../../units.js";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+import { describeOther } from "./others.js";
 
 /** What happens to a backend that no longer serves: it has no idle time to count down, it is replaced on next use. */
 function nextStep(state: StatusReport["state"]): string | undefined {
@@ -29,6 +30,7 @@ export async function runStatus(options: { showKey?: boolean }, command: Command
     const next = nextStep(shown.state);
     if (next) lines.push(`next:      ${next}`);
     if (shown.apiKey) lines.push(`key:       ${shown.apiKey}`);
+    for (const other of shown.others) lines.push(`other:     ${describeOther(other)}`);
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;
   });
