@@ -33,6 +33,8 @@ export const errorCodes = {
   E_RESOURCE_GROUP_NOT_FOUND: 5,
   /** Azure: the identity lacks a role on the resource group. */
   E_FORBIDDEN: 5,
+  /** Azure: the backend's container group name is taken by a group another aciimg state (or no aciimg) owns. */
+  E_CONFLICT: 5,
   /** Azure: container group or core quota reached in the region. */
   E_QUOTA: 6,
   /** Azure: no capacity in the region right now (409 ServiceUnavailable). */

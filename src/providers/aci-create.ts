@@ -11,6 +11,7 @@ import type { BackendRecord, BackendSpec, Clock, CreateOptions } from "../engine
 import { formatDuration } from "../units.js";
 import type { ArmAccess } from "./aci-arm.js";
 import { mapAzureError } from "./aci-errors.js";
+import { conflictWith } from "./aci-owner.js";
 import { probeHealth, servesWithoutKey } from "./aci-health.js";
 import { IMAGINARY_PORT, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, containerGroupSpec, groupNameOf } from "./aci-spec.js";
 import { lastEvents, liveStateOf } from "./aci-state.js";
@@ -47,16 +48,22 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     };
   }
 
-  /** Adoption (DESIGN.md §1 "Truth lives outside"): reuse a healthy tagged group whose key we know. */
+  /**
+   * Adoption (DESIGN.md §1 "Truth lives outside"): reuse a healthy group with our owner id whose
+   * key we know, replace one with our owner id otherwise, and never touch any other (E_CONFLICT).
+   */
   async function tryAdopt(
     resourceGroup: string,
     name: string,
     spec: BackendSpec,
     apiKey: string,
+    owner: string,
     signal: AbortSignal,
   ): Promise<BackendRecord | undefined> {
     const existing = await getGroup(resourceGroup, name, `create container group ${name}`, signal);
     if (!existing) return undefined;
+    const conflict = conflictWith(existing, { resourceGroup, groupName: name, backendName: spec.name }, owner);
+    if (conflict) throw conflict;
     const live = liveStateOf(existing);
     const ours = existing.tags?.[TAG_MANAGED_BY] === MANAGED_BY;
     if (ours && live.state === "running") {
@@ -65,7 +72,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
         return recordOf(existing, spec, apiKey, live.endpoint, existing.tags?.[TAG_CREATED] ?? new Date(clock.now()).toISOString());
       }
     }
-    // Unknown key, unhealthy or not ours: replace it rather than guess (the name is ours by convention).
+    // Ours, but with a key we do not hold, or unhealthy: replace it rather than guess.
     await deleteGroup(resourceGroup, name, signal);
     return undefined;
   }
@@ -85,7 +92,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     }
   }
 
-  async function create(spec: BackendSpec, { apiKey, signal, onPhase }: CreateOptions): Promise<BackendRecord> {
+  async function create(spec: BackendSpec, { apiKey, owner, signal, onPhase }: CreateOptions): Promise<BackendRecord> {
     const name = groupNameOf(spec.name);
     const action = `create container group ${name}`;
     const { resourceGroup } = configured(action);
@@ -102,13 +109,13 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     };
 
     try {
-      const adopted = await tryAdopt(resourceGroup, name, spec, apiKey, bound);
+      const adopted = await tryAdopt(resourceGroup, name, spec, apiKey, owner, bound);
       if (adopted) {
         onPhase?.("adopted");
         return adopted;
       }
       const createdAt = new Date(clock.now());
-      const group = containerGroupSpec(spec, azure, apiKey, createdAt, randomBytes(4).toString("hex"));
+      const group = containerGroupSpec(spec, azure, apiKey, createdAt, randomBytes(4).toString("hex"), owner);
       putSent = true;
       phase("Pending");
       const poller = await arm(action).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {

@@ -31,6 +31,11 @@ export const TAG_MANAGED_BY = "managed-by";
 export const MANAGED_BY = "aciimg";
 export const TAG_NAME = "aciimg-name";
 export const TAG_CREATED = "aciimg-created";
+/**
+ * The owner id of the state that made the group (`State.owner`). Reaping, adoption and `down`
+ * touch only groups carrying ours; ARM readers see it, and that is fine: it names, it grants nothing.
+ */
+export const TAG_OWNER = "aciimg-owner";
 
 /** `aciimg-<name>`: deterministic, so a lost state can find the group again (DESIGN.md §1). */
 export function groupNameOf(name: string): string {
@@ -64,6 +69,7 @@ export function containerGroupSpec(
   apiKey: string,
   createdAt: Date,
   uniqueSuffix: string,
+  owner: string,
 ): ContainerGroup {
   const command = commandFor(spec);
   const group: ContainerGroup = {
@@ -72,6 +78,7 @@ export function containerGroupSpec(
       [TAG_MANAGED_BY]: MANAGED_BY,
       [TAG_NAME]: spec.name,
       [TAG_CREATED]: createdAt.toISOString(),
+      [TAG_OWNER]: owner,
     },
     osType: "Linux",
     // Always: imaginary is a server; a crash should restart it rather than end the group.
@@ -146,7 +153,7 @@ function wireBody(group: ContainerGroup): unknown {
 /** What `aciimg up --dry-run` prints: the PUT aciimg would send, with secrets shown as "***". */
 export function dryRunRequest(config: Config): { method: "PUT"; url: string; body: unknown } {
   const spec = { ...backendSpecOf(config), location: config.azure.location };
-  const group = containerGroupSpec(spec, config.azure, MASK, new Date(), "xxxxxxxx");
+  const group = containerGroupSpec(spec, config.azure, MASK, new Date(), "xxxxxxxx", "(this state's owner id)");
   const url = `${config.azure.armEndpoint}${groupPath(config.azure, groupNameOf(config.name))}?api-version=${ARM_API_VERSION}`;
   return { method: "PUT", url, body: wireBody(group) };
 }

@@ -12,7 +12,7 @@ import type { BackendRef, BackendRecord, Clock, LiveState, Provider } from "../e
 import { createArmAccess } from "./aci-arm.js";
 import { createBackendCreator } from "./aci-create.js";
 import { mapAzureError } from "./aci-errors.js";
-import { CONTAINER_NAME, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_NAME } from "./aci-spec.js";
+import { CONTAINER_NAME, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_NAME, TAG_OWNER } from "./aci-spec.js";
 import { liveStateOf, parseGroupId, statusOf } from "./aci-state.js";
 
 export interface AciProviderOptions {
@@ -56,11 +56,13 @@ export function createAciProvider(options: AciProviderOptions): Provider {
       for await (const group of arm(action).containerGroups.listByResourceGroup(resourceGroup, { abortSignal: signal })) {
         if (group.tags?.[TAG_MANAGED_BY] !== MANAGED_BY || !group.id) continue;
         const created = group.tags[TAG_CREATED];
+        const owner = group.tags[TAG_OWNER];
         refs.push({
           provider: "aci",
           id: group.id,
           name: group.tags[TAG_NAME] ?? group.name ?? group.id,
           ...(created ? { createdAt: created } : {}),
+          ...(owner ? { owner } : {}),
         });
       }
     } catch (error) {

@@ -32,9 +32,10 @@ const spec: BackendSpec = {
 
 const key = "s3cr3t-key-0123456789abcdef";
 const created = new Date("2026-11-25T02:00:00.000Z");
+const owner = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 describe("containerGroupSpec", () => {
-  const group = containerGroupSpec(spec, azure, key, created, "ab12cd34");
+  const group = containerGroupSpec(spec, azure, key, created, "ab12cd34", owner);
   const container = group.containers[0]!;
 
   test("passes the API key only as a secureValue, never in command or a plain value", () => {
@@ -68,13 +69,13 @@ describe("containerGroupSpec", () => {
     expect(group.location).toBe("northeurope");
   });
 
-  test("tags the group as ours with the backend name and creation time", () => {
-    expect(group.tags).toEqual({ "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-11-25T02:00:00.000Z" });
+  test("tags the group as ours with the backend name, creation time and the owner id of the state", () => {
+    expect(group.tags).toEqual({ "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-11-25T02:00:00.000Z", "aciimg-owner": owner });
   });
 
   test("adds registry credentials only when a registry server is configured", () => {
     expect(group.imageRegistryCredentials).toBeUndefined();
-    const acr = containerGroupSpec(spec, { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" }, key, created, "x1");
+    const acr = containerGroupSpec(spec, { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" }, key, created, "x1", owner);
     expect(acr.imageRegistryCredentials).toEqual([{ server: "me.azurecr.io", username: "me", password: "pw" }]);
   });
 });
