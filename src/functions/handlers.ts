@@ -77,7 +77,9 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
       const report = await engine.reap({ idleMs: options.idleMs });
       const removed = report.removed.map((ref) => `${ref.name} (${ref.reason})`).join(", ") || "none";
       const kept = report.kept.map((ref) => `${ref.name} (${ref.reason})`).join(", ") || "none";
-      context.log(`cleanup${timer.isPastDue ? " (past due)" : ""}: removed ${removed}; kept ${kept}`);
+      // Another state's backends (another app or person sharing the resource group) are never reaped here.
+      const others = report.foreign.map((ref) => `${ref.name} (${ref.reason})`).join(", ");
+      context.log(`cleanup${timer.isPastDue ? " (past due)" : ""}: removed ${removed}; kept ${kept}${others ? `; left, not ours: ${others}` : ""}`);
     },
   };
 }
