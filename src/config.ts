@@ -234,7 +234,9 @@ export function loadConfig(
     name,
     statePath: statePathValue ? resolve(cwd, statePathValue) : defaultStatePath(env),
     blob: {
-      connectionString: env.ACIIMG_STATE_BLOB_CONNECTION_STRING || env.AzureWebJobsStorage || undefined,
+      // An explicit ACIIMG_STATE_BLOB_URL (the state's own container, reached by the managed
+      // identity) wins over the host's AzureWebJobsStorage, which a Functions app always has.
+      connectionString: env.ACIIMG_STATE_BLOB_CONNECTION_STRING || (env.ACIIMG_STATE_BLOB_URL ? undefined : env.AzureWebJobsStorage) || undefined,
       containerUrl: env.ACIIMG_STATE_BLOB_URL || undefined,
       container: str(pick(undefined, ["ACIIMG_STATE_BLOB_CONTAINER"], "blobContainer")) ?? "aciimg",
       blobName: "state.json",

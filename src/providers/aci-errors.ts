@@ -43,9 +43,8 @@ const NO_CREDENTIALS_HELP =
   "or run where a managed identity is available (App Service/Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
 
 const ROLE_HELP =
-  "Grant the identity the Contributor role on the resource group " +
-  "(or a custom role with Microsoft.ContainerInstance/containerGroups/*), e.g. " +
-  "`az role assignment create --assignee <id> --role Contributor --scope /subscriptions/<sub>/resourceGroups/<rg>`.";
+  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\").";
 
 /** A failed LRO carries the ARM error only in its message (arm-notes.md §2.3). */
 function lroErrorCode(message: string): string | undefined {

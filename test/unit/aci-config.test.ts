@@ -25,4 +25,14 @@ describe("Azure settings the aci provider reads", () => {
   test("the default image is aio-imaginary pinned to a dated release tag, never latest", () => {
     expect(DEFAULT_IMAGE).toMatch(/^nextcloud\/aio-imaginary:\d{8}_\d{6}$/);
   });
+
+  test("ACIIMG_STATE_BLOB_URL wins over the host's AzureWebJobsStorage, which every Functions app has", () => {
+    const url = "https://state.blob.core.windows.net/aciimg";
+    const both = loadConfig({}, { AzureWebJobsStorage: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url }, "/nonexistent");
+    expect(both.blob).toMatchObject({ containerUrl: url, connectionString: undefined });
+    const hostOnly = loadConfig({}, { AzureWebJobsStorage: "UseDevelopmentStorage=true" }, "/nonexistent");
+    expect(hostOnly.blob.connectionString).toBe("UseDevelopmentStorage=true");
+    const explicit = loadConfig({}, { ACIIMG_STATE_BLOB_CONNECTION_STRING: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url }, "/nonexistent");
+    expect(explicit.blob.connectionString).toBe("UseDevelopmentStorage=true");
+  });
 });

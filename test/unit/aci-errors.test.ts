@@ -24,7 +24,7 @@ describe("mapAzureError", () => {
 
   test.each([
     [404, "ResourceGroupNotFound", "E_RESOURCE_GROUP_NOT_FOUND", /az group create -n rg-1/],
-    [403, "AuthorizationFailed", "E_FORBIDDEN", /Contributor/],
+    [403, "AuthorizationFailed", "E_FORBIDDEN", /"aciimg operator" role.*deploy\/aciimg-operator\.role\.json/],
     [400, "ContainerGroupQuotaReached", "E_QUOTA", /quota/],
     [409, "ServiceUnavailable", "E_CAPACITY", /another --location/],
     [409, "RegistryErrorResponse", "E_IMAGE_PULL", /Azure Container Registry/],
