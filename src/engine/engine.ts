@@ -50,7 +50,9 @@ const maxVanishedRetries = 2;
 /** True when an error means "the backend this record names is not there (any more)". */
 function isVanished(error: unknown): boolean {
   if (!isAciimgError(error)) return false;
-  if (error.code === "E_BACKEND_UNREACHABLE") return true;
+  // Untrusted: something else answers at the address (an ACI group's IP can change on restart);
+  // ensure re-reads the provider and refuses for good when the backend is still said to be there.
+  if (error.code === "E_BACKEND_UNREACHABLE" || error.code === "E_BACKEND_UNTRUSTED") return true;
   // 401: the endpoint answers with another key, so it is not our backend (port reused).
   return error.code === "E_IMAGE" && error.detail?.status === 401;
 }
@@ -68,10 +70,10 @@ export function createEngine(options: EngineOptions): Engine {
   const clients = new Map<string, ImaginaryClient>();
   const seenHealthy = new Map<string, number>();
   const clientFor = (record: BackendRecord): ImaginaryClient => {
-    const key = `${record.id} ${record.endpoint}`;
+    const key = `${record.id} ${record.endpoint} ${record.tlsFingerprint ?? ""}`;
     let client = clients.get(key);
     if (!client) {
-      client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connections: options.connections });
+      client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections: options.connections });
       clients.set(key, client);
     }
     return client;

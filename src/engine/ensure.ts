@@ -73,9 +73,15 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
   async function verify(record: BackendRecord, patientUntil: number, signal?: AbortSignal): Promise<"healthy" | "replace" | "wait"> {
     const seen = seenHealthy.get(record.id);
     if (seen !== undefined && clock.now() - seen < context.trustMs) return "healthy";
+    if (record.provider === "aci" && !record.tlsFingerprint) {
+      // Recorded before aciimg pinned TLS: it served plain http, which is never spoken to an ACI
+      // backend again. It is ours (in our state): replace it.
+      if (await dropRecord(record.id)) await provider.delete(record, signal);
+      return "replace";
+    }
     // A probe of its own with short timeouts: the call pool waits minutes for big images, a
     // health check of a wedged backend must not.
-    const probe = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, connections: 1 });
+    const probe = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, connections: 1 });
     try {
       await probe.health(signal);
       seenHealthy.set(record.id, clock.now());
@@ -102,6 +108,9 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
             });
             return "wait";
           }
+          // The provider still puts it at this address, yet another certificate answers there:
+          // someone is in the way. Waiting would not help, and nothing was sent to them.
+          if (isAciimgError(error) && error.code === "E_BACKEND_UNTRUSTED") throw error;
           if (clock.now() < patientUntil) return "wait";
           throw new AciimgError(
             "E_BACKEND_UNREACHABLE",

@@ -56,6 +56,12 @@ export interface BackendRecord extends BackendRef {
   lastUsed: string;
   status: "provisioning" | "running";
   spec: BackendSpec;
+  /**
+   * SHA-256 fingerprint ("AB:CD:…") of the certificate an https backend must present: every
+   * connection is pinned to it (aci). Not a secret; the certificate's key never leaves ARM's
+   * secure values.
+   */
+  tlsFingerprint?: string;
   /** Local provider: the backend's pid. */
   pid?: number;
   /** While `status === "provisioning"`: who provisions, so others wait and a dead provisioner is detected. */

@@ -70,6 +70,7 @@ function transportError(error: Error, endpoint: string): Error {
     `the backend at ${endpoint} did not complete a TLS handshake (${typeof reason === "string" ? reason : code}); ` +
       `whatever answers there is not the backend aciimg made, and nothing was sent to it (no API key, no image). ` +
       `Run \`aciimg down\` to replace the backend.`,
-    { cause: error, detail: { endpoint, code } },
+    // "wrong version number": the peer answered a TLS hello in plain text (an HTTP server).
+    { cause: error, detail: { endpoint, code, plainText: /wrong version number/i.test(error.message) } },
   );
 }

@@ -6,15 +6,16 @@
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { randomBytes } from "node:crypto";
-import { AciimgError } from "../errors.js";
+import { AciimgError, isAciimgError } from "../errors.js";
 import type { BackendRecord, BackendSpec, Clock, CreateOptions } from "../engine/types.js";
 import { formatDuration } from "../units.js";
 import type { ArmAccess } from "./aci-arm.js";
 import { mapAzureError } from "./aci-errors.js";
 import { conflictWith } from "./aci-owner.js";
 import { probeHealth, servesWithoutKey } from "./aci-health.js";
-import { IMAGINARY_PORT, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, containerGroupSpec, groupNameOf } from "./aci-spec.js";
-import { lastEvents, liveStateOf } from "./aci-state.js";
+import { createBackendCertificate } from "./aci-tls.js";
+import { IMAGINARY_PORT, TAG_CREATED, containerGroupSpec, groupNameOf } from "./aci-spec.js";
+import { lastEvents, liveStateOf, pinOf } from "./aci-state.js";
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
@@ -34,13 +35,14 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     }
   }
 
-  function recordOf(group: ContainerGroup, spec: BackendSpec, apiKey: string, endpoint: string, createdAt: string): BackendRecord {
+  function recordOf(group: ContainerGroup, spec: BackendSpec, apiKey: string, endpoint: string, createdAt: string, tlsFingerprint: string): BackendRecord {
     return {
       provider: "aci",
       id: group.id ?? "",
       name: spec.name,
       endpoint,
       apiKey,
+      tlsFingerprint,
       createdAt,
       lastUsed: new Date(clock.now()).toISOString(),
       status: "running",
@@ -65,11 +67,12 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     const conflict = conflictWith(existing, { resourceGroup, groupName: name, backendName: spec.name }, owner);
     if (conflict) throw conflict;
     const live = liveStateOf(existing);
-    const ours = existing.tags?.[TAG_MANAGED_BY] === MANAGED_BY;
-    if (ours && live.state === "running") {
-      const healthy = await probeHealth(live.endpoint, apiKey, { clock, signal, attempts: 2 });
+    // The pin comes from ARM (the group's certificate), never from whatever answers at its address.
+    const pin = pinOf(existing);
+    if (live.state === "running" && pin) {
+      const healthy = await probeHealth({ endpoint: live.endpoint, apiKey, tlsFingerprint: pin }, { clock, signal, attempts: 2 });
       if (healthy === "healthy") {
-        return recordOf(existing, spec, apiKey, live.endpoint, existing.tags?.[TAG_CREATED] ?? new Date(clock.now()).toISOString());
+        return recordOf(existing, spec, apiKey, live.endpoint, existing.tags?.[TAG_CREATED] ?? new Date(clock.now()).toISOString(), pin);
       }
     }
     // Ours, but with a key we do not hold, or unhealthy: replace it rather than guess.
@@ -115,7 +118,9 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
         return adopted;
       }
       const createdAt = new Date(clock.now());
-      const group = containerGroupSpec(spec, azure, apiKey, createdAt, randomBytes(4).toString("hex"), owner);
+      // A key pair and certificate of this group's own: the state keeps only its fingerprint.
+      const tls = createBackendCertificate(createdAt);
+      const group = containerGroupSpec(spec, azure, { apiKey, tls }, createdAt, randomBytes(4).toString("hex"), owner);
       putSent = true;
       phase("Pending");
       const poller = await arm(action).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
@@ -153,14 +158,24 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       const endpoint = live.state === "running" ? live.endpoint : "";
       phase("Started");
       probing = endpoint;
-      const health = await probeHealth(endpoint, apiKey, { clock, signal: bound });
+      const backend = { endpoint, apiKey, tlsFingerprint: tls.fingerprint };
+      const health = await probeHealth(backend, { clock, signal: bound }).catch((error: unknown) => {
+        if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
+        throw new AciimgError(
+          "E_PROVISION",
+          `${action}: ${spec.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
+            `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
+            `(nextcloud/aio-imaginary, or one built FROM it).`,
+          { cause: error },
+        );
+      });
       if (health !== "healthy") {
         throw new AciimgError(
           "E_BACKEND_UNREACHABLE",
           `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
         );
       }
-      if (await servesWithoutKey(endpoint, bound)) {
+      if (await servesWithoutKey(backend, bound)) {
         throw new AciimgError(
           "E_PROVISION",
           `${action}: ${spec.image} answers without the API key, so anyone who finds its public IP could use it. ` +
@@ -168,7 +183,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
         );
       }
       phase("healthy");
-      return recordOf(result, spec, apiKey, endpoint, createdAt.toISOString());
+      return recordOf(result, spec, apiKey, endpoint, createdAt.toISOString(), tls.fingerprint);
     } catch (error) {
       const timedOut = timeout.aborted && !signal?.aborted;
       // Look before cleaning up: a PUT refused outright (quota, capacity, …) created nothing.

@@ -6,11 +6,18 @@
  * - The key reaches imaginary only through the `secureValue` env var IMAGINARY_SECRET, which
  *   nextcloud/aio-imaginary's /start.sh turns into `-key` (imaginary-api.md §2.4). ARM shows
  *   `command` and plain `value`s to anyone with read access; it never echoes `secureValue`s.
- * - ACI's `command` replaces the image's ENTRYPOINT (there is no separate `args`), so for the
- *   aio-imaginary image we run its own `/start.sh` and append `-max-allowed-resolution <MP>`:
- *   start.sh passes "$@" after its default `-max-allowed-resolution 222.2`, and Go's flag
- *   package keeps the last value of a repeated flag. No secret is in `command`.
- * - URL sources stay off: no `-enable-url-source`, no `-mount` (SSRF, imaginary-api.md §2.3).
+ * - HTTPS only: each group gets its own self-signed certificate (aci-tls.ts), pinned by its
+ *   fingerprint in the state. The private key travels as a `secureValue` too; the certificate
+ *   (public) as a plain value, so the pin can be re-derived from ARM. imaginary reads both from
+ *   files (`-certfile`, `-keyfile`, imaginary-api.md §2.2), so `command` is a shell step that
+ *   writes them to the container's /tmp (umask 077: the image runs as uid 65534, which owns
+ *   them), drops the key from the environment, and execs the image's /start.sh with the TLS
+ *   flags. ACI's `command` replaces the ENTRYPOINT (there is no separate `args`); /start.sh
+ *   passes "$@" after its own flags, and Go's flag package keeps the last value of a repeated
+ *   flag, so our `-max-allowed-resolution` wins. No secret is in `command`.
+ * - URL sources stay off: no `-enable-url-source`, no `-mount`, and `-disable-endpoints
+ *   watermarkimage`, which would otherwise fetch any URL for whoever holds the key (SSRF,
+ *   imaginary-api.md §2.3).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { AzureConfig, Config } from "../config.js";
@@ -25,6 +32,9 @@ export const IMAGINARY_PORT = 9000;
 export const CONTAINER_NAME = "imaginary";
 /** The env var aio-imaginary's /start.sh reads the API key from. */
 export const KEY_ENV = "IMAGINARY_SECRET";
+/** The env vars the start step writes the TLS files from: the certificate (plain) and its key (secure). */
+export const TLS_CERT_ENV = "ACIIMG_TLS_CERT";
+export const TLS_KEY_ENV = "ACIIMG_TLS_KEY";
 
 /** Tags on every group aciimg creates; `list` and orphan reaping find groups by the first. */
 export const TAG_MANAGED_BY = "managed-by";
@@ -51,27 +61,38 @@ export function dnsLabelOf(name: string, uniqueSuffix: string): string {
   return `aciimg-${name}-${suffix}`.slice(0, 63).replace(/-+$/, "");
 }
 
-/** True for images whose entrypoint is aio-imaginary's /start.sh (we can append flags to it). */
-export function isAioImaginary(image: string): boolean {
-  return /(^|\/)aio-imaginary(:|@|$)/.test(image);
+/**
+ * The container's `command`: write the TLS pair from the environment to files only the container
+ * user can read, forget the key, and exec the image's /start.sh with TLS, our resolution limit and
+ * the URL-fetching endpoint off. `${TMPDIR:-/tmp}`: /tmp in the image (TMPDIR is unset there).
+ */
+export function commandFor(spec: BackendSpec): string[] {
+  const script = [
+    "umask 077",
+    'd="${TMPDIR:-/tmp}"',
+    `printf '%s\n' "$${TLS_CERT_ENV}" > "$d/aciimg-cert.pem"`,
+    `printf '%s\n' "$${TLS_KEY_ENV}" > "$d/aciimg-key.pem"`,
+    `unset ${TLS_KEY_ENV}`,
+    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
+  ].join(" && ");
+  return ["/bin/sh", "-c", script];
 }
 
-/** The `command` for the image: only aio-imaginary gets one (see the file comment). */
-export function commandFor(spec: BackendSpec): string[] | undefined {
-  if (!isAioImaginary(spec.image)) return undefined;
-  return ["/start.sh", "-max-allowed-resolution", String(spec.maxResolutionMP)];
+/** What a group is started with besides its spec: the API key and the TLS pair, all secret but the certificate. */
+export interface GroupSecrets {
+  apiKey: string;
+  tls: { certPem: string; keyPem: string };
 }
 
 /** The container group for `spec`, keyed with `apiKey` through a secureValue only. */
 export function containerGroupSpec(
   spec: BackendSpec,
   azure: AzureConfig,
-  apiKey: string,
+  secrets: GroupSecrets,
   createdAt: Date,
   uniqueSuffix: string,
   owner: string,
 ): ContainerGroup {
-  const command = commandFor(spec);
   const group: ContainerGroup = {
     location: spec.location ?? azure.location,
     tags: {
@@ -87,13 +108,15 @@ export function containerGroupSpec(
       {
         name: CONTAINER_NAME,
         image: spec.image,
-        ...(command ? { command } : {}),
+        command: commandFor(spec),
         ports: [{ port: IMAGINARY_PORT, protocol: "TCP" }],
         environmentVariables: [
           { name: "PORT", value: String(IMAGINARY_PORT) },
           // https://github.com/h2non/imaginary#memory-issues (also set by the aio image).
           { name: "MALLOC_ARENA_MAX", value: "2" },
-          { name: KEY_ENV, secureValue: apiKey },
+          { name: KEY_ENV, secureValue: secrets.apiKey },
+          { name: TLS_CERT_ENV, value: secrets.tls.certPem },
+          { name: TLS_KEY_ENV, secureValue: secrets.tls.keyPem },
         ],
         resources: { requests: { cpu: spec.cpu, memoryInGB: spec.memoryInGB } },
       },
@@ -153,7 +176,7 @@ function wireBody(group: ContainerGroup): unknown {
 /** What `aciimg up --dry-run` prints: the PUT aciimg would send, with secrets shown as "***". */
 export function dryRunRequest(config: Config): { method: "PUT"; url: string; body: unknown } {
   const spec = { ...backendSpecOf(config), location: config.azure.location };
-  const group = containerGroupSpec(spec, config.azure, MASK, new Date(), "xxxxxxxx", "(this state's owner id)");
+  const group = containerGroupSpec(spec, config.azure, { apiKey: MASK, tls: { certPem: "(a certificate made for this group)", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
   const url = `${config.azure.armEndpoint}${groupPath(config.azure, groupNameOf(config.name))}?api-version=${ARM_API_VERSION}`;
   return { method: "PUT", url, body: wireBody(group) };
 }

@@ -5,7 +5,8 @@
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { LiveState } from "../engine/types.js";
-import { IMAGINARY_PORT } from "./aci-spec.js";
+import { IMAGINARY_PORT, TLS_CERT_ENV } from "./aci-spec.js";
+import { fingerprintOf } from "./aci-tls.js";
 
 /** `/subscriptions/s/resourceGroups/rg/providers/…/containerGroups/name` → rg, name. */
 export function parseGroupId(id: string): { resourceGroup: string; name: string } | undefined {
@@ -34,10 +35,25 @@ export function liveStateOf(group: ContainerGroup): LiveState {
     return { state: "failed", detail: `provisioning Failed; ${lastEvents(group).join("; ") || "no events"}` };
   }
   if (provisioning === "Succeeded" && runtime === "Running" && container === "Running" && ip) {
-    return { state: "running", endpoint: `http://${ip}:${IMAGINARY_PORT}` };
+    // HTTPS only: every group serves TLS with its own pinned certificate (aci-spec.ts).
+    return { state: "running", endpoint: `https://${ip}:${IMAGINARY_PORT}` };
   }
   if (runtime === "Stopped" || runtime === "Failed" || container === "Terminated") {
     return { state: "failed", detail: `group ${runtime || provisioning}, container ${container || "unknown"}` };
   }
   return { state: "provisioning", detail: [provisioning, runtime, container].filter(Boolean).join(", ") };
+}
+
+/**
+ * The fingerprint of the certificate a group was made with, from its (plain, ARM-readable)
+ * certificate variable; undefined for a group made before aciimg served TLS, or not by aciimg.
+ */
+export function pinOf(group: ContainerGroup): string | undefined {
+  const pem = group.containers[0]?.environmentVariables?.find((e) => e.name === TLS_CERT_ENV)?.value;
+  if (!pem) return undefined;
+  try {
+    return fingerprintOf(pem);
+  } catch {
+    return undefined;
+  }
 }

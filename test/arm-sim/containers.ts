@@ -1,20 +1,24 @@
 /**
- * The simulator's "containers": each provisioned group runs a real `src/backend/` process
- * (`node bin/aciimg.js backend`), started like the nextcloud/aio-imaginary image would start
- * imaginary: the key comes from the group's IMAGINARY_SECRET env var (a secureValue in the PUT),
- * `-max-allowed-resolution` from the command /start.sh is given (imaginary-api.md §2.4).
- * Each group gets its own loopback address (127.x.y.z) and port 9000, as ACI gives each group
- * its own IP with the container port.
+ * The simulator's "containers": each provisioned group runs its real `command` with its real
+ * environment, and the image's /start.sh starts a real `src/backend/` process the way
+ * nextcloud/aio-imaginary starts imaginary (start-sh.mjs): the key from IMAGINARY_SECRET (a
+ * secureValue in the PUT), TLS from the files the command wrote, `-max-allowed-resolution` from
+ * its flags (imaginary-api.md §2.4). Each group gets its own loopback address (127.x.y.z) and
+ * port 9000, as ACI gives each group its own IP with the container port.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CLI_PATH = join(repoRoot, "bin", "aciimg.js");
+/** The stand-in for the image's /start.sh. */
+const START_SH = join(repoRoot, "test", "arm-sim", "start-sh.mjs");
 
 export interface ContainerEnv {
   name: string;
@@ -44,16 +48,6 @@ function randomLoopback(): string {
   return `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 255)}`;
 }
 
-/** The value after a Go-style flag in `args` (last one wins, like Go's flag package). */
-function lastFlag(args: string[], flag: string): string | undefined {
-  let value: string | undefined;
-  args.forEach((arg, i) => {
-    if (arg === flag || arg === `-${flag}`) value = args[i + 1];
-    else if (arg.startsWith(`${flag}=`) || arg.startsWith(`-${flag}=`)) value = arg.slice(arg.indexOf("=") + 1);
-  });
-  return value;
-}
-
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, "exit");
@@ -63,25 +57,39 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts `node bin/aciimg.js backend --host <ip> --port <port>` and waits for its `listening` line. */
+/** A word for /bin/sh: single-quoted. */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Runs the group's `command` as the container would: the real command line (e.g. aciimg's
+ * `/bin/sh -c` TLS step) with the group's environment (`value`s and `secureValue`s alike), in a
+ * private TMPDIR. The image's /start.sh is played by start-sh.mjs, which runs the built-in backend
+ * on this group's loopback address; that name is the only thing rewritten. Waits for the backend's
+ * `listening` line.
+ */
 export const launchBackend: ContainerLauncher = async (request, signal) => {
-  const envOf = (name: string) => {
-    const e = request.env.find((v) => v.name === name);
-    return e?.secureValue ?? e?.value;
-  };
-  const key = envOf("IMAGINARY_SECRET");
-  const maxResolution = lastFlag(request.command, "-max-allowed-resolution");
+  const containerEnv = Object.fromEntries(request.env.map((e) => [e.name, e.secureValue ?? e.value ?? ""]));
+  const startSh = `${shellWord(process.execPath)} ${shellWord(START_SH)}`;
+  const command = request.command.length > 0 ? request.command : ["/start.sh"];
+  const [program, ...args] = command[0] === "/start.sh" ? [process.execPath, START_SH, ...command.slice(1)] : command.map((word) => word.replaceAll("/start.sh", startSh));
   for (let attempt = 1; attempt <= 8; attempt++) {
     const ip = randomLoopback();
-    const child = spawn(process.execPath, [CLI_PATH, "backend", "--host", ip, "--port", String(request.port)], {
+    const tmp = await mkdtemp(join(tmpdir(), "aciimg-sim-container-"));
+    const child = spawn(program as string, args, {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
-        ...(key ? { ACIIMG_BACKEND_KEY: key } : {}),
-        ...(maxResolution ? { ACIIMG_MAX_RESOLUTION: maxResolution } : {}),
+        ...containerEnv,
+        PORT: String(request.port),
+        TMPDIR: tmp,
+        ACIIMG_SIM_IP: ip,
+        ACIIMG_SIM_IMAGE: request.image,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const removeTmp = (): Promise<void> => rm(tmp, { recursive: true, force: true });
     let output = "";
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const lines = createInterface({ input: child.stdout! });
@@ -101,10 +109,11 @@ export const launchBackend: ContainerLauncher = async (request, signal) => {
         port: request.port,
         pid: child.pid,
         logs: () => output,
-        stop: () => stopChild(child),
+        stop: () => stopChild(child).then(removeTmp),
       };
     }
     await stopChild(child);
+    await removeTmp();
     if (signal.aborted) throw new Error("container launch aborted");
     if (!/EADDRINUSE/.test(output)) throw new Error(`container failed to start: ${output.slice(-2000)}`);
   }

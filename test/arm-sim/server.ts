@@ -12,7 +12,7 @@ import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createTestCa, issueServerCert, type TestCa } from "./ca.js";
-import { launchBackend, type ContainerLauncher } from "./containers.js";
+import { launchBackend, type ContainerLauncher, type RunningContainer } from "./containers.js";
 import { CA_DIR_ENV } from "./global-setup.js";
 import { groupFromPut, invalidPut, renderGroup, type CreatePlan, type ProvisionFailure, type PutBody, type SimGroup } from "./groups.js";
 import { createLifecycle, type Operation } from "./lifecycle.js";
@@ -84,6 +84,18 @@ export interface ArmSim {
   deleteOutOfBand(name: string): Promise<void>;
   /** Requests matching method and path pattern. */
   count(method: string, pathPattern?: RegExp): number;
+  /**
+   * Restarts a running group's container as ACI may (host maintenance): the same command and
+   * environment, a new IP. Resolves with the new IP.
+   */
+  restartOutOfBand(name: string): Promise<string>;
+  /**
+   * The "TLS handshake error" lines of every container ever started: a client that reached a
+   * group without TLS (or with a failed handshake) leaves one, as imaginary (Go) logs it.
+   */
+  handshakeErrors(): string[];
+  /** A server certificate for `ip` signed by the simulator's CA, which the tests' Node trusts (NODE_EXTRA_CA_CERTS). */
+  issueTrustedCert(ip: string): { certPem: string; keyPem: string };
   close(): Promise<void>;
 }
 
@@ -111,7 +123,13 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
   const subscriptionId = options.subscriptionId ?? randomUUID();
   const resourceGroups = new Set((options.resourceGroups ?? ["aciimg-rg"]).map((g) => g.toLowerCase()));
   const pageSize = options.pageSize ?? 2;
-  const launcher = options.launcher ?? launchBackend;
+  const started: RunningContainer[] = [];
+  const baseLauncher = options.launcher ?? launchBackend;
+  const launcher: ContainerLauncher = async (request, signal) => {
+    const container = await baseLauncher(request, signal);
+    started.push(container);
+    return container;
+  };
   const identity = await startIdentityEndpoint();
   const { ca, caPath } = loadCa();
   const cert = issueServerCert(ca);
@@ -308,6 +326,16 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (g) await removeGroup(g);
     },
     count: (method, pathPattern) => requests.filter((r) => r.method === method && (!pathPattern || pathPattern.test(r.path))).length,
+    restartOutOfBand: async (name) => {
+      const g = [...groups.values()].find((x) => x.name === name);
+      if (!g?.container) throw new Error(`group ${name} has no running container to restart`);
+      await g.container.stop();
+      g.container = await launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, closing.signal);
+      g.ip = g.container.ip;
+      return g.ip;
+    },
+    handshakeErrors: () => started.flatMap((c) => c.logs().split("\n").filter((line) => /TLS handshake error/.test(line))),
+    issueTrustedCert: (ip) => issueServerCert(ca, [ip]),
     close: async () => {
       closing.abort();
       await Promise.allSettled([...operations.values()].map((op) => op.launch));

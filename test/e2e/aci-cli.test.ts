@@ -77,7 +77,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);
     expect(json(up)).toMatchObject({ provider: "aci", created: true });
-    expect(String(json(up).endpoint)).toMatch(/^http:\/\/127\.\d+\.\d+\.\d+:9000$/);
+    expect(String(json(up).endpoint)).toMatch(/^https:\/\/127\.\d+\.\d+\.\d+:9000$/);
     expect(sim.count("PUT")).toBe(1);
 
     const out = join(dir, "out.jpg");
@@ -177,7 +177,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
     ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*Azure Container Registry/s],
     ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
-    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /Contributor/],
+    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator" role/],
     ["429 without Retry-After", () => (sim.faults.throttle = { count: 1, methods: ["PUT"] }), {}, 6, /throttling/],
     ["500 after retries", () => (sim.faults.serverError = { count: 10, status: 500, methods: ["PUT"] }), {}, 6, /500.*after retries/s],
     ["missing resource group", () => undefined, { AZURE_RESOURCE_GROUP: "no-such-rg" }, 5, /az group create -n no-such-rg/],

@@ -3,24 +3,14 @@
  * `aci` on the ARM simulator. One backend is created and walked through its whole life.
  */
 import { randomBytes } from "node:crypto";
-import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BackendRecord, BackendSpec, Provider } from "../../src/engine/types.js";
+import { healthOf } from "./backend-health.js";
 
 export interface ProviderFixture {
   provider: Provider;
   spec: BackendSpec;
   cleanup(): Promise<void>;
-}
-
-async function healthStatus(endpoint: string, apiKey: string | undefined): Promise<{ status: number; body: string }> {
-  const response = await request(`${endpoint}/health`, {
-    method: "GET",
-    headers: apiKey === undefined ? {} : { "api-key": apiKey },
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  return { status: response.statusCode, body: await response.body.text() };
 }
 
 /** Registers the contract tests for the provider made by `make`. */
@@ -46,17 +36,19 @@ export function describeProvider(name: string, make: () => Promise<ProviderFixtu
       expect(record.apiKey).toBe(apiKey);
       expect(record.status).toBe("running");
       expect(record.endpoint).toMatch(/^https?:\/\/[^/]+$/);
+      // An https backend is reached only pinned to its certificate.
+      if (record.endpoint.startsWith("https:")) expect(record.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
       expect(Number.isFinite(Date.parse(record.createdAt))).toBe(true);
       expect(phases.length).toBeGreaterThan(0);
-      const health = await healthStatus(record.endpoint, apiKey);
+      const health = await healthOf(record, apiKey);
       expect(health.status).toBe(200);
-      expect(JSON.parse(health.body)).toHaveProperty("uptime");
+      expect(health.info).toHaveProperty("uptime");
     });
 
     it("the backend refuses /health without the key (401)", async () => {
       if (!record) throw new Error("create failed");
-      expect((await healthStatus(record.endpoint, undefined)).status).toBe(401);
-      expect((await healthStatus(record.endpoint, `${apiKey}x`)).status).toBe(401);
+      expect((await healthOf(record, undefined)).status).toBe(401);
+      expect((await healthOf(record, `${apiKey}x`)).status).toBe(401);
     });
 
     it("inspect says running at the recorded endpoint", async () => {

@@ -34,7 +34,7 @@ describe("create failures on the ARM simulator", () => {
     ["capacity", armErrors.capacity, "E_CAPACITY", /no capacity.*another --location/s],
     ["registry pull limit", armErrors.registry, "E_IMAGE_PULL", /Docker Hub.*Azure Container Registry/s],
     ["inaccessible image", armErrors.inaccessibleImage, "E_IMAGE_PULL", /not accessible.*--image/s],
-    ["missing role", armErrors.forbidden, "E_FORBIDDEN", /Contributor/],
+    ["missing role", armErrors.forbidden, "E_FORBIDDEN", /"aciimg operator" role/],
   ] as const)("%s: the PUT is refused and the error says what to do", async (_, putError, code, advice) => {
     h.sim.faults.putError = { ...putError };
     const error = await createFails();
@@ -77,7 +77,7 @@ describe("create failures on the ARM simulator", () => {
     h.sim.faults.unhealthyBackend = true;
     const error = await createFails({ ACIIMG_CREATE_TIMEOUT: "1500ms" });
     expect(error.code).toBe("E_TIMEOUT");
-    expect(error.message).toMatch(/imaginary at http:\/\/127\.\d+\.\d+\.\d+:9000 did not answer GET \/health within 2s/);
+    expect(error.message).toMatch(/imaginary at https:\/\/127\.\d+\.\d+\.\d+:9000 did not answer GET \/health within 2s/);
     expect(error.message).toMatch(/was deleted/);
     expect(h.sim.count("DELETE")).toBe(1);
   });

@@ -1,9 +1,9 @@
 /**
  * An image that ignores IMAGINARY_SECRET (e.g. h2non/imaginary started without -key) would serve
- * anyone on its public IP. The "container" here is a real HTTP server on loopback that, like such
- * an image, answers /health without checking any key.
+ * anyone on its public IP. The "container" here is a real HTTPS server on loopback that serves TLS
+ * with the group's certificate, as the command asks, but answers /health without checking any key.
  */
-import { createServer } from "node:http";
+import { createServer } from "node:https";
 import { randomInt } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { AciimgError } from "../../src/errors.js";
@@ -12,7 +12,9 @@ import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 
 const keylessImage: ContainerLauncher = async (request) => {
   const ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 255)}`;
-  const server = createServer((_, res) => {
+  const env = (name: string) => request.env.find((e) => e.name === name);
+  const tls = { cert: env("ACIIMG_TLS_CERT")?.value ?? "", key: env("ACIIMG_TLS_KEY")?.secureValue ?? "" };
+  const server = createServer(tls, (_, res) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end('{"uptime":1}');
   });

@@ -6,7 +6,10 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/a
 import { DefaultAzureCredential } from "@azure/identity";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import type { BackendRecord } from "../../src/engine/types.js";
+import { createImaginaryClient } from "../../src/imaginary/client.js";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
+import { healthOf } from "../helpers/backend-health.js";
 
 let h: SimHarness;
 beforeAll(async () => {
@@ -15,11 +18,7 @@ beforeAll(async () => {
 afterEach(async () => h.reset());
 afterAll(async () => h?.close());
 
-async function healthStatus(endpoint: string, key: string): Promise<number> {
-  const response = await fetch(`${endpoint}/health`, { headers: { "API-Key": key }, signal: AbortSignal.timeout(5000) });
-  await response.body?.cancel();
-  return response.status;
-}
+const healthStatus = async (record: BackendRecord, key: string): Promise<number> => (await healthOf(record, key)).status;
 
 describe("aci provider on the ARM simulator", () => {
   test("create sends one PUT, waits for the LRO, and returns a backend that answers /health with the key", async () => {
@@ -31,9 +30,9 @@ describe("aci provider on the ARM simulator", () => {
     expect(h.sim.count("PUT")).toBe(1);
     expect(record.provider).toBe("aci");
     expect(record.id).toMatch(/\/resourceGroups\/aciimg-rg\/providers\/Microsoft\.ContainerInstance\/containerGroups\/aciimg-default$/);
-    expect(record.endpoint).toMatch(/^http:\/\/127\.\d+\.\d+\.\d+:9000$/);
-    expect(await healthStatus(record.endpoint, "key-create-1")).toBe(200);
-    expect(await healthStatus(record.endpoint, "wrong-key")).toBe(401);
+    expect(record.endpoint).toMatch(/^https:\/\/127\.\d+\.\d+\.\d+:9000$/);
+    expect(await healthStatus(record, "key-create-1")).toBe(200);
+    expect(await healthStatus(record, "wrong-key")).toBe(401);
     // Spinner phases: the operation status, then the container's instanceView events, then our probe.
     expect(phases[0]).toBe("Pending");
     expect(phases).toContain("Pulling");
@@ -64,13 +63,16 @@ describe("aci provider on the ARM simulator", () => {
   test("the resolution limit reaches imaginary through the command, like aio-imaginary's start.sh flags", async () => {
     const record = await h.provider().create({ ...h.spec(), maxResolutionMP: 0.1 }, { owner: "test-owner", apiKey: "key-mp" });
     const put = h.sim.requests.find((r) => r.method === "PUT");
-    expect(JSON.stringify(put?.body)).toContain('"command":["/start.sh","-max-allowed-resolution","0.1"]');
+    expect(JSON.stringify(put?.body)).toContain("-max-allowed-resolution 0.1 -disable-endpoints watermarkimage");
     const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } }).jpeg().toBuffer();
-    const send = (key: string) =>
-      fetch(`${record.endpoint}/resize?width=10`, { method: "POST", headers: { "API-Key": key, "content-type": "image/jpeg" }, body: image, signal: AbortSignal.timeout(10_000) });
-    const tooLarge = await send("key-mp");
-    expect(tooLarge.status).toBe(422); // 0.31 MP > 0.1 MP (imaginary-api.md §1.8)
-    await tooLarge.body?.cancel();
+    const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: "key-mp", tlsFingerprint: record.tlsFingerprint, connections: 1 });
+    try {
+      const tooLarge = await client.request({ op: "resize", query: new URLSearchParams({ width: "10" }), body: image, signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
+      // 0.31 MP > 0.1 MP (imaginary-api.md §1.8)
+      expect(tooLarge).toMatchObject({ code: "E_IMAGE", detail: { status: 422 } });
+    } finally {
+      await client.close();
+    }
   });
 
   test("inspect says running, then gone after delete; deleting again is still success", async () => {
@@ -125,7 +127,7 @@ describe("aci provider on the ARM simulator", () => {
   test("logs returns the container's last lines", async () => {
     const provider = h.provider();
     const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-logs" });
-    await healthStatus(record.endpoint, "key-logs");
+    await healthStatus(record, "key-logs");
     const logs = await provider.logs!(record, 5);
     expect(logs).toContain("listening");
     expect(logs.split("\n").filter(Boolean).length).toBeLessThanOrEqual(5);
@@ -138,6 +140,8 @@ describe("aci provider on the ARM simulator", () => {
     const again = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
     expect(again.id).toBe(first.id);
     expect(again.endpoint).toBe(first.endpoint);
+    // The pin of an adopted group is read from ARM (its certificate), and is the one the create made.
+    expect(again.tlsFingerprint).toBe(first.tlsFingerprint);
     expect(h.sim.count("PUT")).toBe(1);
     expect(h.sim.count("DELETE")).toBe(0);
   });
@@ -148,7 +152,7 @@ describe("aci provider on the ARM simulator", () => {
     expect(h.sim.count("DELETE")).toBe(1);
     expect(h.sim.count("PUT")).toBe(2);
     expect(h.sim.groups()).toHaveLength(1);
-    expect(await healthStatus(replaced.endpoint, "new-key")).toBe(200);
+    expect(await healthStatus(replaced, "new-key")).toBe(200);
     expect(replaced.id).toBe(first.id);
   });
 });

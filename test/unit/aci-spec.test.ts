@@ -9,6 +9,8 @@ import {
   groupNameOf,
   IMAGINARY_PORT,
   KEY_ENV,
+  TLS_CERT_ENV,
+  TLS_KEY_ENV,
 } from "../../src/providers/aci-spec.js";
 
 const azure: AzureConfig = {
@@ -34,30 +36,37 @@ const key = "s3cr3t-key-0123456789abcdef";
 const created = new Date("2026-11-25T02:00:00.000Z");
 const owner = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
+const tls = { certPem: "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n", keyPem: "-----BEGIN PRIVATE KEY-----\nsecret-tls-key\n-----END PRIVATE KEY-----\n" };
+
 describe("containerGroupSpec", () => {
-  const group = containerGroupSpec(spec, azure, key, created, "ab12cd34", owner);
+  const group = containerGroupSpec(spec, azure, { apiKey: key, tls }, created, "ab12cd34", owner);
   const container = group.containers[0]!;
 
-  test("passes the API key only as a secureValue, never in command or a plain value", () => {
-    const secret = container.environmentVariables?.find((e) => e.name === KEY_ENV);
-    expect(secret).toEqual({ name: KEY_ENV, secureValue: key });
-    expect(JSON.stringify(container.command ?? [])).not.toContain(key);
-    expect(container.environmentVariables?.filter((e) => e.value?.includes(key))).toEqual([]);
+  test("passes the API key and the TLS key only as secureValues, never in command or a plain value", () => {
+    const env = container.environmentVariables ?? [];
+    expect(env.find((e) => e.name === KEY_ENV)).toEqual({ name: KEY_ENV, secureValue: key });
+    expect(env.find((e) => e.name === TLS_KEY_ENV)).toEqual({ name: TLS_KEY_ENV, secureValue: tls.keyPem });
+    for (const secret of [key, tls.keyPem, "secret-tls-key"]) {
+      expect(JSON.stringify(container.command ?? [])).not.toContain(secret);
+      expect(env.filter((e) => e.value?.includes(secret))).toEqual([]);
+      expect(JSON.stringify(group.tags)).not.toContain(secret);
+    }
   });
 
-  test("runs aio-imaginary's start.sh with our resolution limit and no URL source", () => {
-    expect(container.command).toEqual(["/start.sh", "-max-allowed-resolution", "18"]);
-    const args = (container.command ?? []).join(" ");
-    expect(args).not.toMatch(/enable-url-source|-mount|-key/);
+  test("passes the certificate (public) as a plain value, so the pin can be read back from ARM", () => {
+    expect(container.environmentVariables).toContainEqual({ name: TLS_CERT_ENV, value: tls.certPem });
   });
 
-  test("gives other images no command, so their own entrypoint runs", () => {
-    expect(commandFor({ ...spec, image: "myacr.azurecr.io/imaginary:1" })).toBeUndefined();
-    expect(commandFor({ ...spec, image: "ghcr.io/nextcloud-releases/aio-imaginary:20260409_094910" })).toEqual([
-      "/start.sh",
-      "-max-allowed-resolution",
-      "18",
-    ]);
+  test("writes the TLS pair to private files, drops the key, and execs start.sh with TLS, our limit and no URL fetching", () => {
+    expect(container.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    const script = container.command?.[2] ?? "";
+    expect(script).toMatch(/^umask 077 && /);
+    expect(script).toContain(`unset ${TLS_KEY_ENV} && exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution 18 -disable-endpoints watermarkimage`);
+    expect(script).not.toMatch(/enable-url-source|-mount|-key /);
+  });
+
+  test("starts every image the same way: an image that cannot serve TLS is refused when it answers, not guessed from its name", () => {
+    expect(commandFor({ ...spec, image: "myacr.azurecr.io/imaginary:1" })).toEqual(commandFor(spec));
   });
 
   test("is a Linux group with one container on port 9000, public IP, cpu and memory from the spec", () => {
@@ -75,7 +84,7 @@ describe("containerGroupSpec", () => {
 
   test("adds registry credentials only when a registry server is configured", () => {
     expect(group.imageRegistryCredentials).toBeUndefined();
-    const acr = containerGroupSpec(spec, { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" }, key, created, "x1", owner);
+    const acr = containerGroupSpec(spec, { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" }, { apiKey: key, tls }, created, "x1", owner);
     expect(acr.imageRegistryCredentials).toEqual([{ server: "me.azurecr.io", username: "me", password: "pw" }]);
   });
 });
@@ -116,6 +125,8 @@ describe("dryRunRequest", () => {
     expect(text).not.toContain("registry-pw-123");
     const body = request.body as { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }>; imageRegistryCredentials: unknown[] } };
     expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: KEY_ENV, secureValue: "***" });
+    expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: TLS_KEY_ENV, secureValue: "***" });
+    expect(text).not.toContain("PRIVATE KEY");
     expect(body.properties.imageRegistryCredentials).toEqual([{ server: "me.azurecr.io", username: "me", password: "***" }]);
   });
 });

@@ -21,8 +21,8 @@ function group(provisioningState: string, runtime: string, container: string | u
 }
 
 describe("liveStateOf", () => {
-  test("Succeeded + Running + an IP is running at http://<ip>:9000", () => {
-    expect(liveStateOf(group("Succeeded", "Running", "Running", "20.1.2.3"))).toEqual({ state: "running", endpoint: "http://20.1.2.3:9000" });
+  test("Succeeded + Running + an IP is running at https://<ip>:9000 (TLS only)", () => {
+    expect(liveStateOf(group("Succeeded", "Running", "Running", "20.1.2.3"))).toEqual({ state: "running", endpoint: "https://20.1.2.3:9000" });
   });
 
   test("without an IP yet it is still provisioning (the 201 body has none, arm-notes.md §1.3)", () => {

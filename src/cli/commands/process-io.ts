@@ -123,7 +123,7 @@ export async function readResponseText(body: Readable, limitBytes = 64 * 1024): 
 /** The backend's CPU count from GET /health, or undefined when it does not say. */
 export async function backendCpus(record: BackendRecord): Promise<number | undefined> {
   // Our own client, not fetch(): fetch's first use loads Node's bundled undici, ~80 ms of start-up.
-  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connections: 1, connectTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections: 1, connectTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
   try {
     const { cpus } = await client.health();
     return typeof cpus === "number" && Number.isInteger(cpus) && cpus > 0 ? cpus : undefined;
