@@ -3,61 +3,25 @@
  * real DefaultAzureCredential (managed identity) run in the child, trusting the simulator through
  * NODE_EXTRA_CA_CERTS, and the simulator's containers are real backend processes.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { CLI_PATH } from "../arm-sim/containers.js";
-import { FAST_ENV } from "../arm-sim/harness.js";
+import { lastJson, simCli, type SimCli } from "../arm-sim/cli.js";
 import { armErrors, startArmSim, type ArmSim } from "../arm-sim/server.js";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let sim: ArmSim;
 let dir: string;
 let input: string;
+let cli: SimCli;
 
-function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const merged: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      ...sim.env(),
-      ...FAST_ENV,
-      ACIIMG_STATE: join(dir, "state.json"),
-      ...env,
-    };
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      cwd: dir,
-      env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const json = (run: Run): Record<string, unknown> => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>;
+const json = lastJson;
 
 beforeAll(async () => {
   sim = await startArmSim();
   dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-aci-"));
+  cli = simCli(sim, dir);
   input = join(dir, "in.jpg");
   writeFileSync(input, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } }).jpeg().toBuffer());
 });

@@ -4,54 +4,29 @@
  * `reap --idle 0s`, `up`, `status` and `down` never delete or replace the first's running group;
  * `down --name default --force` is the explicit way to remove it.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { CLI_PATH } from "../arm-sim/containers.js";
-import { FAST_ENV } from "../arm-sim/harness.js";
+import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let sim: ArmSim;
 let dir: string;
+let run: SimCli;
 
 /** The CLI on state file `state` (a.json, b.json) in the one shared resource group. */
-function cli(state: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const merged: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: dir, ...sim.env(), ...FAST_ENV, ACIIMG_STATE: join(dir, state), ...env };
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      cwd: dir,
-      env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(state: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
+  return run(args, { ACIIMG_STATE: join(dir, state), ...env }, timeoutMs);
 }
 
-const json = (run: Run): Record<string, unknown> => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>;
+const json = lastJson;
 const ownerOf = (state: string): string => (JSON.parse(readFileSync(join(dir, state), "utf8")) as { owner: string }).owner;
 
 beforeAll(async () => {
   sim = await startArmSim();
   dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-owner-"));
+  run = simCli(sim, dir);
 });
 afterEach(async () => {
   for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);

@@ -5,21 +5,12 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import sharp from "sharp";
-import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, type Workspace } from "./cli-harness.js";
+import { describe, expect, it } from "vitest";
+import { jsonLines, workspacesFor } from "./cli-harness.js";
 
-const workspaces: Workspace[] = [];
-afterEach(async () => {
-  for (const ws of workspaces.splice(0)) await ws.cleanup();
-});
-
-async function workspace(): Promise<Workspace> {
-  const ws = await createWorkspace("aciimg-e2e-drift-");
-  workspaces.push(ws);
-  return ws;
-}
+const workspace = workspacesFor("aciimg-e2e-drift-");
 
 /** Resolves once serve's stderr has its "listening on" line; bounded, and fails if serve exits first. */
 function listening(child: ChildProcess, stderr: { text: string }, timeoutMs = 20_000): Promise<void> {
@@ -131,6 +122,6 @@ describe("messages suggest only flags the command has", () => {
     const ws = await workspace();
     const result = await ws.run(["up", "--dry-run", "--cpu", "3"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain("would run: ACIIMG_BACKEND_KEY=*** aciimg backend --host 127.0.0.1 --port 0 --max-size 20000000 --max-resolution 18 --cpu 3\n");
+    expect(result.stdout).toContain(`would run: ACIIMG_BACKEND_KEY=*** aciimg backend --socket '${join(dirname(ws.statePath), "local")}/backend-<instance>.sock' --max-size 20000000 --max-resolution 18 --cpu 3\n`);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
+import { afterEach } from "vitest";
 
 export const cliPath = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
 
@@ -89,6 +90,19 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
       await run(["down"], { timeoutMs: 30_000 }).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A fresh workspace per call, each cleaned up (its backend stopped) after the test that made it. */
+export function workspacesFor(prefix: string): () => Promise<Workspace> {
+  const open: Workspace[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((ws) => ws.cleanup()));
+  });
+  return async () => {
+    const ws = await createWorkspace(prefix);
+    open.push(ws);
+    return ws;
   };
 }
 

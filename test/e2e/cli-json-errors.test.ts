@@ -7,19 +7,10 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliPath, createWorkspace, jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
-const workspaces: Workspace[] = [];
-afterEach(async () => {
-  await Promise.all(workspaces.splice(0).map((ws) => ws.cleanup()));
-});
-
-async function workspace(): Promise<Workspace> {
-  const ws = await createWorkspace("aciimg-e2e-json-errors-");
-  workspaces.push(ws);
-  return ws;
-}
+const workspace = workspacesFor("aciimg-e2e-json-errors-");
 
 interface ErrorLine {
   code: string;

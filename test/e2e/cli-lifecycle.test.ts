@@ -7,17 +7,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { describe, expect, it } from "vitest";
+import { jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
-const workspaces: Workspace[] = [];
-afterEach(async () => {
-  await Promise.all(workspaces.splice(0).map((ws) => ws.cleanup()));
-});
+const workspace = workspacesFor("aciimg-e2e-life-");
 
 async function workspaceWithPhoto(): Promise<Workspace> {
-  const ws = await createWorkspace("aciimg-e2e-life-");
-  workspaces.push(ws);
+  const ws = await workspace();
   await writeJpeg(join(ws.dir, "photo.jpg"), 400, 300);
   return ws;
 }
