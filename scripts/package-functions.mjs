@@ -15,7 +15,7 @@
  *   --store  keep entries uncompressed: much faster, about four times larger
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import AdmZip from "adm-zip";
@@ -69,6 +69,26 @@ function deployedPackageJson() {
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }
 
+/**
+ * Writes `bytes` to `file` as 0644 at most (adm-zip's `writeZip` makes it 0666, world-writable:
+ * anyone on the machine could swap the code that is about to be deployed), through a temporary
+ * file in the same directory renamed over it, so a reader never sees half a zip.
+ */
+function writeAtomically(file, bytes) {
+  const temporary = `${file}.${process.pid}.tmp`;
+  let created = false;
+  try {
+    // `wx`: never write through a file (or link) someone planted at the temporary name. The mode
+    // is narrowed by the umask, never widened.
+    writeFileSync(temporary, bytes, { mode: 0o644, flag: "wx" });
+    created = true;
+    renameSync(temporary, file);
+  } catch (error) {
+    if (created) rmSync(temporary, { force: true });
+    fail(`cannot write ${file}: ${error.message}`);
+  }
+}
+
 function main() {
   const { out, store } = parseArgs(process.argv.slice(2));
   const mainFile = join(root, "dist", "functions", "index.js");
@@ -91,7 +111,7 @@ function main() {
     }
   }
   if (store) for (const entry of zip.getEntries()) entry.header.method = 0; // STORED
-  zip.writeZip(out);
+  writeAtomically(out, zip.toBuffer());
   const size = statSync(out).size;
   process.stderr.write(
     `package:functions: wrote ${relative(process.cwd(), out) || out} (${(size / 1e6).toFixed(1)} MB, ${packages.length} production packages, ${files} dependency files)\n`,

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -21,9 +21,16 @@ function installedPackages(omitDev: boolean): Set<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-zip-"));
+  // A world-writable zip left by an earlier run: the new one must replace it, not write into it.
+  await writeFile(join(dir, "functions.zip"), "stale");
+  await chmod(join(dir, "functions.zip"), 0o666);
   // Built once for the whole file, entries stored (not deflated) to spare the shared CPUs; the
-  // contents are what count here. The script zips dist/ as `npm test` has just built it.
-  await run(process.execPath, [join(root, "scripts/package-functions.mjs"), "--out", join(dir, "functions.zip"), "--store"], { cwd: root, timeout: 120_000 });
+  // contents are what count here. The script zips dist/ as `npm test` has just built it. Under
+  // umask 000, so the file's mode is the script's choice alone.
+  await run("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, join(root, "scripts/package-functions.mjs"), "--out", join(dir, "functions.zip"), "--store"], {
+    cwd: root,
+    timeout: 120_000,
+  });
   zip = new AdmZip(join(dir, "functions.zip"));
   names = new Set(zip.getEntries().map((entry) => entry.entryName));
 }, 150_000);
@@ -33,6 +40,11 @@ afterAll(async () => {
 });
 
 describe("npm run package:functions", () => {
+  it("writes the zip 0644 (not world-writable), replacing an old one whole, and leaves no temporary file", async () => {
+    expect(((await stat(join(dir, "functions.zip"))).mode & 0o777).toString(8)).toBe("644");
+    expect(await readdir(dir)).toEqual(["functions.zip"]);
+  });
+
   it("holds host.json, package.json and the built functions at the zip's root", async () => {
     expect(names.has("host.json")).toBe(true);
     expect(names.has("package.json")).toBe(true);
