@@ -12,6 +12,11 @@ import { createFileStateStore } from "./state/file.js";
 
 export interface OpenOptions {
   clock?: Clock;
+  /**
+   * Told what a person should know but that does not stop the run (a state file that was readable by
+   * others, a registry entry that was ignored), one sentence each. The surface prints it.
+   */
+  warn?: (message: string) => void;
 }
 
 /** Local backends started by a local provider keep their logs and registry beside the state file. */
@@ -30,19 +35,19 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
 }
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */
-export async function openStore(config: Config, _options: OpenOptions = {}): Promise<StateStore> {
+export async function openStore(config: Config, options: OpenOptions = {}): Promise<StateStore> {
   if (config.blob.connectionString || config.blob.containerUrl) {
     const { createBlobStateStore } = await import("./state/blob.js");
     return createBlobStateStore(config.blob);
   }
   // No injected clock here: lock ages are compared across processes and with file times, in wall-clock time.
-  return createFileStateStore({ path: config.statePath });
+  return createFileStateStore({ path: config.statePath, onWarning: options.warn });
 }
 
 /** The engine for this config. Call `close()` when done. */
 export async function openEngine(config: Config, options: OpenOptions = {}): Promise<Engine> {
   const clock = options.clock ?? systemClock;
-  const [provider, store] = await Promise.all([openProvider(config, { clock }), openStore(config, { clock })]);
+  const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
   return createEngine({
     provider,
     store,

@@ -50,10 +50,15 @@ export function configOf(options: GlobalOptions, extra: ConfigOverrides = {}): C
   return loadConfig(overridesOf(options, extra), processEnvironment(), process.cwd());
 }
 
+/** Says what the engine's parts warn about (compose.ts `warn`), as one `aciimg: warning:` line on stderr. */
+export function printWarning(message: string): void {
+  process.stderr.write(`aciimg: warning: ${message}\n`);
+}
+
 /** Opens an engine for `config`, runs `fn`, and always closes the engine. */
 export async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const { openEngine } = await import("../compose.js");
-  const engine = await openEngine(config);
+  const engine = await openEngine(config, { warn: printWarning });
   try {
     return await fn(engine);
   } finally {

@@ -22,7 +22,8 @@ let engine: Promise<Engine> | undefined;
 
 /** The app's one engine; a failed open is forgotten so the next invocation tries again. */
 function appEngine(): Promise<Engine> {
-  engine ??= openEngine(config).catch((error: unknown) => {
+  // Warnings (a state file others could read, tightened) go to the host's log.
+  engine ??= openEngine(config, { warn: (message) => console.warn(`aciimg: warning: ${message}`) }).catch((error: unknown) => {
     engine = undefined;
     throw error;
   });

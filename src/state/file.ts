@@ -2,13 +2,15 @@
  * State in a JSON file (DESIGN.md §3): schema-versioned, written atomically (temp file in the same
  * directory, fsync, rename, fsync the directory), mode 0600 because it holds backend API keys,
  * updates serialized across processes by a lock file beside it. A file aciimg cannot understand is
- * never overwritten: the error names it and the way out.
+ * never overwritten: the error names it and the way out. Its directory must be ours alone
+ * (private-dir.ts): the lock file and the local backends' registry live there too.
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { systemClock } from "../clock.js";
 import { AciimgError } from "../errors.js";
+import { checkPrivateDirectory, octal, type PrivateDirectory } from "../private-dir.js";
 import { STATE_VERSION, type BackendRecord, type Clock, type State, type StateStore } from "../engine/types.js";
 import { withLock } from "./lock.js";
 
@@ -19,6 +21,11 @@ export interface FileStateStoreOptions {
   clock?: Clock;
   /** How long an update waits for the lock. Default 15 s. */
   lockTimeoutMs?: number;
+  /**
+   * Told, as one sentence, when the file was readable by others and has been tightened to 0600. The
+   * surface decides how to say it (the CLI: an `aciimg: warning:` line). Default: not told.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Creates a StateStore on a JSON file. A missing file is an empty state. */
@@ -26,11 +33,43 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
   const { path } = options;
   const clock = options.clock ?? systemClock;
   const lockOptions = { path: `${path}.lock`, clock, timeoutMs: options.lockTimeoutMs, what: `the state file ${path}` };
+  let isDirectoryPrivate = false;
+
+  /**
+   * Checked once per store: a directory that is ours and not writable by others can only be opened up
+   * again by us or root, so it stays trusted for the store's life.
+   */
+  async function checkDirectory(): Promise<PrivateDirectory> {
+    if (isDirectoryPrivate) return "private";
+    const result = await checkPrivateDirectory(dirname(path), "the state directory");
+    isDirectoryPrivate = result === "private";
+    return result;
+  }
+
+  /** A file others could read gives away backend keys: say so and make it 0600 (the mode every write leaves). */
+  async function tighten(handle: FileHandle): Promise<void> {
+    const { mode } = await handle.stat();
+    if ((mode & 0o077) === 0 || process.platform === "win32") return;
+    const was = `${(mode & 0o044) !== 0 ? "readable" : "writable"} by others (${octal(mode)})`;
+    try {
+      await handle.chmod(0o600);
+      options.onWarning?.(`${path} was ${was}: it holds backend keys; tightened to 0600`);
+    } catch (error) {
+      options.onWarning?.(`${path} is ${was} and holds backend keys, but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
+    }
+  }
 
   async function read(): Promise<State> {
+    if ((await checkDirectory()) === "missing") return emptyState();
     let text: string;
     try {
-      text = await readFile(path, "utf8");
+      const handle = await open(path, "r");
+      try {
+        await tighten(handle);
+        text = await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
       throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, { cause: error });
@@ -45,6 +84,8 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error: unknown) => {
         throw new AciimgError("E_STATE", `cannot create the state directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
       });
+      // Before the lock: the lock file is created in this directory too.
+      await checkDirectory();
       return withLock(lockOptions, async () => {
         const state = await read();
         const before = JSON.stringify(state);

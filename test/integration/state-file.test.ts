@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -81,6 +81,40 @@ describe("JSON file state", () => {
       state.backends.default = sampleRecord("default");
     });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("tightens a state file others can read to 0600 when it reads it, and says so once", async () => {
+    const dir = await workspace();
+    const path = join(dir, "state.json");
+    await writeFile(path, JSON.stringify({ version: 1, backends: {} }));
+    await chmod(path, 0o644);
+    const warnings: string[] = [];
+    const store = createFileStateStore({ path, onWarning: (message) => warnings.push(message) });
+    await store.read();
+    await store.read();
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(warnings).toEqual([`${path} was readable by others (0644): it holds backend keys; tightened to 0600`]);
+  });
+
+  it("refuses, for read and update alike, a directory others can write or another user owns, and creates nothing in it", async () => {
+    const dir = await workspace();
+    const shared = join(dir, "shared");
+    await mkdir(shared);
+    await chmod(shared, 0o775);
+    const store = createFileStateStore({ path: join(shared, "state.json") });
+    for (const attempt of [() => store.read(), () => store.update((state) => void (state.backends = {}))]) {
+      await expect(attempt()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`writable by its group (mode 0775)`) });
+      await expect(attempt()).rejects.toMatchObject({ message: expect.stringContaining(`chmod 700 ${shared}`) });
+    }
+    expect(await readdir(shared)).toEqual([]);
+    // Ownership can only be handed to another user by root (the test suite runs as root).
+    if (process.getuid?.() !== 0) return;
+    await chmod(shared, 0o700);
+    await chown(shared, 65534, 65534);
+    await expect(createFileStateStore({ path: join(shared, "state.json") }).read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining(`${shared} belongs to uid 65534`),
+    });
   });
 
   it("rejects a corrupt file with E_STATE naming the file and the way out, and leaves it untouched", async () => {

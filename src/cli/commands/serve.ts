@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { AciimgError } from "../../errors.js";
 import { warnDrift } from "../backend-settings.js";
-import { configOf, type GlobalOptions } from "../context.js";
+import { configOf, printWarning, type GlobalOptions } from "../context.js";
 import { waitForStopSignal } from "./signals.js";
 
 export async function runServe(options: { port?: string; host?: string; key?: string }, command: Command): Promise<number> {
@@ -12,7 +12,7 @@ export async function runServe(options: { port?: string; host?: string; key?: st
   // Checked before the engine opens: `serve` never runs open (src/http/server.ts).
   if (!key) throw new AciimgError("E_USAGE", "serve: no API key for its clients: set ACIIMG_SERVE_KEY (or pass --key)");
   const [{ openEngine }, { startHttpServer }] = await Promise.all([import("../../compose.js"), import("../../http/server.js")]);
-  const engine = await openEngine(config);
+  const engine = await openEngine(config, { warn: printWarning });
   try {
     const server = await startHttpServer({
       engine,
