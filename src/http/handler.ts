@@ -9,6 +9,8 @@ import type { Engine } from "../engine/types.js";
 import { isOperationName, operationNames, validateRequest, type OperationName } from "../imaginary/operations.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
 import { detectFormat } from "../imaginary/formats.js";
+import { refusalOf, watchBody } from "./body-watch.js";
+import { createKeyThrottle } from "./key-throttle.js";
 import { acquireImage } from "./upload.js";
 import { createUploadBudget } from "./upload-budget.js";
 
@@ -25,6 +27,11 @@ export interface HandlerRequest {
   signal?: AbortSignal;
   /** Diagnostics of this request (e.g. its Functions invocation log); default: the handler's `log`. */
   log?: (line: string) => void;
+  /**
+   * The client's address, as the socket shows it. Wrong keys are throttled per address; without
+   * one (Functions, where the host's function key guards the route) they are not.
+   */
+  remoteAddress?: string;
 }
 
 export interface HandlerOptions {
@@ -38,10 +45,16 @@ export interface HandlerOptions {
   maxUploadBytes: number;
   /**
    * Request bodies held in memory at once, in bytes (each is kept until the backend answers, for
-   * the engine's replay). Past it a request gets 503 + Retry-After before its body is read.
-   * Default: 8 uploads at the limit.
+   * the engine's replay). Bytes are counted as they arrive, not as declared. A request whose
+   * declared length does not fit in what is free now gets 503 + Retry-After before its body is
+   * read; one that crosses the bound while arriving gets it then. Default: 8 uploads at the limit.
    */
   maxBufferedBytes?: number;
+  /**
+   * An upload must advance by 1 KiB (or end) within this many milliseconds, else 408: a silent or
+   * trickling client cannot hold a request open. Default 5000.
+   */
+  bodyIdleMs?: number;
   /** Longest wait for the backend's answer, a cold start included, before a 503. Default 11 min (ACI's 10-min create bound + work). */
   timeoutMs?: number;
   /** Seconds in `Retry-After` of a 503. Default 30. */
@@ -68,6 +81,8 @@ export function createHandler(options: HandlerOptions): RequestHandler {
   const startedAt = now();
   const isAuthorized = options.key === undefined ? () => true : keyChecker(options.key);
   const budget = createUploadBudget(options.maxBufferedBytes ?? 8 * maxUploadBytes);
+  const bodyIdleMs = options.bodyIdleMs ?? 5000;
+  const throttle = createKeyThrottle({ now });
 
   return async (request) => {
     const log = request.log ?? defaultLog;
@@ -80,7 +95,16 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // A liveness probe of this server, not of the backend: it never wakes one and shows nothing private.
     if (path === "/health") return jsonReply(200, { status: "ok", uptime: Math.floor((now() - startedAt) / 1000) });
     if (isOperationName(op) && method === "GET") return errorReply(405, GET_NOT_ALLOWED);
+    if (options.key !== undefined && request.remoteAddress !== undefined) {
+      // Checked before the key: a throttled address learns nothing about the key it sends.
+      const waitMs = throttle.waitMs(request.remoteAddress);
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        return errorReply(429, `Too many requests with a wrong API key from this address; retry in ${seconds} s`, { "retry-after": String(seconds) });
+      }
+    }
     if (!isAuthorized(header(request, "api-key") || url.searchParams.get("key") || "")) {
+      if (request.remoteAddress !== undefined) throttle.failed(request.remoteAddress);
       return errorReply(401, "Invalid or missing API key");
     }
     if (path === "/") return jsonReply(200, { name: "aciimg", operations: operationNames });
@@ -89,15 +113,24 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
     if (op === "watermarkimage") return errorReply(501, "Not implemented endpoint");
 
-    // Reserve memory for the body before reading it: its declared length, else the most it may be.
+    // A body that cannot fit in what is free now is refused unread. Nothing is reserved for it
+    // yet: the budget holds bytes as they arrive (./body-watch.ts), not as declared.
     const declared = Number(header(request, "content-length"));
-    const release = budget.reserve(Number.isSafeInteger(declared) && declared >= 0 && declared <= maxUploadBytes ? declared : maxUploadBytes);
-    if (!release) {
+    if (Number.isSafeInteger(declared) && declared <= maxUploadBytes && declared > budget.available()) {
       return errorReply(503, "Too many uploads in progress; retry shortly", { "retry-after": "1" });
     }
+    const reservation = budget.open();
+    // Attached in the same tick as the reader in acquireImage: its listener sets the body flowing.
+    const watch = watchBody(request.body, { idleMs: bodyIdleMs, reserve: (bytes) => reservation.grow(bytes) });
+    // A refused body's bytes are dropped at once (the relay lets go of them), so is its share.
+    watch.signal.addEventListener("abort", () => reservation.release(), { once: true });
+    const release = () => {
+      watch.stop();
+      reservation.release();
+    };
     let releaseWhenSettled: Promise<unknown> | undefined;
     try {
-      return await processImage(op, url, request, log, (pending) => {
+      return await processImage(op, url, request, watch.signal, log, (pending) => {
         releaseWhenSettled = pending;
       });
     } finally {
@@ -111,6 +144,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     op: OperationName,
     url: URL,
     request: HandlerRequest,
+    bodyRefused: AbortSignal,
     log: (line: string) => void,
     holdUntil: (pending: Promise<unknown>) => void,
   ): Promise<HandlerResponse> {
@@ -119,8 +153,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       request.body,
       { contentType: header(request, "content-type"), contentLength: header(request, "content-length") },
       maxUploadBytes,
+      bodyRefused,
     );
-    if (!image.ok) return errorReply(image.status, image.message);
+    if (!image.ok) return errorReply(image.status, image.message, image.headers);
     const query = new URLSearchParams(url.searchParams);
     // Our key is for us; the engine sends the backend its own.
     query.delete("key");
@@ -141,14 +176,22 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // so a retry after Retry-After finds the backend ready.
     const accept = header(request, "accept");
     const pending = engine.call({ op, query, body: image.body, contentType: image.contentType, ...(accept ? { accept } : {}) });
-    const outcome = await settleWithin(pending, timeoutMs, request.signal);
+    // The rest of a relayed body may still be arriving: a refusal of it (too slow, over the
+    // budget) answers at once, even while the engine waits for a cold start.
+    const outcome = await settleWithin(pending, timeoutMs, request.signal ? AbortSignal.any([request.signal, bodyRefused]) : bodyRefused);
+    // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
+    const abandon = () => holdUntil(pending.then((late) => late.body.destroy(), () => undefined));
+    const cutShort = refusalOf(bodyRefused.reason);
+    if (cutShort) {
+      abandon();
+      return errorReply(cutShort.status, cutShort.message, cutShort.headers);
+    }
     if (outcome.kind === "answer") {
       const result = outcome.value;
       return { status: result.status, headers: passThroughHeaders(result.headers), body: result.body };
     }
     if (outcome.kind === "failed") return failureReply(outcome.error, { retryAfterSeconds, timedOut: false, log });
-    // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
-    holdUntil(pending.then((late) => late.body.destroy(), () => undefined));
+    abandon();
     return failureReply(new Error(outcome.why), { retryAfterSeconds, timedOut: true, log });
   }
 }

@@ -8,6 +8,7 @@
  * client's upload into Node's request timeout.
  */
 import { PassThrough, type Readable } from "node:stream";
+import { refusalOf } from "./body-watch.js";
 
 export interface RelayedUpload {
   /** The first bytes (up to `prefixBytes`), for sniffing the format before anything is sent. */
@@ -18,10 +19,16 @@ export interface RelayedUpload {
   discard(): void;
 }
 
-export type RelayStart = { ok: true; upload: RelayedUpload } | { ok: false; status: number; message: string };
+export type RelayStart = { ok: true; upload: RelayedUpload } | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
-/** Starts relaying `source` of `length` bytes (> 0); resolves once `prefixBytes` have arrived (or all of it). */
-export function startRelay(source: Readable, length: number, prefixBytes = 4096): Promise<RelayStart> {
+/**
+ * Starts relaying `source` of `length` bytes (> 0); resolves once `prefixBytes` have arrived (or
+ * all of it). When `stop` aborts (the body was refused: too slow, over the budget), the bytes are
+ * dropped and the relay fails with the abort's reason: before the prefix as the result, after it
+ * by destroying the consumer's stream.
+ */
+export function startRelay(source: Readable, length: number, options: { prefixBytes?: number; stop?: AbortSignal } = {}): Promise<RelayStart> {
+  const prefixBytes = options.prefixBytes ?? 4096;
   const chunks: Buffer[] = [];
   let received = 0;
   let ended = false;
@@ -74,12 +81,18 @@ export function startRelay(source: Readable, length: number, prefixBytes = 4096)
       else start();
     });
     const fail = (error: Error) => {
+      if (failure) return;
       failure = error;
       consumer?.destroy(error);
       consumer = undefined;
-      if (!started) resolve({ ok: false, status: 400, message: "Empty or unreadable image" });
+      if (!started) resolve(refusalOf(error) ?? { ok: false, status: 400, message: "Empty or unreadable image" });
     };
     source.once("error", fail);
+    options.stop?.addEventListener("abort", () => {
+      source.off("data", onData);
+      chunks.length = 0;
+      fail(options.stop?.reason instanceof Error ? options.stop.reason : new Error("the upload was refused"));
+    }, { once: true });
     // A client that goes away mid-upload: Node reports 'aborted'/'close' without 'end'.
     source.once("close", () => {
       if (!ended) fail(new Error("the client closed the connection during the upload"));

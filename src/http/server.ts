@@ -1,7 +1,8 @@
 /**
  * `aciimg serve`: the handler on node:http. Graceful close (stop accepting, let in-flight
- * requests finish, then resolve), one access-log line per request with `?key=` removed, and
- * concurrent requests during a cold start all waiting on the engine's single-flight `ensure`.
+ * requests finish, then resolve), one access-log line per request with the client's address and
+ * `?key=` removed, and concurrent requests during a cold start all waiting on the engine's
+ * single-flight `ensure`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,6 +29,8 @@ export interface HttpServerOptions {
   maxUploadBytes: number;
   /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
   maxBufferedBytes?: number;
+  /** An upload that does not advance by 1 KiB within this many ms gets 408. Default: the handler's (5 s). */
+  bodyIdleMs?: number;
   /** One line per request and operator diagnostics; never secrets. */
   log: (line: string) => void;
   /** Longest wait for the backend's answer, cold start included. Default: the handler's (11 min). */
@@ -60,6 +63,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     log: options.log,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.bodyIdleMs !== undefined ? { bodyIdleMs: options.bodyIdleMs } : {}),
   });
   let inFlight = 0;
   let closing: Promise<void> | undefined;
@@ -67,9 +71,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server = createServer((req, res) => {
     inFlight += 1;
     const started = performance.now();
+    // Read now: a socket destroyed by the time the line is written no longer tells its peer.
+    const remote = req.socket.remoteAddress;
     // Once closing, each finished exchange ends its connection instead of keeping it alive.
     if (closing) res.shouldKeepAlive = false;
-    void respond(req, res, handle, options.log)
+    void respond(req, res, handle, remote, options.log)
       .catch((error: unknown) => {
         // e.g. a header value Node refuses: nothing sensible can be sent any more.
         options.log(`response failed: ${(error as Error).message}`);
@@ -78,7 +84,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       })
       .then((bytes) => {
         inFlight -= 1;
-        options.log(accessLine(req, res.statusCode, bytes, performance.now() - started));
+        options.log(accessLine(req, remote, res.statusCode, bytes, performance.now() - started));
         if (closing) server.closeIdleConnections();
       });
   });
@@ -97,6 +103,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
   // and uploads are read at once (never held back by a cold start), so they cannot run into them.
+  // Inside those, a body that stops advancing is ended by the handler's own bound (bodyIdleMs).
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
@@ -137,6 +144,7 @@ async function respond(
   req: IncomingMessage,
   res: ServerResponse,
   handle: ReturnType<typeof createHandler>,
+  remoteAddress: string | undefined,
   log: (line: string) => void,
 ): Promise<number> {
   const gone = new AbortController();
@@ -146,7 +154,14 @@ async function respond(
   });
   let reply: HandlerResponse;
   try {
-    reply = await handle({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body: req, signal: gone.signal });
+    reply = await handle({
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      headers: req.headers,
+      body: req,
+      signal: gone.signal,
+      ...(remoteAddress !== undefined ? { remoteAddress } : {}),
+    });
   } catch (error) {
     log(`handler failed: ${(error as Error).message}`);
     reply = errorReply(500, "Internal error");
@@ -173,10 +188,10 @@ async function respond(
   return bytes;
 }
 
-/** `2026-…Z POST /resize?width=300 200 12ms 4521B`, with `key` removed from the query. */
-function accessLine(req: IncomingMessage, status: number, bytes: number, ms: number): string {
+/** `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query. */
+function accessLine(req: IncomingMessage, remote: string | undefined, status: number, bytes: number, ms: number): string {
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");
   const query = url.searchParams.toString();
-  return `${new Date().toISOString()} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
+  return `${new Date().toISOString()} ${remote ?? "-"} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
 }

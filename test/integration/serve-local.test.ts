@@ -215,11 +215,19 @@ describe("aciimg serve with the local provider", () => {
       engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, maxBufferedBytes: Math.ceil(photo.length * 1.5), log: () => {},
     });
     try {
-      const holding = await startUpload(`${bounded.url}/resize?width=100`, KEY, photo, 1000);
-      const refused = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
-      expect(refused.status).toBe(503);
-      expect(refused.headers.get("retry-after")).toBe("1");
-      expect(await refused.json()).toEqual({ message: "Too many uploads in progress; retry shortly", status: 503 });
+      // The budget holds what has arrived (not what is declared): all but the last 1000 bytes.
+      const holding = await startUpload(`${bounded.url}/resize?width=100`, KEY, photo, photo.length - 1000);
+      // Bounded wait until those bytes have reached the server (until then a second upload fits and is served).
+      let refused: Response | undefined;
+      for (const deadline = Date.now() + 5_000; !refused && Date.now() < deadline;) {
+        const response = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
+        if (response.status === 503) refused = response;
+        else expect(response.status).toBe(200);
+        if (!refused) await response.arrayBuffer();
+      }
+      expect(refused?.status).toBe(503);
+      expect(refused?.headers.get("retry-after")).toBe("1");
+      expect(await refused?.json()).toEqual({ message: "Too many uploads in progress; retry shortly", status: 503 });
       // The held upload still completes, and its bytes are released afterwards.
       const held = await holding.finish();
       expect(held.status).toBe(200);
