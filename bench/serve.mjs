@@ -86,7 +86,7 @@ function summarize(samples) {
 
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), "aciimg-bench-serve-"));
-const key = "bench-serve-key";
+const key = "bench-serve-key-0123456789abcdef";
 const env = { ...process.env, ACIIMG_STATE: join(dir, "state.json"), ACIIMG_PROVIDER: "local", ACIIMG_SERVE_KEY: key };
 /** Resolves with the URL a child prints in its "listening on …" line; bounded. */
 function listening(proc, what) {

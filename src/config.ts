@@ -48,6 +48,10 @@ export interface ServeConfig {
   port: number;
   /** API key clients of `aciimg serve` / the Functions app must send. */
   key?: string;
+  /** PEM certificate `serve` presents over HTTPS (with `tlsKey`), and the setting that named it. */
+  tlsCert?: { path: string; from: string };
+  /** The certificate's PEM private key. */
+  tlsKey?: { path: string; from: string };
 }
 
 export interface BlobStateConfig {
@@ -109,6 +113,8 @@ export interface ConfigOverrides {
   host?: string;
   port?: string | number;
   key?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** The config file's accepted keys (camelCase), all optional. */
@@ -117,7 +123,7 @@ type FileConfig = Partial<Record<keyof ConfigOverrides | "pollInterval" | "armEn
 const fileKeys = new Set<string>([
   "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
   "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
-  "armEndpoint", "blobContainer",
+  "armEndpoint", "blobContainer", "tlsCert", "tlsKey",
 ]);
 
 function readConfigFile(path: string, required: boolean): FileConfig {
@@ -228,6 +234,10 @@ export function loadConfig(
   const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
   const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
   const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
+  const tlsFile = (value: { value: string | number; from: string } | undefined) =>
+    value === undefined ? undefined : { path: resolve(cwd, String(value.value)), from: value.from };
+  const tlsCert = tlsFile(setting(overrides.tlsCert, "--tls-cert", ["ACIIMG_SERVE_TLS_CERT"], "tlsCert"));
+  const tlsKey = tlsFile(setting(overrides.tlsKey, "--tls-key", ["ACIIMG_SERVE_TLS_KEY"], "tlsKey"));
 
   return {
     provider,
@@ -264,6 +274,8 @@ export function loadConfig(
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
       port: servePort === undefined ? 8080 : port(servePort.value, servePort.from),
       key: overrides.key || env.ACIIMG_SERVE_KEY || undefined,
+      ...(tlsCert ? { tlsCert } : {}),
+      ...(tlsKey ? { tlsKey } : {}),
     },
     backendKey: env.ACIIMG_BACKEND_KEY || undefined,
     configFile: hasFile ? configFile : undefined,

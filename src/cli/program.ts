@@ -94,17 +94,21 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("serve imaginary's HTTP API here, proxying to an on-demand backend")
     .option("--port <port>", "port to listen on (default: 8080, env ACIIMG_SERVE_PORT)")
     .option("--host <address>", "address to listen on (default: 127.0.0.1)")
-    .option("--key <key>", "API key clients must send (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
-    // Pasted as they are, these work: serve refuses to start without a key, clients send it as API-Key,
-    // and curl retries while serve is still starting in the background.
+    .option("--key <key>", "API key clients must send, at least 16 characters (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key; env ACIIMG_SERVE_TLS_CERT)")
+    .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert; env ACIIMG_SERVE_TLS_KEY)")
+    // Pasted as they are, these work: serve refuses to start without a key (or with a short one),
+    // clients send it as API-Key, and curl retries while serve is still starting in the background.
     .addHelpText(
       "after",
       `
 Examples:
-  $ ACIIMG_SERVE_KEY=s3cret aciimg serve --port 8080 &
-  $ curl -s --retry 5 --retry-connrefused -X POST -H 'API-Key: s3cret' --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg`,
+  $ export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)
+  $ aciimg serve --port 8080 &
+  $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg
+  $ aciimg serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem`,
     )
-    .action(async (options: { port?: string; host?: string; key?: string }, cmd: Command) => setExitCode(await (await import("./commands/serve.js")).runServe(options, cmd)));
+    .action(async (options: import("./commands/serve.js").ServeOptions, cmd: Command) => setExitCode(await (await import("./commands/serve.js")).runServe(options, cmd)));
 
   program
     .command("backend", { hidden: true })

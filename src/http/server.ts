@@ -1,15 +1,17 @@
 /**
- * `aciimg serve`: the handler on node:http. Graceful close (stop accepting, let in-flight
- * requests finish, then resolve), one access-log line per request with the client's address and
- * `?key=` removed, and concurrent requests during a cold start all waiting on the engine's
- * single-flight `ensure`.
+ * `aciimg serve`: the handler on node:http (node:https with a certificate). Graceful close (stop
+ * accepting, let in-flight requests finish, then resolve), one access-log line per request with
+ * the client's address and `?key=` removed, and concurrent requests during a cold start all
+ * waiting on the engine's single-flight `ensure`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
+import { checkServeKey, exposureWarning } from "./exposure.js";
 import { createHandler, type HandlerResponse } from "./handler.js";
 import { startReaper } from "./reaper.js";
 import { errorReply } from "./replies.js";
@@ -21,11 +23,13 @@ export interface HttpServerOptions {
   /** 0 picks a free port (see the returned `url`). */
   port: number;
   /**
-   * The key clients must send. Required: `serve` never runs open, and never invents a key it
-   * would have to print (stderr ends up in logs). Typed optional so a missing setting gets our
-   * E_USAGE message rather than a crash.
+   * The key clients must send, at least 16 characters. Required: `serve` never runs open, and
+   * never invents a key it would have to print (stderr ends up in logs). Typed optional so a
+   * missing setting gets our E_USAGE message rather than a crash.
    */
   key: string | undefined;
+  /** Serve HTTPS with this PEM certificate and key (read by the caller, once). Default: plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   maxUploadBytes: number;
   /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
   maxBufferedBytes?: number;
@@ -44,7 +48,7 @@ export interface HttpServerOptions {
 }
 
 export interface HttpServer {
-  /** e.g. http://127.0.0.1:8080 */
+  /** e.g. http://127.0.0.1:8080, or https://… with `tls` */
   url: string;
   /** Stops accepting, waits for in-flight requests (bounded), then resolves. Idempotent. */
   close(): Promise<void>;
@@ -52,13 +56,12 @@ export interface HttpServer {
 
 /** Starts the server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  if (!options.key) {
-    throw new AciimgError("E_USAGE", "aciimg serve needs an API key for its clients: set ACIIMG_SERVE_KEY, e.g. `export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)` " +
-        "(--key works too, but shows the key to anyone who can list processes)");
-  }
+  const key = checkServeKey(options.key);
+  const warning = exposureWarning(options.host, options.tls !== undefined);
+  if (warning) options.log(warning);
   const handle = createHandler({
     engine: options.engine,
-    key: options.key,
+    key,
     maxUploadBytes: options.maxUploadBytes,
     log: options.log,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -68,7 +71,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let inFlight = 0;
   let closing: Promise<void> | undefined;
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight += 1;
     const started = performance.now();
     // Read now: a socket destroyed by the time the line is written no longer tells its peer.
@@ -87,6 +90,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         options.log(accessLine(req, remote, res.statusCode, bytes, performance.now() - started));
         if (closing) server.closeIdleConnections();
       });
+  };
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  // A failed handshake (a scanner, a client that does not trust the certificate) is one line, not a crash.
+  server.on("tlsClientError", (error: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
+    options.log(`${new Date().toISOString()} ${socket.remoteAddress ?? "-"} TLS handshake failed: ${error.code ?? error.message}`);
   });
   // Requests Node itself refuses (malformed, headers too large, too slow) get imaginary's JSON shape too.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -119,7 +127,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${address.port}`,
     close() {
       closing ??= (async () => {
         // A reap pass in progress finishes before close resolves: the caller closes the engine next.

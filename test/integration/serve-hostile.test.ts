@@ -1,9 +1,10 @@
 /**
  * `aciimg serve` under hostile clients (issue 12, point 5), over real sockets on loopback with a
  * real engine and local backend: slow bodies, bodies declared but never sent, wrong keys in a
- * row.
+ * row, a guessable key, and HTTPS.
  */
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ import { openEngine } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startHttpServer, type HttpServer, type HttpServerOptions } from "../../src/http/server.js";
+import { createTestCa, issueServerCert } from "../arm-sim/ca.js";
 
 const KEY = "serve-hostile-key-0123456789";
 
@@ -48,14 +50,16 @@ interface Answer {
 }
 
 /** One request on its own connection, from `localAddress` (a loopback address of our choice). */
-function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer; localAddress?: string }): Promise<Answer> {
+function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer; localAddress?: string; ca?: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const req = httpRequest(target, {
+    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = request(target, {
       method: options.method ?? "GET",
       headers: options.headers ?? {},
       agent: false,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -198,5 +202,27 @@ describe("aciimg serve under hostile clients", () => {
     const log = lines.join("\n");
     expect(log).not.toContain(KEY);
     for (let i = 0; i < 12; i++) expect(log).not.toContain(wrong(i));
+  });
+
+  it("refuses a key shorter than 16 characters, saying how to make one", async () => {
+    await expect(serve({ key: "s3cret" })).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringMatching(/ACIIMG_SERVE_KEY.*--key.*at least 16.*openssl rand -hex 32/s),
+    });
+    await expect(serve({ key: "" })).rejects.toMatchObject({ code: "E_USAGE", message: expect.stringContaining("ACIIMG_SERVE_KEY") });
+  });
+
+  it("serves HTTPS with a certificate: a client trusting it gets its image, with no plain-HTTP warning", async () => {
+    const ca = createTestCa();
+    const cert = issueServerCert(ca, ["127.0.0.1"]);
+    const lines: string[] = [];
+    const server = await serve({ tls: { cert: cert.certPem, key: cert.keyPem }, log: (line) => lines.push(line) });
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const answer = await send(`${server.url}/resize?width=110`, { method: "POST", headers: { "api-key": KEY }, body: photo, ca: ca.certPem });
+    expect(answer.status, answer.body.toString()).toBe(200);
+    expect((await sharp(answer.body).metadata()).width).toBe(110);
+    // A client that does not trust it sends nothing over the connection.
+    await expect(send(`${server.url}/`, { headers: { "api-key": KEY } })).rejects.toThrow(/self.signed|unable to verify|certificate/i);
+    expect(lines.join("\n")).not.toMatch(/WARNING/);
   });
 });

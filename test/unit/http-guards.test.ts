@@ -1,10 +1,11 @@
 /**
- * The pure parts of `serve`'s guards: the per-address key throttle, and the upload budget that
- * holds bytes as they arrive.
+ * The pure parts of `serve`'s guards: the per-address key throttle, the loopback decision behind
+ * the plain-HTTP warning, and the upload budget that holds bytes as they arrive.
  */
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { watchBody } from "../../src/http/body-watch.js";
+import { exposureWarning, isLoopbackHost } from "../../src/http/exposure.js";
 import { clientOf, createKeyThrottle } from "../../src/http/key-throttle.js";
 import { createUploadBudget } from "../../src/http/upload-budget.js";
 
@@ -41,6 +42,19 @@ describe("key throttle", () => {
     expect(clientOf("2001:db8:1:2::1")).not.toBe(clientOf("2001:db8:1:3::1"));
     expect(clientOf("::ffff:198.51.100.4")).toBe("198.51.100.4");
     expect(clientOf("::1")).toBe("0:0:0:0::/64");
+  });
+});
+
+describe("exposure", () => {
+  it("tells loopback addresses from the others", () => {
+    for (const host of ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "example.com", "::ffff:10.0.0.1"]) expect(isLoopbackHost(host), host).toBe(false);
+  });
+
+  it("warns only for a non-loopback address without TLS", () => {
+    expect(exposureWarning("0.0.0.0", false)).toMatch(/^WARNING: .*plain HTTP.*--tls-cert/);
+    expect(exposureWarning("0.0.0.0", true)).toBeUndefined();
+    expect(exposureWarning("127.0.0.1", false)).toBeUndefined();
   });
 });
 
