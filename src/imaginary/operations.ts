@@ -3,6 +3,7 @@
  * parameters and validation (imaginary-api.md §1.4–§1.6). Used by the backend, the client,
  * the CLI and the HTTP surface. Adding an operation is one entry here.
  */
+import { checkCostBounds } from "./bounds.js";
 
 export const operationNames = [
   "resize", "fit", "enlarge", "extract", "crop", "smartcrop", "rotate", "autorotate", "flip", "flop",
@@ -296,7 +297,8 @@ export function negotiateType(accept: string): OutputType | undefined {
 /**
  * Everything imaginary checks before touching the image bytes for `op`: param coercion, `type`
  * validity, required params (with imaginary's exact "Missing required param…" messages), and for
- * `pipeline` the operations JSON. A bad request is rejected here without waking a backend.
+ * `pipeline` the operations JSON; then our bounds on costly params (bounds.ts, 422). A bad
+ * request is rejected here without waking a backend.
  */
 export function validateRequest(op: OperationName, query: URLSearchParams): Checked<{ options: ImageOptions; pipeline?: PipelineStep[] }> {
   // /watermarkimage makes the server fetch any URL (SSRF, §1.4 `image`): never served, like a
@@ -311,7 +313,7 @@ export function validateRequest(op: OperationName, query: URLSearchParams): Chec
     return { ok: true, value: { options, pipeline: steps.value } };
   }
   // `auto` may resolve to nothing (no match in Accept); the backend re-checks /convert then.
-  const problem = checkRequired(op, options) ?? checkWritable(op, options);
+  const problem = checkRequired(op, options) ?? checkWritable(op, options) ?? checkCostBounds(op, options);
   return problem ?? { ok: true, value: { options } };
 }
 
@@ -348,6 +350,11 @@ function checkPipeline(raw: RawPipelineStep[]): Checked<PipelineStep[]> {
     }
     delete params.badType;
     steps.push({ operation: step.operation as PipelineStep["operation"], ...(step.ignore_failure ? { ignore_failure: true } : {}), params });
+  }
+  // Ours, after imaginary's own checks of every step.
+  for (const step of steps) {
+    const tooCostly = checkCostBounds(step.operation, step.params);
+    if (tooCostly) return tooCostly;
   }
   return { ok: true, value: steps };
 }

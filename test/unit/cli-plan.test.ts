@@ -70,4 +70,19 @@ describe("planRequest", () => {
     });
     expect(() => planRequest(eleven)).toThrow(/pipeline/i);
   });
+
+  it("refuses costly parameters no image size bounds, alone or in a pipeline, before any backend is involved (issue 12)", () => {
+    const watermark = collect((c) => {
+      c.op("watermark");
+      c.param("text=x");
+      c.param("dpi=1500");
+    });
+    expect(() => planRequest(watermark)).toThrow("process: the backend would refuse this request: Watermark dpi is too big (limit 600)");
+    const blurred = collect((c) => {
+      c.add("crop", { width: 200, height: 200 });
+      c.add("blur", { sigma: 1000 });
+    });
+    expect(() => planRequest(blurred)).toThrow("process: the backend would refuse this request: Blur sigma is too big (limit 100)");
+    expect(planRequest(collect((c) => c.add("blur", { sigma: 100 }))).op).toBe("blur");
+  });
 });

@@ -137,6 +137,60 @@ describe("pipeline JSON", () => {
   });
 });
 
+describe("cost bounds (issue 12): parameters whose cost no input size bounds are 422 before a backend wakes", () => {
+  const outcome = (op: Parameters<typeof validateRequest>[0], query: URLSearchParams) => {
+    const r = validateRequest(op, query);
+    return r.ok ? "ok" : `${r.status} ${r.message}`;
+  };
+  const text = (t: string, more = "") => new URLSearchParams([["text", t], ...new URLSearchParams(more)]);
+  test.each([
+    ["text=x&dpi=600", "ok"],
+    ["text=x&dpi=601", "422 Watermark dpi is too big (limit 600)"],
+    ["text=x&dpi=1500&textwidth=16000", "422 Watermark dpi is too big (limit 600)"],
+    ["text=x&textwidth=16384", "ok"],
+    ["text=x&textwidth=16385", "422 Watermark text width is too big (limit 16384 px)"],
+    ["text=x&font=sans bold 200", "ok"],
+    ["text=x&font=DejaVu Serif Italic 14px", "ok"],
+    ["text=x&font=sans 201", "422 Watermark font size is too big (limit 200)"],
+    ["text=x&sigma=100", "ok"],
+    ["text=x&sigma=100.5", "422 Blur sigma is too big (limit 100)"],
+  ] as const)("watermark?%s → %s", (s, expected) => {
+    expect(outcome("watermark", q(s))).toBe(expected);
+  });
+  test("Pango reads sizes with strtod: 1e3, 0x3e8, +1000, 1000px and a hex float are all too big", () => {
+    for (const font of ["sans 1e3", "sans 0x3e8", "sans +1000", "sans 1000px", "sans 0x1p10", "sans inf", "sans 1000 @wght=700"]) {
+      expect(outcome("watermark", text("x", `font=${encodeURIComponent(font)}`)), font).toBe("422 Watermark font size is too big (limit 200)");
+    }
+    for (const font of ["sans", "Nanum Gothic 12", "0xProto 10", "Informal Roman", "M+ 1p 11", "sans 100,"]) {
+      expect(outcome("watermark", text("x", `font=${encodeURIComponent(font)}`)), font).toBe("ok");
+    }
+  });
+  test("text is bounded in UTF-8 bytes, not characters", () => {
+    expect(outcome("watermark", text("€".repeat(341)))).toBe("ok"); // 1023 bytes
+    expect(outcome("watermark", text("€".repeat(342)))).toBe("422 Watermark text is too long (limit 1024 bytes)");
+    expect(outcome("watermark", text("x\n".repeat(512)))).toBe("ok");
+    expect(outcome("watermark", text("x\n".repeat(513)))).toBe("422 Watermark text is too long (limit 1024 bytes)");
+  });
+  test("sigma is bounded on every operation that passes it to bimg; autorotate and info ignore it", () => {
+    for (const [op, s] of [["blur", "sigma=1000"], ["resize", "width=10&sigma=101"], ["crop", "width=10&sigma=1e6"]] as const) {
+      expect(outcome(op, q(s))).toBe("422 Blur sigma is too big (limit 100)");
+    }
+    expect(outcome("autorotate", q("sigma=1000"))).toBe("ok");
+    expect(outcome("info", q("sigma=1000"))).toBe("ok");
+  });
+  test("watermark params are ignored by the other operations, as imaginary does", () => {
+    expect(outcome("resize", q("width=10&dpi=5000&textwidth=99999&font=sans%205000&text=" + "x".repeat(5000)))).toBe("ok");
+  });
+  test("a pipeline step over a bound is refused, after imaginary's own checks of every step", () => {
+    const pipeline = (ops: unknown) => outcome("pipeline", q("operations=" + encodeURIComponent(JSON.stringify(ops))));
+    expect(pipeline([{ operation: "crop", params: { width: 10 } }, { operation: "watermark", params: { text: "x", dpi: 1500 } }]))
+      .toBe("422 Watermark dpi is too big (limit 600)");
+    // Pipeline numbers keep their sign (§1.6): -1000 is as large.
+    expect(pipeline([{ operation: "blur", params: { sigma: -1000 } }])).toBe("422 Blur sigma is too big (limit 100)");
+    expect(pipeline([{ operation: "blur", params: { sigma: 1000 } }, { operation: "nope" }])).toBe("400 Error while processing the image: Unsupported operation name: nope");
+  });
+});
+
 describe("catalogue", () => {
   test("every operation has a spec whose params are known", () => {
     for (const op of operationNames) {
