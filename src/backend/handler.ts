@@ -13,7 +13,8 @@ import {
 } from "../imaginary/operations.js";
 import { readImageBody } from "./body.js";
 import { readHeader } from "./header.js";
-import { ImagingError, runOperation, type ImageResult, type InputInfo } from "./imaging.js";
+import { runOperation, type ImageResult } from "./imaging.js";
+import { ImagingError, planPipeline, type InputInfo } from "./plan.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
 
@@ -122,8 +123,10 @@ export async function handleImage(r: ImageRequest): Promise<void> {
 /**
  * Runs the steps in order, each on the previous step's encoded output, as imaginary does. A
  * failing step is an error even with `ignore_failure` (imaginary then answers an empty 200, §1.6).
+ * A step over a limit is refused before the first one runs (plan.ts).
  */
 async function runPipeline(steps: PipelineStep[], input: Buffer, info: InputInfo, limits: { maxOutputPixels: number }, signal: AbortSignal): Promise<ImageResult> {
+  planPipeline(steps, info, limits);
   let current: { bytes: Buffer; info: InputInfo } = { bytes: input, info };
   let result: ImageResult | undefined;
   for (const step of steps) {

@@ -1,60 +1,24 @@
 /**
  * One imaginary operation on one image, on sharp (libvips), following bimg's resizer order
  * (imaginary-api.md §1.5): auto-rotate (unless norotation) → rotate → flip/flop → zoom → resize
- * → crop/embed/extract → blur → watermark → flatten → colourspace → save. Sizes come from
- * geometry.ts. Failures throw `ImagingError` carrying imaginary's status and message.
+ * → crop/embed/extract → blur → watermark → flatten → colourspace → save. What is done, and
+ * whether it may be, is decided before any pixel work by plan.ts. Failures throw `ImagingError`
+ * carrying imaginary's status and message.
  */
 import sharp, { type OverlayOptions, type Sharp } from "sharp";
-import { checkRequired, checkWritable, type ImageOptions, type OperationName, type OutputType } from "../imaginary/operations.js";
-import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan } from "./geometry.js";
-import type { InputType } from "./sniff.js";
-
-export class ImagingError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+import type { ImageOptions, OutputType } from "../imaginary/operations.js";
+import { blurSigma, fail, planOperation, type ImagingLimits, type InputInfo, type StepName } from "./plan.js";
 
 export interface ImageResult { data: Buffer; type: OutputType; width: number; height: number }
 
-/** What the caller already knows about the input (from the header read done for the 422 check). */
-export interface InputInfo { type: InputType; width: number; height: number; orientation: number }
-
-export interface ImagingLimits {
-  /** Largest output (or zoom intermediate) in pixels: enlarge/zoom are otherwise unbounded (§2.3). */
-  maxOutputPixels: number;
-}
-
-type StepName = Exclude<OperationName, "info" | "pipeline" | "watermarkimage">;
-
-const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${message}`);
-
-/** Runs `op` on `input` with imaginary's semantics. */
+/** Runs `op` on `input` with imaginary's semantics, once plan.ts has found it within the limits. */
 export async function runOperation(op: StepName, input: Buffer, info: InputInfo, o: ImageOptions, limits: ImagingLimits): Promise<ImageResult> {
-  const problem = checkRequired(op, o) ?? checkWritable(op, o);
-  if (problem) throw new ImagingError(problem.status, problem.message);
-
-  // Output defaults to the input format; bimg cannot save gif/svg/avif (§4).
-  const outType = op === "autorotate" ? writableOrNull(info.type) : (o.type === "auto" ? undefined : o.type) ?? writableOrNull(info.type);
-  if (outType === null) throw fail("Unsupported image output type");
-
+  const plan = planOperation(op, info, o, limits);
   const load = (): Sharp => sharp(input, { failOn: "none", limitInputPixels: false, animated: false });
-  if (op === "autorotate") return save(load().autoOrient(), outType, {}); // §1.5: every other param ignored
+  if (plan.op === "autorotate") return save(load().autoOrient(), plan.outType, {});
 
-  const plan = planFor(op, o, info);
-  const autoRotate = !o.norotation;
-  const swapStored = autoRotate && info.orientation > 4;
-  let [inW, inH] = swapStored ? [info.height, info.width] : [info.width, info.height];
-  const angle = roundAngle(o.rotate ?? 0);
-  if (angle === 90 || angle === 270) [inW, inH] = [inH, inW];
-  const geo = planGeometry(inW, inH, plan);
-
-  const biggest = Math.max(geo.zoomed.width * geo.zoomed.height, geo.scaled.width * geo.scaled.height,
-    geo.finish.kind === "embed" ? geo.finish.width * geo.finish.height : 0);
-  if (biggest > limits.maxOutputPixels) {
-    throw new ImagingError(422, `Output image resolution is too big (limit ${Math.round(limits.maxOutputPixels / 1e6)} MP)`);
-  }
-
+  const { autoRotate, angle, zoom, geometry: geo, width: outW, height: outH } = plan;
+  const { width: inW, height: inH } = plan.rotated;
   let img = load();
   if (autoRotate) img = img.autoOrient();
   if (angle !== 0) img = img.rotate(angle);
@@ -66,12 +30,12 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
   if (mirrorLR) img = img.flop();
   if (mirrorUD) img = img.flip();
 
-  if (plan.zoom > 0 && geo.finish.kind !== "none" && (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)) {
+  if (zoom > 0 && geo.finish.kind !== "none" && (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)) {
     // Zoom and a rescale are two resizes: materialise the zoom first.
     const raw = await img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" }).raw().toBuffer({ resolveWithObject: true });
     img = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } });
     img = img.resize(geo.scaled.width, geo.scaled.height, { fit: "fill" });
-  } else if (plan.zoom > 0) {
+  } else if (zoom > 0) {
     img = img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" });
   } else if (geo.finish.kind === "smart") {
     img = img.resize(geo.finish.width, geo.finish.height, { fit: "cover", position: "attention" });
@@ -80,10 +44,9 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
   }
 
   const { width: sw, height: sh } = geo.scaled;
-  const [outW, outH] = geo.finish.kind === "none" ? [sw, sh] : [geo.finish.width, geo.finish.height];
   if (geo.finish.kind === "extract") {
+    // plan.ts has checked the area lies inside the scaled image.
     const { left, top, width, height } = geo.finish;
-    if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > sw || top + height > sh) throw fail("extract_area: bad extract area");
     if (left !== 0 || top !== 0 || width !== sw || height !== sh) img = img.extract({ left, top, width, height });
   } else if (geo.finish.kind === "embed") {
     const { left, top, width, height } = geo.finish;
@@ -100,48 +63,15 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
 
   const sigma = o.sigma ?? 0, minampl = o.minampl ?? 0;
   if (sigma > 0 || minampl > 0) {
-    img = img.blur({ sigma: Math.min(Math.max(sigma, 0.3), 1000), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
+    img = img.blur({ sigma: blurSigma(sigma), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
   }
-  if (op === "watermark" && o.text) img = img.composite([await textWatermark(o, outW, outH)]);
+  if (plan.textWidth !== undefined) img = img.composite([await textWatermark(o, plan.textWidth, outW, outH)]);
   if (info.type === "png" && o.background) {
     const [r, g, b] = o.background;
     img = img.flatten({ background: { r, g, b } });
   }
   if (o.colorspace === "bw") img = img.toColourspace("b-w");
-  return save(img, outType, o);
-}
-
-function writableOrNull(type: InputType): OutputType | null {
-  return type === "jpeg" || type === "png" || type === "webp" || type === "tiff" ? type : null;
-}
-
-/** imaginary's BimgOptions plus each operation's forced options (image.go, §1.5). */
-function planFor(op: StepName, o: ImageOptions, info: InputInfo): BimgPlan {
-  let { width, height } = applyAspectRatio(o.width ?? 0, o.height ?? 0, o.aspectratio);
-  const plan: BimgPlan = {
-    width, height, crop: false, embed: o.embed ?? false, force: o.force ?? false, enlarge: false,
-    gravity: o.gravity ?? "centre", rotateParam: o.rotate ?? 0, zoom: 0, top: 0, left: 0, areawidth: 0, areaheight: 0,
-  };
-  const area = (): void => {
-    plan.top = o.top ?? 0; plan.left = o.left ?? 0; plan.areawidth = o.areawidth ?? 0; plan.areaheight = o.areaheight ?? 0;
-  };
-  switch (op) {
-    case "resize": plan.embed = true; if (o.nocrop !== undefined) plan.crop = !o.nocrop; break;
-    case "fit": {
-      if (info.width === 0 || info.height === 0) throw fail("Width or height of requested image is zero");
-      ({ width, height } = fitBox(info.width, info.height, info.orientation, o.norotation ?? false, o.width ?? 0, o.height ?? 0));
-      plan.width = width; plan.height = height; plan.embed = true; break;
-    }
-    case "enlarge": plan.enlarge = true; plan.crop = !(o.nocrop ?? false); break;
-    case "extract": area(); break;
-    case "crop": plan.crop = true; break;
-    case "smartcrop": plan.crop = true; plan.gravity = "smart"; break;
-    case "zoom":
-      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) { area(); if (o.nocrop !== undefined) plan.crop = !o.nocrop; }
-      plan.zoom = o.factor ?? 0; break;
-    default: break;
-  }
-  return plan;
+  return save(img, plan.outType, o);
 }
 
 function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mirror"; background?: { r: number; g: number; b: number; alpha: number } } {
@@ -157,9 +87,8 @@ function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mir
   }
 }
 
-/** bimg's text watermark defaults: width = image/6, dpi 150, margin = width, opacity 0.25, white. */
-async function textWatermark(o: ImageOptions, imageW: number, imageH: number): Promise<OverlayOptions> {
-  const textWidth = o.textwidth || Math.max(1, Math.floor(imageW / 6));
+/** bimg's text watermark defaults: width = image/6 (plan.ts), dpi 150, margin = width, opacity 0.25, white. */
+async function textWatermark(o: ImageOptions, textWidth: number, imageW: number, imageH: number): Promise<OverlayOptions> {
   const margin = o.margin || textWidth;
   const opacity = !o.opacity ? 0.25 : Math.min(o.opacity, 1);
   const [r, g, b] = o.color ?? [255, 255, 255];

@@ -29,7 +29,10 @@ export interface BackendOptions {
   maxUploadBytes?: number;
   /** Largest input resolution in megapixels (w·h/1e6), like imaginary's -max-allowed-resolution. Default 18. */
   maxResolutionMP?: number;
-  /** Largest output (and zoom intermediate) in megapixels. Default 4 × maxResolutionMP. */
+  /**
+   * Largest output, zoom intermediate or text watermark render in megapixels; a blur may do the
+   * work of a 200-tap kernel over this many (src/backend/plan.ts). Default 4 × maxResolutionMP.
+   */
   maxOutputMP?: number;
   /** CPUs the backend may use. Default os.availableParallelism(). */
   cpus?: number;

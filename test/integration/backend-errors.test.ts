@@ -198,11 +198,36 @@ describe("limits", () => {
     expect(ok.status).toBe(200);
   });
 
-  test("enlarge and zoom cannot allocate past the output cap (72 MP by default): 422", async () => {
-    for (const path of ["/enlarge?width=50000&height=50000", "/zoom?factor=10", "/thumbnail?width=20000&height=20000&force=true"]) {
+  test("enlarge, zoom and huge sizes cannot allocate past the output cap (72 MP by default): 422", async () => {
+    for (const path of ["/enlarge?width=50000&height=50000", "/zoom?factor=10", "/thumbnail?width=20000&height=20000&force=true",
+      "/crop?width=1000000000&height=10", "/smartcrop?width=1000000000&height=10", "/resize?width=1000000000&height=10",
+      `/pipeline?operations=${encodeURIComponent('[{"operation":"zoom","params":{"factor":3}},{"operation":"zoom","params":{"factor":3}}]')}`]) {
       const res = await post(path, fx.large.buffer);
       expect(res.status, path).toBe(422);
       expect((res.json() as { message: string }).message).toBe("Output image resolution is too big (limit 72 MP)");
+    }
+  });
+});
+
+describe("costly parameters no input size bounds (issue 12): 422 before any work", () => {
+  test.each([
+    ["dpi 601", "/watermark?text=x&dpi=601", "Watermark dpi is too big (limit 600)"],
+    ["font sans 201", "/watermark?text=x&font=sans%20201", "Watermark font size is too big (limit 200)"],
+    ["textwidth 16385", "/watermark?text=x&textwidth=16385", "Watermark text width is too big (limit 16384 px)"],
+    ["text of 1025 bytes", `/watermark?text=${"x".repeat(1025)}`, "Watermark text is too long (limit 1024 bytes)"],
+    ["blur sigma 1000", "/blur?sigma=1000", "Blur sigma is too big (limit 100)"],
+    ["resize with sigma 101", "/resize?width=300&sigma=101", "Blur sigma is too big (limit 100)"],
+    ["a pipeline watermark at dpi 1500", `/pipeline?operations=${encodeURIComponent('[{"operation":"watermark","params":{"text":"x","dpi":1500}}]')}`, "Watermark dpi is too big (limit 600)"],
+  ])("%s → 422", async (_name, path, message) => {
+    expect((await post(path, fx.large.buffer)).json()).toEqual(imaginaryError(422, message));
+  });
+
+  test("imaginary's own refusals come first; ordinary values work", async () => {
+    expect((await post("/blur?sigma=1000", fx.gif.buffer)).json()).toEqual(imaginaryError(400, "Error while processing the image: Unsupported image output type"));
+    for (const path of ["/watermark?text=%C2%A9%20aciimg&font=sans%20bold%2014&dpi=300", "/blur?sigma=100", "/blur?sigma=5&minampl=0.01"]) {
+      const res = await post(path, fx.large.buffer);
+      expect(res.status, path).toBe(200);
+      expect([res.headers["image-width"], res.headers["image-height"]], path).toEqual(["1920", "1080"]);
     }
   });
 });

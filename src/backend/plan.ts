@@ -1,0 +1,176 @@
+/**
+ * What an operation will do to an image, decided from the header and the parameters alone, before
+ * any pixel work: imaginary's checks, the output type, bimg's geometry (geometry.ts), and our
+ * limits on what no input size bounds (issue 12, point 4): the output and zoom intermediate, the
+ * text watermark's render, the blur's kernel. A pipeline is planned step by step from the input's
+ * size, so a chain that multiplies sizes is refused before its first step runs.
+ */
+import { checkCostBounds } from "../imaginary/bounds.js";
+import {
+  checkRequired, checkWritable, type ImageOptions, type OperationName, type OutputType, type PipelineStep,
+} from "../imaginary/operations.js";
+import { blurTapsAtLimit, gaussianTaps, largestSigma, textRenderSize } from "./costs.js";
+import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan, type Geometry } from "./geometry.js";
+import type { InputType } from "./sniff.js";
+
+export class ImagingError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** What the caller already knows about the input (from the header read done for the 422 check). */
+export interface InputInfo { type: InputType; width: number; height: number; orientation: number }
+
+export interface ImagingLimits {
+  /**
+   * Largest output, zoom intermediate or text watermark render, in pixels (imaginary bounds none
+   * of them, §2.3); a blur may do the work of a 200-tap kernel over this many pixels (costs.ts).
+   */
+  maxOutputPixels: number;
+}
+
+export type StepName = Exclude<OperationName, "info" | "pipeline" | "watermarkimage">;
+
+export type OperationPlan =
+  | { op: "autorotate"; outType: OutputType; width: number; height: number }
+  | {
+    op: Exclude<StepName, "autorotate">; outType: OutputType; width: number; height: number;
+    autoRotate: boolean; angle: 0 | 90 | 180 | 270;
+    /** Size after auto-rotation and rotation: what the geometry starts from. */
+    rotated: { width: number; height: number };
+    zoom: number; geometry: Geometry;
+    /** The text watermark's wrap width, when there is a text watermark. */
+    textWidth?: number;
+  };
+
+export const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${message}`);
+
+/** Plans `op` on an image described by `info`, or throws imaginary's error or our 422. */
+export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, limits: ImagingLimits): OperationPlan {
+  const problem = checkRequired(op, o) ?? checkWritable(op, o);
+  if (problem) throw new ImagingError(problem.status, problem.message);
+
+  // Output defaults to the input format; bimg cannot save gif/svg/avif (§4).
+  const outType = op === "autorotate" ? writableOrNull(info.type) : (o.type === "auto" ? undefined : o.type) ?? writableOrNull(info.type);
+  if (outType === null) throw fail("Unsupported image output type");
+  // Ours, after imaginary's own refusals.
+  const tooCostly = checkCostBounds(op, o);
+  if (tooCostly) throw new ImagingError(tooCostly.status, tooCostly.message);
+  if (op === "autorotate") {
+    // §1.5: every other param ignored.
+    const swap = info.orientation > 4;
+    return { op, outType, width: swap ? info.height : info.width, height: swap ? info.width : info.height };
+  }
+
+  const bimg = bimgPlanFor(op, o, info);
+  const autoRotate = !o.norotation;
+  const swapStored = autoRotate && info.orientation > 4;
+  let [inW, inH] = swapStored ? [info.height, info.width] : [info.width, info.height];
+  const angle = roundAngle(o.rotate ?? 0);
+  if (angle === 90 || angle === 270) [inW, inH] = [inH, inW];
+  const geometry = planGeometry(inW, inH, bimg);
+
+  const { zoomed, scaled, finish } = geometry;
+  const biggest = Math.max(zoomed.width * zoomed.height, scaled.width * scaled.height, finish.kind === "embed" ? finish.width * finish.height : 0);
+  // `!(<=)`: a NaN from absurd arithmetic is refused too.
+  if (!(biggest <= limits.maxOutputPixels)) throw new ImagingError(422, `Output image resolution is too big (limit ${megapixels(limits)} MP)`);
+  const [width, height] = finish.kind === "none" ? [scaled.width, scaled.height] : [finish.width, finish.height];
+  if (finish.kind === "extract") {
+    const { left, top } = finish;
+    if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > scaled.width || top + height > scaled.height) {
+      throw fail("extract_area: bad extract area");
+    }
+  }
+
+  checkBlur(o, width, height, limits);
+  let textWidth: number | undefined;
+  if (op === "watermark" && o.text) {
+    // bimg's defaults: width = image/6, dpi 150, font "sans 10".
+    textWidth = o.textwidth || Math.max(1, Math.floor(width / 6));
+    const text = textRenderSize(o.text, o.font || "sans 10", o.dpi || 150, textWidth);
+    if (!(text.width * text.height <= limits.maxOutputPixels)) {
+      throw new ImagingError(422, `Watermark text is too big to render (limit ${megapixels(limits)} MP)`);
+    }
+  }
+  return {
+    op, outType, width, height, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom, geometry,
+    ...(textWidth === undefined ? {} : { textWidth }),
+  };
+}
+
+/**
+ * Plans every step on the size the previous one produces; throws the first 422. Another error
+ * ends the planning: that step fails when run, with that error, after the steps before it.
+ */
+export function planPipeline(steps: PipelineStep[], info: InputInfo, limits: ImagingLimits): void {
+  let current = info;
+  for (const step of steps) {
+    const op = step.operation === "watermarkImage" ? "watermark" : step.operation;
+    let plan: OperationPlan;
+    try {
+      plan = planOperation(op, current, step.params, limits);
+    } catch (error) {
+      if (error instanceof ImagingError && error.status === 422) throw error;
+      return;
+    }
+    // The EXIF orientation survives only a step run with `norotation` that keeps metadata.
+    const keepsOrientation = op !== "autorotate" && (step.params.norotation ?? false) && !(step.params.stripmeta ?? false);
+    current = { type: plan.outType, width: plan.width, height: plan.height, orientation: keepsOrientation ? current.orientation : 0 };
+  }
+}
+
+/** Blur runs on the output; its work is pixels × kernel taps (costs.ts). sharp clamps as imaging.ts does. */
+function checkBlur(o: ImageOptions, width: number, height: number, limits: ImagingLimits): void {
+  const sigma = o.sigma ?? 0, minampl = o.minampl ?? 0;
+  if (!(sigma > 0 || minampl > 0)) return;
+  const minAmplitude = minampl > 0 ? Math.min(minampl, 1) : 0.2; // sharp's default
+  const taps = gaussianTaps(blurSigma(sigma), minAmplitude);
+  const budget = blurTapsAtLimit * limits.maxOutputPixels;
+  if (!(taps * width * height <= budget)) {
+    const limit = largestSigma(Math.floor(budget / (width * height)), minAmplitude);
+    throw new ImagingError(422, `Blur sigma is too big for the image size (limit ${limit} at ${width}x${height})`);
+  }
+}
+
+/** The sigma handed to sharp: its range is 0.3–1000. */
+export function blurSigma(sigma: number): number {
+  return Math.min(Math.max(sigma, 0.3), 1000);
+}
+
+function megapixels(limits: ImagingLimits): number {
+  return Math.round(limits.maxOutputPixels / 1e6);
+}
+
+function writableOrNull(type: InputType): OutputType | null {
+  return type === "jpeg" || type === "png" || type === "webp" || type === "tiff" ? type : null;
+}
+
+/** imaginary's BimgOptions plus each operation's forced options (image.go, §1.5). */
+function bimgPlanFor(op: Exclude<StepName, "autorotate">, o: ImageOptions, info: InputInfo): BimgPlan {
+  let { width, height } = applyAspectRatio(o.width ?? 0, o.height ?? 0, o.aspectratio);
+  const plan: BimgPlan = {
+    width, height, crop: false, embed: o.embed ?? false, force: o.force ?? false, enlarge: false,
+    gravity: o.gravity ?? "centre", rotateParam: o.rotate ?? 0, zoom: 0, top: 0, left: 0, areawidth: 0, areaheight: 0,
+  };
+  const area = (): void => {
+    plan.top = o.top ?? 0; plan.left = o.left ?? 0; plan.areawidth = o.areawidth ?? 0; plan.areaheight = o.areaheight ?? 0;
+  };
+  switch (op) {
+    case "resize": plan.embed = true; if (o.nocrop !== undefined) plan.crop = !o.nocrop; break;
+    case "fit": {
+      if (info.width === 0 || info.height === 0) throw fail("Width or height of requested image is zero");
+      ({ width, height } = fitBox(info.width, info.height, info.orientation, o.norotation ?? false, o.width ?? 0, o.height ?? 0));
+      plan.width = width; plan.height = height; plan.embed = true; break;
+    }
+    case "enlarge": plan.enlarge = true; plan.crop = !(o.nocrop ?? false); break;
+    case "extract": area(); break;
+    case "crop": plan.crop = true; break;
+    case "smartcrop": plan.crop = true; plan.gravity = "smart"; break;
+    case "zoom":
+      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) { area(); if (o.nocrop !== undefined) plan.crop = !o.nocrop; }
+      plan.zoom = o.factor ?? 0; break;
+    default: break;
+  }
+  return plan;
+}
