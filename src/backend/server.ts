@@ -16,6 +16,7 @@ import { AciimgError } from "../errors.js";
 import { isOperationName, type OperationName } from "../imaginary/operations.js";
 import { handleImage } from "./handler.js";
 import { createSlots } from "./slots.js";
+import { listenOnSocket } from "./socket.js";
 import { createStatusSource } from "./status.js";
 
 export interface BackendOptions {
@@ -25,6 +26,11 @@ export interface BackendOptions {
   host?: string;
   /** Port; 0 = random. Default 0. */
   port?: number;
+  /**
+   * Listen on this Unix domain socket instead of host:port: created 0600, a dead socket left
+   * there is replaced, anything else is refused (socket.ts). The local provider's choice.
+   */
+  socketPath?: string;
   /** Largest request body in bytes. Default 20e6. */
   maxUploadBytes?: number;
   /** Largest input resolution in megapixels (w·h/1e6), like imaginary's -max-allowed-resolution. Default 18. */
@@ -53,8 +59,9 @@ export interface BackendOptions {
 }
 
 export interface RunningBackend {
-  /** `http://host:port`, or `https://host:port` when serving TLS. */
+  /** `http://host:port`, `https://host:port` when serving TLS, or `unix:/path.sock` (the client's endpoint form). */
   url: string;
+  /** The TCP port; 0 on a socket. */
   port: number;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>;
@@ -97,6 +104,8 @@ function packageVersion(): string {
 /** Starts the backend; resolves once it listens. Refuses an empty key. */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
   if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
+  // The client speaks plain HTTP over a socket (unix: endpoints); the socket's file mode is its protection.
+  if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
   const maxResolutionMP = options.maxResolutionMP ?? 18;
@@ -191,17 +200,26 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   server.headersTimeout = 60_000;
   server.requestTimeout = 120_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  try {
+    if (options.socketPath !== undefined) {
+      await listenOnSocket(server, options.socketPath);
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    }
+  } catch (error) {
+    status.stop();
+    throw error;
+  }
+  const port = options.socketPath === undefined ? (server.address() as AddressInfo).port : 0;
   const host = options.host ?? "127.0.0.1";
   return {
-    url: `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: options.socketPath !== undefined ? `unix:${options.socketPath}` : `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -12,7 +12,11 @@ import type { ImageRequest, ImageResponse } from "../engine/types.js";
 import { normalizeFingerprint, pinnedConnector } from "./pinning.js";
 
 export interface ImaginaryClientOptions {
-  /** Base URL of the backend, e.g. http://127.0.0.1:41234 or https://20.1.2.3:9000 (a trailing slash is ignored). */
+  /**
+   * Where the backend is: a base URL such as https://20.1.2.3:9000 or http://127.0.0.1:41234 (a
+   * trailing slash is ignored), or `unix:/abs/path.sock` for plain HTTP over that Unix domain
+   * socket (the local provider's backends, reachable only through their owner's 0700 directory).
+   */
   endpoint: string;
   /** Sent as the `API-Key` header on every request, /health included (imaginary-api.md §2.1). */
   apiKey: string;
@@ -74,6 +78,8 @@ const unreachableCodes = new Set([
   "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED",
 ]);
 
+const socketUnreachableCodes: ReadonlySet<string> = new Set([...unreachableCodes, "ENOENT", "EACCES"]);
+
 /** Largest error body read into memory: imaginary's are one short JSON line (§1.8). */
 const maxErrorBodyBytes = 64 * 1024;
 
@@ -84,10 +90,13 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const bodyTimeout = options.bodyTimeoutMs ?? 60_000;
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
   const fingerprint = pinOf(endpoint, options.tlsFingerprint);
+  const socketPath = socketPathOf(endpoint);
   // One pool per client, so one pin per pool: connections are never shared across pins.
-  const pool = new Pool(endpoint, {
+  const pool = new Pool(socketPath === undefined ? endpoint : "http://localhost", {
     connections: options.connections ?? 16,
-    connect: fingerprint ? pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout }) : { timeout: connectTimeout },
+    connect: fingerprint
+      ? pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout })
+      : { timeout: connectTimeout, ...(socketPath === undefined ? {} : { socketPath }) },
     headersTimeout,
     bodyTimeout,
     keepAliveTimeout: 30_000,
@@ -113,7 +122,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       });
     } catch (error) {
       if (body && typeof body === "object" && "destroy" in body) body.destroy();
-      throw mapTransportError(error, endpoint, path);
+      throw mapTransportError(error, endpoint, path, socketPath !== undefined);
     }
     const responseHeaders = flattenHeaders(response.headers);
     if (response.statusCode >= 400) {
@@ -183,14 +192,25 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   };
 }
 
-/** The normalized pin for an https:// endpoint; refuses a missing pin there and a pin on http://. */
+/**
+ * The socket of a `unix:/abs/path.sock` endpoint, undefined for http(s)://. Only an absolute path:
+ * a relative one would name a different socket from each working directory.
+ */
+function socketPathOf(endpoint: string): string | undefined {
+  if (!endpoint.startsWith("unix:")) return undefined;
+  const path = endpoint.slice("unix:".length);
+  if (!path.startsWith("/")) throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected unix:/absolute/path.sock, got ${JSON.stringify(endpoint)}`);
+  return path;
+}
+
+/** The normalized pin for an https:// endpoint; refuses a missing pin there and a pin on http:// or a socket. */
 function pinOf(endpoint: string, tlsFingerprint: string | undefined): string | undefined {
-  const protocol = new URL(endpoint).protocol;
-  if (protocol === "http:" && tlsFingerprint === undefined) return undefined;
-  if (protocol === "http:") {
+  const protocol = endpoint.startsWith("unix:") ? "unix:" : new URL(endpoint).protocol;
+  if ((protocol === "http:" || protocol === "unix:") && tlsFingerprint === undefined) return undefined;
+  if (protocol === "http:" || protocol === "unix:") {
     throw new AciimgError("E_INTERNAL", `createImaginaryClient: a tlsFingerprint was given for the plain-http endpoint ${endpoint}; refusing to drop the pin`);
   }
-  if (protocol !== "https:") throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected an http:// or https:// endpoint, got ${JSON.stringify(endpoint)}`);
+  if (protocol !== "https:") throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected an http://, https:// or unix:/ endpoint, got ${JSON.stringify(endpoint)}`);
   if (tlsFingerprint === undefined) {
     throw new AciimgError("E_INTERNAL", `createImaginaryClient: the https endpoint ${endpoint} needs a tlsFingerprint (the pinned certificate); refusing to trust any certificate`);
   }
@@ -304,13 +324,18 @@ function emptyResponseError(endpoint: string, path: string): AciimgError {
   );
 }
 
-function mapTransportError(error: unknown, endpoint: string, path: string): AciimgError | unknown {
+/**
+ * `isSocket`: connecting to a Unix socket also fails with ENOENT (no socket file: the backend is
+ * gone and its file removed) and EACCES (not our socket): the backend is not there either.
+ */
+function mapTransportError(error: unknown, endpoint: string, path: string, isSocket = false): AciimgError | unknown {
   if (error instanceof AciimgError) return error;
   if (isAbortError(error) || error instanceof undiciErrors.RequestAbortedError) {
     return new AciimgError("E_ABORTED", `request ${path.split("?")[0]} to ${endpoint} was cancelled`, { cause: error });
   }
-  const code = errorCode(error);
-  if (code !== undefined && unreachableCodes.has(code)) {
+  const codes = isSocket ? socketUnreachableCodes : unreachableCodes;
+  const code = errorCode(error, codes);
+  if (code !== undefined && codes.has(code)) {
     return new AciimgError(
       "E_BACKEND_UNREACHABLE",
       `cannot reach the backend at ${endpoint} (${code}) for ${path.split("?")[0]}`,
@@ -321,10 +346,10 @@ function mapTransportError(error: unknown, endpoint: string, path: string): Acii
 }
 
 /** The error's code, also when undici wraps a socket error as its cause. */
-function errorCode(error: unknown): string | undefined {
+function errorCode(error: unknown, codes: ReadonlySet<string>): string | undefined {
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && unreachableCodes.has(code)) return code;
+    if (typeof code === "string" && codes.has(code)) return code;
     current = (current as { cause?: unknown }).cause;
   }
   const code = (error as { code?: unknown } | null)?.code;

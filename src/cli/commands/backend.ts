@@ -1,12 +1,14 @@
 /**
  * `aciimg backend` (internal): the built-in imaginary-compatible server, as the local provider runs
- * it. Its stdout is a protocol: exactly one line, `{"listening":{"host":…,"port":…,"url":…}}`, once
- * listening (`url` is https:// with --tls-cert/--tls-key); everything else (access logs, TLS
+ * it. Its stdout is a protocol: exactly one line once listening,
+ * `{"listening":{"host":…,"port":…,"url":…}}` (`url` is https:// with --tls-cert/--tls-key), or with
+ * --socket `{"listening":{"socket":…,"url":"unix:…"}}`; everything else (access logs, TLS
  * handshake errors) goes to stderr. The key comes from ACIIMG_BACKEND_KEY (or --key for manual
  * use), never from a command line the provider writes.
  */
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { isAbsolute } from "node:path";
 import { createSecureContext } from "node:tls";
 import type { Command } from "commander";
 import { AciimgError, usageError } from "../../errors.js";
@@ -18,6 +20,7 @@ import { waitForStopSignal } from "./signals.js";
 export interface BackendOptions {
   host: string;
   port: string;
+  socket?: string;
   maxSize?: string;
   maxResolution?: string;
   concurrency?: string;
@@ -33,6 +36,7 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   if (!apiKey) throw new AciimgError("E_USAGE", "backend: no API key: set ACIIMG_BACKEND_KEY (or pass --key)");
   const port = parseInteger("--port", options.port, 0, 65535, "9000");
   if (isIP(options.host) === 0 && options.host !== "localhost") throw usageError("--host", "an IP address to listen on such as 127.0.0.1", options.host);
+  if (options.socket !== undefined && !isAbsolute(options.socket)) throw usageError("--socket", "an absolute path such as /run/user/1000/aciimg.sock", options.socket);
   const concurrency = options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
   const tls = await readTls(options);
   const { startBackend } = await import("../../backend/server.js");
@@ -41,13 +45,15 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     apiKey,
     host: options.host,
     port,
+    ...(options.socket === undefined ? {} : { socketPath: options.socket }),
     maxUploadBytes: options.maxSize === undefined ? config.maxUploadBytes : parseBytes(options.maxSize, "--max-size"),
     maxResolutionMP: config.maxResolutionMP,
     cpus: config.cpu,
     ...(concurrency === undefined ? {} : { concurrency }),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ listening: { host: options.host, port: server.port, url: server.url } })}\n`);
+  const listening = options.socket === undefined ? { host: options.host, port: server.port, url: server.url } : { socket: options.socket, url: server.url };
+  process.stdout.write(`${JSON.stringify({ listening })}\n`);
   await waitForStopSignal();
   await server.close();
   return 0;
