@@ -30,7 +30,8 @@ import { createServer } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 const [origin, key] = process.argv.slice(1);
-const pool = new Pool(origin, { connections: 16 });
+// A local backend listens on a Unix socket: its endpoint is unix:/path.sock.
+const pool = origin.startsWith("unix:") ? new Pool("http://localhost", { connections: 16, socketPath: origin.slice(5) }) : new Pool(origin, { connections: 16 });
 const server = createServer(async (req, res) => {
   const r = await pool.request({ method: "POST", path: req.url, headers: { "api-key": key }, body: req });
   res.writeHead(r.statusCode, { "content-type": r.headers["content-type"], "content-length": r.headers["content-length"] });
@@ -38,6 +39,11 @@ const server = createServer(async (req, res) => {
 });
 server.listen(0, "127.0.0.1", () => process.stderr.write("listening on http://127.0.0.1:" + server.address().port + "\\n"));
 `;
+
+/** A pool to an origin, or to the Unix socket of a local backend's `unix:/path.sock` endpoint. */
+function poolOf(origin, connections) {
+  return origin.startsWith("unix:") ? new Pool("http://localhost", { connections, socketPath: origin.slice(5) }) : new Pool(origin, { connections });
+}
 
 /** A photo-like JPEG of about 1 MB: noise under a gradient, quality searched to land near 1 MB. */
 async function photoOfAboutOneMegabyte() {
@@ -127,7 +133,7 @@ try {
   };
   const rows = [];
   for (const concurrency of CONCURRENCIES) {
-    const pools = Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, new Pool(t.origin, { connections: concurrency })]));
+    const pools = Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, poolOf(t.origin, concurrency)]));
     const samples = { direct: [], serve: [], pipe: [] };
     // Warm both paths (connections, libvips caches) before measuring.
     for (const name of Object.keys(targets)) await run(pools[name], targets[name].headers, photo, Math.max(4, concurrency), concurrency);

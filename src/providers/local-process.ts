@@ -4,12 +4,50 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
+import type { BackendSpec } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
 
-export function parseId(id: string): { pid: number; port: number } | undefined {
-  const match = /^local:(\d+)@(\d+)$/.exec(id);
-  return match ? { pid: Number(match[1]), port: Number(match[2]) } : undefined;
+/**
+ * `local:<pid>@<instance>`: the pid, and the random instance name that also names the backend's
+ * socket (`backend-<instance>.sock`). Ids of backends that listened on TCP had the port there.
+ */
+export function parseId(id: string): { pid: number; instance: string } | undefined {
+  const match = /^local:(\d+)@([0-9a-f]+)$/.exec(id);
+  return match ? { pid: Number(match[1]), instance: match[2] as string } : undefined;
+}
+
+/** The backend's socket, derived from its instance name (never read from a registry entry). */
+export function socketPathOf(logDir: string, instance: string): string {
+  return join(logDir, `backend-${instance}.sock`);
+}
+
+/**
+ * Refuses a socket path Linux cannot bind (sun_path holds 107 bytes and a NUL) before anything
+ * starts, naming the setting that moves it.
+ */
+export function checkSocketPath(path: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes <= 107) return;
+  throw new AciimgError(
+    "E_PROVISION",
+    `cannot start the local backend: its socket ${path} would be ${bytes} bytes long, and a Unix socket path holds at most 107. ` +
+      `Put the state in a shallower directory (ACIIMG_STATE or --state; the backend's socket lives in local/ beside the state file).`,
+  );
+}
+
+/**
+ * The `aciimg backend` arguments the provider runs, and `up --dry-run` prints: one list, so the
+ * two cannot drift. The key is not here: it travels in the environment.
+ */
+export function backendArgs(spec: BackendSpec, socketPath: string): string[] {
+  return [
+    "backend", "--socket", socketPath,
+    "--max-size", String(spec.maxUploadBytes),
+    "--max-resolution", String(spec.maxResolutionMP),
+    "--cpu", String(spec.cpu),
+  ];
 }
 
 /** Sends a signal; false when the process is already gone. */
@@ -31,22 +69,25 @@ export async function tailOf(file: string, lines: number): Promise<string> {
   }
 }
 
+/** Where `aciimg backend` says it listens: a Unix socket, or a TCP port (run by hand with --host/--port). */
+export type Listening = { socket: string } | { port: number };
+
 /**
- * Reads the backend's one stdout line `{"listening":{"host":…,"port":…}}` (the `aciimg backend`
- * contract), bounded in time; fails early when the process exits first.
+ * Reads the backend's one stdout line, `{"listening":{"socket":…}}` or `{"listening":{"host":…,"port":…}}`
+ * (the `aciimg backend` contract), bounded in time; fails early when the process exits first.
  */
-export function readListening(stdout: Readable, child: ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+export function readListening(stdout: Readable, child: ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<Listening> {
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => finish(new Error(`the backend did not report a listening port within ${timeoutMs}ms`)), timeoutMs);
-    const finish = (error: Error | undefined, port?: number): void => {
+    const timer = setTimeout(() => finish(new Error(`the backend did not report where it listens within ${timeoutMs}ms`)), timeoutMs);
+    const finish = (error: Error | undefined, listening?: Listening): void => {
       clearTimeout(timer);
       stdout.off("data", onData);
       child.off("exit", onExit);
       child.off("error", onError);
       signal?.removeEventListener("abort", onAbort);
       if (error) reject(error);
-      else resolve(port as number);
+      else resolve(listening as Listening);
     };
     const onData = (chunk: Buffer): void => {
       buffered += chunk.toString("utf8");
@@ -56,9 +97,10 @@ export function readListening(stdout: Readable, child: ChildProcess, timeoutMs: 
         return;
       }
       try {
-        const parsed = JSON.parse(buffered.slice(0, newline)) as { listening?: { port?: unknown } };
-        const port = parsed.listening?.port;
-        if (typeof port === "number" && Number.isInteger(port) && port > 0) return finish(undefined, port);
+        const parsed = JSON.parse(buffered.slice(0, newline)) as { listening?: { port?: unknown; socket?: unknown } };
+        const { port, socket } = parsed.listening ?? {};
+        if (typeof socket === "string" && socket.length > 0) return finish(undefined, { socket });
+        if (typeof port === "number" && Number.isInteger(port) && port > 0) return finish(undefined, { port });
       } catch {
         // reported below
       }

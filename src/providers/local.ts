@@ -1,18 +1,20 @@
 /**
  * The `local` provider: runs the built-in backend (`aciimg backend`, src/backend/) as a detached
- * process on 127.0.0.1 with a random port and a random key, so the first `aciimg process` works with
- * no cloud account. Each backend it starts is registered as a small JSON file in `logDir` (beside
- * its log), so backends of a lost state file are still found by `list()` and reaped as orphans.
+ * process with a random key, listening on a Unix domain socket (0600) in `logDir` (0700), so the
+ * first `aciimg process` works with no cloud account and no other user of the machine can reach
+ * the backend, or take its place after it dies: a TCP port on loopback is anyone's to bind.
+ * Each backend it starts is registered as a small JSON file in `logDir` (beside its log and its
+ * socket), so backends of a lost state file are still found by `list()` and reaped as orphans.
  * The key travels only in the child's environment (ACIIMG_BACKEND_KEY), never in argv, which
  * every local user can read in /proc.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
-import { parseId, readListening, signal, tailOf } from "./local-process.js";
+import { backendArgs, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
@@ -24,8 +26,6 @@ export interface LocalProviderOptions {
   /** Environment handed to the backend process (the key is added to it). */
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
-  /** Address the backend listens on. Default 127.0.0.1 (loopback only). */
-  host?: string;
   /** The aciimg CLI script to run. Default: this package's bin/aciimg.js. */
   cliPath?: string;
   /** Where backend logs and registry entries live. Default: `local/` beside the default state file. */
@@ -41,7 +41,6 @@ interface RegistryEntry {
   id: string;
   name: string;
   pid: number;
-  port: number;
   endpoint: string;
   createdAt: string;
   /** /proc start time: with the pid, proves a process is the one we started (pids are reused). */
@@ -57,7 +56,6 @@ interface RegistryEntry {
 /** Creates the local provider. */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const clock = options.clock ?? systemClock;
-  const host = options.host ?? "127.0.0.1";
   const cliPath = options.cliPath ?? fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
   const logDir = options.logDir ?? join(dirname(defaultStatePath(options.env)), "local");
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
@@ -74,7 +72,20 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     }
   }
 
+  /**
+   * Removes the socket a dead backend left (kill -9 skips its close): only a socket, only at the
+   * path its id derives, so neither a planted entry nor a planted file makes us unlink anything else.
+   */
+  async function removeSocket(id: string): Promise<void> {
+    const parsed = parseId(id);
+    if (!parsed) return;
+    const path = socketPathOf(logDir, parsed.instance);
+    const stats = await lstat(path).catch(() => undefined);
+    if (stats?.isSocket()) await unlink(path).catch(() => undefined);
+  }
+
   async function forget(pid: number, entry: RegistryEntry | undefined): Promise<void> {
+    if (entry) await removeSocket(entry.id);
     await unlink(entryPath(pid)).catch(() => undefined);
     if (entry) await unlink(entry.logFile).catch(() => undefined);
   }
@@ -119,19 +130,19 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   async function create(spec: BackendSpec, createOptions: CreateOptions): Promise<BackendRecord> {
     const { apiKey, owner, signal: abort, onPhase } = createOptions;
     await mkdir(logDir, { recursive: true, mode: 0o700 });
+    // Names the socket and ends the id, so the socket's path is derived, never read from the registry.
+    const instance = randomBytes(8).toString("hex");
+    const socketPath = socketPathOf(logDir, instance);
+    checkSocketPath(socketPath);
     const logFile = join(logDir, `backend-${clock.now()}-${randomBytes(4).toString("hex")}.log`);
     const log = await open(logFile, "a", 0o600);
-    const args = [
-      cliPath, "backend", "--host", host, "--port", "0",
-      "--max-size", String(spec.maxUploadBytes),
-      "--max-resolution", String(spec.maxResolutionMP),
-      "--cpu", String(spec.cpu),
-    ];
     onPhase?.("starting");
     const started = clock.now();
-    // Detached: the backend outlives this CLI run (it is reaped when idle, not when we exit).
-    const child = spawn(process.execPath, args, {
+    // Detached: the backend outlives this CLI run (it is reaped when idle, not when we exit). Its
+    // working directory is its own private one: no config file of the caller's cwd is read.
+    const child = spawn(process.execPath, [cliPath, ...backendArgs(spec, socketPath)], {
       detached: true,
+      cwd: logDir,
       stdio: ["ignore", "pipe", log.fd],
       env: { ...options.env, ACIIMG_BACKEND_KEY: apiKey },
     });
@@ -142,6 +153,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         signal(pid, "SIGKILL");
         await forgetAfterExit(pid);
       }
+      await removeSocket(id);
       const tail = await tailOf(logFile, 20);
       await unlink(logFile).catch(() => undefined);
       throw new AciimgError("E_PROVISION", `cannot start the local backend: ${message}${tail ? `\nbackend log:\n${tail}` : ""}`, { cause });
@@ -151,6 +163,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       while (isProcessAlive(p) && clock.now() < deadline) await clock.sleep(20);
       await unlink(entryPath(p)).catch(() => undefined);
     };
+    const endpoint = `unix:${socketPath}`;
+    const id = `local:${pid ?? 0}@${instance}`;
     if (pid === undefined) {
       return fail(`spawning ${process.execPath} failed`, await new Promise((resolve) => child.once("error", resolve)));
     }
@@ -165,11 +179,11 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
       await rename(temp, entryPath(pid));
     };
-    await register({ id: `local:${pid}@0`, name: spec.name, pid, port: 0, endpoint: "", createdAt, startTime, logFile, owner });
+    await register({ id, name: spec.name, pid, endpoint, createdAt, startTime, logFile, owner });
 
-    let port: number;
+    let listening;
     try {
-      port = await readListening(child.stdout as Readable, child, startTimeoutMs, abort);
+      listening = await readListening(child.stdout as Readable, child, startTimeoutMs, abort);
     } catch (error) {
       child.stdout?.destroy();
       child.unref();
@@ -178,10 +192,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     // Let this process exit while the backend runs on (its stdout is done: one line by contract).
     child.stdout?.destroy();
     child.unref();
-
-    const endpoint = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    const id = `local:${pid}@${port}`;
-    await register({ id, name: spec.name, pid, port, endpoint, createdAt, startTime, logFile, owner });
+    if (!("socket" in listening) || listening.socket !== socketPath) {
+      return fail(`it reported listening on ${JSON.stringify(listening)}, not on the socket ${socketPath}`);
+    }
 
     onPhase?.("waiting for /health");
     const client = createImaginaryClient({ endpoint, apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
@@ -236,6 +249,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       const entry = await readEntry(parsed.pid);
       // Never signal a process that is not our backend; a vanished backend is already deleted.
       if (await isOurBackend(parsed.pid, ref.id)) await stop(parsed.pid);
+      if (!(await isOurBackend(parsed.pid, ref.id))) await removeSocket(ref.id);
       if (!entry || entry.id === ref.id) await forget(parsed.pid, entry);
     },
 

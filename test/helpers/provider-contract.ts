@@ -35,7 +35,8 @@ export function describeProvider(name: string, make: () => Promise<ProviderFixtu
       expect(record.name).toBe(fixture.spec.name);
       expect(record.apiKey).toBe(apiKey);
       expect(record.status).toBe("running");
-      expect(record.endpoint).toMatch(/^https?:\/\/[^/]+$/);
+      // A base URL, or a local backend's Unix socket.
+      expect(record.endpoint).toMatch(/^(https?:\/\/[^/]+|unix:\/.+\.sock)$/);
       // An https backend is reached only pinned to its certificate.
       if (record.endpoint.startsWith("https:")) expect(record.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
       expect(Number.isFinite(Date.parse(record.createdAt))).toBe(true);

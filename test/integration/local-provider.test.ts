@@ -36,20 +36,21 @@ describe("local provider", () => {
     return dir;
   }
 
-  it("passes the key only through the environment, never in argv, and runs `aciimg backend` detached on loopback", async () => {
+  it("passes the key only through the environment, never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
     const apiKey = randomBytes(18).toString("hex");
     const record = await provider.create(spec, { apiKey, owner: "test-owner" });
     cleanups.push(() => provider.delete(record));
-    expect(record.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(record.id).toBe(`local:${record.pid}@${new URL(record.endpoint).port}`);
+    const instance = /^local:\d+@([0-9a-f]{16})$/.exec(record.id)?.[1];
+    expect(record.id).toBe(`local:${record.pid}@${instance}`);
+    expect(record.endpoint).toBe(`unix:${join(dir, "local", `backend-${instance}.sock`)}`);
     const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
     expect(argv).toContain("backend");
     expect(argv.some((arg) => arg.endsWith("bin/aciimg.js"))).toBe(true);
     expect(argv.join(" ")).not.toContain(apiKey);
-    // The registry beside the log never holds the key either.
-    for (const file of await readdir(join(dir, "local"))) {
+    // The registry beside the log never holds the key either (the socket beside them has no content).
+    for (const file of (await readdir(join(dir, "local"))).filter((name) => !name.endsWith(".sock"))) {
       expect(await readFile(join(dir, "local", file), "utf8")).not.toContain(apiKey);
     }
   });
@@ -115,7 +116,8 @@ describe("local provider", () => {
          res.writeHead(req.headers["api-key"] === key ? 200 : 401, { "content-type": "application/json" });
          res.end(JSON.stringify({ uptime: 1 }));
        });
-       server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ listening: { host: "127.0.0.1", port: server.address().port } }) + "\\n"));`,
+       const socket = process.argv[process.argv.indexOf("--socket") + 1];
+       server.listen(socket, () => process.stdout.write(JSON.stringify({ listening: { socket } }) + "\\n"));`,
     );
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local"), cliPath: script, stopTimeoutMs: 300 });
     const record = await provider.create(spec, { owner: "test-owner", apiKey: "k4" });

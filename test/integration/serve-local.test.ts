@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
+import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEngine } from "../../src/compose.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -130,7 +131,7 @@ describe("aciimg serve with the local provider", () => {
 
   it("replays a streamed upload on a new backend when the one in use vanished", async () => {
     const before = await engine.status({ showKey: true });
-    const record = (await engine.provider.list()).find((ref) => before.endpoint !== undefined && ref.id.endsWith(`@${new URL(before.endpoint).port}`));
+    const record = (await engine.provider.list()).find((ref) => before.endpoint !== undefined && before.endpoint.endsWith(`/backend-${ref.id.split("@")[1]}.sock`));
     expect(record).toBeDefined();
     // Killed behind the engine's back, as a reaper elsewhere (or a crash) would.
     await engine.provider.delete(record!);
@@ -146,13 +147,16 @@ describe("aciimg serve with the local provider", () => {
     expect(endpoint && apiKey).toBeTruthy();
     // A JPEG signature followed by garbage passes our sniff; the backend decides.
     const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
+    // The local backend listens on a Unix socket (endpoint unix:/…/backend-<instance>.sock).
+    const socket = new Agent({ connect: { socketPath: (endpoint as string).replace(/^unix:/, "") } });
     for (const [path, body] of [["/resize?width=300", broken], ["/fit?width=300", photo]] as const) {
-      const direct = await fetch(`${endpoint}${path}`, { method: "POST", body, headers: { "api-key": apiKey as string } });
+      const direct = await undiciFetch(`http://localhost${path}`, { method: "POST", body, headers: { "api-key": apiKey as string }, dispatcher: socket });
       const proxied = await post(path, body);
       expect(direct.status).toBeGreaterThanOrEqual(400);
       expect(proxied.status).toBe(direct.status);
       expect(await proxied.json()).toEqual(await direct.json());
     }
+    await socket.close();
   });
 
   it("takes the image from the multipart field `file`", async () => {

@@ -14,10 +14,13 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
       printJson(dryRunRequest(config));
     } else {
       const spec = backendSpecOf(config);
+      const { localRunDir } = await import("../../compose.js");
+      const { backendArgs, socketPathOf } = await import("../../providers/local-process.js");
       // The local provider passes the key through the environment, never the command line; the
-      // rest is exactly its command line (src/providers/local.ts): the backend derives its
-      // concurrency from --cpu (two images per CPU).
-      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg backend --host 127.0.0.1 --port 0 --max-size ${spec.maxUploadBytes} --max-resolution ${spec.maxResolutionMP} --cpu ${spec.cpu}`;
+      // rest is exactly its command line (the same backendArgs): a socket in its private
+      // directory, named by a random instance at start, and concurrency derived from --cpu.
+      const args = backendArgs(spec, socketPathOf(localRunDir(config), "<instance>"));
+      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg ${args.map(shellQuote).join(" ")}`;
       if (globals.json) printJson({ provider: "local", spec, command: commandLine });
       else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${commandLine}\n`);
     }
@@ -42,4 +45,9 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
       throw error;
     }
   });
+}
+
+/** An argument as a POSIX shell reads it back: bare when it is plain, else in single quotes. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
