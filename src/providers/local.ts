@@ -6,7 +6,7 @@
  * Each backend it starts is registered as a small JSON file in `logDir` (beside its log and its
  * socket), so backends of a lost state file are still found by `list()` and reaped as orphans.
  * The key travels only in the child's environment (ACIIMG_BACKEND_KEY), never in argv, which
- * every local user can read in /proc.
+ * every local user can read in /proc, and the rest of its environment is an allowlist (local-env.ts).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,7 @@ import { lstat, mkdir, open, readFile, readdir, rename, unlink, writeFile } from
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
+import { backendEnvironment } from "./local-env.js";
 import { backendArgs, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
@@ -23,7 +24,7 @@ import { isProcessAlive, procArgv, procStartTime } from "../engine/process.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
 
 export interface LocalProviderOptions {
-  /** Environment handed to the backend process (the key is added to it). */
+  /** The caller's environment: the default `logDir` comes from it, and the backend gets only its allowlisted variables (local-env.ts) and the key. */
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
   /** The aciimg CLI script to run. Default: this package's bin/aciimg.js. */
@@ -144,7 +145,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       detached: true,
       cwd: logDir,
       stdio: ["ignore", "pipe", log.fd],
-      env: { ...options.env, ACIIMG_BACKEND_KEY: apiKey },
+      env: backendEnvironment(options.env, apiKey),
     });
     await log.close();
     const pid = child.pid;

@@ -1,7 +1,7 @@
 /**
- * Issue 12, point 1, through the real CLI: the local backend is reachable only by its owner
- * (a Unix socket, 0600, in a 0700 directory; no TCP port), and another user cannot take its place
- * after it dies.
+ * Issue 12, points 1 and 3, through the real CLI: the local backend is reachable only by its owner
+ * (a Unix socket, 0600, in a 0700 directory; no TCP port), another user cannot take its place after
+ * it dies, and it runs with an allowlisted environment (no secret the CLI inherited).
  */
 import { spawn } from "node:child_process";
 import { chmod, mkdir, readdir, readFile, readlink, stat } from "node:fs/promises";
@@ -220,5 +220,26 @@ describe("the local backend is reachable only by its owner", () => {
     const argv = (await readFile(`/proc/${backend.pid}/cmdline`, "utf8")).split("\0").filter(Boolean);
     const unquoted = (shown as string).replace(/'([^']*)'/g, "$1").replace("<instance>", backend.id.split("@")[1] as string);
     expect(argv.slice(2).join(" ")).toBe(unquoted);
+  });
+});
+
+describe("the local backend's environment is an allowlist", () => {
+  it("holds the key, and none of the secrets or other variables the CLI was started with", async () => {
+    const ws = await workspace();
+    const secrets = {
+      AZURE_CLIENT_SECRET: "azure-client-secret-canary",
+      ACIIMG_SERVE_KEY: "serve-key-canary",
+      ACIIMG_REGISTRY_PASSWORD: "registry-password-canary",
+      SOME_UNRELATED_SETTING: "unrelated-canary",
+    };
+    const up = await ws.run(["up"], { env: secrets });
+    expect(up.code, up.stderr).toBe(0);
+    const backend = await backendOf(ws);
+    const environ = (await readFile(`/proc/${backend.pid}/environ`, "utf8")).split("\0").filter(Boolean);
+    const names = new Map(environ.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+    for (const name of Object.keys(secrets)) expect(names.has(name), name).toBe(false);
+    for (const value of Object.values(secrets)) expect(environ.join("\n")).not.toContain(value);
+    expect(names.get("ACIIMG_BACKEND_KEY")).toBe(backend.apiKey);
+    expect(names.get("PATH")).toBe(ws.env.PATH);
   });
 });
