@@ -25,6 +25,9 @@ export async function runServe(options: ServeOptions, command: Command): Promise
   const tls = await readTls(config.serve);
   const [{ openEngine }, { startHttpServer }] = await Promise.all([import("../../compose.js"), import("../../http/server.js")]);
   const engine = await openEngine(config, { warn: printWarning });
+  // Listening for SIGTERM/SIGINT before saying "listening": a supervisor (or a test) that stops
+  // the server as soon as it reads that line must get a clean close and exit 0, not Node's default.
+  const stopped = waitForStopSignal();
   try {
     const server = await startHttpServer({
       engine,
@@ -40,7 +43,7 @@ export async function runServe(options: ServeOptions, command: Command): Promise
     // that cannot be read here is the first request's error to report, not a reason not to start.
     warnDrift({ provider: config.provider, name: config.name }, await engine.drift().catch(() => []), "serve");
     process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider; clients send the API-Key header)\n`);
-    await waitForStopSignal();
+    await stopped;
     await server.close();
     return 0;
   } finally {
