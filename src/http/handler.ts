@@ -178,7 +178,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const pending = engine.call({ op, query, body: image.body, contentType: image.contentType, ...(accept ? { accept } : {}) });
     // The rest of a relayed body may still be arriving: a refusal of it (too slow, over the
     // budget) answers at once, even while the engine waits for a cold start.
-    const outcome = await settleWithin(pending, timeoutMs, request.signal ? AbortSignal.any([request.signal, bodyRefused]) : bodyRefused);
+    const outcome = await settleWithin(pending, timeoutMs, [request.signal, bodyRefused]);
     // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
     const abandon = () => holdUntil(pending.then((late) => late.body.destroy(), () => undefined));
     const cutShort = refusalOf(bodyRefused.reason);
@@ -198,18 +198,23 @@ export function createHandler(options: HandlerOptions): RequestHandler {
 
 type Outcome<T> = { kind: "answer"; value: T } | { kind: "failed"; error: unknown } | { kind: "abandoned"; why: string };
 
-/** Waits for `promise` at most `timeoutMs`, or until `signal` fires; never cancels it. */
-function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined): Promise<Outcome<T>> {
+/**
+ * Waits for `promise` at most `timeoutMs`, or until one of `signals` fires (the client went away,
+ * its body was refused); never cancels it.
+ */
+function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<AbortSignal | undefined>): Promise<Outcome<T>> {
   return new Promise((resolve) => {
     const done = (outcome: Outcome<T>) => {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      for (const signal of signals) signal?.removeEventListener("abort", onAbort);
       resolve(outcome);
     };
     const onAbort = () => done({ kind: "abandoned", why: "the client went away" });
     const timer = setTimeout(() => done({ kind: "abandoned", why: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    for (const signal of signals) {
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    }
     promise.then((value) => done({ kind: "answer", value }), (error: unknown) => done({ kind: "failed", error }));
   });
 }
