@@ -31,7 +31,7 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
     const { createAciProvider } = await import("./providers/aci.js");
     return createAciProvider({ config, clock });
   }
-  return createLocalProvider({ env: config.env, clock, logDir: localRunDir(config) });
+  return createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
 }
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */

@@ -174,6 +174,9 @@ function armRetries(value: string): number {
   return n;
 }
 
+/** A backend name (`--name`, a state key): also what a local registry entry must carry to be read. */
+export const backendNamePattern = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
 /** The default state file: $XDG_STATE_HOME/aciimg/state.json, else ~/.local/state/aciimg/state.json. */
 export function defaultStatePath(env: Readonly<Record<string, string | undefined>>): string {
   const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
@@ -221,7 +224,7 @@ export function loadConfig(
 
   const nameSetting = setting(overrides.name, "--name", ["ACIIMG_NAME"], "name");
   const name = str(nameSetting?.value) ?? "default";
-  if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(name)) {
+  if (!backendNamePattern.test(name)) {
     throw usageError(nameSetting?.from ?? "--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-'", name);
   }
 

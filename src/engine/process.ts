@@ -1,5 +1,5 @@
 /** Process liveness on this host: used for lock owners, provisioners and local backends. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /**
  * True when `pid` runs on this host. A zombie (exited, not yet reaped by its parent) counts as
@@ -45,4 +45,19 @@ export function procArgv(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The real and effective uid of `pid` from /proc/<pid>/status (Linux), undefined when unreadable. */
+export function procUids(pid: number): { real: number; effective: number } | undefined {
+  try {
+    const match = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? { real: Number(match[1]), effective: Number(match[2]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True where /proc describes processes (Linux): there, an unreadable /proc/<pid> is not a process of ours. */
+export function hasProcFs(): boolean {
+  return existsSync("/proc/self/status");
 }

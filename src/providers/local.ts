@@ -11,16 +11,17 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
 import { backendEnvironment } from "./local-env.js";
 import { backendArgs, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
 import { systemClock } from "../clock.js";
-import { defaultStatePath } from "../config.js";
+import { backendNamePattern, defaultStatePath } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { createImaginaryClient } from "../imaginary/client.js";
-import { isProcessAlive, procArgv, procStartTime } from "../engine/process.js";
+import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../engine/process.js";
+import { checkPrivateDirectory, type PrivateDirectory } from "../private-dir.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
 
 export interface LocalProviderOptions {
@@ -35,9 +36,15 @@ export interface LocalProviderOptions {
   startTimeoutMs?: number;
   /** Bound on SIGTERM → exit before SIGKILL. Default 5 s. */
   stopTimeoutMs?: number;
+  /** Told, one sentence each, about registry entries that were ignored because they do not check out. Default: not told. */
+  onWarning?: (message: string) => void;
 }
 
-/** One registry entry: what `list`, `delete` and `logs` need. Never the key. */
+/**
+ * One registry entry: what `list`, `delete` and `logs` need. Never the key, and never a path: the
+ * backend's files (`backend-<instance>.log`, `.sock`) are derived from the instance in its id, so an
+ * entry someone else wrote cannot aim aciimg at a file anywhere else.
+ */
 interface RegistryEntry {
   id: string;
   name: string;
@@ -46,12 +53,52 @@ interface RegistryEntry {
   createdAt: string;
   /** /proc start time: with the pid, proves a process is the one we started (pids are reused). */
   startTime?: string;
-  logFile: string;
   /**
    * The owner id of the state it was made for: several state files may share one registry (same
    * directory), and one state's reap must not stop another's backend. Absent in older entries.
    */
   owner?: string;
+}
+
+/** An entry whose every field checked out, with the paths derived from it. */
+interface KnownEntry extends Pick<RegistryEntry, "id" | "name" | "pid" | "createdAt" | "startTime" | "owner"> {
+  logFile: string;
+}
+
+/**
+ * Checks an entry read from `backend-<pid>.json` field by field: a string saying what is wrong, or
+ * the entry. Its files are derived from the id's instance; an older entry's `logFile` is kept only
+ * when it is exactly a log name aciimg made then, in this registry.
+ */
+function parseEntry(text: string, pid: number, logDir: string): KnownEntry | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const entry = value as Record<string, unknown>;
+  const id = typeof entry.id === "string" ? parseId(entry.id) : undefined;
+  if (id === undefined || id.pid !== pid || id.instance.length > 32) return `"id" is not local:${pid}@<instance>`;
+  if (entry.pid !== pid) return `"pid" is not ${pid}`;
+  if (typeof entry.name !== "string" || !backendNamePattern.test(entry.name)) return `"name" is not a backend name`;
+  if (typeof entry.createdAt !== "string" || Number.isNaN(Date.parse(entry.createdAt))) return `"createdAt" is not a time`;
+  const { startTime, owner } = entry;
+  if (startTime !== undefined && !(typeof startTime === "string" && /^\d{1,20}$/.test(startTime))) return `"startTime" is not a /proc start time`;
+  // The same form as the state's owner id (state/file.ts).
+  if (owner !== undefined && !(typeof owner === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(owner))) return `"owner" is not an owner id`;
+  let logFile = join(logDir, `backend-${id.instance}.log`);
+  if (entry.logFile !== undefined) {
+    const legacy = typeof entry.logFile === "string" ? /^backend-\d{1,16}-[0-9a-f]{8}\.log$/.exec(basename(entry.logFile)) : null;
+    if (legacy === null || entry.logFile !== join(logDir, legacy[0])) return `"logFile" is not a log in ${logDir}`;
+    logFile = entry.logFile;
+  }
+  return {
+    id: entry.id as string, name: entry.name, pid, createdAt: entry.createdAt, logFile,
+    ...(startTime === undefined ? {} : { startTime }),
+    ...(owner === undefined ? {} : { owner }),
+  };
 }
 
 /** Creates the local provider. */
@@ -63,15 +110,35 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
 
   const entryPath = (pid: number): string => join(logDir, `backend-${pid}.json`);
+  const logPathOf = (instance: string): string => join(logDir, `backend-${instance}.log`);
+  let isRegistryPrivate = false;
 
-  async function readEntry(pid: number): Promise<RegistryEntry | undefined> {
+  /**
+   * The registry names processes to stop and files to remove, so it is read only when it is ours
+   * alone (private-dir.ts). Checked once: only we or root can open it up again afterwards.
+   */
+  async function checkRegistry(): Promise<PrivateDirectory> {
+    if (isRegistryPrivate) return "private";
+    const result = await checkPrivateDirectory(logDir, "the local backend registry");
+    isRegistryPrivate = result === "private";
+    return result;
+  }
+
+  /** The entry for `pid`: undefined when there is none, `{ invalid }` when it does not check out (never acted on). */
+  async function readEntry(pid: number): Promise<KnownEntry | { invalid: string } | undefined> {
+    if ((await checkRegistry()) === "missing") return undefined;
+    let text: string;
     try {
-      const parsed = JSON.parse(await readFile(entryPath(pid), "utf8")) as RegistryEntry;
-      return typeof parsed.pid === "number" && typeof parsed.id === "string" ? parsed : undefined;
+      text = await readFile(entryPath(pid), "utf8");
     } catch {
       return undefined;
     }
+    const parsed = parseEntry(text, pid, logDir);
+    return typeof parsed === "string" ? { invalid: parsed } : parsed;
   }
+
+  const knownEntry = (read: KnownEntry | { invalid: string } | undefined): KnownEntry | undefined =>
+    read === undefined || "invalid" in read ? undefined : read;
 
   /**
    * Removes the socket a dead backend left (kill -9 skips its close): only a socket, only at the
@@ -85,24 +152,36 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     if (stats?.isSocket()) await unlink(path).catch(() => undefined);
   }
 
-  async function forget(pid: number, entry: RegistryEntry | undefined): Promise<void> {
+  async function forget(pid: number, entry: KnownEntry | undefined): Promise<void> {
     if (entry) await removeSocket(entry.id);
     await unlink(entryPath(pid)).catch(() => undefined);
     if (entry) await unlink(entry.logFile).catch(() => undefined);
   }
 
   /**
-   * Is `pid` the backend `id` names? Alive, running `<cliPath> backend` (when /proc can tell), and,
-   * when our registry knows its start time, started at that time. Guards `delete` against killing
-   * an unrelated process that reused the pid.
+   * Does `pid` run `node <cli> backend …` as this user? The pid comes from a file (a record, a
+   * registry entry), so before it is signalled /proc must show our backend's command line (the
+   * script of this or another aciimg install, then `backend`) and our uid. Where there is no /proc
+   * (macOS) only liveness can be checked, and the private registry directory is the guard.
+   */
+  function runsOurBackend(pid: number): boolean {
+    if (!hasProcFs()) return true;
+    const argv = procArgv(pid);
+    const uids = procUids(pid);
+    if (argv === undefined || uids === undefined) return false;
+    const script = argv[1];
+    const isBackendCommand = script !== undefined && argv[2] === "backend" && (script === cliPath || basename(script) === "aciimg.js");
+    return isBackendCommand && uids.real === process.getuid?.() && uids.effective === process.geteuid?.();
+  }
+
+  /**
+   * Is `pid` the backend `id` names? Alive, our backend's command run by us (`runsOurBackend`), and,
+   * when our registry knows its start time, started at that time. Guards `delete` against signalling
+   * an unrelated process: one that reused the pid, or one a planted entry or record names.
    */
   async function isOurBackend(pid: number, id: string): Promise<boolean> {
-    if (!isProcessAlive(pid)) return false;
-    const argv = procArgv(pid);
-    if (argv !== undefined && !(argv.includes("backend") && argv.some((arg) => arg === cliPath || arg.endsWith("aciimg.js")))) {
-      return false;
-    }
-    const entry = await readEntry(pid);
+    if (!isProcessAlive(pid) || !runsOurBackend(pid)) return false;
+    const entry = knownEntry(await readEntry(pid));
     if (entry && entry.id !== id) return false;
     if (entry?.startTime !== undefined) {
       const now = procStartTime(pid);
@@ -120,8 +199,11 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       }
       return !isProcessAlive(pid);
     };
+    const startTime = procStartTime(pid);
     if (!signal(pid, "SIGTERM")) return;
     if (await exited(stopTimeoutMs)) return;
+    // The pid may have been freed and taken by another process while we waited: SIGKILL only ours.
+    if (procStartTime(pid) !== startTime) return;
     signal(pid, "SIGKILL");
     if (!(await exited(2_000))) {
       throw new AciimgError("E_INTERNAL", `backend process ${pid} did not exit after SIGKILL within 2s`);
@@ -131,11 +213,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   async function create(spec: BackendSpec, createOptions: CreateOptions): Promise<BackendRecord> {
     const { apiKey, owner, signal: abort, onPhase } = createOptions;
     await mkdir(logDir, { recursive: true, mode: 0o700 });
+    await checkRegistry();
     // Names the socket and ends the id, so the socket's path is derived, never read from the registry.
     const instance = randomBytes(8).toString("hex");
     const socketPath = socketPathOf(logDir, instance);
     checkSocketPath(socketPath);
-    const logFile = join(logDir, `backend-${clock.now()}-${randomBytes(4).toString("hex")}.log`);
+    const logFile = logPathOf(instance);
     const log = await open(logFile, "a", 0o600);
     onPhase?.("starting");
     const started = clock.now();
@@ -180,7 +263,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
       await rename(temp, entryPath(pid));
     };
-    await register({ id, name: spec.name, pid, endpoint, createdAt, startTime, logFile, owner });
+    await register({ id, name: spec.name, pid, endpoint, createdAt, startTime, owner });
 
     let listening;
     try {
@@ -247,14 +330,16 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     async delete(ref) {
       const parsed = parseId(ref.id);
       if (!parsed) throw new AciimgError("E_INTERNAL", `not a local backend id: ${ref.id}`);
-      const entry = await readEntry(parsed.pid);
+      const read = await readEntry(parsed.pid);
       // Never signal a process that is not our backend; a vanished backend is already deleted.
       if (await isOurBackend(parsed.pid, ref.id)) await stop(parsed.pid);
       if (!(await isOurBackend(parsed.pid, ref.id))) await removeSocket(ref.id);
-      if (!entry || entry.id === ref.id) await forget(parsed.pid, entry);
+      // An entry that does not check out is left alone (list() reports it).
+      if (read === undefined || knownEntry(read)?.id === ref.id) await forget(parsed.pid, knownEntry(read));
     },
 
     async list() {
+      if ((await checkRegistry()) === "missing") return [];
       let names: string[];
       try {
         names = await readdir(logDir);
@@ -263,13 +348,22 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       }
       const refs: BackendRef[] = [];
       for (const name of names) {
-        const match = /^backend-(\d+)\.json$/.exec(name);
+        const match = /^backend-([1-9]\d{0,9})\.json$/.exec(name);
         if (!match) continue;
         const pid = Number(match[1]);
         const entry = await readEntry(pid);
-        if (entry && (await isOurBackend(pid, entry.id))) {
-          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt, ...(typeof entry.owner === "string" ? { owner: entry.owner } : {}) });
+        if (entry === undefined) continue; // removed since readdir
+        if ("invalid" in entry) {
+          // Not an entry aciimg wrote (or a damaged one): nothing it names is stopped or removed.
+          options.onWarning?.(
+            `ignored ${entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); nothing it names was stopped or removed. Delete it if you did not put it there.`,
+          );
+          continue;
+        }
+        if (await isOurBackend(pid, entry.id)) {
+          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
         } else {
+          // Its process is gone, or the pid is now another program's: a stale entry of ours.
           await forget(pid, entry);
         }
       }
@@ -278,7 +372,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
 
     async logs(ref, tail) {
       const parsed = parseId(ref.id);
-      const entry = parsed ? await readEntry(parsed.pid) : undefined;
+      const entry = parsed ? knownEntry(await readEntry(parsed.pid)) : undefined;
       if (!entry || entry.id !== ref.id) return "";
       return tailOf(entry.logFile, tail);
     },

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -101,6 +101,53 @@ describe("local provider", () => {
     expect(typeof (await later.logs?.(record, 50))).toBe("string");
     await later.delete({ provider: "local", id: record.id, name: "default" });
     expect(isProcessAlive(record.pid as number)).toBe(false);
+  });
+
+  it("list() leaves alone an entry that does not check out, and says so: nothing it names is removed", async () => {
+    const dir = await workspace();
+    const logDir = join(dir, "local");
+    await mkdir(logDir, { mode: 0o700 });
+    const canary = join(dir, "canary.txt");
+    await writeFile(canary, "keep me\n");
+    const exited = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((resolve) => exited.once("exit", resolve));
+    const pid = exited.pid as number;
+    const entry = join(logDir, `backend-${pid}.json`);
+    await writeFile(entry, JSON.stringify({ id: `local:${pid}@1`, name: "default", pid, endpoint: "", createdAt: new Date().toISOString(), logFile: canary }));
+    const warnings: string[] = [];
+    const provider = createLocalProvider({ env: {}, logDir, onWarning: (message) => warnings.push(message) });
+    expect(await provider.list()).toEqual([]);
+    expect(await readFile(canary, "utf8")).toBe("keep me\n");
+    expect(await readdir(logDir)).toEqual([`backend-${pid}.json`]);
+    expect(warnings).toEqual([expect.stringContaining(`ignored ${entry}: not a registry entry aciimg wrote ("logFile" is not a log in ${logDir})`)]);
+  });
+
+  it("list() forgets a stale entry of an older aciimg with its log, when the log is one it made in the registry", async () => {
+    const dir = await workspace();
+    const logDir = join(dir, "local");
+    await mkdir(logDir, { mode: 0o700 });
+    const exited = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((resolve) => exited.once("exit", resolve));
+    const pid = exited.pid as number;
+    const logFile = join(logDir, "backend-1767225600000-0a1b2c3d.log");
+    await writeFile(logFile, "old log\n");
+    await writeFile(join(logDir, `backend-${pid}.json`), JSON.stringify({ id: `local:${pid}@40123`, name: "default", pid, port: 40123, endpoint: "http://127.0.0.1:40123", createdAt: new Date().toISOString(), logFile }));
+    const warnings: string[] = [];
+    expect(await createLocalProvider({ env: {}, logDir, onWarning: (message) => warnings.push(message) }).list()).toEqual([]);
+    expect(await readdir(logDir)).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("refuses a registry directory others can write, before starting anything", async () => {
+    const dir = await workspace();
+    const logDir = join(dir, "local");
+    await mkdir(logDir);
+    await chmod(logDir, 0o777);
+    const provider = createLocalProvider({ env: {}, logDir });
+    const refused = { code: "E_STATE", message: expect.stringContaining(`chmod 700 ${logDir}`) };
+    await expect(provider.list()).rejects.toMatchObject(refused);
+    await expect(provider.create(spec, { owner: "test-owner", apiKey: "k5" })).rejects.toMatchObject(refused);
+    expect(await readdir(logDir)).toEqual([]);
   });
 
   it("delete escalates to SIGKILL when the backend ignores SIGTERM past the bound", async () => {
