@@ -83,7 +83,7 @@ describe("usage errors under --json end with one E_USAGE line on stdout and exit
 describe("state and other errors under --json", () => {
   const corrupt = async (ws: Workspace): Promise<void> => {
     await mkdir(dirname(ws.statePath), { recursive: true });
-    await writeFile(ws.statePath, "{ this is not json");
+    await writeFile(ws.statePath, "{ this is not json", { mode: 0o600 });
   };
 
   for (const args of [["status"], ["up"], ["reap"], ["down"], ["logs"], ["process", "photo.jpg", "--resize", "40x30", "-o", "out/"]]) {

@@ -45,8 +45,9 @@ describe("--help", () => {
       const result = await ws.run([command, "--help"]);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Usage: aciimg ${command}`);
-      // An example may set the environment it needs first (serve's key), as it would be pasted.
-      expect(result.stdout).toMatch(/Examples:\n {2}\$ (?:[A-Z_]+=\S+ )?aciimg /);
+      // An example may set the environment it needs first (serve's key), as it would be pasted:
+      // inline (`KEY=v aciimg …`) or as an `export` line before it.
+      expect(result.stdout).toMatch(/Examples:\n {2}\$ (?:[A-Z_]+=\S+ |export [A-Z_]+=[^\n]+\n {2}\$ )?aciimg /);
     });
   }
 
