@@ -2,10 +2,12 @@
  * The contracts the engine consumes (DESIGN.md §3). Providers and state stores implement these;
  * surfaces (CLI, HTTP, Functions) consume `Engine`. Declared here, where they are used (sablier).
  */
-import type { Readable } from "node:stream";
+import type { ImageRequest, ImageResponse } from "../imaginary/types.js";
 import type { SettingDrift } from "./spec-drift.js";
 
 export type { DriftSetting, SettingDrift } from "./spec-drift.js";
+// The imaginary client's request and response: declared in the leaf, part of the engine contract here.
+export type { ImageRequest, ImageResponse } from "../imaginary/types.js";
 
 export type ProviderKind = "local" | "aci";
 
@@ -131,34 +133,6 @@ export interface Clock {
 
 // ---------------------------------------------------------------------------------------------
 // What surfaces use.
-
-/** An image request to the backend. `body` is replayable so a call can be retried once. */
-export interface ImageRequest {
-  /** Catalogue operation name (e.g. "resize", "pipeline", "info"). */
-  op: string;
-  /** imaginary query parameters (already validated against the catalogue by the caller or the engine). */
-  query: URLSearchParams;
-  /** The image: bytes, or a factory that opens a fresh stream each time (e.g. a file). */
-  body: Uint8Array | (() => Readable);
-  /**
-   * Byte length of a streamed body, when known (a file's size). Sent as Content-Length, so the
-   * upload goes out unchunked and the backend can refuse an oversized body before reading it.
-   */
-  length?: number;
-  /** Content-Type to send (raw bytes default to application/octet-stream; multipart is passed through). */
-  contentType?: string;
-  /** Accept header, for `type=auto`. */
-  accept?: string;
-  signal?: AbortSignal;
-}
-
-export interface ImageResponse {
-  status: number;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  /** The result bytes, streamed. Consume or destroy it. */
-  body: Readable;
-}
 
 export interface EnsureResult {
   record: BackendRecord;

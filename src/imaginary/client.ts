@@ -8,7 +8,7 @@
 import type { Readable } from "node:stream";
 import { Pool, errors as undiciErrors } from "undici";
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
-import type { ImageRequest, ImageResponse } from "../engine/types.js";
+import type { ImageRequest, ImageResponse } from "./types.js";
 import { normalizeFingerprint, pinnedConnector } from "./pinning.js";
 
 export interface ImaginaryClientOptions {
