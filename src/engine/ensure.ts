@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
 import { createImaginaryClient } from "../imaginary/client.js";
 import { ownerOf } from "./owner.js";
-import { isProcessAlive } from "./process.js";
+import { isProcessAlive } from "../host-process.js";
 import { specDrift } from "./spec-drift.js";
 import type { BackendRecord, BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
 

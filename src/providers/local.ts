@@ -20,7 +20,7 @@ import { systemClock } from "../clock.js";
 import { backendNamePattern, defaultStatePath } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { createImaginaryClient } from "../imaginary/client.js";
-import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../engine/process.js";
+import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../host-process.js";
 import { checkPrivateDirectory, type PrivateDirectory } from "../private-dir.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
 

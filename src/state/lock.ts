@@ -11,7 +11,7 @@ import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { AciimgError } from "../errors.js";
 import type { Clock } from "../engine/types.js";
-import { isProcessAlive } from "../engine/process.js";
+import { isProcessAlive } from "../host-process.js";
 
 export interface LockOptions {
   /** The lock file, e.g. state.json.lock. */

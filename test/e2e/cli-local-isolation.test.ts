@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isProcessAlive } from "../../src/engine/process.js";
+import { isProcessAlive } from "../../src/host-process.js";
 import { jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
 const workspace = workspacesFor("aciimg-e2e-isolation-");

@@ -10,7 +10,7 @@ import { chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rm, stat, syml
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isProcessAlive } from "../../src/engine/process.js";
+import { isProcessAlive } from "../../src/host-process.js";
 import { cliPath, createWorkspace, writeJpeg, type Workspace } from "./cli-harness.js";
 
 const NOBODY = 65534;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import { createEngine } from "../../src/engine/engine.js";
-import { isProcessAlive } from "../../src/engine/process.js";
+import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec, Clock, Engine, Provider, StateStore } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local.js";
 import { createFileStateStore } from "../../src/state/file.js";

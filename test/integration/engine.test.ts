@@ -11,7 +11,7 @@ import sharp from "sharp";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import { createEngine } from "../../src/engine/engine.js";
-import { isProcessAlive } from "../../src/engine/process.js";
+import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec, Clock, Engine, ImageRequest, Provider, StateStore } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local.js";
 import { createFileStateStore } from "../../src/state/file.js";

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isProcessAlive } from "../../src/engine/process.js";
+import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local.js";
 import { readListening } from "../../src/providers/local-process.js";

@@ -1,4 +1,4 @@
-/** Process liveness on this host: used for lock owners, provisioners and local backends. */
+/** Processes on this host (pid liveness, /proc): neutral, used by the local provider, the engine (provisioners) and the state lock. */
 import { existsSync, readFileSync } from "node:fs";
 
 /**
