@@ -8,6 +8,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import type { BlobStateConfig } from "../config.js";
 import { STATE_VERSION, type State, type StateStore } from "../engine/types.js";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { emptyState, parseState, type StateProblem } from "./schema.js";
 
 /** Dependencies a caller may inject (tests steer back-off; the Functions app uses the defaults). */
 export interface BlobStateDeps {
@@ -25,7 +26,6 @@ export interface BlobStateDeps {
 
 interface Snapshot {
   state: State;
-  text: string;
   /** Absent when the blob does not exist yet. */
   etag: string | undefined;
 }
@@ -37,10 +37,6 @@ function statusOf(error: unknown): { status?: number; code?: string } {
     status: typeof statusCode === "number" ? statusCode : undefined,
     code: typeof code === "string" ? code : undefined,
   };
-}
-
-function emptyState(): State {
-  return { version: 1, backends: {} };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -85,10 +81,10 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
       text = await readAll(response.readableStreamBody);
     } catch (error) {
       // Missing container or blob: nothing has been recorded yet.
-      if (statusOf(error).status === 404) return { state: emptyState(), text: "", etag: undefined };
+      if (statusOf(error).status === 404) return { state: emptyState(), etag: undefined };
       throw fail("read", error);
     }
-    return { state: parseState(text, location), text, etag };
+    return { state: parseState(text, describeBlobProblem(location)), etag };
   }
 
   async function write(snapshot: Snapshot, text: string): Promise<"written" | "conflict"> {
@@ -131,9 +127,7 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
         const result = await fn(draft);
         const text = `${JSON.stringify(draft, null, 2)}\n`;
         // Unchanged: nothing to write (keeps lastUsed-free reads from contending for the ETag).
-        if (snapshot.etag !== undefined ? text === snapshot.text : JSON.stringify(draft) === JSON.stringify(emptyState())) {
-          return result;
-        }
+        if (JSON.stringify(draft) === JSON.stringify(snapshot.state)) return result;
         if ((await write(snapshot, text)) === "written") return result;
         if (attempt >= maxAttempts) {
           throw new AciimgError(
@@ -186,53 +180,31 @@ function redactUrl(url: string): string {
   }
 }
 
-/**
- * Parses the blob's JSON into a `State`, rejecting what does not fit: the state holds the
- * backend's key and endpoint, so a half-understood record must stop us rather than be overwritten.
- */
-export function parseState(text: string, location: string): State {
+/** Words a schema problem for the blob: what is wrong with it, and that deleting it is the way out. */
+function describeBlobProblem(location: string): (problem: StateProblem) => AciimgError {
   const wayOut = `delete the blob ${location} (backends it recorded are then another state's: \`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new AciimgError("E_STATE", `the state in ${location} is not valid JSON; ${wayOut}`, { cause: error });
-  }
   const corrupt = (why: string) => new AciimgError("E_STATE", `the state in ${location} is corrupt (${why}); ${wayOut}`);
-  if (!isObject(parsed)) throw corrupt("not a JSON object");
-  const { version, backends } = parsed;
-  if (typeof version === "number" && version > STATE_VERSION) {
-    throw new AciimgError(
-      "E_STATE",
-      `the state in ${location} has version ${version}, newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
-    );
-  }
-  if (version !== STATE_VERSION) throw corrupt(`version ${JSON.stringify(version)}`);
-  if (!isObject(backends)) throw corrupt("\"backends\" is not an object");
-  // The owner id names the backends this state made (engine/owner.ts); absent in older states.
-  if (parsed.owner !== undefined && !(typeof parsed.owner === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(parsed.owner))) {
-    throw corrupt("\"owner\" is not an owner id");
-  }
-  for (const [name, record] of Object.entries(backends)) {
-    const problem = recordProblem(record);
-    if (problem) throw corrupt(`backend "${name}": ${problem}`);
-  }
-  return parsed as unknown as State;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function recordProblem(record: unknown): string | undefined {
-  if (!isObject(record)) return "not an object";
-  if (record.provider !== "local" && record.provider !== "aci") return "unknown provider";
-  for (const key of ["id", "name", "endpoint", "apiKey", "createdAt", "lastUsed"] as const) {
-    if (typeof record[key] !== "string") return `"${key}" is not a string`;
-  }
-  if (record.status !== "provisioning" && record.status !== "running") return "unknown status";
-  if (!isObject(record.spec)) return "\"spec\" is not an object";
-  return undefined;
+  return (problem) => {
+    switch (problem.kind) {
+      case "not-json":
+        return new AciimgError("E_STATE", `the state in ${location} is not valid JSON; ${wayOut}`, { cause: problem.cause });
+      case "not-object":
+        return corrupt("not a JSON object");
+      case "newer-version":
+        return new AciimgError(
+          "E_STATE",
+          `the state in ${location} has version ${problem.version}, newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
+        );
+      case "wrong-version":
+        return corrupt(`version ${JSON.stringify(problem.version)}`);
+      case "backends-not-object":
+        return corrupt("\"backends\" is not an object");
+      case "malformed-owner":
+        return corrupt("\"owner\" is not an owner id");
+      case "malformed-record":
+        return corrupt(`backend "${problem.name}": ${problem.why}`);
+    }
+  };
 }
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<string> {

@@ -11,8 +11,9 @@ import { dirname } from "node:path";
 import { systemClock } from "../clock.js";
 import { AciimgError } from "../errors.js";
 import { checkPrivateDirectory, octal, type PrivateDirectory } from "../private-dir.js";
-import { STATE_VERSION, type BackendRecord, type Clock, type State, type StateStore } from "../engine/types.js";
+import { STATE_VERSION, type Clock, type State, type StateStore } from "../engine/types.js";
 import { withLock } from "./lock.js";
+import { emptyState, parseState, type StateProblem } from "./schema.js";
 
 export interface FileStateStoreOptions {
   /** The state file, e.g. ~/.local/state/aciimg/state.json. Its directory is created (0700) on first write. */
@@ -74,7 +75,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
       throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, { cause: error });
     }
-    return parseState(text, path);
+    return parseState(text, describeFileProblem(path));
   }
 
   return {
@@ -98,10 +99,6 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
   };
 }
 
-function emptyState(): State {
-  return { version: STATE_VERSION, backends: {} };
-}
-
 /** Where to go when the file cannot be used: concrete commands, nothing lost. */
 function wayOut(path: string): string {
   return (
@@ -110,70 +107,35 @@ function wayOut(path: string): string {
   );
 }
 
-/** Parses and checks the file; rejects (E_STATE) anything that is not version-1 state. */
-export function parseState(text: string, path: string): State {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new AciimgError("E_STATE", `the state file ${path} is not valid JSON (${(error as Error).message}). ${wayOut(path)}`, {
-      cause: error,
-      detail: { stateFile: path },
-    });
-  }
-  if (!isObject(parsed)) {
-    throw new AciimgError("E_STATE", `the state file ${path} does not hold a JSON object. ${wayOut(path)}`, { detail: { stateFile: path } });
-  }
-  const version = parsed.version;
-  if (typeof version === "number" && version > STATE_VERSION) {
-    throw new AciimgError(
-      "E_STATE",
-      `the state file ${path} has schema version ${version}, written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
-        `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
-      { detail: { stateFile: path, version } },
-    );
-  }
-  if (version !== STATE_VERSION || !isObject(parsed.backends)) {
-    throw new AciimgError("E_STATE", `the state file ${path} is not aciimg state (expected {"version":1,"backends":{…}}). ${wayOut(path)}`, {
-      detail: { stateFile: path },
-    });
-  }
-  // The owner id names the backends this state made (engine/owner.ts); absent in older files.
-  const owner = parsed.owner;
-  if (owner !== undefined && !isOwnerId(owner)) {
-    throw new AciimgError("E_STATE", `the state file ${path} has a malformed "owner" (expected a string of letters and digits). ${wayOut(path)}`, {
-      detail: { stateFile: path },
-    });
-  }
-  const backends: Record<string, BackendRecord> = {};
-  for (const [name, record] of Object.entries(parsed.backends)) {
-    if (!isBackendRecord(record)) {
-      throw new AciimgError("E_STATE", `the state file ${path} has a malformed backend record "${name}". ${wayOut(path)}`, {
-        detail: { stateFile: path },
-      });
+/** Words a schema problem for the file: what is wrong with it, and the way out. */
+function describeFileProblem(path: string): (problem: StateProblem) => AciimgError {
+  const detail = { stateFile: path };
+  const unusable = (what: string) => new AciimgError("E_STATE", `the state file ${path} ${what}. ${wayOut(path)}`, { detail });
+  return (problem) => {
+    switch (problem.kind) {
+      case "not-json":
+        return new AciimgError("E_STATE", `the state file ${path} is not valid JSON (${(problem.cause as Error).message}). ${wayOut(path)}`, {
+          cause: problem.cause,
+          detail,
+        });
+      case "not-object":
+        return unusable("does not hold a JSON object");
+      case "newer-version":
+        return new AciimgError(
+          "E_STATE",
+          `the state file ${path} has schema version ${problem.version}, written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
+            `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
+          { detail: { stateFile: path, version: problem.version } },
+        );
+      case "wrong-version":
+      case "backends-not-object":
+        return unusable(`is not aciimg state (expected {"version":1,"backends":{…}})`);
+      case "malformed-owner":
+        return unusable(`has a malformed "owner" (expected a string of letters and digits)`);
+      case "malformed-record":
+        return unusable(`has a malformed backend record "${problem.name}"`);
     }
-    backends[name] = record;
-  }
-  return { version: STATE_VERSION, ...(owner === undefined ? {} : { owner }), backends };
-}
-
-function isOwnerId(value: unknown): value is string {
-  return typeof value === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(value);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isBackendRecord(value: unknown): value is BackendRecord {
-  if (!isObject(value)) return false;
-  const strings = ["id", "name", "endpoint", "apiKey", "createdAt", "lastUsed"] as const;
-  return (
-    strings.every((key) => typeof value[key] === "string") &&
-    (value.provider === "local" || value.provider === "aci") &&
-    (value.status === "provisioning" || value.status === "running") &&
-    isObject(value.spec)
-  );
+  };
 }
 
 /** Temp file in the same directory (same file system), fsync, rename over, fsync the directory. */

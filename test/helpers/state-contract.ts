@@ -54,6 +54,20 @@ export function describeStateStore(name: string, make: () => Promise<StateStoreF
       expect(await fixture.store.read()).toEqual({ version: STATE_VERSION, backends: { default: record } });
     });
 
+    it("round-trips a record's optional fields (tlsFingerprint, pid, provisioner) and the owner id", async () => {
+      const record = sampleRecord("aci", {
+        provider: "aci",
+        status: "provisioning",
+        tlsFingerprint: "AB:CD:EF",
+        provisioner: { pid: 4321, host: "host-1", heartbeat: "2026-01-01T00:00:05.000Z" },
+      });
+      await fixture.store.update((state) => {
+        state.owner = "owner_1";
+        state.backends.aci = record;
+      });
+      expect(await fixture.store.read()).toEqual({ version: STATE_VERSION, owner: "owner_1", backends: { aci: record } });
+    });
+
     it("returns the value update's function returns", async () => {
       const result = await fixture.store.update((state) => Object.keys(state.backends).length + 41);
       expect(result).toBe(41);
