@@ -8,6 +8,7 @@
 import { AciimgError } from "../errors.js";
 import type { Clock } from "../engine/types.js";
 import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
+import { waitForHealth } from "../imaginary/health-wait.js";
 
 export type HealthResult = "healthy" | "unauthorized" | "unreachable";
 
@@ -37,27 +38,25 @@ function clientOf(backend: GroupBackend, timeoutMs: number): ImaginaryClient {
  * answers in plain HTTP (E_PROVISION) fails at once: waiting would not change either.
  */
 export async function probeHealth(backend: GroupBackend, options: ProbeOptions): Promise<HealthResult> {
-  const attempts = options.attempts ?? 40;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 5000;
   const client = clientOf(backend, attemptTimeoutMs);
-  let delayMs = 100;
   try {
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      options.signal?.throwIfAborted();
-      const bound = AbortSignal.timeout(attemptTimeoutMs);
-      const probe = await client.probe(options.signal ? AbortSignal.any([options.signal, bound]) : bound);
-      options.signal?.throwIfAborted();
-      if (probe.state === "healthy") return "healthy";
-      if (probe.state === "unauthorized") return "unauthorized";
-      if (probe.state === "untrusted") {
-        if (probe.error.detail?.plainText !== true) throw probe.error;
-        throw new AciimgError("E_PROVISION", `${backend.endpoint} answers in plain HTTP, not TLS: the image ignored -certfile/-keyfile`, { cause: probe.error });
-      }
-      // unreachable (refused, reset, per-attempt timeout): not up yet
-      if (attempt < attempts) await options.clock.sleep(delayMs, options.signal);
-      delayMs = Math.min(delayMs * 2, 2000);
+    const probe = await waitForHealth(client, {
+      clock: options.clock,
+      signal: options.signal,
+      attempts: options.attempts ?? 40,
+      attemptTimeoutMs,
+      firstDelayMs: 100,
+      maxDelayMs: 2000,
+      // A refused key or an untrusted peer ends the wait: waiting would change neither. Unreachable
+      // (refused, reset, per-attempt timeout): not up yet.
+      onAttempt: (probe) => probe.state !== "unreachable",
+    });
+    if (probe.state === "untrusted") {
+      if (probe.error.detail?.plainText !== true) throw probe.error;
+      throw new AciimgError("E_PROVISION", `${backend.endpoint} answers in plain HTTP, not TLS: the image ignored -certfile/-keyfile`, { cause: probe.error });
     }
-    return "unreachable";
+    return probe.state;
   } finally {
     await client.close().catch(() => undefined);
   }

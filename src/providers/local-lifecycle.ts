@@ -1,0 +1,110 @@
+/**
+ * The local backend's process lifecycle: is a pid our backend (before it is signalled), stopping
+ * it, and waiting for a new one's /health. The spawn and the registry are in local.ts and
+ * local-registry.ts; the stdout handshake, signals and ids in local-process.ts.
+ */
+import { basename } from "node:path";
+import { signal } from "./local-process.js";
+import { knownEntry, type LocalRegistry } from "./local-registry.js";
+import { AciimgError, isAciimgError } from "../errors.js";
+import type { ImaginaryClient } from "../imaginary/client.js";
+import { waitForHealth } from "../imaginary/health-wait.js";
+import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../host-process.js";
+import type { Clock } from "../engine/types.js";
+
+/**
+ * Does `pid` run `node <cli> backend …` as this user? The pid comes from a file (a record, a
+ * registry entry), so before it is signalled /proc must show our backend's command line (the
+ * script of this or another aciimg install, then `backend`) and our uid. Where there is no /proc
+ * (macOS) only liveness can be checked, and the private registry directory is the guard.
+ */
+export function runsOurBackend(pid: number, cliPath: string): boolean {
+  if (!hasProcFs()) return true;
+  const argv = procArgv(pid);
+  const uids = procUids(pid);
+  if (argv === undefined || uids === undefined) return false;
+  const script = argv[1];
+  const isBackendCommand = script !== undefined && argv[2] === "backend" && (script === cliPath || basename(script) === "aciimg.js");
+  return isBackendCommand && uids.real === process.getuid?.() && uids.effective === process.geteuid?.();
+}
+
+/**
+ * Is `pid` the backend `id` names? Alive, our backend's command run by us (`runsOurBackend`), and,
+ * when our registry knows its start time, started at that time. Guards `delete` against signalling
+ * an unrelated process: one that reused the pid, or one a planted entry or record names.
+ */
+export async function isOurBackend(registry: LocalRegistry, cliPath: string, pid: number, id: string): Promise<boolean> {
+  if (!isProcessAlive(pid) || !runsOurBackend(pid, cliPath)) return false;
+  const entry = knownEntry(await registry.read(pid));
+  if (entry && entry.id !== id) return false;
+  if (entry?.startTime !== undefined) {
+    const now = procStartTime(pid);
+    if (now !== undefined && now !== entry.startTime) return false;
+  }
+  return true;
+}
+
+/** Resolves whether `pid` exited within `boundMs`, looking every 25 ms. */
+async function hasExited(pid: number, clock: Clock, boundMs: number): Promise<boolean> {
+  const deadline = clock.now() + boundMs;
+  while (clock.now() < deadline) {
+    if (!isProcessAlive(pid)) return true;
+    await clock.sleep(25);
+  }
+  return !isProcessAlive(pid);
+}
+
+/** SIGTERM, then SIGKILL after `stopTimeoutMs` (only to the same process); fails when even that does not end it within 2 s. */
+export async function stopProcess(pid: number, clock: Clock, stopTimeoutMs: number): Promise<void> {
+  const startTime = procStartTime(pid);
+  if (!signal(pid, "SIGTERM")) return;
+  if (await hasExited(pid, clock, stopTimeoutMs)) return;
+  // The pid may have been freed and taken by another process while we waited: SIGKILL only ours.
+  if (procStartTime(pid) !== startTime) return;
+  signal(pid, "SIGKILL");
+  if (!(await hasExited(pid, clock, 2_000))) {
+    throw new AciimgError("E_INTERNAL", `backend process ${pid} did not exit after SIGKILL within 2s`);
+  }
+}
+
+/** Why a new backend did not become healthy, and the last error seen. */
+export interface StartFailure {
+  reason: string;
+  error: unknown;
+}
+
+/**
+ * Waits for the new backend `pid` to answer /health: undefined once it does, else why not. Gives
+ * up when cancelled, when `startTimeoutMs` has passed since `startedAt`, or when the process exited.
+ */
+export async function waitHealthy(
+  client: ImaginaryClient,
+  pid: number,
+  bounds: { clock: Clock; startedAt: number; startTimeoutMs: number; signal?: AbortSignal | undefined },
+): Promise<StartFailure | undefined> {
+  const { clock, startedAt, startTimeoutMs } = bounds;
+  let failure: StartFailure | undefined;
+  // Any failed probe (no answer yet, a refused key, an error) is retried until one of these holds.
+  const givesUp = (error: unknown): boolean => {
+    if (isAciimgError(error) && error.code === "E_ABORTED") failure = { reason: "cancelled", error };
+    else if (clock.now() - startedAt > startTimeoutMs) failure = { reason: `no healthy /health within ${startTimeoutMs}ms`, error };
+    else if (!isProcessAlive(pid)) failure = { reason: "the backend exited", error };
+    return failure !== undefined;
+  };
+  try {
+    await waitForHealth(client, {
+      clock,
+      signal: bounds.signal,
+      firstDelayMs: 20,
+      maxDelayMs: 250,
+      onAttempt: (probe) => givesUp(probe.error),
+      onError: (error) => !givesUp(error),
+    });
+  } catch (error) {
+    if (failure) return failure;
+    // Cancelled between probes or during a pause.
+    if (bounds.signal?.aborted) return { reason: "cancelled", error };
+    throw error;
+  }
+  return failure;
+}
