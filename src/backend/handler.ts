@@ -11,6 +11,7 @@ import {
   negotiateType, parseImageOptions, validateRequest,
   type ImageOptions, type OperationName, type PipelineStep,
 } from "../imaginary/operations.js";
+import { messages } from "../imaginary/replies.js";
 import { readImageBody } from "./body.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
@@ -67,9 +68,9 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       return r.sendError(res, body.status, body.message, body.status === 413 ? { Connection: "close" } : {});
     }
     const bytes = body.bytes;
-    if (bytes.length === 0) return r.sendError(res, 400, "Empty or unreadable image");
+    if (bytes.length === 0) return r.sendError(res, 400, messages.emptyImage);
     const type = sniffImageType(bytes);
-    if (type === undefined) return r.sendError(res, 406, "Unsupported media type");
+    if (type === undefined) return r.sendError(res, 406, messages.unsupportedMediaType);
     const parsed = parseImageOptions(r.query);
     if (!parsed.ok) return r.sendError(res, parsed.status, parsed.message);
     let options: ImageOptions = parsed.value;
@@ -101,7 +102,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     } else if (r.op !== "watermarkimage" && r.op !== "info") {
       result = await runOperation(r.op, bytes, info, options, limits);
     } else {
-      return r.sendError(res, 501, "Not implemented endpoint");
+      return r.sendError(res, 501, messages.notImplemented);
     }
     if (abort.signal.aborted) return;
     sendBody(res, result.data, {

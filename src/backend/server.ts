@@ -4,7 +4,6 @@
  * routes, statuses and messages (imaginary-api.md §1). Started by `aciimg backend` or imported.
  * Differences from imaginary are deliberate and listed in the README.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -13,7 +12,9 @@ import type { TLSSocket } from "node:tls";
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { AciimgError } from "../errors.js";
+import { keyChecker, presentedKey } from "../imaginary/auth.js";
 import { isOperationName, type OperationName } from "../imaginary/operations.js";
+import { errorBody, messages, refusedMethod } from "../imaginary/replies.js";
 import { handleImage } from "./handler.js";
 import { createSlots } from "./slots.js";
 import { listenOnSocket } from "./socket.js";
@@ -68,12 +69,10 @@ export interface RunningBackend {
 }
 
 type Route = OperationName | "index" | "health";
-const imageMethodMessage = "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source";
-const methodMessage = "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)";
 
 /** Sends imaginary's error body `{"message","status"}` (error.go; newlines stripped). */
 export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ message: message.replace(/\n/g, ""), status });
+  const body = errorBody(status, message, "strip");
   if (res.headersSent) { res.destroy(); return; }
   res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
@@ -120,13 +119,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   sharp.concurrency(Math.max(1, Math.floor(cpus / concurrency)));
   sharp.cache(false);
 
-  const keyDigest = createHash("sha256").update(options.apiKey).digest();
-  const isAuthorized = (req: IncomingMessage, url: URL): boolean => {
-    const header = req.headers["api-key"];
-    const given = (typeof header === "string" && header !== "" ? header : undefined) ?? url.searchParams.get("key") ?? "";
-    // Hashes have equal length, so timingSafeEqual never throws and the compare leaks no timing.
-    return timingSafeEqual(createHash("sha256").update(given).digest(), keyDigest);
-  };
+  const isKey = keyChecker(options.apiKey);
   const redact = (uri: string): string =>
     uri.replace(/([?&]key=)[^&]*/gi, "$1REDACTED").split(options.apiKey).join("REDACTED");
 
@@ -142,10 +135,10 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     const route = routeOf(url.pathname);
     const isImageRoute = route !== undefined && route !== "index" && route !== "health";
     // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
-    if (isImageRoute && req.method === "GET") return sendError(res, 405, imageMethodMessage);
-    if (req.method !== "GET" && req.method !== "POST") return sendError(res, 405, methodMessage);
-    if (!isAuthorized(req, url)) return sendError(res, 401, "Invalid or missing API key");
-    if (route === undefined) return sendError(res, 404, "Not found");
+    const refused = refusedMethod(req.method ?? "", isImageRoute);
+    if (refused) return sendError(res, refused.status, refused.message);
+    if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return sendError(res, 401, messages.badKey);
+    if (route === undefined) return sendError(res, 404, messages.notFound);
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
     await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });

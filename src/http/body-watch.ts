@@ -5,6 +5,7 @@
  * every other upload got 503.
  */
 import type { Readable } from "node:stream";
+import type { Refusal } from "../imaginary/replies.js";
 
 /** Why an upload was cut short; the abort reason of `BodyWatch.signal`, answered as it says. */
 export class BodyRefusedError extends Error {
@@ -82,6 +83,6 @@ export function watchBody(source: Readable, options: BodyWatchOptions): BodyWatc
 }
 
 /** The refusal an aborted watch carries, as an upload failure. */
-export function refusalOf(reason: unknown): { ok: false; status: number; message: string; headers?: Record<string, string> } | undefined {
+export function refusalOf(reason: unknown): Refusal | undefined {
   return reason instanceof BodyRefusedError ? { ok: false, status: reason.status, message: reason.message, headers: reason.headers } : undefined;
 }

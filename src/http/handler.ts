@@ -4,9 +4,10 @@
  * (imaginary-api.md §1), with everything checkable checked before a backend is woken.
  */
 import type { Readable } from "node:stream";
-import { timingSafeEqual, createHash } from "node:crypto";
 import type { Engine } from "../engine/types.js";
 import { isOperationName, operationNames, validateRequest, type OperationName } from "../imaginary/operations.js";
+import { keyChecker, presentedKey } from "../imaginary/auth.js";
+import { messages, refusedMethod } from "../imaginary/replies.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
 import { detectFormat } from "../imaginary/formats.js";
 import { refusalOf, watchBody } from "./body-watch.js";
@@ -67,10 +68,6 @@ export interface HandlerOptions {
 
 export type RequestHandler = (request: HandlerRequest) => Promise<HandlerResponse>;
 
-/** imaginary's messages for methods it refuses (imaginary-api.md §1.8). */
-const METHOD_NOT_ALLOWED = "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)";
-const GET_NOT_ALLOWED = "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source";
-
 /** Creates the handler. It holds no state of its own beyond the engine it is given. */
 export function createHandler(options: HandlerOptions): RequestHandler {
   const { engine, maxUploadBytes } = options;
@@ -91,10 +88,10 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const path = url.pathname;
     const op = path.slice(1);
 
-    if (method !== "GET" && method !== "POST") return errorReply(405, METHOD_NOT_ALLOWED);
+    const refused = refusedMethod(method, isOperationName(op));
+    if (refused) return errorReply(refused.status, refused.message);
     // A liveness probe of this server, not of the backend: it never wakes one and shows nothing private.
     if (path === "/health") return jsonReply(200, { status: "ok", uptime: Math.floor((now() - startedAt) / 1000) });
-    if (isOperationName(op) && method === "GET") return errorReply(405, GET_NOT_ALLOWED);
     if (options.key !== undefined && request.remoteAddress !== undefined) {
       // Checked before the key: a throttled address learns nothing about the key it sends.
       const waitMs = throttle.waitMs(request.remoteAddress);
@@ -103,15 +100,15 @@ export function createHandler(options: HandlerOptions): RequestHandler {
         return errorReply(429, `Too many requests with a wrong API key from this address; retry in ${seconds} s`, { "retry-after": String(seconds) });
       }
     }
-    if (!isAuthorized(header(request, "api-key") || url.searchParams.get("key") || "")) {
+    if (!isAuthorized(presentedKey(request.headers["api-key"], url.searchParams))) {
       if (request.remoteAddress !== undefined) throttle.failed(request.remoteAddress);
-      return errorReply(401, "Invalid or missing API key");
+      return errorReply(401, messages.badKey);
     }
     if (path === "/") return jsonReply(200, { name: "aciimg", operations: operationNames });
     if (path === "/status") return statusReply(engine, request.signal, log);
-    if (!isOperationName(op)) return errorReply(404, "Not found");
+    if (!isOperationName(op)) return errorReply(404, messages.notFound);
     // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
-    if (op === "watermarkimage") return errorReply(501, "Not implemented endpoint");
+    if (op === "watermarkimage") return errorReply(501, messages.notImplemented);
 
     // A body that cannot fit in what is free now is refused unread. Nothing is reserved for it
     // yet: the budget holds bytes as they arrive (./body-watch.ts), not as declared.
@@ -163,7 +160,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // Every format imaginary may load passes (the real one in ACI can have PDF and HEIF loaders);
     // the backend makes the final decision.
     const refusal = detectFormat(image.prefix) === undefined
-      ? errorReply(406, "Unsupported media type")
+      ? errorReply(406, messages.unsupportedMediaType)
       : checked.ok ? undefined : errorReply(checked.status, checked.message);
     if (refusal) {
       image.discard();
@@ -234,16 +231,6 @@ function passThroughHeaders(headers: Record<string, string>): Record<string, str
 function header(request: HandlerRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * Constant-time key comparison: both sides are hashed first, so neither the content nor the
- * length of the expected key leaks through timing.
- */
-function keyChecker(expected: string): (given: string) => boolean {
-  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
-  const want = digest(expected);
-  return (given) => given.length > 0 && timingSafeEqual(digest(given), want);
 }
 
 async function statusReply(engine: Engine, signal: AbortSignal | undefined, log: (line: string) => void): Promise<HandlerResponse> {

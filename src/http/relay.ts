@@ -8,6 +8,7 @@
  * client's upload into Node's request timeout.
  */
 import { PassThrough, type Readable } from "node:stream";
+import { messages, type Refusal } from "../imaginary/replies.js";
 import { refusalOf } from "./body-watch.js";
 
 export interface RelayedUpload {
@@ -19,7 +20,7 @@ export interface RelayedUpload {
   discard(): void;
 }
 
-export type RelayStart = { ok: true; upload: RelayedUpload } | { ok: false; status: number; message: string; headers?: Record<string, string> };
+export type RelayStart = { ok: true; upload: RelayedUpload } | Refusal;
 
 /**
  * Starts relaying `source` of `length` bytes (> 0); resolves once `prefixBytes` have arrived (or
@@ -77,7 +78,7 @@ export function startRelay(source: Readable, length: number, options: { prefixBy
       ended = true;
       consumer?.end();
       consumer = undefined;
-      if (received === 0) resolve({ ok: false, status: 400, message: "Empty or unreadable image" });
+      if (received === 0) resolve({ ok: false, status: 400, message: messages.emptyImage });
       else start();
     });
     const fail = (error: Error) => {
@@ -85,7 +86,7 @@ export function startRelay(source: Readable, length: number, options: { prefixBy
       failure = error;
       consumer?.destroy(error);
       consumer = undefined;
-      if (!started) resolve(refusalOf(error) ?? { ok: false, status: 400, message: "Empty or unreadable image" });
+      if (!started) resolve(refusalOf(error) ?? { ok: false, status: 400, message: messages.emptyImage });
     };
     source.once("error", fail);
     options.stop?.addEventListener("abort", () => {

@@ -3,6 +3,7 @@
  * §1.8), and an engine failure becomes the status a client can act on.
  */
 import { isAciimgError, type ErrorCode } from "../errors.js";
+import { errorBody } from "../imaginary/replies.js";
 
 /** A framework-neutral response; `serve` and the Functions app each write it their way. */
 export interface HandlerResponse {
@@ -14,17 +15,20 @@ export interface HandlerResponse {
 
 /** A JSON body with its content type and length. */
 export function jsonReply(status: number, value: unknown, headers: Record<string, string> = {}): HandlerResponse {
-  const body = JSON.stringify(value);
+  return jsonText(status, JSON.stringify(value), headers);
+}
+
+/** imaginary's error body `{"message":"…","status":N}`, line breaks folded into spaces. */
+export function errorReply(status: number, message: string, headers: Record<string, string> = {}): HandlerResponse {
+  return jsonText(status, errorBody(status, message, "space"), headers);
+}
+
+function jsonText(status: number, body: string, headers: Record<string, string>): HandlerResponse {
   return {
     status,
     headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers },
     body,
   };
-}
-
-/** imaginary's error body: `{"message":"…","status":N}`. */
-export function errorReply(status: number, message: string, headers: Record<string, string> = {}): HandlerResponse {
-  return jsonReply(status, { message: message.replace(/[\r\n]+/g, " "), status }, headers);
 }
 
 /** Failures of the backend's life (provisioning, reachability, cloud limits): the client should come back later. */

@@ -11,6 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
+import { errorBody } from "../imaginary/replies.js";
 import { checkServeKey, exposureWarning } from "./exposure.js";
 import { createHandler, type HandlerResponse } from "./handler.js";
 import { startReaper } from "./reaper.js";
@@ -106,7 +107,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"]
       : error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"]
       : [400, "Bad Request"];
-    const body = JSON.stringify({ message: reason, status });
+    const body = errorBody(status, reason, "space");
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
