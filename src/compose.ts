@@ -6,7 +6,8 @@ import { dirname, join } from "node:path";
 import { systemClock } from "./clock.js";
 import { backendSpecOf, type Config } from "./config.js";
 import { createEngine } from "./engine/engine.js";
-import type { Clock, Engine, Provider, StateStore } from "./engine/types.js";
+import { AciimgError } from "./errors.js";
+import type { Clock, CreatePlan, Engine, Provider, StateStore } from "./engine/types.js";
 import { createLocalProvider } from "./providers/local.js";
 import { createFileStateStore } from "./state/file.js";
 
@@ -32,6 +33,14 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
     return createAciProvider({ config, clock });
   }
   return createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
+}
+
+/** What the selected provider would create for this config (`up --dry-run`); nothing is made. */
+export async function describeCreate(config: Config): Promise<CreatePlan> {
+  const provider = await openProvider(config);
+  const plan = provider.describeCreate?.(backendSpecOf(config));
+  if (!plan) throw new AciimgError("E_INTERNAL", `the ${provider.kind} provider cannot describe what it would create`);
+  return plan;
 }
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */

@@ -103,7 +103,16 @@ export interface Provider {
   list(signal?: AbortSignal): Promise<BackendRef[]>;
   /** The backend's recent log lines. */
   logs?(ref: BackendRef, tail: number, signal?: AbortSignal): Promise<string>;
+  /** What `create(spec)` would make, its secrets masked, without making anything (`up --dry-run`). */
+  describeCreate?(spec: BackendSpec): CreatePlan;
 }
+
+/** What a provider would do to create a backend, as `up --dry-run` shows it. */
+export type CreatePlan =
+  /** local: the command line it would run (the key masked; the instance a placeholder). */
+  | { kind: "command"; command: string }
+  /** aci: the ARM request it would send (secrets masked). */
+  | { kind: "request"; request: { method: "PUT"; url: string; body: unknown } };
 
 export const STATE_VERSION = 1;
 

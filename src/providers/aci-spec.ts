@@ -175,8 +175,12 @@ function wireBody(group: ContainerGroup): unknown {
 
 /** What `aciimg up --dry-run` prints: the PUT aciimg would send, with secrets shown as "***". */
 export function dryRunRequest(config: Config): { method: "PUT"; url: string; body: unknown } {
-  const spec = { ...backendSpecOf(config), location: config.azure.location };
-  const group = containerGroupSpec(spec, config.azure, { apiKey: MASK, tls: { certPem: "(a certificate made for this group)", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
-  const url = `${config.azure.armEndpoint}${groupPath(config.azure, groupNameOf(config.name))}?api-version=${ARM_API_VERSION}`;
+  return dryRunRequestFor({ ...backendSpecOf(config), location: config.azure.location }, config.azure);
+}
+
+/** The masked ARM PUT that creating a backend of `spec` would send (in `azure.location` when the spec names none). */
+export function dryRunRequestFor(spec: BackendSpec, azure: AzureConfig): { method: "PUT"; url: string; body: unknown } {
+  const group = containerGroupSpec(spec, azure, { apiKey: MASK, tls: { certPem: "(a certificate made for this group)", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
+  const url = `${azure.armEndpoint}${groupPath(azure, groupNameOf(spec.name))}?api-version=${ARM_API_VERSION}`;
   return { method: "PUT", url, body: wireBody(group) };
 }

@@ -12,7 +12,7 @@ import type { BackendRef, BackendRecord, Clock, LiveState, Provider } from "../e
 import { createArmAccess } from "./aci-arm.js";
 import { createBackendCreator } from "./aci-create.js";
 import { mapAzureError } from "./aci-errors.js";
-import { CONTAINER_NAME, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_NAME, TAG_OWNER } from "./aci-spec.js";
+import { CONTAINER_NAME, dryRunRequestFor, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_NAME, TAG_OWNER } from "./aci-spec.js";
 import { liveStateOf, parseGroupId, statusOf } from "./aci-state.js";
 
 export interface AciProviderOptions {
@@ -86,5 +86,8 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     }
   }
 
-  return { kind: "aci", create, inspect, delete: remove, list, logs };
+  return {
+    kind: "aci", create, inspect, delete: remove, list, logs,
+    describeCreate: (spec) => ({ kind: "request", request: dryRunRequestFor(spec, options.config.azure) }),
+  };
 }

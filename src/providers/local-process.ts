@@ -50,6 +50,21 @@ export function backendArgs(spec: BackendSpec, socketPath: string): string[] {
   ];
 }
 
+/**
+ * The command line `up --dry-run` shows for a backend of `spec`: exactly the provider's (the same
+ * backendArgs), but the key, which travels in the environment, masked, and the random instance
+ * that names the socket a placeholder.
+ */
+export function backendCommandLine(spec: BackendSpec, logDir: string): string {
+  const args = backendArgs(spec, socketPathOf(logDir, "<instance>"));
+  return `ACIIMG_BACKEND_KEY=*** aciimg ${args.map(shellQuote).join(" ")}`;
+}
+
+/** An argument as a POSIX shell reads it back: bare when it is plain, else in single quotes. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
 /** Sends a signal; false when the process is already gone. */
 export function signal(pid: number, name: NodeJS.Signals): boolean {
   try {

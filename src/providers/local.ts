@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
 import { backendEnvironment } from "./local-env.js";
 import { isOurBackend, stopProcess, waitHealthy } from "./local-lifecycle.js";
-import { backendArgs, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
+import { backendArgs, backendCommandLine, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
@@ -104,6 +104,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   return {
     kind: "local",
     create,
+    describeCreate: (spec) => ({ kind: "command", command: backendCommandLine(spec, logDir) }),
 
     async inspect(record) {
       const pid = record.pid ?? parseId(record.id)?.pid;

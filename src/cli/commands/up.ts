@@ -9,20 +9,14 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
   const globals = command.optsWithGlobals<GlobalOptions>();
   const config = configOf(globals);
   if (options.dryRun) {
-    if (config.provider === "aci") {
-      const { dryRunRequest } = await import("../../providers/aci-spec.js");
-      printJson(dryRunRequest(config));
+    const { describeCreate } = await import("../../compose.js");
+    const plan = await describeCreate(config);
+    if (plan.kind === "request") {
+      printJson(plan.request);
     } else {
       const spec = backendSpecOf(config);
-      const { localRunDir } = await import("../../compose.js");
-      const { backendArgs, socketPathOf } = await import("../../providers/local-process.js");
-      // The local provider passes the key through the environment, never the command line; the
-      // rest is exactly its command line (the same backendArgs): a socket in its private
-      // directory, named by a random instance at start, and concurrency derived from --cpu.
-      const args = backendArgs(spec, socketPathOf(localRunDir(config), "<instance>"));
-      const commandLine = `ACIIMG_BACKEND_KEY=*** aciimg ${args.map(shellQuote).join(" ")}`;
-      if (globals.json) printJson({ provider: "local", spec, command: commandLine });
-      else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${commandLine}\n`);
+      if (globals.json) printJson({ provider: "local", spec, command: plan.command });
+      else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${plan.command}\n`);
     }
     return 0;
   }
@@ -45,9 +39,4 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
       throw error;
     }
   });
-}
-
-/** An argument as a POSIX shell reads it back: bare when it is plain, else in single quotes. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
