@@ -51,6 +51,12 @@ Examples:
 Run aciimg <command> --help for a command's flags and examples.`,
   );
 
+  /** A command's action: its module is loaded only when it runs (changesets), and its exit status handed on. */
+  const lazyAction =
+    <O>(load: () => Promise<(options: O, command: Command) => Promise<number>>) =>
+    async (options: O, command: Command): Promise<void> =>
+      setExitCode(await (await load())(options, command));
+
   addProcessCommand(program, async (...args) => (await import("./commands/process.js")).runProcess(...args), setExitCode);
 
   program
@@ -58,14 +64,14 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("ensure a backend runs; print provider, endpoint and time to ready")
     .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
     .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --dry-run")
-    .action(async (options: { dryRun?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/up.js")).runUp(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/up.js")).runUp));
 
   program
     .command("status")
     .description("provider, live state, endpoint, idle time and time until reap")
     .option("--show-key", "also print the backend's API key")
     .addHelpText("after", "\nExamples:\n  $ aciimg status\n  $ aciimg status --json | jq .reapInMs")
-    .action(async (options: { showKey?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/status.js")).runStatus(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/status.js")).runStatus));
 
   program
     .command("reap")
@@ -73,21 +79,21 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .option("--idle <duration>", "idle limit such as 90s, 5m, 1h (default: config idle, 5m)")
     .option("--dry-run", "say what would be deleted, delete nothing")
     .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
-    .action(async (options: { idle?: string; dryRun?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/reap.js")).runReap(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/reap.js")).runReap));
 
   program
     .command("down")
     .description("delete the backend now")
     .option("--force", "also delete a backend of this --name that another aciimg state made, or one made before owner ids")
     .addHelpText("after", "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json\n  $ aciimg down --name default --force")
-    .action(async (options: { force?: boolean }, cmd: Command) => setExitCode(await (await import("./commands/down.js")).runDown(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/down.js")).runDown));
 
   program
     .command("logs")
     .description("the backend's recent log lines")
     .option("--tail <N>", "how many lines", (v: string) => parseInteger("--tail", v, 1, 100000, "100"), 100)
     .addHelpText("after", "\nExamples:\n  $ aciimg logs\n  $ aciimg logs --tail 20")
-    .action(async (options: { tail: number }, cmd: Command) => setExitCode(await (await import("./commands/logs.js")).runLogs(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/logs.js")).runLogs));
 
   program
     .command("serve")
@@ -108,7 +114,7 @@ Examples:
   $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg
   $ aciimg serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem`,
     )
-    .action(async (options: import("./commands/serve.js").ServeOptions, cmd: Command) => setExitCode(await (await import("./commands/serve.js")).runServe(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/serve.js")).runServe));
 
   program
     .command("backend", { hidden: true })
@@ -123,7 +129,7 @@ Examples:
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"")
-    .action(async (options: import("./commands/backend.js").BackendOptions, cmd: Command) => setExitCode(await (await import("./commands/backend.js")).runBackend(options, cmd)));
+    .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 
   return program;
 }
