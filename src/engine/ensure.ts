@@ -14,13 +14,13 @@
  * `provider.inspect` asked, to tell "gone" (replace) from "failed" (delete, replace) from
  * "provisioning" (wait) from "running at a new endpoint" (update the record).
  */
-import { randomBytes } from "node:crypto";
-import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
-import { createImaginaryClient } from "../imaginary/client.js";
-import { ownerOf } from "./owner.js";
-import { isProcessAlive } from "../host-process.js";
+import { AciimgError } from "../errors.js";
+import { claimAndProvision, dropRecord as dropRecordOf, isProvisionerDead } from "./ensure-claim.js";
+import { verify } from "./ensure-verify.js";
 import { specDrift } from "./spec-drift.js";
-import type { BackendRecord, BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
+import type { BackendSpec, Clock, EnsureResult, Provider, StateStore } from "./types.js";
+
+export { isProvisionerDead } from "./ensure-claim.js";
 
 export interface EnsureContext {
   provider: Provider;
@@ -47,133 +47,12 @@ export interface EnsureOptions {
   onPhase?: (phase: string) => void;
 }
 
-/** True when a `provisioning` record's provisioner is gone: dead pid on this host, or a stale heartbeat. */
-export function isProvisionerDead(record: BackendRecord, context: Pick<EnsureContext, "host" | "clock" | "staleProvisionerMs">): boolean {
-  const provisioner = record.provisioner;
-  if (!provisioner) return true;
-  if (provisioner.host === context.host && !isProcessAlive(provisioner.pid)) return true;
-  const heartbeat = Date.parse(provisioner.heartbeat);
-  return !Number.isFinite(heartbeat) || context.clock.now() - heartbeat > context.staleProvisionerMs;
-}
-
 /** Creates the ensure function of one engine; `seenHealthy` is shared with `call` (a success is a probe). */
 export function createEnsure(context: EnsureContext, seenHealthy: Map<string, number>): (options: EnsureOptions) => Promise<EnsureResult> {
   const { provider, store, spec, clock } = context;
   const name = spec.name;
 
-  /** Removes the record if it is still `id`; returns whether it did. */
-  const dropRecord = (id: string): Promise<boolean> =>
-    store.update((state) => {
-      if (state.backends[name]?.id !== id) return false;
-      delete state.backends[name];
-      return true;
-    });
-
-  /** `patientUntil`: while the provider says running but /health fails, wait until then (a container still starting its server), then fail. */
-  async function verify(record: BackendRecord, patientUntil: number, signal?: AbortSignal): Promise<"healthy" | "replace" | "wait"> {
-    const seen = seenHealthy.get(record.id);
-    if (seen !== undefined && clock.now() - seen < context.trustMs) return "healthy";
-    if (record.provider === "aci" && !record.tlsFingerprint) {
-      // Recorded before aciimg pinned TLS: it served plain http, which is never spoken to an ACI
-      // backend again. It is ours (in our state): replace it.
-      if (await dropRecord(record.id)) await provider.delete(record, signal);
-      return "replace";
-    }
-    // A probe of its own with short timeouts: the call pool waits minutes for big images, a
-    // health check of a wedged backend must not.
-    const probe = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, connections: 1 });
-    try {
-      await probe.health(signal);
-      seenHealthy.set(record.id, clock.now());
-      return "healthy";
-    } catch (error) {
-      if (isAbortError(error) || (isAciimgError(error) && error.code === "E_ABORTED")) throw error;
-      seenHealthy.delete(record.id);
-      const live = await provider.inspect(record, signal);
-      switch (live.state) {
-        case "gone":
-          await dropRecord(record.id);
-          return "replace";
-        case "failed":
-          if (await dropRecord(record.id)) await provider.delete(record, signal);
-          return "replace";
-        case "provisioning":
-          return "wait";
-        case "running":
-          if (live.endpoint !== record.endpoint) {
-            // The provider moved it (e.g. an ACI restart with a new IP): keep the backend, fix the record.
-            await store.update((state) => {
-              const current = state.backends[name];
-              if (current?.id === record.id) current.endpoint = live.endpoint;
-            });
-            return "wait";
-          }
-          // The provider still puts it at this address, yet another certificate answers there:
-          // someone is in the way. Waiting would not help, and nothing was sent to them.
-          if (isAciimgError(error) && error.code === "E_BACKEND_UNTRUSTED") throw error;
-          if (clock.now() < patientUntil) return "wait";
-          throw new AciimgError(
-            "E_BACKEND_UNREACHABLE",
-            `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ${(error as Error).message}. ` +
-              `Retry in a moment, or run \`aciimg down\` to replace it.`,
-            { cause: error },
-          );
-      }
-    } finally {
-      await probe.close().catch(() => undefined);
-    }
-  }
-
-  async function provision(claim: BackendRecord, owner: string, options: EnsureOptions, started: number): Promise<EnsureResult | undefined> {
-    const heartbeat = new AbortController();
-    const beat = async (): Promise<void> => {
-      while (!heartbeat.signal.aborted) {
-        try {
-          await clock.sleep(context.heartbeatMs, heartbeat.signal);
-          await store.update((state) => {
-            const current = state.backends[name];
-            if (current?.id === claim.id && current.provisioner) current.provisioner.heartbeat = new Date(clock.now()).toISOString();
-          });
-        } catch {
-          if (heartbeat.signal.aborted) return;
-        }
-      }
-    };
-    const beating = beat();
-    let record: BackendRecord;
-    try {
-      record = await provider.create(spec, { apiKey: claim.apiKey, owner, signal: options.signal, onPhase: options.onPhase });
-    } catch (error) {
-      heartbeat.abort();
-      await beating;
-      await dropRecord(claim.id).catch(() => undefined);
-      if (isAciimgError(error)) throw error;
-      if (isAbortError(error)) throw new AciimgError("E_ABORTED", `provisioning the ${provider.kind} backend was cancelled`, { cause: error });
-      throw new AciimgError("E_PROVISION", `cannot provision a ${provider.kind} backend: ${(error as Error).message}`, { cause: error });
-    }
-    heartbeat.abort();
-    await beating;
-    let stored: boolean;
-    try {
-      stored = await store.update((state) => {
-        if (state.backends[name]?.id !== claim.id) return false;
-        const now = new Date(clock.now()).toISOString();
-        state.backends[name] = { ...record, lastUsed: now, status: "running" };
-        return true;
-      });
-    } catch (error) {
-      // Leave nothing behind: a backend the state cannot name would run unreaped until orphan reaping.
-      await provider.delete(record).catch(() => undefined);
-      throw error;
-    }
-    if (!stored) {
-      // Our claim was taken over (we looked dead) or removed by `down`: this backend is surplus.
-      await provider.delete(record).catch(() => undefined);
-      return undefined;
-    }
-    seenHealthy.set(record.id, clock.now());
-    return { record: { ...record, status: "running" }, created: true, readyMs: clock.now() - started, drift: [] };
-  }
+  const dropRecord = (id: string): Promise<boolean> => dropRecordOf(store, name, id);
 
   return async function ensure(options: EnsureOptions): Promise<EnsureResult> {
     const started = clock.now();
@@ -193,17 +72,8 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       const record = (await store.read()).backends[name];
 
       if (!record) {
-        const claim = newClaim();
-        // The claim and the state's owner id (made on the first create) are written together.
-        const owner = await store.update((state) => {
-          if (state.backends[name]) return undefined;
-          state.backends[name] = claim;
-          return ownerOf(state);
-        });
-        if (owner !== undefined) {
-          const result = await provision(claim, owner, options, started);
-          if (result) return result;
-        }
+        const result = await claimAndProvision(context, seenHealthy, options, started);
+        if (result) return result;
         continue;
       }
 
@@ -216,7 +86,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       }
 
       if (record.status === "running") {
-        const verdict = await verify(record, started + unhealthyPatienceMs, options.signal);
+        const verdict = await verify(context, seenHealthy, record, started + unhealthyPatienceMs, options.signal);
         if (verdict === "healthy") return { record, created: false, readyMs: clock.now() - started, drift: specDrift(record.spec, spec, provider.kind) };
         if (verdict === "replace") continue;
       } else if (isProvisionerDead(record, context)) {
@@ -235,22 +105,4 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       backoffMs = Math.min(backoffMs * 1.5, 1_000);
     }
   };
-
-  function newClaim(): BackendRecord {
-    const now = new Date(clock.now()).toISOString();
-    const token = randomBytes(6).toString("hex");
-    return {
-      provider: provider.kind,
-      id: `provisioning:${context.host}:${context.pid}:${token}`,
-      name,
-      endpoint: "",
-      // The key is chosen before create so the claim and the backend agree on it.
-      apiKey: randomBytes(24).toString("base64url"),
-      createdAt: now,
-      lastUsed: now,
-      status: "provisioning",
-      spec,
-      provisioner: { pid: context.pid, host: context.host, heartbeat: now },
-    };
-  }
 }

@@ -1,0 +1,48 @@
+/**
+ * `call`'s retry: a request whose backend vanished (reaped, killed, replaced) is sent again to the
+ * backend ensure provides next, a bounded number of times.
+ */
+import { isAciimgError } from "../errors.js";
+import type { BackendRecord, ImageRequest, ImageResponse } from "./types.js";
+
+/**
+ * How often one call provisions again after its backend vanished. Bounded, so an input that
+ * crashes the backend costs at most this many extra backends before the call fails.
+ */
+const maxVanishedRetries = 2;
+
+/** True when an error means "the backend this record names is not there (any more)". */
+function isVanished(error: unknown): boolean {
+  if (!isAciimgError(error)) return false;
+  // Untrusted: something else answers at the address (an ACI group's IP can change on restart);
+  // ensure re-reads the provider and refuses for good when the backend is still said to be there.
+  if (error.code === "E_BACKEND_UNREACHABLE" || error.code === "E_BACKEND_UNTRUSTED") return true;
+  // 401: the endpoint answers with another key, so it is not our backend (port reused).
+  return error.code === "E_IMAGE" && error.detail?.status === 401;
+}
+
+export interface RetryingSend {
+  /** Sends the request to the backend `record` names. */
+  send(record: BackendRecord, request: ImageRequest): Promise<ImageResponse>;
+  /** Forgets a backend found vanished, so the next ensure does not reuse it. */
+  forget(record: BackendRecord): void;
+  /** A healthy backend (provisions when needed). */
+  ensure(signal: AbortSignal | undefined): Promise<BackendRecord>;
+}
+
+/** Sends `request` to `record`; on a vanished backend ensures another and sends again (at most twice). */
+export async function sendWithRetry(record: BackendRecord, request: ImageRequest, backends: RetryingSend): Promise<ImageResponse> {
+  for (let retries = 0; ; retries++) {
+    try {
+      return await backends.send(record, request);
+    } catch (error) {
+      if (!isVanished(error) || request.signal?.aborted || retries === maxVanishedRetries) throw error;
+      // Reaped, killed or replaced under us: forget it, ensure (provisions if needed), retry.
+      // Operations are idempotent (imaginary-api.md §1.5), so a replay is safe. Normally one
+      // retry is enough; a second covers a reaper with a tiny idle limit deleting even the
+      // backend provisioned for the first retry before the replay reached it.
+      backends.forget(record);
+      record = await backends.ensure(request.signal);
+    }
+  }
+}

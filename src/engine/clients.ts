@@ -1,0 +1,48 @@
+/**
+ * The engine's imaginary clients: one keep-alive pool per backend (by id, endpoint and pin), and
+ * when each backend was last seen healthy (ensure skips the /health probe within `trustMs`).
+ */
+import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
+import type { BackendRecord } from "./types.js";
+
+export interface BackendClients {
+  /** When each backend (by id) last answered; ensure trusts a recent answer without a probe. */
+  readonly seenHealthy: Map<string, number>;
+  /** The client of the backend `record` names, made on first use. */
+  clientFor(record: BackendRecord): ImaginaryClient;
+  /** Closes the clients of backend `id` and forgets when it was seen healthy. */
+  drop(id: string): Promise<void>;
+  /** Closes every client. */
+  close(): Promise<void>;
+}
+
+/** The client cache; `connections` keep-alive connections per backend. */
+export function createBackendClients(connections: number | undefined): BackendClients {
+  const clients = new Map<string, ImaginaryClient>();
+  const seenHealthy = new Map<string, number>();
+  return {
+    seenHealthy,
+    clientFor(record) {
+      const key = `${record.id} ${record.endpoint} ${record.tlsFingerprint ?? ""}`;
+      let client = clients.get(key);
+      if (!client) {
+        client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections });
+        clients.set(key, client);
+      }
+      return client;
+    },
+    async drop(id) {
+      seenHealthy.delete(id);
+      for (const [key, client] of clients) {
+        if (key.startsWith(`${id} `)) {
+          clients.delete(key);
+          await client.close().catch(() => undefined);
+        }
+      }
+    },
+    async close() {
+      await Promise.all([...clients.values()].map((client) => client.close().catch(() => undefined)));
+      clients.clear();
+    },
+  };
+}
