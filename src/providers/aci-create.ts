@@ -10,9 +10,9 @@ import { AciimgError, isAciimgError } from "../errors.js";
 import type { BackendRecord, BackendSpec, Clock, CreateOptions } from "../engine/types.js";
 import { formatDuration } from "../units.js";
 import type { ArmAccess } from "./aci-arm.js";
-import { mapAzureError } from "./aci-errors.js";
+import { mapAzureError, type AzureErrorContext } from "./aci-errors.js";
 import { conflictWith } from "./aci-owner.js";
-import { probeHealth, servesWithoutKey } from "./aci-health.js";
+import { probeHealth, servesWithoutKey, type GroupBackend } from "./aci-health.js";
 import { createBackendCertificate } from "./aci-tls.js";
 import { IMAGINARY_PORT, TAG_CREATED, containerGroupSpec, groupNameOf } from "./aci-spec.js";
 import { lastEvents, liveStateOf, pinOf } from "./aci-state.js";
@@ -22,7 +22,7 @@ const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
 /** Returns `create` for the aci provider. */
 export function createBackendCreator({ access, clock }: { access: ArmAccess; clock: Clock }): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
-  const { azure, arm, configured, context, getGroup, deleteGroup, tailLogs } = access;
+  const { azure, configured, context, getGroup, deleteGroup } = access;
 
   /** Best-effort removal of a half-made group; says in the message whether it worked. */
   async function cleanup(resourceGroup: string, name: string): Promise<string> {
@@ -80,21 +80,6 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     return undefined;
   }
 
-  /** Reports the container's newest event name until `signal` fires; read errors are only skipped polls. */
-  async function watchEvents(resourceGroup: string, name: string, signal: AbortSignal, phase: (p: string) => void): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await clock.sleep(Math.max(azure.pollIntervalMs, 50), signal);
-        const group = await arm("watch").containerGroups.get(resourceGroup, name, { abortSignal: signal });
-        const events = group.containers[0]?.instanceView?.events ?? [];
-        const newest = events[events.length - 1]?.name;
-        if (newest) phase(newest);
-      } catch {
-        // Aborted, or a transient read failure: the LRO poller reports real failures.
-      }
-    }
-  }
-
   async function create(spec: BackendSpec, { apiKey, owner, signal, onPhase }: CreateOptions): Promise<BackendRecord> {
     const name = groupNameOf(spec.name);
     const action = `create container group ${name}`;
@@ -123,101 +108,163 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       const group = containerGroupSpec(spec, azure, { apiKey, tls }, createdAt, randomBytes(4).toString("hex"), owner);
       putSent = true;
       phase("Pending");
-      const poller = await arm(action).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
-        updateIntervalInMs: azure.pollIntervalMs,
-        abortSignal: bound,
-        onResponse: (raw) => {
-          const body = raw.parsedBody as { status?: unknown; properties?: { provisioningState?: unknown; events?: Array<{ name?: unknown }> } } | undefined;
-          const events = body?.properties?.events;
-          const last = Array.isArray(events) ? events[events.length - 1]?.name : undefined;
-          if (typeof last === "string") phase(last);
-          else if (typeof body?.status === "string") phase(body.status);
-          else if (typeof body?.properties?.provisioningState === "string") phase(body.properties.provisioningState);
-        },
-      });
-      // The operation status carries events only at the end (recordings, arm-notes.md §2.5), so
-      // watch the group's instanceView meanwhile for Pulling/Pulled/Started to show on a spinner.
-      const watching = new AbortController();
-      const watcher = watchEvents(resourceGroup, name, AbortSignal.any([bound, watching.signal]), phase);
-      let result: ContainerGroup;
-      try {
-        result = await poller.pollUntilDone({ abortSignal: bound });
-      } finally {
-        watching.abort();
-        await watcher;
-      }
-      // Succeeded means the containers run (arm-notes.md §1.3); wait for Running + IP if not yet.
-      for (let live = liveStateOf(result); live.state !== "running"; live = liveStateOf(result)) {
-        if (live.state === "failed") throw new AciimgError("E_PROVISION", `${action}: ${live.detail}`);
-        await clock.sleep(azure.pollIntervalMs, bound);
-        const again = await getGroup(resourceGroup, name, action, bound);
-        if (!again) throw new AciimgError("E_PROVISION", `${action}: the group vanished while it was starting (deleted out of band?)`);
-        result = again;
-      }
+      const result = await putAndFollow(access, clock, { resourceGroup, name, action }, group, bound, phase);
       const live = liveStateOf(result);
       const endpoint = live.state === "running" ? live.endpoint : "";
       phase("Started");
       probing = endpoint;
       const backend = { endpoint, apiKey, tlsFingerprint: tls.fingerprint };
-      const health = await probeHealth(backend, { clock, signal: bound }).catch((error: unknown) => {
-        if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
-        throw new AciimgError(
-          "E_PROVISION",
-          `${action}: ${spec.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
-            `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
-            `(nextcloud/aio-imaginary, or one built FROM it).`,
-          { cause: error },
-        );
-      });
-      if (health !== "healthy") {
-        throw new AciimgError(
-          "E_BACKEND_UNREACHABLE",
-          `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
-        );
-      }
-      if (await servesWithoutKey(backend, bound)) {
-        throw new AciimgError(
-          "E_PROVISION",
-          `${action}: ${spec.image} answers without the API key, so anyone who finds its public IP could use it. ` +
-            `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default nextcloud/aio-imaginary does).`,
-        );
-      }
+      await checkServes(backend, { action, image: spec.image, endpoint }, clock, bound);
       phase("healthy");
       return recordOf(result, spec, apiKey, endpoint, createdAt.toISOString(), tls.fingerprint);
     } catch (error) {
-      const timedOut = timeout.aborted && !signal?.aborted;
-      // Look before cleaning up: a PUT refused outright (quota, capacity, …) created nothing.
-      const look = AbortSignal.timeout(30_000);
-      let group: ContainerGroup | undefined;
-      let exists = false;
-      if (putSent) {
-        try {
-          group = await getGroup(resourceGroup, name, action, look);
-          exists = group !== undefined;
-        } catch {
-          exists = true; // unknown: try to delete anyway
-        }
-      }
-      const logTail = probing && exists ? await tailLogs(resourceGroup, name, look) : "";
-      const cleaned = exists ? ` ${await cleanup(resourceGroup, name)}` : "";
-      if (timedOut) {
-        const limit = formatDuration(azure.createTimeoutMs);
-        throw new AciimgError(
-          "E_TIMEOUT",
-          probing
-            ? `${action}: the container started, but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
-                `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
-            : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
-                `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
-          { cause: error, detail: { lastState } },
-        );
-      }
-      const mapped = mapAzureError(error, { ...ctx, events: lastEvents(group) });
-      if (logTail) mapped.message += ` Its last log lines: ${logTail}`;
-      mapped.message += cleaned;
-      throw mapped;
+      throw await createFailure(error, access, cleanup, {
+        resourceGroup, name, action, ctx, putSent, probing, lastState,
+        timedOut: timeout.aborted && !signal?.aborted,
+      });
     }
   }
 
   return create;
+}
+
+/** PUTs the group and follows the long-running operation (phases from its responses and the instanceView) until it runs with an IP. */
+async function putAndFollow(
+  access: ArmAccess,
+  clock: Clock,
+  where: { resourceGroup: string; name: string; action: string },
+  group: ContainerGroup,
+  bound: AbortSignal,
+  phase: (p: string) => void,
+): Promise<ContainerGroup> {
+  const { azure, arm, getGroup } = access;
+  const { resourceGroup, name, action } = where;
+  const poller = await arm(action).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
+    updateIntervalInMs: azure.pollIntervalMs,
+    abortSignal: bound,
+    onResponse: (raw) => {
+      const body = raw.parsedBody as { status?: unknown; properties?: { provisioningState?: unknown; events?: Array<{ name?: unknown }> } } | undefined;
+      const events = body?.properties?.events;
+      const last = Array.isArray(events) ? events[events.length - 1]?.name : undefined;
+      if (typeof last === "string") phase(last);
+      else if (typeof body?.status === "string") phase(body.status);
+      else if (typeof body?.properties?.provisioningState === "string") phase(body.properties.provisioningState);
+    },
+  });
+  // The operation status carries events only at the end (recordings, arm-notes.md §2.5), so
+  // watch the group's instanceView meanwhile for Pulling/Pulled/Started to show on a spinner.
+  const watching = new AbortController();
+  const watcher = watchEvents(access, clock, resourceGroup, name, AbortSignal.any([bound, watching.signal]), phase);
+  let result: ContainerGroup;
+  try {
+    result = await poller.pollUntilDone({ abortSignal: bound });
+  } finally {
+    watching.abort();
+    await watcher;
+  }
+  // Succeeded means the containers run (arm-notes.md §1.3); wait for Running + IP if not yet.
+  for (let live = liveStateOf(result); live.state !== "running"; live = liveStateOf(result)) {
+    if (live.state === "failed") throw new AciimgError("E_PROVISION", `${action}: ${live.detail}`);
+    await clock.sleep(azure.pollIntervalMs, bound);
+    const again = await getGroup(resourceGroup, name, action, bound);
+    if (!again) throw new AciimgError("E_PROVISION", `${action}: the group vanished while it was starting (deleted out of band?)`);
+    result = again;
+  }
+  return result;
+}
+
+/**
+ * Probes the new group's /health with the key, then without it: fails unless it answers with the
+ * key only, and over TLS.
+ */
+async function checkServes(
+  backend: GroupBackend,
+  about: { action: string; image: string; endpoint: string },
+  clock: Clock,
+  bound: AbortSignal,
+): Promise<void> {
+  const { action, endpoint } = about;
+  const health = await probeHealth(backend, { clock, signal: bound }).catch((error: unknown) => {
+    if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
+    throw new AciimgError(
+      "E_PROVISION",
+      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
+        `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
+        `(nextcloud/aio-imaginary, or one built FROM it).`,
+      { cause: error },
+    );
+  });
+  if (health !== "healthy") {
+    throw new AciimgError(
+      "E_BACKEND_UNREACHABLE",
+      `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
+    );
+  }
+  if (await servesWithoutKey(backend, bound)) {
+    throw new AciimgError(
+      "E_PROVISION",
+      `${action}: ${about.image} answers without the API key, so anyone who finds its public IP could use it. ` +
+        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default nextcloud/aio-imaginary does).`,
+    );
+  }
+}
+
+/**
+ * The error a failed create ends with: the half-made group looked up and deleted (a PUT refused
+ * outright made nothing), its last log lines when it got as far as running, and a timeout worded
+ * by how far it got.
+ */
+async function createFailure(
+  error: unknown,
+  access: ArmAccess,
+  cleanup: (resourceGroup: string, name: string) => Promise<string>,
+  how: { resourceGroup: string; name: string; action: string; ctx: AzureErrorContext; putSent: boolean; probing: string; lastState: string; timedOut: boolean },
+): Promise<Error> {
+  const { azure, getGroup, tailLogs } = access;
+  const { resourceGroup, name, action, ctx, putSent, probing, lastState, timedOut } = how;
+  // Look before cleaning up: a PUT refused outright (quota, capacity, …) created nothing.
+  const look = AbortSignal.timeout(30_000);
+  let group: ContainerGroup | undefined;
+  let exists = false;
+  if (putSent) {
+    try {
+      group = await getGroup(resourceGroup, name, action, look);
+      exists = group !== undefined;
+    } catch {
+      exists = true; // unknown: try to delete anyway
+    }
+  }
+  const logTail = probing && exists ? await tailLogs(resourceGroup, name, look) : "";
+  const cleaned = exists ? ` ${await cleanup(resourceGroup, name)}` : "";
+  if (timedOut) {
+    const limit = formatDuration(azure.createTimeoutMs);
+    return new AciimgError(
+      "E_TIMEOUT",
+      probing
+        ? `${action}: the container started, but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
+            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
+        : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
+            `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
+      { cause: error, detail: { lastState } },
+    );
+  }
+  const mapped = mapAzureError(error, { ...ctx, events: lastEvents(group) });
+  if (logTail) mapped.message += ` Its last log lines: ${logTail}`;
+  mapped.message += cleaned;
+  return mapped;
+}
+
+/** Reports the container's newest event name until `signal` fires; read errors are only skipped polls. */
+async function watchEvents(access: ArmAccess, clock: Clock, resourceGroup: string, name: string, signal: AbortSignal, phase: (p: string) => void): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await clock.sleep(Math.max(access.azure.pollIntervalMs, 50), signal);
+      const group = await access.arm("watch").containerGroups.get(resourceGroup, name, { abortSignal: signal });
+      const events = group.containers[0]?.instanceView?.events ?? [];
+      const newest = events[events.length - 1]?.name;
+      if (newest) phase(newest);
+    } catch {
+      // Aborted, or a transient read failure: the LRO poller reports real failures.
+    }
+  }
 }
