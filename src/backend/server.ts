@@ -5,8 +5,8 @@
  * Differences from imaginary are deliberate and listed in the README.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { availableParallelism } from "node:os";
@@ -119,7 +119,6 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   sharp.concurrency(Math.max(1, Math.floor(cpus / concurrency)));
   sharp.cache(false);
 
-  const isKey = keyChecker(options.apiKey);
   const redact = (uri: string): string =>
     uri.replace(/([?&]key=)[^&]*/gi, "$1REDACTED").split(options.apiKey).join("REDACTED");
 
@@ -127,22 +126,8 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   // so uploads do not leave libvips idle); `slots` bounds the images libvips works on at once.
   const slots = { intake: createSlots(2 * concurrency), work: createSlots(concurrency) };
   const status = createStatusSource(packageVersion());
-  const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    res.setHeader("Server", serverHeader);
-    const url = new URL(req.url ?? "/", "http://backend.invalid");
-    const route = routeOf(url.pathname);
-    const isImageRoute = route !== undefined && route !== "index" && route !== "health";
-    // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
-    const refused = refusedMethod(req.method ?? "", isImageRoute);
-    if (refused) return sendError(res, refused.status, refused.message);
-    if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return sendError(res, 401, messages.badKey);
-    if (route === undefined) return sendError(res, 404, messages.notFound);
-    if (route === "index") return sendJson(res, status.index());
-    if (route === "health") return sendJson(res, status.health(slots.intake));
-    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
-  };
+  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, limits, status });
 
   // Responses in flight, so close() can ask their connections not to linger as keep-alive.
   const inflight = new Set<ServerResponse>();
@@ -155,56 +140,18 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
       if (closing && inflight.size === 0) server.closeAllConnections();
     });
     if (closing) res.setHeader("Connection", "close");
-    if (options.log) {
-      const log = options.log;
-      res.on("finish", () => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const when = new Date().toISOString().replace("T", " ").slice(0, 19);
-        const bytes = Number(res.getHeader("Content-Length") ?? 0);
-        log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
-      });
-    }
+    if (options.log) logAccess(req, res, started, options.log, redact);
     handle(req, res).catch((error: unknown) => {
       sendError(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
     });
   };
   const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
-  if (options.tls && options.log) {
-    const log = options.log;
-    // A client that fails the handshake (plain HTTP sent to the TLS port, a client refusing our
-    // certificate) gets one line, as Go's net/http logs it for imaginary (server.go: "http: TLS
-    // handshake error from %s: %v"), with the standard Go log date prefix. No request data exists yet.
-    // The peer is read when the TCP connection arrives: a TLS socket reset before its handshake
-    // no longer knows it. Node gives the TLS socket's TCP socket as `_parent` only.
-    const peers = new WeakMap<Socket, string>();
-    server.on("connection", (raw: Socket) => {
-      const host = raw.remoteAddress ?? "-";
-      peers.set(raw, `${host.includes(":") ? `[${host}]` : host}:${raw.remotePort ?? "-"}`);
-    });
-    server.on("tlsClientError", (error: Error & { reason?: string; code?: string }, socket: TLSSocket) => {
-      const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
-      const from = (raw && peers.get(raw)) ?? `${socket.remoteAddress ?? "-"}:${socket.remotePort ?? "-"}`;
-      // OpenSSL's reason ("http request", "wrong version number"), not its message with addresses and source paths.
-      const reason = error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
-      const when = new Date().toISOString().replace("T", " ").replace(/-/g, "/").slice(0, 19);
-      log(`${when} http: TLS handshake error from ${from}: ${reason}`);
-    });
-  }
+  if (options.tls && options.log) logHandshakeErrors(server, options.log);
   server.headersTimeout = 60_000;
   server.requestTimeout = 120_000;
 
   try {
-    if (options.socketPath !== undefined) {
-      await listenOnSocket(server, options.socketPath);
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-    }
+    await listen(server, options);
   } catch (error) {
     status.stop();
     throw error;
@@ -227,4 +174,76 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
         }
       }),
   };
+}
+
+/** The request handler: imaginary's middleware order, then the index, /health or an image operation. */
+function createHandle(backend: {
+  isKey: ReturnType<typeof keyChecker>;
+  slots: { intake: ReturnType<typeof createSlots>; work: ReturnType<typeof createSlots> };
+  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
+  status: ReturnType<typeof createStatusSource>;
+}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { isKey, slots, limits, status } = backend;
+  const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
+  return async (req, res) => {
+    res.setHeader("Server", serverHeader);
+    const url = new URL(req.url ?? "/", "http://backend.invalid");
+    const route = routeOf(url.pathname);
+    const isImageRoute = route !== undefined && route !== "index" && route !== "health";
+    // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
+    const refused = refusedMethod(req.method ?? "", isImageRoute);
+    if (refused) return sendError(res, refused.status, refused.message);
+    if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return sendError(res, 401, messages.badKey);
+    if (route === undefined) return sendError(res, 404, messages.notFound);
+    if (route === "index") return sendJson(res, status.index());
+    if (route === "health") return sendJson(res, status.health(slots.intake));
+    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
+  };
+}
+
+/** One access-log line per finished response, in imaginary's format, the key redacted from the URI. */
+function logAccess(req: IncomingMessage, res: ServerResponse, started: bigint, log: (line: string) => void, redact: (uri: string) => string): void {
+  res.on("finish", () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const when = new Date().toISOString().replace("T", " ").slice(0, 19);
+    const bytes = Number(res.getHeader("Content-Length") ?? 0);
+    log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
+  });
+}
+
+/** Logs each failed TLS handshake of `server`, as imaginary does. */
+function logHandshakeErrors(server: HttpServer | HttpsServer, log: (line: string) => void): void {
+  // A client that fails the handshake (plain HTTP sent to the TLS port, a client refusing our
+  // certificate) gets one line, as Go's net/http logs it for imaginary (server.go: "http: TLS
+  // handshake error from %s: %v"), with the standard Go log date prefix. No request data exists yet.
+  // The peer is read when the TCP connection arrives: a TLS socket reset before its handshake
+  // no longer knows it. Node gives the TLS socket's TCP socket as `_parent` only.
+  const peers = new WeakMap<Socket, string>();
+  server.on("connection", (raw: Socket) => {
+    const host = raw.remoteAddress ?? "-";
+    peers.set(raw, `${host.includes(":") ? `[${host}]` : host}:${raw.remotePort ?? "-"}`);
+  });
+  server.on("tlsClientError", (error: Error & { reason?: string; code?: string }, socket: TLSSocket) => {
+    const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+    const from = (raw && peers.get(raw)) ?? `${socket.remoteAddress ?? "-"}:${socket.remotePort ?? "-"}`;
+    // OpenSSL's reason ("http request", "wrong version number"), not its message with addresses and source paths.
+    const reason = error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
+    const when = new Date().toISOString().replace("T", " ").replace(/-/g, "/").slice(0, 19);
+    log(`${when} http: TLS handshake error from ${from}: ${reason}`);
+  });
+}
+
+/** Listens on the Unix socket, else on host:port (default 127.0.0.1 and a free port). */
+async function listen(server: HttpServer | HttpsServer, options: BackendOptions): Promise<void> {
+  if (options.socketPath !== undefined) {
+    await listenOnSocket(server, options.socketPath);
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  }
 }
