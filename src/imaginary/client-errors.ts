@@ -1,0 +1,80 @@
+/**
+ * The imaginary client's errors, mapped once at the boundary (STYLE.md "Errors"): undici's and the
+ * socket's transport errors to E_BACKEND_UNREACHABLE / E_ABORTED, imaginary's error bodies to E_IMAGE.
+ */
+import { errors as undiciErrors } from "undici";
+import { AciimgError, isAbortError } from "../errors.js";
+
+/** Error codes of undici (lib/core/errors.js) and of the socket that mean "the backend is not there". */
+const unreachableCodes = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED",
+]);
+
+const socketUnreachableCodes: ReadonlySet<string> = new Set([...unreachableCodes, "ENOENT", "EACCES"]);
+
+/**
+ * imaginary's error bodies are `{"message","status"}` JSON (imaginary-api.md §1.8), except the
+ * throttle's 429 `text/plain` "limit exceeded". Keep imaginary's status and message so surfaces
+ * can pass them through unchanged.
+ */
+export function imaginaryError(status: number, contentType: string, text: string, path: string): AciimgError {
+  let message = text.trim();
+  if (contentType.includes("json")) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === "string") message = parsed.message;
+    } catch {
+      // keep the raw text
+    }
+  }
+  if (!message) message = `HTTP ${status}`;
+  const hint =
+    status === 401
+      ? " (the backend rejected the API key: it is not the backend aciimg started; run `aciimg down`)"
+      : status === 429
+        ? " (the backend is at its concurrency limit; lower --concurrency)"
+        : "";
+  return new AciimgError("E_IMAGE", `${path.split("?")[0]}: ${message}${hint}`, { detail: { status, message } });
+}
+
+export function emptyResponseError(endpoint: string, path: string): AciimgError {
+  return new AciimgError(
+    "E_BACKEND_UNREACHABLE",
+    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, which is never a valid result; ` +
+      `it may be overloaded or broken. Check \`aciimg logs\` and retry.`,
+    { detail: { status: 200, message: "empty response" } },
+  );
+}
+
+/**
+ * `isSocket`: connecting to a Unix socket also fails with ENOENT (no socket file: the backend is
+ * gone and its file removed) and EACCES (not our socket): the backend is not there either.
+ */
+export function mapTransportError(error: unknown, endpoint: string, path: string, isSocket = false): AciimgError | unknown {
+  if (error instanceof AciimgError) return error;
+  if (isAbortError(error) || error instanceof undiciErrors.RequestAbortedError) {
+    return new AciimgError("E_ABORTED", `request ${path.split("?")[0]} to ${endpoint} was cancelled`, { cause: error });
+  }
+  const codes = isSocket ? socketUnreachableCodes : unreachableCodes;
+  const code = errorCode(error, codes);
+  if (code !== undefined && codes.has(code)) {
+    return new AciimgError(
+      "E_BACKEND_UNREACHABLE",
+      `cannot reach the backend at ${endpoint} (${code}) for ${path.split("?")[0]}`,
+      { cause: error, detail: { code } },
+    );
+  }
+  return error;
+}
+
+/** The error's code, also when undici wraps a socket error as its cause. */
+function errorCode(error: unknown, codes: ReadonlySet<string>): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && codes.has(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
