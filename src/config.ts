@@ -3,11 +3,11 @@
  * or `--config`) > defaults (DESIGN.md §4). This is the only module that reads the environment;
  * callers pass `env` in (the CLI passes `process.env`, the Functions app its settings).
  */
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { AciimgError, usageError } from "./errors.js";
+import { readConfigFile, type FileConfig } from "./config-file.js";
 import type { ProviderKind } from "./engine/types.js";
 import { parseBytes, parseDuration } from "./units.js";
 
@@ -117,45 +117,6 @@ export interface ConfigOverrides {
   tlsKey?: string;
 }
 
-/** The config file's accepted keys (camelCase), all optional. */
-type FileConfig = Partial<Record<keyof ConfigOverrides | "pollInterval" | "armEndpoint" | "blobContainer", string | number>>;
-
-const fileKeys = new Set<string>([
-  "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
-  "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
-  "armEndpoint", "blobContainer", "tlsCert", "tlsKey",
-]);
-
-function readConfigFile(path: string, required: boolean): FileConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    if (!required && (error as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new AciimgError("E_USAGE", `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new AciimgError("E_USAGE", `config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new AciimgError("E_USAGE", `config file ${path} must hold a JSON object`);
-  }
-  const out: FileConfig = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!fileKeys.has(key)) {
-      throw new AciimgError("E_USAGE", `config file ${path}: unknown key "${key}" (known: ${[...fileKeys].join(", ")})`);
-    }
-    if (typeof value !== "string" && typeof value !== "number") {
-      throw new AciimgError("E_USAGE", `config file ${path}: "${key}" must be a string or number`);
-    }
-    (out as Record<string, string | number>)[key] = value;
-  }
-  return out;
-}
-
 function positiveNumber(value: string | number, what: string, expected: string): number {
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isFinite(n) || n <= 0 || (typeof value === "string" && value.trim() === "")) throw usageError(what, expected, value);
@@ -183,23 +144,19 @@ export function defaultStatePath(env: Readonly<Record<string, string | undefined
   return join(base, "aciimg", "state.json");
 }
 
-/** Resolves the configuration from flags, environment, config file and defaults. */
-export function loadConfig(
-  overrides: ConfigOverrides = {},
-  env: Readonly<Record<string, string | undefined>> = {},
-  cwd: string = ".",
-): Config {
-  const explicitFile = overrides.config ?? env.ACIIMG_CONFIG;
-  const configFile = resolve(cwd, explicitFile ?? "aciimg.config.json");
-  const file = readConfigFile(configFile, explicitFile !== undefined);
-  const hasFile = Object.keys(file).length > 0 || explicitFile !== undefined;
+/** A setting as text. */
+const str = (v: string | number | undefined): string | undefined => (v === undefined ? undefined : String(v));
 
-  /**
-   * flag > env (first non-empty of the names) > file > undefined, with where the value came from:
-   * a bad value's message names what the person set (ACIIMG_MAX_SIZE, "maxSize" in the file), not
-   * a flag the command they ran may not have.
-   */
-  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey: keyof FileConfig): { value: string | number; from: string } | undefined => {
+/** Where one setting came from: its value, and the flag, variable or file key that set it (for messages). */
+type Setting = { value: string | number; from: string };
+
+/**
+ * flag > env (first non-empty of the names) > file > undefined, with where the value came from:
+ * a bad value's message names what the person set (ACIIMG_MAX_SIZE, "maxSize" in the file), not
+ * a flag the command they ran may not have.
+ */
+function settingSources(env: Readonly<Record<string, string | undefined>>, file: FileConfig, configFile: string) {
+  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey: keyof FileConfig): Setting | undefined => {
     if (flag !== undefined && flag !== "") return { value: flag, from: flagName };
     for (const name of envNames) {
       const value = env[name];
@@ -210,7 +167,24 @@ export function loadConfig(
   };
   const pick = (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig): string | number | undefined =>
     setting(flag, "", envNames, fileKey)?.value;
-  const str = (v: string | number | undefined): string | undefined => (v === undefined ? undefined : String(v));
+  return { setting, pick };
+}
+
+/**
+ * Resolves the configuration from flags, environment, config file and defaults. (Long for its one
+ * result literal: settings are parsed in its order, which is the order bad values are reported in.)
+ */
+export function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: Readonly<Record<string, string | undefined>> = {},
+  cwd: string = ".",
+): Config {
+  const explicitFile = overrides.config ?? env.ACIIMG_CONFIG;
+  const configFile = resolve(cwd, explicitFile ?? "aciimg.config.json");
+  const file = readConfigFile(configFile, explicitFile !== undefined);
+  const hasFile = Object.keys(file).length > 0 || explicitFile !== undefined;
+
+  const { setting, pick } = settingSources(env, file, configFile);
 
   const subscriptionId = str(pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"));
   const resourceGroup = str(pick(overrides.resourceGroup, ["AZURE_RESOURCE_GROUP", "RESOURCE_GROUP"], "resourceGroup"));
@@ -230,6 +204,7 @@ export function loadConfig(
 
   const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"], "state"));
   const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
+  // Looked up here, parsed in the result below: a bad value is reported in the order settings are parsed.
   const timeout = setting(overrides.timeout, "--timeout", ["ACIIMG_CREATE_TIMEOUT"], "timeout");
   const pollInterval = setting(undefined, "", ["ACIIMG_POLL_INTERVAL"], "pollInterval");
   const cpu = setting(overrides.cpu, "--cpu", ["ACIIMG_CPU"], "cpu");
@@ -237,7 +212,7 @@ export function loadConfig(
   const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
   const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
   const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
-  const tlsFile = (value: { value: string | number; from: string } | undefined) =>
+  const tlsFile = (value: Setting | undefined) =>
     value === undefined ? undefined : { path: resolve(cwd, String(value.value)), from: value.from };
   const tlsCert = tlsFile(setting(overrides.tlsCert, "--tls-cert", ["ACIIMG_SERVE_TLS_CERT"], "tlsCert"));
   const tlsKey = tlsFile(setting(overrides.tlsKey, "--tls-key", ["ACIIMG_SERVE_TLS_KEY"], "tlsKey"));
@@ -260,19 +235,7 @@ export function loadConfig(
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
     maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
-    azure: {
-      subscriptionId,
-      resourceGroup,
-      location: str(pick(overrides.location, ["ACIIMG_LOCATION", "AZURE_LOCATION"], "location")) ?? "westeurope",
-      armEndpoint: (str(pick(undefined, ["AZURE_ARM_ENDPOINT"], "armEndpoint")) ?? "https://management.azure.com").replace(/\/+$/, ""),
-      registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"], "registryServer")),
-      registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
-      registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
-      createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
-      pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval.value, pollInterval.from),
-      armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
-      armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
-    },
+    azure: azureConfigOf(overrides, env, pick, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
       port: servePort === undefined ? 8080 : port(servePort.value, servePort.from),
@@ -283,6 +246,29 @@ export function loadConfig(
     backendKey: env.ACIIMG_BACKEND_KEY || undefined,
     configFile: hasFile ? configFile : undefined,
     env,
+  };
+}
+
+/** The Azure settings (aci provider, ARM access). */
+function azureConfigOf(
+  overrides: ConfigOverrides,
+  env: Readonly<Record<string, string | undefined>>,
+  pick: (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig) => string | number | undefined,
+  found: { subscriptionId: string | undefined; resourceGroup: string | undefined; timeout: Setting | undefined; pollInterval: Setting | undefined },
+): AzureConfig {
+  const { subscriptionId, resourceGroup, timeout, pollInterval } = found;
+  return {
+    subscriptionId,
+    resourceGroup,
+    location: str(pick(overrides.location, ["ACIIMG_LOCATION", "AZURE_LOCATION"], "location")) ?? "westeurope",
+    armEndpoint: (str(pick(undefined, ["AZURE_ARM_ENDPOINT"], "armEndpoint")) ?? "https://management.azure.com").replace(/\/+$/, ""),
+    registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"], "registryServer")),
+    registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
+    registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
+    createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
+    pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval.value, pollInterval.from),
+    armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
+    armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
   };
 }
 
