@@ -20,7 +20,7 @@ import { lastEvents, liveStateOf, pinOf } from "./aci-state.js";
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
-/** Returns `create` for the aci provider. */
+/** Returns `create` for the aci provider. (Long only for its helpers, each short: they share the ARM access and the clock.) */
 export function createBackendCreator({ access, clock }: { access: ArmAccess; clock: Clock }): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
   const { azure, configured, context, getGroup, deleteGroup } = access;
 

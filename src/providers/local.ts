@@ -42,7 +42,7 @@ export interface LocalProviderOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Creates the local provider. */
+/** Creates the local provider. (Long only for its methods, each short: they share the registry, the clock and the bounds.) */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const clock = options.clock ?? systemClock;
   const cliPath = options.cliPath ?? fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
