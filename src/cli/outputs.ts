@@ -4,11 +4,11 @@
  * directory and renamed, so a failure never leaves a partial file behind (DESIGN.md §7).
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { replaceAtomically } from "../atomic-write.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import type { CliOutputType } from "./flags.js";
 
@@ -38,28 +38,42 @@ export const temporarySuffix = ".aciimg-tmp";
  * in place, for a device or pipe such as /dev/null, which a rename would replace.
  */
 export async function writeAtomically(target: string, body: Readable, direct = false): Promise<number> {
-  // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
-  const temporary = direct ? target : join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
-  const writer = createWriteStream(temporary, { flags: direct ? "w" : "wx", mode: 0o644 });
   // Whichever side failed first decides the code: pipeline() destroys the other with the same error.
   let firstFailure: "writer" | "body" | undefined;
-  writer.once("error", () => {
-    firstFailure ??= "writer";
-  });
   body.once("error", () => {
     firstFailure ??= "body";
   });
-  try {
+  const fill = async (handle: FileHandle): Promise<number> => {
+    // The stream closes the handle when it ends or fails (a FileHandle waits for its streams to
+    // let go before it closes); the opener's close after that is a no-op.
+    const writer = handle.createWriteStream();
+    writer.once("error", () => {
+      firstFailure ??= "writer";
+    });
     await pipeline(body, writer);
-    if (!direct) await rename(temporary, target);
     return writer.bytesWritten;
+  };
+  try {
+    if (direct) return await writeInPlace(target, fill);
+    // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
+    const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
+    return await replaceAtomically(target, fill, { temporary, mode: 0o644 });
   } catch (error) {
     body.destroy();
-    if (!direct) await rm(temporary, { force: true });
     if (isAciimgError(error)) throw error;
     if (firstFailure === "body") {
       throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });
     }
     throw new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A device or pipe (/dev/null, /dev/stdout) is written where it is: a rename would replace it. */
+async function writeInPlace<T>(target: string, fill: (handle: FileHandle) => Promise<T>): Promise<T> {
+  const handle = await open(target, "w", 0o644);
+  try {
+    return await fill(handle);
+  } finally {
+    await handle.close();
   }
 }

@@ -6,8 +6,9 @@
  * (private-dir.ts): the lock file and the local backends' registry live there too.
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { replaceAtomically } from "../atomic-write.js";
 import { systemClock } from "../clock.js";
 import { AciimgError } from "../errors.js";
 import { checkPrivateDirectory, octal, type PrivateDirectory } from "../private-dir.js";
@@ -140,26 +141,15 @@ function describeFileProblem(path: string): (problem: StateProblem) => AciimgErr
 
 /** Temp file in the same directory (same file system), fsync, rename over, fsync the directory. */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const fill = async (handle: FileHandle) => {
+    await handle.writeFile(content);
     // The umask may have narrowed the mode further; it can never have widened it. Keep exactly 0600.
-    await chmod(temp, 0o600);
-    await rename(temp, path);
+    await handle.chmod(0o600);
+  };
+  try {
+    await replaceAtomically(path, fill, { temporary, mode: 0o600, isDurable: true });
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw new AciimgError("E_STATE", `cannot write the state file ${path}: ${(error as Error).message}`, { cause: error, detail: { stateFile: path } });
-  }
-  // Make the rename itself durable; some file systems refuse fsync on a directory, which is harmless.
-  const directory = await open(dirname(path), "r").catch(() => undefined);
-  if (directory) {
-    await directory.sync().catch(() => undefined);
-    await directory.close();
   }
 }
