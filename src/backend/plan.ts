@@ -7,8 +7,9 @@
  */
 import { checkCostBounds } from "../imaginary/bounds.js";
 import {
-  checkRequired, checkWritable, type ImageOptions, type OperationName, type OutputType, type PipelineStep,
+  checkRequired, checkWritable, type ImageOperationName, type ImageOptions, type OutputType, type PipelineStep,
 } from "../imaginary/operations.js";
+import { isOutputType } from "../imaginary/output-types.js";
 import { blurTapsAtLimit, gaussianTaps, largestSigma, textRenderSize } from "./costs.js";
 import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan, type Geometry } from "./geometry.js";
 import type { InputType } from "./sniff.js";
@@ -30,7 +31,8 @@ export interface ImagingLimits {
   maxOutputPixels: number;
 }
 
-export type StepName = Exclude<OperationName, "info" | "pipeline" | "watermarkimage">;
+/** What the backend runs on one image: the catalogue's image operations. */
+export type StepName = ImageOperationName;
 
 export type OperationPlan =
   | { op: "autorotate"; outType: OutputType; width: number; height: number }
@@ -143,7 +145,7 @@ function megapixels(limits: ImagingLimits): number {
 }
 
 function writableOrNull(type: InputType): OutputType | null {
-  return type === "jpeg" || type === "png" || type === "webp" || type === "tiff" ? type : null;
+  return isOutputType(type) ? type : null;
 }
 
 /** imaginary's BimgOptions plus each operation's forced options (image.go, §1.5). */

@@ -3,6 +3,7 @@
  * bad value (STYLE.md "Errors and output"), so commander hands it to the one top-level catch.
  */
 import { usageError } from "../errors.js";
+import { outputTypeOfExtension, outputTypes, type OutputType } from "../imaginary/output-types.js";
 
 /** "300x200" → { width: 300, height: 200 }. */
 export function parseSize(flag: string, value: string): { width: number; height: number } {
@@ -38,15 +39,14 @@ export function parseRotation(flag: string, value: string): number {
   return Number(text);
 }
 
-export const outputTypes = ["jpeg", "png", "webp", "tiff"] as const;
-export type CliOutputType = (typeof outputTypes)[number];
+/** The CLI writes every format imaginary writes. */
+export type CliOutputType = OutputType;
 
-/** Output format; "jpg" and "tif" are accepted as aliases. */
+/** Output format, or one of its extensions as an alias ("jpg", "tif"). */
 export function parseOutputType(flag: string, value: string): CliOutputType {
-  const text = value.trim().toLowerCase();
-  const normal = text === "jpg" ? "jpeg" : text === "tif" ? "tiff" : text;
-  if (!(outputTypes as readonly string[]).includes(normal)) throw usageError(flag, "one of jpeg, png, webp, tiff", value);
-  return normal as CliOutputType;
+  const type = outputTypeOfExtension(value.trim().toLowerCase());
+  if (type === undefined) throw usageError(flag, `one of ${outputTypes.join(", ")}`, value);
+  return type;
 }
 
 /** "k=v" for --param. */

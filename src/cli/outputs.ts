@@ -10,15 +10,11 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { replaceAtomically } from "../atomic-write.js";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { extensionsOf } from "../imaginary/output-types.js";
 import type { CliOutputType } from "./flags.js";
 
 /** The file extensions of each output type, the usual one first. */
-export const extensionOf: Record<CliOutputType, readonly string[]> = {
-  jpeg: ["jpg", "jpeg"],
-  png: ["png"],
-  webp: ["webp"],
-  tiff: ["tiff", "tif"],
-};
+export const extensionOf: Record<CliOutputType, readonly string[]> = extensionsOf;
 
 /** The output's relative name: the input's, with the extension of `type` when one is asked for. */
 export function outputName(relativeInput: string, type: CliOutputType | undefined): string {

@@ -7,7 +7,8 @@
  * image's size (the render area, the blur's work) is the backend's (src/backend/costs.ts).
  * Refusals are 422, like imaginary's "Image resolution is too big".
  */
-import type { ImageOptions, OperationName, Rejection } from "./operations.js";
+import type { OperationName, PipelineName } from "./catalogue.js";
+import type { ImageOptions, Rejection } from "./params.js";
 
 export const costBounds = {
   /** `text` in UTF-8 bytes: a caption, not a document; also bounds Pango's layout work. */
@@ -32,7 +33,7 @@ export const defaultFontSize = 12;
 const tooBig = (message: string): Rejection => ({ ok: false, status: 422, message });
 
 /** The cost-bound rejection of `op` with these options, or undefined when they are within bounds. */
-export function checkCostBounds(op: OperationName | "watermarkImage", o: ImageOptions): Rejection | undefined {
+export function checkCostBounds(op: OperationName | PipelineName, o: ImageOptions): Rejection | undefined {
   // autorotate ignores every param; info reads the header only (§1.5).
   if (op === "autorotate" || op === "info" || op === "pipeline" || op === "watermarkimage") return undefined;
   if (op === "watermark") {
