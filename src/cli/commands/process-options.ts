@@ -4,7 +4,9 @@
  * command's action so `--help` and flag errors cost no engine import.
  */
 import { Command, Option } from "commander";
-import { parseInteger, parseOutputType, parsePositive, parseRotation, parseSize } from "../flags.js";
+import { outputTypes } from "../../imaginary/output-types.js";
+import { parseInteger, parseOutputType } from "../flags.js";
+import { addOperationFlags } from "../operation-flags.js";
 import { StepCollector } from "../plan.js";
 
 export interface ProcessOptions {
@@ -21,27 +23,14 @@ export function addProcessCommand(
   setExitCode: (code: number) => void,
 ): void {
   const steps = new StepCollector();
-  const size = (flag: string, operation: "resize" | "crop" | "smartcrop" | "fit") => (value: string) => {
-    steps.add(operation, parseSize(flag, value));
-    return value;
-  };
   const command = program
     .command("process")
     .description("process images: files, directories, globs, or - (stdin to stdout)")
     .argument("<inputs...>", "image files, directories, globs, or - for stdin")
-    .option("-o, --output <path>", "output file, or directory (created if missing)")
-    .option("--resize <WxH>", "resize to fit WxH, extending to exactly WxH (imaginary /resize)", size("--resize", "resize"))
-    .option("--width <N>", "resize to N pixels wide", (v: string) => (steps.dimension("width", parseInteger("--width", v, 1, 100000, "300")), v))
-    .option("--height <N>", "resize to N pixels high", (v: string) => (steps.dimension("height", parseInteger("--height", v, 1, 100000, "200")), v))
-    .option("--crop <WxH>", "crop to WxH around the centre", size("--crop", "crop"))
-    .option("--smartcrop <WxH>", "crop to WxH around the most interesting area", size("--smartcrop", "smartcrop"))
-    .option("--fit <WxH>", "shrink to fit inside WxH, keeping the aspect ratio", size("--fit", "fit"))
-    .option("--thumbnail <N>", "thumbnail N pixels wide", (v: string) => (steps.add("thumbnail", { width: parseInteger("--thumbnail", v, 1, 100000, "150") }), v))
-    .option("--rotate <DEG>", "rotate by 90, 180 or 270 degrees", (v: string) => (steps.add("rotate", { rotate: parseRotation("--rotate", v) }), v))
-    .option("--flip", "mirror vertically (imaginary's flip)")
-    .option("--flop", "mirror horizontally (imaginary's flop)")
-    .option("--blur <SIGMA>", "Gaussian blur with this sigma", (v: string) => (steps.add("blur", { sigma: parsePositive("--blur", v, "1.5") }), v))
-    .option("--type <FORMAT>", "output format: jpeg, png, webp or tiff", (v: string) => (steps.type = parseOutputType("--type", v)))
+    .option("-o, --output <path>", "output file, or directory (created if missing)");
+  addOperationFlags(command, steps);
+  command
+    .option("--type <FORMAT>", `output format: ${spokenList(outputTypes)}`, (v: string) => (steps.type = parseOutputType("--type", v)))
     .addOption(new Option("--format <FORMAT>", "same as --type").argParser((v: string) => (steps.type = parseOutputType("--format", v))))
     .option("--quality <1-100>", "JPEG/WebP quality", (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")))
     .option("--op <NAME>", "any imaginary operation (repeatable; in order)", (v: string) => (steps.op(v), v))
@@ -65,10 +54,12 @@ Examples:
   $ cat photo.jpg | aciimg process - --thumbnail 150 > thumb.jpg
   $ aciimg process photos/ --resize 300x200 -o out/ --json | jq -c 'select(.status=="failed")'`,
     )
-    .action(async (inputs: string[], options: ProcessOptions & { flip?: boolean; flop?: boolean }, cmd: Command) => {
+    .action(async (inputs: string[], options: ProcessOptions, cmd: Command) => {
       setExitCode(await run(inputs, options, steps, cmd));
     });
-  // --flip/--flop take no value, so their place in the order comes from the option events.
-  command.on("option:flip", () => steps.add("flip", { flip: true }));
-  command.on("option:flop", () => steps.add("flop", { flop: true }));
+}
+
+/** ["a", "b", "c"] → "a, b or c". */
+function spokenList(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words.at(-1) as string}`;
 }
