@@ -2,7 +2,6 @@
  * The imaginary client's errors, mapped once at the boundary (STYLE.md "Errors"): undici's and the
  * socket's transport errors to E_BACKEND_UNREACHABLE / E_ABORTED, imaginary's error bodies to E_IMAGE.
  */
-import { errors as undiciErrors } from "undici";
 import { AciimgError, isAbortError } from "../errors.js";
 
 /** Error codes of undici (lib/core/errors.js) and of the socket that mean "the backend is not there". */
@@ -53,7 +52,8 @@ export function emptyResponseError(endpoint: string, path: string): AciimgError 
  */
 export function mapTransportError(error: unknown, endpoint: string, path: string, isSocket = false): AciimgError | unknown {
   if (error instanceof AciimgError) return error;
-  if (isAbortError(error) || error instanceof undiciErrors.RequestAbortedError) {
+  // undici's RequestAbortedError, by its code: importing undici here would load it for every command.
+  if (isAbortError(error) || (error as { code?: unknown } | undefined)?.code === "UND_ERR_ABORTED") {
     return new AciimgError("E_ABORTED", `request ${path.split("?")[0]} to ${endpoint} was cancelled`, { cause: error });
   }
   const codes = isSocket ? socketUnreachableCodes : unreachableCodes;

@@ -6,11 +6,11 @@
  * this boundary, once (client-errors.ts; STYLE.md "Errors").
  */
 import type { Readable } from "node:stream";
-import { Pool } from "undici";
+import type { Pool } from "undici";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { emptyResponseError, imaginaryError, mapTransportError } from "./client-errors.js";
 import type { ImageRequest, ImageResponse } from "./types.js";
-import { normalizeFingerprint, pinnedConnector } from "./pinning.js";
+import { normalizeFingerprint } from "./fingerprint.js";
 
 export interface ImaginaryClientOptions {
   /**
@@ -84,16 +84,22 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
   const fingerprint = pinOf(endpoint, options.tlsFingerprint);
   const socketPath = socketPathOf(endpoint);
-  // One pool per client, so one pin per pool: connections are never shared across pins.
-  const pool = new Pool(socketPath === undefined ? endpoint : "http://localhost", {
-    connections: options.connections ?? 16,
-    connect: fingerprint
-      ? pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout })
-      : { timeout: connectTimeout, ...(socketPath === undefined ? {} : { socketPath }) },
-    headersTimeout,
-    bodyTimeout,
-    keepAliveTimeout: 30_000,
-  });
+  // One pool per client, so one pin per pool: connections are never shared across pins. Made on
+  // the first request: undici takes ~50-150 ms to load, which `status`, `reap` and `down` never need.
+  let pool: Promise<Pool> | undefined;
+  const openPool = async (): Promise<Pool> => {
+    const { Pool } = await import("undici");
+    const connect = fingerprint
+      ? (await import("./pinning.js")).pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout })
+      : { timeout: connectTimeout, ...(socketPath === undefined ? {} : { socketPath }) };
+    return new Pool(socketPath === undefined ? endpoint : "http://localhost", {
+      connections: options.connections ?? 16,
+      connect,
+      headersTimeout,
+      bodyTimeout,
+      keepAliveTimeout: 30_000,
+    });
+  };
 
   async function send(
     method: "GET" | "POST",
@@ -104,7 +110,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   ): Promise<ImageResponse> {
     let response;
     try {
-      response = await pool.request({
+      response = await (await (pool ??= openPool())).request({
         method,
         path,
         headers: { "api-key": options.apiKey, ...headers },
@@ -180,7 +186,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     },
 
     async close() {
-      await pool.close();
+      if (pool) await (await pool).close();
     },
   };
 }

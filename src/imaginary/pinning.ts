@@ -12,12 +12,7 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { buildConnector } from "undici";
 import { AciimgError } from "../errors.js";
-
-/** "ab:cd…", "ABCD…" → "AB:CD:…" (X509Certificate#fingerprint256's form); undefined when it is not 32 bytes of hex. */
-export function normalizeFingerprint(text: string): string | undefined {
-  const hex = text.replace(/:/g, "").toUpperCase();
-  return /^[0-9A-F]{64}$/.test(hex) ? hex.replace(/(..)(?!$)/g, "$1:") : undefined;
-}
+import { normalizeFingerprint } from "./fingerprint.js";
 
 /** A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate. */
 export function pinnedConnector(options: { endpoint: string; fingerprint: string; timeoutMs: number }): buildConnector.connector {

@@ -98,4 +98,8 @@ describe("lazy loading", () => {
     const packages = await loaded(["status"]);
     expect([...packages].filter((name) => name.startsWith("@azure/") || name === "ora")).toEqual([]);
   });
+
+  it("status, reap and down with no backend load commander only: no HTTP client (undici) either", async () => {
+    for (const command of ["status", "reap", "down"]) expect([...(await loaded([command]))]).toEqual(["commander"]);
+  });
 });

@@ -34,10 +34,6 @@ const exceptions: Array<{ from: string; module: string; names: string[]; why: st
   // Config helpers the providers share with the CLI's config: one definition of the name rule,
   // the default state directory (local registry beside it) and the spec derived from a config.
   { from: "providers", module: "config", names: ["backendNamePattern", "defaultStatePath", "backendSpecOf"], why: "config values the providers need" },
-  // `up --dry-run` prints what a provider would create by calling its spec builders directly
-  // (issue 13 point 3: to be asked of the provider through the engine instead).
-  { from: "cli", module: "providers/local-process", names: ["*"], why: "up --dry-run (local)" },
-  { from: "cli", module: "providers/aci-spec", names: ["*"], why: "up --dry-run (aci)" },
 ];
 
 /** Type-only imports the table does not allow. */
