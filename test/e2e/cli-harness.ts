@@ -93,6 +93,15 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
   };
 }
 
+/** Waits, bounded, for a condition that another process brings about (checked every 20 ms). */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** A fresh workspace per call, each cleaned up (its backend stopped) after the test that made it. */
 export function workspacesFor(prefix: string): () => Promise<Workspace> {
   const open: Workspace[] = [];

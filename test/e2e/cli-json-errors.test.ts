@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, createWorkspace, jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, jsonLines, workspacesFor, writeJpeg, until, type Workspace } from "./cli-harness.js";
+import { isProcessAlive } from "../../src/host-process.js";
 
 const workspace = workspacesFor("aciimg-e2e-json-errors-");
 
@@ -27,23 +28,7 @@ function errorOf(stdout: string, stderr = ""): ErrorLine {
   return last?.error as ErrorLine;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** Waits, bounded, for a condition another process brings about (checked every 20 ms). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("usage errors under --json end with one E_USAGE line on stdout and exit 2", () => {
   let ws: Workspace;
@@ -156,9 +141,9 @@ describe("status of a backend killed with kill -9", () => {
     const up = await ws.run(["up"]);
     expect(up.code, up.stderr).toBe(0);
     const pid = (await ws.state()).backends.default?.pid as number;
-    expect(isAlive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
     process.kill(pid, "SIGKILL");
-    await until(() => !isAlive(pid), `backend ${pid} to die`);
+    await until(() => !isProcessAlive(pid), `backend ${pid} to die`);
 
     const human = await ws.run(["status"]);
     expect(human.code, human.stderr).toBe(0);

@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
+import { jsonLines, workspacesFor, writeJpeg, until, type Workspace } from "./cli-harness.js";
+import { isProcessAlive } from "../../src/host-process.js";
 
 const workspace = workspacesFor("aciimg-e2e-life-");
 
@@ -18,23 +19,7 @@ async function workspaceWithPhoto(): Promise<Workspace> {
   return ws;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** Waits, bounded, for a condition that another process brings about (checked every 20 ms). */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("aciimg lifecycle on the local provider", () => {
   it("20 aciimg process runs started at once on a cold state start exactly one backend", async () => {
@@ -65,15 +50,15 @@ describe("aciimg lifecycle on the local provider", () => {
     const first = await ws.run(["process", "photo.jpg", "--resize", "40x30", "-o", "out1/"]);
     expect(first.code, first.stderr).toBe(0);
     const pid = (await ws.state()).backends.default?.pid as number;
-    expect(isAlive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
     process.kill(pid, "SIGKILL");
-    await until(() => !isAlive(pid), `backend ${pid} to die`);
+    await until(() => !isProcessAlive(pid), `backend ${pid} to die`);
     const second = await ws.run(["process", "photo.jpg", "--resize", "40x30", "-o", "out2/"]);
     expect(second.code, second.stderr).toBe(0);
     expect(existsSync(join(ws.dir, "out2", "photo.jpg"))).toBe(true);
     const next = (await ws.state()).backends.default?.pid as number;
     expect(next).not.toBe(pid);
-    expect(isAlive(next)).toBe(true);
+    expect(isProcessAlive(next)).toBe(true);
   });
 
   it("a lock left by a kill -9'd process does not wedge the next run", async () => {
@@ -124,7 +109,7 @@ describe("aciimg lifecycle on the local provider", () => {
     // The default idle limit: the backend is in use, nothing is removed, reap stays silent.
     const polite = await ws.run(["reap", "--idle", "5m"]);
     expect(polite).toMatchObject({ code: 0, stdout: "", stderr: "" });
-    expect(isAlive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
 
     // An idle limit of zero races every call; calls that lose provision again and retry.
     for (let i = 0; i < 5 && !finished; i++) {
