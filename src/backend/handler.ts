@@ -42,7 +42,7 @@ async function inspect(bytes: Buffer, type: InputType): Promise<InputInfo & { me
   }
 }
 
-/** Answers one request to an image route (everything but `/` and `/health`). */
+/** Answers one request to an image route (everything but `/` and `/health`). (Long for imaginary's check order, kept in one readable sequence: imaginary-api.md §1.8.) */
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;
   if (r.op === "watermarkimage") {

@@ -100,7 +100,7 @@ function packageVersion(): string {
   }
 }
 
-/** Starts the backend; resolves once it listens. Refuses an empty key. */
+/** Starts the backend; resolves once it listens. Refuses an empty key. (Long for its options, each resolved in a line or two before listen.) */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
   if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
   // The client speaks plain HTTP over a socket (unix: endpoints); the socket's file mode is its protection.

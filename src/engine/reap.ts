@@ -34,7 +34,7 @@ const refOf = (ref: BackendRef): BackendRef => ({
   ...(ref.owner ? { owner: ref.owner } : {}),
 });
 
-/** Runs one reap pass. */
+/** Runs one reap pass: the recorded backend (idle or gone), then orphans and others' backends from the provider's list. (Long for those two halves, which share the report.) */
 export async function reapBackends(context: ReapContext, options: { idleMs: number; dryRun?: boolean; signal?: AbortSignal }): Promise<ReapReport> {
   const { provider, store, clock } = context;
   const dryRun = options.dryRun ?? false;

@@ -68,7 +68,7 @@ export interface HandlerOptions {
 
 export type RequestHandler = (request: HandlerRequest) => Promise<HandlerResponse>;
 
-/** Creates the handler. It holds no state of its own beyond the engine it is given. */
+/** Creates the handler. It holds no state of its own beyond the engine it is given. (Long for one request's path, in the order imaginary checks a request: method, key, params, body, relay; each step a few lines.) */
 export function createHandler(options: HandlerOptions): RequestHandler {
   const { engine, maxUploadBytes } = options;
   const timeoutMs = options.timeoutMs ?? 11 * 60_000;

@@ -26,7 +26,8 @@ export type RelayStart = { ok: true; upload: RelayedUpload } | Refusal;
  * Starts relaying `source` of `length` bytes (> 0); resolves once `prefixBytes` have arrived (or
  * all of it). When `stop` aborts (the body was refused: too slow, over the budget), the bytes are
  * dropped and the relay fails with the abort's reason: before the prefix as the result, after it
- * by destroying the consumer's stream.
+ * by destroying the consumer's stream. (Long for the stream's events, handled in one closure so
+ * no chunk is counted twice.)
  */
 export function startRelay(source: Readable, length: number, options: { prefixBytes?: number; stop?: AbortSignal } = {}): Promise<RelayStart> {
   const prefixBytes = options.prefixBytes ?? 4096;

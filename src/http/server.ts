@@ -55,7 +55,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the server; resolves once it listens. */
+/** Starts the server; resolves once it listens. (Long for the server's lifecycle in one place: listen, access log, throttle, reaper, graceful close.) */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const key = checkServeKey(options.key);
   const warning = exposureWarning(options.host, options.tls !== undefined);

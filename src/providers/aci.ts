@@ -23,7 +23,7 @@ export interface AciProviderOptions {
   clock?: Clock;
 }
 
-/** Creates the `aci` provider. */
+/** Creates the `aci` provider. (Long only for its methods, each short: they share the ARM access.) */
 export function createAciProvider(options: AciProviderOptions): Provider {
   const access = createArmAccess(options.config.azure, options.credential);
   const { arm, configured, context, deleteGroup } = access;

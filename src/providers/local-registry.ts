@@ -102,7 +102,7 @@ export interface LocalRegistry {
   pids(): Promise<number[]>;
 }
 
-/** The registry in `logDir`. */
+/** The registry in `logDir`. (Long only for its methods, each short: they share the directory and its check.) */
 export function createLocalRegistry(logDir: string): LocalRegistry {
   const entryPath = (pid: number): string => join(logDir, `backend-${pid}.json`);
   let isRegistryPrivate = false;

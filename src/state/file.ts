@@ -30,7 +30,7 @@ export interface FileStateStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Creates a StateStore on a JSON file. A missing file is an empty state. */
+/** Creates a StateStore on a JSON file. A missing file is an empty state. (Long only for its methods, each short: they share the path, the lock and the directory check.) */
 export function createFileStateStore(options: FileStateStoreOptions): StateStore {
   const { path } = options;
   const clock = options.clock ?? systemClock;
