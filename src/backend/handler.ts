@@ -1,9 +1,9 @@
 /**
  * One image request, in imaginary's check order (imaginary-api.md §1.3, controllers.go
- * imageHandler): read the body → empty 400 → sniff 406 → params 400 → type 400 → size → 422 →
- * operation (400 on any failure). An intake slot is taken before the body is read and a work
- * slot before libvips runs, so bodies and images in memory are both bounded; a client that goes
- * away releases its place in either queue.
+ * imageHandler): read the body (or, on a GET with a mount, the file: mount.ts) → empty 400 →
+ * sniff 406 → params 400 → type 400 → size → 422 → operation (400 on any failure). An intake
+ * slot is taken before the body is read and a work slot before libvips runs, so bodies and images
+ * in memory are both bounded; a client that goes away releases its place in either queue.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import sharp, { type Metadata } from "sharp";
@@ -12,9 +12,10 @@ import {
   type ImageOptions, type OperationName, type PipelineStep,
 } from "../imaginary/operations.js";
 import { messages } from "../imaginary/replies.js";
-import { readImageBody } from "./body.js";
+import { readImageBody, type BodyResult } from "./body.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
+import { fileParam, readMountedFile, type Mount } from "./mount.js";
 import { ImagingError, planPipeline, type InputInfo } from "./plan.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
@@ -28,6 +29,8 @@ export interface ImageRequest {
   slots: { intake: Slots; work: Slots };
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
   sendError: (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) => void;
+  /** The directory a GET's `file` is read from; the server refuses GETs on image routes without one. */
+  mount?: Mount;
 }
 
 const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff: "image/tiff" } as const;
@@ -61,11 +64,11 @@ export async function handleImage(r: ImageRequest): Promise<void> {
   }
   let errorHeaders: Record<string, string> = {};
   try {
-    const body = await readImageBody(req, limits.maxUploadBytes, abort.signal);
+    const body = await readSource(r, abort.signal);
     if (abort.signal.aborted) return;
     if (!body.ok) {
-      // Refused mid-stream: close the connection rather than drain an oversized body.
-      return r.sendError(res, body.status, body.message, body.status === 413 ? { Connection: "close" } : {});
+      // Refused mid-stream: close the connection rather than drain an oversized body (a GET has none).
+      return r.sendError(res, body.status, body.message, body.status === 413 && req.method !== "GET" ? { Connection: "close" } : {});
     }
     const bytes = body.bytes;
     if (bytes.length === 0) return r.sendError(res, 400, messages.emptyImage);
@@ -139,6 +142,17 @@ async function runPipeline(steps: PipelineStep[], input: Buffer, info: InputInfo
   }
   if (result === undefined) throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
   return result;
+}
+
+/**
+ * The image: a GET's `file` under the mount, else the body (imaginary's sources, §1.2; on a POST
+ * `file=` is ignored). A GET without `file` is imaginary's 400, and `url=` is never fetched.
+ */
+async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyResult> {
+  if (r.req.method !== "GET" || r.mount === undefined) return readImageBody(r.req, r.limits.maxUploadBytes, signal);
+  const file = fileParam(r.query);
+  if (file === undefined) return { ok: false, status: 400, message: messages.missingSource };
+  return readMountedFile(r.mount, file, r.limits.maxUploadBytes);
 }
 
 function sendBody(res: ServerResponse, data: Buffer, headers: Record<string, string>): void {

@@ -16,6 +16,7 @@ import { keyChecker, presentedKey } from "../imaginary/auth.js";
 import { isOperationName, type OperationName } from "../imaginary/operations.js";
 import { errorBody, messages, refusedMethod } from "../imaginary/replies.js";
 import { handleImage } from "./handler.js";
+import { openMount, type Mount } from "./mount.js";
 import { createSlots } from "./slots.js";
 import { listenOnSocket } from "./socket.js";
 import { createStatusSource } from "./status.js";
@@ -55,6 +56,11 @@ export interface BackendOptions {
    * -certfile/-keyfile. Default: plain HTTP.
    */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Serve imaginary's local file source (its -mount): `GET /<op>?file=<path under this directory>`.
+   * Refused at start when missing, not a directory or `/`. Default: none, GET on image routes is 405.
+   */
+  mount?: string;
   /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
   log?: (line: string) => void;
 }
@@ -107,6 +113,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
+  const mount = options.mount === undefined ? undefined : await openMount(options.mount);
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {
     maxUploadBytes: options.maxUploadBytes ?? 20e6,
@@ -127,7 +134,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const slots = { intake: createSlots(2 * concurrency), work: createSlots(concurrency) };
   const status = createStatusSource(packageVersion());
 
-  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, limits, status });
+  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, limits, status, ...(mount ? { mount } : {}) });
 
   // Responses in flight, so close() can ask their connections not to linger as keep-alive.
   const inflight = new Set<ServerResponse>();
@@ -182,8 +189,9 @@ function createHandle(backend: {
   slots: { intake: ReturnType<typeof createSlots>; work: ReturnType<typeof createSlots> };
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
   status: ReturnType<typeof createStatusSource>;
+  mount?: Mount;
 }): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { isKey, slots, limits, status } = backend;
+  const { isKey, slots, limits, status, mount } = backend;
   const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
   return async (req, res) => {
     res.setHeader("Server", serverHeader);
@@ -191,13 +199,13 @@ function createHandle(backend: {
     const route = routeOf(url.pathname);
     const isImageRoute = route !== undefined && route !== "index" && route !== "health";
     // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
-    const refused = refusedMethod(req.method ?? "", isImageRoute);
+    const refused = refusedMethod(req.method ?? "", isImageRoute, mount !== undefined);
     if (refused) return sendError(res, refused.status, refused.message);
     if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return sendError(res, 401, messages.badKey);
     if (route === undefined) return sendError(res, 404, messages.notFound);
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
-    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError });
+    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError, ...(mount ? { mount } : {}) });
   };
 }
 

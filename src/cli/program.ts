@@ -122,13 +122,14 @@ Examples:
     .addOption(new Option("--host <address>", "address to listen on").default("127.0.0.1"))
     .addOption(new Option("--port <port>", "port, 0 for a free one").default("0"))
     .addOption(new Option("--socket <path>", "listen on this Unix domain socket (created 0600) instead of --host/--port").conflicts(["host", "port", "tlsCert", "tlsKey"]))
-    .option("--max-size <size>", "largest request body, e.g. 20MB")
+    .option("--max-size <size>", "largest request body (or --mount file), e.g. 20MB")
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
     .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU, see --cpu)")
     .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
-    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"")
+    .option("--mount <dir>", "serve GET /<op>?file=<path under dir> from this directory, as imaginary's -mount (not /)")
+    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
     .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 
   return program;

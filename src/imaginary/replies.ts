@@ -10,7 +10,7 @@ export type Refusal = { ok: false; status: number; message: string; headers?: Re
 export const messages = {
   /** Any method but GET and POST (§1.3). */
   methodNotAllowed: "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)",
-  /** GET on an image route: only URL sources are fetched by GET, and neither server fetches URLs. */
+  /** GET on an image route without a source for it: neither server fetches URLs; only the backend reads files, with a mount. */
   getNotAllowed: "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source",
   badKey: "Invalid or missing API key",
   notFound: "Not found",
@@ -18,6 +18,10 @@ export const messages = {
   notImplemented: "Not implemented endpoint",
   unsupportedMediaType: "Unsupported media type",
   emptyImage: "Empty or unreadable image",
+  /** GET on an image route, GETs allowed, but no `file` (§1.2). */
+  missingSource: "Cannot process the image due to missing or invalid params",
+  /** `file` outside the mount, missing or unreadable (§1.8). */
+  invalidFilePath: "Invalid file path",
 } as const;
 
 /**
@@ -33,9 +37,12 @@ export function errorBody(status: number, message: string, lineBreaks: LineBreak
   return JSON.stringify({ message: text, status });
 }
 
-/** 405 for a method imaginary refuses (§1.3), or undefined when the method may go on. */
-export function refusedMethod(method: string, isImageRoute: boolean): Refusal | undefined {
-  if (isImageRoute && method === "GET") return { ok: false, status: 405, message: messages.getNotAllowed };
+/**
+ * 405 for a method imaginary refuses (§1.3), or undefined when the method may go on. GET on an
+ * image route needs a source for it (imaginary's -mount or -enable-url-source): `hasGetSource`.
+ */
+export function refusedMethod(method: string, isImageRoute: boolean, hasGetSource = false): Refusal | undefined {
+  if (isImageRoute && method === "GET" && !hasGetSource) return { ok: false, status: 405, message: messages.getNotAllowed };
   if (method !== "GET" && method !== "POST") return { ok: false, status: 405, message: messages.methodNotAllowed };
   return undefined;
 }

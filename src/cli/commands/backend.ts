@@ -27,6 +27,7 @@ export interface BackendOptions {
   key?: string;
   tlsCert?: string;
   tlsKey?: string;
+  mount?: string;
 }
 
 export async function runBackend(options: BackendOptions, command: Command): Promise<number> {
@@ -50,6 +51,7 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     maxResolutionMP: config.maxResolutionMP,
     cpus: config.cpu,
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(options.mount === undefined ? {} : { mount: options.mount }),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
   const listening = options.socket === undefined ? { host: options.host, port: server.port, url: server.url } : { socket: options.socket, url: server.url };

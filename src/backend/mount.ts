@@ -1,0 +1,120 @@
+/**
+ * imaginary's local file source (`-mount`, source_fs.go; imaginary-api.md §1.2, §2.3): with a
+ * mounted directory, `GET /<op>?file=<path under it>` reads the image from disk instead of a body.
+ * The messages are imaginary's; the path check is stricter. imaginary joins, cleans and compares
+ * prefixes without a trailing separator, and follows symlinks: `../fixtures2/x.jpg` escapes into a
+ * sibling directory and a symlink leads anywhere. Here the file that is opened must be, by its
+ * real path, inside the real path of the root.
+ */
+import { constants, type Stats } from "node:fs";
+import { open, realpath, stat, type FileHandle } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
+import { AciimgError } from "../errors.js";
+import { messages, type Refusal } from "../imaginary/replies.js";
+
+/** A mounted directory: the root as configured and as the filesystem resolves it. */
+export interface Mount {
+  /** The directory, absolute (joined with `file`, as imaginary does). */
+  readonly root: string;
+  /** Its real path with a trailing separator: what every file served must start with. */
+  readonly realPrefix: string;
+}
+
+export type MountedFile = { ok: true; bytes: Buffer } | Refusal;
+
+/**
+ * Checks the directory to mount, as imaginary's checkMountDirectory does (it must exist and be a
+ * directory, and not be `/`), except that `/` is refused by its real path, so `/.` or a symlink
+ * to `/` are refused too.
+ */
+export async function openMount(dir: string): Promise<Mount> {
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch (error) {
+    throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount it (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`, { cause: error });
+  }
+  if (!(await stat(real)).isDirectory()) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: not a directory; expected the directory that holds the images`);
+  if (real === sep) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
+  return { root: resolve(dir), realPrefix: real + sep };
+}
+
+/**
+ * Go's url.QueryUnescape: `+` is a space and `%XX` a byte; a `%` not followed by two hex digits
+ * is an error (undefined here).
+ */
+export function goQueryUnescape(text: string): string | undefined {
+  if (!text.includes("%") && !text.includes("+")) return text;
+  const source = Buffer.from(text, "utf8");
+  const out = Buffer.allocUnsafe(source.length);
+  let n = 0;
+  for (let i = 0; i < source.length; i++) {
+    const byte = source[i] as number;
+    if (byte === 0x2b) out[n++] = 0x20;
+    else if (byte !== 0x25) out[n++] = byte;
+    else {
+      const hex = source.toString("latin1", i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    }
+  }
+  return out.toString("utf8", 0, n);
+}
+
+/**
+ * The `file` a GET names, unescaped a second time as imaginary's master does (the query was
+ * already decoded once), so a request made for imaginary names the same file here; undefined when
+ * there is none (or the second unescape fails, which makes imaginary's fs source not match).
+ */
+export function fileParam(query: URLSearchParams): string | undefined {
+  const file = goQueryUnescape(query.get("file") ?? "");
+  return file ? file : undefined;
+}
+
+/**
+ * Reads `file` under the mount, at most `maxBytes` (413 over it, decided from the file's size
+ * before reading). Outside the root by its path or by a symlink, missing, unreadable or not a
+ * regular file: 400 `Invalid file path`, as imaginary answers for a path outside the mount or a
+ * failed read.
+ */
+export async function readMountedFile(mount: Mount, file: string, maxBytes: number): Promise<MountedFile> {
+  const invalid: Refusal = { ok: false, status: 400, message: messages.invalidFilePath };
+  // path.join cleans `..` lexically as Go's path.Clean(path.Join(…)) does, an absolute `file` included.
+  const joined = join(mount.root, file);
+  let handle: FileHandle | undefined;
+  try {
+    // Opened first, then checked: the file read is the one whose real path was checked (same
+    // device and inode), whatever is renamed or relinked in between. O_NONBLOCK: a FIFO must not hang the open.
+    handle = await open(joined, constants.O_RDONLY | constants.O_NONBLOCK);
+    const [opened, real] = await Promise.all([handle.stat(), realpath(joined)]);
+    if (!real.startsWith(mount.realPrefix) || !opened.isFile() || !sameFile(opened, await stat(real))) return invalid;
+    if (opened.size > maxBytes) return fileTooLarge(maxBytes);
+    return { ok: true, bytes: await readWhole(handle, opened.size) };
+  } catch {
+    return invalid;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** 413 for a file over the size limit uploads have (imaginary has no limit on either). */
+export function fileTooLarge(maxBytes: number): Refusal {
+  return { ok: false, status: 413, message: `File too large: the limit is ${maxBytes} bytes` };
+}
+
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** The file's `size` bytes as of its stat (a file still growing is read up to that size). */
+async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return bytes.subarray(0, filled);
+}
