@@ -3,7 +3,7 @@
  * the path its output takes under an output folder. What could not be searched or read is a
  * failure of that input, reported with the batch, never a silent skip.
  *
- * Two rules (README "Inputs and outputs"): an input named on the command line is used as named,
+ * Two rules (README "aciimg process"): an input named on the command line is used as named,
  * symbolic link or not; links met while searching a folder or a glob are not followed unless
  * `followSymlinks` is set. Each real file is an input once, however many paths reach it.
  */
