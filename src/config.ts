@@ -86,6 +86,11 @@ export interface Config {
    * The local provider passes it through the environment, never on the command line.
    */
   backendKey?: string;
+  /**
+   * `aciimg backend` mounts `/` as its file source, from ACIIMG_BACKEND_MOUNT_ROOT=1: set only by
+   * the local provider for its own backend (src/providers/local.ts `fileSource`).
+   */
+  backendMountRoot?: boolean;
   /** Where this config came from, for messages. */
   configFile?: string;
   /** The environment the config was read from, handed to child processes (local backend). */
@@ -244,6 +249,7 @@ export function loadConfig(
       ...(tlsKey ? { tlsKey } : {}),
     },
     backendKey: env.ACIIMG_BACKEND_KEY || undefined,
+    ...(env.ACIIMG_BACKEND_MOUNT_ROOT === "1" ? { backendMountRoot: true } : {}),
     configFile: hasFile ? configFile : undefined,
     env,
   };

@@ -25,9 +25,10 @@ export type MountedFile = { ok: true; bytes: Buffer } | Refusal;
 /**
  * Checks the directory to mount, as imaginary's checkMountDirectory does (it must exist and be a
  * directory, and not be `/`), except that `/` is refused by its real path, so `/.` or a symlink
- * to `/` are refused too.
+ * to `/` are refused too. `allowRoot` accepts `/`: only for the local provider's own backend
+ * (server.ts `allowRootMount`).
  */
-export async function openMount(dir: string): Promise<Mount> {
+export async function openMount(dir: string, allowRoot = false): Promise<Mount> {
   let real: string;
   try {
     real = await realpath(dir);
@@ -35,8 +36,8 @@ export async function openMount(dir: string): Promise<Mount> {
     throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount it (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`, { cause: error });
   }
   if (!(await stat(real)).isDirectory()) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: not a directory; expected the directory that holds the images`);
-  if (real === sep) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
-  return { root: resolve(dir), realPrefix: real + sep };
+  if (real === sep && !allowRoot) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
+  return { root: resolve(dir), realPrefix: real === sep ? sep : real + sep };
 }
 
 /**

@@ -61,6 +61,13 @@ export interface BackendOptions {
    * Refused at start when missing, not a directory or `/`. Default: none, GET on image routes is 405.
    */
   mount?: string;
+  /**
+   * Accept `/` as `mount`, which imaginary refuses: only for the local provider's backend, which
+   * runs as its owner (who can read those files anyway) and is reachable only through `socketPath`
+   * (0600, in the owner's 0700 directory) with its key. Refused without `socketPath`: over TCP it
+   * would hand every readable file to whoever holds the key. Default false.
+   */
+  allowRootMount?: boolean;
   /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
   log?: (line: string) => void;
 }
@@ -113,7 +120,8 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
-  const mount = options.mount === undefined ? undefined : await openMount(options.mount);
+  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) needs --socket: it is only for a backend reachable through its owner's socket");
+  const mount = options.mount === undefined ? undefined : await openMount(options.mount, options.allowRootMount === true);
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {
     maxUploadBytes: options.maxUploadBytes ?? 20e6,

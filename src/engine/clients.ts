@@ -26,7 +26,7 @@ export function createBackendClients(connections: number | undefined): BackendCl
       const key = `${record.id} ${record.endpoint} ${record.tlsFingerprint ?? ""}`;
       let client = clients.get(key);
       if (!client) {
-        client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections });
+        client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, fileRoot: record.fileRoot, connections });
         clients.set(key, client);
       }
       return client;

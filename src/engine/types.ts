@@ -66,6 +66,12 @@ export interface BackendRecord extends BackendRef {
   tlsFingerprint?: string;
   /** Local provider: the backend's pid. */
   pid?: number;
+  /**
+   * The directory the backend reads `GET /<op>?file=` from (its --mount): the local provider's
+   * backends mount `/`. Absent for a backend started without one (an ACI group, or a local backend
+   * started before aciimg had the file source): requests to it carry the image's bytes.
+   */
+  fileRoot?: string;
   /** While `status === "provisioning"`: who provisions, so others wait and a dead provisioner is detected. */
   provisioner?: { pid: number; host: string; heartbeat: string };
 }

@@ -5,6 +5,7 @@
  * pinned certificate (pinning.ts). undici and imaginary errors are mapped to AciimgError at
  * this boundary, once (client-errors.ts; STYLE.md "Errors").
  */
+import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import type { Pool } from "undici";
 import { AciimgError, isAciimgError } from "../errors.js";
@@ -36,6 +37,11 @@ export interface ImaginaryClientOptions {
    * silently).
    */
   tlsFingerprint?: string | undefined;
+  /**
+   * The directory the backend reads `GET /<op>?file=` from (its --mount, absolute): a request whose
+   * `file` lies under it is sent as that GET with no body. Default: none, every image is sent.
+   */
+  fileRoot?: string | undefined;
 }
 
 /** imaginary's /health body (imaginary-api.md §3); only the fields aciimg uses are typed. */
@@ -67,7 +73,10 @@ export interface ImaginaryClient {
   health(signal?: AbortSignal): Promise<HealthInfo>;
   /** GET /health as a typed outcome instead of an error; only cancellation (E_ABORTED) and bugs throw. */
   probe(signal?: AbortSignal): Promise<HealthProbe>;
-  /** POST /<op>?<query> with the image; resolves on a 2xx with a non-empty streamed body. */
+  /**
+   * POST /<op>?<query> with the image, or GET /<op>?<query>&file= when the backend reads `file`
+   * itself (`fileRoot`); resolves on a 2xx with a non-empty streamed body.
+   */
   request(request: ImageRequest): Promise<ImageResponse>;
   /** Closes the pool's connections. */
   close(): Promise<void>;
@@ -167,12 +176,18 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     },
 
     async request(request) {
-      const path = `/${encodeURIComponent(request.op)}${queryString(request.query)}`;
-      const headers: Record<string, string> = { "content-type": request.contentType ?? "application/octet-stream" };
+      const file = fileUnder(options.fileRoot, request.file);
+      const path = `/${encodeURIComponent(request.op)}${queryString(request.query, file)}`;
+      const headers: Record<string, string> = {};
       if (request.accept) headers.accept = request.accept;
-      const body = typeof request.body === "function" ? request.body() : request.body;
-      if (typeof request.body === "function" && request.length !== undefined) headers["content-length"] = String(request.length);
-      const response = await send("POST", path, headers, body, request.signal);
+      let response: ImageResponse;
+      if (file !== undefined) response = await send("GET", path, headers, undefined, request.signal);
+      else {
+        headers["content-type"] = request.contentType ?? "application/octet-stream";
+        const body = typeof request.body === "function" ? request.body() : request.body;
+        if (typeof request.body === "function" && request.length !== undefined) headers["content-length"] = String(request.length);
+        response = await send("POST", path, headers, body, request.signal);
+      }
       // An empty 200 is never a valid image (or /info JSON): treat it as the backend failing.
       if (response.headers["content-length"] === "0") {
         discard(response.body);
@@ -218,9 +233,22 @@ function pinOf(endpoint: string, tlsFingerprint: string | undefined): string | u
   return pin;
 }
 
-function queryString(query: URLSearchParams): string {
+/**
+ * The query, and `file` escaped twice: the backend unescapes it a second time after the query's
+ * own decoding, as imaginary does (mount.ts fileParam), so `a b%c+d.jpg` arrives as named.
+ */
+function queryString(query: URLSearchParams, file?: string): string {
   const text = query.toString();
-  return text ? `?${text}` : "";
+  const fileParam = file === undefined ? "" : `file=${encodeURIComponent(encodeURIComponent(file))}`;
+  const joined = text && fileParam ? `${text}&${fileParam}` : text || fileParam;
+  return joined ? `?${joined}` : "";
+}
+
+/** `file` relative to `root` when both are given and `file` is absolute and under `root`, else undefined (the bytes are sent). */
+function fileUnder(root: string | undefined, file: string | undefined): string | undefined {
+  if (root === undefined || file === undefined || !isAbsolute(file)) return undefined;
+  const rel = relative(root, file);
+  return rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? undefined : rel;
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -13,6 +13,12 @@ export interface ImageRequest {
   /** The image: bytes, or a factory that opens a fresh stream each time (e.g. a file). */
   body: Uint8Array | (() => Readable);
   /**
+   * The absolute path `body` reads. A backend that reads files under a root holding it (the
+   * client's `fileRoot`) is sent `GET /<op>?…&file=` with no body and reads the file itself
+   * (imaginary's -mount source, imaginary-api.md §1.2); any other is sent `body`.
+   */
+  file?: string;
+  /**
    * Byte length of a streamed body, when known (a file's size). Sent as Content-Length, so the
    * upload goes out unchunked and the backend can refuse an oversized body before reading it.
    */

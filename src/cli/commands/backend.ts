@@ -51,7 +51,7 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     maxResolutionMP: config.maxResolutionMP,
     cpus: config.cpu,
     ...(concurrency === undefined ? {} : { concurrency }),
-    ...(options.mount === undefined ? {} : { mount: options.mount }),
+    ...mountOf(options.mount, config.backendMountRoot === true),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
   const listening = options.socket === undefined ? { host: options.host, port: server.port, url: server.url } : { socket: options.socket, url: server.url };
@@ -59,6 +59,13 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   await waitForStopSignal();
   await server.close();
   return 0;
+}
+
+/** --mount, or `/` for the local provider's backend (ACIIMG_BACKEND_MOUNT_ROOT=1); not both. */
+function mountOf(mount: string | undefined, mountRoot: boolean): { mount?: string; allowRootMount?: true } {
+  if (!mountRoot) return mount === undefined ? {} : { mount };
+  if (mount !== undefined) throw new AciimgError("E_USAGE", "backend: --mount cannot be combined with ACIIMG_BACKEND_MOUNT_ROOT=1 (which mounts /); pass one of them");
+  return { mount: "/", allowRootMount: true };
 }
 
 /** Reads --tls-cert/--tls-key (both or neither) and checks that they load as a certificate and its key. */
