@@ -66,12 +66,21 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
  * billed container). Resolves with the reason the file cannot be sent, or undefined.
  */
 export async function checkInput(path: string, name: string): Promise<AciimgError | undefined> {
+  const checked = await checkedSize(path, name);
+  return typeof checked === "number" ? undefined : checked;
+}
+
+/**
+ * checkInput's checks, resolving with the file's size when it passes: for a backend that reads the
+ * file itself (the local provider's file source), so the check is not lost with the upload.
+ */
+export async function checkedSize(path: string, name: string): Promise<number | AciimgError> {
   let file: FileHandle | undefined;
   try {
     file = await open(path, "r");
     const { size } = await file.stat();
     const opened = file;
-    return await problemOf(name, await readAt(opened, Math.min(size, 16), 0), size, (length, position) => readAt(opened, length, position));
+    return (await problemOf(name, await readAt(opened, Math.min(size, 16), 0), size, (length, position) => readAt(opened, length, position))) ?? size;
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {

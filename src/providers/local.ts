@@ -26,6 +26,18 @@ import { createImaginaryClient } from "../imaginary/client.js";
 import { isProcessAlive, procStartTime } from "../host-process.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
 
+/**
+ * The backend reads `process`'s input files itself (`GET /<op>?file=`, imaginary's -mount) instead
+ * of being sent their bytes over the socket. It is shared by every batch of the state, from any
+ * folder, so it mounts `/` (ACIIMG_BACKEND_MOUNT_ROOT=1 in its environment, local-env.ts), which
+ * `aciimg backend` accepts only with --socket: it runs as this user, who can read those files
+ * anyway, and only this user reaches it (its 0600 socket in the 0700 `logDir`, and its key).
+ * `serve` never forwards a GET on an image route (src/http/handler.ts), so no client of `serve`
+ * can name a file. In the environment, not in backendArgs: it is the provider's own, not a
+ * setting, and `up --dry-run` prints the settings' command line.
+ */
+const fileSourceRoot = "/";
+
 export interface LocalProviderOptions {
   /** The caller's environment: the default `logDir` comes from it, and the backend gets only its allowlisted variables (local-env.ts) and the key. */
   env: Readonly<Record<string, string | undefined>>;
@@ -98,7 +110,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       await client.close();
     }
     onPhase?.("healthy");
-    return { provider: "local", id, name: spec.name, endpoint, apiKey, createdAt, lastUsed: createdAt, status: "running", spec, pid };
+    return { provider: "local", id, name: spec.name, endpoint, apiKey, createdAt, lastUsed: createdAt, status: "running", spec, pid, fileRoot: fileSourceRoot };
   }
 
   return {

@@ -5,6 +5,7 @@
  * carries on past failures, counts every input in its summary, and exits 1 if any file failed
  * (DESIGN.md §7).
  */
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, relative } from "node:path";
@@ -14,7 +15,7 @@ import type { Engine, ImageResponse } from "../../engine/types.js";
 import { backendSpecOf } from "../../config.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { checkInput, openInput, type InputFile } from "../input-file.js";
+import { checkedSize, checkInput, openInput, type InputFile } from "../input-file.js";
 import { expandInputs, folderIdentity } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
 import { writeAtomically } from "../outputs.js";
@@ -75,7 +76,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
       // so the backend never waits on the network between images.
       const concurrency = options.concurrency ?? 2 * ((await backendCpus(ready.record)) ?? availableParallelism());
       report.begin();
-      await runBatch({ engine, plan, signal: stop.signal, fits }, pending, concurrency, report.record);
+      const readsFiles = ready.record.fileRoot !== undefined;
+      await runBatch({ engine, plan, signal: stop.signal, fits, readsFiles }, pending, concurrency, report.record);
     });
   } catch (error) {
     // Stopped while the backend was being started: nothing was sent, every input is cancelled below.
@@ -196,6 +198,8 @@ interface BatchContext {
   signal: AbortSignal;
   /** Why a file of this size cannot go to the running backend (oversizeMessage), or undefined. */
   fits: (sizeBytes: number, name: string) => string | undefined;
+  /** The backend reads input files itself (its record's `fileRoot`: the local provider's file source). */
+  readsFiles: boolean;
 }
 
 /**
@@ -219,15 +223,19 @@ async function runBatch(context: BatchContext, jobs: Job[], concurrency: number,
   }
 }
 
-async function processOne({ engine, plan, signal, fits }: BatchContext, job: Job): Promise<FileResult> {
+async function processOne(context: BatchContext, job: Job): Promise<FileResult> {
+  const { plan, signal } = context;
   const started = performance.now();
   let response: ImageResponse | undefined;
   let input: InputFile | undefined;
   try {
-    input = await openInput(job.path, job.input);
-    const tooBig = fits(input.size, job.input);
-    if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-    response = await engine.call({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
+    if (context.readsFiles) response = await callReading(context, job);
+    else {
+      input = await openInput(job.path, job.input);
+      const tooBig = context.fits(input.size, job.input);
+      if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
+      response = await context.engine.call({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
+    }
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
@@ -253,4 +261,17 @@ async function processOne({ engine, plan, signal, fits }: BatchContext, job: Job
     // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
     input?.release();
   }
+}
+
+/**
+ * The call for a backend that reads the file itself: checked again as openInput checks an upload
+ * (empty, truncated), then sent by path. `body` is for a backend without the file source, should
+ * a retry land on one (a backend another aciimg version started).
+ */
+async function callReading({ engine, plan, signal, fits }: BatchContext, job: Job): Promise<ImageResponse> {
+  const size = await checkedSize(job.path, job.input);
+  if (typeof size !== "number") throw size;
+  const tooBig = fits(size, job.input);
+  if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
+  return engine.call({ op: plan.op, query: plan.query, file: job.path, body: () => createReadStream(job.path), length: size, signal });
 }

@@ -1,0 +1,114 @@
+/**
+ * `aciimg process` on the local provider: the backend reads the input files itself (its file
+ * source, `GET /<op>?file=`, issue 15) and the outputs come back over HTTP. The backend's access
+ * log (`aciimg logs`) shows which way each image went.
+ */
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+
+let ws: Workspace;
+
+/** The access-log lines of image requests (`"GET /resize?…" 200`), as the backend logged them. */
+async function imageRequests(): Promise<string[]> {
+  const logs = await ws.run(["logs", "--tail", "1000"]);
+  expect(logs.code, logs.stderr).toBe(0);
+  return logs.stdout.split("\n").filter((line) => /"(GET|POST) \/resize/.test(line));
+}
+
+/** The CLI's run with its summary, failing the test with its stderr when it did not exit 0. */
+async function processOk(args: string[], options: Parameters<Workspace["run"]>[1] = {}): Promise<void> {
+  const result = await ws.run(["process", ...args, "--json"], options);
+  expect(result.code, result.stderr).toBe(0);
+  expect(jsonLines(result.stdout).at(-1)).toMatchObject({ summary: { failed: 0 } });
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace("aciimg-e2e-file-source-");
+  const up = await ws.run(["up"]);
+  expect(up.code, up.stderr).toBe(0);
+});
+afterAll(async () => {
+  await ws.cleanup();
+});
+
+describe("the local backend reads the inputs of `process` itself", () => {
+  it("records that the backend has the file source (mounted on /)", async () => {
+    const backends = Object.values((await ws.state()).backends) as Array<{ fileRoot?: string }>;
+    expect(backends.map((b) => b.fileRoot)).toEqual(["/"]);
+  });
+
+  it("a batch goes as GET ?file= with no upload, and the outputs are the resized images", async () => {
+    await mkdir(join(ws.dir, "batch"));
+    await Promise.all(["a", "b", "c"].map((name) => writeJpeg(join(ws.dir, "batch", `${name}.jpg`), 600, 400)));
+    await processOk(["batch", "--resize", "300x200", "-o", "out-batch/"]);
+    for (const name of ["a", "b", "c"]) {
+      expect(await sharp(join(ws.dir, "out-batch", `${name}.jpg`)).metadata()).toMatchObject({ width: 300, height: 200, format: "jpeg" });
+    }
+    const lines = (await imageRequests()).filter((line) => line.includes("batch"));
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/"GET \/resize\?[^"]*&file=[^"]*batch%252F[abc]\.jpg HTTP\/1\.1" 200 /);
+  });
+
+  it("a file whose name needs escaping (`a b%c+d.jpg`) is read as named", async () => {
+    await mkdir(join(ws.dir, "odd"));
+    await writeJpeg(join(ws.dir, "odd", "a b%c+d.jpg"), 400, 300);
+    await processOk([join("odd", "a b%c+d.jpg"), "--width", "100", "-o", "out-odd/"]);
+    expect(await sharp(join(ws.dir, "out-odd", "a b%c+d.jpg")).metadata()).toMatchObject({ width: 100, height: 75 });
+    expect((await imageRequests()).filter((line) => line.includes("a%2520b%2525c%252Bd.jpg"))).toHaveLength(1);
+  });
+
+  it("a symbolic link named on the command line is sent as named and the backend reads its target", async () => {
+    await mkdir(join(ws.dir, "targets"));
+    await writeJpeg(join(ws.dir, "targets", "wide.jpg"), 800, 200);
+    await symlink(join(ws.dir, "targets", "wide.jpg"), join(ws.dir, "link.jpg"));
+    await processOk(["link.jpg", "--width", "200", "-o", "out-link/"]);
+    expect(await sharp(join(ws.dir, "out-link", "link.jpg")).metadata()).toMatchObject({ width: 200, height: 50 });
+    expect((await imageRequests()).filter((line) => line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
+  });
+
+  it("a truncated input among good ones is refused by the CLI, and never requested", async () => {
+    await mkdir(join(ws.dir, "mixed"));
+    await writeJpeg(join(ws.dir, "mixed", "good.jpg"), 600, 400);
+    const whole = await readFile(join(ws.dir, "mixed", "good.jpg"));
+    await writeFile(join(ws.dir, "mixed", "cut.jpg"), whole.subarray(0, Math.floor(whole.length / 2)));
+    const result = await ws.run(["process", "mixed", "--resize", "30x20", "-o", "out-mixed/", "--json"]);
+    expect(result.code).toBe(1);
+    const byInput = Object.fromEntries(jsonLines(result.stdout).filter((line) => "input" in line).map((line) => [line.input, line]));
+    expect(byInput["mixed/cut.jpg"]).toMatchObject({ status: "failed", code: "E_BAD_INPUT" });
+    expect(byInput["mixed/good.jpg"]).toMatchObject({ status: "ok" });
+    expect((await imageRequests()).filter((line) => line.includes("cut.jpg"))).toEqual([]);
+  });
+
+  it("an input outside the working directory, in a folder another user owns, is read too", async () => {
+    // The local backend mounts /, so no input is outside its file source. The tests run as root;
+    // the folder belongs to nobody, as a shared photo folder would.
+    const shared = await mkdtemp(join(tmpdir(), "aciimg-e2e-shared-"));
+    try {
+      await writeJpeg(join(shared, "theirs.jpg"), 600, 400);
+      await chmod(join(shared, "theirs.jpg"), 0o444);
+      await chmod(shared, 0o555);
+      await chown(shared, 65534, 65534);
+      await processOk([join(shared, "theirs.jpg"), "--resize", "60x40", "-o", "out-shared/"]);
+      expect(await sharp(join(ws.dir, "out-shared", "theirs.jpg")).metadata()).toMatchObject({ width: 60, height: 40 });
+      expect((await imageRequests()).filter((line) => line.includes("theirs.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
+  it("a backend whose record does not say it reads files (started before aciimg had the file source) is sent the bytes", async () => {
+    const state = JSON.parse(await readFile(ws.statePath, "utf8")) as { backends: Record<string, Record<string, unknown>> };
+    for (const backend of Object.values(state.backends)) delete backend.fileRoot;
+    await writeFile(ws.statePath, JSON.stringify(state));
+    await writeJpeg(join(ws.dir, "old.jpg"), 600, 400);
+    await processOk(["old.jpg", "--resize", "60x40", "-o", "out-old/"]);
+    expect(await sharp(join(ws.dir, "out-old", "old.jpg")).metadata()).toMatchObject({ width: 60, height: 40 });
+    const lines = (await imageRequests()).filter((line) => line.includes("POST"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain("file=");
+  });
+});
