@@ -24,8 +24,7 @@ const allowedNames = new Set([
 const allowedPrefixes = ["LC_", "VIPS_"];
 
 /**
- * The backend's environment: the allowed variables of `env`, the key, and ACIIMG_BACKEND_MOUNT_ROOT=1
- * (it reads the inputs of `process` itself: local.ts `fileSourceRoot`). NODE_OPTIONS is left out
+ * The backend's environment: the allowed variables of `env`, and the key. NODE_OPTIONS is left out
  * on purpose: `--inspect` would open a debugger port any local user can reach, and `--require`
  * would load code into the process that holds the key.
  */
@@ -36,6 +35,5 @@ export function backendEnvironment(env: Readonly<Record<string, string | undefin
     if (allowedNames.has(name) || allowedPrefixes.some((prefix) => name.startsWith(prefix))) out[name] = value;
   }
   out.ACIIMG_BACKEND_KEY = apiKey;
-  out.ACIIMG_BACKEND_MOUNT_ROOT = "1";
   return out;
 }

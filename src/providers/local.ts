@@ -29,7 +29,7 @@ import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, Live
 /**
  * The backend reads `process`'s input files itself (`GET /<op>?file=`, imaginary's -mount) instead
  * of being sent their bytes over the socket. It is shared by every batch of the state, from any
- * folder, so it mounts `/` (ACIIMG_BACKEND_MOUNT_ROOT=1 in its environment, local-env.ts), which
+ * folder, so it mounts `/` (ACIIMG_BACKEND_MOUNT_ROOT=1 in its environment, beside the key), which
  * `aciimg backend` accepts only with --socket: it runs as this user, who can read those files
  * anyway, and only this user reaches it (its 0600 socket in the 0700 `logDir`, and its key).
  * `serve` never forwards a GET on an image route (src/http/handler.ts), so no client of `serve`
@@ -82,7 +82,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       detached: true,
       cwd: logDir,
       stdio: ["ignore", "pipe", log.fd],
-      env: backendEnvironment(options.env, apiKey),
+      env: { ...backendEnvironment(options.env, apiKey), ACIIMG_BACKEND_MOUNT_ROOT: "1" },
     });
     await log.close();
     const pid = child.pid;
