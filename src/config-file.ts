@@ -9,8 +9,11 @@ export type FileConfig = Partial<Record<keyof ConfigOverrides | "pollInterval" |
 const fileKeys = new Set<string>([
   "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
   "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
-  "armEndpoint", "blobContainer", "tlsCert", "tlsKey",
+  "armEndpoint", "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal",
 ]);
+
+/** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */
+const switchKeys = new Set<string>(["withLocal"]);
 
 /** The config file at `path` as flat keys, each checked known and a string or number; `{}` when it is absent and not `required`. */
 export function readConfigFile(path: string, required: boolean): FileConfig {
@@ -34,6 +37,10 @@ export function readConfigFile(path: string, required: boolean): FileConfig {
   for (const [key, value] of Object.entries(parsed)) {
     if (!fileKeys.has(key)) {
       throw new AciimgError("E_USAGE", `config file ${path}: unknown key "${key}" (known: ${[...fileKeys].join(", ")})`);
+    }
+    if (switchKeys.has(key) && typeof value === "boolean") {
+      (out as Record<string, string | number>)[key] = String(value);
+      continue;
     }
     if (typeof value !== "string" && typeof value !== "number") {
       throw new AciimgError("E_USAGE", `config file ${path}: "${key}" must be a string or number`);

@@ -68,6 +68,17 @@ export interface Config {
   provider: ProviderKind;
   /** Logical backend name (state key). Default "default". */
   name: string;
+  /**
+   * How many backends a batch may use (`--backends`, ACIIMG_BACKENDS, "backends"): a pool of up to
+   * this many container groups on the aci provider, each billed on its own. Default 1; at most
+   * `maxBackends`. The local provider runs one backend (src/compose.ts refuses more).
+   */
+  backends: number;
+  /**
+   * `process --with-local` (ACIIMG_WITH_LOCAL, "withLocal"): on aci, the built-in local backend
+   * takes images while the pool's groups start, and works beside them. Default false.
+   */
+  withLocal: boolean;
   /** JSON state file path (file state). */
   statePath: string;
   /** Blob state (Functions app); when a connection string or URL is set, blob state is used. */
@@ -120,6 +131,8 @@ export interface ConfigOverrides {
   key?: string;
   tlsCert?: string;
   tlsKey?: string;
+  backends?: string | number;
+  withLocal?: string | boolean;
 }
 
 function positiveNumber(value: string | number, what: string, expected: string): number {
@@ -140,8 +153,42 @@ function armRetries(value: string): number {
   return n;
 }
 
-/** A backend name (`--name`, a state key): also what a local registry entry must carry to be read. */
-export const backendNamePattern = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+/**
+ * A backend name (`--name`, a state key): also what a local registry entry must carry to be read.
+ * No `--` inside: a pool's members are named `<name>--<i>` (engine/pool-names.ts), so no name a
+ * person picks can be another pool's member.
+ */
+export const backendNamePattern = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+/**
+ * A state key: a backend name, or a pool member's (`<name>--<i>`, `<name>--local`;
+ * engine/pool-names.ts). What a local registry entry's name must be to be read.
+ */
+export function isStateKey(key: string): boolean {
+  const [name = "", member, ...more] = key.split("--");
+  return more.length === 0 && backendNamePattern.test(name) && (member === undefined || member === "local" || /^[1-9][0-9]?$/.test(member));
+}
+
+/**
+ * The largest pool (`--backends`): ACI allows 100 cores and 300 creates an hour per region by
+ * default (arm-notes.md), and each member is billed on its own; a typo of 100 must not start 100.
+ */
+export const maxBackends = 20;
+
+function backendCount(value: string | number, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > maxBackends || (typeof value === "string" && value.trim() === "")) {
+    throw usageError(what, `a whole number of backends from 1 to ${maxBackends}`, value);
+  }
+  return n;
+}
+
+function switchValue(value: string | number | boolean, what: string): boolean {
+  const text = String(value).toLowerCase();
+  if (text === "true" || text === "1" || text === "yes") return true;
+  if (text === "false" || text === "0" || text === "no") return false;
+  throw usageError(what, "true or false", String(value));
+}
 
 /** The default state file: $XDG_STATE_HOME/aciimg/state.json, else ~/.local/state/aciimg/state.json. */
 export function defaultStatePath(env: Readonly<Record<string, string | undefined>>): string {
@@ -204,8 +251,10 @@ export function loadConfig(
   const nameSetting = setting(overrides.name, "--name", ["ACIIMG_NAME"], "name");
   const name = str(nameSetting?.value) ?? "default";
   if (!backendNamePattern.test(name)) {
-    throw usageError(nameSetting?.from ?? "--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-'", name);
+    throw usageError(nameSetting?.from ?? "--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--'", name);
   }
+  const backends = setting(overrides.backends, "--backends", ["ACIIMG_BACKENDS"], "backends");
+  const withLocal = setting(overrides.withLocal === undefined ? undefined : String(overrides.withLocal), "--with-local", ["ACIIMG_WITH_LOCAL"], "withLocal");
 
   const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"], "state"));
   const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
@@ -225,6 +274,8 @@ export function loadConfig(
   return {
     provider,
     name,
+    backends: backends === undefined ? 1 : backendCount(backends.value, backends.from),
+    withLocal: withLocal === undefined ? false : switchValue(withLocal.value, withLocal.from),
     statePath: statePathValue ? resolve(cwd, statePathValue) : defaultStatePath(env),
     blob: {
       // An explicit ACIIMG_STATE_BLOB_URL (the state's own container, reached by the managed

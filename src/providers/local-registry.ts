@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { lstat, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseId, socketPathOf } from "./local-process.js";
-import { backendNamePattern } from "../config.js";
+import { isStateKey } from "../config.js";
 import { checkPrivateDirectory, type PrivateDirectory } from "../private-dir.js";
 
 /**
@@ -53,7 +53,7 @@ function parseEntry(text: string, pid: number, logDir: string): KnownEntry | str
   const id = typeof entry.id === "string" ? parseId(entry.id) : undefined;
   if (id === undefined || id.pid !== pid || id.instance.length > 32) return `"id" is not local:${pid}@<instance>`;
   if (entry.pid !== pid) return `"pid" is not ${pid}`;
-  if (typeof entry.name !== "string" || !backendNamePattern.test(entry.name)) return `"name" is not a backend name`;
+  if (typeof entry.name !== "string" || !isStateKey(entry.name)) return `"name" is not a backend name`;
   if (typeof entry.createdAt !== "string" || Number.isNaN(Date.parse(entry.createdAt))) return `"createdAt" is not a time`;
   const { startTime, owner } = entry;
   if (startTime !== undefined && !(typeof startTime === "string" && /^\d{1,20}$/.test(startTime))) return `"startTime" is not a /proc start time`;
