@@ -6,13 +6,13 @@ import { isAciimgError } from "../errors.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "./types.js";
 
 /**
- * How often one call provisions again after its backend vanished. Bounded, so an input that
- * crashes the backend costs at most this many extra backends before the call fails.
+ * How often one call provisions again after its backend vanished, by default. Bounded, so an input
+ * that crashes the backend costs at most this many extra backends before the call fails.
  */
-const maxVanishedRetries = 2;
+export const defaultVanishedRetries = 2;
 
 /** True when an error means "the backend this record names is not there (any more)". */
-function isVanished(error: unknown): boolean {
+export function isVanished(error: unknown): boolean {
   if (!isAciimgError(error)) return false;
   // Untrusted: something else answers at the address (an ACI group's IP can change on restart);
   // ensure re-reads the provider and refuses for good when the backend is still said to be there.
@@ -30,18 +30,22 @@ export interface RetryingSend {
   ensure(signal: AbortSignal | undefined): Promise<BackendRecord>;
 }
 
-/** Sends `request` to `record`; on a vanished backend ensures another and sends again (at most twice). */
-export async function sendWithRetry(record: BackendRecord, request: ImageRequest, backends: RetryingSend): Promise<ImageResponse> {
+/**
+ * Sends `request` to `record`; on a vanished backend forgets it, ensures another and sends again
+ * (at most `maxRetries` times; 0 for a pool's member, whose pool sends the request elsewhere).
+ */
+export async function sendWithRetry(record: BackendRecord, request: ImageRequest, backends: RetryingSend, maxRetries = defaultVanishedRetries): Promise<ImageResponse> {
   for (let retries = 0; ; retries++) {
     try {
       return await backends.send(record, request);
     } catch (error) {
-      if (!isVanished(error) || request.signal?.aborted || retries === maxVanishedRetries) throw error;
-      // Reaped, killed or replaced under us: forget it, ensure (provisions if needed), retry.
-      // Operations are idempotent (imaginary-api.md §1.5), so a replay is safe. Normally one
-      // retry is enough; a second covers a reaper with a tiny idle limit deleting even the
-      // backend provisioned for the first retry before the replay reached it.
+      if (!isVanished(error)) throw error;
+      // Reaped, killed or replaced under us: forget it (the next ensure probes, and provisions
+      // if needed), then retry. Operations are idempotent (imaginary-api.md §1.5), so a replay
+      // is safe. Normally one retry is enough; a second covers a reaper with a tiny idle limit
+      // deleting even the backend provisioned for the first retry before the replay reached it.
       backends.forget(record);
+      if (request.signal?.aborted || retries >= maxRetries) throw error;
       record = await backends.ensure(request.signal);
     }
   }

@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { finished } from "node:stream";
 import { systemClock } from "../clock.js";
+import { AciimgError } from "../errors.js";
 import { sendWithRetry } from "./call-retry.js";
 import { createBackendClients } from "./clients.js";
 import { takeDown } from "./down.js";
@@ -40,6 +41,12 @@ export interface EngineOptions {
   trustMs?: number;
   /** Keep-alive connections per backend. Default 16. */
   connections?: number;
+  /**
+   * A pool's member (engine/pool.ts): calls go only to the backend `ensure` found and never
+   * provision. One whose backend vanished fails (E_BACKEND_UNREACHABLE), and the pool sends the
+   * request to another member. Default false: a call provisions again, at most twice.
+   */
+  poolMember?: boolean;
 }
 
 /** Creates an engine. (Long only for its methods, each short: they share `active`, the client cache and the usage tracker.) */
@@ -102,7 +109,7 @@ export function createEngine(options: EngineOptions): Engine {
         }
       };
       try {
-        const record = active ?? (await ensure({ signal: request.signal })).record;
+        const record = active ?? (options.poolMember ? notEnsured(spec.name) : (await ensure({ signal: request.signal })).record);
         const response = await sendWithRetry(record, request, {
           send,
           forget: (vanished) => {
@@ -110,7 +117,7 @@ export function createEngine(options: EngineOptions): Engine {
             seenHealthy.delete(vanished.id);
           },
           ensure: async (signal) => (await ensure({ signal })).record,
-        });
+        }, options.poolMember ? 0 : undefined);
         // Work ends when the response body is consumed (or abandoned), not when headers arrive.
         finished(response.body, end);
         return response;
@@ -149,8 +156,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     async down(downOptions = {}) {
-      const { report, takenId } = await takeDown({ provider, store, spec, onDeleted: (id) => clients.drop(id) }, downOptions);
-      if (active && (active.id === takenId || report.removed.some((ref) => ref.id === active?.id))) active = undefined;
+      const { report, takenIds } = await takeDown({ provider, store, spec, onDeleted: (id) => clients.drop(id) }, downOptions);
+      if (active && (takenIds.has(active.id) || report.removed.some((ref) => ref.id === active?.id))) active = undefined;
       return report;
     },
 
@@ -159,4 +166,9 @@ export function createEngine(options: EngineOptions): Engine {
       await clients.close();
     },
   };
+}
+
+/** A pool member's call with no backend found (or its backend found vanished): the pool sends it elsewhere. */
+function notEnsured(name: string): never {
+  throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend "${name}" vanished; the pool sends its images to another member`);
 }

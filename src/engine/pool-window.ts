@@ -1,0 +1,58 @@
+/**
+ * How many requests one pool member may have in flight, adapted to the link (TCP Vegas's rule).
+ *
+ * A fixed window of 2 × the member's CPUs keeps a backend on the same machine busy, but starves
+ * one 40 ms away: each slot then spends most of its time on the wire, not on the CPUs. Little's
+ * law says the window must cover the round trip too, and the round trip is not known in advance.
+ * So the window is measured: the fastest recent response time is the member's unloaded latency
+ * (round trip + transfer + processing); a response slower than that, at a window of W, means about
+ * `W × (1 − fastest/latency)` requests waited in the member's queue. Fewer than `grow` waiting,
+ * with the window in use, means the CPUs could take more: the window grows by one. More than
+ * `shrink` waiting means requests only queue there (and would be better sent to another member):
+ * it shrinks by one. Between the two it holds.
+ */
+
+export interface WindowOptions {
+  /** Where the window starts: 2 × the member's CPUs, enough on a fast link. */
+  initial: number;
+  /** The most it may grow to (and connections the member's client may open). */
+  max: number;
+}
+
+export interface Window {
+  /** Requests the member may have in flight now. */
+  readonly limit: number;
+  /**
+   * One response's latency (request sent → response headers), and whether the window was full
+   * when it was sent (only then does a fast answer say the member could take more).
+   */
+  sample(latencyMs: number, windowWasFull: boolean): void;
+}
+
+/** Estimated requests queued at the member below which the window grows, and above which it shrinks. */
+const grow = 1;
+const shrink = 3;
+/** Samples the fastest latency is taken over: old enough minima age out when the link changes. */
+const history = 64;
+
+export function createWindow(options: WindowOptions): Window {
+  const max = Math.max(1, Math.floor(options.max));
+  let limit = Math.min(max, Math.max(1, Math.floor(options.initial)));
+  const recent: number[] = [];
+  let next = 0;
+  return {
+    get limit() {
+      return limit;
+    },
+    sample(latencyMs, windowWasFull) {
+      if (!(latencyMs > 0)) return;
+      if (recent.length < history) recent.push(latencyMs);
+      else recent[next] = latencyMs;
+      next = (next + 1) % history;
+      const fastest = Math.min(...recent);
+      const queued = limit * (1 - fastest / latencyMs);
+      if (queued > shrink) limit = Math.max(1, limit - 1);
+      else if (queued < grow && windowWasFull) limit = Math.min(max, limit + 1);
+    },
+  };
+}
