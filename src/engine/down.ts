@@ -1,5 +1,9 @@
-/** `down`: the recorded backend of this name deleted now, and ours the state lost track of. */
+/**
+ * `down`: the recorded backends of this name deleted now (every member of its pool: the name and
+ * `<name>--<i>`, engine/pool-names.ts), and ours the state lost track of.
+ */
 import { foreignOf, ownershipOf } from "./owner.js";
+import { memberIndex } from "./pool-names.js";
 import type { BackendRef, BackendSpec, DownReport, ForeignBackend, Provider, StateStore } from "./types.js";
 
 export interface DownContext {
@@ -10,25 +14,27 @@ export interface DownContext {
   onDeleted(id: string): Promise<void>;
 }
 
-/** Deletes the backend of the spec's name; resolves with the report and the id the state recorded (if any). */
+/** Deletes the backends of the spec's name (its pool's members); resolves with the report and the ids the state recorded. */
 export async function takeDown(
   context: DownContext,
   options: { signal?: AbortSignal; force?: boolean },
-): Promise<{ report: DownReport; takenId: string | undefined }> {
+): Promise<{ report: DownReport; takenIds: Set<string> }> {
   const { provider, store, spec } = context;
+  const isMember = (name: string): boolean => memberIndex(spec.name, name) !== undefined;
   let owner: string | undefined;
   const taken = await store.update((state) => {
     owner = state.owner;
-    const record = state.backends[spec.name];
-    if (!record || record.provider !== provider.kind) return undefined;
-    delete state.backends[spec.name];
-    return record;
+    const records = Object.entries(state.backends).filter(([key, record]) => isMember(key) && record.provider === provider.kind);
+    for (const [key] of records) delete state.backends[key];
+    return records.map(([, record]) => record);
   });
+  const takenIds = new Set(taken.map((record) => record.id));
   const removed: BackendRef[] = [];
-  if (taken?.status === "running") {
-    await provider.delete(taken, options.signal);
-    removed.push({ provider: taken.provider, id: taken.id, name: taken.name, createdAt: taken.createdAt });
-    await context.onDeleted(taken.id);
+  for (const record of taken) {
+    if (record.status !== "running") continue;
+    await provider.delete(record, options.signal);
+    removed.push({ provider: record.provider, id: record.id, name: record.name, createdAt: record.createdAt });
+    await context.onDeleted(record.id);
   }
   // A provisioning claim has no backend yet; its provisioner finds the claim gone and deletes
   // what it made. Our backends of this name the state lost track of go too: "down" means none
@@ -36,7 +42,7 @@ export async function takeDown(
   // for someone else, and deleting it is a decision the user makes by name.
   const others: ForeignBackend[] = [];
   for (const ref of await provider.list(options.signal)) {
-    if (ref.name !== spec.name || ref.id === taken?.id) continue;
+    if (!isMember(ref.name) || takenIds.has(ref.id)) continue;
     const ownership = ownershipOf(ref, owner);
     if (ownership !== "ours" && !options.force) {
       others.push(foreignOf(ref, ownership));
@@ -45,5 +51,5 @@ export async function takeDown(
     await provider.delete(ref, options.signal);
     removed.push(ref);
   }
-  return { report: { removed, others }, takenId: taken?.id };
+  return { report: { removed, others }, takenIds };
 }

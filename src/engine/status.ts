@@ -1,7 +1,11 @@
-/** `status`: what the state records, what the provider says about it now, and the backends that are not ours. */
+/**
+ * `status`: what the state records, what the provider says about it now, and the backends that
+ * are not ours; for a pool (engine/pool-names.ts), the same for every member.
+ */
 import { isProvisionerDead } from "./ensure.js";
 import { foreignOf, ownershipOf } from "./owner.js";
-import type { BackendSpec, Clock, ForeignBackend, Provider, State, StatusReport } from "./types.js";
+import { memberIndex, memberLabel, memberName } from "./pool-names.js";
+import type { BackendSpec, Clock, ForeignBackend, MemberStatus, Provider, State, StatusReport } from "./types.js";
 
 export interface StatusContext {
   provider: Provider;
@@ -24,15 +28,33 @@ export async function othersIn(provider: Provider, state: State, signal?: AbortS
   return others;
 }
 
-/** The status report for the backend `state` records under the spec's name. */
+/**
+ * The status report for the backend `state` records under the spec's name, with `members`: that
+ * one and every other member of its pool the state records, in order (aci-1, aci-2, …).
+ */
 export async function statusOf(context: StatusContext, state: State, options: { showKey?: boolean; signal?: AbortSignal }): Promise<StatusReport> {
-  const { provider, spec, clock } = context;
-  const record = state.backends[spec.name];
+  const { provider, spec } = context;
   const listing = othersIn(provider, state, options.signal);
   // Settled here too: a failed inspect must not leave the listing's rejection unhandled.
   listing.catch(() => undefined);
-  const base = { provider: provider.kind, name: spec.name };
-  if (!record || record.provider !== provider.kind) return { ...base, state: "none", others: await listing };
+  const indexes = Object.keys(state.backends)
+    .map((key) => memberIndex(spec.name, key))
+    .filter((index): index is number => index !== undefined && index > 1)
+    .sort((a, b) => a - b);
+  const [first, ...rest] = await Promise.all([1, ...indexes].map((index) => memberStatus(context, state, index, options)));
+  const main = first as MemberStatus;
+  const members = [main, ...rest].filter((member) => member.state !== "none");
+  const { backend: _label, ...report } = main;
+  return { ...report, members, others: await listing };
+}
+
+/** One member's report: what the state records under its name and what the provider says now. */
+async function memberStatus(context: StatusContext, state: State, index: number, options: { showKey?: boolean; signal?: AbortSignal }): Promise<MemberStatus> {
+  const { provider, clock } = context;
+  const name = memberName(context.spec.name, index);
+  const record = state.backends[name];
+  const base = { backend: memberLabel(provider.kind, index), provider: provider.kind, name };
+  if (!record || record.provider !== provider.kind) return { ...base, state: "none" };
   const common = {
     ...base,
     createdAt: record.createdAt,
@@ -41,8 +63,8 @@ export async function statusOf(context: StatusContext, state: State, options: { 
   if (record.status === "provisioning") {
     const who = record.provisioner ? `pid ${record.provisioner.pid} on ${record.provisioner.host}` : "an unknown process";
     return isProvisionerDead(record, context)
-      ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend`, others: await listing }
-      : { ...common, state: "provisioning", detail: `being provisioned by ${who}`, others: await listing };
+      ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend` }
+      : { ...common, state: "provisioning", detail: `being provisioned by ${who}` };
   }
   const live = await provider.inspect(record, options.signal);
   const idleMs = Math.max(0, clock.now() - Date.parse(record.lastUsed));
@@ -56,6 +78,5 @@ export async function statusOf(context: StatusContext, state: State, options: { 
     lastUsed: record.lastUsed,
     ...(exists ? { idleMs, reapInMs: Math.max(0, context.idleLimitMs - idleMs) } : {}),
     ...(live.state === "failed" ? { detail: live.detail } : live.state === "provisioning" && live.detail ? { detail: live.detail } : {}),
-    others: await listing,
   };
 }

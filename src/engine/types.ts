@@ -177,9 +177,17 @@ export interface StatusReport {
   detail?: string;
   /** Only present when asked for (`--show-key`). */
   apiKey?: string;
+  /**
+   * Every backend of this name's pool the state records (`--backends`; engine/pool-names.ts), this
+   * one first when it exists: one entry for a single backend, none when there is none.
+   */
+  members: MemberStatus[];
   /** Backends the provider lists that belong to another state (or to none): never touched by this one. */
   others: ForeignBackend[];
 }
+
+/** One pool member's status: the report's fields for its own backend, and its label ("aci-2"). */
+export type MemberStatus = Omit<StatusReport, "members" | "others"> & { backend: string };
 
 /** A listed backend this state does not own; `reap`, `up` and `down` (without --force) leave it alone. */
 export type ForeignBackend = BackendRef & { reason: Exclude<Ownership, "ours"> };

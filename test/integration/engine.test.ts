@@ -232,11 +232,13 @@ describe("engine on the local provider", () => {
   it("status reports the live state, idle time and time to reap, and the key only when asked", async () => {
     const r = await rig();
     const engine = r.engine();
-    expect(await engine.status()).toEqual({ provider: "local", name: "default", state: "none", others: [] });
+    expect(await engine.status()).toEqual({ provider: "local", name: "default", state: "none", members: [], others: [] });
     const { record } = await engine.ensure();
     r.clock.advance(minutes(2));
     const status = await engine.status();
     expect(status).toMatchObject({ provider: "local", name: "default", state: "running", endpoint: record.endpoint });
+    // One backend is a pool of one: its only member is the backend itself.
+    expect(status.members.map((m) => [m.backend, m.name, m.state, m.endpoint])).toEqual([["local-1", "default", "running", record.endpoint]]);
     expect(status.idleMs).toBeGreaterThanOrEqual(minutes(2));
     expect(status.reapInMs).toBeLessThanOrEqual(minutes(3));
     expect(status.reapInMs).toBeGreaterThan(minutes(2));
