@@ -2,11 +2,14 @@
  * The composition root: turns a Config into a provider, a state store and an engine. Azure
  * modules are imported on demand, so a local run never loads the Azure SDK (STYLE.md "Shape").
  */
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { systemClock } from "./clock.js";
 import { backendSpecOf, type Config } from "./config.js";
 import { createEngine } from "./engine/engine.js";
-import { AciimgError } from "./errors.js";
+import { AciimgError, usageError } from "./errors.js";
+import { createPool, type Pool, type PoolOptions } from "./engine/pool.js";
+import { localMemberName, memberLabel, memberName } from "./engine/pool-names.js";
 import type { Clock, CreatePlan, Engine, Provider, StateStore } from "./engine/types.js";
 import { createLocalProvider } from "./providers/local.js";
 import { createFileStateStore } from "./state/file.js";
@@ -57,13 +60,53 @@ export async function openStore(config: Config, options: OpenOptions = {}): Prom
 export async function openEngine(config: Config, options: OpenOptions = {}): Promise<Engine> {
   const clock = options.clock ?? systemClock;
   const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
-  return createEngine({
-    provider,
-    store,
-    spec: backendSpecOf(config),
-    clock,
-    idleMs: config.idleMs,
-    // A local backend is healthy in about a second; ACI takes minutes (arm-notes.md).
-    createTimeoutMs: config.provider === "local" ? 60_000 : config.azure.createTimeoutMs,
-  });
+  return createEngine({ provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs, createTimeoutMs: createTimeoutOf(config) });
+}
+
+/** A local backend is healthy in about a second; ACI takes minutes (arm-notes.md). */
+function createTimeoutOf(config: Config): number {
+  return config.provider === "local" ? 60_000 : config.azure.createTimeoutMs;
+}
+
+/** True when this config asks a batch for more than one backend: `backends` > 1, or `withLocal` on aci. */
+export function wantsPool(config: Config): boolean {
+  checkPoolConfig(config);
+  return config.backends > 1 || (config.withLocal && config.provider === "aci");
+}
+
+/** Refuses a pool the provider cannot have: the local provider runs one backend on this machine. */
+export function checkPoolConfig(config: Config): void {
+  if (config.provider === "local" && config.backends > 1) {
+    throw usageError(
+      "--backends",
+      "1 on the local provider (it runs one backend, on this machine, using every core; a pool of backends is for --provider aci)",
+      config.backends,
+    );
+  }
+}
+
+/**
+ * The batch's pool for this config: members aci-1…aci-N (N = `backends`), each an engine of its
+ * own name (engine/pool-names.ts), and with `withLocal` on aci a `local` member, the built-in
+ * backend on this machine, taken down when the pool closes. Call `close()` when done.
+ */
+export async function openPool(config: Config, settings: Omit<PoolOptions, "members">, options: OpenOptions = {}): Promise<Pool> {
+  checkPoolConfig(config);
+  const clock = options.clock ?? systemClock;
+  const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
+  const member = (memberProvider: Provider, spec: ReturnType<typeof backendSpecOf>, createTimeoutMs: number): Engine =>
+    // A pool member never provisions in a call: the pool sends a vanished member's requests elsewhere.
+    createEngine({ provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: true, connections: settings.maxWindow ?? 64 });
+  const members: PoolOptions["members"] = [];
+  for (let index = 1; index <= config.backends; index++) {
+    members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });
+  }
+  if (config.withLocal && config.provider === "aci") {
+    const local = createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
+    const spec = { ...backendSpecOf({ ...config, provider: "local", cpu: availableParallelism() }), name: localMemberName(config.name) };
+    const engine = member(local, spec, 60_000);
+    // The local member is the batch's own: it starts in a second, so none is left running after.
+    members.push({ label: "local", engine, release: async () => void (await engine.down()) });
+  }
+  return createPool({ ...settings, members });
 }

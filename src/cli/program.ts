@@ -63,7 +63,8 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .command("up")
     .description("ensure a backend runs; print provider, endpoint and time to ready")
     .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
-    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --dry-run")
+    .option("--backends <N>", "aci: start (pre-warm) a pool of N container groups, each billed (default 1; env ACIIMG_BACKENDS)")
+    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
     .action(lazyAction(async () => (await import("./commands/up.js")).runUp));
 
   program

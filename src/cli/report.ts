@@ -18,6 +18,8 @@ export interface FileResult {
   ms: number;
   error?: string;
   code?: string;
+  /** The pool member that processed it ("aci-2", "local"); only in a batch run on a pool. */
+  backend?: string;
 }
 
 /** Counts every input found: ok + failed + skipped + cancelled = total. */
@@ -33,6 +35,8 @@ export interface Summary {
   imagesPerSecond: number;
   /** Every failed input with its code and message. */
   failures: Array<{ input: string; code: string; error: string }>;
+  /** Images each pool member processed ("aci-1": 30, "local": 12); only in a batch run on a pool. */
+  backends?: Record<string, number>;
 }
 
 export interface Reporter {
@@ -65,13 +69,17 @@ function summaryText(s: Summary): string {
   const head = `${stopped}${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
-  if (s.failed === 0) return `${head}${skipped}${cancelled}`;
+  const by = s.backends ? ` by ${Object.entries(s.backends).map(([label, n]) => `${label} ${n}`).join(", ") || "none"}` : "";
+  if (s.failed === 0) return `${head}${by}${skipped}${cancelled}`;
   const names = s.failures.map((f) => `  ${f.input}: ${f.error}`).join("\n");
-  return `${head}${skipped}${cancelled}, ${s.failed} failed:\n${names}`;
+  return `${head}${by}${skipped}${cancelled}, ${s.failed} failed:\n${names}`;
 }
 
-/** The summary of `results` (one per input found), over the batch's wall time. */
-export function summarize(results: readonly FileResult[], startedAt: number, stopped: Summary["stopped"]): Summary {
+/**
+ * The summary of `results` (one per input found), over the batch's wall time; with `members` (a
+ * pool's labels), how many images each processed.
+ */
+export function summarize(results: readonly FileResult[], startedAt: number, stopped: Summary["stopped"], members?: readonly string[]): Summary {
   const ms = Math.round(performance.now() - startedAt);
   const count = (status: FileResult["status"]): number => results.filter((r) => r.status === status).length;
   const ok = count("ok");
@@ -85,6 +93,7 @@ export function summarize(results: readonly FileResult[], startedAt: number, sto
     ms,
     imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
     failures: results.filter((r) => r.status === "failed").map((r) => ({ input: r.input, code: r.code ?? "E_INTERNAL", error: r.error ?? "" })),
+    ...(members ? { backends: Object.fromEntries(members.map((label) => [label, results.filter((r) => r.backend === label).length])) } : {}),
   };
 }
 
@@ -111,7 +120,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         if (r.status === "cancelled") return; // counted in the summary; a stopped batch of thousands would flood
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
-        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms\n`);
+        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
       },
       finish: (summary) => stderr.write(`${summaryText(summary)}\n`),
       stop: () => {},

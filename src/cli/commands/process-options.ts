@@ -14,6 +14,8 @@ export interface ProcessOptions {
   concurrency?: number;
   skipExisting?: boolean;
   followSymlinks?: boolean;
+  backends?: string;
+  withLocal?: boolean;
 }
 
 /** Registers `process` on `program`; `run` receives the inputs, options and collected operations. */
@@ -36,6 +38,8 @@ export function addProcessCommand(
     .option("--op <NAME>", "any imaginary operation (repeatable; in order)", (v: string) => (steps.op(v), v))
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
     .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
+    .option("--backends <N>", "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)")
+    .option("--with-local", "aci: the built-in local backend works from the first second, beside the groups as they start (env ACIIMG_WITH_LOCAL)")
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
     .option("--follow-symlinks", "follow symbolic links met while searching folders and globs (named inputs are always used as named)")
     .addHelpText(

@@ -5,42 +5,33 @@
  * carries on past failures, counts every input in its summary, and exits 1 if any file failed
  * (DESIGN.md §7).
  */
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError, type ErrorCode } from "../../errors.js";
-import type { Engine, ImageResponse } from "../../engine/types.js";
+import type { BackendRecord, ImageRequest } from "../../engine/types.js";
 import { backendSpecOf } from "../../config.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { checkedSize, checkInput, openInput, type InputFile } from "../input-file.js";
+import { checkInput } from "../input-file.js";
 import { expandInputs, folderIdentity } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
-import { writeAtomically } from "../outputs.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
 import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
-import { backendCpus, readResponseText, runStdin } from "./process-io.js";
+import { backendCpus, runStdin } from "./process-io.js";
+import { runJobs, type Job, type Route } from "./process-one.js";
 import { stopSignal } from "./signals.js";
 import type { ProcessOptions } from "./process-options.js";
-
-interface Job {
-  /** The input as shown to people. */
-  input: string;
-  path: string;
-  /** The output as shown to people. */
-  shownOutput: string;
-  output: string;
-  direct: boolean;
-}
 
 /** Runs the command; resolves with the exit code. */
 export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions & ProcessOptions>();
-  const config = configOf(globals);
+  const config = configOf(globals, { backends: options.backends, withLocal: options.withLocal });
   const mode = globals.json ? "json" : canShowProgress() ? "tty" : "plain";
   const cwd = process.cwd();
+  // A pool the provider cannot have is a usage error before any input is read (stdin included).
+  const pool = (await import("../../compose.js")).wantsPool(config);
   if (inputs.includes("-")) {
     if (inputs.length > 1) throw usageError("<inputs>", "either - (stdin) alone or files, directories and globs", inputs.join(" "));
     const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
@@ -63,21 +54,29 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
 
   const created = await prepareFolders(new Set(pending.filter((job) => !job.direct).map((job) => dirname(job.output))));
   const stop = stopSignal();
+  const requested = backendSpecOf(config);
+  const fits = (size: number, name: string, record: BackendRecord): string | undefined => oversizeMessage(size, record, requested, name);
   try {
-    await withEngine(config, async (engine) => {
+    if (pool) await (await import("./process-pool.js")).runPoolBatch({ config, plan, signal: stop.signal, fits, concurrency: options.concurrency, report }, pending);
+    else await withEngine(config, async (engine) => {
       const { reporter } = report;
       reporter.phase(`connecting to the ${config.provider} backend…`);
       const ready = await engine.ensure({ signal: stop.signal, onPhase: (phase) => reporter.phase(`starting a ${config.provider} backend… ${phase}`) });
       const warning = driftWarning(ready.record, ready.drift);
       if (warning) reporter.note(`aciimg: warning: ${warning}`);
-      const requested = backendSpecOf(config);
-      const fits = (size: number, name: string): string | undefined => oversizeMessage(size, ready.record, requested, name);
       // Two images per backend CPU: one uploading or downloading while the other is processed,
       // so the backend never waits on the network between images.
       const concurrency = options.concurrency ?? 2 * ((await backendCpus(ready.record)) ?? availableParallelism());
       report.begin();
-      const readsFiles = ready.record.fileRoot !== undefined;
-      await runBatch({ engine, plan, signal: stop.signal, fits, readsFiles }, pending, concurrency, report.record);
+      const target = { record: ready.record, send: (request: ImageRequest) => engine.call(request) };
+      const route: Route = async (attempt) => ({ value: await attempt(target) });
+      // Marked as work for the whole batch, so reap keeps the backend between images.
+      const work = engine.beginWork();
+      try {
+        await runJobs({ plan, signal: stop.signal, fits, route }, pending, concurrency, report.record);
+      } finally {
+        await work.end();
+      }
     });
   } catch (error) {
     // Stopped while the backend was being started: nothing was sent, every input is cancelled below.
@@ -135,9 +134,11 @@ async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan
  * file, and `finish`, which counts what never finished as cancelled, so every input is in the
  * summary: ok + failed + skipped + cancelled = total.
  */
-function createBatchReport(reporter: Reporter, early: readonly FileResult[], pending: readonly Job[]) {
+export function createBatchReport(reporter: Reporter, early: readonly FileResult[], pending: readonly Job[]) {
   const startedAt = performance.now();
   const results: FileResult[] = [];
+  /** A pool's member labels: the summary then counts the images each processed. */
+  let members: readonly string[] | undefined;
   let started = false;
   const record = (result: FileResult): void => {
     results.push(result);
@@ -153,7 +154,7 @@ function createBatchReport(reporter: Reporter, early: readonly FileResult[], pen
     begin();
     const reported = new Set(results.map((r) => r.input));
     for (const job of pending) if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status: "cancelled", ms: 0 });
-    const summary = summarize(results, startedAt, stopped);
+    const summary = summarize(results, startedAt, stopped, members);
     reporter.finish(summary);
     return summary;
   };
@@ -162,6 +163,9 @@ function createBatchReport(reporter: Reporter, early: readonly FileResult[], pen
     record,
     begin,
     finish,
+    countBy: (labels: readonly string[]): void => {
+      members = labels;
+    },
     /** The command fails as a whole: a started batch still says what got done; else the progress line goes. */
     abandon: (): void => {
       if (started) finish(null);
@@ -189,89 +193,4 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-/** What every file of a batch is sent with. */
-interface BatchContext {
-  engine: Engine;
-  plan: ImagePlan;
-  signal: AbortSignal;
-  /** Why a file of this size cannot go to the running backend (oversizeMessage), or undefined. */
-  fits: (sizeBytes: number, name: string) => string | undefined;
-  /** The backend reads input files itself (its record's `fileRoot`: the local provider's file source). */
-  readsFiles: boolean;
-}
-
-/**
- * Runs `jobs` with at most `concurrency` in flight; lastUsed is kept fresh by beginWork. When the
- * signal aborts, no new file starts and calls in flight are aborted (their temporary files
- * removed by writeAtomically); a file that finished anyway is reported as done.
- */
-async function runBatch(context: BatchContext, jobs: Job[], concurrency: number, record: (r: FileResult) => void): Promise<void> {
-  const work = context.engine.beginWork();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let index = next++; index < jobs.length && !context.signal.aborted; index = next++) {
-      const result = await processOne(context, jobs[index] as Job);
-      if (result.status !== "cancelled") record(result);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
-  } finally {
-    await work.end();
-  }
-}
-
-async function processOne(context: BatchContext, job: Job): Promise<FileResult> {
-  const { plan, signal } = context;
-  const started = performance.now();
-  let response: ImageResponse | undefined;
-  let input: InputFile | undefined;
-  try {
-    if (context.readsFiles) response = await callReading(context, job);
-    else {
-      input = await openInput(job.path, job.input);
-      const tooBig = context.fits(input.size, job.input);
-      if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-      response = await context.engine.call({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
-    }
-    if (response.status >= 400) {
-      const text = await readResponseText(response.body);
-      throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
-    }
-    const bytes = await writeAtomically(job.output, response.body, job.direct);
-    const width = Number(response.headers["image-width"]);
-    const height = Number(response.headers["image-height"]);
-    return {
-      input: job.input,
-      output: job.shownOutput,
-      status: "ok",
-      bytes,
-      ...(width > 0 && height > 0 ? { width, height } : {}),
-      ms: Math.round(performance.now() - started),
-    };
-  } catch (error) {
-    response?.body.destroy();
-    const ms = Math.round(performance.now() - started);
-    if (signal.aborted) return { input: job.input, output: job.shownOutput, status: "cancelled", ms };
-    const known = isAciimgError(error);
-    return { input: job.input, output: job.shownOutput, status: "failed", ms, code: known ? error.code : "E_INTERNAL", error: (error as Error).message };
-  } finally {
-    // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
-    input?.release();
-  }
-}
-
-/**
- * The call for a backend that reads the file itself: checked again as openInput checks an upload
- * (empty, truncated), then sent by path. `body` is for a backend without the file source, should
- * a retry land on one (a backend another aciimg version started).
- */
-async function callReading({ engine, plan, signal, fits }: BatchContext, job: Job): Promise<ImageResponse> {
-  const size = await checkedSize(job.path, job.input);
-  if (typeof size !== "number") throw size;
-  const tooBig = fits(size, job.input);
-  if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-  return engine.call({ op: plan.op, query: plan.query, file: job.path, body: () => createReadStream(job.path), length: size, signal });
 }

@@ -1,13 +1,19 @@
-/** `aciimg up`: ensure a backend and say where it is and how long it took; `--dry-run` shows what would be created. */
+/**
+ * `aciimg up`: ensure a backend and say where it is and how long it took; `--dry-run` shows what
+ * would be created; `--backends N` starts a pool's N members (up-pool.ts).
+ */
 import type { Command } from "commander";
 import { backendSpecOf } from "../../config.js";
 import { formatDuration } from "../../units.js";
 import { warnDrift } from "../backend-settings.js";
 import { canShowProgress, configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
+import { upPool } from "./up-pool.js";
 
-export async function runUp(options: { dryRun?: boolean }, command: Command): Promise<number> {
+export async function runUp(options: { dryRun?: boolean; backends?: string }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = configOf(globals);
+  const config = configOf(globals, { backends: options.backends });
+  const { checkPoolConfig } = await import("../../compose.js");
+  checkPoolConfig(config);
   if (options.dryRun) {
     const { describeCreate } = await import("../../compose.js");
     const plan = await describeCreate(config);
@@ -20,6 +26,7 @@ export async function runUp(options: { dryRun?: boolean }, command: Command): Pr
     }
     return 0;
   }
+  if (config.backends > 1) return upPool(config, globals.json === true);
   return withEngine(config, async (engine) => {
     const spinner = !globals.json && canShowProgress() ? (await import("ora")).default({ stream: process.stderr, text: `starting a ${config.provider} backend…` }).start() : undefined;
     try {

@@ -1,0 +1,122 @@
+/**
+ * One file of `aciimg process`: its request (the bytes, or the path for a backend that reads files
+ * itself), the call, the answer checked, the output written atomically. Where the call goes is
+ * the caller's `route`: the one backend, or a pool's member, retried on another when it vanishes
+ * (process-pool.ts). Whatever route, an image is written once, and only after a whole answer.
+ */
+import { createReadStream } from "node:fs";
+import { AciimgError, isAciimgError } from "../../errors.js";
+import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
+import { checkedSize, openInput, type InputFile } from "../input-file.js";
+import { writeAtomically } from "../outputs.js";
+import type { ImagePlan } from "../plan.js";
+import type { FileResult } from "../report.js";
+import { readResponseText } from "./process-io.js";
+
+export interface Job {
+  /** The input as shown to people. */
+  input: string;
+  path: string;
+  /** The output as shown to people. */
+  shownOutput: string;
+  output: string;
+  direct: boolean;
+}
+
+/** Where a call goes: a backend, and how to send to it. */
+export interface Target {
+  record: BackendRecord;
+  send(request: ImageRequest): Promise<ImageResponse>;
+  /** The pool member's label ("aci-2", "local"); absent for the one backend of a batch. */
+  label?: string;
+}
+
+/** Runs `attempt` on a target; may run it again on another (a pool member that vanished). */
+export type Route = <T>(attempt: (target: Target) => Promise<T>) => Promise<{ value: T; label?: string }>;
+
+/** What every file of a batch is sent with. */
+export interface BatchContext {
+  plan: ImagePlan;
+  signal: AbortSignal;
+  /** Why a file of this size cannot go to `record`'s backend (oversizeMessage), or undefined. */
+  fits: (sizeBytes: number, name: string, record: BackendRecord) => string | undefined;
+  route: Route;
+}
+
+interface Written {
+  bytes: number;
+  width?: number;
+  height?: number;
+}
+
+/** Processes one file; every outcome is a result (a stopped batch's is `cancelled`). */
+export async function processOne(context: BatchContext, job: Job): Promise<FileResult> {
+  const started = performance.now();
+  try {
+    const { value, label } = await context.route((target) => sendAndWrite(context, job, target));
+    return { input: job.input, output: job.shownOutput, status: "ok", ...value, ms: Math.round(performance.now() - started), ...(label ? { backend: label } : {}) };
+  } catch (error) {
+    const ms = Math.round(performance.now() - started);
+    if (context.signal.aborted) return { input: job.input, output: job.shownOutput, status: "cancelled", ms };
+    const known = isAciimgError(error);
+    return { input: job.input, output: job.shownOutput, status: "failed", ms, code: known ? error.code : "E_INTERNAL", error: (error as Error).message };
+  }
+}
+
+async function sendAndWrite(context: BatchContext, job: Job, target: Target): Promise<Written> {
+  const { plan, signal } = context;
+  let response: ImageResponse | undefined;
+  let input: InputFile | undefined;
+  try {
+    if (target.record.fileRoot !== undefined) response = await callReading(context, job, target);
+    else {
+      input = await openInput(job.path, job.input);
+      const tooBig = context.fits(input.size, job.input, target.record);
+      if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
+      response = await target.send({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
+    }
+    if (response.status >= 400) {
+      const text = await readResponseText(response.body);
+      throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
+    }
+    const bytes = await writeAtomically(job.output, response.body, job.direct);
+    const width = Number(response.headers["image-width"]);
+    const height = Number(response.headers["image-height"]);
+    return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}) };
+  } catch (error) {
+    response?.body.destroy();
+    throw error;
+  } finally {
+    // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
+    input?.release();
+  }
+}
+
+/**
+ * The call for a backend that reads the file itself: checked again as openInput checks an upload
+ * (empty, truncated), then sent by path. `body` is for a backend without the file source, should
+ * a retry land on one (a backend another aciimg version started).
+ */
+async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse> {
+  const size = await checkedSize(job.path, job.input);
+  if (typeof size !== "number") throw size;
+  const tooBig = fits(size, job.input, target.record);
+  if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
+  return target.send({ op: plan.op, query: plan.query, file: job.path, body: () => createReadStream(job.path), length: size, signal });
+}
+
+/**
+ * Runs `jobs` with at most `concurrency` in flight. When the signal aborts, no new file starts and
+ * calls in flight are aborted (their temporary files removed by writeAtomically); a file that
+ * finished anyway is reported as done.
+ */
+export async function runJobs(context: BatchContext, jobs: readonly Job[], concurrency: number, record: (r: FileResult) => void): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < jobs.length && !context.signal.aborted; index = next++) {
+      const result = await processOne(context, jobs[index] as Job);
+      if (result.status !== "cancelled") record(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+}

@@ -1,0 +1,236 @@
+/**
+ * `--backends N` and `--with-local` through the spawned CLI, the real SDK and the ARM simulator
+ * (README "A pool of backends"): N groups made in parallel, each image to the least busy member,
+ * a member lost mid-batch costing nothing, a quota stopping the pool's growth but not the batch,
+ * every member reaped on its own, and the local backend working while the groups start.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import sharp from "sharp";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
+import { CLI_PATH } from "../arm-sim/containers.js";
+import { FAST_ENV } from "../arm-sim/harness.js";
+import { armErrors, startArmSim, type ArmSim } from "../arm-sim/server.js";
+
+let sim: ArmSim;
+let dir: string;
+let cli: SimCli;
+let inputs: string;
+const images = 60;
+
+beforeAll(async () => {
+  sim = await startArmSim();
+  dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-pool-"));
+  cli = simCli(sim, dir);
+  inputs = join(dir, "in");
+  mkdirSync(inputs);
+  // The size of imaginary's large fixture (imaginary-api.md), each image distinct.
+  for (let i = 0; i < images; i++) {
+    const image = sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: (i * 37) % 256, g: 90, b: 200 - i } } });
+    writeFileSync(join(inputs, `img-${String(i).padStart(2, "0")}.jpg`), await image.jpeg({ quality: 80 }).toBuffer());
+  }
+}, 60_000);
+afterEach(async () => {
+  for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
+  delete sim.faults.putError;
+  sim.faults.pendingPolls = 1;
+  sim.faults.stuckPending = false;
+  rmSync(join(dir, "state.json"), { force: true });
+  rmSync(join(dir, "out"), { recursive: true, force: true });
+  sim.requests.length = 0;
+});
+afterAll(async () => {
+  await sim?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const out = (): string => join(dir, "out");
+const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", "300x200", "-o", out(), "--json", ...extra];
+
+/** The `--json` lines of a batch: one per file, then the summary. */
+function parse(run: CliRun): { files: Array<Record<string, unknown>>; summary: Record<string, unknown> } {
+  const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  const summary = lines.find((line) => "summary" in line)?.summary as Record<string, unknown>;
+  return { files: lines.filter((line) => !("summary" in line)), summary };
+}
+
+/** Every input has one ok line and one valid 300×200 JPEG output. */
+async function expectEveryOutput(files: Array<Record<string, unknown>>): Promise<void> {
+  expect(files).toHaveLength(images);
+  expect(new Set(files.map((f) => f.input)).size).toBe(images);
+  expect(files.every((f) => f.status === "ok")).toBe(true);
+  const written = readdirSync(out()).sort();
+  expect(written).toEqual(readdirSync(inputs).sort());
+  for (const name of written) {
+    const meta = await sharp(readFileSync(join(out(), name))).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["jpeg", 300, 200]);
+  }
+}
+
+function perMember(files: Array<Record<string, unknown>>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const file of files) counts[String(file.backend)] = (counts[String(file.backend)] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Spawns a batch and calls `onLine` with each stdout line as it comes (the simCli helper only
+ * returns at exit). Bounded like simCli.
+ */
+function streamingBatch(args: string[], onLine: (line: string, stderr: string) => void, timeoutMs = 120_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const env = { PATH: process.env.PATH ?? "", HOME: dir, ...sim.env(), ...FAST_ENV, ACIIMG_STATE: join(dir, "state.json") };
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      stdout += `${line}\n`;
+      onLine(line, stderr);
+    });
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("a pool of backends (spawned CLI, ARM simulator)", () => {
+  test("up --backends 3 makes three groups in parallel; status lists each; a 60-image batch gives every member a fair share", async () => {
+    const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    expect(sim.count("PUT")).toBe(3);
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--2", "aciimg-default--3"]);
+    const upped = lastJson(up);
+    expect(upped).toMatchObject({ requested: 3, serving: 3 });
+    expect((upped.members as Array<Record<string, unknown>>).map((m) => [m.backend, m.state, m.created])).toEqual([
+      ["aci-1", "ready", true],
+      ["aci-2", "ready", true],
+      ["aci-3", "ready", true],
+    ]);
+
+    const status = await cli(["status", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const members = lastJson(status).members as Array<Record<string, unknown>>;
+    expect(members.map((m) => [m.backend, m.name, m.state])).toEqual([
+      ["aci-1", "default", "running"],
+      ["aci-2", "default--2", "running"],
+      ["aci-3", "default--3", "running"],
+    ]);
+    expect(status.stdout).not.toMatch(/apiKey/);
+
+    const run = await cli(batch("--backends", "3"), {}, 120_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(sim.count("PUT")).toBe(3);
+    const { files, summary } = parse(run);
+    await expectEveryOutput(files);
+    const counts = perMember(files);
+    expect(summary.backends).toEqual(counts);
+    // No member under half its even share (60 / 3 / 2 = 10).
+    for (const label of ["aci-1", "aci-2", "aci-3"]) expect(counts[label] ?? 0, JSON.stringify(counts)).toBeGreaterThanOrEqual(10);
+  }, 240_000);
+
+  test("a member deleted out of band mid-batch: its images go to the others, every output is written once, exit 0", async () => {
+    const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    let deleting: Promise<void> | undefined;
+    // A blur of the full image first makes each image cost enough that most of the batch is
+    // still to come when every member serves and aci-2 is deleted.
+    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "3"], (_line, stderr) => {
+      if (!deleting && /3 of 3 serving/.test(stderr)) deleting = sim.deleteOutOfBand("aciimg-default--2");
+    });
+    await deleting;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/aci-2 vanished/);
+    const { files, summary } = parse(run);
+    await expectEveryOutput(files);
+    expect(summary).toMatchObject({ total: images, ok: images, failed: 0 });
+    // Deleting it was not a reason to make another: the two left carried the batch.
+    expect(sim.count("PUT")).toBe(3);
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--3"]);
+  }, 240_000);
+
+  test("the quota reached at the third member: two serve, the message says why, the batch succeeds", async () => {
+    const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    sim.faults.putError = armErrors.quota;
+    const run = await cli(batch("--backends", "3"), {}, 120_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/aci-3 could not start \(E_QUOTA\).*quota/);
+    expect(run.stderr).toMatch(/2 of 3 serving/);
+    const { files, summary } = parse(run);
+    await expectEveryOutput(files);
+    expect(summary.backends).toMatchObject({ "aci-3": 0 });
+    expect(Object.keys(perMember(files)).sort()).toEqual(["aci-1", "aci-2"]);
+
+    const upAgain = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
+    expect(upAgain.code, upAgain.stderr).toBe(0);
+    const third = (lastJson(upAgain).members as Array<Record<string, unknown>>)[2];
+    expect(third).toMatchObject({ backend: "aci-3", state: "failed", error: { code: "E_QUOTA" } });
+    expect(lastJson(upAgain)).toMatchObject({ serving: 2 });
+  }, 240_000);
+
+  test("reap --idle 0s removes every member on its own; down removes a whole pool", async () => {
+    const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    const reap = await cli(["reap", "--idle", "0s", "--json"]);
+    expect(reap.code, reap.stderr).toBe(0);
+    expect((lastJson(reap).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual(["default", "default--2", "default--3"]);
+    expect(sim.groups()).toEqual([]);
+    expect(lastJson(await cli(["status", "--json"])).members).toEqual([]);
+
+    const again = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
+    expect(again.code, again.stderr).toBe(0);
+    const down = await cli(["down", "--json"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect((lastJson(down).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual(["default", "default--2"]);
+    expect(sim.groups()).toEqual([]);
+  }, 240_000);
+
+  test("--with-local, groups that never come up: the local backend does the whole batch; the groups are cancelled and deleted", async () => {
+    sim.faults.stuckPending = true;
+    const run = await cli(batch("--backends", "2", "--with-local"), {}, 120_000);
+    expect(run.code, run.stderr).toBe(0);
+    const { files, summary } = parse(run);
+    await expectEveryOutput(files);
+    expect(summary.backends).toEqual({ "aci-1": 0, "aci-2": 0, local: images });
+    // Nothing is left running for a batch that is over: no group, no local backend, no record.
+    expect(sim.groups()).toEqual([]);
+    expect(sim.count("DELETE")).toBe(2);
+    const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, unknown> };
+    expect(state.backends).toEqual({});
+    expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
+  }, 240_000);
+
+  test("--with-local with a slow cold start: local images first, then the groups join and take a share", async () => {
+    // About half a second of operation polls (20 ms apart) before a group even pulls; the
+    // batch (a blur of each full image first) takes several seconds on the local backend alone.
+    sim.faults.pendingPolls = 25;
+    const run = await cli(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2", "--with-local"], {}, 120_000);
+    expect(run.code, run.stderr).toBe(0);
+    const { files } = parse(run);
+    await expectEveryOutput(files);
+    expect(files[0]?.backend).toBe("local");
+    const counts = perMember(files);
+    expect(counts.local, JSON.stringify(counts)).toBeGreaterThan(0);
+    expect((counts["aci-1"] ?? 0) + (counts["aci-2"] ?? 0), JSON.stringify(counts)).toBeGreaterThan(0);
+    expect(run.stderr).toMatch(/local serving[\s\S]*aci-\d serving/);
+  }, 240_000);
+
+  test("the local provider refuses a pool, saying why", async () => {
+    const run = await cli(batch("--backends", "2"), { AZURE_SUBSCRIPTION_ID: "", AZURE_RESOURCE_GROUP: "" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--backends: expected 1 on the local provider/);
+    const bad = await cli(batch("--backends", "0"), { AZURE_SUBSCRIPTION_ID: "", AZURE_RESOURCE_GROUP: "" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--backends: expected a whole number of backends from 1 to 20/);
+  });
+});
