@@ -18,6 +18,7 @@ import { defaultFaults, planFor, quotaRefusal, type Faults } from "./faults.js";
 import { groupFromPut, invalidPut, renderGroup, type PutBody, type SimGroup } from "./groups.js";
 import { createLifecycle, type Operation } from "./lifecycle.js";
 import { startIdentityEndpoint } from "./identity.js";
+import { servedRequests, type ServedRequest } from "./served.js";
 
 export { armErrors, type Faults } from "./faults.js";
 
@@ -65,6 +66,14 @@ export interface ArmSim {
    * group without TLS (or with a failed handshake) leaves one, as imaginary (Go) logs it.
    */
   handshakeErrors(): string[];
+  /**
+   * The image requests the backend of group `name` answered since its container started (any
+   * status; `/health` not counted), from the backend's access log. Empty for no such group or no
+   * container yet.
+   */
+  served(name: string): ServedRequest[];
+  /** `served(name).length`. */
+  servedCount(name: string): number;
   /** A server certificate for `ip` signed by the simulator's CA, which the tests' Node trusts (NODE_EXTRA_CA_CERTS). */
   issueTrustedCert(ip: string): { certPem: string; keyPem: string };
   close(): Promise<void>;
@@ -299,6 +308,8 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return g.ip;
     },
     handshakeErrors: () => started.flatMap((c) => c.logs().split("\n").filter((line) => /TLS handshake error/.test(line))),
+    served: (name) => servedRequests([...groups.values()].find((x) => x.name === name)?.container?.logs() ?? ""),
+    servedCount: (name) => servedRequests([...groups.values()].find((x) => x.name === name)?.container?.logs() ?? "").length,
     issueTrustedCert: (ip) => issueServerCert(ca, [ip]),
     close: async () => {
       closing.abort();
