@@ -18,7 +18,7 @@ import { defaultFaults, planFor, quotaRefusal, type Faults } from "./faults.js";
 import { groupFromPut, invalidPut, renderGroup, type PutBody, type SimGroup } from "./groups.js";
 import { createLifecycle, type Operation } from "./lifecycle.js";
 import { startIdentityEndpoint } from "./identity.js";
-import { servedRequests, type ServedRequest } from "./served.js";
+import { servedBy, type ServedRequest } from "./served.js";
 
 export { armErrors, type Faults } from "./faults.js";
 
@@ -68,12 +68,12 @@ export interface ArmSim {
   handshakeErrors(): string[];
   /**
    * The image requests the backend of group `name` answered since its container started (any
-   * status; `/health` not counted), from the backend's access log. Empty for no such group or no
-   * container yet.
+   * status; `/health` not counted), from its access log, including every request answered before
+   * the call (served.ts). Empty for no such group or no container yet; bounded by 10 s.
    */
-  served(name: string): ServedRequest[];
-  /** `served(name).length`. */
-  servedCount(name: string): number;
+  served(name: string): Promise<ServedRequest[]>;
+  /** `(await served(name)).length`. */
+  servedCount(name: string): Promise<number>;
   /** A server certificate for `ip` signed by the simulator's CA, which the tests' Node trusts (NODE_EXTRA_CA_CERTS). */
   issueTrustedCert(ip: string): { certPem: string; keyPem: string };
   close(): Promise<void>;
@@ -270,6 +270,11 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
   }
 
+  async function served(name: string): Promise<ServedRequest[]> {
+    const container = [...groups.values()].find((x) => x.name === name)?.container;
+    return container ? servedBy(container, AbortSignal.any([closing.signal, AbortSignal.timeout(10_000)])) : [];
+  }
+
   server.listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -308,8 +313,8 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return g.ip;
     },
     handshakeErrors: () => started.flatMap((c) => c.logs().split("\n").filter((line) => /TLS handshake error/.test(line))),
-    served: (name) => servedRequests([...groups.values()].find((x) => x.name === name)?.container?.logs() ?? ""),
-    servedCount: (name) => servedRequests([...groups.values()].find((x) => x.name === name)?.container?.logs() ?? "").length,
+    served,
+    servedCount: async (name) => (await served(name)).length,
     issueTrustedCert: (ip) => issueServerCert(ca, [ip]),
     close: async () => {
       closing.abort();
