@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -39,6 +39,8 @@ export interface RunningContainer {
   pid: number | undefined;
   /** stdout + stderr so far. */
   logs(): string;
+  /** Resolves once `text` is in `logs()` (launchBackend's containers; a test's own launcher may omit it). */
+  untilLogged?(text: string, signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,11 +93,16 @@ export const launchBackend: ContainerLauncher = async (request, signal) => {
     });
     const removeTmp = (): Promise<void> => rm(tmp, { recursive: true, force: true });
     let output = "";
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const grew = new EventEmitter();
+    const append = (text: string) => {
+      output += text;
+      grew.emit("grew");
+    };
+    child.stderr?.on("data", (chunk: Buffer) => append(chunk.toString()));
     const lines = createInterface({ input: child.stdout! });
     const ready = new Promise<boolean>((resolve) => {
       lines.on("line", (line) => {
-        output += `${line}\n`;
+        append(`${line}\n`);
         if (line.includes('"listening"')) resolve(true);
       });
       child.once("exit", () => resolve(false));
@@ -109,6 +116,21 @@ export const launchBackend: ContainerLauncher = async (request, signal) => {
         port: request.port,
         pid: child.pid,
         logs: () => output,
+        untilLogged: (text, until) =>
+          new Promise<void>((resolve, reject) => {
+            const settle = (error?: unknown) => {
+              grew.off("grew", check);
+              until.removeEventListener("abort", abort);
+              if (error) reject(error);
+              else resolve();
+            };
+            const check = () => output.includes(text) && settle();
+            const abort = () => settle(until.reason);
+            grew.on("grew", check);
+            until.addEventListener("abort", abort, { once: true });
+            if (until.aborted) abort();
+            else check();
+          }),
         stop: () => stopChild(child).then(removeTmp),
       };
     }

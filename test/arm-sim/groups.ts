@@ -29,6 +29,8 @@ export interface CreatePlan {
   stuckPending: boolean;
   provisionFailure?: ProvisionFailure;
   unhealthyBackend: boolean;
+  /** Wall-clock image pull once Creating, before the container is launched; 0 for none. */
+  startDelayMs: number;
 }
 
 export interface SimGroup {
@@ -57,6 +59,10 @@ export interface SimGroup {
   container?: RunningContainer;
   plan: CreatePlan;
   createdAt: string;
+  /** Aborted when the group is deleted: its image pull or container launch stops. */
+  removed: AbortController;
+  /** The pull and launch in flight (or done); settles once a deleted group's container is stopped. */
+  starting?: Promise<void>;
 }
 
 export interface PutBody {
@@ -130,6 +136,7 @@ export function groupFromPut(id: string, resourceGroup: string, name: string, bo
     events: [],
     plan,
     createdAt: new Date().toISOString(),
+    removed: new AbortController(),
   };
 }
 

@@ -1,10 +1,12 @@
 /**
  * How a simulated container group moves through provisioning, one operation poll at a time
  * (arm-notes.md "Determinism for tests": count polls, not wall time): Pending for `pendingPolls`,
- * then Creating while the container (a real backend process) starts, then Succeeded with the
+ * then Creating while the image is pulled (`startDelayMs`, wall-clock: it stands for a real pull)
+ * and the container (a real backend process) starts, then Succeeded with the
  * Pulling/Pulled/Created/Started events real ACI shows — or Failed with the planned error.
  */
 import { randomInt } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type { ContainerLauncher } from "./containers.js";
 import { event, type SimGroup } from "./groups.js";
 
@@ -32,28 +34,30 @@ export interface LifecycleDeps {
 export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { advance(op: Operation): void } {
   const isCurrent = (g: SimGroup) => groups.get(g.id.toLowerCase()) === g;
 
-  function startContainer(g: SimGroup, op: Operation): void {
-    if (g.plan.unhealthyBackend) {
-      // Nothing listens at this address: the backend never becomes healthy.
-      g.ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.254`;
-      op.launched = true;
-      return;
-    }
-    op.launch = launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, signal).then(
-      (container) => {
-        if (!isCurrent(g)) return void container.stop(); // deleted (or replaced) meanwhile
-        g.container = container;
-        g.ip = container.ip;
+  /** Pulls (the planned wall-clock delay), then launches; stops early when the group is deleted or the simulator closes. */
+  async function startContainer(g: SimGroup, op: Operation): Promise<void> {
+    const stop = AbortSignal.any([signal, g.removed.signal]);
+    try {
+      if (g.plan.startDelayMs > 0) await delay(g.plan.startDelayMs, undefined, { signal: stop });
+      if (g.plan.unhealthyBackend) {
+        // Nothing listens at this address: the backend never becomes healthy.
+        g.ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.254`;
         op.launched = true;
-      },
-      (error: unknown) => {
-        op.status = "Failed";
-        op.error = { code: "ContainerGroupFailed", message: `The container failed to start: ${String(error).slice(0, 500)}` };
-        g.provisioningState = "Failed";
-        g.containerState = "Waiting";
-        g.events.push(event("Failed", "container exited during start-up", "Warning"));
-      },
-    );
+        return;
+      }
+      const container = await launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, stop);
+      if (!isCurrent(g)) return await container.stop(); // deleted (or replaced) meanwhile
+      g.container = container;
+      g.ip = container.ip;
+      op.launched = true;
+    } catch (error) {
+      if (stop.aborted || !isCurrent(g)) return;
+      op.status = "Failed";
+      op.error = { code: "ContainerGroupFailed", message: `The container failed to start: ${String(error).slice(0, 500)}` };
+      g.provisioningState = "Failed";
+      g.containerState = "Waiting";
+      g.events.push(event("Failed", "container exited during start-up", "Warning"));
+    }
   }
 
   function advance(op: Operation): void {
@@ -79,7 +83,7 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
       g.provisioningState = "Creating";
       g.containerState = "Waiting";
       g.events.push(event("Pulling", `pulling image "${g.image}"`));
-      startContainer(g, op);
+      op.launch = g.starting = startContainer(g, op);
       return;
     }
     op.creatingPolls += 1;

@@ -14,41 +14,13 @@ import { join } from "node:path";
 import { createTestCa, issueServerCert, type TestCa } from "./ca.js";
 import { launchBackend, type ContainerLauncher, type RunningContainer } from "./containers.js";
 import { CA_DIR_ENV } from "./global-setup.js";
-import { groupFromPut, invalidPut, renderGroup, type CreatePlan, type ProvisionFailure, type PutBody, type SimGroup } from "./groups.js";
+import { defaultFaults, planFor, quotaRefusal, type Faults } from "./faults.js";
+import { groupFromPut, invalidPut, renderGroup, type PutBody, type SimGroup } from "./groups.js";
 import { createLifecycle, type Operation } from "./lifecycle.js";
 import { startIdentityEndpoint } from "./identity.js";
+import { servedBy, type ServedRequest } from "./served.js";
 
-export interface Faults {
-  /** Operation polls answered "Pending" before "Creating". Default 1. */
-  pendingPolls: number;
-  /** Operation polls answered "Creating" at least (also until the container is up). Default 1. */
-  creatingPolls: number;
-  /** New groups stay Pending forever. */
-  stuckPending: boolean;
-  /** New groups end provisioning Failed with this error and events. */
-  provisionFailure?: ProvisionFailure;
-  /** The PUT is refused synchronously with this ARM error. */
-  putError?: { status: number; code: string; message: string };
-  /** New groups "run" but no backend answers at their IP. */
-  unhealthyBackend: boolean;
-  /** The next `count` ARM requests (of `methods`, default all) get 429, with Retry-After when set. */
-  throttle?: { count: number; retryAfterSeconds?: number; methods?: string[] };
-  /** The next `count` ARM requests (of `methods`, default all) get this status. */
-  serverError?: { count: number; status: 500 | 503; methods?: string[] };
-  /** DELETE answers 200 + body (what real ACI did), 202 + Azure-AsyncOperation, or 204. */
-  deleteVariant: 200 | 202 | 204;
-  /** Retry-After (seconds) on non-terminal operation polls. */
-  pollRetryAfter?: number;
-}
-
-/** Ready-made ARM errors as real ACI sends them (arm-notes.md §3.1). */
-export const armErrors = {
-  quota: { status: 400, code: "ContainerGroupQuotaReached", message: "Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'StandardCores' exceeded in region 'westeurope'. Limit: '4', Usage: '4' Requested: '1'." },
-  capacity: { status: 409, code: "ServiceUnavailable", message: "The requested resource is not available in the location 'westeurope' at this moment. Please retry with a different resource request or in another location. Resource requested: '1' CPU '1.5' GB memory 'Linux' OS" },
-  registry: { status: 409, code: "RegistryErrorResponse", message: "An error response is received from the docker registry 'index.docker.io'. Please retry later." },
-  inaccessibleImage: { status: 400, code: "InaccessibleImage", message: "The image 'nope/nope:1' in container group 'aciimg-default' is not accessible. Please check the image and registry credential." },
-  forbidden: { status: 403, code: "AuthorizationFailed", message: "The client 'x' with object id 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' over scope '/subscriptions/x/resourceGroups/x' or the scope is invalid." },
-} as const;
+export { armErrors, type Faults } from "./faults.js";
 
 export interface RecordedRequest {
   method: string;
@@ -94,12 +66,19 @@ export interface ArmSim {
    * group without TLS (or with a failed handshake) leaves one, as imaginary (Go) logs it.
    */
   handshakeErrors(): string[];
+  /**
+   * The image requests the backend of group `name` answered since its container started (any
+   * status; `/health` not counted), from its access log, including every request answered before
+   * the call (served.ts). Empty for no such group or no container yet; bounded by 10 s.
+   */
+  served(name: string): Promise<ServedRequest[]>;
+  /** `(await served(name)).length`. */
+  servedCount(name: string): Promise<number>;
   /** A server certificate for `ip` signed by the simulator's CA, which the tests' Node trusts (NODE_EXTRA_CA_CERTS). */
   issueTrustedCert(ip: string): { certPem: string; keyPem: string };
   close(): Promise<void>;
 }
 
-const defaultFaults = (): Faults => ({ pendingPolls: 1, creatingPolls: 1, stuckPending: false, unhealthyBackend: false, deleteVariant: 200 });
 
 function loadCa(): { ca: TestCa; caPath: string | undefined } {
   const dir = process.env[CA_DIR_ENV];
@@ -169,18 +148,10 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     return fault;
   }
 
-  function planOf(): CreatePlan {
-    return {
-      pendingPolls: faults.pendingPolls,
-      creatingPolls: faults.creatingPolls,
-      stuckPending: faults.stuckPending,
-      unhealthyBackend: faults.unhealthyBackend,
-      ...(faults.provisionFailure ? { provisionFailure: faults.provisionFailure } : {}),
-    };
-  }
-
   async function removeGroup(g: SimGroup): Promise<void> {
     groups.delete(g.id.toLowerCase());
+    g.removed.abort();
+    await g.starting;
     await g.container?.stop();
   }
 
@@ -274,7 +245,9 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
         // Updates that change resources are refused by ACI (arm-notes.md §6 "Known issues").
         return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one.`);
       }
-      const g = groupFromPut(id, rg as string, name, put, planOf());
+      const quota = quotaRefusal(faults, groups.size);
+      if (quota) return armError(res, quota.status, quota.code, quota.message, writeHeaders);
+      const g = groupFromPut(id, rg as string, name, put, planFor(faults, name));
       groups.set(id.toLowerCase(), g);
       const opId = randomUUID();
       operations.set(opId, { id: opId, groupId: id, kind: "create", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: false });
@@ -295,6 +268,11 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return send(res, 200, rendered, { "x-ms-ratelimit-remaining-subscription-deletes": "14999" });
     }
     return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
+  }
+
+  async function served(name: string): Promise<ServedRequest[]> {
+    const container = [...groups.values()].find((x) => x.name === name)?.container;
+    return container ? servedBy(container, AbortSignal.any([closing.signal, AbortSignal.timeout(10_000)])) : [];
   }
 
   server.listen(0, "127.0.0.1");
@@ -335,6 +313,8 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return g.ip;
     },
     handshakeErrors: () => started.flatMap((c) => c.logs().split("\n").filter((line) => /TLS handshake error/.test(line))),
+    served,
+    servedCount: async (name) => (await served(name)).length,
     issueTrustedCert: (ip) => issueServerCert(ca, [ip]),
     close: async () => {
       closing.abort();
