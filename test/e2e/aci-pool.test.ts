@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
 import { CLI_PATH } from "../arm-sim/containers.js";
 import { FAST_ENV } from "../arm-sim/harness.js";
-import { armErrors, startArmSim, type ArmSim } from "../arm-sim/server.js";
+import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
 let sim: ArmSim;
 let dir: string;
@@ -37,6 +37,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
   delete sim.faults.putError;
+  delete sim.faults.maxGroups;
   sim.faults.pendingPolls = 1;
   sim.faults.stuckPending = false;
   rmSync(join(dir, "state.json"), { force: true });
@@ -134,8 +135,10 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     await expectEveryOutput(files);
     const counts = perMember(files);
     expect(summary.backends).toEqual(counts);
-    // No member under half its even share (60 / 3 / 2 = 10).
-    for (const label of ["aci-1", "aci-2", "aci-3"]) expect(counts[label] ?? 0, JSON.stringify(counts)).toBeGreaterThanOrEqual(10);
+    // No member under half its even share (60 / 3 / 2 = 10), as each group's backend counts it.
+    const served = await Promise.all(["aciimg-default", "aciimg-default--2", "aciimg-default--3"].map((name) => sim.servedCount(name)));
+    expect(served, JSON.stringify(counts)).toEqual([counts["aci-1"], counts["aci-2"], counts["aci-3"]]);
+    for (const n of served) expect(n, JSON.stringify(served)).toBeGreaterThanOrEqual(10);
   }, 240_000);
 
   test("a member deleted out of band mid-batch: its images go to the others, every output is written once, exit 0", async () => {
@@ -159,9 +162,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
   }, 240_000);
 
   test("the quota reached at the third member: two serve, the message says why, the batch succeeds", async () => {
-    const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
-    expect(up.code, up.stderr).toBe(0);
-    sim.faults.putError = armErrors.quota;
+    sim.faults.maxGroups = 2;
     const run = await cli(batch("--backends", "3"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/aci-3 could not start \(E_QUOTA\).*quota/);
@@ -173,6 +174,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
 
     const upAgain = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(upAgain.code, upAgain.stderr).toBe(0);
+    expect(sim.groups()).toHaveLength(2);
     const third = (lastJson(upAgain).members as Array<Record<string, unknown>>)[2];
     expect(third).toMatchObject({ backend: "aci-3", state: "failed", error: { code: "E_QUOTA" } });
     expect(lastJson(upAgain)).toMatchObject({ serving: 2 });
@@ -223,6 +225,32 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(counts.local, JSON.stringify(counts)).toBeGreaterThan(0);
     expect((counts["aci-1"] ?? 0) + (counts["aci-2"] ?? 0), JSON.stringify(counts)).toBeGreaterThan(0);
     expect(run.stderr).toMatch(/local serving[\s\S]*aci-\d serving/);
+  }, 240_000);
+
+  test("every member deleted mid-batch: the pool starts them again (bounded) and the batch completes", async () => {
+    const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    let deleting: Promise<unknown> | undefined;
+    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2"], (_line, stderr) => {
+      if (!deleting && /2 of 2 serving/.test(stderr)) deleting = Promise.all(["aciimg-default", "aciimg-default--2"].map((name) => sim.deleteOutOfBand(name)));
+    });
+    await deleting;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/every backend had vanished; starting aci-\d again/);
+    const { files } = parse(run);
+    await expectEveryOutput(files);
+    expect(sim.count("PUT")).toBeGreaterThanOrEqual(3);
+    expect(sim.count("PUT")).toBeLessThanOrEqual(4);
+  }, 240_000);
+
+  test("no member can start: the batch fails with the first member's error, every member's reason given, in --json too", async () => {
+    sim.faults.maxGroups = 0;
+    const run = await cli(batch("--backends", "2"), {}, 120_000);
+    expect(run.code, run.stderr).toBe(6);
+    const error = lastJson(run).error as Record<string, string>;
+    expect(error.code).toBe("E_QUOTA");
+    expect(error.message).toMatch(/aci-1: .*quota[\s\S]*aci-2: .*quota/);
+    expect(sim.groups()).toEqual([]);
   }, 240_000);
 
   test("the local provider refuses a pool, saying why", async () => {
