@@ -4,8 +4,11 @@
  * A fixed window of 2 × the member's CPUs keeps a backend on the same machine busy, but starves
  * one 40 ms away: each slot then spends most of its time on the wire, not on the CPUs. Little's
  * law says the window must cover the round trip too, and the round trip is not known in advance.
- * So the window is measured: the fastest recent response time is the member's unloaded latency
- * (round trip + transfer + processing); a response slower than that, at a window of W, means about
+ * So the window is measured: the fastest response the member ever gave is its unloaded latency
+ * (round trip + transfer + processing: the first answers of a batch meet an empty queue). It is
+ * kept for the batch, not aged out: a minimum taken over recent answers alone rises with the
+ * window that causes the queue, and the window would then grow without end. A response slower
+ * than the fastest, at a window of W, means about
  * `W × (1 − fastest/latency)` requests waited in the member's queue. Fewer than `grow` waiting,
  * with the window in use, means the CPUs could take more: the window grows by one. More than
  * `shrink` waiting means requests only queue there (and would be better sent to another member):
@@ -32,24 +35,18 @@ export interface Window {
 /** Estimated requests queued at the member below which the window grows, and above which it shrinks. */
 const grow = 1;
 const shrink = 3;
-/** Samples the fastest latency is taken over: old enough minima age out when the link changes. */
-const history = 64;
 
 export function createWindow(options: WindowOptions): Window {
   const max = Math.max(1, Math.floor(options.max));
   let limit = Math.min(max, Math.max(1, Math.floor(options.initial)));
-  const recent: number[] = [];
-  let next = 0;
+  let fastest = Number.POSITIVE_INFINITY;
   return {
     get limit() {
       return limit;
     },
     sample(latencyMs, windowWasFull) {
       if (!(latencyMs > 0)) return;
-      if (recent.length < history) recent.push(latencyMs);
-      else recent[next] = latencyMs;
-      next = (next + 1) % history;
-      const fastest = Math.min(...recent);
+      fastest = Math.min(fastest, latencyMs);
       const queued = limit * (1 - fastest / latencyMs);
       if (queued > shrink) limit = Math.max(1, limit - 1);
       else if (queued < grow && windowWasFull) limit = Math.min(max, limit + 1);
