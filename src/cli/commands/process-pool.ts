@@ -1,5 +1,5 @@
 /**
- * `aciimg process` on a pool (`--backends N`, `--with-local`; DESIGN.md §1 "Pools"): every member
+ * `aciimg process` on a pool (`--backends N`, `--with-local`; README "A pool of backends"): every member
  * starts at once and the batch begins as soon as one serves; the others join as they become
  * healthy. Each file goes to the least busy member (engine/pool.ts); one whose member vanished
  * is sent again to another, so nothing is lost and each output is written once. A member that
