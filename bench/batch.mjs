@@ -1,10 +1,17 @@
-// Batch benchmark (issue 3): N generated 2000x1500 JPEGs resized to 300x200 by `aciimg process`
-// (local provider, backend already up) vs the same work with sharp in-process at the same
-// concurrency, vs ImageMagick `convert` when it is really installed. Two concurrencies: the CPU
-// count, and the CLI's default (2 per backend CPU). Then the CLI's peak RSS for a batch of 1,000
-// images. Targets: >= 0.8x in-process sharp; peak RSS <= 150 MB.
+// Batch benchmark (issues 3 and 15): N generated 2000x1500 JPEGs resized to 300x200 by `aciimg
+// process` (local provider, backend already up) vs the same work done by sharp in one process
+// (bench/sharp-batch.mjs: imaginary's resize, fit inside then extend, q75; libvips set up as the
+// backend sets it up), measured in the same run, in alternating rounds. Two setups:
+//   pinned: the backend and the baseline on CPU 1, the CLI on CPU 0 (taskset; the backend, started
+//           by `taskset -c 1 aciimg up`, inherits its affinity), one backend CPU: what the backend
+//           and client cost when the backend never shares its core. Needs 2 CPUs and taskset.
+//   shared: all processes on all CPUs, at the CPU count and at the CLI's default concurrency
+//           (2 per backend CPU).
+// Then the CLI's peak RSS for a batch of 1,000 images. Targets (issue 15): pinned >= 0.95x,
+// shared >= 0.85x of sharp at the default concurrency; peak RSS <= 150 MB.
 //
 //   node bench/batch.mjs [--images 200] [--rss-images 1000] [--concurrency N] [--rounds 3]
+//                        [--setups pinned,shared] [--no-rss]
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { link, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
@@ -24,17 +31,29 @@ const CPUS = availableParallelism();
 const LEVELS = args.includes("--concurrency") ? [arg("concurrency", CPUS)] : [CPUS, 2 * CPUS];
 const CONCURRENCY = LEVELS.at(-1);
 const ROUNDS = arg("rounds", 3);
+const setupsArg = args.indexOf("--setups") >= 0 ? args[args.indexOf("--setups") + 1] ?? "" : "pinned,shared";
+const TASKSET = "/usr/bin/taskset";
+const canPin = CPUS >= 2 && existsSync(TASKSET);
+const SETUPS = setupsArg.split(",").filter((name) => name === "shared" || (name === "pinned" && canPin));
+const WITH_RSS = !args.includes("--no-rss");
+const baselineScript = fileURLToPath(new URL("./sharp-batch.mjs", import.meta.url));
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
 
 const root = await mkdtemp(join(tmpdir(), "aciimg-bench-batch-"));
 const env = { ...process.env, ACIIMG_STATE: join(root, "state", "state.json"), ACIIMG_PROVIDER: "local" };
 
 /** Runs the CLI; resolves with its exit code, stdout and stderr (bounded by a timeout). */
-function runCli(cliArgs, { timeoutMs = 600_000, wrapTime = false } = {}) {
+function runCli(cliArgs, { timeoutMs = 600_000, wrapTime = false, cpu, extraEnv = {} } = {}) {
+  return runNode([cli, ...cliArgs], { timeoutMs, wrapTime, cpu, extraEnv });
+}
+
+/** Runs node with `argv`, under /usr/bin/time -v and/or pinned to `cpu` (taskset) when asked. */
+function runNode(argv0, { timeoutMs = 600_000, wrapTime = false, cpu, extraEnv = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const command = wrapTime ? "/usr/bin/time" : process.execPath;
-    const argv = wrapTime ? ["-v", process.execPath, cli, ...cliArgs] : [cli, ...cliArgs];
-    const child = spawn(command, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let argv = [process.execPath, ...argv0];
+    if (wrapTime) argv = ["/usr/bin/time", "-v", ...argv];
+    if (cpu !== undefined) argv = [TASKSET, "-c", String(cpu), ...argv];
+    const child = spawn(argv[0], argv.slice(1), { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -94,46 +113,62 @@ try {
   await makeImages(inputs, IMAGES);
   const files = (await readdir(inputs)).sort().map((f) => join(inputs, f));
 
-  const up = await runCli(["up", "--json"]);
-  if (up.code !== 0) throw new Error(`aciimg up failed: ${up.stderr}`);
-  // Warm the backend and the page cache with a short run, so the timed run measures steady state.
-  await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm") + "/", "--concurrency", String(CONCURRENCY)]);
-
   // Alternate the two (ROUNDS times each) and take the median, so a burst of load on a shared
-  // machine does not land on one side only.
+  // machine does not land on one side only; every round is printed, for the spread.
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const runAciimg = async (concurrency, round) => {
+  const runAciimg = async ({ concurrency, cpu, extraEnv }, name) => {
     let result;
     const seconds = await timed(async () => {
-      result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, `out-cli-${concurrency}-${round}`) + "/", "--concurrency", String(concurrency), "--json"]);
+      result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, `out-cli-${name}`) + "/", "--concurrency", String(concurrency), "--json"], { cpu, extraEnv });
     });
     const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}").summary;
     if (result.code !== 0 || summary?.ok !== IMAGES) throw new Error(`aciimg process failed (exit ${result.code}): ${result.stderr}`);
     return seconds;
   };
-  const runSharp = async (concurrency, round) => {
-    const out = join(root, `out-sharp-${concurrency}-${round}`);
-    await mkdir(out);
-    return timed(() =>
-      pool(files, concurrency, (file) =>
-        sharp(file).resize(300, 200, { fit: "contain", background: { r: 0, g: 0, b: 0 } }).jpeg().toFile(join(out, file.split("/").at(-1)))),
-    );
+  // The baseline in its own process (so it can be pinned), timing the work alone.
+  const runSharp = async ({ concurrency, cpu, vipsThreads }, name) => {
+    const result = await runNode([baselineScript, inputs, join(root, `out-sharp-${name}`), "--concurrency", String(concurrency), "--vips-threads", String(vipsThreads)], { cpu });
+    if (result.code !== 0) throw new Error(`the sharp baseline failed (exit ${result.code}): ${result.stderr}`);
+    return JSON.parse(result.stdout.trim().split("\n").at(-1)).seconds;
   };
-  for (const concurrency of LEVELS) {
+  // Start a backend for one setup: `up` pinned to the backend's CPU, which the backend inherits.
+  const startBackend = async ({ cpu, extraEnv }) => {
+    await runCli(["down"], { extraEnv });
+    const up = await runCli(["up", "--json"], { cpu, extraEnv });
+    if (up.code !== 0) throw new Error(`aciimg up failed: ${up.stderr}`);
+  };
+  const measure = async (label, setup, cliSetup, baselineSetup) => {
     const cliRuns = [];
     const sharpRuns = [];
     for (let round = 0; round < ROUNDS; round++) {
-      cliRuns.push(await runAciimg(concurrency, round));
-      sharpRuns.push(await runSharp(concurrency, round));
+      cliRuns.push(await runAciimg(cliSetup, `${setup}-${cliSetup.concurrency}-${round}`));
+      sharpRuns.push(await runSharp(baselineSetup, `${setup}-${cliSetup.concurrency}-${round}`));
     }
-    const sharpSeconds = median(sharpRuns);
-    rows.push({ concurrency, method: `aciimg process (local backend, concurrency ${concurrency})`, seconds: median(cliRuns), runs: cliRuns, baseline: sharpSeconds });
-    rows.push({ concurrency, method: `sharp in-process (concurrency ${concurrency})`, seconds: sharpSeconds, runs: sharpRuns, baseline: sharpSeconds });
+    rows.push({ setup, concurrency: cliSetup.concurrency, label, cli: median(cliRuns), cliRuns, sharp: median(sharpRuns), sharpRuns });
+  };
+
+  // The backend's libvips threads per image (server.ts): max(1, floor(cpus / (2 per CPU))) = 1.
+  const vipsThreads = 1;
+  if (SETUPS.includes("pinned")) {
+    // One backend CPU: ACIIMG_CPU=1 for `up` and `process` alike (no spec drift), so the
+    // backend runs 2 images at once and the CLI's default concurrency is 2.
+    const extraEnv = { ACIIMG_CPU: "1" };
+    await startBackend({ cpu: 1, extraEnv });
+    await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm-pinned") + "/"], { cpu: 0, extraEnv });
+    await measure("pinned: CLI on CPU 0, backend and baseline on CPU 1", "pinned", { concurrency: 2, cpu: 0, extraEnv }, { concurrency: 2, cpu: 1, vipsThreads });
   }
-  const defaultSharp = rows.findLast((row) => row.concurrency === CONCURRENCY).seconds;
+  if (SETUPS.includes("shared")) {
+    await startBackend({});
+    // Warm the backend and the page cache with a short run, so the timed run measures steady state.
+    await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm") + "/", "--concurrency", String(CONCURRENCY)]);
+    for (const concurrency of LEVELS) {
+      await measure(`shared: ${CPUS} CPUs, concurrency ${concurrency}`, "shared", { concurrency }, { concurrency, vipsThreads });
+    }
+  }
+  const defaultSharp = rows.findLast((row) => row.concurrency === CONCURRENCY)?.sharp;
 
   const magick = imageMagickVersion();
-  if (magick) {
+  if (magick && defaultSharp !== undefined) {
     await mkdir(join(root, "out-magick"));
     const magickSeconds = await timed(() =>
       pool(files, CONCURRENCY, (file) => new Promise((resolve, reject) => {
@@ -142,22 +177,35 @@ try {
         child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`convert exited ${code}`))));
       })),
     );
-    rows.push({ concurrency: CONCURRENCY, method: `ImageMagick convert (${magick.replace(/^Version: /, "")}, concurrency ${CONCURRENCY})`, seconds: magickSeconds, baseline: defaultSharp });
+    notes.push(`ImageMagick convert (${magick.replace(/^Version: /, "")}, concurrency ${CONCURRENCY}): ${magickSeconds.toFixed(2)} s, ${(defaultSharp / magickSeconds).toFixed(2)}x of sharp`);
   } else {
     notes.push("ImageMagick: skipped, `convert -version` does not report ImageMagick here (apt-get install imagemagick to include it).");
   }
 
+  const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
   console.log(`\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200, ${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating rounds\n`);
-  console.log("| method | seconds (median) | images/s | vs sharp in-process, same concurrency | all rounds (s) |");
-  console.log("|---|---:|---:|---:|---|");
+  console.log("| setup | aciimg s (median) | sharp s (median) | aciimg img/s | ratio (sharp s / aciimg s) | aciimg rounds (min–max) | sharp rounds (min–max) | per-round ratios |");
+  console.log("|---|---:|---:|---:|---:|---|---|---|");
   for (const row of rows) {
-    console.log(`| ${row.method} | ${row.seconds.toFixed(2)} | ${(IMAGES / row.seconds).toFixed(1)} | ${(row.baseline / row.seconds).toFixed(2)}x | ${(row.runs ?? [row.seconds]).map((x) => x.toFixed(2)).join(", ")} |`);
+    const ratios = row.cliRuns.map((x, i) => (row.sharpRuns[i] / x).toFixed(2)).join(", ");
+    console.log(`| ${row.label} | ${row.cli.toFixed(2)} | ${row.sharp.toFixed(2)} | ${(IMAGES / row.cli).toFixed(1)} | ${(row.sharp / row.cli).toFixed(2)}x | ${spread(row.cliRuns)} | ${spread(row.sharpRuns)} | ${ratios} |`);
   }
-  for (const row of rows.filter((r) => r.method.startsWith("aciimg"))) {
-    const ratio = row.baseline / row.seconds;
-    console.log(`target >= 0.80x sharp at concurrency ${row.concurrency}: ${ratio >= 0.8 ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`);
+  for (const row of rows) {
+    const goal = row.setup === "pinned" ? 0.95 : row.concurrency === CONCURRENCY ? 0.85 : undefined;
+    if (goal === undefined) continue;
+    const ratio = row.sharp / row.cli;
+    console.log(`goal >= ${goal.toFixed(2)}x sharp, ${row.label}: ${ratio >= goal ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`);
   }
+  if (SETUPS.length === 0 || (setupsArg.includes("pinned") && !SETUPS.includes("pinned"))) notes.push(`pinned: skipped, it needs 2 CPUs (${CPUS} here) and ${TASKSET}`);
+  if (WITH_RSS) await measureRss(files, notes);
+  for (const note of notes) console.log(`note: ${note}`);
+} finally {
+  await runCli(["down"]).catch(() => undefined);
+  await runCli(["down"], { extraEnv: { ACIIMG_CPU: "1" } }).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+}
 
+async function measureRss(files, notes) {
   // Peak RSS of the CLI for a batch of RSS_IMAGES: hard links to the generated files (same bytes,
   // no extra disk), measured by /usr/bin/time -v, else unmeasured with a note.
   const many = join(root, "in-many");
@@ -170,14 +218,10 @@ try {
   const bigSummary = JSON.parse(big.stdout.trim().split("\n").at(-1) ?? "{}").summary;
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(big.stderr)?.[1] ?? NaN);
   console.log(`\nCLI batch of ${RSS_IMAGES} images: ${bigSummary?.ok ?? 0} ok in ${seconds.toFixed(1)} s (${(RSS_IMAGES / seconds).toFixed(1)} img/s)`);
-  // The same 1,000 files through sharp in-process, for the ratio once the CLI's start-up is amortized.
-  const manyFiles = (await readdir(many)).sort().map((f) => join(many, f));
-  await mkdir(join(root, "out-many-sharp"));
-  const manySharpSeconds = await timed(() =>
-    pool(manyFiles, CONCURRENCY, (file) =>
-      sharp(file).resize(300, 200, { fit: "contain", background: { r: 0, g: 0, b: 0 } }).jpeg().toFile(join(root, "out-many-sharp", file.split("/").at(-1)))),
-  );
-  console.log(`sharp in-process, same ${RSS_IMAGES} images: ${manySharpSeconds.toFixed(1)} s (${(RSS_IMAGES / manySharpSeconds).toFixed(1)} img/s); aciimg process ${(manySharpSeconds / seconds).toFixed(2)}x of it`);
+  // The same 1,000 files through the sharp baseline, for the ratio once the CLI's start-up is amortized.
+  const baseline = await runNode([baselineScript, many, join(root, "out-many-sharp"), "--concurrency", String(CONCURRENCY), "--vips-threads", "1"]);
+  const manySharpSeconds = JSON.parse(baseline.stdout.trim().split("\n").at(-1) ?? "{}").seconds;
+  console.log(`sharp in one process, same ${RSS_IMAGES} images: ${manySharpSeconds.toFixed(1)} s (${(RSS_IMAGES / manySharpSeconds).toFixed(1)} img/s); aciimg process ${(manySharpSeconds / seconds).toFixed(2)}x of it`);
   if (Number.isFinite(rssKb)) {
     const mb = rssKb / 1024;
     console.log(`CLI peak RSS: ${mb.toFixed(1)} MB (target <= 150 MB: ${mb <= 150 ? "met" : "NOT met"})`);
@@ -185,8 +229,4 @@ try {
     notes.push("peak RSS: /usr/bin/time -v not available; not measured.");
   }
   if (big.code !== 0) throw new Error(`the ${RSS_IMAGES}-image batch failed (exit ${big.code}): ${big.stderr.slice(-2000)}`);
-  for (const note of notes) console.log(`note: ${note}`);
-} finally {
-  await runCli(["down"]).catch(() => undefined);
-  await rm(root, { recursive: true, force: true });
 }
