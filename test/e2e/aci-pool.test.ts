@@ -4,7 +4,7 @@
  * a member lost mid-batch costing nothing, a quota stopping the pool's growth but not the batch,
  * every member reaped on its own, and the local backend working while the groups start.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,7 +56,7 @@ const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", 
 function parse(run: CliRun): { files: Array<Record<string, unknown>>; summary: Record<string, unknown> } {
   const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
   const summary = lines.find((line) => "summary" in line)?.summary as Record<string, unknown>;
-  return { files: lines.filter((line) => !("summary" in line)), summary };
+  return { files: lines.filter((line) => "input" in line), summary };
 }
 
 /** Every input has one ok line and one valid 300×200 JPEG output. */
@@ -82,7 +82,7 @@ function perMember(files: Array<Record<string, unknown>>): Record<string, number
  * Spawns a batch and calls `onLine` with each stdout line as it comes (the simCli helper only
  * returns at exit). Bounded like simCli.
  */
-function streamingBatch(args: string[], onLine: (line: string, stderr: string) => void, timeoutMs = 120_000): Promise<CliRun> {
+function streamingBatch(args: string[], onLine: (line: string, stderr: string, child: ChildProcess) => void, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH ?? "", HOME: dir, ...sim.env(), ...FAST_ENV, ACIIMG_STATE: join(dir, "state.json") };
     const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
@@ -90,7 +90,7 @@ function streamingBatch(args: string[], onLine: (line: string, stderr: string) =
     let stderr = "";
     createInterface({ input: child.stdout }).on("line", (line) => {
       stdout += `${line}\n`;
-      onLine(line, stderr);
+      onLine(line, stderr, child);
     });
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
@@ -257,6 +257,32 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(error.code).toBe("E_QUOTA");
     expect(error.message).toMatch(/aci-1: .*quota[\s\S]*aci-2: .*quota/);
     expect(sim.groups()).toEqual([]);
+  }, 240_000);
+
+  test("Ctrl-C stops a pool batch: every input counted, nothing partial, the local member taken down, the groups kept for reap", async () => {
+    const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
+    expect(up.code, up.stderr).toBe(0);
+    let signalled = false;
+    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2", "--with-local"], (_line, _stderr, child) => {
+      if (!signalled) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    });
+    expect(run.code, run.stderr).toBe(130);
+    expect(lastJson(run).error).toMatchObject({ code: "E_ABORTED" });
+    const { files, summary } = parse(run);
+    expect(summary).toMatchObject({ total: images, stopped: "SIGINT" });
+    expect(Number(summary.ok) + Number(summary.cancelled)).toBe(images);
+    expect(files).toHaveLength(images);
+    // Each output written is whole, and only those reported ok were written.
+    const ok = files.filter((f) => f.status === "ok").map((f) => String(f.output));
+    expect(readdirSync(out()).map((name) => join("out", name)).sort()).toEqual(ok.map((o) => o.replace(/^.*\/out\//, "out/")).sort());
+    for (const name of readdirSync(out())) expect((await sharp(readFileSync(join(out(), name))).metadata()).width).toBe(300);
+    const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, unknown> };
+    expect(Object.keys(state.backends).sort()).toEqual(["default", "default--2"]);
+    expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
+    expect(sim.groups()).toHaveLength(2);
   }, 240_000);
 
   test("the local provider refuses a pool, saying why", async () => {
