@@ -3,7 +3,8 @@
  * DefaultAzureCredential (managed identity) in the child, trusting the simulator through
  * NODE_EXTRA_CA_CERTS. Bounded: a run that does not finish in time is killed and fails.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { CLI_PATH } from "./containers.js";
 import { FAST_ENV } from "./harness.js";
@@ -15,11 +16,14 @@ export interface CliRun {
   stderr: string;
 }
 
-export type SimCli = (args: string[], env?: Record<string, string | undefined>, timeoutMs?: number) => Promise<CliRun>;
+/** Told each stdout line as it comes, with the stderr so far and the child (to signal it mid-run). */
+export type LineWatcher = (line: string, stderr: string, child: ChildProcess) => void;
+
+export type SimCli = (args: string[], env?: Record<string, string | undefined>, timeoutMs?: number, watch?: LineWatcher) => Promise<CliRun>;
 
 /** A CLI runner in `dir` with its state at `dir/state.json` (override ACIIMG_STATE per run). */
 export function simCli(sim: ArmSim, dir: string): SimCli {
-  return (args, env = {}, timeoutMs = 60_000) =>
+  return (args, env = {}, timeoutMs = 60_000, watch) =>
     new Promise((resolve, reject) => {
       const merged: Record<string, string | undefined> = {
         PATH: process.env.PATH,
@@ -36,13 +40,17 @@ export function simCli(sim: ArmSim, dir: string): SimCli {
       });
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        stdout += `${line}\n`;
+        watch?.(line, stderr, child);
+      });
       child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
         reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
       }, timeoutMs);
-      child.on("exit", (code) => {
+      // "close", not "exit": every stdout line has been read by then.
+      child.on("close", (code) => {
         clearTimeout(timer);
         resolve({ code, stdout, stderr });
       });

@@ -23,6 +23,11 @@ export interface Faults {
    * new group; a record is by group name, `"*"` for the others. Default none.
    */
   startDelayMs?: number | Record<string, number>;
+  /**
+   * The image pull lasts until this promise settles (after `startDelayMs`): a test opens it when it
+   * has seen what it waits for, so "before the groups are healthy" does not depend on timing.
+   */
+  pullGate?: Promise<void>;
   /** A PUT that would create a group while this many exist in the subscription is refused with ContainerGroupQuotaReached. */
   maxGroups?: number;
   /** The PUT is refused synchronously with this ARM error. */
@@ -78,6 +83,7 @@ export function planFor(faults: Faults, groupName: string): CreatePlan {
     unhealthyBackend: faults.unhealthyBackend,
     startDelayMs,
     ...(provisionFailure ? { provisionFailure } : {}),
+    ...(faults.pullGate ? { pullGate: faults.pullGate } : {}),
   };
 }
 

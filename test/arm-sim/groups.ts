@@ -31,6 +31,8 @@ export interface CreatePlan {
   unhealthyBackend: boolean;
   /** Wall-clock image pull once Creating, before the container is launched; 0 for none. */
   startDelayMs: number;
+  /** The pull also waits for this (Faults.pullGate). */
+  pullGate?: Promise<void>;
 }
 
 export interface SimGroup {

@@ -39,6 +39,7 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
     const stop = AbortSignal.any([signal, g.removed.signal]);
     try {
       if (g.plan.startDelayMs > 0) await delay(g.plan.startDelayMs, undefined, { signal: stop });
+      if (g.plan.pullGate) await untilOpen(g.plan.pullGate, stop);
       if (g.plan.unhealthyBackend) {
         // Nothing listens at this address: the backend never becomes healthy.
         g.ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.254`;
@@ -98,4 +99,23 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
   }
 
   return { advance };
+}
+
+/** Waits for `gate`, or rejects when `stop` fires first (the group was deleted, the simulator closed). */
+function untilOpen(gate: Promise<void>, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.reject(stop.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onStop = (): void => reject(stop.reason);
+    stop.addEventListener("abort", onStop, { once: true });
+    gate.then(
+      () => {
+        stop.removeEventListener("abort", onStop);
+        resolve();
+      },
+      (error: unknown) => {
+        stop.removeEventListener("abort", onStop);
+        reject(error);
+      },
+    );
+  });
 }

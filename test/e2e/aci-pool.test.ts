@@ -4,16 +4,12 @@
  * a member lost mid-batch costing nothing, a quota stopping the pool's growth but not the batch,
  * every member reaped on its own, and the local backend working while the groups start.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
-import { CLI_PATH } from "../arm-sim/containers.js";
-import { FAST_ENV } from "../arm-sim/harness.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
 let sim: ArmSim;
@@ -38,6 +34,7 @@ afterEach(async () => {
   for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
   delete sim.faults.putError;
   delete sim.faults.maxGroups;
+  delete sim.faults.pullGate;
   sim.faults.pendingPolls = 1;
   sim.faults.stuckPending = false;
   rmSync(join(dir, "state.json"), { force: true });
@@ -51,6 +48,8 @@ afterAll(async () => {
 
 const out = (): string => join(dir, "out");
 const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", "300x200", "-o", out(), "--json", ...extra];
+/** A blur of each full image first: each image costs enough that most of the batch is still to come when a test acts mid-batch. */
+const heavyBatch = (...extra: string[]): string[] => ["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", ...extra];
 
 /** The `--json` lines of a batch: one per file, then the summary. */
 function parse(run: CliRun): { files: Array<Record<string, unknown>>; summary: Record<string, unknown> } {
@@ -76,32 +75,6 @@ function perMember(files: Array<Record<string, unknown>>): Record<string, number
   const counts: Record<string, number> = {};
   for (const file of files) counts[String(file.backend)] = (counts[String(file.backend)] ?? 0) + 1;
   return counts;
-}
-
-/**
- * Spawns a batch and calls `onLine` with each stdout line as it comes (the simCli helper only
- * returns at exit). Bounded like simCli.
- */
-function streamingBatch(args: string[], onLine: (line: string, stderr: string, child: ChildProcess) => void, timeoutMs = 120_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH ?? "", HOME: dir, ...sim.env(), ...FAST_ENV, ACIIMG_STATE: join(dir, "state.json") };
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      stdout += `${line}\n`;
-      onLine(line, stderr, child);
-    });
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`aciimg ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 describe("a pool of backends (spawned CLI, ARM simulator)", () => {
@@ -147,7 +120,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     let deleting: Promise<void> | undefined;
     // A blur of the full image first makes each image cost enough that most of the batch is
     // still to come when every member serves and aci-2 is deleted.
-    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "3"], (_line, stderr) => {
+    const run = await cli(heavyBatch("--backends", "3"), {}, 120_000, (_line, stderr) => {
       if (!deleting && /3 of 3 serving/.test(stderr)) deleting = sim.deleteOutOfBand("aciimg-default--2");
     });
     await deleting;
@@ -218,17 +191,23 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
   }, 240_000);
 
-  test("--with-local with a slow cold start: local images first, then the groups join and take a share", async () => {
-    // About half a second of operation polls (20 ms apart) before a group even pulls; the
-    // batch (a blur of each full image first) takes several seconds on the local backend alone.
-    sim.faults.pendingPolls = 25;
-    const run = await cli(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2", "--with-local"], {}, 120_000);
+  test("--with-local with a slow cold start: the local backend processes images before any group is healthy, then the groups join", async () => {
+    // The groups' image pull lasts until the local backend has written 5 images.
+    let openPull!: () => void;
+    sim.faults.pullGate = new Promise<void>((resolve) => (openPull = resolve));
+    let seen = 0;
+    const run = await cli(heavyBatch("--backends", "2", "--with-local"), {}, 120_000, () => {
+      seen += 1;
+      if (seen === 5) openPull();
+    });
+    openPull();
     expect(run.code, run.stderr).toBe(0);
     const { files } = parse(run);
     await expectEveryOutput(files);
-    expect(files[0]?.backend).toBe("local");
+    expect(files.slice(0, 5).map((f) => f.backend)).toEqual(["local", "local", "local", "local", "local"]);
     const counts = perMember(files);
     expect(counts.local, JSON.stringify(counts)).toBeGreaterThan(0);
+    // The blur of each full image keeps the batch going for seconds after the pull ends.
     expect((counts["aci-1"] ?? 0) + (counts["aci-2"] ?? 0), JSON.stringify(counts)).toBeGreaterThan(0);
     expect(run.stderr).toMatch(/local serving[\s\S]*aci-\d serving/);
   }, 240_000);
@@ -237,7 +216,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<unknown> | undefined;
-    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2"], (_line, stderr) => {
+    const run = await cli(heavyBatch("--backends", "2"), {}, 120_000, (_line, stderr) => {
       if (!deleting && /2 of 2 serving/.test(stderr)) deleting = Promise.all(["aciimg-default", "aciimg-default--2"].map((name) => sim.deleteOutOfBand(name)));
     });
     await deleting;
@@ -263,7 +242,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let signalled = false;
-    const run = await streamingBatch(["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", "--backends", "2", "--with-local"], (_line, _stderr, child) => {
+    const run = await cli(heavyBatch("--backends", "2", "--with-local"), {}, 120_000, (_line, _stderr, child) => {
       if (!signalled) {
         signalled = true;
         child.kill("SIGINT");
