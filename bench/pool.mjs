@@ -2,13 +2,14 @@
 // simulator, each remote member behind a link emulator (bench/link.mjs: a round trip and a rate,
 // both printed and self-checked), on the same generated 2000x1500 JPEGs -> 300x200, in one run:
 // local only (the baseline), 1 remote, 2 remotes, --with-local + 2 remotes, and the window
-// (default vs a fixed --concurrency) — remotes pre-warmed with `up --backends 2`, so cold start
+// (default vs a fixed --concurrency, also on small images where the round trip dominates) —
+// remotes pre-warmed with `up --backends 2`, so cold start
 // is excluded — then --with-local + 2 remotes created by the batch with a simulated cold start.
 // Roles are pinned where the machine allows: the CLI and the local backend on CPU 0 ("this
 // machine"), the simulated groups and the link emulator on CPU 1 ("Azure").
 //
 //   node bench/pool.mjs [--quick] [--images 100] [--rounds 3] [--rtt 40] [--mbit 200]
-//                       [--cold-start-ms 20000] [--cold-images 1500]
+//                       [--cold-start-ms 20000] [--cold-images N] [--small-images 200]
 import { spawn, spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -31,7 +32,9 @@ const ROUNDS = arg("rounds", quick ? 1 : 3);
 const RTT_MS = arg("rtt", 40);
 const MBIT = arg("mbit", 200);
 const COLD_START_MS = arg("cold-start-ms", quick ? 3000 : 20_000);
-const COLD_IMAGES = arg("cold-images", quick ? 200 : 1500);
+/** Default: enough that local only would take ~1.4x (cold start + 5 s), measured from row (a). */
+const COLD_IMAGES = arg("cold-images", undefined);
+const SMALL_IMAGES = arg("small-images", quick ? 60 : 200);
 const CPUS = availableParallelism();
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(repo, "bin", "aciimg.js");
@@ -70,6 +73,17 @@ async function makeImages(dir, count) {
       .modulate({ hue: (i * 7) % 360, brightness: 0.9 + (i % 5) / 25 })
       .jpeg({ quality: 85 })
       .toFile(join(dir, `img-${String(i).padStart(4, "0")}.jpg`));
+  }
+}
+
+/** Small JPEGs (640x480, q80, ~50 KB): the work and the bytes are small, the round trip is not. */
+async function makeSmallImages(dir, count) {
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    await sharp({ create: { width: 640, height: 480, channels: 3, noise: { type: "gaussian", mean: 100 + (i % 50), sigma: 30 } } })
+      .blur(1.5)
+      .jpeg({ quality: 80 })
+      .toFile(join(dir, `small-${String(i).padStart(4, "0")}.jpg`));
   }
 }
 
@@ -169,6 +183,10 @@ try {
   await makeImages(inputs, IMAGES);
   const files = (await readdir(inputs)).sort();
   const meanBytes = (await Promise.all(files.map((f) => stat(join(inputs, f))))).reduce((sum, s) => sum + s.size, 0) / files.length;
+  const smallInputs = join(root, "in-small");
+  await makeSmallImages(smallInputs, SMALL_IMAGES);
+  const smallFiles = await readdir(smallInputs);
+  const smallMeanBytes = (await Promise.all(smallFiles.map((f) => stat(join(smallInputs, f))))).reduce((sum, s) => sum + s.size, 0) / smallFiles.length;
 
   // From here the bench process (simulator, containers, link emulators) runs on CPU 1.
   pin(process.pid, "1");
@@ -207,6 +225,10 @@ try {
     { key: "c-fixed", name: "2 remotes, `--concurrency 4` (the old fixed window: 2 per member)", args: ["--backends", "2", "--concurrency", "4"] },
     { key: "c-shared", name: "2 remotes sharing one link (adaptive window)", args: ["--backends", "2"], mode: "shared" },
     { key: "d", name: "`--with-local` + 2 remotes", args: ["--backends", "2", "--with-local"] },
+    { key: "f-local", small: true, name: "small: local only", args: ["--provider", "local"] },
+    { key: "f-1", small: true, name: "small: 1 remote (fixed 2 in flight)", args: ["--backends", "1"] },
+    { key: "f-2", small: true, name: "small: 2 remotes, adaptive window", args: ["--backends", "2"] },
+    { key: "f-2-fixed", small: true, name: "small: 2 remotes, `--concurrency 4` (fixed 2 per member)", args: ["--backends", "2", "--concurrency", "4"] },
   ];
   const results = new Map(setups.map((s) => [s.key, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -216,12 +238,16 @@ try {
       linkMode = setup.mode ?? "own";
       resetPeaks();
       const out = join(root, `out-${setup.key}-${round}`);
-      const run = await batch(inputs, out, setup.args, IMAGES);
+      const run = await batch(setup.small ? smallInputs : inputs, out, setup.args, setup.small ? SMALL_IMAGES : IMAGES);
       results.get(setup.key).push({ batchSeconds: run.summary.ms / 1000, wallSeconds: run.seconds, counts: run.counts, peaks: peaks() });
       await rm(out, { recursive: true, force: true });
     }
   }
   linkMode = "own";
+  function rateOf(key) {
+    const setup = setups.find((x) => x.key === key);
+    return (setup.small ? SMALL_IMAGES : IMAGES) / median(results.get(key).map((r) => r.batchSeconds));
+  }
 
   // Cold start: no group exists; the batch creates both, each `COLD_START_MS` in "Pulling",
   // while the local member works from the first second. A bigger batch (hard links to the same
@@ -230,33 +256,39 @@ try {
   if (down.code !== 0) throw new Error(`aciimg down failed: ${down.stderr}`);
   const many = join(root, "in-many");
   await mkdir(many);
-  for (let i = 0; i < COLD_IMAGES; i++) await hardLink(join(inputs, files[i % files.length]), join(many, `img-${String(i).padStart(5, "0")}.jpg`));
+  const coldImages = COLD_IMAGES ?? Math.ceil(rateOf("a") * (COLD_START_MS / 1000 + 5) * 1.4);
+  for (let i = 0; i < coldImages; i++) await hardLink(join(inputs, files[i % files.length]), join(many, `img-${String(i).padStart(5, "0")}.jpg`));
   sim.faults.startDelayMs = COLD_START_MS;
-  const cold = await batch(many, join(root, "out-cold"), ["--backends", "2", "--with-local"], COLD_IMAGES);
+  const cold = await batch(many, join(root, "out-cold"), ["--backends", "2", "--with-local"], coldImages);
   delete sim.faults.startDelayMs;
   const firstRemote = cold.files.findIndex((f) => f.backend !== "local");
   const joined = cold.errLines.filter((l) => /aci-\d serving/.test(l.line)).map((l) => `${l.line.replace(/^aciimg: /, "").replace(/;.*/, "")} at ${l.at.toFixed(1)} s`);
   await rm(join(root, "out-cold"), { recursive: true, force: true });
-  const coldBase = await batch(many, join(root, "out-cold-local"), ["--provider", "local"], COLD_IMAGES);
+  const coldBase = await batch(many, join(root, "out-cold-local"), ["--provider", "local"], coldImages);
 
-  // The table.
+  // The tables.
   console.log(`\nPool: ${IMAGES} JPEGs 2000x1500 (mean ${(meanBytes / 1e6).toFixed(2)} MB) -> 300x200; remote members each behind an emulated ${RTT_MS} ms RTT, ${MBIT} Mbit/s link; ${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating round(s); remotes pre-warmed with \`up --backends 2\` (no cold start in these rows)\n`);
   console.log("| setup | images/s (batch) | vs local only | images/s (wall, with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
   console.log("|---|---:|---:|---:|---|---|---|");
-  const rate = (key) => IMAGES / median(results.get(key).map((r) => r.batchSeconds));
-  const base = rate("a");
+  const rate = rateOf;
   for (const setup of setups) {
+    if (setup.key === "f-local") {
+      console.log(`\nWindow on small images: ${SMALL_IMAGES} JPEGs 640x480 (mean ${(smallMeanBytes / 1e3).toFixed(0)} kB) -> 300x200, same links; ratios against local only on these images\n`);
+      console.log("| setup | images/s (batch) | vs local only | images/s (wall, with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
+      console.log("|---|---:|---:|---:|---|---|---|");
+    }
+    const base = rate(setup.small ? "f-local" : "a");
     const runs = results.get(setup.key);
     const mid = [...runs].sort((x, y) => x.batchSeconds - y.batchSeconds)[Math.floor(runs.length / 2)];
-    const peakText = setup.key === "a" ? "—" : Object.entries(mid.peaks).filter(([label, n]) => n && mid.counts[label]).map(([label, n]) => `${label} ${n}`).join(", ");
-    console.log(`| (${setup.key}) ${setup.name} | ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x | ${(IMAGES / median(runs.map((r) => r.wallSeconds))).toFixed(1)} | ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`);
+    const peakText = setup.args.includes("local") ? "—" : Object.entries(mid.peaks).filter(([label, n]) => n && mid.counts[label]).map(([label, n]) => `${label} ${n}`).join(", ");
+    console.log(`| (${setup.key}) ${setup.name} | ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x | ${((setup.small ? SMALL_IMAGES : IMAGES) / median(runs.map((r) => r.wallSeconds))).toFixed(1)} | ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`);
   }
-  const coldRate = COLD_IMAGES / cold.seconds;
-  const coldBaseRate = COLD_IMAGES / coldBase.seconds;
-  console.log(`\nCold start: ${COLD_IMAGES} images (the same files, hard-linked); both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling"; wall time from spawn to exit\n`);
+  const coldRate = coldImages / cold.seconds;
+  const coldBaseRate = coldImages / coldBase.seconds;
+  console.log(`\nCold start: ${coldImages} images (the same files, hard-linked); both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling"; wall time from spawn to exit\n`);
   console.log("| setup | seconds | images/s | vs local only, same files | per member |");
   console.log("|---|---:|---:|---:|---|");
-  console.log(`| (e0) local only (\`--provider local\`) | ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${COLD_IMAGES} |`);
+  console.log(`| (e0) local only (\`--provider local\`) | ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`);
   console.log(`| (e) \`--with-local\` + 2 remotes, ${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} | ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`);
   console.log(`\n(e): local finished ${firstRemote < 0 ? cold.files.length : firstRemote} images before the first remote one${firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`}; ${joined.join("; ") || "no remote joined"}.`);
 
