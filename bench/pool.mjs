@@ -9,7 +9,7 @@
 // machine"), the simulated groups and the link emulator on CPU 1 ("Azure").
 //
 //   node bench/pool.mjs [--quick] [--images 100] [--rounds 3] [--rtt 40] [--mbit 200]
-//                       [--cold-start-ms 20000] [--cold-images N] [--small-images 200]
+//                       [--cold-start-ms 20000] [--cold-images N] [--small-images 150]
 import { spawn, spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -32,9 +32,9 @@ const ROUNDS = arg("rounds", quick ? 1 : 3);
 const RTT_MS = arg("rtt", 40);
 const MBIT = arg("mbit", 200);
 const COLD_START_MS = arg("cold-start-ms", quick ? 3000 : 20_000);
-/** Default: enough that local only would take ~1.4x (cold start + 5 s), measured from row (a). */
+/** Default: enough that local only would take ~1.3x (cold start + 3 s), measured from row (a). */
 const COLD_IMAGES = arg("cold-images", undefined);
-const SMALL_IMAGES = arg("small-images", quick ? 60 : 200);
+const SMALL_IMAGES = arg("small-images", quick ? 60 : 150);
 const CPUS = availableParallelism();
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(repo, "bin", "aciimg.js");
@@ -87,6 +87,7 @@ async function makeSmallImages(dir, count) {
   }
 }
 
+const benchStarted = performance.now();
 const root = await mkdtemp(join(tmpdir(), "aciimg-bench-pool-"));
 const notes = [];
 let sim;
@@ -256,7 +257,7 @@ try {
   if (down.code !== 0) throw new Error(`aciimg down failed: ${down.stderr}`);
   const many = join(root, "in-many");
   await mkdir(many);
-  const coldImages = COLD_IMAGES ?? Math.ceil(rateOf("a") * (COLD_START_MS / 1000 + 5) * 1.4);
+  const coldImages = COLD_IMAGES ?? Math.ceil(rateOf("a") * (COLD_START_MS / 1000 + 3) * 1.3);
   for (let i = 0; i < coldImages; i++) await hardLink(join(inputs, files[i % files.length]), join(many, `img-${String(i).padStart(5, "0")}.jpg`));
   sim.faults.startDelayMs = COLD_START_MS;
   const cold = await batch(many, join(root, "out-cold"), ["--backends", "2", "--with-local"], coldImages);
@@ -290,8 +291,13 @@ try {
   console.log("|---|---:|---:|---:|---|");
   console.log(`| (e0) local only (\`--provider local\`) | ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`);
   console.log(`| (e) \`--with-local\` + 2 remotes, ${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} | ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`);
-  console.log(`\n(e): local finished ${firstRemote < 0 ? cold.files.length : firstRemote} images before the first remote one${firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`}; ${joined.join("; ") || "no remote joined"}.`);
-
+  // Once the remotes serve: the images finished from the first remote one to the last, per second.
+  const after = firstRemote < 0 ? [] : cold.files.slice(firstRemote);
+  const afterRate = after.length > 1 ? (after.length - 1) / (after.at(-1).at - after[0].at) : undefined;
+  const localBefore = firstRemote < 0 ? cold.files.length : firstRemote;
+  const beforeRate = firstRemote > 1 ? (firstRemote - 1) / (cold.files[firstRemote - 1].at - cold.files[0].at) : undefined;
+  console.log(`\n(e): local finished ${localBefore} images before the first remote one${firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`}; ${joined.join("; ") || "no remote joined"}.`);
+  if (beforeRate && afterRate) console.log(`(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`);
   notes.push(
     canPin
       ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
@@ -303,6 +309,7 @@ try {
     "peak in flight = the most TCP connections the member's link emulator had open at once (the client opens one per request in flight): the widest its window got, not its final size.",
   );
   for (const note of notes) console.log(`note: ${note}`);
+  console.log(`bench took ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);
 } finally {
   if (sim) {
     await runCli(["down"], { timeoutMs: 60_000 }).catch(() => undefined);
