@@ -71,7 +71,12 @@ function createTimeoutOf(config: Config): number {
 /** True when this config asks a batch for more than one backend: `backends` > 1, or `withLocal` on aci. */
 export function wantsPool(config: Config): boolean {
   checkPoolConfig(config);
-  return config.backends > 1 || (config.withLocal && config.provider === "aci");
+  return !isPoolOfOne(config);
+}
+
+/** True when this config's pool has one member: the single backend (no `backends` > 1, no local member). */
+export function isPoolOfOne(config: Config): boolean {
+  return config.backends === 1 && !(config.withLocal && config.provider === "aci");
 }
 
 /** Refuses a pool the provider cannot have: the local provider runs one backend on this machine. */
@@ -88,15 +93,18 @@ export function checkPoolConfig(config: Config): void {
 /**
  * The batch's pool for this config: members aci-1…aci-N (N = `backends`), each an engine of its
  * own name (engine/pool-names.ts), and with `withLocal` on aci a `local` member, the built-in
- * backend on this machine, taken down when the pool closes. Call `close()` when done.
+ * backend on this machine, taken down when the pool closes. A pool of one is the single backend,
+ * with its window. Call `close()` when done.
  */
 export async function openPool(config: Config, settings: Omit<PoolOptions, "members">, options: OpenOptions = {}): Promise<Pool> {
   checkPoolConfig(config);
   const clock = options.clock ?? systemClock;
   const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
+  // A pool member never provisions in a call: the pool sends a vanished member's requests
+  // elsewhere. The one backend of a pool of one is the single backend, which does provision again.
+  const single = isPoolOfOne(config);
   const member = (memberProvider: Provider, spec: ReturnType<typeof backendSpecOf>, createTimeoutMs: number): Engine =>
-    // A pool member never provisions in a call: the pool sends a vanished member's requests elsewhere.
-    createEngine({ provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: true, connections: settings.maxWindow ?? 64 });
+    createEngine({ provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single, connections: settings.maxWindow ?? 64 });
   const members: PoolOptions["members"] = [];
   for (let index = 1; index <= config.backends; index++) {
     members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });

@@ -1,5 +1,6 @@
 /**
- * `aciimg process` on a pool (`--backends N`, `--with-local`; README "A pool of backends"): every member
+ * `aciimg process` on a pool (`--backends N`, `--with-local`, or one remote backend, for its
+ * window that adapts to the link; README "A pool of backends"): every member
  * starts at once and the batch begins as soon as one serves; the others join as they become
  * healthy. Each file goes to the least busy member (engine/pool.ts); one whose member vanished
  * is sent again to another, so nothing is lost and each output is written once. A member that
@@ -32,9 +33,12 @@ const maxWindow = 64;
 
 /** Runs the batch's `jobs` on a pool opened for it, and closes the pool (lastUsed written, the local member taken down). */
 export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Promise<void> {
-  const { openPool } = await import("../../compose.js");
+  const { isPoolOfOne, openPool } = await import("../../compose.js");
   const { reporter } = batch.report;
   let begun = false;
+  // A pool of one (one remote backend, for its window) talks as a single backend does: no labels.
+  const single = isPoolOfOne(batch.config);
+  const provider = batch.config.provider;
   // Assigned before any event can arrive: members start in `pool.start` below.
   let pool: Pool | undefined = undefined;
   pool = await openPool(
@@ -45,10 +49,10 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       maxWindow,
       ...(batch.concurrency === undefined ? {} : { maxInFlight: batch.concurrency }),
       onPhase: (label, phase) => {
-        if (!begun) reporter.phase(`starting backends… ${label}: ${phase}`);
+        if (!begun) reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
       },
       onEvent: (event) => {
-        const text = noteOf(event, pool?.members() ?? []);
+        const text = single ? singleNoteOf(event) : noteOf(event, pool?.members() ?? []);
         if (text) reporter.note(text);
       },
     },
@@ -57,9 +61,9 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
   const members = pool.members();
   // One abort listener per file waiting for a slot, on the batch's signal: bounded by the workers.
   setMaxListeners(members.length * maxWindow + 16, batch.signal);
-  batch.report.countBy(members.map((m) => m.label));
+  if (!single) batch.report.countBy(members.map((m) => m.label));
   try {
-    reporter.phase(`starting ${members.length} backends (${members.map((m) => m.label).join(", ")})…`);
+    reporter.phase(single ? `connecting to the ${provider} backend…` : `starting ${members.length} backends (${members.map((m) => m.label).join(", ")})…`);
     await pool.start(batch.signal);
     begun = true;
     batch.report.begin();
@@ -71,7 +75,7 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       for (let tries = 1; ; tries++) {
         const slot = await started.acquire(batch.signal);
         try {
-          return { value: await attempt(slot), label: slot.label };
+          return single ? { value: await attempt(slot) } : { value: await attempt(slot), label: slot.label };
         } catch (error) {
           if (!isVanished(error) || batch.signal.aborted || tries >= attempts) throw error;
         } finally {
@@ -85,6 +89,13 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
   } finally {
     await pool.close();
   }
+}
+
+/** A pool of one says only what a single backend says: a drift warning (its errors end the batch). */
+function singleNoteOf(event: PoolEvent): string | undefined {
+  if (event.kind !== "ready") return undefined;
+  const drift = driftWarning(event.result.record, event.result.drift);
+  return drift ? `aciimg: warning: ${drift}` : undefined;
 }
 
 /** The line a person reads when a member joins, fails, vanishes or is started again. */

@@ -31,7 +31,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const mode = globals.json ? "json" : canShowProgress() ? "tty" : "plain";
   const cwd = process.cwd();
   // A pool the provider cannot have is a usage error before any input is read (stdin included).
-  const pool = (await import("../../compose.js")).wantsPool(config);
+  // A remote backend without --concurrency is a pool of one, for its window that adapts to the link.
+  const pool = (await import("../../compose.js")).wantsPool(config) || (config.provider === "aci" && options.concurrency === undefined);
   if (inputs.includes("-")) {
     if (inputs.length > 1) throw usageError("<inputs>", "either - (stdin) alone or files, directories and globs", inputs.join(" "));
     const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
