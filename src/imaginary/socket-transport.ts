@@ -8,7 +8,6 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Transport, TransportRequest, TransportResponse } from "./transport.js";
 
 export interface SocketTransportOptions {
@@ -115,9 +114,14 @@ function sendBody(req: ClientRequest, body: TransportRequest["body"], headersTim
     return;
   }
   body.on("data", () => headersTimer.arm());
-  // A body that fails destroys the request (its socket is not reused) and the request's 'error'
-  // carries the failure; a request that fails destroys the body.
-  pipeline(body, req).catch(() => undefined);
+  // A body that fails destroys the request with its error, which the request's 'error' reports (as
+  // undici does; pipeline() would abort() it into a bare "socket hang up"), and its socket is not
+  // reused. A request that fails or is answered early destroys what is left of the body.
+  body.once("error", (error) => req.destroy(error));
+  req.once("close", () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(req);
 }
 
 /**
