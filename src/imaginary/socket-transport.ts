@@ -67,7 +67,14 @@ function send(agent: Agent, socketPath: string, request: TransportRequest): { re
       reject(abortReason(signal));
       return;
     }
-    const req = httpRequest({ socketPath, agent, method: request.method, path: request.path, headers: request.headers });
+    let req: ClientRequest;
+    try {
+      req = httpRequest({ socketPath, agent, method: request.method, path: request.path, headers: request.headers });
+    } catch (error) {
+      // A header node:http refuses (ERR_INVALID_CHAR): nothing was sent; close() must not wait for it.
+      finish();
+      throw error;
+    }
     let res: IncomingMessage | undefined;
     const headersTimer = new Deadline(request.headersTimeout, () => req.destroy(headersTimeoutError()));
     const onAbort = (): void => {
