@@ -1,17 +1,18 @@
 /**
- * Typed client of the imaginary HTTP API (imaginary-api.md §1): one keep-alive undici Pool per
- * backend, request bodies streamed from their source (files are piped, never read whole),
- * responses handed back as streams. An https:// backend is reached only when it presents the
- * pinned certificate (pinning.ts). undici and imaginary errors are mapped to AciimgError at
- * this boundary, once (client-errors.ts; STYLE.md "Errors").
+ * Typed client of the imaginary HTTP API (imaginary-api.md §1): one keep-alive transport per
+ * backend (undici's Pool over TCP, node:http over a `unix:` socket: transport.ts), request bodies
+ * streamed from their source (files are piped, never read whole), responses handed back as
+ * streams. An https:// backend is reached only when it presents the pinned certificate
+ * (pinning.ts). Transport and imaginary errors are mapped to AciimgError at this boundary, once
+ * (client-errors.ts; STYLE.md "Errors").
  */
 import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
-import type { Pool } from "undici";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { emptyResponseError, imaginaryError, mapTransportError } from "./client-errors.js";
 import type { ImageRequest, ImageResponse } from "./types.js";
 import { pinOf, socketPathOf } from "./endpoint.js";
+import type { Transport } from "./transport.js";
 
 export interface ImaginaryClientOptions {
   /**
@@ -22,13 +23,13 @@ export interface ImaginaryClientOptions {
   endpoint: string;
   /** Sent as the `API-Key` header on every request, /health included (imaginary-api.md §2.1). */
   apiKey: string;
-  /** TCP connect timeout. Default 10 s. */
+  /** TCP connect timeout (a Unix socket connects or fails at once). Default 10 s. */
   connectTimeoutMs?: number;
   /** Time to the response headers (covers the processing time of a large image). Default 120 s. */
   headersTimeoutMs?: number;
   /** Longest pause between two body chunks. Default 60 s. */
   bodyTimeoutMs?: number;
-  /** Keep-alive connections in the pool. Default 16. */
+  /** Keep-alive connections at most (the pool's, or the socket agent's maxSockets). Default 16. */
   connections?: number;
   /**
    * SHA-256 fingerprint ("AB:CD:…", as X509Certificate#fingerprint256 prints it) of the only
@@ -78,14 +79,14 @@ export interface ImaginaryClient {
    * itself (`fileRoot`); resolves on a 2xx with a non-empty streamed body.
    */
   request(request: ImageRequest): Promise<ImageResponse>;
-  /** Closes the pool's connections. */
+  /** Lets requests in flight finish, then closes the connections. */
   close(): Promise<void>;
 }
 
 /** Largest error body read into memory: imaginary's are one short JSON line (§1.8). */
 const maxErrorBodyBytes = 64 * 1024;
 
-/** Creates a client of one backend. (Long only for its methods, each short: they share the lazily made pool and the pin.) */
+/** Creates a client of one backend. (Long only for its methods, each short: they share the lazily made transport and the pin.) */
 export function createImaginaryClient(options: ImaginaryClientOptions): ImaginaryClient {
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const headersTimeout = options.headersTimeoutMs ?? 120_000;
@@ -93,21 +94,14 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
   const fingerprint = pinOf(endpoint, options.tlsFingerprint);
   const socketPath = socketPathOf(endpoint);
-  // One pool per client, so one pin per pool: connections are never shared across pins. Made on
-  // the first request: undici takes ~50-150 ms to load, which `status`, `reap` and `down` never need.
-  let pool: Promise<Pool> | undefined;
-  const openPool = async (): Promise<Pool> => {
-    const { Pool } = await import("undici");
-    const connect = fingerprint
-      ? (await import("./pinning.js")).pinnedConnector({ endpoint, fingerprint, timeoutMs: connectTimeout })
-      : { timeout: connectTimeout, ...(socketPath === undefined ? {} : { socketPath }) };
-    return new Pool(socketPath === undefined ? endpoint : "http://localhost", {
-      connections: options.connections ?? 16,
-      connect,
-      headersTimeout,
-      bodyTimeout,
-      keepAliveTimeout: 30_000,
-    });
+  // Made on the first request, and only the one this endpoint needs: undici takes ~90-140 ms to
+  // load, which `status`, `reap` and `down` never need, nor a run that only talks to a socket.
+  let transport: Promise<Transport> | undefined;
+  const openTransport = async (): Promise<Transport> => {
+    const connections = options.connections ?? 16;
+    if (socketPath !== undefined) return (await import("./socket-transport.js")).createSocketTransport({ socketPath, connections });
+    const { createPoolTransport } = await import("./pool-transport.js");
+    return createPoolTransport({ endpoint, fingerprint, connections, connectTimeout, headersTimeout, bodyTimeout });
   };
 
   async function send(
@@ -119,7 +113,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   ): Promise<ImageResponse> {
     let response;
     try {
-      response = await (await (pool ??= openPool())).request({
+      response = await (await (transport ??= openTransport())).request({
         method,
         path,
         headers: { "api-key": options.apiKey, ...headers },
@@ -137,8 +131,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       const text = await readBounded(response.body, maxErrorBodyBytes).catch(() => "");
       throw imaginaryError(response.statusCode, responseHeaders["content-type"] ?? "", text, path);
     }
-    const body$ = response.body as unknown as Readable;
-    return { status: response.statusCode, headers: responseHeaders, body: body$ };
+    return { status: response.statusCode, headers: responseHeaders, body: response.body };
   }
 
   const health = async (signal?: AbortSignal): Promise<HealthInfo> => {
@@ -201,7 +194,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     },
 
     async close() {
-      if (pool) await (await pool).close();
+      if (transport) await (await transport).close();
     },
   };
 }
