@@ -192,22 +192,36 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
   }, 240_000);
 
   test("--with-local with a slow cold start: the local backend processes images before any group is healthy, then the groups join", async () => {
-    // The groups' image pull lasts until the local backend has written 5 images.
+    // The groups' image pull lasts until the local backend has written 5 images. Then the local
+    // backend is paused (SIGSTOP: a machine whose cores are busy elsewhere) until a group has
+    // answered, so the groups joining mid-batch does not depend on how fast this machine is.
     let openPull!: () => void;
     sim.faults.pullGate = new Promise<void>((resolve) => (openPull = resolve));
     let seen = 0;
-    const run = await cli(heavyBatch("--backends", "2", "--with-local"), {}, 120_000, () => {
+    let paused: number | undefined;
+    let didPause = false;
+    const resume = (): void => {
+      if (paused !== undefined) process.kill(paused, "SIGCONT");
+      paused = undefined;
+    };
+    const run = await cli(heavyBatch("--backends", "2", "--with-local"), {}, 120_000, (line) => {
       seen += 1;
-      if (seen === 5) openPull();
-    });
+      if (seen === 5) {
+        const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, { pid?: number }> };
+        paused = state.backends["default--local"]?.pid;
+        if (paused !== undefined) didPause = process.kill(paused, "SIGSTOP");
+        openPull();
+      }
+      if (/"backend":"aci-/.test(line)) resume();
+    }).finally(resume);
     openPull();
+    expect(didPause).toBe(true);
     expect(run.code, run.stderr).toBe(0);
     const { files } = parse(run);
     await expectEveryOutput(files);
     expect(files.slice(0, 5).map((f) => f.backend)).toEqual(["local", "local", "local", "local", "local"]);
     const counts = perMember(files);
     expect(counts.local, JSON.stringify(counts)).toBeGreaterThan(0);
-    // The blur of each full image keeps the batch going for seconds after the pull ends.
     expect((counts["aci-1"] ?? 0) + (counts["aci-2"] ?? 0), JSON.stringify(counts)).toBeGreaterThan(0);
     expect(run.stderr).toMatch(/local serving[\s\S]*aci-\d serving/);
   }, 240_000);
