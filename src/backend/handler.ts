@@ -15,8 +15,9 @@ import { messages } from "../imaginary/replies.js";
 import { readImageBody, type BodyResult } from "./body.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
-import { fileParam, readMountedFile, type Mount } from "./mount.js";
+import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
 import { ImagingError, planPipeline, type InputInfo } from "./plan.js";
+import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
 
@@ -27,6 +28,8 @@ export interface ImageRequest {
   query: URLSearchParams;
   /** `intake` bounds bodies held in memory; `work` bounds images in libvips. */
   slots: { intake: Slots; work: Slots };
+  /** The buffers mounted files are read into, one per intake slot at most (buffers.ts). */
+  buffers: BufferPool;
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
   sendError: (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) => void;
   /** The directory a GET's `file` is read from; the server refuses GETs on image routes without one. */
@@ -63,8 +66,10 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     return;
   }
   let errorHeaders: Record<string, string> = {};
+  let pooled: Buffer | undefined;
   try {
     const body = await readSource(r, abort.signal);
+    if (body.ok && "pooled" in body) pooled = body.bytes;
     if (abort.signal.aborted) return;
     if (!body.ok) {
       // Refused mid-stream: close the connection rather than drain an oversized body (a GET has none).
@@ -119,6 +124,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (error instanceof ImagingError) return r.sendError(res, error.status, error.message, errorHeaders);
     r.sendError(res, 400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`, errorHeaders);
   } finally {
+    // Every use of the input is over (the operation resolved or failed): its buffer may serve the next.
+    if (pooled) r.buffers.give(pooled);
     releaseWork();
     release();
   }
@@ -148,11 +155,11 @@ async function runPipeline(steps: PipelineStep[], input: Buffer, info: InputInfo
  * The image: a GET's `file` under the mount, else the body (imaginary's sources, §1.2; on a POST
  * `file=` is ignored). A GET without `file` is imaginary's 400, and `url=` is never fetched.
  */
-async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyResult> {
+async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyResult | (MountedFile & { pooled: true })> {
   if (r.req.method !== "GET" || r.mount === undefined) return readImageBody(r.req, r.limits.maxUploadBytes, signal);
   const file = fileParam(r.query);
   if (file === undefined) return { ok: false, status: 400, message: messages.missingSource };
-  return readMountedFile(r.mount, file, r.limits.maxUploadBytes);
+  return { ...(await readMountedFile(r.mount, file, r.limits.maxUploadBytes, (size) => r.buffers.take(size))), pooled: true };
 }
 
 function sendBody(res: ServerResponse, data: Buffer, headers: Record<string, string>): void {

@@ -22,6 +22,9 @@ export interface Mount {
 
 export type MountedFile = { ok: true; bytes: Buffer } | Refusal;
 
+/** Where a mounted file's bytes are read into (buffers.ts), and given back once answered. */
+export type Allocate = (size: number) => Buffer;
+
 /**
  * Checks the directory to mount, as imaginary's checkMountDirectory does (it must exist and be a
  * directory, and not be `/`), except that `/` is refused by its real path, so `/.` or a symlink
@@ -79,7 +82,7 @@ export function fileParam(query: URLSearchParams): string | undefined {
  * regular file: 400 `Invalid file path`, as imaginary answers for a path outside the mount or a
  * failed read.
  */
-export async function readMountedFile(mount: Mount, file: string, maxBytes: number): Promise<MountedFile> {
+export async function readMountedFile(mount: Mount, file: string, maxBytes: number, allocate: Allocate = Buffer.allocUnsafe): Promise<MountedFile> {
   const invalid: Refusal = { ok: false, status: 400, message: messages.invalidFilePath };
   // path.join cleans `..` lexically as Go's path.Clean(path.Join(…)) does, an absolute `file` included.
   const joined = join(mount.root, file);
@@ -91,7 +94,7 @@ export async function readMountedFile(mount: Mount, file: string, maxBytes: numb
     const [opened, real] = await Promise.all([handle.stat(), realpath(joined)]);
     if (!real.startsWith(mount.realPrefix) || !opened.isFile() || !sameFile(opened, await stat(real))) return invalid;
     if (opened.size > maxBytes) return fileTooLarge(maxBytes);
-    return { ok: true, bytes: await readWhole(handle, opened.size) };
+    return { ok: true, bytes: await readWhole(handle, allocate(opened.size)) };
   } catch {
     return invalid;
   } finally {
@@ -108,9 +111,9 @@ function sameFile(a: Stats, b: Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-/** The file's `size` bytes as of its stat (a file still growing is read up to that size). */
-async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(size);
+/** The file's bytes into `bytes`, as many as its stat said (a file still growing is read up to that size). */
+async function readWhole(handle: FileHandle, bytes: Buffer): Promise<Buffer> {
+  const size = bytes.length;
   let filled = 0;
   while (filled < size) {
     const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);

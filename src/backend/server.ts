@@ -17,6 +17,7 @@ import { isOperationName, type OperationName } from "../imaginary/operations.js"
 import { errorBody, messages, refusedMethod } from "../imaginary/replies.js";
 import { handleImage } from "./handler.js";
 import { openMount, type Mount } from "./mount.js";
+import { createBufferPool, type BufferPool } from "./buffers.js";
 import { createSlots } from "./slots.js";
 import { listenOnSocket } from "./socket.js";
 import { createStatusSource } from "./status.js";
@@ -140,9 +141,11 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   // Two gates: `intake` bounds the request bodies held in memory (reading overlaps processing,
   // so uploads do not leave libvips idle); `slots` bounds the images libvips works on at once.
   const slots = { intake: createSlots(2 * concurrency), work: createSlots(concurrency) };
+  // One reusable buffer per intake slot for mounted files (buffers.ts).
+  const buffers = createBufferPool(2 * concurrency);
   const status = createStatusSource(packageVersion());
 
-  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, limits, status, ...(mount ? { mount } : {}) });
+  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, buffers, limits, status, ...(mount ? { mount } : {}) });
 
   // Responses in flight, so close() can ask their connections not to linger as keep-alive.
   const inflight = new Set<ServerResponse>();
@@ -195,11 +198,12 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
 function createHandle(backend: {
   isKey: ReturnType<typeof keyChecker>;
   slots: { intake: ReturnType<typeof createSlots>; work: ReturnType<typeof createSlots> };
+  buffers: BufferPool;
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
   status: ReturnType<typeof createStatusSource>;
   mount?: Mount;
 }): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { isKey, slots, limits, status, mount } = backend;
+  const { isKey, slots, buffers, limits, status, mount } = backend;
   const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
   return async (req, res) => {
     res.setHeader("Server", serverHeader);
@@ -213,7 +217,7 @@ function createHandle(backend: {
     if (route === undefined) return sendError(res, 404, messages.notFound);
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
-    await handleImage({ req, res, op: route, query: url.searchParams, slots, limits, sendError, ...(mount ? { mount } : {}) });
+    await handleImage({ req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError, ...(mount ? { mount } : {}) });
   };
 }
 

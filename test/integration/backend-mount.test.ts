@@ -192,6 +192,29 @@ describe("GET rules", () => {
     expect(await sizeOf(resized.bytes)).toMatchObject({ width: 300, height: 169 });
   });
 
+  test("files read at once never share bytes: 48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
+    // The backend reads mounted files into reused buffers (src/backend/buffers.ts): a buffer
+    // handed to the next request while its first was still in libvips would mix two images.
+    const colours = [
+      { r: 250, g: 10, b: 10 },
+      { r: 10, g: 250, b: 10 },
+      { r: 10, g: 10, b: 250 },
+      { r: 240, g: 240, b: 20 },
+    ];
+    await Promise.all(colours.map(async (background, i) => {
+      const image = sharp({ create: { width: 800 + i * 400, height: 600 + i * 300, channels: 3, background } });
+      await writeFile(join(mount, `colour-${i}.jpg`), await image.jpeg({ quality: 90 }).toBuffer());
+    }));
+    const replies = await Promise.all(Array.from({ length: 48 }, (_, n) => n % colours.length).map(async (i) => ({ i, reply: await get(`/resize?width=64&height=48&file=colour-${i}.jpg`) })));
+    for (const { i, reply } of replies) {
+      expect(reply.status).toBe(200);
+      const { channels } = await sharp(reply.bytes).stats();
+      const mean = channels.slice(0, 3).map((c) => c.mean);
+      const want = colours[i] as { r: number; g: number; b: number };
+      [want.r, want.g, want.b].forEach((value, channel) => expect(Math.abs((mean[channel] as number) - value), `file ${i} channel ${channel}`).toBeLessThan(12));
+    }
+  });
+
   test("methods other than GET and POST are still 405 with a mount", async () => {
     const res = await call(mounted.url, "/resize?file=large.jpg", { method: "PUT", headers: auth });
     expect(res.json()).toEqual(imaginaryError(405, "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)"));
