@@ -222,7 +222,8 @@ try {
 
   const setups = [
     { key: "a", name: "local only (`--provider local`)", args: ["--provider", "local"] },
-    { key: "b", name: "1 remote (`--backends 1`: one backend, fixed 2 per CPU = 2 in flight)", args: ["--backends", "1"] },
+    { key: "b", name: "1 remote (`--backends 1`: a pool of one, adaptive window)", args: ["--backends", "1"] },
+    { key: "b-fixed", name: "1 remote, `--concurrency 2` (the fixed 2 per CPU a single backend had)", args: ["--backends", "1", "--concurrency", "2"] },
     { key: "b-wide", name: "1 remote, `--concurrency 16` (a fixed window wide enough for the link)", args: ["--backends", "1", "--concurrency", "16"] },
     { key: "b-nolink", name: "1 remote, no link emulation (plain loopback)", args: ["--backends", "1"], mode: "none" },
     { key: "c", name: "2 remotes (adaptive window)", args: ["--backends", "2"] },
@@ -230,7 +231,8 @@ try {
     { key: "c-shared", name: "2 remotes sharing one link (adaptive window)", args: ["--backends", "2"], mode: "shared" },
     { key: "d", name: "`--with-local` + 2 remotes", args: ["--backends", "2", "--with-local"] },
     { key: "f-local", small: true, name: "small: local only", args: ["--provider", "local"] },
-    { key: "f-1", small: true, name: "small: 1 remote (fixed 2 in flight)", args: ["--backends", "1"] },
+    { key: "f-1", small: true, name: "small: 1 remote (adaptive window)", args: ["--backends", "1"] },
+    { key: "f-1-fixed", small: true, name: "small: 1 remote, `--concurrency 2` (fixed 2 in flight)", args: ["--backends", "1", "--concurrency", "2"] },
     { key: "f-2", small: true, name: "small: 2 remotes, adaptive window", args: ["--backends", "2"] },
     { key: "f-2-fixed", small: true, name: "small: 2 remotes, `--concurrency 4` (fixed 2 per member)", args: ["--backends", "2", "--concurrency", "4"] },
   ];
@@ -309,7 +311,7 @@ try {
     "on 2 cores the remote members share one CPU: adding a member adds no CPU. The rows show how much a pool overlaps the link's latency and how it spreads the images, not scale-out; real groups each bring their own CPU.",
     "each remote member has its own emulated link (c-shared: one link for both, as when this machine's uplink is the narrow part). The link rate bounds a member at about " +
       `${((MBIT * 1e6) / 8 / meanBytes).toFixed(0)} images/s (${(meanBytes / 1e6).toFixed(2)} MB up per image at ${MBIT} Mbit/s).`,
-    "`--backends 1` is not a pool: it runs with the single-backend default of 2 per backend CPU in flight, not the adaptive window. (b-wide) shows what a window covering the link gives one remote.",
+    "one remote backend without `--concurrency` is a pool of one: its window adapts as a pool member's does. (b-fixed) is the fixed 2 per backend CPU it had before; (b-wide) a fixed window covering the link.",
     "peak in flight = the most TCP connections the member's link emulator had open at once (the client opens one per request in flight): the widest its window got, not its final size.",
   );
   for (const note of notes) console.log(`note: ${note}`);

@@ -168,6 +168,20 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
     expect(lastJson(await cli(["status", "--json"])).members).toEqual([]);
 
+    // Each member is reaped on its own idle time: one idle for an hour goes, one just used stays.
+    const pair = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
+    expect(pair.code, pair.stderr).toBe(0);
+    const statePath = join(dir, "state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf8")) as { backends: Record<string, { lastUsed: string }> };
+    (state.backends["default--2"] as { lastUsed: string }).lastUsed = new Date(Date.now() - 3_600_000).toISOString();
+    writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 });
+    const shrink = await cli(["reap", "--idle", "30m", "--json"]);
+    expect(shrink.code, shrink.stderr).toBe(0);
+    expect((lastJson(shrink).removed as Array<Record<string, unknown>>).map((r) => [r.name, r.reason])).toEqual([["default--2", "idle"]]);
+    expect(sim.groups().map((g) => g.name)).toEqual(["aciimg-default"]);
+    expect((lastJson(await cli(["status", "--json"])).members as Array<Record<string, unknown>>).map((m) => m.backend)).toEqual(["aci-1"]);
+    expect((await cli(["down", "--json"])).code).toBe(0);
+
     const again = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(again.code, again.stderr).toBe(0);
     const down = await cli(["down", "--json"]);
