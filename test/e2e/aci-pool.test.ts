@@ -100,6 +100,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
       ["aci-3", "default--3", "running"],
     ]);
     expect(status.stdout).not.toMatch(/apiKey/);
+    const text = await cli(["status"]);
+    expect(text.stdout.match(/^member: +aci-\d "default(--\d)?" running at https:\/\/127\.[\d.]+:9000, idle /gm), text.stdout).toHaveLength(3);
 
     const run = await cli(batch("--backends", "3"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
