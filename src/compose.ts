@@ -38,12 +38,18 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
   return createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
 }
 
-/** What the selected provider would create for this config (`up --dry-run`); nothing is made. */
-export async function describeCreate(config: Config): Promise<CreatePlan> {
+/**
+ * What the selected provider would create for this config (`up --dry-run`), one plan per pool
+ * member (one for a single backend); nothing is made.
+ */
+export async function describeCreate(config: Config): Promise<CreatePlan[]> {
+  checkPoolConfig(config);
   const provider = await openProvider(config);
-  const plan = provider.describeCreate?.(backendSpecOf(config));
-  if (!plan) throw new AciimgError("E_INTERNAL", `the ${provider.kind} provider cannot describe what it would create`);
-  return plan;
+  return Array.from({ length: config.backends }, (_, i) => {
+    const plan = provider.describeCreate?.({ ...backendSpecOf(config), name: memberName(config.name, i + 1) });
+    if (!plan) throw new AciimgError("E_INTERNAL", `the ${provider.kind} provider cannot describe what it would create`);
+    return plan;
+  });
 }
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */

@@ -294,6 +294,19 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toHaveLength(2);
   }, 240_000);
 
+  test("up --backends 3 --dry-run shows one masked ARM request per member and makes nothing", async () => {
+    const run = await cli(["up", "--backends", "3", "--dry-run"]);
+    expect(run.code, run.stderr).toBe(0);
+    const requests = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { method: string; url: string });
+    expect(requests.map((r) => [r.method, /containerGroups\/([^?]+)/.exec(r.url)?.[1]])).toEqual([
+      ["PUT", "aciimg-default"],
+      ["PUT", "aciimg-default--2"],
+      ["PUT", "aciimg-default--3"],
+    ]);
+    expect(run.stdout).not.toMatch(/BEGIN|IMAGINARY_SECRET":"[^*]/);
+    expect(sim.count("PUT")).toBe(0);
+  });
+
   test("the local provider refuses a pool, saying why", async () => {
     const run = await cli(batch("--backends", "2"), { AZURE_SUBSCRIPTION_ID: "", AZURE_RESOURCE_GROUP: "" });
     expect(run.code).toBe(2);

@@ -16,10 +16,11 @@ export async function runUp(options: { dryRun?: boolean; backends?: string }, co
   checkPoolConfig(config);
   if (options.dryRun) {
     const { describeCreate } = await import("../../compose.js");
-    const plan = await describeCreate(config);
-    if (plan.kind === "request") {
-      printJson(plan.request);
-    } else {
+    const [plan, ...more] = await describeCreate(config);
+    if (plan?.kind === "request") {
+      // One ARM request per pool member (`--backends N`), each on its own line.
+      for (const member of [plan, ...more]) if (member.kind === "request") printJson(member.request);
+    } else if (plan) {
       const spec = backendSpecOf(config);
       if (globals.json) printJson({ provider: "local", spec, command: plan.command });
       else process.stdout.write(`provider: local\nspec: ${JSON.stringify(spec)}\nwould run: ${plan.command}\n`);
