@@ -18,7 +18,7 @@ import { link, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import sharp from "sharp";
+import { makeImages } from "./images.mjs";
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -71,22 +71,6 @@ async function timed(fn) {
   const started = performance.now();
   await fn();
   return (performance.now() - started) / 1000;
-}
-
-/** Distinct photo-like JPEGs: a gradient scene with noise, tinted per image (q85, ~0.5 MB each). */
-async function makeImages(dir, count) {
-  await mkdir(dir, { recursive: true });
-  const base = await sharp({ create: { width: 2000, height: 1500, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } })
-    .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="1500"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect width="2000" height="1500" fill="url(#g)" opacity="0.85"/><circle cx="1400" cy="500" r="300" fill="#fff"/></svg>`) }])
-    .blur(1.2)
-    .raw()
-    .toBuffer();
-  for (let i = 0; i < count; i++) {
-    await sharp(base, { raw: { width: 2000, height: 1500, channels: 3 } })
-      .modulate({ hue: (i * 7) % 360, brightness: 0.9 + (i % 5) / 25 })
-      .jpeg({ quality: 85 })
-      .toFile(join(dir, `img-${String(i).padStart(4, "0")}.jpg`));
-  }
 }
 
 async function pool(items, concurrency, fn) {

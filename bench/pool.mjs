@@ -20,6 +20,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { checkLink, createLink, startLinkProxy } from "./link.mjs";
+import { makeImages } from "./images.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -57,23 +58,6 @@ const canPin = CPUS >= 2 && existsSync("/usr/bin/taskset");
 /** Pins every thread of `pid` to `cpus` (a taskset list); children started later inherit it. */
 function pin(pid, cpus) {
   if (canPin && pid) spawnSync("/usr/bin/taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore", timeout: 5000 });
-}
-
-/** Distinct photo-like JPEGs, as bench/batch.mjs makes them (q85, ~0.9 MB each). */
-async function makeImages(dir, count) {
-  await mkdir(dir, { recursive: true });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="1500"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect width="2000" height="1500" fill="url(#g)" opacity="0.85"/><circle cx="1400" cy="500" r="300" fill="#fff"/></svg>`;
-  const base = await sharp({ create: { width: 2000, height: 1500, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } })
-    .composite([{ input: Buffer.from(svg) }])
-    .blur(1.2)
-    .raw()
-    .toBuffer();
-  for (let i = 0; i < count; i++) {
-    await sharp(base, { raw: { width: 2000, height: 1500, channels: 3 } })
-      .modulate({ hue: (i * 7) % 360, brightness: 0.9 + (i % 5) / 25 })
-      .jpeg({ quality: 85 })
-      .toFile(join(dir, `img-${String(i).padStart(4, "0")}.jpg`));
-  }
 }
 
 /** Small JPEGs (640x480, q80, ~50 KB): the work and the bytes are small, the round trip is not. */
