@@ -294,6 +294,29 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toHaveLength(2);
   }, 240_000);
 
+  test("two batches started together on one state share the pool: each member is created once", async () => {
+    const [first, second] = await Promise.all([
+      cli(["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "a"), "--json", "--backends", "2"], {}, 120_000),
+      cli(["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "b"), "--json", "--backends", "2"], {}, 120_000),
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(sim.count("PUT")).toBe(2);
+    expect(readdirSync(join(dir, "out", "a"))).toHaveLength(images);
+    expect(readdirSync(join(dir, "out", "b"))).toHaveLength(images);
+  }, 240_000);
+
+  test("another pipeline's state with the same name: its groups are not ours, so no member starts, and nothing is deleted", async () => {
+    const other = await cli(["up", "--backends", "2", "--json"], { ACIIMG_STATE: join(dir, "other-state.json") }, 120_000);
+    expect(other.code, other.stderr).toBe(0);
+    const run = await cli(batch("--backends", "2"), {}, 120_000);
+    expect(run.code, run.stderr).toBe(5);
+    expect(lastJson(run).error).toMatchObject({ code: "E_CONFLICT" });
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--2"]);
+    expect(sim.count("DELETE")).toBe(0);
+    rmSync(join(dir, "other-state.json"), { force: true });
+  }, 240_000);
+
   test("up --backends 3 --dry-run shows one masked ARM request per member and makes nothing", async () => {
     const run = await cli(["up", "--backends", "3", "--dry-run"]);
     expect(run.code, run.stderr).toBe(0);
