@@ -148,7 +148,15 @@ describe("imaginary client over a unix: socket", () => {
     const { path } = await listen(echoServer());
     const c = client(path, { bodyTimeoutMs: 100 });
     const response = await c.request({ op: "big", query: new URLSearchParams(), body: Buffer.from("x") });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The reader holds the 4 MB body unread while the same body timeout fires three times, one
+    // after another, on a control request whose server goes silent after its headers: each
+    // timeout is the event that says the held body has outlived one more timeout.
+    const silent = await listen(createNetServer((socket) => {
+      socket.resume();
+      socket.write("HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ntransfer-encoding: chunked\r\n\r\n");
+    }));
+    const control = client(silent.path, { bodyTimeoutMs: 100 });
+    for (let i = 0; i < 3; i++) expect((await rejection(post(control, Buffer.from("x"), { op: "resize" }))).detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT" });
     expect((await buffer(response.body)).length).toBe(4 * 1024 * 1024);
   });
 
