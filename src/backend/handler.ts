@@ -159,7 +159,7 @@ async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyRes
   if (r.req.method !== "GET" || r.mount === undefined) return readImageBody(r.req, r.limits.maxUploadBytes, signal);
   const file = fileParam(r.query);
   if (file === undefined) return { ok: false, status: 400, message: messages.missingSource };
-  return { ...(await readMountedFile(r.mount, file, r.limits.maxUploadBytes, (size) => r.buffers.take(size))), pooled: true };
+  return { ...(readMountedFile(r.mount, file, r.limits.maxUploadBytes, (size) => r.buffers.take(size))), pooled: true };
 }
 
 function sendBody(res: ServerResponse, data: Buffer, headers: Record<string, string>): void {

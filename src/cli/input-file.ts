@@ -4,6 +4,7 @@
  * check and kept for the upload, so a typical photo costs one open and one read, however often
  * the call is retried; memory per file in flight stays bounded by one piece.
  */
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
@@ -48,7 +49,7 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
     };
     try {
       const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
-      const problem = await problemOf(name, first, size, (length, position) => readAt(file, length, position));
+      const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position));
       if (problem) throw problem;
       return { size, body: () => Readable.from(pieces(path, name, size, first), { objectMode: false }), release };
     } catch (error) {
@@ -63,40 +64,57 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
 /**
  * The same checks as openInput without reading the whole first piece: run over every input before
  * a backend is started, so a batch of only empty or truncated files wakes nothing (on ACI, a
- * billed container). Resolves with the reason the file cannot be sent, or undefined.
+ * billed container). The reason the file cannot be sent, or undefined.
  */
-export async function checkInput(path: string, name: string): Promise<AciimgError | undefined> {
-  const checked = await checkedSize(path, name);
+export function checkInput(path: string, name: string): AciimgError | undefined {
+  const checked = checkedSize(path, name);
   return typeof checked === "number" ? undefined : checked;
 }
 
 /**
- * checkInput's checks, resolving with the file's size when it passes: for a backend that reads the
- * file itself (the local provider's file source), so the check is not lost with the upload.
+ * checkInput's checks, with the file's size when it passes: for a backend that reads the file
+ * itself (the local provider's file source), so the check is not lost with the upload. Done with
+ * synchronous calls: an open, a stat and two small reads of a file the kernel has just seen cost
+ * microseconds each, and the same calls through the thread pool cost the CLI more CPU than the
+ * check itself (and queue behind other I/O). O_NONBLOCK: a FIFO named as an input must not hang the open.
  */
-export async function checkedSize(path: string, name: string): Promise<number | AciimgError> {
-  let file: FileHandle | undefined;
+export function checkedSize(path: string, name: string): number | AciimgError {
+  let fd: number | undefined;
   try {
-    file = await open(path, "r");
-    const { size } = await file.stat();
-    const opened = file;
-    return (await problemOf(name, await readAt(opened, Math.min(size, 16), 0), size, (length, position) => readAt(opened, length, position))) ?? size;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const opened = fd;
+    const stats = fstatSync(opened);
+    if (!stats.isFile()) return new AciimgError("E_BAD_INPUT", `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`);
+    const size = stats.size;
+    return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? size;
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
-    await file?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 /** Why the image named `name` must not be sent: empty or truncated (integrity.ts); undefined when fine. */
-export async function problemOf(name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Promise<Buffer>): Promise<AciimgError | undefined> {
+export function problemOf(name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer): AciimgError | undefined {
   if (size === 0) return emptyInput(name);
-  const truncated = await truncationOf(first, size, readAt);
+  const truncated = truncationOf(first, size, readAt);
   return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
 }
 
 function emptyInput(name: string): AciimgError {
   return new AciimgError("E_BAD_INPUT", `${name} is empty (0 bytes), not an image`);
+}
+
+/** `length` bytes at `position` of the open file `fd`, fewer only at the end of the file. */
+function readAtSync(fd: number, length: number, position: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const bytesRead = readSync(fd, buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === length ? buffer : buffer.subarray(0, filled);
 }
 
 /** `length` bytes at `position`, fewer only at the end of the file. */

@@ -45,7 +45,7 @@ export type StdinTarget = { kind: "file"; path: string; direct: boolean; shown: 
 export async function runStdin(config: Config, plan: ImagePlan, target: StdinTarget, mode: ReporterOptions["mode"]): Promise<number> {
   const bytes = await readStdin(config.maxUploadBytes);
   const name = "the image on stdin";
-  const problem = await problemOf(name, bytes, bytes.length, (length, position) => Promise.resolve(bytes.subarray(position, position + length)));
+  const problem = problemOf(name, bytes, bytes.length, (length, position) => bytes.subarray(position, position + length));
   const reporter = target ? await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }) : undefined;
   const startedAt = performance.now();
   /** A failure of the image itself is reported like a file's in a batch under --json; else it is the command's error. */

@@ -98,7 +98,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
  * a retry land on one (a backend another aciimg version started).
  */
 async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse> {
-  const size = await checkedSize(job.path, job.input);
+  const size = checkedSize(job.path, job.input);
   if (typeof size !== "number") throw size;
   const tooBig = fits(size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);

@@ -121,9 +121,8 @@ async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan
       early.push({ input: job.input, output: job.shownOutput, status: "skipped", ms: 0 });
     } else jobs.push(job);
   }
-  const problems = await mapBounded(jobs, 8, (job) => checkInput(job.path, job.input));
-  const pending = jobs.filter((job, index) => {
-    const problem = problems[index];
+  const pending = jobs.filter((job) => {
+    const problem = checkInput(job.path, job.input);
     if (problem) early.push(failed(job.input, job.shownOutput, problem));
     return problem === undefined;
   });
@@ -183,15 +182,4 @@ function displayPath(path: string): string {
 
 function failed(input: string, output: string | null, error: AciimgError): FileResult {
   return { input, output, status: "failed", ms: 0, code: error.code, error: error.message };
-}
-
-/** `fn` over `items` with at most `limit` at once, results in order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let index = next++; index < items.length; index = next++) results[index] = await fn(items[index] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
