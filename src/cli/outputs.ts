@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { replaceAtomically } from "../atomic-write.js";
+import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { extensionsOf } from "../imaginary/output-types.js";
 import type { CliOutputType } from "./flags.js";
@@ -37,22 +37,54 @@ const writeBatchBytes = 1024 * 1024;
  * Streams `body` into `target` atomically and returns the bytes written. A failing writer is
  * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `direct` writes
  * in place, for a device or pipe such as /dev/null, which a rename would replace.
+ *
+ * The answer is gathered first, up to `writeBatchBytes`. One that ends within it (a thumbnail) is
+ * written with synchronous calls, in one go (replaceAtomicallySync); a larger one is written as it
+ * arrives, in pieces of that size, with plain handle writes. An fs.WriteStream and pipeline() per
+ * file, and then the thread pool's round trips, cost more of the CLI's CPU than the writing itself
+ * (CLI profiles, issue 15): CPU that the local backend shares.
  */
 export async function writeAtomically(target: string, body: Readable, direct = false): Promise<number> {
   // Whichever side failed first decides the code.
   let firstFailure: "writer" | "body" | undefined;
-  // Chunks gathered and written with plain handle writes: an fs.WriteStream and pipeline() per
-  // file cost more main-thread CPU than the write itself (CLI profile, issue 15), CPU that the
-  // local backend shares.
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let ended = false;
+  const gather = async (): Promise<void> => {
+    try {
+      while (heldBytes < writeBatchBytes) {
+        const next = await chunks.next();
+        if (next.done === true) {
+          ended = true;
+          return;
+        }
+        held.push(next.value);
+        heldBytes += next.value.length;
+      }
+    } catch (error) {
+      firstFailure ??= "body";
+      throw error;
+    }
+  };
+  const take = (): Buffer => {
+    const data = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    return data;
+  };
+  const asWriter = <T>(write: () => T): T => {
+    try {
+      return write();
+    } catch (error) {
+      firstFailure ??= "writer";
+      throw error;
+    }
+  };
   const fill = async (handle: FileHandle): Promise<number> => {
     let written = 0;
-    let held: Buffer[] = [];
-    let heldBytes = 0;
-    const flush = async (): Promise<void> => {
-      if (heldBytes === 0) return;
-      const data = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
-      held = [];
-      heldBytes = 0;
+    for (;;) {
+      const data = take();
       try {
         for (let offset = 0; offset < data.length; ) offset += (await handle.write(data, offset)).bytesWritten;
       } catch (error) {
@@ -60,24 +92,16 @@ export async function writeAtomically(target: string, body: Readable, direct = f
         throw error;
       }
       written += data.length;
-    };
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        held.push(chunk);
-        heldBytes += chunk.length;
-        if (heldBytes >= writeBatchBytes) await flush();
-      }
-    } catch (error) {
-      firstFailure ??= "body";
-      throw error;
+      if (ended) return written;
+      await gather();
     }
-    await flush();
-    return written;
   };
   try {
+    await gather();
     if (direct) return await writeInPlace(target, fill);
     // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
     const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
+    if (ended) return asWriter(() => replaceAtomicallySync(target, take(), { temporary, mode: 0o644 }));
     return await replaceAtomically(target, fill, { temporary, mode: 0o644 });
   } catch (error) {
     body.destroy();
