@@ -7,6 +7,7 @@
  * symbolic link or not; links met while searching a folder or a glob are not followed unless
  * `followSymlinks` is set. Each real file is an input once, however many paths reach it.
  */
+import { realpathSync, statSync, type Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
@@ -62,9 +63,12 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
     expansion.failures.push({ input, error: new AciimgError("E_BAD_INPUT", message, { cause }) });
   };
 
+  // Named files are looked at with synchronous calls, one after another as before: a shell glob
+  // names hundreds, and three thread-pool round trips each cost more than the calls (issue 15).
+  const realFolders = new Map<string, string>();
   for (const input of inputs) {
     const absolute = resolve(options.cwd, input);
-    const info = await stat(absolute).catch((error: NodeJS.ErrnoException) => error);
+    const info = statOrError(absolute);
     if (info instanceof Error) {
       if (info.code === "ENOENT" && picomatch.scan(input).isGlob) {
         await searchGlob(input, options, expansion, push, fail);
@@ -79,13 +83,23 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
         fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, also in sub-folders)`);
       }
     } else if (info.isFile()) {
-      const realPath = await realpath(absolute);
-      push({ path: absolute, realPath, entry: join(await realpath(dirname(absolute)), basename(absolute)), relativeOutput: basename(absolute), found: false });
+      const folder = dirname(absolute);
+      const realFolder = realFolders.get(folder) ?? realpathSync.native(folder);
+      realFolders.set(folder, realFolder);
+      push({ path: absolute, realPath: realpathSync.native(absolute), entry: join(realFolder, basename(absolute)), relativeOutput: basename(absolute), found: false });
     } else {
       fail(input, `cannot read input ${input}: not a regular file (a device, pipe or socket; use - to read stdin)`);
     }
   }
   return expansion;
+}
+
+function statOrError(path: string): Stats | NodeJS.ErrnoException {
+  try {
+    return statSync(path);
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
+  }
 }
 
 /** A folder search takes images by extension, any case, and passes by dot-files (our own temporaries among them). */

@@ -3,6 +3,7 @@
  * hold here (README "aciimg process"): no output is written to a path that resolves (realpath)
  * to an input, whichever way either is reached; and no two inputs write the same file.
  */
+import { realpathSync } from "node:fs";
 import { mkdir, access, constants, realpath, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { AciimgError, usageError } from "../errors.js";
@@ -109,7 +110,7 @@ export async function planOutputs(
     const output = target.kind === "folder" ? join(target.root, outputName(item.relativeOutput, type)) : target.path;
     const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
     // An existing output that is a link to an input resolves onto it too.
-    const real = target.kind === "file" && target.direct ? output : await realpath(output).catch(() => entry);
+    const real = target.kind === "file" && target.direct ? output : realPathOr(output, entry);
     const input = inputByPath.get(entry) ?? inputByPath.get(real);
     const other = taken.get(entry);
     const reason =
@@ -125,6 +126,15 @@ export async function planOutputs(
     planned.push({ item, output, direct: target.kind === "file" && target.direct });
   }
   return { planned, refused };
+}
+
+/** `path` with every link resolved, or `fallback` when it does not resolve (synchronous: one call per output, in turn). */
+function realPathOr(path: string, fallback: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return fallback;
+  }
 }
 
 /** A folder's path with every link resolved; folders that do not exist yet keep their names. */
