@@ -5,6 +5,7 @@ import { buffer } from "node:stream/consumers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openInput, pieceBytes } from "../../src/cli/input-file.js";
+import { scanPieceBytes, truncationOf } from "../../src/cli/integrity.js";
 
 let dir: string;
 let jpeg: Buffer;
@@ -115,5 +116,44 @@ describe("openInput: the body", () => {
     const input = await openInput(path, "shrinks.jpg");
     await writeFile(path, bytes.subarray(0, pieceBytes));
     await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "shrinks.jpg shrank while it was being sent" });
+  });
+});
+
+describe("truncationOf: the whole-file scan", () => {
+  /** A JPEG-looking file of `size` bytes (no 0xFF except where placed) with `markers` at their offsets. */
+  function file(size: number, markers: Array<[number, Buffer]>): Buffer {
+    const bytes = Buffer.alloc(size, 0x11);
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0]).copy(bytes, 0);
+    for (const [at, marker] of markers) marker.copy(bytes, at);
+    return bytes;
+  }
+  const SOS = Buffer.from([0xff, 0xda]);
+  const EOI = Buffer.from([0xff, 0xd9]);
+  /** truncationOf over `bytes` as the checks call it (16 bytes first, the rest through readAt), and the largest read it asked for. */
+  function check(bytes: Buffer): { verdict: string | undefined; largestRead: number } {
+    let largestRead = 0;
+    const verdict = truncationOf(bytes.subarray(0, 16), bytes.length, (length, position) => {
+      largestRead = Math.max(largestRead, length);
+      return bytes.subarray(position, position + length);
+    });
+    return { verdict, largestRead };
+  }
+
+  it("finds the scan and its end when each is split across two pieces, in a file of several pieces, reading one piece at a time", () => {
+    const size = 5 * scanPieceBytes;
+    // SOS split by the first piece's end, EOI by the third's; a trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
+    const complete = file(size, [[scanPieceBytes - 1, SOS], [3 * scanPieceBytes - 1, EOI]]);
+    expect(check(complete)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
+    // The same without its end, and with the end before the scan: both are cut short.
+    expect(check(file(size, [[scanPieceBytes - 1, SOS]])).verdict).toBe("the JPEG ends before its end-of-image marker");
+    expect(check(file(size, [[100, EOI], [scanPieceBytes - 1, SOS]])).verdict).toBe("the JPEG ends before its end-of-image marker");
+  });
+
+  it("finds a PNG's IEND split across two pieces", () => {
+    const png = Buffer.alloc(3 * scanPieceBytes, 0x22);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(png, 0);
+    expect(check(png).verdict).toBe("the PNG ends before its IEND chunk");
+    Buffer.from("IEND", "latin1").copy(png, 2 * scanPieceBytes - 2);
+    expect(check(png)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
   });
 });
