@@ -9,12 +9,15 @@
 //           (2 per backend CPU).
 // Then the CLI's peak RSS for a batch of 1,000 images. Targets (issue 15): pinned >= 0.95x,
 // shared >= 0.85x of sharp at the default concurrency; peak RSS <= 150 MB.
+// --before REV (default 79357fb, where issue 15 started; `none` to skip) also runs aciimg as it was
+// at REV, built in a temporary git worktree with its own state and backend, in the same
+// alternating rounds: the numbers before and after, measured in one run.
 //
 //   node bench/batch.mjs [--images 200] [--rss-images 1000] [--concurrency N] [--rounds 3]
-//                        [--setups pinned,shared] [--no-rss]
+//                        [--setups pinned,shared] [--no-rss] [--before REV|none]
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { link, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,13 +41,48 @@ const SETUPS = setupsArg.split(",").filter((name) => name === "shared" || (name 
 const WITH_RSS = !args.includes("--no-rss");
 const baselineScript = fileURLToPath(new URL("./sharp-batch.mjs", import.meta.url));
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const beforeArg = args.indexOf("--before") >= 0 ? args[args.indexOf("--before") + 1] ?? "none" : "79357fb";
 
 const root = await mkdtemp(join(tmpdir(), "aciimg-bench-batch-"));
 const env = { ...process.env, ACIIMG_STATE: join(root, "state", "state.json"), ACIIMG_PROVIDER: "local" };
 
 /** Runs the CLI; resolves with its exit code, stdout and stderr (bounded by a timeout). */
-function runCli(cliArgs, { timeoutMs = 600_000, wrapTime = false, cpu, extraEnv = {} } = {}) {
-  return runNode([cli, ...cliArgs], { timeoutMs, wrapTime, cpu, extraEnv });
+function runCli(cliArgs, { timeoutMs = 600_000, wrapTime = false, cpu, extraEnv = {}, side } = {}) {
+  return runNode([side?.cli ?? cli, ...cliArgs], { timeoutMs, wrapTime, cpu, extraEnv: { ...extraEnv, ...side?.env } });
+}
+
+/**
+ * aciimg as it was at `rev`: a detached worktree under the bench's temporary folder, this
+ * checkout's node_modules, built with tsc, and a state (so a backend) of its own. Undefined, with
+ * the reason in `notes`, when git or the revision is not there (a shallow clone).
+ */
+function prepareBefore(rev, notes) {
+  if (rev === "none") return undefined;
+  const tree = join(root, "before-tree");
+  try {
+    execFileSync("git", ["cat-file", "-e", `${rev}^{commit}`], { cwd: repo, stdio: "ignore" });
+    execFileSync("git", ["worktree", "add", "--detach", tree, rev], { cwd: repo, stdio: "ignore" });
+  } catch {
+    notes.push(`before: skipped, revision ${rev} is not in this checkout (a shallow clone?); --before none skips it quietly`);
+    return undefined;
+  }
+  return { rev, tree, cli: join(tree, "bin", "aciimg.js"), env: { ACIIMG_STATE: join(root, "state-before", "state.json") } };
+}
+
+async function buildBefore(before) {
+  await symlink(join(repo, "node_modules"), join(before.tree, "node_modules"));
+  execFileSync(process.execPath, [join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: before.tree, stdio: "inherit" });
+}
+
+function removeBefore(before) {
+  if (!before) return;
+  try {
+    execFileSync("git", ["worktree", "remove", "--force", before.tree], { cwd: repo, stdio: "ignore" });
+  } catch {
+    // the temporary folder goes with root anyway; prune forgets it
+  }
+  execFileSync("git", ["worktree", "prune"], { cwd: repo, stdio: "ignore" });
 }
 
 /** Runs node with `argv`, under /usr/bin/time -v and/or pinned to `cpu` (taskset) when asked. */
@@ -91,7 +129,14 @@ function imageMagickVersion() {
 
 const rows = [];
 const notes = [];
+const before = prepareBefore(beforeArg, notes);
+/** The CLIs run: this tree (undefined), and the one before when there is one. */
+const sides = before ? [undefined, before] : [undefined];
 try {
+  if (before) {
+    console.log(`building aciimg as it was at ${before.rev} in ${before.tree} …`);
+    await buildBefore(before);
+  }
   const inputs = join(root, "in");
   console.log(`generating ${IMAGES} JPEGs of 2000x1500 in ${inputs} …`);
   await makeImages(inputs, IMAGES);
@@ -100,13 +145,13 @@ try {
   // Alternate the two (ROUNDS times each) and take the median, so a burst of load on a shared
   // machine does not land on one side only; every round is printed, for the spread.
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const runAciimg = async ({ concurrency, cpu, extraEnv }, name) => {
+  const runAciimg = async ({ concurrency, cpu, extraEnv }, name, side) => {
     let result;
     const seconds = await timed(async () => {
-      result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, `out-cli-${name}`) + "/", "--concurrency", String(concurrency), "--json"], { cpu, extraEnv });
+      result = await runCli(["process", inputs, "--resize", "300x200", "-o", join(root, `out-cli-${side ? "before-" : ""}${name}`) + "/", "--concurrency", String(concurrency), "--json"], { cpu, extraEnv, side });
     });
     const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}").summary;
-    if (result.code !== 0 || summary?.ok !== IMAGES) throw new Error(`aciimg process failed (exit ${result.code}): ${result.stderr}`);
+    if (result.code !== 0 || summary?.ok !== IMAGES) throw new Error(`aciimg process${side ? ` at ${side.rev}` : ""} failed (exit ${result.code}): ${result.stderr}`);
     return seconds;
   };
   // The baseline in its own process (so it can be pinned): the work alone, as the script times it,
@@ -121,12 +166,15 @@ try {
   };
   // Start a backend for one setup: `up` pinned to the backend's CPU, which the backend inherits.
   const startBackend = async ({ cpu, extraEnv }) => {
-    await runCli(["down"], { extraEnv });
-    const up = await runCli(["up", "--json"], { cpu, extraEnv });
-    if (up.code !== 0) throw new Error(`aciimg up failed: ${up.stderr}`);
+    for (const side of sides) {
+      await runCli(["down"], { extraEnv, side });
+      const up = await runCli(["up", "--json"], { cpu, extraEnv, side });
+      if (up.code !== 0) throw new Error(`aciimg up${side ? ` at ${side.rev}` : ""} failed: ${up.stderr}`);
+    }
   };
   const measure = async (label, setup, cliSetup, baselineSetup) => {
     const cliRuns = [];
+    const beforeRuns = [];
     const sharpRuns = [];
     const sharpCommands = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -134,8 +182,9 @@ try {
       const { work, command } = await runSharp(baselineSetup, `${setup}-${cliSetup.concurrency}-${round}`);
       sharpRuns.push(work);
       sharpCommands.push(command);
+      if (before) beforeRuns.push(await runAciimg(cliSetup, `${setup}-${cliSetup.concurrency}-${round}`, before));
     }
-    rows.push({ setup, concurrency: cliSetup.concurrency, label, cli: median(cliRuns), cliRuns, sharp: median(sharpRuns), sharpRuns, sharpCommand: median(sharpCommands), sharpCommands });
+    rows.push({ setup, concurrency: cliSetup.concurrency, label, cli: median(cliRuns), cliRuns, sharp: median(sharpRuns), sharpRuns, sharpCommand: median(sharpCommands), sharpCommands, before: beforeRuns.length ? median(beforeRuns) : undefined });
   };
 
   // The backend's libvips threads per image (server.ts): max(1, floor(cpus / (2 per CPU))) = 1.
@@ -145,13 +194,17 @@ try {
     // backend runs 2 images at once and the CLI's default concurrency is 2.
     const extraEnv = { ACIIMG_CPU: "1" };
     await startBackend({ cpu: 1, extraEnv });
-    await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm-pinned") + "/"], { cpu: 0, extraEnv });
+    for (const side of sides) {
+      await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, `warm-pinned${side ? "-before" : ""}`) + "/"], { cpu: 0, extraEnv, side });
+    }
     await measure("pinned: CLI on CPU 0, backend and baseline on CPU 1", "pinned", { concurrency: 2, cpu: 0, extraEnv }, { concurrency: 2, cpu: 1, vipsThreads });
   }
   if (SETUPS.includes("shared")) {
     await startBackend({});
     // Warm the backend and the page cache with a short run, so the timed run measures steady state.
-    await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, "warm") + "/", "--concurrency", String(CONCURRENCY)]);
+    for (const side of sides) {
+      await runCli(["process", ...files.slice(0, Math.min(10, files.length)), "--resize", "300x200", "-o", join(root, `warm${side ? "-before" : ""}`) + "/", "--concurrency", String(CONCURRENCY)], { side });
+    }
     for (const concurrency of LEVELS) {
       await measure(`shared: ${CPUS} CPUs, concurrency ${concurrency}`, "shared", { concurrency }, { concurrency, vipsThreads });
     }
@@ -182,6 +235,14 @@ try {
     const ratios = row.cliRuns.map((x, i) => `${(row.sharpRuns[i] / x).toFixed(2)}/${(row.sharpCommands[i] / x).toFixed(2)}`).join(", ");
     console.log(`| ${row.label} | ${row.cli.toFixed(2)} | ${row.sharp.toFixed(2)} | ${row.sharpCommand.toFixed(2)} | ${(IMAGES / row.cli).toFixed(1)} | ${(row.sharp / row.cli).toFixed(2)}x | ${(row.sharpCommand / row.cli).toFixed(2)}x | ${spread(row.cliRuns)} | ${ratios} |`);
   }
+  if (before) {
+    console.log(`\nBefore and after: aciimg as it was at ${before.rev} and as it is, in the same alternating rounds (ratios: against sharp's work / against the sharp command)\n`);
+    console.log(`| setup | ${before.rev} s | ${before.rev} ratio | now s | now ratio |`);
+    console.log("|---|---:|---:|---:|---:|");
+    const ratio = (row, x) => `${(row.sharp / x).toFixed(2)}x / ${(row.sharpCommand / x).toFixed(2)}x`;
+    for (const row of rows) console.log(`| ${row.label} | ${row.before.toFixed(2)} | ${ratio(row, row.before)} | ${row.cli.toFixed(2)} | ${ratio(row, row.cli)} |`);
+    console.log("");
+  }
   for (const row of rows) {
     const goal = row.setup === "pinned" ? 0.95 : row.concurrency === CONCURRENCY ? 0.85 : undefined;
     if (goal === undefined) continue;
@@ -193,8 +254,11 @@ try {
   if (WITH_RSS) await measureRss(files, notes);
   for (const note of notes) console.log(`note: ${note}`);
 } finally {
-  await runCli(["down"]).catch(() => undefined);
-  await runCli(["down"], { extraEnv: { ACIIMG_CPU: "1" } }).catch(() => undefined);
+  for (const side of sides) {
+    await runCli(["down"], { side }).catch(() => undefined);
+    await runCli(["down"], { extraEnv: { ACIIMG_CPU: "1" }, side }).catch(() => undefined);
+  }
+  removeBefore(before);
   await rm(root, { recursive: true, force: true });
 }
 
