@@ -6,10 +6,11 @@
  * sibling directory and a symlink leads anywhere. Here the file that is opened must be, by its
  * real path, inside the real path of the root.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { AciimgError } from "../errors.js";
+import { readFullySync } from "../read-fully.js";
 import { messages, type Refusal } from "../imaginary/replies.js";
 
 /** A mounted directory: the root as configured and as the filesystem resolves it. */
@@ -102,7 +103,8 @@ export function readMountedFile(mount: Mount, file: string, maxBytes: number, al
     const real = realpathSync.native(joined);
     if (!real.startsWith(mount.realPrefix) || !opened.isFile() || !sameFile(opened, statSync(real))) return invalid;
     if (opened.size > maxBytes) return fileTooLarge(maxBytes);
-    return { ok: true, bytes: readWhole(fd, allocate(opened.size)) };
+    // As many bytes as the stat said (a file still growing is read up to that size).
+    return { ok: true, bytes: readFullySync(fd, allocate(opened.size), 0) };
   } catch {
     return invalid;
   } finally {
@@ -117,16 +119,4 @@ export function fileTooLarge(maxBytes: number): Refusal {
 
 function sameFile(a: Stats, b: Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
-}
-
-/** The file's bytes into `bytes`, as many as its stat said (a file still growing is read up to that size). */
-function readWhole(fd: number, bytes: Buffer): Buffer {
-  const size = bytes.length;
-  let filled = 0;
-  while (filled < size) {
-    const bytesRead = readSync(fd, bytes, filled, size - filled, filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return bytes.subarray(0, filled);
 }

@@ -4,10 +4,11 @@
  * check and kept for the upload, so a typical photo costs one open and one read, however often
  * the call is retried; memory per file in flight stays bounded by one piece.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
+import { readFullySync } from "../read-fully.js";
 import { truncationOf } from "./integrity.js";
 
 /**
@@ -107,14 +108,7 @@ function emptyInput(name: string): AciimgError {
 
 /** `length` bytes at `position` of the open file `fd`, fewer only at the end of the file. */
 function readAtSync(fd: number, length: number, position: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const bytesRead = readSync(fd, buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
+  return readFullySync(fd, Buffer.allocUnsafe(length), position);
 }
 
 /** `length` bytes at `position`, fewer only at the end of the file. */

@@ -45,8 +45,8 @@ const writeBatchBytes = 1024 * 1024;
  * (CLI profiles, issue 15): CPU that the local backend shares.
  */
 export async function writeAtomically(target: string, body: Readable, direct = false): Promise<number> {
-  // Whichever side failed first decides the code.
-  let firstFailure: "writer" | "body" | undefined;
+  // The answer is read, then written, never both at once: a failure while reading it is the body's, any other the writer's.
+  let bodyFailed = false;
   const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -63,7 +63,7 @@ export async function writeAtomically(target: string, body: Readable, direct = f
         heldBytes += next.value.length;
       }
     } catch (error) {
-      firstFailure ??= "body";
+      bodyFailed = true;
       throw error;
     }
   };
@@ -73,24 +73,11 @@ export async function writeAtomically(target: string, body: Readable, direct = f
     heldBytes = 0;
     return data;
   };
-  const asWriter = <T>(write: () => T): T => {
-    try {
-      return write();
-    } catch (error) {
-      firstFailure ??= "writer";
-      throw error;
-    }
-  };
   const fill = async (handle: FileHandle): Promise<number> => {
     let written = 0;
     for (;;) {
       const data = take();
-      try {
-        for (let offset = 0; offset < data.length; ) offset += (await handle.write(data, offset)).bytesWritten;
-      } catch (error) {
-        firstFailure ??= "writer";
-        throw error;
-      }
+      for (let offset = 0; offset < data.length; ) offset += (await handle.write(data, offset)).bytesWritten;
       written += data.length;
       if (ended) return written;
       await gather();
@@ -101,12 +88,12 @@ export async function writeAtomically(target: string, body: Readable, direct = f
     if (direct) return await writeInPlace(target, fill);
     // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
     const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
-    if (ended) return asWriter(() => replaceAtomicallySync(target, take(), { temporary, mode: 0o644 }));
+    if (ended) return replaceAtomicallySync(target, take(), { temporary, mode: 0o644 });
     return await replaceAtomically(target, fill, { temporary, mode: 0o644 });
   } catch (error) {
     body.destroy();
     if (isAciimgError(error)) throw error;
-    if (firstFailure === "body") {
+    if (bodyFailed) {
       throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });
     }
     throw new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error });

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 const srcDir = resolve(import.meta.dirname, "../../src");
 
 /** Helpers several layers need (DESIGN.md §2): anyone may import them. */
-const neutral = new Set(["errors", "units", "clock", "host-process", "atomic-write", "private-dir"]);
+const neutral = new Set(["errors", "units", "clock", "host-process", "atomic-write", "private-dir", "read-fully"]);
 
 /** The §2 table for the folders it constrains; `types` lists what may be imported for types only. */
 const table: Record<string, { values: string[]; types?: string[] }> = {
