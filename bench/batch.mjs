@@ -7,6 +7,10 @@
 //           and client cost when the backend never shares its core. Needs 2 CPUs and taskset.
 //   shared: all processes on all CPUs, at the CPU count and at the CLI's default concurrency
 //           (2 per backend CPU).
+// Each setup also runs bench/floor-client.mjs against the same backend: a client that only asks for
+// the files and writes the answers, the least any client in its own process can cost, so the table
+// shows how much of the gap to sharp is the CLI's and how much is the design's (node's start-up, the
+// socket, the backend).
 // Then the CLI's peak RSS for a batch of 1,000 images. Targets (issue 15): pinned >= 0.95x,
 // shared >= 0.85x of sharp at the default concurrency; peak RSS <= 150 MB.
 // --before REV (default 79357fb, where issue 15 started; `none` to skip) also runs aciimg as it was
@@ -40,6 +44,7 @@ const canPin = CPUS >= 2 && existsSync(TASKSET);
 const SETUPS = setupsArg.split(",").filter((name) => name === "shared" || (name === "pinned" && canPin));
 const WITH_RSS = !args.includes("--no-rss");
 const baselineScript = fileURLToPath(new URL("./sharp-batch.mjs", import.meta.url));
+const floorScript = fileURLToPath(new URL("./floor-client.mjs", import.meta.url));
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const beforeArg = args.indexOf("--before") >= 0 ? args[args.indexOf("--before") + 1] ?? "none" : "79357fb";
@@ -164,6 +169,15 @@ try {
     if (result.code !== 0) throw new Error(`the sharp baseline failed (exit ${result.code}): ${result.stderr}`);
     return { work: JSON.parse(result.stdout.trim().split("\n").at(-1)).seconds, command };
   };
+  // The floor: the same requests from a client that does nothing else, timed as aciimg is.
+  const runFloor = async ({ concurrency, cpu, extraEnv }, name) => {
+    let result;
+    const seconds = await timed(async () => {
+      result = await runNode([floorScript, inputs, join(root, `out-floor-${name}`), "--concurrency", String(concurrency)], { cpu, extraEnv });
+    });
+    if (result.code !== 0) throw new Error(`the floor client failed (exit ${result.code}): ${result.stderr}`);
+    return seconds;
+  };
   // Start a backend for one setup: `up` pinned to the backend's CPU, which the backend inherits.
   const startBackend = async ({ cpu, extraEnv }) => {
     for (const side of sides) {
@@ -177,14 +191,16 @@ try {
     const beforeRuns = [];
     const sharpRuns = [];
     const sharpCommands = [];
+    const floorRuns = [];
     for (let round = 0; round < ROUNDS; round++) {
       cliRuns.push(await runAciimg(cliSetup, `${setup}-${cliSetup.concurrency}-${round}`));
+      floorRuns.push(await runFloor(cliSetup, `${setup}-${cliSetup.concurrency}-${round}`));
       const { work, command } = await runSharp(baselineSetup, `${setup}-${cliSetup.concurrency}-${round}`);
       sharpRuns.push(work);
       sharpCommands.push(command);
       if (before) beforeRuns.push(await runAciimg(cliSetup, `${setup}-${cliSetup.concurrency}-${round}`, before));
     }
-    rows.push({ setup, concurrency: cliSetup.concurrency, label, cli: median(cliRuns), cliRuns, sharp: median(sharpRuns), sharpRuns, sharpCommand: median(sharpCommands), sharpCommands, before: beforeRuns.length ? median(beforeRuns) : undefined });
+    rows.push({ setup, concurrency: cliSetup.concurrency, label, cli: median(cliRuns), cliRuns, sharp: median(sharpRuns), sharpRuns, sharpCommand: median(sharpCommands), sharpCommands, floor: median(floorRuns), before: beforeRuns.length ? median(beforeRuns) : undefined });
   };
 
   // The backend's libvips threads per image (server.ts): max(1, floor(cpus / (2 per CPU))) = 1.
@@ -235,6 +251,10 @@ try {
     const ratios = row.cliRuns.map((x, i) => `${(row.sharpRuns[i] / x).toFixed(2)}/${(row.sharpCommands[i] / x).toFixed(2)}`).join(", ");
     console.log(`| ${row.label} | ${row.cli.toFixed(2)} | ${row.sharp.toFixed(2)} | ${row.sharpCommand.toFixed(2)} | ${(IMAGES / row.cli).toFixed(1)} | ${(row.sharp / row.cli).toFixed(2)}x | ${(row.sharpCommand / row.cli).toFixed(2)}x | ${spread(row.cliRuns)} | ${ratios} |`);
   }
+  console.log("\nThe floor: bench/floor-client.mjs, the same requests to the same backend from a client that does nothing else (no planning, checks, atomic writes or report). Its gap to sharp is the design's (node's start-up, the socket, the backend); aciimg's gap to it is the CLI's.\n");
+  console.log("| setup | floor s | floor ratio vs sharp work | floor ratio vs sharp command | aciimg − floor s |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const row of rows) console.log(`| ${row.label} | ${row.floor.toFixed(2)} | ${(row.sharp / row.floor).toFixed(2)}x | ${(row.sharpCommand / row.floor).toFixed(2)}x | ${(row.cli - row.floor).toFixed(2)} |`);
   if (before) {
     console.log(`\nBefore and after: aciimg as it was at ${before.rev} and as it is, in the same alternating rounds (ratios: against sharp's work / against the sharp command)\n`);
     console.log(`| setup | ${before.rev} s | ${before.rev} ratio | now s | now ratio |`);
@@ -248,7 +268,7 @@ try {
     if (goal === undefined) continue;
     const [work, command] = [row.sharp / row.cli, row.sharpCommand / row.cli];
     const verdict = (ratio) => `${ratio >= goal ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`;
-    console.log(`goal >= ${goal.toFixed(2)}x sharp, ${row.label}: against sharp's work alone ${verdict(work)}; against the sharp command ${verdict(command)}`);
+    console.log(`goal >= ${goal.toFixed(2)}x sharp, ${row.label}: against sharp's work alone ${verdict(work)}; against the sharp command ${verdict(command)}; the floor reaches ${(row.sharp / row.floor).toFixed(2)}x / ${(row.sharpCommand / row.floor).toFixed(2)}x`);
   }
   if (SETUPS.length === 0 || (setupsArg.includes("pinned") && !SETUPS.includes("pinned"))) notes.push(`pinned: skipped, it needs 2 CPUs (${CPUS} here) and ${TASKSET}`);
   if (WITH_RSS) await measureRss(files, notes);
