@@ -6,11 +6,12 @@
  * (private-dir.ts): the lock file and the local backends' registry live there too.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { lstat, mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { replaceAtomically } from "../atomic-write.js";
 import { systemClock } from "../clock.js";
 import { AciimgError } from "../errors.js";
+import { isProcessAlive } from "../host-process.js";
 import { checkPrivateDirectory, octal, type PrivateDirectory } from "../private-dir.js";
 import { STATE_VERSION, type Clock, type State, type StateStore } from "../engine/types.js";
 import { withLock } from "./lock.js";
@@ -36,6 +37,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
   const clock = options.clock ?? systemClock;
   const lockOptions = { path: `${path}.lock`, clock, timeoutMs: options.lockTimeoutMs, what: `the state file ${path}` };
   let isDirectoryPrivate = false;
+  let isSwept = false;
 
   /**
    * Checked once per store: a directory that is ours and not writable by others can only be opened up
@@ -94,6 +96,8 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
         const result = await fn(state);
         const after = JSON.stringify(state, null, 2);
         if (JSON.stringify(state) !== before) await writeAtomically(path, `${after}\n`);
+        if (!isSwept) await sweepLeftovers(path);
+        isSwept = true;
         return result;
       });
     },
@@ -137,6 +141,34 @@ function describeFileProblem(path: string): (problem: StateProblem) => AciimgErr
         return unusable(`has a malformed backend record "${problem.name}"`);
     }
   };
+}
+
+/** A leftover temporary is this old at least: a live writer holds its temporary for milliseconds. */
+const leftoverAgeMs = 10 * 60_000;
+
+/**
+ * Removes the temporaries a writer of this state left when it was killed between creating and
+ * renaming (or linking) one (kill -9, a CI job's timeout): `<state>.<pid>.<hex>.tmp` and
+ * `<state>.lock[.break].<pid>.<hex>.tmp`, only when their process is gone and they are old, so a stopped
+ * (Ctrl-Z) writer keeps its own. Once per store; the directory is private (checked before).
+ */
+async function sweepLeftovers(path: string): Promise<void> {
+  const dir = dirname(path);
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = leftoverPid(basename(path), entry);
+    if (pid === undefined || isProcessAlive(pid)) continue;
+    const file = join(dir, entry);
+    const info = await lstat(file).catch(() => undefined);
+    if (info?.isFile() && Date.now() - info.mtimeMs > leftoverAgeMs) await unlink(file).catch(() => undefined);
+  }
+}
+
+/** The writer's pid when `entry` is one of the state's or its lock's temporaries (the names writeAtomically and lock.ts give them). */
+function leftoverPid(stateName: string, entry: string): number | undefined {
+  if (!entry.startsWith(`${stateName}.`)) return undefined;
+  const match = /^(?:lock\.(?:break\.)?)?(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry.slice(stateName.length + 1));
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Temp file in the same directory (same file system), fsync, rename over, fsync the directory. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -176,6 +176,32 @@ describe("JSON file state", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(Object.keys((await createFileStateStore({ path }).read()).backends)).toEqual(["after"]);
     expect(await readdir(dir)).toEqual(["state.json"]);
+  });
+
+  it("removes the temporaries of writers killed mid-write (process gone, file old), and nothing else", async () => {
+    const dir = await workspace();
+    await chmod(dir, 0o700);
+    const path = join(dir, "state.json");
+    const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await exitOf(gone);
+    const dead = gone.pid ?? 0;
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const planted = {
+      removed: [`state.json.${dead}.0123456789ab.tmp`, `state.json.lock.${dead}.0123456789ab.tmp`, `state.json.lock.break.${dead}.0123456789ab.tmp`],
+      // fresh; its writer alive (a stopped one keeps its temporary); not the state's; not a file
+      kept: [`state.json.${dead}.aaaaaaaaaaaa.tmp`, `state.json.${process.pid}.bbbbbbbbbbbb.tmp`, `other.json.${dead}.cccccccccccc.tmp`, `state.json.${dead}.dddddddddddd.tmp`],
+    };
+    for (const name of [...planted.removed, ...planted.kept.slice(1, 3)]) {
+      await writeFile(join(dir, name), "{}");
+      await utimes(join(dir, name), hourAgo, hourAgo);
+    }
+    await writeFile(join(dir, planted.kept[0] ?? ""), "{}");
+    await mkdir(join(dir, planted.kept[3] ?? ""));
+    await utimes(join(dir, planted.kept[3] ?? ""), hourAgo, hourAgo);
+
+    // An update that changes nothing still sweeps.
+    await createFileStateStore({ path }).update(() => undefined);
+    expect((await readdir(dir)).sort()).toEqual([...planted.kept].sort());
   });
 
   it("waits for a live lock holder and fails with E_STATE naming the lock file after the bound", async () => {
