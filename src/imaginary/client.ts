@@ -83,6 +83,12 @@ export interface ImaginaryClient {
   close(): Promise<void>;
 }
 
+/**
+ * Longest request target sent as `GET …&file=`. Node's HTTP servers (the local backend) refuse a
+ * header section over 16 KiB with a 431, and a 4 KiB path of non-ASCII names escaped twice is ~20 KiB.
+ */
+const maxRequestTarget = 8 * 1024;
+
 /** Largest error body read into memory: imaginary's are one short JSON line (§1.8). */
 const maxErrorBodyBytes = 64 * 1024;
 
@@ -169,8 +175,11 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     },
 
     async request(request) {
-      const file = fileUnder(options.fileRoot, request.file);
-      const path = `/${encodeURIComponent(request.op)}${queryString(request.query, file)}`;
+      const op = `/${encodeURIComponent(request.op)}`;
+      const mounted = fileUnder(options.fileRoot, request.file);
+      // A path too long for a request line goes as an upload: escaped twice, a byte can take five characters.
+      const file = mounted !== undefined && (op + queryString(request.query, mounted)).length <= maxRequestTarget ? mounted : undefined;
+      const path = `${op}${queryString(request.query, file)}`;
       const headers: Record<string, string> = {};
       if (request.accept) headers.accept = request.accept;
       let response: ImageResponse;

@@ -61,6 +61,17 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("a%2520b%2525c%252Bd.jpg"))).toHaveLength(1);
   });
 
+  it("a file whose path is too long for a request line once escaped is uploaded instead, and processed", async () => {
+    // 8 folders of 120 × "é" (240 bytes each): ~2 KB of path, ~10 KB escaped twice; the
+    // backend answers a request line that long 431, so it must not be sent as GET ?file=.
+    const deep = join(ws.dir, "deep", ...Array.from({ length: 8 }, () => "é".repeat(120)));
+    await mkdir(deep, { recursive: true });
+    await writeJpeg(join(deep, "far.jpg"), 400, 300);
+    await processOk([join(deep, "far.jpg"), "--width", "100", "-o", "out-deep/"]);
+    expect(await sharp(join(ws.dir, "out-deep", "far.jpg")).metadata()).toMatchObject({ width: 100, height: 75 });
+    expect((await imageRequests()).filter((line) => line.includes("far.jpg") || /"POST \/resize\?width=100 /.test(line))).toEqual([expect.stringMatching(/"POST \/resize\?width=100 HTTP\/1\.1" 200 /)]);
+  });
+
   it("a symbolic link named on the command line is sent as named and the backend reads its target", async () => {
     await mkdir(join(ws.dir, "targets"));
     await writeJpeg(join(ws.dir, "targets", "wide.jpg"), 800, 200);
@@ -107,7 +118,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     await writeJpeg(join(ws.dir, "old.jpg"), 600, 400);
     await processOk(["old.jpg", "--resize", "60x40", "-o", "out-old/"]);
     expect(await sharp(join(ws.dir, "out-old", "old.jpg")).metadata()).toMatchObject({ width: 60, height: 40 });
-    const lines = (await imageRequests()).filter((line) => line.includes("POST"));
+    const lines = (await imageRequests()).filter((line) => line.includes("POST") && line.includes("width=60&"));
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain("file=");
   });
