@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
 
@@ -72,13 +72,23 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("far.jpg") || /"POST \/resize\?width=100 /.test(line))).toEqual([expect.stringMatching(/"POST \/resize\?width=100 HTTP\/1\.1" 200 /)]);
   });
 
-  it("a symbolic link named on the command line is sent as named and the backend reads its target", async () => {
+  it("a symbolic link named on the command line is sent as the file it resolves to, and the output keeps the link's name", async () => {
     await mkdir(join(ws.dir, "targets"));
     await writeJpeg(join(ws.dir, "targets", "wide.jpg"), 800, 200);
     await symlink(join(ws.dir, "targets", "wide.jpg"), join(ws.dir, "link.jpg"));
     await processOk(["link.jpg", "--width", "200", "-o", "out-link/"]);
     expect(await sharp(join(ws.dir, "out-link", "link.jpg")).metadata()).toMatchObject({ width: 200, height: 50 });
-    expect((await imageRequests()).filter((line) => line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
+    expect((await imageRequests()).filter((line) => line.includes("wide.jpg") || line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?[^"]*targets%252Fwide\.jpg HTTP/)]);
+  });
+
+  it("/dev/stdin redirected from a file is that file, not the backend's own stdin", async () => {
+    // A name that means another file in each process (/dev/stdin, /proc/self/fd/N): the backend
+    // must be sent the file this process reaches through it.
+    await writeJpeg(join(ws.dir, "piped.jpg"), 640, 480);
+    const result = await ws.runCommand("/bin/sh", ["-c", 'exec "$0" "$@" < piped.jpg', process.execPath, cliPath, "process", "/dev/stdin", "--width", "64", "-o", "out-stdin/from-stdin.jpg", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out-stdin", "from-stdin.jpg")).metadata()).toMatchObject({ width: 64, height: 48 });
+    expect((await imageRequests()).filter((line) => line.includes("piped.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?width=64&type=jpeg&file=[^"]*piped\.jpg HTTP\/1\.1" 200 /)]);
   });
 
   it("a truncated input among good ones is refused by the CLI, and never requested", async () => {

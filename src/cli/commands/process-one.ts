@@ -16,7 +16,10 @@ import { readResponseText } from "./process-io.js";
 export interface Job {
   /** The input as shown to people. */
   input: string;
+  /** The input as reached (through any links): what an upload reads. */
   path: string;
+  /** The input with every link resolved when the batch was planned: what a backend reading files is sent. */
+  realPath: string;
   /** The output as shown to people. */
   shownOutput: string;
   output: string;
@@ -94,15 +97,17 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
 
 /**
  * The call for a backend that reads the file itself: checked again as openInput checks an upload
- * (empty, truncated), then sent by path. `body` is for a backend without the file source, should
- * a retry land on one (a backend another aciimg version started).
+ * (empty, truncated), then sent by path. The path is the real one, resolved in this process: a
+ * name such as /dev/stdin or /proc/self/fd/3 means another file in the backend's process. `body`
+ * is for a backend without the file source, should a retry land on one (a backend another aciimg
+ * version started).
  */
 async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse> {
-  const size = checkedSize(job.path, job.input);
+  const size = checkedSize(job.realPath, job.input);
   if (typeof size !== "number") throw size;
   const tooBig = fits(size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-  return target.send({ op: plan.op, query: plan.query, file: job.path, body: () => createReadStream(job.path), length: size, signal });
+  return target.send({ op: plan.op, query: plan.query, file: job.realPath, body: () => createReadStream(job.realPath), length: size, signal });
 }
 
 /**

@@ -116,7 +116,7 @@ async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan
   ];
   const jobs: Job[] = [];
   for (const { item, output, direct } of planned) {
-    const job = { input: displayPath(item.path), path: item.path, output, shownOutput: displayPath(output), direct };
+    const job = { input: displayPath(item.path), path: item.path, realPath: item.realPath, output, shownOutput: displayPath(output), direct };
     if (options.skipExisting && !direct && (await stat(output).then((s) => s.isFile() && s.size > 0, () => false))) {
       early.push({ input: job.input, output: job.shownOutput, status: "skipped", ms: 0 });
     } else jobs.push(job);
