@@ -1,5 +1,5 @@
 /** Processes on this host (pid liveness, /proc): neutral, used by the local provider, the engine (provisioners) and the state lock. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 
 /**
  * True when `pid` runs on this host. A zombie (exited, not yet reaped by its parent) counts as
@@ -60,4 +60,23 @@ export function procUids(pid: number): { real: number; effective: number } | und
 /** True where /proc describes processes (Linux): there, an unreadable /proc/<pid> is not a process of ours. */
 export function hasProcFs(): boolean {
   return existsSync("/proc/self/status");
+}
+
+/**
+ * True when `pid` sees the files this process sees at the same paths: the same mount namespace
+ * (Linux; a CLI under `unshare -m` or systemd's PrivateTmp sees another /tmp). True where there is
+ * no /proc to compare; false when the other process's namespace cannot be read.
+ */
+export function sharesMountNamespace(pid: number): boolean {
+  let own: string;
+  try {
+    own = readlinkSync("/proc/self/ns/mnt");
+  } catch {
+    return !hasProcFs();
+  }
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) === own;
+  } catch {
+    return false;
+  }
 }

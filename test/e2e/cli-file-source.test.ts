@@ -81,6 +81,20 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("wide.jpg") || line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?[^"]*targets%252Fwide\.jpg HTTP/)]);
   });
 
+  it("a CLI in another mount namespace (unshare -m, as under systemd's PrivateTmp) uploads its files: the backend would read another file at the same path", async () => {
+    // The backend (started by beforeAll, outside) sees the 800x200 photo; the CLI, in a namespace
+    // with a tmpfs over that folder, sees a 400x400 one at the same path, and must get it resized.
+    await mkdir(join(ws.dir, "private"));
+    await mkdir(join(ws.dir, "elsewhere"));
+    await writeJpeg(join(ws.dir, "private", "same-name.jpg"), 800, 200);
+    await writeJpeg(join(ws.dir, "elsewhere", "same-name.jpg"), 400, 400);
+    const script = 'mount -t tmpfs none private && cp elsewhere/same-name.jpg private/ && exec "$0" "$@"';
+    const result = await ws.runCommand("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script, process.execPath, cliPath, "process", "private/same-name.jpg", "--width", "120", "-o", "out-ns/", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out-ns", "same-name.jpg")).metadata()).toMatchObject({ width: 120, height: 120 });
+    expect((await imageRequests()).filter((line) => line.includes("same-name.jpg") || line.includes("width=120"))).toEqual([expect.stringMatching(/"POST \/resize\?width=120 HTTP\/1\.1" 200 /)]);
+  });
+
   it("/dev/stdin redirected from a file is that file, not the backend's own stdin", async () => {
     // A name that means another file in each process (/dev/stdin, /proc/self/fd/N): the backend
     // must be sent the file this process reaches through it.

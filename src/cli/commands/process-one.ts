@@ -6,6 +6,7 @@
  */
 import { createReadStream } from "node:fs";
 import { AciimgError, isAciimgError } from "../../errors.js";
+import { sharesMountNamespace } from "../../host-process.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedSize, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically } from "../outputs.js";
@@ -71,7 +72,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   let response: ImageResponse | undefined;
   let input: InputFile | undefined;
   try {
-    if (target.record.fileRoot !== undefined) response = await callReading(context, job, target);
+    if (readsOurFiles(target.record)) response = await callReading(context, job, target);
     else {
       input = await openInput(job.path, job.input);
       const tooBig = context.fits(input.size, job.input, target.record);
@@ -93,6 +94,15 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
     // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
     input?.release();
   }
+}
+
+/**
+ * Whether the backend reads the files itself and finds them where this process does: a local
+ * backend in this mount namespace. One started outside `unshare -m` or a systemd PrivateTmp would
+ * read another file at the same path, and its answer would be written as this input's output.
+ */
+function readsOurFiles(record: BackendRecord): boolean {
+  return record.fileRoot !== undefined && record.pid !== undefined && sharesMountNamespace(record.pid);
 }
 
 /**
