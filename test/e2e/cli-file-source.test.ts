@@ -135,6 +135,34 @@ describe("the local backend reads the inputs of `process` itself", () => {
     }
   });
 
+  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) is uploaded after the backend's refusal", async () => {
+    // As nobody (root reads everything): the backend runs without group 4343, the CLI with it,
+    // and the photo is readable by that group only.
+    const home = await mkdtemp(join(tmpdir(), "aciimg-e2e-groups-"));
+    const as = (groups: string): string[] => ["--reuid=65534", "--regid=65534", groups, process.execPath, cliPath];
+    const options = { cwd: home, env: { ACIIMG_STATE: join(home, "state", "state.json") } };
+    try {
+      await chown(home, 65534, 65534);
+      await mkdir(join(home, "grouped"), { mode: 0o750 });
+      await writeJpeg(join(home, "grouped", "members.jpg"), 600, 300);
+      await chmod(join(home, "grouped", "members.jpg"), 0o640);
+      for (const path of [join(home, "grouped"), join(home, "grouped", "members.jpg")]) await chown(path, 0, 4343);
+      const up = await ws.runCommand("setpriv", [...as("--clear-groups"), "up"], options);
+      expect(up.code, up.stderr).toBe(0);
+      const result = await ws.runCommand("setpriv", [...as("--groups=4343"), "process", "grouped/members.jpg", "--width", "50", "-o", "out/", "--json"], options);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(await sharp(join(home, "out", "members.jpg")).metadata()).toMatchObject({ width: 50, height: 25 });
+      const logs = await ws.runCommand("setpriv", [...as("--clear-groups"), "logs"], options);
+      expect(logs.stdout.split("\n").filter((line) => line.includes("/resize"))).toEqual([
+        expect.stringMatching(/"GET \/resize\?width=50&file=[^"]*members\.jpg HTTP\/1\.1" 400 /),
+        expect.stringMatching(/"POST \/resize\?width=50 HTTP\/1\.1" 200 /),
+      ]);
+    } finally {
+      await ws.runCommand("setpriv", [...as("--clear-groups"), "down"], options).catch(() => undefined);
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   it("a backend whose record does not say it reads files (started before aciimg had the file source) is sent the bytes", async () => {
     const state = JSON.parse(await readFile(ws.statePath, "utf8")) as { backends: Record<string, Record<string, unknown>> };
     for (const backend of Object.values(state.backends)) delete backend.fileRoot;

@@ -7,6 +7,7 @@
 import { createReadStream } from "node:fs";
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
+import { messages } from "../../imaginary/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedSize, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically } from "../outputs.js";
@@ -72,8 +73,15 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   let response: ImageResponse | undefined;
   let input: InputFile | undefined;
   try {
-    if (readsOurFiles(target.record)) response = await callReading(context, job, target);
-    else {
+    if (readsOurFiles(target.record)) {
+      response = await callReading(context, job, target).catch((error: unknown) => {
+        // The backend cannot open what this process has just checked (its groups, or an ACL,
+        // are not this process's): the bytes go instead.
+        if (isAciimgError(error) && error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) return undefined;
+        throw error;
+      });
+    }
+    if (response === undefined) {
       input = await openInput(job.path, job.input);
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
