@@ -110,8 +110,16 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
  * read another file at the same path, and its answer would be written as this input's output.
  */
 function readsOurFiles(record: BackendRecord): boolean {
-  return record.fileRoot !== undefined && record.pid !== undefined && sharesMountNamespace(record.pid);
+  let reads = readsOurFilesOf.get(record);
+  if (reads === undefined) {
+    reads = record.fileRoot !== undefined && record.pid !== undefined && sharesMountNamespace(record.pid);
+    readsOurFilesOf.set(record, reads);
+  }
+  return reads;
 }
+
+/** readsOurFiles per backend record, asked once per batch: two readlinks of /proc cost ~35 µs, per image they were 1% of the CLI's CPU. */
+const readsOurFilesOf = new WeakMap<BackendRecord, boolean>();
 
 /**
  * The call for a backend that reads the file itself: checked again as openInput checks an upload
