@@ -4,7 +4,7 @@
  * check and kept for the upload, so a typical photo costs one open and one read, however often
  * the call is retried; memory per file in flight stays bounded by one piece.
  */
-import { closeSync, constants, fstatSync, openSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, statSync, type BigIntStats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
@@ -68,8 +68,14 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
  * billed container). The reason the file cannot be sent, or undefined.
  */
 export function checkInput(path: string, name: string): AciimgError | undefined {
-  const checked = checkedSize(path, name);
-  return typeof checked === "number" ? undefined : checked;
+  const checked = checkedFile(path, name);
+  return checked instanceof AciimgError ? checked : undefined;
+}
+
+/** A file that passed the checks: its size, and its version when it was checked (fileVersion). */
+export interface CheckedFile {
+  size: number;
+  version: string;
 }
 
 /**
@@ -79,20 +85,37 @@ export function checkInput(path: string, name: string): AciimgError | undefined 
  * microseconds each, and the same calls through the thread pool cost the CLI more CPU than the
  * check itself (and queue behind other I/O). O_NONBLOCK: a FIFO named as an input must not hang the open.
  */
-export function checkedSize(path: string, name: string): number | AciimgError {
+export function checkedFile(path: string, name: string): CheckedFile | AciimgError {
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const opened = fd;
-    const stats = fstatSync(opened);
+    const stats = fstatSync(opened, { bigint: true });
     if (!stats.isFile()) return new AciimgError("E_BAD_INPUT", `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`);
-    const size = stats.size;
-    return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? size;
+    const size = Number(stats.size);
+    return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? { size, version: versionOf(stats) };
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * The file at `path` as it is now: device, inode, size, and modification and change times in
+ * nanoseconds. The same version twice means nothing wrote to it in between (a write moves its
+ * change time). Undefined when it cannot be looked at.
+ */
+export function fileVersion(path: string): string | undefined {
+  try {
+    return versionOf(statSync(path, { bigint: true }));
+  } catch {
+    return undefined;
+  }
+}
+
+function versionOf(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
 }
 
 /** Why the image named `name` must not be sent: empty or truncated (integrity.ts); undefined when fine. */

@@ -3,12 +3,14 @@
  * source, `GET /<op>?file=`, issue 15) and the outputs come back over HTTP. The backend's access
  * log (`aciimg logs`) shows which way each image went.
  */
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, jsonLines, until, writeJpeg, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
 
@@ -160,6 +162,51 @@ describe("the local backend reads the inputs of `process` itself", () => {
     } finally {
       await ws.runCommand("setpriv", [...as("--clear-groups"), "down"], options).catch(() => undefined);
       await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("an input cut short after the CLI checked it, before the backend read it, is refused as truncated, not written", async () => {
+    // The backend reads a file when its request gets an intake slot. Sixteen uploads that never
+    // finish hold every slot, so the CLI's request waits (checked, not yet read) while the file is
+    // cut to half; then the uploads go away and the backend reads the half.
+    const target = join(ws.dir, "race.jpg");
+    await writeJpeg(target, 1600, 1200);
+    const [record] = Object.values((await ws.state()).backends);
+    if (!record) throw new Error("no backend in the state");
+    const socketPath = record.endpoint.replace(/^unix:/, "");
+    const load = async (): Promise<number> => {
+      const health = await new Promise<string>((resolve, reject) => {
+        const req = httpRequest({ socketPath, path: "/health", headers: { "API-Key": record.apiKey } }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      return (JSON.parse(health) as { goroutines: number }).goroutines;
+    };
+    const stalled = Array.from({ length: 16 }, () => {
+      const socket = connect(socketPath);
+      socket.on("error", () => undefined);
+      socket.write(`POST /resize?width=10 HTTP/1.1\r\nHost: backend\r\nAPI-Key: ${record.apiKey}\r\nContent-Length: 100000\r\n\r\n\xff\xd8`);
+      return socket;
+    });
+    try {
+      await until(async () => (await load()) === 16, "16 stalled uploads in the backend");
+      const cli = ws.start(["process", "race.jpg", "--width", "100", "-o", "out-race/", "--json"]);
+      let stdout = "";
+      cli.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => cli.on("close", resolve));
+      await until(async () => (await load()) === 17, "the CLI's request queued in the backend");
+      await truncate(target, (await stat(target)).size / 2);
+      for (const socket of stalled) socket.destroy();
+      expect(await exited).toBe(1);
+      expect(jsonLines(stdout).at(-1)).toMatchObject({ summary: { total: 1, ok: 0, failed: 1, failures: [{ input: "race.jpg", code: "E_BAD_INPUT" }] } });
+      expect(JSON.stringify(jsonLines(stdout).at(-1))).toContain("race.jpg is truncated");
+      await expect(stat(join(ws.dir, "out-race", "race.jpg"))).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      for (const socket of stalled) socket.destroy();
     }
   });
 

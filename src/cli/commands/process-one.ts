@@ -9,7 +9,7 @@ import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
 import { messages } from "../../imaginary/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
-import { checkedSize, openInput, type InputFile } from "../input-file.js";
+import { checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
 import type { FileResult } from "../report.js";
@@ -73,14 +73,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   let response: ImageResponse | undefined;
   let input: InputFile | undefined;
   try {
-    if (readsOurFiles(target.record)) {
-      response = await callReading(context, job, target).catch((error: unknown) => {
-        // The backend cannot open what this process has just checked (its groups, or an ACL,
-        // are not this process's): the bytes go instead.
-        if (isAciimgError(error) && error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) return undefined;
-        throw error;
-      });
-    }
+    if (readsOurFiles(target.record)) response = await callReading(context, job, target);
     if (response === undefined) {
       input = await openInput(job.path, job.input);
       const tooBig = context.fits(input.size, job.input, target.record);
@@ -123,17 +116,32 @@ const readsOurFilesOf = new WeakMap<BackendRecord, boolean>();
 
 /**
  * The call for a backend that reads the file itself: checked again as openInput checks an upload
- * (empty, truncated), then sent by path. The path is the real one, resolved in this process: a
- * name such as /dev/stdin or /proc/self/fd/3 means another file in the backend's process. `body`
- * is for a backend without the file source, should a retry land on one (a backend another aciimg
- * version started).
+ * (empty, truncated), then sent by path; undefined when the bytes must be sent instead. The path
+ * is the real one, resolved in this process: a name such as /dev/stdin or /proc/self/fd/3 means
+ * another file in the backend's process. `body` is for a backend without the file source, should
+ * a retry land on one (a backend another aciimg version started).
  */
-async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse> {
-  const size = checkedSize(job.realPath, job.input);
-  if (typeof size !== "number") throw size;
-  const tooBig = fits(size, job.input, target.record);
+async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse | undefined> {
+  const checked = checkedFile(job.realPath, job.input);
+  if (checked instanceof AciimgError) throw checked;
+  const tooBig = fits(checked.size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-  return target.send({ op: plan.op, query: plan.query, file: job.realPath, body: () => createReadStream(job.realPath), length: size, signal });
+  let response: ImageResponse;
+  try {
+    response = await target.send({ op: plan.op, query: plan.query, file: job.realPath, body: () => createReadStream(job.realPath), length: checked.size, signal });
+  } catch (error) {
+    // The backend cannot open what this process has just checked (its groups, or an ACL, are
+    // not this process's).
+    if (isAciimgError(error) && error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) return undefined;
+    throw error;
+  }
+  // The backend has read the file by the time it answers. Written to since the check (a copy
+  // still arriving, an export rewriting it), what it read was never checked: dropped.
+  if (fileVersion(job.realPath) !== checked.version) {
+    response.body.destroy();
+    return undefined;
+  }
+  return response;
 }
 
 /**
