@@ -165,12 +165,16 @@ describe("the local backend reads the inputs of `process` itself", () => {
     }
   });
 
-  it("an input cut short after the CLI checked it, before the backend read it, is refused as truncated, not written", async () => {
+  it.each([
+    { ext: "jpg", keep: 0.5, what: "to half (the backend decodes it, half grey)", refusal: "is truncated" },
+    { ext: "png", keep: 0, what: "to nothing (the backend refuses it)", refusal: "is empty" },
+  ])("a .$ext input cut $what after the CLI checked it, before the backend read it, is refused by the CLI, not written", async ({ ext, keep, refusal }) => {
     // The backend reads a file when its request gets an intake slot. Sixteen uploads that never
     // finish hold every slot, so the CLI's request waits (checked, not yet read) while the file is
-    // cut to half; then the uploads go away and the backend reads the half.
-    const target = join(ws.dir, "race.jpg");
-    await writeJpeg(target, 1600, 1200);
+    // cut short; then the uploads go away and the backend reads what is left.
+    const name = `race.${ext}`;
+    const target = join(ws.dir, name);
+    await sharp({ create: { width: 1600, height: 1200, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } } }).toFormat(ext === "png" ? "png" : "jpeg").toFile(target);
     const [record] = Object.values((await ws.state()).backends);
     if (!record) throw new Error("no backend in the state");
     const socketPath = record.endpoint.replace(/^unix:/, "");
@@ -186,6 +190,8 @@ describe("the local backend reads the inputs of `process` itself", () => {
       });
       return (JSON.parse(health) as { goroutines: number }).goroutines;
     };
+    // Nothing left in the backend from an earlier test, or the counts below would not be this test's.
+    await until(async () => (await load()) === 0, "an idle backend");
     const stalled = Array.from({ length: 16 }, () => {
       const socket = connect(socketPath);
       socket.on("error", () => undefined);
@@ -194,17 +200,17 @@ describe("the local backend reads the inputs of `process` itself", () => {
     });
     try {
       await until(async () => (await load()) === 16, "16 stalled uploads in the backend");
-      const cli = ws.start(["process", "race.jpg", "--width", "100", "-o", "out-race/", "--json"]);
+      const cli = ws.start(["process", name, "--width", "100", "-o", "out-race/", "--json"]);
       let stdout = "";
       cli.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => cli.on("close", resolve));
       await until(async () => (await load()) === 17, "the CLI's request queued in the backend");
-      await truncate(target, (await stat(target)).size / 2);
+      await truncate(target, Math.floor((await stat(target)).size * keep));
       for (const socket of stalled) socket.destroy();
       expect(await exited).toBe(1);
-      expect(jsonLines(stdout).at(-1)).toMatchObject({ summary: { total: 1, ok: 0, failed: 1, failures: [{ input: "race.jpg", code: "E_BAD_INPUT" }] } });
-      expect(JSON.stringify(jsonLines(stdout).at(-1))).toContain("race.jpg is truncated");
-      await expect(stat(join(ws.dir, "out-race", "race.jpg"))).rejects.toMatchObject({ code: "ENOENT" });
+      expect(jsonLines(stdout).at(-1)).toMatchObject({ summary: { total: 1, ok: 0, failed: 1, failures: [{ input: name, code: "E_BAD_INPUT" }] } });
+      expect(JSON.stringify(jsonLines(stdout).at(-1))).toContain(`${name} ${refusal}`);
+      await expect(stat(join(ws.dir, "out-race", name))).rejects.toMatchObject({ code: "ENOENT" });
     } finally {
       for (const socket of stalled) socket.destroy();
     }

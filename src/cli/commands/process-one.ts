@@ -126,18 +126,20 @@ async function callReading({ plan, signal, fits }: BatchContext, job: Job, targe
   if (checked instanceof AciimgError) throw checked;
   const tooBig = fits(checked.size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
+  // The backend has read the file by the time it answers or refuses it. Written to since the
+  // check (a copy still arriving, an export rewriting it), what it read was never checked.
+  const changed = (): boolean => fileVersion(job.realPath) !== checked.version;
   let response: ImageResponse;
   try {
     response = await target.send({ op: plan.op, query: plan.query, file: job.realPath, body: () => createReadStream(job.realPath), length: checked.size, signal });
   } catch (error) {
-    // The backend cannot open what this process has just checked (its groups, or an ACL, are
-    // not this process's).
-    if (isAciimgError(error) && error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) return undefined;
+    if (!isAciimgError(error) || error.code !== "E_IMAGE") throw error;
+    // Also when the backend cannot open what this process has just checked (its groups, or an
+    // ACL, are not this process's).
+    if ((error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) || changed()) return undefined;
     throw error;
   }
-  // The backend has read the file by the time it answers. Written to since the check (a copy
-  // still arriving, an export rewriting it), what it read was never checked: dropped.
-  if (fileVersion(job.realPath) !== checked.version) {
+  if (changed()) {
     response.body.destroy();
     return undefined;
   }
