@@ -177,9 +177,11 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     async request(request) {
       const op = `/${encodeURIComponent(request.op)}`;
       const mounted = fileUnder(options.fileRoot, request.file);
+      const byFile = mounted === undefined ? undefined : `${op}${queryString(request.query, mounted)}`;
       // A path too long for a request line goes as an upload: escaped twice, a byte can take five characters.
-      const file = mounted !== undefined && (op + queryString(request.query, mounted)).length <= maxRequestTarget ? mounted : undefined;
-      const path = `${op}${queryString(request.query, file)}`;
+      const isByFile = byFile !== undefined && byFile.length <= maxRequestTarget;
+      const file = isByFile ? mounted : undefined;
+      const path = isByFile ? byFile : `${op}${queryString(request.query)}`;
       const headers: Record<string, string> = {};
       if (request.accept) headers.accept = request.accept;
       let response: ImageResponse;

@@ -149,8 +149,8 @@ const leftoverAgeMs = 10 * 60_000;
 /**
  * Removes the temporaries a writer of this state left when it was killed between creating and
  * renaming (or linking) one (kill -9, a CI job's timeout): `<state>.<pid>.<hex>.tmp` and
- * `<state>.lock[.break].<pid>.<hex>.tmp`, only when their process is gone and they are old, so a stopped
- * (Ctrl-Z) writer keeps its own. Once per store; the directory is private (checked before).
+ * `<state>.lock[.break].<pid>.<hex>.tmp`, only when their process is gone and they are old, so a
+ * stopped (Ctrl-Z) writer keeps its own. Once per store; the directory is private (checked before).
  */
 async function sweepLeftovers(path: string): Promise<void> {
   const dir = dirname(path);

@@ -174,7 +174,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     // cut short; then the uploads go away and the backend reads what is left.
     const name = `race.${ext}`;
     const target = join(ws.dir, name);
-    await sharp({ create: { width: 1600, height: 1200, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } } }).toFormat(ext === "png" ? "png" : "jpeg").toFile(target);
+    await sharp({ create: { width: 1600, height: 1200, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 30 } } }).toFormat(ext === "png" ? "png" : "jpeg").toFile(target);
     const [record] = Object.values((await ws.state()).backends);
     if (!record) throw new Error("no backend in the state");
     const socketPath = record.endpoint.replace(/^unix:/, "");
