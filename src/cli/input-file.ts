@@ -35,11 +35,14 @@ const maxSpare = 16;
 
 /** Opens `path` (named `name` in errors); fails with E_BAD_INPUT when it is empty or truncated. */
 export async function openInput(path: string, name: string): Promise<InputFile> {
-  const file = await open(path, "r").catch((error: unknown) => {
+  // O_NONBLOCK: a FIFO put in the file's place must not hang the open (it is refused below).
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: unknown) => {
     throw new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   });
   try {
-    const { size } = await file.stat();
+    const stats = await file.stat({ bigint: true });
+    if (!stats.isFile()) throw notRegular(name);
+    const size = Number(stats.size);
     if (size === 0) throw emptyInput(name);
     const piece = spare.pop() ?? Buffer.allocUnsafeSlow(pieceBytes);
     let released = false;
@@ -52,7 +55,8 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
       const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
       const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position));
       if (problem) throw problem;
-      return { size, body: () => Readable.from(pieces(path, name, size, first), { objectMode: false }), release };
+      const version = versionOf(stats);
+      return { size, body: () => Readable.from(pieces(path, name, size, first, version), { objectMode: false }), release };
     } catch (error) {
       release();
       throw error;
@@ -91,7 +95,7 @@ export function checkedFile(path: string, name: string): CheckedFile | AciimgErr
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const opened = fd;
     const stats = fstatSync(opened, { bigint: true });
-    if (!stats.isFile()) return new AciimgError("E_BAD_INPUT", `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`);
+    if (!stats.isFile()) return notRegular(name);
     const size = Number(stats.size);
     return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? { size, version: versionOf(stats) };
   } catch (error) {
@@ -125,6 +129,10 @@ export function problemOf(name: string, first: Buffer, size: number, readAt: (le
   return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
 }
 
+function notRegular(name: string): AciimgError {
+  return new AciimgError("E_BAD_INPUT", `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`);
+}
+
 function emptyInput(name: string): AciimgError {
   return new AciimgError("E_BAD_INPUT", `${name} is empty (0 bytes), not an image`);
 }
@@ -151,19 +159,37 @@ async function readInto(file: FileHandle, buffer: Buffer, position: number): Pro
   return filled === length ? buffer : buffer.subarray(0, filled);
 }
 
-/** The first piece, then the rest of the file (exactly `size` bytes, the Content-Length sent). */
-async function* pieces(path: string, name: string, size: number, first: Buffer): AsyncGenerator<Buffer> {
+/**
+ * The first piece, then the rest of the file (exactly `size` bytes, the Content-Length sent). The
+ * rest is read from the file opened again, which must still be the `version` that was checked,
+ * when it is opened and when its last piece has been read: otherwise the upload fails, rather
+ * than send the checked first piece with another file's rest (one renamed over it) or bytes
+ * written meanwhile.
+ */
+async function* pieces(path: string, name: string, size: number, first: Buffer, version: string): AsyncGenerator<Buffer> {
   yield first;
   if (first.length >= size) return;
-  const file = await open(path, "r");
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    await unchangedSince(version, file, name, size);
     for (let position = first.length; position < size; ) {
       const piece = await readAt(file, Math.min(pieceBytes, size - position), position);
-      if (piece.length === 0) throw new AciimgError("E_BAD_INPUT", `${name} shrank while it was being sent`);
+      if (piece.length === 0) throw changedWhileSent(name, "shrank");
       position += piece.length;
+      if (position >= size) await unchangedSince(version, file, name, size);
       yield piece;
     }
   } finally {
     await file.close();
   }
+}
+
+/** Fails unless the open `file` is still `version` (fileVersion). */
+async function unchangedSince(version: string, file: FileHandle, name: string, size: number): Promise<void> {
+  const stats = await file.stat({ bigint: true });
+  if (versionOf(stats) !== version) throw changedWhileSent(name, stats.isFile() && Number(stats.size) < size ? "shrank" : "changed");
+}
+
+function changedWhileSent(name: string, how: "shrank" | "changed"): AciimgError {
+  return new AciimgError("E_BAD_INPUT", `${name} ${how} while it was being sent`);
 }

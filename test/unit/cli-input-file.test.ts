@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -108,6 +109,37 @@ describe("openInput: the body", () => {
     expect((await buffer(c.body())).equals(jpeg)).toBe(true);
     b.release();
     c.release();
+  });
+
+  it("fails the upload, not a mix of two files, when another file of the same size is renamed over it after it was checked", async () => {
+    const bytes = await bigJpeg(pieceBytes);
+    const other = Buffer.from(bytes).fill(0x33, pieceBytes, pieceBytes + 1000);
+    const path = await write("renamed.jpg", bytes);
+    const input = await openInput(path, "renamed.jpg");
+    await writeFile(`${path}.new`, other);
+    await rename(`${path}.new`, path);
+    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "renamed.jpg changed while it was being sent" });
+  });
+
+  it("fails the upload when the file was written to in place after it was checked (same size, same inode)", async () => {
+    const bytes = await bigJpeg(pieceBytes);
+    const path = await write("rewritten.jpg", bytes);
+    // Last modified an hour ago, so the write below moves its time whatever the clock's grain.
+    await utimes(path, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const input = await openInput(path, "rewritten.jpg");
+    // Only its times say it was written.
+    await writeFile(path, Buffer.from(bytes).fill(0x44, pieceBytes, pieceBytes + 1000), { flag: "r+" });
+    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "rewritten.jpg changed while it was being sent" });
+  });
+
+  it("refuses a FIFO put in a file's place, before or after it was checked, without hanging", async () => {
+    const bytes = await bigJpeg();
+    const path = await write("swapped.jpg", bytes);
+    const input = await openInput(path, "swapped.jpg");
+    await rm(path);
+    execFileSync("mkfifo", [path]);
+    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "swapped.jpg changed while it was being sent" });
+    await expect(openInput(path, "swapped.jpg")).rejects.toMatchObject({ code: "E_BAD_INPUT", message: expect.stringContaining("not a regular file") });
   });
 
   it("fails the upload, not silently short, when a file shrinks after it was opened", async () => {
