@@ -18,6 +18,15 @@ import { createProgram } from "./program.js";
  */
 setFlagsFromString("--liftoff-only");
 
+// A reader that goes away (`aciimg … | head`) closes stdout (or stderr), and every later write
+// fails with EPIPE. That is the reader's choice, not a bug: a batch stops as on Ctrl-C
+// (signals.ts), anything else finishes without the rest of its output. Other errors stay fatal.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
 /** The stderr lines for an error: the message (stack and cause with --verbose); a bug always gets its stack. */
 function tellPerson(error: unknown, verbose: boolean): void {
   if (isAciimgError(error)) {

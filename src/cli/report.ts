@@ -5,12 +5,13 @@
  */
 import type { Writable } from "node:stream";
 import { formatDuration } from "../units.js";
+import { stopWords, type StopReason } from "./commands/signals.js";
 
 /** One file's outcome; the `--json` line format (README "process --json"). */
 export interface FileResult {
   input: string;
   output: string | null;
-  /** `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM); nothing was written. */
+  /** `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM, a closed stdout); nothing was written. */
   status: "ok" | "failed" | "skipped" | "cancelled";
   bytes?: number;
   width?: number;
@@ -29,8 +30,8 @@ export interface Summary {
   failed: number;
   skipped: number;
   cancelled: number;
-  /** The signal that stopped the batch, or null when it ran to the end. */
-  stopped: "SIGINT" | "SIGTERM" | null;
+  /** What stopped the batch (a signal, or EPIPE: stdout closed), or null when it ran to the end. */
+  stopped: StopReason | null;
   ms: number;
   imagesPerSecond: number;
   /** Every failed input with its code and message. */
@@ -65,7 +66,7 @@ export function progressText(done: number, total: number, failed: number, elapse
 }
 
 function summaryText(s: Summary): string {
-  const stopped = s.stopped ? `stopped by ${s.stopped}: ` : "";
+  const stopped = s.stopped ? `stopped by ${stopWords(s.stopped)}: ` : "";
   const head = `${stopped}${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";

@@ -278,6 +278,32 @@ describe("an interrupted batch says so and counts every input", () => {
     expect(await listFiles(join(ws.dir, "out-int---json"))).toHaveLength(summary.ok);
   });
 
+  it("a reader that closes stdout (`| head -1`) stops the batch as Ctrl-C does: exit 130, one line on stderr, whole outputs only", async () => {
+    const child = ws.start(["process", "many", "--resize", "300x200", "-o", "out-pipe", "--concurrency", "1", "--json"]);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.once("data", () => child.stdout?.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(code, stderr).toBe(130);
+    const said = /^aciimg: stopped by EPIPE \(standard output closed\): (\d+) of 30 images processed, (\d+) cancelled; outputs written are complete, nothing partial was left\n$/.exec(stderr);
+    expect(said, stderr).not.toBeNull();
+    const [processed, cancelled] = [Number(said?.[1]), Number(said?.[2])];
+    expect(processed).toBeGreaterThan(0);
+    expect(processed + cancelled).toBe(30);
+    const written = await listFiles(join(ws.dir, "out-pipe"));
+    expect(written).toHaveLength(processed);
+    for (const name of written) expect(await sharp(join(ws.dir, "out-pipe", name)).metadata()).toMatchObject({ width: 300, height: 200 });
+  });
+
+  it("another command whose stdout is closed before it writes (`status --json | true`) finishes quietly, no stack trace", async () => {
+    const child = ws.start(["status", "--json"]);
+    child.stdout?.destroy();
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  });
+
   it("text: the summary line says the run was stopped and how many were cancelled", async () => {
     const run = await interrupted([], (out) => out.startsWith("ok "));
     expect(run.code).toBe(130);

@@ -17,7 +17,7 @@ import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
 import { writeAtomically } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
 import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
-import { stopSignal } from "./signals.js";
+import { stopSignal, stopWords } from "./signals.js";
 
 /** Reads stdin whole (bounded by the backend's upload limit) so the call can be retried once. */
 async function readStdin(limitBytes: number): Promise<Buffer> {
@@ -95,7 +95,10 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
       }
     });
   } catch (error) {
-    if (stop.signal.aborted) throw new AciimgError("E_ABORTED", `stopped by ${stop.received()}: the image from stdin was not processed`, { cause: error });
+    if (stop.signal.aborted) {
+      const what = stop.received() === "EPIPE" ? "the image from stdin was not written in full" : "the image from stdin was not processed";
+      throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${what}`, { cause: error });
+    }
     throw error;
   } finally {
     stop.dispose();

@@ -21,7 +21,7 @@ import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
 import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
 import { backendCpus, runStdin } from "./process-io.js";
 import { runJobs, type Job, type Route } from "./process-one.js";
-import { stopSignal } from "./signals.js";
+import { stopSignal, stopWords } from "./signals.js";
 import type { ProcessOptions } from "./process-options.js";
 
 /** Runs the command; resolves with the exit code. */
@@ -92,7 +92,7 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   }
   if (stop.signal.aborted) {
     const summary = report.finish(stop.received());
-    throw new AciimgError("E_ABORTED", `stopped by ${stop.received()}: ${summary.ok} of ${summary.total} images processed, ${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
+    throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
   }
   return report.finish(null).failed > 0 ? 1 : 0;
 }

@@ -11,32 +11,50 @@ export function waitForStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** What stops a command's work: a signal, or its standard output closed by the reader (EPIPE: `aciimg … | head`). */
+export type StopReason = "SIGINT" | "SIGTERM" | "EPIPE";
+
 export interface StopSignal {
   signal: AbortSignal;
-  /** The signal that aborted `signal` (SIGINT until one arrives). */
-  received(): "SIGINT" | "SIGTERM";
+  /** What aborted `signal` (SIGINT until something does). */
+  received(): StopReason;
   /** Stops listening (Node's default handling returns). */
   dispose(): void;
 }
 
-/** SIGINT or SIGTERM aborts `signal` once; a second one gets Node's default (exit at once). */
+/**
+ * SIGINT, SIGTERM or a closed stdout aborts `signal` once; a second signal gets Node's default
+ * (exit at once). A closed stdout stops the work as a signal would, as SIGPIPE stops a C program:
+ * nobody reads the report any more.
+ */
 export function stopSignal(): StopSignal {
   const controller = new AbortController();
-  let received: "SIGINT" | "SIGTERM" = "SIGINT";
-  const on = (signal: "SIGINT" | "SIGTERM") => (): void => {
-    received = signal;
+  let received: StopReason = "SIGINT";
+  const stop = (reason: StopReason): void => {
+    if (controller.signal.aborted) return;
+    received = reason;
     controller.abort();
   };
-  const onInt = on("SIGINT");
-  const onTerm = on("SIGTERM");
+  const onInt = (): void => stop("SIGINT");
+  const onTerm = (): void => stop("SIGTERM");
+  const onStdoutError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === "EPIPE") stop("EPIPE");
+  };
   process.once("SIGINT", onInt);
   process.once("SIGTERM", onTerm);
+  process.stdout.on("error", onStdoutError);
   return {
     signal: controller.signal,
     received: () => received,
     dispose: () => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      process.stdout.off("error", onStdoutError);
     },
   };
+}
+
+/** How a stop reads in a message: "stopped by …". */
+export function stopWords(reason: StopReason): string {
+  return reason === "EPIPE" ? "EPIPE (standard output closed)" : reason;
 }
