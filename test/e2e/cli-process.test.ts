@@ -243,6 +243,24 @@ describe("on a terminal", () => {
   });
 });
 
+describe("process - with a terminal on either end", () => {
+  const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)}`;
+
+  it("refuses to print image bytes to a terminal, before anything is read or started (exit 2)", async () => {
+    await writeJpeg(join(ws.dir, "to-tty.jpg"), 160, 120);
+    const result = await ws.runCommand("script", ["-qec", `${cli} process - --resize 80x60 < to-tty.jpg; echo "exit $?"`, "/dev/null"], { timeoutMs: 20_000 });
+    expect(result.stdout).toContain("aciimg: -: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
+    expect(result.stdout).toMatch(/exit 2\r?\n$/);
+  });
+
+  it("refuses to read an image typed at a terminal instead of waiting for one (exit 2)", async () => {
+    const result = await ws.runCommand("script", ["-qec", `${cli} process - --resize 80x60 -o typed.jpg; echo "exit $?"`, "/dev/null"], { timeoutMs: 20_000 });
+    expect(result.stdout).toContain("aciimg: -: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)");
+    expect(result.stdout).toMatch(/exit 2\r?\n$/);
+    expect(existsSync(join(ws.dir, "typed.jpg"))).toBe(false);
+  });
+});
+
 describe("stopping a batch", () => {
   it("SIGINT stops after the files in flight, exits 130 and leaves only complete outputs", async () => {
     const dir = join(ws.dir, "many");

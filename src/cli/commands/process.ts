@@ -35,6 +35,9 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const pool = (await import("../../compose.js")).wantsPool(config) || (config.provider === "aci" && options.concurrency === undefined);
   if (inputs.includes("-")) {
     if (inputs.length > 1) throw usageError("<inputs>", "either - (stdin) alone or files, directories and globs", inputs.join(" "));
+    // A terminal on either end is a mistake: typing an image never ends, printing one garbles the screen.
+    if (process.stdin.isTTY) throw new AciimgError("E_USAGE", "-: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)");
+    if (options.output === undefined && process.stdout.isTTY) throw new AciimgError("E_USAGE", "-: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
     const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
     if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
     return runStdin(config, planRequest(steps), target && { ...target, shown: displayPath(target.path) }, mode);
