@@ -23,7 +23,7 @@ const typeOfExtension: Record<string, CliOutputType> = Object.fromEntries(
 
 /**
  * What `-o` names. A folder when it ends in `/`, is one, has no extension, or the inputs need one
- * (several, a folder, a glob); else a file.
+ * (several, a folder, a glob) and its extension is not an image's; else a file.
  */
 export async function outputTargetOf(output: string, inputs: readonly string[], cwd: string): Promise<OutputTarget> {
   const { path, info, saysFolder, direct } = await lookAt(output, cwd);
@@ -34,7 +34,12 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
     if (needsFolder) throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob", `${output} (an existing file)`);
     return { kind: "file", path, direct };
   }
-  return extname(path) === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: false };
+  const extension = extname(path);
+  // `-o thumbs.jpg` for a folder of inputs made a folder named thumbs.jpg: an image file's name is a mistake there.
+  if (needsFolder && typeOfExtension[extension.toLowerCase()] !== undefined) {
+    throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name)", `${output} (a file name)`);
+  }
+  return extension === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: false };
 }
 
 /** What `-o` names for `process -`: always a file, since stdin has no name to give a file in a folder. */

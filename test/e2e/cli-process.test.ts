@@ -53,6 +53,17 @@ describe("aciimg process", () => {
     expect(await sharp(join(ws.dir, "single.png")).metadata()).toMatchObject({ width: 100, height: 67, format: "png" });
   });
 
+  it("refuses an image file name as -o for several inputs (exit 2, nothing made); with a trailing / it is a folder of that name", async () => {
+    await writeJpeg(join(ws.dir, "second.jpg"), 200, 100);
+    const refused = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('aciimg: -o/--output: expected a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name), got "many/thumb.jpg (a file name)"\n');
+    expect(existsSync(join(ws.dir, "many"))).toBe(false);
+    const folder = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg/"]);
+    expect(folder.code, folder.stderr).toBe(0);
+    expect((await readdir(join(ws.dir, "many", "thumb.jpg"))).sort()).toEqual(["photo.jpg", "second.jpg"]);
+  });
+
   it("processes a directory recursively, keeping sub-folders", async () => {
     await mkdir(join(ws.dir, "tree", "sub"), { recursive: true });
     await writeJpeg(join(ws.dir, "tree", "a.jpg"), 200, 100);
