@@ -35,8 +35,10 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
     return { kind: "file", path, direct };
   }
   const extension = extname(path);
-  // `-o thumbs.jpg` for a folder of inputs made a folder named thumbs.jpg: an image file's name is a mistake there.
-  if (needsFolder && typeOfExtension[extension.toLowerCase()] !== undefined) {
+  // `-o thumbs.jpg` for a folder of inputs made a folder named thumbs.jpg: an image file's name is
+  // a mistake there. (One input that is not there and no glob fails as missing, not here.)
+  const isMissingFile = only === undefined && inputs.length === 1 && !/[*?[\]{}]/.test(inputs[0] as string);
+  if (needsFolder && !isMissingFile && typeOfExtension[extension.toLowerCase()] !== undefined) {
     throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name)", `${output} (a file name)`);
   }
   return extension === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: false };

@@ -62,6 +62,9 @@ describe("aciimg process", () => {
     const folder = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg/"]);
     expect(folder.code, folder.stderr).toBe(0);
     expect((await readdir(join(ws.dir, "many", "thumb.jpg"))).sort()).toEqual(["photo.jpg", "second.jpg"]);
+    // One input that is not there is reported as missing, whatever -o says.
+    const missing = await ws.run(["process", "no-such.jpg", "--width", "50", "-o", "one.jpg"]);
+    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: "aciimg: cannot read input no-such.jpg: no such file or directory\n" });
   });
 
   it("processes a directory recursively, keeping sub-folders", async () => {
