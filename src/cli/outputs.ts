@@ -27,6 +27,29 @@ export function outputName(relativeInput: string, type: CliOutputType | undefine
 /** The suffix of temporary files, so a test (or a person) can check none are left. */
 export const temporarySuffix = ".aciimg-tmp";
 
+/** The most bytes a file name holds (NAME_MAX on Linux file systems). */
+const nameMaxBytes = 255;
+
+/**
+ * A new temporary name beside `target`: a dot, the target's name, a random part and the suffix.
+ * The name is cut (at a character) so the whole fits in a file name: a 244-byte output name gave
+ * a 269-byte temporary, ENAMETOOLONG, and a good image reported as an output failure.
+ */
+function temporaryBeside(target: string): string {
+  const tail = `.${randomBytes(6).toString("hex")}${temporarySuffix}`;
+  const room = nameMaxBytes - 1 - Buffer.byteLength(tail);
+  let name = basename(target);
+  if (Buffer.byteLength(name) > room) {
+    let kept = "";
+    for (const character of name) {
+      if (Buffer.byteLength(kept + character) > room) break;
+      kept += character;
+    }
+    name = kept;
+  }
+  return join(dirname(target), `.${name}${tail}`);
+}
+
 /**
  * Most bytes held before they are written. A thumbnail (a few KB, one or two chunks off the
  * socket) costs one write; a large output is still written as it arrives, in pieces of this size.
@@ -87,7 +110,7 @@ export async function writeAtomically(target: string, body: Readable, direct = f
     await gather();
     if (direct) return await writeInPlace(target, fill);
     // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
-    const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${temporarySuffix}`);
+    const temporary = temporaryBeside(target);
     if (ended) return replaceAtomicallySync(target, take(), { temporary, mode: 0o644 });
     return await replaceAtomically(target, fill, { temporary, mode: 0o644 });
   } catch (error) {

@@ -71,6 +71,18 @@ describe("writeAtomically", () => {
     expect(await readdir(target)).toEqual(["inside"]);
   });
 
+  it("writes an output whose name is near the 255-byte limit (ASCII or multi-byte), small or large, leaving no temporary", async () => {
+    for (const name of [`${"n".repeat(250)}.jpg`, `${"é".repeat(125)}.jpg`]) {
+      expect(Buffer.byteLength(name)).toBeGreaterThan(240);
+      for (const size of [2_000, 2 * 1024 * 1024]) {
+        const bytes = randomBytes(size);
+        expect(await writeAtomically(join(dir, name), body(bytes, 65_536))).toBe(size);
+        expect((await readFile(join(dir, name))).equals(bytes)).toBe(true);
+      }
+    }
+    expect(await temporaries(dir)).toEqual([]);
+  });
+
   it("writes in place (direct) to a device such as /dev/null, which a rename would replace", async () => {
     expect(await writeAtomically("/dev/null", body(randomBytes(2 * 1024 * 1024 + 5), 65_536), true)).toBe(2 * 1024 * 1024 + 5);
   });
