@@ -9,7 +9,7 @@ import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { AciimgError, usageError } from "../errors.js";
 import type { CliOutputType } from "./flags.js";
 import type { InputItem } from "./inputs.js";
-import { extensionOf, outputName } from "./outputs.js";
+import { extensionOf, nameMaxBytes, outputName } from "./outputs.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
@@ -120,10 +120,12 @@ export async function planOutputs(
     const real = target.kind === "file" && target.direct ? output : realPathOr(output, entry);
     const input = inputByPath.get(entry) ?? inputByPath.get(real);
     const other = taken.get(entry);
+    const nameBytes = Buffer.byteLength(basename(output));
     const reason =
       input === item ? "the output would overwrite the input"
       : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
       : other !== undefined ? `${display(other.path)} already writes there`
+      : nameBytes > nameMaxBytes ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
       : undefined;
     if (reason) {
       refused.push({ item, output, reason });

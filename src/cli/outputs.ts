@@ -28,7 +28,7 @@ export function outputName(relativeInput: string, type: CliOutputType | undefine
 export const temporarySuffix = ".aciimg-tmp";
 
 /** The most bytes a file name holds (NAME_MAX on Linux file systems). */
-const nameMaxBytes = 255;
+export const nameMaxBytes = 255;
 
 /**
  * A new temporary name beside `target`: a dot, the target's name, a random part and the suffix.

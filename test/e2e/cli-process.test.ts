@@ -67,6 +67,21 @@ describe("aciimg process", () => {
     expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: "aciimg: cannot read input no-such.jpg: no such file or directory\n" });
   });
 
+  it("a 255-byte name is written; one that --type would make 256 bytes is refused before any work", async () => {
+    const stem = "n".repeat(251);
+    await mkdir(join(ws.dir, "long-names"));
+    await writeJpeg(join(ws.dir, "long-names", `${stem}.jpg`), 160, 120);
+    const kept = await ws.run(["process", "long-names", "--width", "40", "-o", "out-long/", "--json"]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(await sharp(join(ws.dir, "out-long", `${stem}.jpg`)).metadata()).toMatchObject({ width: 40, height: 30 });
+    const lengthened = await ws.run(["process", "long-names", "--width", "40", "--type", "webp", "-o", "out-long-webp/", "--json"]);
+    expect(lengthened.code).toBe(1);
+    expect(jsonLines(lengthened.stdout).at(-1)).toMatchObject({
+      summary: { total: 1, failed: 1, failures: [{ code: "E_OUTPUT", error: `refusing to write out-long-webp/${stem}.webp: its name is 256 bytes long, more than the 255 a file name can hold` }] },
+    });
+    expect(existsSync(join(ws.dir, "out-long-webp"))).toBe(false);
+  });
+
   it("processes a directory recursively, keeping sub-folders", async () => {
     await mkdir(join(ws.dir, "tree", "sub"), { recursive: true });
     await writeJpeg(join(ws.dir, "tree", "a.jpg"), 200, 100);
