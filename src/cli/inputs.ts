@@ -161,6 +161,10 @@ async function searchFolder(
     enters: (rel, id) => id !== options.outputFolder && entersPath(rel),
   });
   expansion.linksNotFollowed += result.linksNotFollowed;
+  for (const path of result.misnamed) {
+    const shown = displayUnder(name, relative(root, path));
+    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
+  }
   for (const { path, error } of result.unreadable) {
     const shown = displayUnder(name, relative(root, path));
     const what = error.code === "EACCES" || error.code === "EPERM" ? "permission denied" : error.code === "ENOENT" ? "a link to nothing" : error.message;
@@ -174,7 +178,7 @@ async function searchFolder(
     const entry = options.followSymlinks ? join(await realpath(dirname(path)), basename(path)) : realPath;
     push({ path, realPath, entry, relativeOutput: rel, found: true });
   }
-  return { found: result.files.length, unreadable: result.unreadable.length };
+  return { found: result.files.length, unreadable: result.unreadable.length + result.misnamed.length };
 }
 
 /** `name/rel` as the person typed `name` (no `./` prefix for the working folder). */

@@ -24,25 +24,36 @@ export interface WalkResult {
   unreadable: Array<{ path: string; error: NodeJS.ErrnoException }>;
   /** Symbolic links passed by because followSymlinks is off. */
   linksNotFollowed: number;
+  /**
+   * Files it would have accepted, and folders, whose names are not UTF-8 (a Latin-1 `café.jpg`
+   * from an old archive): Node.js names paths with strings, so they cannot be opened, only reported.
+   */
+  misnamed: string[];
 }
 
 /** Walks `root` (already known to be a folder) breadth-first, each real folder at most once. */
 export async function walk(root: string, options: WalkOptions): Promise<WalkResult> {
-  const result: WalkResult = { files: [], unreadable: [], linksNotFollowed: 0 };
+  const result: WalkResult = { files: [], unreadable: [], linksNotFollowed: 0, misnamed: [] };
   const rootInfo = await stat(root);
   const entered = new Set<string>([identity(rootInfo)]);
   const folders = [root];
   for (let index = 0; index < folders.length; index++) {
     const folder = folders[index] as string;
-    let entries: Dirent[];
+    let entries: Dirent<Buffer>[];
     try {
-      entries = await readdir(folder, { withFileTypes: true });
+      entries = await readdir(folder, { withFileTypes: true, encoding: "buffer" });
     } catch (error) {
       result.unreadable.push({ path: folder, error: error as NodeJS.ErrnoException });
       continue;
     }
     for (const entry of entries) {
-      const path = join(folder, entry.name);
+      const name = entry.name.toString("utf8");
+      const path = join(folder, name);
+      // Bytes that are not UTF-8 decode to U+FFFD, and that string names no file.
+      if (name.includes("\uFFFD") && !Buffer.from(name, "utf8").equals(entry.name)) {
+        if (entry.isDirectory() || options.accepts(relative(root, path), name)) result.misnamed.push(path);
+        continue;
+      }
       let isFolder = entry.isDirectory();
       let isFile = entry.isFile();
       if (entry.isSymbolicLink()) {
@@ -53,7 +64,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
         const target = await stat(path).catch((error: NodeJS.ErrnoException) => error);
         if (target instanceof Error) {
           // A dangling link is worth a word only when it would have been an input.
-          if (options.accepts(relative(root, path), entry.name)) result.unreadable.push({ path, error: target });
+          if (options.accepts(relative(root, path), name)) result.unreadable.push({ path, error: target });
           continue;
         }
         isFolder = target.isDirectory();
@@ -67,7 +78,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
         if (entered.has(key) || !options.enters(relative(root, path), key)) continue;
         entered.add(key);
         folders.push(path);
-      } else if (isFile && options.accepts(relative(root, path), entry.name)) {
+      } else if (isFile && options.accepts(relative(root, path), name)) {
         result.files.push(path);
       }
     }

@@ -175,6 +175,28 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(result.stderr).toMatch(/^aciimg: no images in directory empty-dir \(looked for \*\.jpg/);
   });
 
+  it("files and folders whose names are not UTF-8 (Latin-1 café.jpg) are each reported as such; the rest are processed", async () => {
+    const root = join(ws.dir, "latin1");
+    await mkdir(root);
+    await writeJpeg(join(root, "plain.jpg"), 160, 120);
+    const jpeg = await readFile(join(root, "plain.jpg"));
+    const latin1 = (name: string): Buffer => Buffer.concat([Buffer.from(`${root}/`), Buffer.from(name, "latin1")]);
+    await writeFile(latin1("café.jpg"), jpeg);
+    await mkdir(latin1("déjà"));
+    await writeFile(Buffer.concat([latin1("déjà"), Buffer.from("/inside.jpg")]), jpeg);
+    await writeFile(latin1("notes-é.txt"), "not an image, not searched for");
+    const result = await ws.run(["process", "latin1", "--width", "40", "-o", "out-latin1/", "--json"]);
+    expect(result.code).toBe(1);
+    const summary = jsonLines(result.stdout).at(-1)?.summary as { total: number; ok: number; failed: number; failures: Array<{ input: string; code: string; error: string }> };
+    expect(summary).toMatchObject({ total: 3, ok: 1, failed: 2 });
+    const said = "its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)";
+    expect(summary.failures.map((f) => [f.input, f.code, f.error]).sort()).toEqual([
+      ["latin1/caf\uFFFD.jpg", "E_BAD_INPUT", `cannot read latin1/caf\uFFFD.jpg: ${said}`],
+      ["latin1/d\uFFFDj\uFFFD", "E_BAD_INPUT", `cannot read latin1/d\uFFFDj\uFFFD: ${said}`],
+    ]);
+    expect(await readdir(join(ws.dir, "out-latin1"))).toEqual(["plain.jpg"]);
+  });
+
   it("a non-image inside a batch fails alone: the others are processed and the summary names it", async () => {
     const dir = join(ws.dir, "mixed");
     await mkdir(dir, { recursive: true });
