@@ -156,7 +156,7 @@ async function batch(inputs, out, extra, expected, env = {}) {
 /** Peak connections per remote member since the last reset (the most requests it had in flight). */
 function peaks() {
   const byName = Object.fromEntries(sim.groups().map((g) => [g.name, proxies.get(g.ip)?.proxy.peakConnections() ?? 0]));
-  return { "aci-1": byName["aciimg-default"], "aci-2": byName["aciimg-default--2"] };
+  return { "aci-1": byName["aciimg-default"], "aci-2": byName["aciimg2-default"] };
 }
 const resetPeaks = () => {
   for (const { proxy } of proxies.values()) proxy.reset();

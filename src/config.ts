@@ -159,14 +159,26 @@ function armRetries(value: string): number {
  * person picks can be another pool's member.
  */
 export const backendNamePattern = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+/** `backendNamePattern` in words, for messages. */
+export const backendNameRule =
+  "1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--' (Azure's rule for container group names, " +
+  "which get an aciimg- prefix)";
 
 /**
  * A state key: a backend name, or a pool member's (`<name>--<i>`, `<name>--local`;
  * engine/pool-names.ts). What a local registry entry's name must be to be read.
  */
 export function isStateKey(key: string): boolean {
+  return stateKeyParts(key) !== undefined;
+}
+
+/** A state key's backend name and pool member (its index, or "local"); undefined for what is not a state key. */
+export function stateKeyParts(key: string): { name: string; member?: number | "local" } | undefined {
   const [name = "", member, ...more] = key.split("--");
-  return more.length === 0 && backendNamePattern.test(name) && (member === undefined || member === "local" || /^[1-9][0-9]?$/.test(member));
+  if (more.length > 0 || !backendNamePattern.test(name)) return undefined;
+  if (member === undefined) return { name };
+  if (member === "local") return { name, member };
+  return /^[1-9][0-9]?$/.test(member) ? { name, member: Number(member) } : undefined;
 }
 
 /**
@@ -251,7 +263,9 @@ export function loadConfig(
   const nameSetting = setting(overrides.name, "--name", ["ACIIMG_NAME"], "name");
   const name = str(nameSetting?.value) ?? "default";
   if (!backendNamePattern.test(name)) {
-    throw usageError(nameSetting?.from ?? "--name", "1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--'", name);
+    // Stricter than ARM's container-group rule (providers/aci-names.ts), so every name that passes
+    // gives its groups names ARM accepts; checked here, before any ARM call.
+    throw usageError(nameSetting?.from ?? "--name", backendNameRule, name);
   }
   const backends = setting(overrides.backends, "--backends", ["ACIIMG_BACKENDS"], "backends");
   const withLocal = setting(overrides.withLocal === undefined ? undefined : String(overrides.withLocal), "--with-local", ["ACIIMG_WITH_LOCAL"], "withLocal");

@@ -14,7 +14,8 @@ import { mapAzureError, type AzureErrorContext } from "./aci-errors.js";
 import { conflictWith } from "./aci-owner.js";
 import { probeHealth, servesWithoutKey, type GroupBackend } from "./aci-health.js";
 import { createBackendCertificate } from "./aci-tls.js";
-import { IMAGINARY_PORT, TAG_CREATED, containerGroupSpec, groupNameOf } from "./aci-spec.js";
+import { groupNameOf } from "./aci-names.js";
+import { IMAGINARY_PORT, TAG_CREATED, containerGroupSpec } from "./aci-spec.js";
 import { lastEvents, liveStateOf, pinOf } from "./aci-state.js";
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */

@@ -23,6 +23,7 @@ import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { AzureConfig, Config } from "../config.js";
 import { backendSpecOf } from "../config.js";
 import type { BackendSpec } from "../engine/types.js";
+import { dnsLabelOf, groupNameOf } from "./aci-names.js";
 
 /** ARM api-version the v9 SDK sends (arm-notes.md §0). */
 export const ARM_API_VERSION = "2023-05-01";
@@ -47,35 +48,29 @@ export const TAG_CREATED = "aciimg-created";
  */
 export const TAG_OWNER = "aciimg-owner";
 
-/** `aciimg-<name>`: deterministic, so a lost state can find the group again (DESIGN.md §1). */
-export function groupNameOf(name: string): string {
-  return `aciimg-${name}`;
-}
-
-/**
- * A DNS label unique per group: ACI's default `Unsecure` scope needs the label free region-wide
- * (arm-notes.md §6), and rules are 5–63 chars of [a-z0-9-], not starting or ending with '-'.
- */
-export function dnsLabelOf(name: string, uniqueSuffix: string): string {
-  const suffix = uniqueSuffix.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 12) || "x0000";
-  return `aciimg-${name}-${suffix}`.slice(0, 63).replace(/-+$/, "");
-}
-
 /**
  * The container's `command`: write the TLS pair from the environment to files only the container
  * user can read, forget the key, and exec the image's /start.sh with TLS, our resolution limit and
  * the URL-fetching endpoint off. `${TMPDIR:-/tmp}`: /tmp in the image (TMPDIR is unset there).
+ * The pair travels base64-encoded on one line: whether ACI keeps the newlines of a multi-line value
+ * is not documented, and a PEM without them fails to load, so imaginary would crash-loop until
+ * --timeout. `base64 -d` is busybox's in the Alpine image.
  */
 export function commandFor(spec: BackendSpec): string[] {
   const script = [
     "umask 077",
     'd="${TMPDIR:-/tmp}"',
-    `printf '%s\n' "$${TLS_CERT_ENV}" > "$d/aciimg-cert.pem"`,
-    `printf '%s\n' "$${TLS_KEY_ENV}" > "$d/aciimg-key.pem"`,
+    `printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`,
+    `printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`,
     `unset ${TLS_KEY_ENV}`,
     `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
   ].join(" && ");
   return ["/bin/sh", "-c", script];
+}
+
+/** A PEM as one line, for an environment variable (`commandFor` decodes it). */
+export function envEncode(pem: string): string {
+  return Buffer.from(pem, "utf8").toString("base64");
 }
 
 /** What a group is started with besides its spec: the API key and the TLS pair, all secret but the certificate. */
@@ -115,8 +110,8 @@ export function containerGroupSpec(
           // https://github.com/h2non/imaginary#memory-issues (also set by the aio image).
           { name: "MALLOC_ARENA_MAX", value: "2" },
           { name: KEY_ENV, secureValue: secrets.apiKey },
-          { name: TLS_CERT_ENV, value: secrets.tls.certPem },
-          { name: TLS_KEY_ENV, secureValue: secrets.tls.keyPem },
+          { name: TLS_CERT_ENV, value: envEncode(secrets.tls.certPem) },
+          { name: TLS_KEY_ENV, secureValue: envEncode(secrets.tls.keyPem) },
         ],
         resources: { requests: { cpu: spec.cpu, memoryInGB: spec.memoryInGB } },
       },
@@ -180,7 +175,10 @@ export function dryRunRequest(config: Config): { method: "PUT"; url: string; bod
 
 /** The masked ARM PUT that creating a backend of `spec` would send (in `azure.location` when the spec names none). */
 export function dryRunRequestFor(spec: BackendSpec, azure: AzureConfig): { method: "PUT"; url: string; body: unknown } {
-  const group = containerGroupSpec(spec, azure, { apiKey: MASK, tls: { certPem: "(a certificate made for this group)", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
+  const group = containerGroupSpec(spec, azure, { apiKey: MASK, tls: { certPem: "", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
+  for (const env of group.containers[0]?.environmentVariables ?? []) {
+    if (env.name === TLS_CERT_ENV) env.value = "(a certificate made for this group, base64-encoded PEM)";
+  }
   const url = `${azure.armEndpoint}${groupPath(azure, groupNameOf(spec.name))}?api-version=${ARM_API_VERSION}`;
   return { method: "PUT", url, body: wireBody(group) };
 }

@@ -46,13 +46,14 @@ export function liveStateOf(group: ContainerGroup): LiveState {
 
 /**
  * The fingerprint of the certificate a group was made with, from its (plain, ARM-readable)
- * certificate variable; undefined for a group made before aciimg served TLS, or not by aciimg.
+ * certificate variable, a base64-encoded PEM (aci-spec.ts `commandFor`); undefined for a group
+ * made before aciimg served TLS or sent it encoded, or not by aciimg.
  */
 export function pinOf(group: ContainerGroup): string | undefined {
-  const pem = group.containers[0]?.environmentVariables?.find((e) => e.name === TLS_CERT_ENV)?.value;
-  if (!pem) return undefined;
+  const encoded = group.containers[0]?.environmentVariables?.find((e) => e.name === TLS_CERT_ENV)?.value;
+  if (!encoded) return undefined;
   try {
-    return fingerprintOf(pem);
+    return fingerprintOf(Buffer.from(encoded, "base64"));
   } catch {
     return undefined;
   }

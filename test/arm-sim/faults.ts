@@ -2,7 +2,7 @@
  * The faults a test sets on the simulator, and what they mean for one PUT: the ARM errors real ACI
  * sends (arm-notes.md §3.1) and the `CreatePlan` fixed when a group is created, so changing a fault
  * later never rewrites a group already on its way. Per-group faults are keyed by group name, so a
- * pool (`aciimg-<name>`, `aciimg-<name>--2`, …) can have one slow or failing member.
+ * pool (`aciimg-<name>`, `aciimg2-<name>`, …) can have one slow or failing member.
  */
 import type { CreatePlan, ProvisionFailure } from "./groups.js";
 

@@ -93,23 +93,75 @@ export function event(name: string, message: string, type: "Normal" | "Warning" 
   return { count: 1, firstTimestamp: now, lastTimestamp: now, name, message, type };
 }
 
-/** Validates a PUT body the way ARM would (required fields, arm-notes.md §1.2); returns a message or undefined. */
-export function invalidPut(body: PutBody): string | undefined {
+/**
+ * ARM's naming rules (Azure "resource-name-rules"; arm-notes.md §1.2). The DNS label message is ACI's
+ * own (quoted in derekbekoe/vscode-spot#37); the group-name and tag codes are ARM's generic ones.
+ * The rules say "lowercase", but real ACI created `mycontainerGroupxxx` (recordings/…create_test.json:
+ * ARM names are case-insensitive), so capitals pass here; aciimg's own names are lowercase anyway.
+ */
+const groupNameRule = /^(?!-)(?!.*-$)(?!.*--)[a-z0-9-]{1,63}$/i;
+const dnsLabelRule = /^[a-z][a-z0-9-]{3,61}[a-z0-9]$/;
+/** ARM's tag limits: 50 per resource, names up to 512 characters, values up to 256. */
+export const tagLimits = { count: 50, nameLength: 512, valueLength: 256 } as const;
+
+/** A refusal as ARM sends it: HTTP 400 with this code and message. */
+export interface Refusal {
+  code: string;
+  message: string;
+}
+
+/** Validates a PUT the way ARM would (the group's name, required fields, DNS label, tags: arm-notes.md §1.2). */
+export function invalidPut(name: string, body: PutBody): Refusal | undefined {
+  const content = (message: string): Refusal => ({ code: "InvalidRequestContent", message });
+  if (!groupNameRule.test(name)) {
+    return {
+      code: "InvalidResourceName",
+      message: `The container group name '${name}' is invalid. The name must be between 1 and 63 characters long, contain only lowercase letters, numbers and hyphens, not start or end with a hyphen, and not contain consecutive hyphens.`,
+    };
+  }
   const containers = body.properties?.containers;
-  if (!body.location) return "The 'location' property is required.";
-  if (!Array.isArray(containers) || containers.length === 0) return "The 'containers' property is required.";
-  if (!body.properties?.osType) return "The 'osType' property is required.";
+  if (!body.location) return content("The 'location' property is required.");
+  if (!Array.isArray(containers) || containers.length === 0) return content("The 'containers' property is required.");
+  if (!body.properties?.osType) return content("The 'osType' property is required.");
   for (const c of containers) {
-    if (!c.name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name)) return `The container name '${c.name}' is invalid.`;
-    if (!c.properties?.image) return "The 'image' property is required.";
+    if (!c.name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name)) return content(`The container name '${c.name}' is invalid.`);
+    if (!c.properties?.image) return content("The 'image' property is required.");
     const req = c.properties.resources?.requests;
-    if (typeof req?.cpu !== "number" || typeof req.memoryInGB !== "number") return "The 'resources.requests' property is required.";
+    if (typeof req?.cpu !== "number" || typeof req.memoryInGB !== "number") return content("The 'resources.requests' property is required.");
   }
   const label = body.properties.ipAddress?.dnsNameLabel;
-  if (label !== undefined && !/^[a-z0-9]([a-z0-9-]{3,61}[a-z0-9])$/.test(label)) {
-    return `The DNS name label '${label}' is invalid. It can contain only lowercase letters, numbers and hyphens, and must be between 5 and 63 characters long.`;
+  if (label !== undefined && !dnsLabelRule.test(label)) {
+    return {
+      code: "InvalidDnsNameLabel",
+      message: `The DNS name label '${label}' in container group '${name}' is invalid. It can contain only lowercase letters, numbers and hyphens. The first character must be a letter. The last character must be a letter or number. The value must be between 5 and 63 characters long.`,
+    };
+  }
+  return invalidTags(body.tags ?? {});
+}
+
+function invalidTags(tags: Record<string, string>): Refusal | undefined {
+  const entries = Object.entries(tags);
+  if (entries.length > tagLimits.count) {
+    return { code: "InvalidTagCount", message: `The number of tags (${entries.length}) exceeds the maximum of ${tagLimits.count} per resource.` };
+  }
+  for (const [tagName, value] of entries) {
+    if (tagName.length > tagLimits.nameLength) {
+      return { code: "InvalidTagNameLength", message: `The tag name '${tagName}' exceeds the maximum length of '${tagLimits.nameLength}' characters.` };
+    }
+    if (typeof value !== "string" || value.length > tagLimits.valueLength) {
+      return { code: "InvalidTagValueLength", message: `The tag value of '${tagName}' exceeds the maximum length of '${tagLimits.valueLength}' characters.` };
+    }
   }
   return undefined;
+}
+
+/**
+ * Whether ACI keeps the newlines of a multi-line environment value is not documented (issue 21), so
+ * the simulator takes the worst case: the container (and a GET) sees each line break as a space.
+ */
+function singleLine(env: ContainerEnv): ContainerEnv {
+  const flat = (text: string | undefined) => text?.replace(/\r?\n/g, " ");
+  return { name: env.name, ...(env.value !== undefined ? { value: flat(env.value) } : {}), ...(env.secureValue !== undefined ? { secureValue: flat(env.secureValue) } : {}) };
 }
 
 export function groupFromPut(id: string, resourceGroup: string, name: string, body: PutBody, plan: CreatePlan): SimGroup {
@@ -125,7 +177,7 @@ export function groupFromPut(id: string, resourceGroup: string, name: string, bo
     containerName: first.name ?? "container",
     image: cprops.image ?? "",
     command: cprops.command ?? [],
-    env: cprops.environmentVariables ?? [],
+    env: (cprops.environmentVariables ?? []).map(singleLine),
     ports: cprops.ports ?? [],
     cpu: cprops.resources?.requests?.cpu ?? 1,
     memoryInGB: cprops.resources?.requests?.memoryInGB ?? 1.5,

@@ -239,8 +239,8 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     if (method === "PUT") {
       if (faults.putError) return armError(res, faults.putError.status, faults.putError.code, faults.putError.message, writeHeaders);
       const put = (body ?? {}) as PutBody;
-      const invalid = invalidPut(put);
-      if (invalid) return armError(res, 400, "InvalidRequestContent", invalid);
+      const invalid = invalidPut(name, put);
+      if (invalid) return armError(res, 400, invalid.code, invalid.message);
       if (existing) {
         // Updates that change resources are refused by ACI (arm-notes.md §6 "Known issues").
         return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one.`);

@@ -82,7 +82,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(3);
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--2", "aciimg-default--3"]);
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg2-default", "aciimg3-default"]);
     const upped = lastJson(up);
     expect(upped).toMatchObject({ requested: 3, serving: 3 });
     expect((upped.members as Array<Record<string, unknown>>).map((m) => [m.backend, m.state, m.created])).toEqual([
@@ -111,7 +111,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const counts = perMember(files);
     expect(summary.backends).toEqual(counts);
     // No member under half its even share (60 / 3 / 2 = 10), as each group's backend counts it.
-    const served = await Promise.all(["aciimg-default", "aciimg-default--2", "aciimg-default--3"].map((name) => sim.servedCount(name)));
+    const served = await Promise.all(["aciimg-default", "aciimg2-default", "aciimg3-default"].map((name) => sim.servedCount(name)));
     expect(served, JSON.stringify(counts)).toEqual([counts["aci-1"], counts["aci-2"], counts["aci-3"]]);
     for (const n of served) expect(n, JSON.stringify(served)).toBeGreaterThanOrEqual(10);
   }, 240_000);
@@ -123,7 +123,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     // A blur of the full image first makes each image cost enough that most of the batch is
     // still to come when every member serves and aci-2 is deleted.
     const run = await cli(heavyBatch("--backends", "3"), {}, 120_000, (_line, stderr) => {
-      if (!deleting && /3 of 3 serving/.test(stderr)) deleting = sim.deleteOutOfBand("aciimg-default--2");
+      if (!deleting && /3 of 3 serving/.test(stderr)) deleting = sim.deleteOutOfBand("aciimg2-default");
     });
     await deleting;
     expect(run.code, run.stderr).toBe(0);
@@ -133,7 +133,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(summary).toMatchObject({ total: images, ok: images, failed: 0 });
     // Deleting it was not a reason to make another: the two left carried the batch.
     expect(sim.count("PUT")).toBe(3);
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--3"]);
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg3-default"]);
   }, 240_000);
 
   test("the quota reached at the third member: two serve, the message says why, the batch succeeds", async () => {
@@ -247,7 +247,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<unknown> | undefined;
     const run = await cli(heavyBatch("--backends", "2"), {}, 120_000, (_line, stderr) => {
-      if (!deleting && /2 of 2 serving/.test(stderr)) deleting = Promise.all(["aciimg-default", "aciimg-default--2"].map((name) => sim.deleteOutOfBand(name)));
+      if (!deleting && /2 of 2 serving/.test(stderr)) deleting = Promise.all(["aciimg-default", "aciimg2-default"].map((name) => sim.deleteOutOfBand(name)));
     });
     await deleting;
     expect(run.code, run.stderr).toBe(0);
@@ -312,7 +312,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const run = await cli(batch("--backends", "2"), {}, 120_000);
     expect(run.code, run.stderr).toBe(5);
     expect(lastJson(run).error).toMatchObject({ code: "E_CONFLICT" });
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-default--2"]);
+    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg2-default"]);
     expect(sim.count("DELETE")).toBe(0);
     rmSync(join(dir, "other-state.json"), { force: true });
   }, 240_000);
@@ -320,12 +320,16 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
   test("up --backends 3 --dry-run shows one masked ARM request per member and makes nothing", async () => {
     const run = await cli(["up", "--backends", "3", "--dry-run"]);
     expect(run.code, run.stderr).toBe(0);
-    const requests = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { method: string; url: string });
-    expect(requests.map((r) => [r.method, /containerGroups\/([^?]+)/.exec(r.url)?.[1]])).toEqual([
+    const requests = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { method: string; url: string; body: { properties: { ipAddress: { dnsNameLabel: string } } } });
+    const names = requests.map((r) => /containerGroups\/([^?]+)/.exec(r.url)?.[1] ?? "");
+    expect(requests.map((r, i) => [r.method, names[i]])).toEqual([
       ["PUT", "aciimg-default"],
-      ["PUT", "aciimg-default--2"],
-      ["PUT", "aciimg-default--3"],
+      ["PUT", "aciimg2-default"],
+      ["PUT", "aciimg3-default"],
     ]);
+    // ARM's rules (Azure resource-name-rules), written out here rather than imported from src.
+    for (const name of names) expect(name).toMatch(/^(?!-)(?!.*-$)(?!.*--)[a-z0-9-]{1,63}$/);
+    for (const r of requests) expect(r.body.properties.ipAddress.dnsNameLabel).toMatch(/^[a-z][a-z0-9-]{3,61}[a-z0-9]$/);
     expect(run.stdout).not.toMatch(/BEGIN|IMAGINARY_SECRET":"[^*]/);
     expect(sim.count("PUT")).toBe(0);
   });

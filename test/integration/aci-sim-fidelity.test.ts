@@ -146,4 +146,34 @@ describe("ARM simulator vs real ACI recordings", () => {
     expect(noRg.status).toBe(404);
     expect(at(noRg.body, "error.code")).toBe("ResourceGroupNotFound");
   });
+
+  test("a PUT ARM would refuse is refused with 400: a group name with '--', a DNS label that starts with a digit, too many or too long tags", async () => {
+    const put = entries("recording_containergroups_create_test.json")[0]!;
+    const body = put.RequestBody as { tags?: Record<string, string>; properties: { ipAddress?: { dnsNameLabel?: string } } };
+    const named = (name: string, changed: typeof body = body) =>
+      replay({ ...put, RequestBody: changed }, put.RequestUri.replace("mycontainerGroupxxx", name));
+    const refusals = [
+      await named("aciimg-default--2"),
+      await named("-aciimg"),
+      await named("a".repeat(64)),
+      await named("ok-name", { ...body, properties: { ...body.properties, ipAddress: { ...body.properties.ipAddress, dnsNameLabel: "2abcd" } } }),
+      await named("ok-name", { ...body, tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, "v"])) }),
+      await named("ok-name", { ...body, tags: { ["n".repeat(513)]: "v" } }),
+      await named("ok-name", { ...body, tags: { t: "v".repeat(257) } }),
+    ];
+    expect(refusals.map((r) => [r.status, at(r.body, "error.code")])).toEqual([
+      [400, "InvalidResourceName"],
+      [400, "InvalidResourceName"],
+      [400, "InvalidResourceName"],
+      [400, "InvalidDnsNameLabel"],
+      [400, "InvalidTagCount"],
+      [400, "InvalidTagNameLength"],
+      [400, "InvalidTagValueLength"],
+    ]);
+    expect(sim.groups().filter((g) => g.name === "ok-name" || g.name.includes("--"))).toEqual([]);
+    // At the limits, the same PUT is accepted (and the group removed again).
+    const edge = await named("ok-name", { ...body, tags: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`${i}`.padEnd(512, "n"), "v".repeat(256)])) });
+    expect(edge.status).toBe(201);
+    await sim.deleteOutOfBand("ok-name");
+  });
 });

@@ -33,7 +33,7 @@ const exceptions: Array<{ from: string; module: string; names: string[]; why: st
   { from: "state", module: "engine/types", names: ["STATE_VERSION"], why: "the State contract's version constant" },
   // Config helpers the providers share with the CLI's config: one definition of the name rule,
   // the default state directory (local registry beside it) and the spec derived from a config.
-  { from: "providers", module: "config", names: ["isStateKey", "defaultStatePath", "backendSpecOf"], why: "config values the providers need" },
+  { from: "providers", module: "config", names: ["isStateKey", "stateKeyParts", "defaultStatePath", "backendSpecOf"], why: "config values the providers need" },
 ];
 
 /** Type-only imports the table does not allow. */
