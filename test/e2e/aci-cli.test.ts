@@ -174,3 +174,19 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     expect(sim.requests).toEqual([]);
   });
 });
+
+describe("backend names ARM would refuse (spawned CLI, ARM simulator)", () => {
+  test.each([
+    ["--name", ["--name", "web--2"], {}],
+    ["ACIIMG_NAME", [], { ACIIMG_NAME: "-web" }],
+    ['"name" in', ["--config", "names.json"], {}],
+  ])("a bad name from %s is a usage error naming the rule, before any ARM call", async (from, args, env) => {
+    writeFileSync(join(dir, "names.json"), JSON.stringify({ name: "Web_1" }));
+    const up = await cli(["up", ...args, "--json"], env);
+    expect(up.code, up.stderr).toBe(2);
+    expect(json(up).error).toMatchObject({ code: "E_USAGE" });
+    expect(up.stderr).toContain(`aciimg: ${from}`);
+    expect(up.stderr).toContain(": expected 1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--'");
+    expect(sim.requests).toEqual([]);
+  });
+});
