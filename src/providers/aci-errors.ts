@@ -42,9 +42,18 @@ const NO_CREDENTIALS_HELP =
   "Sign in with `az login`, or set a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), " +
   "or run where a managed identity is available (App Service/Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
 
+// ARM caches role assignments, so a new one can take minutes to apply and the first `up` after it may still be
+// refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
   "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\").";
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\"). " +
+  "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
+
+// A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration
+// (Azure/aci-connector-k8s#33, MicrosoftDocs/azure-docs#28770); registering the namespace is a one-off step.
+const REGISTER_HELP =
+  "Register it once with `az provider register --namespace Microsoft.ContainerInstance --wait` " +
+  "(needs Contributor or Owner on the subscription), then retry.";
 
 /** A failed LRO carries the ARM error only in its message (arm-notes.md §2.3). */
 function lroErrorCode(message: string): string | undefined {
@@ -76,6 +85,12 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
       return make(
         "E_CONFIG",
         `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
+      );
+    case "MissingSubscriptionRegistration":
+      return make(
+        "E_CONFIG",
+        `cannot ${ctx.action}: subscription ${ctx.subscriptionId ?? ""} is not registered to use Azure Container Instances ` +
+          `(Microsoft.ContainerInstance) (${detail}). ${REGISTER_HELP}`,
       );
     case "AuthorizationFailed":
     case "LinkedAuthorizationFailed":
