@@ -139,7 +139,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   type Inject = () => unknown;
   test.each<[string, Inject, Record<string, string>, number, RegExp]>([
     ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
-    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*Azure Container Registry/s],
+    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*default image from ghcr\.io.*az acr import --name/s],
     ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
     ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator" role.*few minutes/s],
     [

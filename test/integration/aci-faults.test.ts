@@ -32,7 +32,7 @@ describe("create failures on the ARM simulator", () => {
   test.each([
     ["quota", armErrors.quota, "E_QUOTA", /quota.*aciimg reap/s],
     ["capacity", armErrors.capacity, "E_CAPACITY", /no capacity.*another --location/s],
-    ["registry pull limit", armErrors.registry, "E_IMAGE_PULL", /Docker Hub.*Azure Container Registry/s],
+    ["registry pull limit", armErrors.registry, "E_IMAGE_PULL", /Docker Hub.*default image from ghcr\.io.*az acr import --name/s],
     ["inaccessible image", armErrors.inaccessibleImage, "E_IMAGE_PULL", /not accessible.*--image/s],
     ["missing role", armErrors.forbidden, "E_FORBIDDEN", /"aciimg operator" role.*few minutes to apply/s],
     [

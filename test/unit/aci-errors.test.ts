@@ -28,7 +28,7 @@ describe("mapAzureError", () => {
     [409, "MissingSubscriptionRegistration", "E_CONFIG", /sub-1 is not registered.*`az provider register --namespace Microsoft\.ContainerInstance --wait`/s],
     [400, "ContainerGroupQuotaReached", "E_QUOTA", /quota/],
     [409, "ServiceUnavailable", "E_CAPACITY", /another --location/],
-    [409, "RegistryErrorResponse", "E_IMAGE_PULL", /Azure Container Registry/],
+    [409, "RegistryErrorResponse", "E_IMAGE_PULL", /ghcr\.io.*az acr import --name <acr>.*--registry-server <acr>\.azurecr\.io/s],
     [400, "InaccessibleImage", "E_IMAGE_PULL", /--image/],
     [500, "InternalServerError", "E_AZURE", /retry/],
   ] as const)("RestError %i %s becomes %s with advice", (status, code, expected, advice) => {
