@@ -89,8 +89,8 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
     case "MissingSubscriptionRegistration":
       return make(
         "E_CONFIG",
-        `cannot ${ctx.action}: subscription ${ctx.subscriptionId ?? ""} is not registered to use Azure Container Instances ` +
-          `(Microsoft.ContainerInstance) (${detail}). ${REGISTER_HELP}`,
+        `cannot ${ctx.action}: subscription ${ctx.subscriptionId ?? ""} is not registered to use ` +
+          `Azure Container Instances (Microsoft.ContainerInstance) (${detail}). ${REGISTER_HELP}`,
       );
     case "AuthorizationFailed":
     case "LinkedAuthorizationFailed":
@@ -111,10 +111,11 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
       return make(
         "E_IMAGE_PULL",
         `cannot ${ctx.action}: the registry refused to serve ${ctx.image ?? "the image"} (${detail}). ` +
-          "Docker Hub limits anonymous pulls per IP and ACI pulls from shared IPs: use the default image from ghcr.io " +
-          "(drop --image / ACIIMG_IMAGE), or copy the image into your own Azure Container Registry with " +
-          "`az acr import --name <acr> --source <image> --image <name:tag>` and use --image <acr>.azurecr.io/<name:tag> " +
-          "with --registry-server <acr>.azurecr.io, --registry-username and ACIIMG_REGISTRY_PASSWORD (README \"What gets created\").",
+          "Docker Hub limits anonymous pulls per IP and ACI pulls from shared IPs: use the default image " +
+          "from ghcr.io (drop --image / ACIIMG_IMAGE), or copy the image into your own Azure Container Registry " +
+          "with `az acr import --name <acr> --source <image> --image <name:tag>` and use " +
+          "--image <acr>.azurecr.io/<name:tag> with --registry-server <acr>.azurecr.io, --registry-username " +
+          "and ACIIMG_REGISTRY_PASSWORD (README \"What gets created\").",
       );
     case "InaccessibleImage":
       return make(

@@ -139,9 +139,9 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   type Inject = () => unknown;
   test.each<[string, Inject, Record<string, string>, number, RegExp]>([
     ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
-    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*default image from ghcr\.io.*az acr import --name/s],
+    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*ghcr\.io.*az acr import/s],
     ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
-    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator" role.*few minutes/s],
+    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator".*few minutes/s],
     [
       "subscription never used ACI",
       () => (sim.faults.putError = { ...armErrors.notRegistered }),
@@ -174,7 +174,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     expect(state.backends).toEqual({});
   });
 
-  test("subscription never used ACI under --json: the last stdout line is E_CONFIG with the ARM code and the command", async () => {
+  test("never-registered subscription under --json: last line is E_CONFIG with the ARM code and command", async () => {
     sim.faults.putError = { ...armErrors.notRegistered };
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(5);

@@ -22,7 +22,7 @@ describe("Azure settings the aci provider reads", () => {
     );
   });
 
-  test("the default image is aio-imaginary from ghcr.io (not Docker Hub's shared-IP pull limit), pinned to a dated tag", () => {
+  test("the default image is aio-imaginary from ghcr.io, not Docker Hub, pinned to a dated tag", () => {
     expect(DEFAULT_IMAGE).toMatch(/^ghcr\.io\/nextcloud-releases\/aio-imaginary:\d{8}_\d{6}$/);
     expect(loadConfig({}, {}, "/nonexistent").image).toBe(DEFAULT_IMAGE);
     // Docker Hub stays an explicit choice, taken as given.
