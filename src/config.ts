@@ -12,14 +12,18 @@ import type { ProviderKind } from "./engine/types.js";
 import { parseBytes, parseDuration } from "./units.js";
 
 /**
- * The imaginary image ACI runs by default. nextcloud/aio-imaginary is maintained (rebuilt with
- * current Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks
- * -max-allowed-resolution; imaginary-api.md §2.4), and its /start.sh takes the API key from the
- * IMAGINARY_SECRET env var, so the key never appears in the ARM-visible `command`
- * (src/providers/aci-spec.ts). Pinned by a release tag (YYYYMMDD_HHMMSS, the scheme AIO publishes)
- * that public deployments pin; `latest` would make starts unreproducible.
+ * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
+ * Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks -max-allowed-resolution;
+ * imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env var, so the key
+ * never appears in the ARM-visible `command` (src/providers/aci-spec.ts).
+ * From ghcr.io, not Docker Hub: ACI pulls from shared egress addresses, where Docker Hub's anonymous pull
+ * limit shows up as RegistryErrorResponse; Nextcloud moved its AIO images to ghcr.io/nextcloud-releases for
+ * that reason (nextcloud/all-in-one#6123). The tag is the one AIO's own helm chart pins:
+ * nextcloud/all-in-one@4c998aff7325d91402e2b491eb95fa2de12c9252,
+ * nextcloud-aio-helm-chart/templates/nextcloud-aio-imaginary-deployment.yaml. Pinned, because `latest`
+ * would make starts unreproducible. `--image nextcloud/aio-imaginary:<tag>` still selects Docker Hub.
  */
-export const DEFAULT_IMAGE = "nextcloud/aio-imaginary:20260929_105435";
+export const DEFAULT_IMAGE = "ghcr.io/nextcloud-releases/aio-imaginary:20260609_115915";
 
 export interface AzureConfig {
   subscriptionId?: string;

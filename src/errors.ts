@@ -27,7 +27,7 @@ export const errorCodes = {
   E_TIMEOUT: 4,
   /** Azure: no credential in DefaultAzureCredential's chain produced a token. */
   E_NO_CREDENTIALS: 5,
-  /** Azure: subscription or resource group not configured. */
+  /** Azure: subscription or resource group not configured, or the subscription not registered for ACI. */
   E_CONFIG: 5,
   /** Azure: the resource group does not exist. */
   E_RESOURCE_GROUP_NOT_FOUND: 5,

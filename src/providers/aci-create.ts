@@ -191,7 +191,7 @@ async function checkServes(
       "E_PROVISION",
       `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
         `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
-        `(nextcloud/aio-imaginary, or one built FROM it).`,
+        `(Nextcloud's aio-imaginary, the default, or one built FROM it).`,
       { cause: error },
     );
   });
@@ -205,7 +205,7 @@ async function checkServes(
     throw new AciimgError(
       "E_PROVISION",
       `${action}: ${about.image} answers without the API key, so anyone who finds its public IP could use it. ` +
-        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default nextcloud/aio-imaginary does).`,
+        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, Nextcloud's aio-imaginary, does).`,
     );
   }
 }

@@ -42,9 +42,18 @@ const NO_CREDENTIALS_HELP =
   "Sign in with `az login`, or set a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), " +
   "or run where a managed identity is available (App Service/Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
 
+// ARM caches role assignments, so a new one can take minutes to apply and the first `up` after it may still be
+// refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
   "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\").";
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\"). " +
+  "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
+
+// A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration
+// (Azure/aci-connector-k8s#33, MicrosoftDocs/azure-docs#28770); registering the namespace is a one-off step.
+const REGISTER_HELP =
+  "Register it once with `az provider register --namespace Microsoft.ContainerInstance --wait` " +
+  "(needs Contributor or Owner on the subscription), then retry.";
 
 /** A failed LRO carries the ARM error only in its message (arm-notes.md §2.3). */
 function lroErrorCode(message: string): string | undefined {
@@ -77,6 +86,12 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
         "E_CONFIG",
         `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
       );
+    case "MissingSubscriptionRegistration":
+      return make(
+        "E_CONFIG",
+        `cannot ${ctx.action}: subscription ${ctx.subscriptionId ?? ""} is not registered to use ` +
+          `Azure Container Instances (Microsoft.ContainerInstance) (${detail}). ${REGISTER_HELP}`,
+      );
     case "AuthorizationFailed":
     case "LinkedAuthorizationFailed":
       return make("E_FORBIDDEN", `cannot ${ctx.action}: the signed-in identity is not allowed to (${detail}). ${ROLE_HELP}`);
@@ -96,8 +111,11 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
       return make(
         "E_IMAGE_PULL",
         `cannot ${ctx.action}: the registry refused to serve ${ctx.image ?? "the image"} (${detail}). ` +
-          "Docker Hub limits anonymous pulls per IP and ACI shares IPs: copy the image into Azure Container Registry " +
-          "(`az acr import`) and use --image with --registry-server/--registry-username and ACIIMG_REGISTRY_PASSWORD.",
+          "Docker Hub limits anonymous pulls per IP and ACI pulls from shared IPs: use the default image " +
+          "from ghcr.io (drop --image / ACIIMG_IMAGE), or copy the image into your own Azure Container Registry " +
+          "with `az acr import --name <acr> --source <image> --image <name:tag>` and use " +
+          "--image <acr>.azurecr.io/<name:tag> with --registry-server <acr>.azurecr.io, --registry-username " +
+          "and ACIIMG_REGISTRY_PASSWORD (README \"What gets created\").",
       );
     case "InaccessibleImage":
       return make(

@@ -1,4 +1,4 @@
-// The simulator's stand-in for nextcloud/aio-imaginary's /start.sh (imaginary-api.md §2.4), which
+// The simulator's stand-in for Nextcloud's aio-imaginary /start.sh (imaginary-api.md §2.4), which
 // runs `imaginary -return-size -max-allowed-resolution 222.2 [-key $IMAGINARY_SECRET] "$@"`.
 // Here "imaginary" is the built-in backend (`aciimg backend`), run in this process; the group's
 // real `command` (a shell step) runs in /bin/sh before it and execs this script with its flags.

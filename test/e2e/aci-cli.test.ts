@@ -139,9 +139,16 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   type Inject = () => unknown;
   test.each<[string, Inject, Record<string, string>, number, RegExp]>([
     ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
-    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*Azure Container Registry/s],
+    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*ghcr\.io.*az acr import/s],
     ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
-    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator" role/],
+    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator".*few minutes/s],
+    [
+      "subscription never used ACI",
+      () => (sim.faults.putError = { ...armErrors.notRegistered }),
+      {},
+      5,
+      /az provider register --namespace Microsoft\.ContainerInstance --wait/,
+    ],
     ["429 without Retry-After", () => (sim.faults.throttle = { count: 1, methods: ["PUT"] }), {}, 6, /throttling/],
     ["500 after retries", () => (sim.faults.serverError = { count: 10, status: 500, methods: ["PUT"] }), {}, 6, /500.*after retries/s],
     ["missing resource group", () => undefined, { AZURE_RESOURCE_GROUP: "no-such-rg" }, 5, /az group create -n no-such-rg/],
@@ -165,6 +172,20 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
     const state = existsSync(join(dir, "state.json")) ? (JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: object }) : { backends: {} };
     expect(state.backends).toEqual({});
+  });
+
+  test("never-registered subscription under --json: last line is E_CONFIG with the ARM code and command", async () => {
+    sim.faults.putError = { ...armErrors.notRegistered };
+    const up = await cli(["up", "--json"]);
+    expect(up.code, up.stderr).toBe(5);
+    expect(json(up)).toMatchObject({
+      error: {
+        code: "E_CONFIG",
+        message: expect.stringContaining("az provider register --namespace Microsoft.ContainerInstance --wait"),
+        detail: { armCode: "MissingSubscriptionRegistration" },
+      },
+    });
+    expect(sim.groups()).toEqual([]);
   });
 
   test("no Azure credentials: exit 5 explaining az login, service principal and managed identity", async () => {

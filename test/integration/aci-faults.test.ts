@@ -32,9 +32,15 @@ describe("create failures on the ARM simulator", () => {
   test.each([
     ["quota", armErrors.quota, "E_QUOTA", /quota.*aciimg reap/s],
     ["capacity", armErrors.capacity, "E_CAPACITY", /no capacity.*another --location/s],
-    ["registry pull limit", armErrors.registry, "E_IMAGE_PULL", /Docker Hub.*Azure Container Registry/s],
+    ["registry pull limit", armErrors.registry, "E_IMAGE_PULL", /Docker Hub.*ghcr\.io.*az acr import/s],
     ["inaccessible image", armErrors.inaccessibleImage, "E_IMAGE_PULL", /not accessible.*--image/s],
-    ["missing role", armErrors.forbidden, "E_FORBIDDEN", /"aciimg operator" role/],
+    ["missing role", armErrors.forbidden, "E_FORBIDDEN", /"aciimg operator" role.*few minutes to apply/s],
+    [
+      "subscription never used ACI",
+      armErrors.notRegistered,
+      "E_CONFIG",
+      /not registered to use Azure Container Instances.*az provider register --namespace Microsoft\.ContainerInstance/s,
+    ],
   ] as const)("%s: the PUT is refused and the error says what to do", async (_, putError, code, advice) => {
     h.sim.faults.putError = { ...putError };
     const error = await createFails();

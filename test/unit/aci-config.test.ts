@@ -22,8 +22,13 @@ describe("Azure settings the aci provider reads", () => {
     );
   });
 
-  test("the default image is aio-imaginary pinned to a dated release tag, never latest", () => {
-    expect(DEFAULT_IMAGE).toMatch(/^nextcloud\/aio-imaginary:\d{8}_\d{6}$/);
+  test("the default image is aio-imaginary from ghcr.io, not Docker Hub, pinned to a dated tag", () => {
+    expect(DEFAULT_IMAGE).toMatch(/^ghcr\.io\/nextcloud-releases\/aio-imaginary:\d{8}_\d{6}$/);
+    expect(loadConfig({}, {}, "/nonexistent").image).toBe(DEFAULT_IMAGE);
+    // Docker Hub stays an explicit choice, taken as given.
+    const hub = "nextcloud/aio-imaginary:20260609_115915";
+    expect(loadConfig({ image: hub }, {}, "/nonexistent").image).toBe(hub);
+    expect(loadConfig({}, { ACIIMG_IMAGE: hub }, "/nonexistent").image).toBe(hub);
   });
 
   test("ACIIMG_STATE_BLOB_URL wins over the host's AzureWebJobsStorage, which every Functions app has", () => {

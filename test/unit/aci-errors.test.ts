@@ -24,10 +24,11 @@ describe("mapAzureError", () => {
 
   test.each([
     [404, "ResourceGroupNotFound", "E_RESOURCE_GROUP_NOT_FOUND", /az group create -n rg-1/],
-    [403, "AuthorizationFailed", "E_FORBIDDEN", /"aciimg operator" role.*deploy\/aciimg-operator\.role\.json/],
+    [403, "AuthorizationFailed", "E_FORBIDDEN", /"aciimg operator" role.*aciimg-operator\.role\.json.*minutes ago.*few minutes/s],
+    [409, "MissingSubscriptionRegistration", "E_CONFIG", /sub-1 is not registered.*`az provider register --namespace [^`]*--wait`/s],
     [400, "ContainerGroupQuotaReached", "E_QUOTA", /quota/],
     [409, "ServiceUnavailable", "E_CAPACITY", /another --location/],
-    [409, "RegistryErrorResponse", "E_IMAGE_PULL", /Azure Container Registry/],
+    [409, "RegistryErrorResponse", "E_IMAGE_PULL", /ghcr\.io.*az acr import --name <acr>.*--registry-server <acr>/s],
     [400, "InaccessibleImage", "E_IMAGE_PULL", /--image/],
     [500, "InternalServerError", "E_AZURE", /retry/],
   ] as const)("RestError %i %s becomes %s with advice", (status, code, expected, advice) => {
@@ -48,6 +49,17 @@ describe("mapAzureError", () => {
     const mapped = mapAzureError(lro, { ...ctx, events: ["Failed: Failed to pull image"] });
     expect(mapped.code).toBe("E_IMAGE_PULL");
     expect(mapped.message).toContain("Failed to pull image");
+  });
+
+  test("a failed long-running operation for an unregistered subscription is E_CONFIG with the register command", () => {
+    const lro = new Error(
+      "The long-running operation has failed. MissingSubscriptionRegistration. " +
+        "The subscription is not registered to use namespace 'Microsoft.ContainerInstance'.",
+    );
+    const mapped = mapAzureError(lro, ctx);
+    expect(mapped.code).toBe("E_CONFIG");
+    expect(mapped.message).toContain("az provider register --namespace Microsoft.ContainerInstance --wait");
+    expect(mapped.detail).toEqual({ armCode: "MissingSubscriptionRegistration" });
   });
 
   test("a failed long-running operation with an unknown code is E_PROVISION with the container's last events", () => {
