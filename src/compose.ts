@@ -66,7 +66,10 @@ export async function openStore(config: Config, options: OpenOptions = {}): Prom
 export async function openEngine(config: Config, options: OpenOptions = {}): Promise<Engine> {
   const clock = options.clock ?? systemClock;
   const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
-  return createEngine({ provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs, createTimeoutMs: createTimeoutOf(config), requestTimeout: requestTimeoutOf(config) });
+  return createEngine({
+    provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs,
+    createTimeoutMs: createTimeoutOf(config), requestTimeout: requestTimeoutOf(config),
+  });
 }
 
 /** The request timeout of every call, and the settings that raise it (named in its E_REQUEST_TIMEOUT). */
@@ -115,8 +118,10 @@ export async function openPool(config: Config, settings: Omit<PoolOptions, "memb
   // elsewhere. The one backend of a pool of one is the single backend, which does provision again.
   const single = isPoolOfOne(config);
   const member = (memberProvider: Provider, spec: ReturnType<typeof backendSpecOf>, createTimeoutMs: number): Engine =>
-    createEngine({ provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single, connections: settings.maxWindow ?? 64,
-      requestTimeout: requestTimeoutOf(config) });
+    createEngine({
+      provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single,
+      connections: settings.maxWindow ?? 64, requestTimeout: requestTimeoutOf(config),
+    });
   const members: PoolOptions["members"] = [];
   for (let index = 1; index <= config.backends; index++) {
     members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });

@@ -69,7 +69,12 @@ const writeBatchBytes = 1024 * 1024;
  * file, and then the thread pool's round trips, cost more of the CLI's CPU than the writing itself
  * (CLI profiles, issue 15): CPU that the local backend shares.
  */
-export async function writeAtomically(target: string, body: Readable, direct = false, requestTimeoutMs?: number): Promise<number> {
+export async function writeAtomically(
+  target: string,
+  body: Readable,
+  direct = false,
+  requestTimeoutMs?: number,
+): Promise<number> {
   // The answer is read, then written, never both at once: a failure while reading it is the body's, any other the writer's.
   let bodyFailed = false;
   const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -121,11 +126,13 @@ export async function writeAtomically(target: string, body: Readable, direct = f
     if (bodyFailed && (error as { code?: unknown }).code === "UND_ERR_BODY_TIMEOUT") {
       // The backend went silent mid-answer: a timeout, not a vanished backend, so no route sends
       // the image again (engine/call-retry.ts isVanished).
+      const limit = requestTimeoutMs === undefined ? {} : { timeoutMs: requestTimeoutMs };
       const within = requestTimeoutMs === undefined ? "" : ` within ${formatDuration(requestTimeoutMs)}`;
       throw new AciimgError(
         "E_REQUEST_TIMEOUT",
-        `the backend stopped sending its answer while writing ${target} (nothing more came${within}); it was not sent again. ${requestTimeoutAdvice}`,
-        { cause: error, detail: { code: "UND_ERR_BODY_TIMEOUT", ...(requestTimeoutMs === undefined ? {} : { timeoutMs: requestTimeoutMs }) } },
+        `the backend stopped sending its answer while writing ${target} (nothing more came${within}); ` +
+          `it was not sent again. ${requestTimeoutAdvice}`,
+        { cause: error, detail: { code: "UND_ERR_BODY_TIMEOUT", ...limit } },
       );
     }
     if (bodyFailed) {

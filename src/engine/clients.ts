@@ -27,7 +27,9 @@ export interface RequestTimeout {
  * the answer's headers and each pause in its body (the client's defaults: 2 min, 1 min).
  */
 export function createBackendClients(connections: number | undefined, timeout?: RequestTimeout): BackendClients {
-  const timeouts = timeout === undefined ? {} : { headersTimeoutMs: timeout.ms, bodyTimeoutMs: timeout.ms, timeoutAdvice: timeout.advice };
+  const timeouts = timeout === undefined
+    ? {}
+    : { headersTimeoutMs: timeout.ms, bodyTimeoutMs: timeout.ms, timeoutAdvice: timeout.advice };
   const clients = new Map<string, ImaginaryClient>();
   const seenHealthy = new Map<string, number>();
   return {
@@ -36,7 +38,8 @@ export function createBackendClients(connections: number | undefined, timeout?: 
       const key = `${record.id} ${record.endpoint} ${record.tlsFingerprint ?? ""}`;
       let client = clients.get(key);
       if (!client) {
-        client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, fileRoot: record.fileRoot, connections, ...timeouts });
+        const { endpoint, apiKey, tlsFingerprint, fileRoot } = record;
+        client = createImaginaryClient({ endpoint, apiKey, tlsFingerprint, fileRoot, connections, ...timeouts });
         clients.set(key, client);
       }
       return client;

@@ -78,8 +78,13 @@ export function failureReply(error: unknown, context: FailureContext): HandlerRe
   if (error.code === "E_REQUEST_TIMEOUT") {
     // The backend got the image and may still be rendering it: a gateway timeout, without
     // Retry-After, since sending it again starts another render (engine/call-retry.ts isVanished).
-    const limit = typeof error.detail?.timeoutMs === "number" ? ` within ${formatDuration(error.detail.timeoutMs)}` : "";
-    return errorReply(504, `The image backend gave no answer${limit} (E_REQUEST_TIMEOUT); the image may need a longer request timeout on the server`);
+    const limitMs = error.detail?.timeoutMs;
+    const within = typeof limitMs === "number" ? ` within ${formatDuration(limitMs)}` : "";
+    return errorReply(
+      504,
+      `The image backend gave no answer${within} (E_REQUEST_TIMEOUT); ` +
+        "the image may need a longer request timeout on the server",
+    );
   }
   if (unavailableCodes.has(error.code)) {
     return errorReply(503, `The image backend is not available right now (${error.code}); retry later`, retryAfter);

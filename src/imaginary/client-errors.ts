@@ -72,14 +72,22 @@ export function emptyResponseError(endpoint: string, path: string): AciimgError 
  * `isSocket`: connecting to a Unix socket also fails with ENOENT (no socket file: the backend is
  * gone and its file removed) and EACCES (not our socket): the backend is not there either.
  */
-export function mapTransportError(error: unknown, endpoint: string, path: string, isSocket = false, timeouts?: ResponseTimeouts): AciimgError | unknown {
+export function mapTransportError(
+  error: unknown,
+  endpoint: string,
+  path: string,
+  isSocket = false,
+  timeouts?: ResponseTimeouts,
+): AciimgError | unknown {
   if (error instanceof AciimgError) return error;
   // undici's RequestAbortedError, by its code: importing undici here would load it for every command.
   if (isAbortError(error) || (error as { code?: unknown } | undefined)?.code === "UND_ERR_ABORTED") {
     return new AciimgError("E_ABORTED", `request ${path.split("?")[0]} to ${endpoint} was cancelled`, { cause: error });
   }
   const timedOut = errorCode(error, timeoutCodes);
-  if (timedOut !== undefined && timeoutCodes.has(timedOut)) return timeoutError(error, timedOut, endpoint, path, timeouts);
+  if (timedOut !== undefined && timeoutCodes.has(timedOut)) {
+    return timeoutError(error, { code: timedOut, endpoint, path, timeouts });
+  }
   const codes = isSocket ? socketUnreachableCodes : unreachableCodes;
   const code = errorCode(error, codes);
   if (code !== undefined && codes.has(code)) {
@@ -93,11 +101,18 @@ export function mapTransportError(error: unknown, endpoint: string, path: string
 }
 
 /** A response timeout that fired: which one, its limit, and what to do about it. */
-function timeoutError(error: unknown, code: string, endpoint: string, path: string, timeouts: ResponseTimeouts | undefined): AciimgError {
+function timeoutError(
+  error: unknown,
+  fired: { code: string; endpoint: string; path: string; timeouts: ResponseTimeouts | undefined },
+): AciimgError {
+  const { code, endpoint, path, timeouts } = fired;
   const isHeaders = code === "UND_ERR_HEADERS_TIMEOUT";
   const limitMs = isHeaders ? timeouts?.headersMs : timeouts?.bodyMs;
   const within = limitMs === undefined ? "" : ` within ${formatDuration(limitMs)}`;
-  const what = isHeaders ? `gave no answer to ${path.split("?")[0]}${within}` : `stopped sending its answer to ${path.split("?")[0]} (nothing more came${within})`;
+  const op = path.split("?")[0];
+  const what = isHeaders
+    ? `gave no answer to ${op}${within}`
+    : `stopped sending its answer to ${op} (nothing more came${within})`;
   return new AciimgError(
     "E_REQUEST_TIMEOUT",
     `the backend at ${endpoint} ${what}. It may still be working on it, so it was not sent again.` +

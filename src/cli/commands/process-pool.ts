@@ -86,7 +86,8 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     };
     // Enough workers to fill every member's window; each waits for a slot before it opens a file.
     const workers = batch.concurrency ?? members.length * maxWindow;
-    const context = { plan: batch.plan, signal: batch.signal, fits: batch.fits, route, requestTimeoutMs: batch.config.requestTimeoutMs };
+    const { plan, signal, fits } = batch;
+    const context = { plan, signal, fits, route, requestTimeoutMs: batch.config.requestTimeoutMs };
     await runJobs(context, jobs, workers, batch.report.record);
   } finally {
     await pool.close();
