@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { systemClock } from "./clock.js";
-import { backendSpecOf, type Config } from "./config.js";
+import { backendSpecOf, requestTimeoutAdvice, type Config } from "./config.js";
 import { createEngine } from "./engine/engine.js";
 import { AciimgError, usageError } from "./errors.js";
 import { createPool, type Pool, type PoolOptions } from "./engine/pool.js";
@@ -66,7 +66,15 @@ export async function openStore(config: Config, options: OpenOptions = {}): Prom
 export async function openEngine(config: Config, options: OpenOptions = {}): Promise<Engine> {
   const clock = options.clock ?? systemClock;
   const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
-  return createEngine({ provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs, createTimeoutMs: createTimeoutOf(config) });
+  return createEngine({
+    provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs,
+    createTimeoutMs: createTimeoutOf(config), requestTimeout: requestTimeoutOf(config),
+  });
+}
+
+/** The request timeout of every call, and the settings that raise it (named in its E_REQUEST_TIMEOUT). */
+function requestTimeoutOf(config: Config): { ms: number; advice: string } {
+  return { ms: config.requestTimeoutMs, advice: requestTimeoutAdvice };
 }
 
 /** A local backend is healthy in about a second; ACI takes minutes (arm-notes.md). */
@@ -110,7 +118,10 @@ export async function openPool(config: Config, settings: Omit<PoolOptions, "memb
   // elsewhere. The one backend of a pool of one is the single backend, which does provision again.
   const single = isPoolOfOne(config);
   const member = (memberProvider: Provider, spec: ReturnType<typeof backendSpecOf>, createTimeoutMs: number): Engine =>
-    createEngine({ provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single, connections: settings.maxWindow ?? 64 });
+    createEngine({
+      provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single,
+      connections: settings.maxWindow ?? 64, requestTimeout: requestTimeoutOf(config),
+    });
   const members: PoolOptions["members"] = [];
   for (let index = 1; index <= config.backends; index++) {
     members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });

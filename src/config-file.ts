@@ -10,6 +10,7 @@ const fileKeys = new Set<string>([
   "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
   "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
   "armEndpoint", "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal",
+  "requestTimeout",
 ]);
 
 /** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */

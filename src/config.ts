@@ -89,6 +89,12 @@ export interface Config {
   blob: BlobStateConfig;
   /** Idle time after which `reap` removes a backend. Default 5 min. */
   idleMs: number;
+  /**
+   * How long one image request may wait for the backend's answer, and for each further piece of
+   * it (`--request-timeout`, ACIIMG_REQUEST_TIMEOUT, "requestTimeout"). Default 2 min. When it
+   * runs out the request fails with E_REQUEST_TIMEOUT and is not sent again.
+   */
+  requestTimeoutMs: number;
   image: string;
   cpu: number;
   memoryInGB: number;
@@ -128,6 +134,7 @@ export interface ConfigOverrides {
   registryServer?: string;
   registryUsername?: string;
   timeout?: string;
+  requestTimeout?: string;
   maxSize?: string;
   maxResolution?: string | number;
   host?: string;
@@ -150,6 +157,22 @@ function port(value: string | number, what: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw usageError(what, "a port number from 0 to 65535", value);
   return n;
 }
+
+/** The longest request timeout: Node's timers hold at most 2^31-1 ms (~24.8 days), and a day is already generous. */
+const maxRequestTimeoutMs = 24 * 3_600_000;
+
+function requestTimeout(value: string | number, what: string): number {
+  const ms = parseDuration(value, what);
+  if (ms <= 0 || ms > maxRequestTimeoutMs) {
+    throw usageError(what, "a duration above 0 and at most 24h, such as 90s, 5m or 1h", value);
+  }
+  return ms;
+}
+
+/** How a person raises the request timeout, as E_REQUEST_TIMEOUT's message tells them (README "Configuration"). */
+export const requestTimeoutAdvice =
+  "If the image is this costly, raise the limit: " +
+  '--request-timeout, ACIIMG_REQUEST_TIMEOUT or "requestTimeout" in the config file.';
 
 function armRetries(value: string): number {
   const n = Number(value);
@@ -278,6 +301,8 @@ export function loadConfig(
   const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
   // Looked up here, parsed in the result below: a bad value is reported in the order settings are parsed.
   const timeout = setting(overrides.timeout, "--timeout", ["ACIIMG_CREATE_TIMEOUT"], "timeout");
+  const requestTimeoutSetting =
+    setting(overrides.requestTimeout, "--request-timeout", ["ACIIMG_REQUEST_TIMEOUT"], "requestTimeout");
   const pollInterval = setting(undefined, "", ["ACIIMG_POLL_INTERVAL"], "pollInterval");
   const cpu = setting(overrides.cpu, "--cpu", ["ACIIMG_CPU"], "cpu");
   const memory = setting(overrides.memory, "--memory", ["ACIIMG_MEMORY"], "memory");
@@ -304,6 +329,9 @@ export function loadConfig(
       blobName: "state.json",
     },
     idleMs: idle === undefined ? 5 * 60_000 : parseDuration(idle.value, idle.from),
+    requestTimeoutMs: requestTimeoutSetting === undefined
+      ? 2 * 60_000
+      : requestTimeout(requestTimeoutSetting.value, requestTimeoutSetting.from),
     image: str(pick(overrides.image, ["ACIIMG_IMAGE"], "image")) ?? DEFAULT_IMAGE,
     cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu.value, cpu.from, "a positive number of vCPUs such as 1 or 2"),
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),

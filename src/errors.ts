@@ -25,6 +25,11 @@ export const errorCodes = {
   E_PROVISION: 4,
   /** A wait was bounded and the bound was reached. */
   E_TIMEOUT: 4,
+  /**
+   * The backend gave no answer to one image request within the request timeout. It may still be
+   * working on it, so the request is not sent again (to it or to another backend).
+   */
+  E_REQUEST_TIMEOUT: 4,
   /** Azure: no credential in DefaultAzureCredential's chain produced a token. */
   E_NO_CREDENTIALS: 5,
   /** Azure: subscription or resource group not configured, or the subscription not registered for ACI. */

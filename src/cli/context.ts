@@ -23,6 +23,7 @@ export interface GlobalOptions {
   registryServer?: string;
   registryUsername?: string;
   timeout?: string;
+  requestTimeout?: string;
 }
 
 /** Maps global flags (plus command-specific ones) onto config overrides. */
@@ -41,6 +42,7 @@ export function overridesOf(options: GlobalOptions, extra: ConfigOverrides = {})
     registryServer: options.registryServer,
     registryUsername: options.registryUsername,
     timeout: options.timeout,
+    requestTimeout: options.requestTimeout,
     ...extra,
   };
 }

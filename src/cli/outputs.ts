@@ -8,7 +8,9 @@ import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
+import { requestTimeoutAdvice } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { formatDuration } from "../units.js";
 import { extensionsOf } from "../imaginary/output-types.js";
 import type { CliOutputType } from "./flags.js";
 
@@ -67,7 +69,12 @@ const writeBatchBytes = 1024 * 1024;
  * file, and then the thread pool's round trips, cost more of the CLI's CPU than the writing itself
  * (CLI profiles, issue 15): CPU that the local backend shares.
  */
-export async function writeAtomically(target: string, body: Readable, direct = false): Promise<number> {
+export async function writeAtomically(
+  target: string,
+  body: Readable,
+  direct = false,
+  requestTimeoutMs?: number,
+): Promise<number> {
   // The answer is read, then written, never both at once: a failure while reading it is the body's, any other the writer's.
   let bodyFailed = false;
   const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -116,6 +123,18 @@ export async function writeAtomically(target: string, body: Readable, direct = f
   } catch (error) {
     body.destroy();
     if (isAciimgError(error)) throw error;
+    if (bodyFailed && (error as { code?: unknown }).code === "UND_ERR_BODY_TIMEOUT") {
+      // The backend went silent mid-answer: a timeout, not a vanished backend, so no route sends
+      // the image again (engine/call-retry.ts isVanished).
+      const limit = requestTimeoutMs === undefined ? {} : { timeoutMs: requestTimeoutMs };
+      const within = requestTimeoutMs === undefined ? "" : ` within ${formatDuration(requestTimeoutMs)}`;
+      throw new AciimgError(
+        "E_REQUEST_TIMEOUT",
+        `the backend stopped sending its answer while writing ${target} (nothing more came${within}); ` +
+          `it was not sent again. ${requestTimeoutAdvice}`,
+        { cause: error, detail: { code: "UND_ERR_BODY_TIMEOUT", ...limit } },
+      );
+    }
     if (bodyFailed) {
       throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });
     }

@@ -36,6 +36,7 @@ export function createProgram(setExitCode: (code: number) => void): Command {
     .option("--registry-server <host>", "private registry server (password: ACIIMG_REGISTRY_PASSWORD)")
     .option("--registry-username <user>", "private registry user")
     .option("--timeout <duration>", "how long provisioning may take (default: 10m)")
+    .option("--request-timeout <duration>", "how long the backend may take on one image; not sent again (default: 2m)")
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`aciimg: ${oneLine(text)}\n`) });

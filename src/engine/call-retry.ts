@@ -11,7 +11,24 @@ import type { BackendRecord, ImageRequest, ImageResponse } from "./types.js";
  */
 export const defaultVanishedRetries = 2;
 
-/** True when an error means "the backend this record names is not there (any more)". */
+/**
+ * True when an error means "the backend this record names is not there (any more)", and so no
+ * copy of the request is still being worked on: the only errors a request is sent again on.
+ *
+ * What counts: nothing reached a backend (refused, no socket file, no route, connect timeout, a
+ * peer that is not ours: untrusted, or 401 to our key), the provider says the group is gone, or
+ * the connection broke under the request (reset, closed by the other side). A broken connection
+ * does not prove the backend is gone (a keep-alive race, a restart), but it proves the request
+ * is not held there any more: a backend that crashed on the image took its copy with it. The
+ * re-ensure then decides: it probes /health and asks the provider, reuses a backend that is
+ * still healthy, and provisions only for one that is gone; bounded, so an image that crashes
+ * every backend fails after `defaultVanishedRetries`.
+ *
+ * What does not: a response timeout (E_REQUEST_TIMEOUT). The request reached a backend that has
+ * not answered yet, which is what a costly image looks like; it is very likely still rendering,
+ * so a second copy (here or on a pool's other member) would only render it again and time out
+ * the same way. It fails, naming the limit and how to raise it.
+ */
 export function isVanished(error: unknown): boolean {
   if (!isAciimgError(error)) return false;
   // Untrusted: something else answers at the address (an ACI group's IP can change on restart);

@@ -16,8 +16,20 @@ export interface BackendClients {
   close(): Promise<void>;
 }
 
-/** The client cache; `connections` keep-alive connections per backend. */
-export function createBackendClients(connections: number | undefined): BackendClients {
+/** How long a request may wait for the backend's answer, and what its timeout error advises. */
+export interface RequestTimeout {
+  ms: number;
+  advice?: string | undefined;
+}
+
+/**
+ * The client cache; `connections` keep-alive connections per backend. `timeout` bounds the wait for
+ * the answer's headers and each pause in its body (the client's defaults: 2 min, 1 min).
+ */
+export function createBackendClients(connections: number | undefined, timeout?: RequestTimeout): BackendClients {
+  const timeouts = timeout === undefined
+    ? {}
+    : { headersTimeoutMs: timeout.ms, bodyTimeoutMs: timeout.ms, timeoutAdvice: timeout.advice };
   const clients = new Map<string, ImaginaryClient>();
   const seenHealthy = new Map<string, number>();
   return {
@@ -26,7 +38,8 @@ export function createBackendClients(connections: number | undefined): BackendCl
       const key = `${record.id} ${record.endpoint} ${record.tlsFingerprint ?? ""}`;
       let client = clients.get(key);
       if (!client) {
-        client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, fileRoot: record.fileRoot, connections });
+        const { endpoint, apiKey, tlsFingerprint, fileRoot } = record;
+        client = createImaginaryClient({ endpoint, apiKey, tlsFingerprint, fileRoot, connections, ...timeouts });
         clients.set(key, client);
       }
       return client;

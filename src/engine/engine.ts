@@ -8,7 +8,7 @@ import { finished } from "node:stream";
 import { systemClock } from "../clock.js";
 import { AciimgError } from "../errors.js";
 import { sendWithRetry } from "./call-retry.js";
-import { createBackendClients } from "./clients.js";
+import { createBackendClients, type RequestTimeout } from "./clients.js";
 import { takeDown } from "./down.js";
 import { createEnsure, type EnsureOptions } from "./ensure.js";
 import { reapBackends } from "./reap.js";
@@ -42,6 +42,11 @@ export interface EngineOptions {
   /** Keep-alive connections per backend. Default 16. */
   connections?: number;
   /**
+   * How long a call waits for the backend's answer (and each pause in it) before it fails with
+   * E_REQUEST_TIMEOUT, never sent again; `advice` says how to raise it. Default: the client's (2 min).
+   */
+  requestTimeout?: RequestTimeout;
+  /**
    * A pool's member (engine/pool.ts): calls go only to the backend `ensure` found and never
    * provision. One whose backend vanished fails (E_BACKEND_UNREACHABLE), and the pool sends the
    * request to another member. Default false: a call provisions again, at most twice.
@@ -59,7 +64,7 @@ export function createEngine(options: EngineOptions): Engine {
   const staleProvisionerMs = options.staleProvisionerMs ?? 30_000;
   const idleLimitMs = options.idleMs ?? 5 * 60_000;
 
-  const clients = createBackendClients(options.connections);
+  const clients = createBackendClients(options.connections, options.requestTimeout);
   const { seenHealthy } = clients;
 
   const ensureOnce = createEnsure(

@@ -193,6 +193,8 @@ export function createPool(options: PoolOptions): Pool {
           member.window = windowOf.limit;
           return response;
         } catch (error) {
+          // A timed-out request (E_REQUEST_TIMEOUT) is not a vanished member: it stays, busy
+          // with that image, and the request is not sent elsewhere (call-retry.ts isVanished).
           if (isVanished(error) && member.record === record && member.state === "ready") {
             member.state = "gone";
             member.error = asAciimgError(error);

@@ -4,6 +4,7 @@
  */
 import { isAciimgError, type ErrorCode } from "../errors.js";
 import { errorBody } from "../imaginary/replies.js";
+import { formatDuration } from "../units.js";
 
 /** A framework-neutral response; `serve` and the Functions app each write it their way. */
 export interface HandlerResponse {
@@ -74,6 +75,17 @@ export function failureReply(error: unknown, context: FailureContext): HandlerRe
   }
   if (error.code === "E_BAD_INPUT" || error.code === "E_USAGE") return errorReply(400, error.message);
   context.log(`${error.code}: ${error.message}`);
+  if (error.code === "E_REQUEST_TIMEOUT") {
+    // The backend got the image and may still be rendering it: a gateway timeout, without
+    // Retry-After, since sending it again starts another render (engine/call-retry.ts isVanished).
+    const limitMs = error.detail?.timeoutMs;
+    const within = typeof limitMs === "number" ? ` within ${formatDuration(limitMs)}` : "";
+    return errorReply(
+      504,
+      `The image backend gave no answer${within} (E_REQUEST_TIMEOUT); ` +
+        "the image may need a longer request timeout on the server",
+    );
+  }
   if (unavailableCodes.has(error.code)) {
     return errorReply(503, `The image backend is not available right now (${error.code}); retry later`, retryAfter);
   }

@@ -9,7 +9,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { AciimgError, isAciimgError } from "../errors.js";
-import { emptyResponseError, imaginaryError, mapTransportError } from "./client-errors.js";
+import { emptyResponseError, imaginaryError, mapTransportError, type ResponseTimeouts } from "./client-errors.js";
 import type { ImageRequest, ImageResponse } from "./types.js";
 import { pinOf, socketPathOf } from "./endpoint.js";
 import type { Transport } from "./transport.js";
@@ -29,6 +29,8 @@ export interface ImaginaryClientOptions {
   headersTimeoutMs?: number;
   /** Longest pause between two body chunks. Default 60 s. */
   bodyTimeoutMs?: number;
+  /** What the E_REQUEST_TIMEOUT of either timeout tells a person to do to raise it (a sentence). Default none. */
+  timeoutAdvice?: string | undefined;
   /** Keep-alive connections at most (the pool's, or the socket agent's maxSockets). Default 16. */
   connections?: number;
   /**
@@ -98,6 +100,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const headersTimeout = options.headersTimeoutMs ?? 120_000;
   const bodyTimeout = options.bodyTimeoutMs ?? 60_000;
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
+  const timeouts: ResponseTimeouts = { headersMs: headersTimeout, bodyMs: bodyTimeout, advice: options.timeoutAdvice };
   const fingerprint = pinOf(endpoint, options.tlsFingerprint);
   const socketPath = socketPathOf(endpoint);
   // Made on the first request, and only the one this endpoint needs: undici takes ~90-140 ms to
@@ -130,7 +133,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
       });
     } catch (error) {
       if (body && typeof body === "object" && "destroy" in body) body.destroy();
-      throw mapTransportError(error, endpoint, path, socketPath !== undefined);
+      throw mapTransportError(error, endpoint, path, socketPath !== undefined, timeouts);
     }
     const responseHeaders = flattenHeaders(response.headers);
     if (response.statusCode >= 400) {
@@ -143,7 +146,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   const health = async (signal?: AbortSignal): Promise<HealthInfo> => {
     const response = await send("GET", "/health", { accept: "application/json" }, undefined, signal);
     const text = await readBounded(response.body, maxErrorBodyBytes).catch((error: unknown) => {
-      throw mapTransportError(error, endpoint, "/health");
+      throw mapTransportError(error, endpoint, "/health", socketPath !== undefined, timeouts);
     });
     try {
       const parsed: unknown = JSON.parse(text);
@@ -198,7 +201,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
         throw emptyResponseError(endpoint, path);
       }
       const nonEmpty = await hasBytes(response.body).catch((error: unknown) => {
-        throw mapTransportError(error, endpoint, path);
+        throw mapTransportError(error, endpoint, path, socketPath !== undefined, timeouts);
       });
       if (!nonEmpty) throw emptyResponseError(endpoint, path);
       return response;

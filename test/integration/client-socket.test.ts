@@ -123,9 +123,9 @@ describe("imaginary client over a unix: socket", () => {
     const started = Date.now();
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(error.code).toBe("E_BACKEND_UNREACHABLE");
-    expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT" });
-    expect(error.message).toBe(`cannot reach the backend at unix:${path} (UND_ERR_HEADERS_TIMEOUT) for /resize`);
+    expect(error.code).toBe("E_REQUEST_TIMEOUT");
+    expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
+    expect(error.message).toBe(`the backend at unix:${path} gave no answer to /resize within 200ms. It may still be working on it, so it was not sent again.`);
     await until(() => open() === 0, "the timed-out connection to close");
   });
 
@@ -139,8 +139,9 @@ describe("imaginary client over a unix: socket", () => {
     const started = Date.now();
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(error.code).toBe("E_BACKEND_UNREACHABLE");
-    expect(error.detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT" });
+    expect(error.code).toBe("E_REQUEST_TIMEOUT");
+    expect(error.detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 200 });
+    expect(error.message).toContain("stopped sending its answer to /resize (nothing more came within 200ms)");
     await until(() => open() === 0, "the stalled connection to close");
   });
 
@@ -156,7 +157,7 @@ describe("imaginary client over a unix: socket", () => {
       socket.write("HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ntransfer-encoding: chunked\r\n\r\n");
     }));
     const control = client(silent.path, { bodyTimeoutMs: 100 });
-    for (let i = 0; i < 3; i++) expect((await rejection(post(control, Buffer.from("x"), { op: "resize" }))).detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT" });
+    for (let i = 0; i < 3; i++) expect((await rejection(post(control, Buffer.from("x"), { op: "resize" }))).detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 100 });
     expect((await buffer(response.body)).length).toBe(4 * 1024 * 1024);
   });
 

@@ -219,12 +219,15 @@ describe("imaginary client", () => {
     }
   });
 
-  it("maps a headers timeout to E_BACKEND_UNREACHABLE", async () => {
-    const client = createImaginaryClient({ endpoint, apiKey: key, headersTimeoutMs: 200 });
+  it("maps a headers timeout to E_REQUEST_TIMEOUT naming the limit and the advice it was given", async () => {
+    const client = createImaginaryClient({ endpoint, apiKey: key, headersTimeoutMs: 200, timeoutAdvice: "Raise --request-timeout." });
     try {
       const error = await rejection(client.request({ op: "hang", query: new URLSearchParams(), body: Buffer.from("x") }));
-      expect(error.code).toBe("E_BACKEND_UNREACHABLE");
-      expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT" });
+      expect(error.code).toBe("E_REQUEST_TIMEOUT");
+      expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
+      expect(error.message).toBe(
+        `the backend at ${endpoint} gave no answer to /hang within 200ms. It may still be working on it, so it was not sent again. Raise --request-timeout.`,
+      );
     } finally {
       await client.close();
     }

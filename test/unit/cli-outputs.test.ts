@@ -57,6 +57,21 @@ describe("writeAtomically", () => {
     expect(await temporaries(dir)).toEqual([]);
   });
 
+  it("an answer that goes silent past the body timeout is E_REQUEST_TIMEOUT naming the limit, which no route sends again", async () => {
+    const target = join(dir, "stalled.jpg");
+    // What undici's BodyTimeoutError and the socket transport's carry: the code.
+    const timedOut = Object.assign(new Error("Body Timeout Error"), { name: "BodyTimeoutError", code: "UND_ERR_BODY_TIMEOUT" });
+    const stalled = Readable.from((function* () {
+      yield randomBytes(1000);
+      throw timedOut;
+    })(), { objectMode: false });
+    const error = await writeAtomically(target, stalled, false, 120_000).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: "E_REQUEST_TIMEOUT", detail: { code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 120_000 } });
+    expect((error as Error).message).toContain("nothing more came within 2m");
+    expect((error as Error).message).toContain("--request-timeout");
+    expect(await temporaries(dir)).toEqual([]);
+  });
+
   it("a temporary that cannot be created (its folder is gone) is E_OUTPUT, for small and large answers", async () => {
     for (const size of [100, 2 * 1024 * 1024]) {
       expect(await codeOf(writeAtomically(join(dir, "no-such-folder", "x.jpg"), body(randomBytes(size), 65_536)))).toBe("E_OUTPUT");

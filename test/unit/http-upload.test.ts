@@ -105,6 +105,19 @@ describe("failureReply", () => {
     expect(lines.join("\n")).toContain("subscription 1234");
   });
 
+  it("answers a request timeout with 504 naming the limit, without Retry-After (a retry renders it again)", () => {
+    const lines: string[] = [];
+    const error = new AciimgError("E_REQUEST_TIMEOUT", "the backend at https://20.1.2.3:9000 gave no answer to /resize within 2m", {
+      detail: { code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 120_000 },
+    });
+    const reply = failureReply(error, context(lines));
+    expect(reply.status).toBe(504);
+    expect(reply.headers["retry-after"]).toBeUndefined();
+    expect(bodyOf(reply)).toEqual({ message: expect.stringContaining("no answer within 2m (E_REQUEST_TIMEOUT)"), status: 504 });
+    expect(String(reply.body)).not.toContain("20.1.2.3");
+    expect(lines.join("\n")).toContain("20.1.2.3");
+  });
+
   it("answers 503 when our own wait bound fired, whatever the engine threw", () => {
     const reply = failureReply(new AciimgError("E_ABORTED", "cancelled"), { ...context(), timedOut: true });
     expect(reply.status).toBe(503);

@@ -75,7 +75,7 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
           await pipeline(response.body, process.stdout);
           return 0;
         }
-        const written = await writeAtomically(target.path, response.body, target.direct);
+        const written = await writeAtomically(target.path, response.body, target.direct, config.requestTimeoutMs);
         const width = Number(response.headers["image-width"]);
         const height = Number(response.headers["image-height"]);
         const result: FileResult = {

@@ -46,6 +46,8 @@ export interface BatchContext {
   /** Why a file of this size cannot go to `record`'s backend (oversizeMessage), or undefined. */
   fits: (sizeBytes: number, name: string, record: BackendRecord) => string | undefined;
   route: Route;
+  /** The request timeout, named when an answer stalls while it is written. */
+  requestTimeoutMs?: number;
 }
 
 interface Written {
@@ -84,7 +86,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
     }
-    const bytes = await writeAtomically(job.output, response.body, job.direct);
+    const bytes = await writeAtomically(job.output, response.body, job.direct, context.requestTimeoutMs);
     const width = Number(response.headers["image-width"]);
     const height = Number(response.headers["image-height"]);
     return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}) };

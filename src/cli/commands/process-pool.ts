@@ -69,7 +69,8 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     batch.report.begin();
     const started = pool;
     // A vanished member's file is sent again, to another: at most once per member, plus the
-    // pool's revivals when every member had vanished.
+    // pool's revivals when every member had vanished. A timed-out one is not (isVanished): its
+    // member may still be rendering it.
     const attempts = members.length + 2;
     const route: Route = async (attempt) => {
       for (let tries = 1; ; tries++) {
@@ -85,7 +86,9 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     };
     // Enough workers to fill every member's window; each waits for a slot before it opens a file.
     const workers = batch.concurrency ?? members.length * maxWindow;
-    await runJobs({ plan: batch.plan, signal: batch.signal, fits: batch.fits, route }, jobs, workers, batch.report.record);
+    const { plan, signal, fits } = batch;
+    const context = { plan, signal, fits, route, requestTimeoutMs: batch.config.requestTimeoutMs };
+    await runJobs(context, jobs, workers, batch.report.record);
   } finally {
     await pool.close();
   }

@@ -77,7 +77,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
       // Marked as work for the whole batch, so reap keeps the backend between images.
       const work = engine.beginWork();
       try {
-        await runJobs({ plan, signal: stop.signal, fits, route }, pending, concurrency, report.record);
+        const context = { plan, signal: stop.signal, fits, route, requestTimeoutMs: config.requestTimeoutMs };
+        await runJobs(context, pending, concurrency, report.record);
       } finally {
         await work.end();
       }
