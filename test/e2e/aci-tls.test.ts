@@ -46,7 +46,9 @@ function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
   const put = sim.requests.find((r) => r.method === "PUT");
   const env = (put?.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
   const of = (name: string) => env.find((e) => e.name === name);
-  return { apiKey: of("IMAGINARY_SECRET")?.secureValue ?? "", tlsKey: of("ACIIMG_TLS_KEY")?.secureValue ?? "", certPem: of("ACIIMG_TLS_CERT")?.value ?? "" };
+  // The TLS pair travels as one-line base64 (aci-spec.ts `commandFor`).
+  const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");
+  return { apiKey: of("IMAGINARY_SECRET")?.secureValue ?? "", tlsKey: pem(of("ACIIMG_TLS_KEY")?.secureValue), certPem: pem(of("ACIIMG_TLS_CERT")?.value) };
 }
 
 const state = (): { backends: Record<string, { endpoint: string; tlsFingerprint?: string }> } => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
@@ -82,6 +84,7 @@ describe("HTTPS only, pinned", () => {
     const readable = [JSON.stringify(got), JSON.stringify(listed), JSON.stringify(got.containers[0]?.command), readFileSync(join(dir, "state.json"), "utf8")];
     for (const text of [...readable, ...outputs.map((o) => o.stdout + o.stderr)]) {
       expect(text).not.toContain(tlsKey.split("\n")[1]);
+      expect(text).not.toContain(Buffer.from(tlsKey).toString("base64").slice(0, 64));
       expect(text).not.toContain("PRIVATE KEY");
     }
     for (const text of readable.slice(0, 3)) expect(text).not.toContain(apiKey);
