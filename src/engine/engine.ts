@@ -141,7 +141,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     reap(reapOptions) {
-      return reapBackends({ provider, store, clock, host, createTimeoutMs, staleProvisionerMs }, reapOptions);
+      return reapBackends({ provider, name: spec.name, store, clock, host, createTimeoutMs, staleProvisionerMs }, reapOptions);
     },
 
     async drift() {
