@@ -58,7 +58,13 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
    * group trusted, which create never has. So it is never used and never sent a key or a byte:
    * with our owner id it is deleted, to be made anew; with any other it is left (E_CONFLICT).
    */
-  async function clearSameNamed(resourceGroup: string, name: string, spec: BackendSpec, owner: string, signal: AbortSignal): Promise<void> {
+  async function clearSameNamed(
+    resourceGroup: string,
+    name: string,
+    spec: BackendSpec,
+    owner: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const existing = await getGroup(resourceGroup, name, `create container group ${name}`, signal);
     if (!existing) return;
     const conflict = conflictWith(existing, { resourceGroup, groupName: name, backendName: spec.name }, owner);

@@ -22,8 +22,14 @@ import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
 const ATTACKER_IMAGE = "attacker.example/imaginary:latest";
 
+interface SeenRequest {
+  method?: string;
+  url?: string;
+  key?: string | string[];
+  bodyBytes: number;
+}
 /** What reached the attacker's server: every TCP connection, and every request with its key and body size. */
-const attacker = { connections: 0, requests: [] as Array<{ method?: string; url?: string; key?: string | string[]; bodyBytes: number }> };
+const attacker = { connections: 0, requests: [] as SeenRequest[] };
 let attackerBytes: Buffer;
 
 /**
@@ -34,13 +40,18 @@ let attackerBytes: Buffer;
 const attackerServer = async (env: Record<string, string>): Promise<RunningContainer> => {
   const ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 254)}`;
   const cert = Buffer.from(env.ACIIMG_TLS_CERT ?? "", "base64").toString("utf8");
-  const server: Server = createServer({ cert, key: Buffer.from(env.ATTACKER_KEY ?? "", "base64").toString("utf8") }, (req, res) => {
+  const key = Buffer.from(env.ATTACKER_KEY ?? "", "base64").toString("utf8");
+  const server: Server = createServer({ cert, key }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      attacker.requests.push({ method: req.method, url: req.url, key: req.headers["api-key"], bodyBytes: Buffer.concat(chunks).length });
-      if (req.url?.startsWith("/health")) res.writeHead(200, { "content-type": "application/json" }).end('{"uptime":1,"cpus":2}');
-      else res.writeHead(200, { "content-type": "image/jpeg" }).end(attackerBytes);
+      const bodyBytes = Buffer.concat(chunks).length;
+      attacker.requests.push({ method: req.method, url: req.url, key: req.headers["api-key"], bodyBytes });
+      if (req.url?.startsWith("/health")) {
+        res.writeHead(200, { "content-type": "application/json" }).end('{"uptime":1,"cpus":2}');
+      } else {
+        res.writeHead(200, { "content-type": "image/jpeg" }).end(attackerBytes);
+      }
     });
   });
   server.on("connection", () => attacker.connections++);
@@ -72,8 +83,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-forged-"));
   cli = simCli(sim, dir);
   input = join(dir, "in.jpg");
-  writeFileSync(input, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } }).jpeg().toBuffer());
-  attackerBytes = await sharp({ create: { width: 200, height: 150, channels: 3, background: { r: 0, g: 255, b: 0 } } }).jpeg().toBuffer();
+  const plain = (width: number, height: number, background: { r: number; g: number; b: number }) =>
+    sharp({ create: { width, height, channels: 3, background } }).jpeg().toBuffer();
+  writeFileSync(input, await plain(640, 480, { r: 200, g: 80, b: 40 }));
+  attackerBytes = await plain(200, 150, { r: 0, g: 255, b: 0 });
   // The attacker reads and writes ARM as anyone with the shipped role can (the simulator's managed identity).
   process.env.IDENTITY_ENDPOINT = sim.identityEndpoint;
   process.env.IDENTITY_HEADER = sim.identityHeader;
@@ -83,14 +96,22 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The attacker's group `aciimg-default`: tags naming `owner`, their own certificate (base64 PEM, as aciimg writes it) and server. */
+/**
+ * The attacker's group `aciimg-default`: tags naming `owner`, their own certificate (base64 PEM,
+ * as aciimg writes it) and server.
+ */
 async function forgeGroup(arm: ContainerInstanceManagementClient, owner: string): Promise<void> {
   const tls = createBackendCertificate(new Date());
   const group: ContainerGroup = {
     location: "westeurope",
     osType: "Linux",
     ipAddress: { type: "Public", ports: [{ port: 9000, protocol: "TCP" }] },
-    tags: { "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": new Date().toISOString(), "aciimg-owner": owner },
+    tags: {
+      "managed-by": "aciimg",
+      "aciimg-name": "default",
+      "aciimg-created": new Date().toISOString(),
+      "aciimg-owner": owner,
+    },
     containers: [{
       name: "imaginary",
       image: ATTACKER_IMAGE,
@@ -102,24 +123,27 @@ async function forgeGroup(arm: ContainerInstanceManagementClient, owner: string)
       ],
     }],
   };
-  await arm.containerGroups.beginCreateOrUpdateAndWait(sim.resourceGroup, "aciimg-default", group, { updateIntervalInMs: 20 });
+  const options = { updateIntervalInMs: 20 };
+  await arm.containerGroups.beginCreateOrUpdateAndWait(sim.resourceGroup, "aciimg-default", group, options);
   expect(sim.group("aciimg-default")?.container, "the attacker's server runs at the group's address").toBeDefined();
 }
 
 describe("a forged group named like ours (spawned CLI, ARM simulator)", () => {
-  test("is refused with another owner id and replaced with ours: its server never gets a key or a byte, the output is ours", async () => {
+  test("is refused (another owner id) or replaced (ours); its server gets no key, no byte", async () => {
     const state = join(dir, "victim.json");
     // The victim has a backend of another name: its tags show the victim's owner id to any reader.
     const up = await cli(["up", "--name", "ci", "--json"], { ACIIMG_STATE: state });
     expect(up.code, up.stderr).toBe(0);
-    const arm = new ContainerInstanceManagementClient(new DefaultAzureCredential(), sim.subscriptionId, { endpoint: sim.endpoint });
+    const credential = new DefaultAzureCredential();
+    const arm = new ContainerInstanceManagementClient(credential, sim.subscriptionId, { endpoint: sim.endpoint });
     const victimOwner = (await arm.containerGroups.get(sim.resourceGroup, "aciimg-ci")).tags?.["aciimg-owner"] ?? "";
     expect(victimOwner).toMatch(/^[0-9a-f]{32}$/);
 
     // Another owner id: refused as before, nothing sent.
     await forgeGroup(arm, "0123456789abcdef0123456789abcdef");
     const refusedOut = join(dir, "refused.jpg");
-    const refused = await cli(["process", input, "--resize", "200x150", "-o", refusedOut, "--json"], { ACIIMG_STATE: state });
+    const refusedArgs = ["process", input, "--resize", "200x150", "-o", refusedOut, "--json"];
+    const refused = await cli(refusedArgs, { ACIIMG_STATE: state });
     expect(refused.code, refused.stderr).toBe(5);
     expect(lastJson(refused)).toMatchObject({ error: { code: "E_CONFLICT" } });
     expect(existsSync(refusedOut)).toBe(false);
@@ -137,7 +161,8 @@ describe("a forged group named like ours (spawned CLI, ARM simulator)", () => {
     expect(written.equals(attackerBytes)).toBe(false);
     const [red, green] = (await sharp(written).stats()).channels;
     expect(red?.mean).toBeGreaterThan(green?.mean ?? 255); // the input's orange, not the attacker's green
-    const recorded = (JSON.parse(readFileSync(state, "utf8")) as { backends: Record<string, { tlsFingerprint?: string }> }).backends.default;
+    type Recorded = { backends: Record<string, { tlsFingerprint?: string }> };
+    const recorded = (JSON.parse(readFileSync(state, "utf8")) as Recorded).backends.default;
     const group = sim.group("aciimg-default");
     expect(group?.image).not.toBe(ATTACKER_IMAGE);
     expect(group?.tags["aciimg-owner"]).toBe(victimOwner);

@@ -135,7 +135,9 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const a = await stateEngine();
     const { record } = await a.engine.ensure();
     const owner = (await ownerIn(a.statePath)) ?? "";
-    const tags = (name: string) => ({ "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": "2026-01-01T00:00:00.000Z", [TAG_OWNER]: owner });
+    const tags = (name: string) => ({
+      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": "2026-01-01T00:00:00.000Z", [TAG_OWNER]: owner,
+    });
     // Someone else's group (or anyone's) tagged as a lost backend of ours: our owner id, our name.
     await putGroup("aciimg-prod", tags("default"));
     await putGroup("webshop", tags("default"));
@@ -154,12 +156,14 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect((await a.engine.provider.list()).map((ref) => ref.name)).toEqual(["prod"]);
   });
 
-  test("reap believes aciimg-created only within bounds: a future date keeps no orphan, an ancient one is not reported", async () => {
+  test("reap believes aciimg-created in bounds: a future date keeps no orphan, an old one is unreported", async () => {
     const a = await stateEngine();
     await a.engine.ensure();
     const owner = (await ownerIn(a.statePath)) ?? "";
     await a.engine.down();
-    const tags = (name: string, created: string) => ({ "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": created, [TAG_OWNER]: owner });
+    const tags = (name: string, created: string) => ({
+      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": created, [TAG_OWNER]: owner,
+    });
     await putGroup("aciimg-default", tags("default", "2999-01-01T00:00:00.000Z"));
     await putGroup("aciimg2-default", tags("default--2", "1999-01-01T00:00:00.000Z"));
 

@@ -135,7 +135,7 @@ describe("aci provider on the ARM simulator", () => {
     expect(logCall?.query.get("tail")).toBe("5");
   });
 
-  test("create never reuses a same-named group of ours, even one that answers to its key: it is deleted and made anew", async () => {
+  test("create never reuses a same-named group of ours, even one answering to its key: it is made anew", async () => {
     const first = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
     const again = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
     // Trust comes only from a fingerprint the state recorded, which a create never has: the pin
