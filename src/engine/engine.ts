@@ -146,7 +146,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     reap(reapOptions) {
-      return reapBackends({ provider, store, clock, host, createTimeoutMs, staleProvisionerMs }, reapOptions);
+      const context = { provider, name: spec.name, store, clock, host, createTimeoutMs, staleProvisionerMs };
+      return reapBackends(context, reapOptions);
     },
 
     async drift() {

@@ -1,7 +1,8 @@
 /**
  * Owner ids (issue 11 "Owner-scoped lifecycle"): each state has a random, persistent owner id, and
- * every backend it makes carries it. Reaping, adoption and `down` touch only backends with our id,
+ * every backend it makes carries it. Reaping, replacing and `down` touch only backends with our id,
  * so two states sharing a resource group (two people, two CI pipelines) never delete each other's.
+ * The id on a backend is a claim its writer can copy: it allows a delete, never trust (issue 22).
  */
 import { randomBytes } from "node:crypto";
 import type { BackendRef, ForeignBackend, Ownership, State } from "./types.js";

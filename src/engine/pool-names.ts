@@ -20,6 +20,12 @@ export function memberIndex(name: string, candidate: string): number | undefined
   return index >= 2 ? index : undefined;
 }
 
+/** The pool a state key belongs to: `default` for `default`, `default--2` and `default--local`. */
+export function poolOf(key: string): string {
+  const at = key.indexOf("--");
+  return at < 0 ? key : key.slice(0, at);
+}
+
 /** The state key of a pool's local member (`process --with-local`). */
 export function localMemberName(name: string): string {
   return `${name}--local`;

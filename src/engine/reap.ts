@@ -7,18 +7,26 @@
  * already in flight on the deleted backend sees it vanish and retries on a new one (engine
  * `call`; at most twice), so no request is lost.
  *
- * Orphans are backends the provider lists but the state does not name (a lost state file, a
- * provisioner killed between create and record). One younger than `createTimeoutMs`, or whose
- * name has a live provisioning claim, may be a create in progress and is kept. Only our own
- * backends (tagged with this state's owner id) can be orphans: another state's, or one made before
- * owner ids, is reported in `foreign` and never deleted — it may be someone else's running backend.
+ * Orphans are backends the provider lists but the state does not name (a provisioner killed
+ * between create and record). One younger than `createTimeoutMs` (by a creation time believed
+ * within the bounds of created-at.ts), or whose name has a live provisioning claim, may be a create
+ * in progress and is kept. Only our own backends (tagged with this state's owner id) can be
+ * orphans: another state's, or one made before owner ids, is reported in `foreign` and never
+ * deleted — it may be someone else's running backend. And only under a name this state's names
+ * make (its backend name, its recorded keys, and their pools' members): a tag is a claim anyone
+ * who can write the group can make (issue 22), so a group of another name tagged with our owner id
+ * is no orphan of ours. One of another backend name is reaped by a reap run with that name.
  */
+import { believedCreatedAt } from "./created-at.js";
 import { isProvisionerDead } from "./ensure.js";
 import { foreignOf, ownershipOf } from "./owner.js";
+import { memberIndex, poolOf } from "./pool-names.js";
 import type { BackendRef, Clock, Provider, ReapReport, StateStore } from "./types.js";
 
 export interface ReapContext {
   provider: Provider;
+  /** The backend name (state key) of the engine that reaps. */
+  name: string;
   store: StateStore;
   clock: Clock;
   host: string;
@@ -33,6 +41,12 @@ const refOf = (ref: BackendRef): BackendRef => ({
   ...(ref.createdAt ? { createdAt: ref.createdAt } : {}),
   ...(ref.owner ? { owner: ref.owner } : {}),
 });
+
+/** A listed ref as reported: its creation time only when believed (created-at.ts). */
+const listedRefOf = (ref: BackendRef, now: number): BackendRef => {
+  const { createdAt: _claimed, ...rest } = refOf(ref);
+  return believedCreatedAt(ref.createdAt, now) === undefined ? rest : { ...rest, createdAt: ref.createdAt as string };
+};
 
 /** Runs one reap pass: the recorded backend (idle or gone), then orphans and others' backends from the provider's list. (Long for those two halves, which share the report.) */
 export async function reapBackends(context: ReapContext, options: { idleMs: number; dryRun?: boolean; signal?: AbortSignal }): Promise<ReapReport> {
@@ -83,6 +97,8 @@ export async function reapBackends(context: ReapContext, options: { idleMs: numb
   const after = await store.read();
   const known = new Set(Object.values(after.backends).map((record) => record.id));
   const removedIds = new Set(report.removed.map((ref) => ref.id));
+  const pools = new Set([context.name, ...Object.keys(after.backends)].map(poolOf));
+  const isOurName = (name: string): boolean => [...pools].some((pool) => memberIndex(pool, name) !== undefined);
   for (const ref of listed) {
     if (known.has(ref.id) || removedIds.has(ref.id)) continue;
     const ownership = ownershipOf(ref, after.owner);
@@ -90,16 +106,18 @@ export async function reapBackends(context: ReapContext, options: { idleMs: numb
       report.foreign.push(foreignOf(ref, ownership));
       continue;
     }
+    if (!isOurName(ref.name)) continue;
+    const now = clock.now();
     const claim = after.backends[ref.name];
     const hasLiveClaim = claim?.status === "provisioning" && !isProvisionerDead(claim, context);
-    const createdAt = ref.createdAt ? Date.parse(ref.createdAt) : Number.NaN;
-    const young = Number.isFinite(createdAt) && clock.now() - createdAt < context.createTimeoutMs;
+    const createdAt = believedCreatedAt(ref.createdAt, now);
+    const young = createdAt !== undefined && now - createdAt < context.createTimeoutMs;
     if (hasLiveClaim || young) {
-      report.kept.push({ ...refOf(ref), reason: "provisioning" });
+      report.kept.push({ ...listedRefOf(ref, now), reason: "provisioning" });
       continue;
     }
     if (!dryRun) await provider.delete(ref, options.signal);
-    report.removed.push({ ...refOf(ref), reason: "orphan" });
+    report.removed.push({ ...listedRefOf(ref, now), reason: "orphan" });
   }
   return report;
 }

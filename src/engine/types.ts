@@ -88,8 +88,9 @@ export interface CreateOptions {
   apiKey: string;
   /**
    * The owner id of the state this backend is for (`State.owner`). The backend carries it, so
-   * `list` can tell ours from another state's; an existing resource of the same name with another
-   * owner, or none, is never adopted or replaced.
+   * `list` can tell ours from another state's. An existing resource of the same name is never
+   * used or sent a key (the owner id on it is a claim; only a fingerprint in the state is trusted):
+   * with this owner id it is replaced, with another or none it is left (E_CONFLICT).
    */
   owner: string;
   signal?: AbortSignal;

@@ -1,6 +1,6 @@
 /**
- * Creating one backend as a container group: adopt a healthy group we hold the key of, else PUT
- * the spec and follow the long-running operation, wait for Running + IP, probe GET /health with
+ * Creating one backend as a container group: delete a same-named group of ours without a word to it,
+ * PUT the spec and follow the long-running operation, wait for Running + IP, probe GET /health with
  * the key, and refuse an image that serves without it. Any failure deletes what was made and says
  * so (arm-notes.md §2, §6).
  */
@@ -15,8 +15,8 @@ import { conflictWith } from "./aci-owner.js";
 import { probeHealth, servesWithoutKey, type GroupBackend } from "./aci-health.js";
 import { createBackendCertificate } from "./aci-tls.js";
 import { groupNameOf } from "./aci-names.js";
-import { IMAGINARY_PORT, TAG_CREATED, containerGroupSpec } from "./aci-spec.js";
-import { lastEvents, liveStateOf, pinOf } from "./aci-state.js";
+import { IMAGINARY_PORT, containerGroupSpec } from "./aci-spec.js";
+import { lastEvents, liveStateOf } from "./aci-state.js";
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
@@ -52,33 +52,24 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
   }
 
   /**
-   * Adoption (DESIGN.md §1 "Truth lives outside"): reuse a healthy group with our owner id whose
-   * key we know, replace one with our owner id otherwise, and never touch any other (E_CONFLICT).
+   * A group already under our name when the state has no record of it (DESIGN.md §1 "Owners").
+   * Nothing ARM shows about it is ours to trust: its tags, certificate and address are claims
+   * anyone who can write groups here can make, and only a state record's fingerprint makes a
+   * group trusted, which create never has. So it is never used and never sent a key or a byte:
+   * with our owner id it is deleted, to be made anew; with any other it is left (E_CONFLICT).
    */
-  async function tryAdopt(
+  async function clearSameNamed(
     resourceGroup: string,
     name: string,
     spec: BackendSpec,
-    apiKey: string,
     owner: string,
     signal: AbortSignal,
-  ): Promise<BackendRecord | undefined> {
+  ): Promise<void> {
     const existing = await getGroup(resourceGroup, name, `create container group ${name}`, signal);
-    if (!existing) return undefined;
+    if (!existing) return;
     const conflict = conflictWith(existing, { resourceGroup, groupName: name, backendName: spec.name }, owner);
     if (conflict) throw conflict;
-    const live = liveStateOf(existing);
-    // The pin comes from ARM (the group's certificate), never from whatever answers at its address.
-    const pin = pinOf(existing);
-    if (live.state === "running" && pin) {
-      const healthy = await probeHealth({ endpoint: live.endpoint, apiKey, tlsFingerprint: pin }, { clock, signal, attempts: 2 });
-      if (healthy === "healthy") {
-        return recordOf(existing, spec, apiKey, live.endpoint, existing.tags?.[TAG_CREATED] ?? new Date(clock.now()).toISOString(), pin);
-      }
-    }
-    // Ours, but with a key we do not hold, or unhealthy: replace it rather than guess.
     await deleteGroup(resourceGroup, name, signal);
-    return undefined;
   }
 
   async function create(spec: BackendSpec, { apiKey, owner, signal, onPhase }: CreateOptions): Promise<BackendRecord> {
@@ -98,11 +89,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
     };
 
     try {
-      const adopted = await tryAdopt(resourceGroup, name, spec, apiKey, owner, bound);
-      if (adopted) {
-        onPhase?.("adopted");
-        return adopted;
-      }
+      await clearSameNamed(resourceGroup, name, spec, owner, bound);
       const createdAt = new Date(clock.now());
       // A key pair and certificate of this group's own: the state keeps only its fingerprint.
       const tls = createBackendCertificate(createdAt);

@@ -7,8 +7,9 @@
  *
  * A backend's group is `aciimg-<name>`. A pool member's state key is `<name>--<i>`
  * (engine/pool-names.ts), which ARM refuses in a group name, so member i > 1 is `aciimg<i>-<name>`:
- * no name a person picks can give it, since theirs always starts `aciimg-`. Listing, reaping and
- * `down` find groups by their tags (aci-spec.ts), never by parsing these names.
+ * no name a person picks can give it, since theirs always starts `aciimg-`. Listing names a group
+ * by reading its name back (`stateKeyOfGroup`): a name is what ARM deletes, while its tags
+ * (aci-spec.ts) are claims anyone who can write groups can make (issue 22).
  */
 import { stateKeyParts } from "../config.js";
 
@@ -27,6 +28,20 @@ export function groupNameOf(stateKey: string): string {
   if (!parts || parts.member === "local") throw new Error(`"${stateKey}" is not the name of an ACI backend`);
   const member = parts.member === undefined || parts.member === 1 ? "" : String(parts.member);
   return `aciimg${member}-${parts.name}`;
+}
+
+/**
+ * The state key whose group is `groupName` (the inverse of `groupNameOf`), or undefined when no
+ * state key gives that name: `aciimg-default` → `default`, `aciimg2-default` → `default--2`.
+ */
+export function stateKeyOfGroup(groupName: string): string | undefined {
+  const match = /^aciimg([0-9]*)-(.+)$/.exec(groupName);
+  if (!match) return undefined;
+  const key = match[1] ? `${match[2]}--${match[1]}` : (match[2] as string);
+  const parts = stateKeyParts(key);
+  if (!parts || parts.member === "local") return undefined;
+  // `aciimg1-x` and `aciimg02-x` parse but are not what groupNameOf makes: not ours.
+  return groupNameOf(key) === groupName ? key : undefined;
 }
 
 /**

@@ -43,8 +43,9 @@ export const MANAGED_BY = "aciimg";
 export const TAG_NAME = "aciimg-name";
 export const TAG_CREATED = "aciimg-created";
 /**
- * The owner id of the state that made the group (`State.owner`). Reaping, adoption and `down`
- * touch only groups carrying ours; ARM readers see it, and that is fine: it names, it grants nothing.
+ * The owner id of the state that made the group (`State.owner`). Reaping, replacing and `down`
+ * touch only groups carrying ours; ARM readers see it and writers can copy it, and that is fine:
+ * it names what we may delete, it grants no trust (only the state's pinned fingerprint does).
  */
 export const TAG_OWNER = "aciimg-owner";
 

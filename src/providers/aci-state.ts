@@ -5,8 +5,7 @@
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { LiveState } from "../engine/types.js";
-import { IMAGINARY_PORT, TLS_CERT_ENV } from "./aci-spec.js";
-import { fingerprintOf } from "./aci-tls.js";
+import { IMAGINARY_PORT } from "./aci-spec.js";
 
 /** `/subscriptions/s/resourceGroups/rg/providers/…/containerGroups/name` → rg, name. */
 export function parseGroupId(id: string): { resourceGroup: string; name: string } | undefined {
@@ -44,17 +43,3 @@ export function liveStateOf(group: ContainerGroup): LiveState {
   return { state: "provisioning", detail: [provisioning, runtime, container].filter(Boolean).join(", ") };
 }
 
-/**
- * The fingerprint of the certificate a group was made with, from its (plain, ARM-readable)
- * certificate variable, a base64-encoded PEM (aci-spec.ts `commandFor`); undefined for a group
- * made before aciimg served TLS or sent it encoded, or not by aciimg.
- */
-export function pinOf(group: ContainerGroup): string | undefined {
-  const encoded = group.containers[0]?.environmentVariables?.find((e) => e.name === TLS_CERT_ENV)?.value;
-  if (!encoded) return undefined;
-  try {
-    return fingerprintOf(Buffer.from(encoded, "base64"));
-  } catch {
-    return undefined;
-  }
-}

@@ -12,7 +12,8 @@ import type { BackendRef, BackendRecord, Clock, LiveState, Provider } from "../e
 import { createArmAccess } from "./aci-arm.js";
 import { createBackendCreator } from "./aci-create.js";
 import { mapAzureError } from "./aci-errors.js";
-import { CONTAINER_NAME, dryRunRequestFor, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_NAME, TAG_OWNER } from "./aci-spec.js";
+import { stateKeyOfGroup } from "./aci-names.js";
+import { CONTAINER_NAME, dryRunRequestFor, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_OWNER } from "./aci-spec.js";
 import { liveStateOf, parseGroupId, statusOf } from "./aci-state.js";
 
 export interface AciProviderOptions {
@@ -54,13 +55,16 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     const refs: BackendRef[] = [];
     try {
       for await (const group of arm(action).containerGroups.listByResourceGroup(resourceGroup, { abortSignal: signal })) {
-        if (group.tags?.[TAG_MANAGED_BY] !== MANAGED_BY || !group.id) continue;
+        // Named by the group's own name, which is what a delete acts on; the name tag is a claim.
+        // A group no state key names (`webshop`, tagged like ours) is no backend of aciimg's.
+        const key = group.name === undefined ? undefined : stateKeyOfGroup(group.name);
+        if (group.tags?.[TAG_MANAGED_BY] !== MANAGED_BY || !group.id || key === undefined) continue;
         const created = group.tags[TAG_CREATED];
         const owner = group.tags[TAG_OWNER];
         refs.push({
           provider: "aci",
           id: group.id,
-          name: group.tags[TAG_NAME] ?? group.name ?? group.id,
+          name: key,
           ...(created ? { createdAt: created } : {}),
           ...(owner ? { owner } : {}),
         });

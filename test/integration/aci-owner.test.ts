@@ -131,6 +131,51 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(h.sim.group("aciimg-default")?.tags[TAG_OWNER]).toBe(await ownerIn(b.statePath));
   });
 
+  test("reap and down touch only groups whose names this state's names make, whatever their tags say", async () => {
+    const a = await stateEngine();
+    const { record } = await a.engine.ensure();
+    const owner = (await ownerIn(a.statePath)) ?? "";
+    const tags = (name: string) => ({
+      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": "2026-01-01T00:00:00.000Z", [TAG_OWNER]: owner,
+    });
+    // Someone else's group (or anyone's) tagged as a lost backend of ours: our owner id, our name.
+    await putGroup("aciimg-prod", tags("default"));
+    await putGroup("webshop", tags("default"));
+    // A pool member of our name that the state lost: a real orphan of ours.
+    await putGroup("aciimg2-default", tags("default--2"));
+
+    const reaped = await a.engine.reap({ idleMs: 24 * 3_600_000 });
+    expect(reaped.removed).toEqual([expect.objectContaining({ name: "default--2", reason: "orphan" })]);
+    expect(reaped.kept).toEqual([expect.objectContaining({ id: record.id, reason: "in-use" })]);
+    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-prod", "webshop"]);
+
+    expect((await a.engine.down()).removed).toEqual([expect.objectContaining({ id: record.id })]);
+    expect((await a.engine.down({ force: true })).removed).toEqual([]);
+    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-prod", "webshop"]);
+    // Listed by the name ARM gives the group, not by its tag; one no aciimg name makes is not listed.
+    expect((await a.engine.provider.list()).map((ref) => ref.name)).toEqual(["prod"]);
+  });
+
+  test("reap believes aciimg-created in bounds: a future date keeps no orphan, an old one is unreported", async () => {
+    const a = await stateEngine();
+    await a.engine.ensure();
+    const owner = (await ownerIn(a.statePath)) ?? "";
+    await a.engine.down();
+    const tags = (name: string, created: string) => ({
+      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": created, [TAG_OWNER]: owner,
+    });
+    await putGroup("aciimg-default", tags("default", "2999-01-01T00:00:00.000Z"));
+    await putGroup("aciimg2-default", tags("default--2", "1999-01-01T00:00:00.000Z"));
+
+    const reaped = await a.engine.reap({ idleMs: 0 });
+    expect(reaped.kept).toEqual([]);
+    expect(reaped.removed.map((ref) => [ref.name, ref.reason, ref.createdAt]).sort()).toEqual([
+      ["default", "orphan", undefined],
+      ["default--2", "orphan", undefined],
+    ]);
+    expect(h.sim.groups()).toEqual([]);
+  });
+
   test("a same-named group aciimg did not make is left alone; create names it and --name", async () => {
     await putGroup("aciimg-default", { team: "web" });
     const b = await stateEngine();

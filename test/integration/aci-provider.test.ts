@@ -135,18 +135,19 @@ describe("aci provider on the ARM simulator", () => {
     expect(logCall?.query.get("tail")).toBe("5");
   });
 
-  test("adoption: with the state lost, a healthy tagged group whose key we know is reused without a new PUT", async () => {
+  test("create never reuses a same-named group of ours, even one answering to its key: it is made anew", async () => {
     const first = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
     const again = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "known-key" });
+    // Trust comes only from a fingerprint the state recorded, which a create never has: the pin
+    // is the new certificate's, never one read back from ARM.
+    expect(again.tlsFingerprint).not.toBe(first.tlsFingerprint);
     expect(again.id).toBe(first.id);
-    expect(again.endpoint).toBe(first.endpoint);
-    // The pin of an adopted group is read from ARM (its certificate), and is the one the create made.
-    expect(again.tlsFingerprint).toBe(first.tlsFingerprint);
-    expect(h.sim.count("PUT")).toBe(1);
-    expect(h.sim.count("DELETE")).toBe(0);
+    expect(h.sim.count("PUT")).toBe(2);
+    expect(h.sim.count("DELETE")).toBe(1);
+    expect(await healthStatus(again, "known-key")).toBe(200);
   });
 
-  test("adoption: when the key is unknown the group is replaced, not guessed", async () => {
+  test("a same-named group of ours made with another key is replaced", async () => {
     const first = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "old-key" });
     const replaced = await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "new-key" });
     expect(h.sim.count("DELETE")).toBe(1);

@@ -7,7 +7,7 @@ const group = (tags?: Record<string, string>): ContainerGroup => ({ containers: 
 const ours = "0123456789abcdef0123456789abcdef";
 
 describe("conflictWith", () => {
-  test("a group with our owner id is ours: adopt or replace it", () => {
+  test("a group with our owner id is ours to replace", () => {
     expect(conflictWith(group({ "managed-by": "aciimg", "aciimg-owner": ours }), where, ours)).toBeUndefined();
   });
 

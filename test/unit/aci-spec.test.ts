@@ -1,7 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { isStateKey, loadConfig, maxBackends, type AzureConfig } from "../../src/config.js";
 import type { BackendSpec } from "../../src/engine/types.js";
-import { dnsLabelOf, dnsLabelPattern, groupNameOf, groupNamePattern } from "../../src/providers/aci-names.js";
+import {
+  dnsLabelOf, dnsLabelPattern, groupNameOf, groupNamePattern, stateKeyOfGroup,
+} from "../../src/providers/aci-names.js";
 import {
   commandFor,
   containerGroupSpec,
@@ -123,6 +125,16 @@ describe("names", () => {
     }
     const members = new Set(keys.slice(1).map(groupNameOf));
     expect(names.filter((other) => members.has(groupNameOf(other)))).toEqual([]);
+  });
+
+  test("a group's name reads back as the state key that makes it, and only such names do", () => {
+    const keys = ["default", "2-x", "default--2", "web-1--20", "a--99"];
+    expect(keys.map((key) => stateKeyOfGroup(groupNameOf(key)))).toEqual(keys);
+    const notOurs = [
+      "webshop", "aciimg", "aciimg-", "aciimg1-default", "aciimg02-default", "aciimg100-default", "aciimg-Default",
+      "aciimg-a--b", "xaciimg-default",
+    ];
+    expect(notOurs.map(stateKeyOfGroup)).toEqual(notOurs.map(() => undefined));
   });
 
   test("DNS labels differ by suffix, so two groups never clash region-wide", () => {
