@@ -247,18 +247,24 @@ type Setting = { value: string | number; from: string };
  * a flag the command they ran may not have.
  */
 function settingSources(env: Readonly<Record<string, string | undefined>>, file: FileConfig, configFile: string) {
-  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey: keyof FileConfig): Setting | undefined => {
+  // No file key: a setting the file may not give (config-file.ts `flagOrEnvOnly`).
+  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey?: keyof FileConfig): Setting | undefined => {
     if (flag !== undefined && flag !== "") return { value: flag, from: flagName };
     for (const name of envNames) {
       const value = env[name];
       if (value !== undefined && value !== "") return { value, from: name };
     }
-    const value = file[fileKey];
+    const value = fileKey === undefined ? undefined : file[fileKey];
     return value === undefined ? undefined : { value, from: `"${fileKey}" in ${configFile}` };
   };
-  const pick = (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig): string | number | undefined =>
+  const pick = (flag: string | number | undefined, envNames: string[], fileKey?: keyof FileConfig): string | number | undefined =>
     setting(flag, "", envNames, fileKey)?.value;
   return { setting, pick };
+}
+
+export interface LoadConfigOptions {
+  /** Told, as one sentence, why a config file found in the working directory was ignored (config-file.ts). */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -269,10 +275,12 @@ export function loadConfig(
   overrides: ConfigOverrides = {},
   env: Readonly<Record<string, string | undefined>> = {},
   cwd: string = ".",
+  options: LoadConfigOptions = {},
 ): Config {
   const explicitFile = overrides.config ?? env.ACIIMG_CONFIG;
   const configFile = resolve(cwd, explicitFile ?? "aciimg.config.json");
-  const file = readConfigFile(configFile, explicitFile !== undefined);
+  const namedBy = overrides.config !== undefined ? "--config" : env.ACIIMG_CONFIG !== undefined ? "ACIIMG_CONFIG" : undefined;
+  const file = readConfigFile(configFile, { namedBy, onWarning: options.onWarning });
   const hasFile = Object.keys(file).length > 0 || explicitFile !== undefined;
 
   const { setting, pick } = settingSources(env, file, configFile);
@@ -297,7 +305,7 @@ export function loadConfig(
   const backends = setting(overrides.backends, "--backends", ["ACIIMG_BACKENDS"], "backends");
   const withLocal = setting(overrides.withLocal === undefined ? undefined : String(overrides.withLocal), "--with-local", ["ACIIMG_WITH_LOCAL"], "withLocal");
 
-  const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"], "state"));
+  const statePathValue = str(pick(overrides.state, ["ACIIMG_STATE"]));
   const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
   // Looked up here, parsed in the result below: a bad value is reported in the order settings are parsed.
   const timeout = setting(overrides.timeout, "--timeout", ["ACIIMG_CREATE_TIMEOUT"], "timeout");
@@ -337,7 +345,7 @@ export function loadConfig(
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
     maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
-    azure: azureConfigOf(overrides, env, pick, { subscriptionId, resourceGroup, timeout, pollInterval }),
+    azure: azureConfigOf(overrides, env, { setting, pick }, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
       port: servePort === undefined ? 8080 : port(servePort.value, servePort.from),
@@ -356,16 +364,17 @@ export function loadConfig(
 function azureConfigOf(
   overrides: ConfigOverrides,
   env: Readonly<Record<string, string | undefined>>,
-  pick: (flag: string | number | undefined, envNames: string[], fileKey: keyof FileConfig) => string | number | undefined,
+  sources: ReturnType<typeof settingSources>,
   found: { subscriptionId: string | undefined; resourceGroup: string | undefined; timeout: Setting | undefined; pollInterval: Setting | undefined },
 ): AzureConfig {
   const { subscriptionId, resourceGroup, timeout, pollInterval } = found;
+  const { setting, pick } = sources;
   return {
     subscriptionId,
     resourceGroup,
     location: str(pick(overrides.location, ["ACIIMG_LOCATION", "AZURE_LOCATION"], "location")) ?? "westeurope",
-    armEndpoint: (str(pick(undefined, ["AZURE_ARM_ENDPOINT"], "armEndpoint")) ?? "https://management.azure.com").replace(/\/+$/, ""),
-    registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"], "registryServer")),
+    armEndpoint: armEndpointOf(setting(undefined, "", ["AZURE_ARM_ENDPOINT"])),
+    registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"])),
     registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
     registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
     createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
@@ -373,6 +382,25 @@ function azureConfigOf(
     armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
     armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
   };
+}
+
+/**
+ * The ARM endpoint: https only, as a bare origin, since the SDK sends the Azure bearer token to it
+ * (an http:// one would hand the token to anyone on the path). Default https://management.azure.com.
+ */
+function armEndpointOf(value: Setting | undefined): string {
+  if (value === undefined) return "https://management.azure.com";
+  const expected = "an https:// URL such as https://management.usgovcloudapi.net";
+  let url: URL;
+  try {
+    url = new URL(String(value.value));
+  } catch {
+    throw usageError(value.from, expected, value.value);
+  }
+  if (url.protocol !== "https:" || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw usageError(value.from, expected, value.value);
+  }
+  return String(value.value).replace(/\/+$/, "");
 }
 
 /** The backend spec the engine asks providers for, from the config. */

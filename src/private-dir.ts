@@ -2,12 +2,15 @@
  * Is a directory ours alone? aciimg acts on what it finds in its state directory and in its `local/`
  * registry (entries name processes to stop and files to remove), so, as ssh does for ~/.ssh, it
  * refuses one that another user owns or that others can write: whoever can write there could plant
- * what aciimg then acts on. Only the directory itself is checked, not its parents: a 0700 directory
- * of ours under a sticky /tmp is safe, since no one else can add, rename or remove entries in it.
+ * what aciimg then acts on. Its parents are checked too, as ssh's StrictModes checks the path to
+ * ~/.ssh: whoever can write a parent can rename the directory away and put their own in its place
+ * (issue 22, point 6), so each must be ours or root's and writable by no one else unless sticky
+ * (a 0700 directory of ours under /tmp is safe: no one else can rename or remove it there).
  * Used by the file state store (the state file's directory) and the local provider (`local/`).
  */
 import type { Stats } from "node:fs";
-import { lstat, stat } from "node:fs/promises";
+import { lstat, readlink, stat } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { AciimgError } from "./errors.js";
 
 /** `missing`: the directory does not exist (yet); nothing in it can have been planted. */
@@ -23,14 +26,11 @@ export async function checkPrivateDirectory(dir: string, what: string): Promise<
   const uid = process.getuid?.();
   const gid = process.getgid?.() ?? uid;
   const quoted = shellQuote(dir);
+  if (uid !== undefined) await checkParents(dir, what, uid);
   let info = await statOf(lstat, dir, what);
   if (info === undefined) return "missing";
   if (info.isSymbolicLink()) {
-    // Its owner can point it anywhere at any time; a link of ours (or root's) is followed.
-    if (uid !== undefined && info.uid !== uid && info.uid !== 0) {
-      throw refused(dir, `${what} ${dir} is a symbolic link owned by uid ${info.uid}, not by you (uid ${uid}): its owner can point it anywhere. ` +
-        `Remove it (rm ${quoted}) or use another state file (--state or ACIIMG_STATE).`);
-    }
+    // A link of ours (or root's): checkParents refused one anyone else owns, who could point it anywhere.
     info = await statOf(stat, dir, what);
     if (info === undefined) return "missing";
   }
@@ -48,6 +48,66 @@ export async function checkPrivateDirectory(dir: string, what: string): Promise<
       `Make it private: chmod 700 ${quoted}`);
   }
   return "private";
+}
+
+/** The most links one path may pass through, as the kernel's limit (MAXSYMLINKS, 40). */
+const maxLinks = 40;
+
+/**
+ * Walks `dir` from `/` as the kernel resolves it, and fails with E_STATE at the first directory it
+ * passes through that someone else could rename entries in (another user's, or writable by group or
+ * others and not sticky), or the first link someone else owns (they can point it anywhere). A part
+ * that does not exist yet ends the walk: aciimg creates it, 0700.
+ */
+async function checkParents(dir: string, what: string, uid: number): Promise<void> {
+  const pending = parts(resolve(dir));
+  let current: string = sep;
+  let links = 0;
+  for (;;) {
+    const info = await statOf(lstat, current, what);
+    if (info === undefined) return;
+    if (info.isSymbolicLink()) {
+      if (info.uid !== uid && info.uid !== 0) {
+        const how = current === resolve(dir) ? "is" : `is reached through ${current}, which is`;
+        throw refused(dir, `${what} ${dir} ${how} a symbolic link owned by uid ${info.uid}, not by you (uid ${uid}) or root: ` +
+          `its owner can point it anywhere. Remove it (rm ${shellQuote(current)}) or use another state file (--state or ACIIMG_STATE).`);
+      }
+      if (++links > maxLinks) throw refused(dir, `${what} ${dir} is reached through more than ${maxLinks} symbolic links.`);
+      const target = await readlink(current);
+      pending.push(...parts(target));
+      current = isAbsolute(target) ? sep : dirname(current);
+      continue;
+    }
+    // Not a directory: checkPrivateDirectory says so for `dir`; a file above it fails the mkdir.
+    // Nothing left to walk: this is `dir` itself, which the caller holds to the stricter rule.
+    if (!info.isDirectory() || pending.length === 0) return;
+    checkParent(dir, what, current, info, uid);
+    const name = pending.pop() as string;
+    if (name === "..") current = dirname(current);
+    else if (name !== ".") current = join(current, name);
+  }
+}
+
+/** `path` as its names, last first (a stack: the next one to walk is popped). */
+function parts(path: string): string[] {
+  return path.split(sep).filter((name) => name !== "").reverse();
+}
+
+/** Fails unless no one but us and root can rename entries of `parent` (`dir` itself gets the stricter check after). */
+function checkParent(dir: string, what: string, parent: string, info: Stats, uid: number): void {
+  const advice = `Use a state file in a directory only you can change (--state or ACIIMG_STATE)`;
+  if (info.uid !== uid && info.uid !== 0) {
+    throw refused(dir, `${what} ${dir} is inside ${parent}, which belongs to uid ${info.uid}: its owner could rename ${what} away and put their own ` +
+      `in its place. ${advice}.`);
+  }
+  const isSticky = (info.mode & 0o1000) !== 0;
+  if ((info.mode & 0o022) !== 0 && !isSticky) {
+    const who = (info.mode & 0o002) !== 0 ? "every user" : "its group";
+    const quoted = shellQuote(parent);
+    throw refused(dir, `${what} ${dir} is inside ${parent}, which ${who} can write (mode ${octal(info.mode)}, not sticky): anyone who can write there ` +
+      `could rename ${what} away and put their own in its place. Make it writable only by you (chmod go-w ${quoted}), ` +
+      `or sticky as /tmp is (chmod +t ${quoted}); or: ${advice}.`);
+  }
 }
 
 /** A file mode as `ls -l`'s numbers show it: 0644. */

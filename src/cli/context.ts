@@ -49,10 +49,12 @@ export function overridesOf(options: GlobalOptions, extra: ConfigOverrides = {})
 
 /** The configuration for this run. */
 export function configOf(options: GlobalOptions, extra: ConfigOverrides = {}): Config {
-  return loadConfig(overridesOf(options, extra), processEnvironment(), process.cwd());
+  // An untrusted aciimg.config.json in the working directory is ignored with a warning on stderr
+  // (never stdout, which holds the --json lines).
+  return loadConfig(overridesOf(options, extra), processEnvironment(), process.cwd(), { onWarning: printWarning });
 }
 
-/** Says what the engine's parts warn about (compose.ts `warn`), as one `aciimg: warning:` line on stderr. */
+/** Says what the config and the engine's parts warn about (compose.ts `warn`), as one `aciimg: warning:` line on stderr. */
 export function printWarning(message: string): void {
   process.stderr.write(`aciimg: warning: ${message}\n`);
 }

@@ -16,7 +16,7 @@ import { openEngine } from "../compose.js";
 import type { Engine } from "../engine/types.js";
 import { createFunctionHandlers } from "./handlers.js";
 
-const config = loadConfig({}, processEnvironment());
+const config = loadConfig({}, processEnvironment(), ".", { onWarning: (message) => console.warn(`aciimg: warning: ${message}`) });
 
 let engine: Promise<Engine> | undefined;
 

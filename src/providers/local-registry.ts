@@ -105,13 +105,10 @@ export interface LocalRegistry {
 /** The registry in `logDir`. (Long only for its methods, each short: they share the directory and its check.) */
 export function createLocalRegistry(logDir: string): LocalRegistry {
   const entryPath = (pid: number): string => join(logDir, `backend-${pid}.json`);
-  let isRegistryPrivate = false;
-
-  async function check(): Promise<PrivateDirectory> {
-    if (isRegistryPrivate) return "private";
-    const result = await checkPrivateDirectory(logDir, "the local backend registry");
-    isRegistryPrivate = result === "private";
-    return result;
+  // Checked on every use, not once: a parent that became writable by others since would let them
+  // swap `local/` for their own (private-dir.ts; issue 22, point 6).
+  function check(): Promise<PrivateDirectory> {
+    return checkPrivateDirectory(logDir, "the local backend registry");
   }
 
   async function removeSocket(id: string): Promise<void> {

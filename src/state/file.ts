@@ -6,11 +6,12 @@
  * (private-dir.ts): the lock file and the local backends' registry live there too.
  */
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { replaceAtomically } from "../atomic-write.js";
 import { systemClock } from "../clock.js";
-import { AciimgError } from "../errors.js";
+import { AciimgError, isAciimgError } from "../errors.js";
 import { isProcessAlive } from "../host-process.js";
 import { checkPrivateDirectory, octal, type PrivateDirectory } from "../private-dir.js";
 import { STATE_VERSION, type Clock, type State, type StateStore } from "../engine/types.js";
@@ -36,18 +37,16 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
   const { path } = options;
   const clock = options.clock ?? systemClock;
   const lockOptions = { path: `${path}.lock`, clock, timeoutMs: options.lockTimeoutMs, what: `the state file ${path}` };
-  let isDirectoryPrivate = false;
   let isSwept = false;
 
   /**
-   * Checked once per store: a directory that is ours and not writable by others can only be opened up
-   * again by us or root, so it stays trusted for the store's life.
+   * Checked on every read and update, not once per store: a long-running `serve` must not go on
+   * trusting a path whose parent has since become writable by others, where the state directory can
+   * be renamed away and another planted in its place (issue 22, point 6). The parents are checked
+   * too (private-dir.ts), so between this check and the update's end only we or root can re-link it.
    */
-  async function checkDirectory(): Promise<PrivateDirectory> {
-    if (isDirectoryPrivate) return "private";
-    const result = await checkPrivateDirectory(dirname(path), "the state directory");
-    isDirectoryPrivate = result === "private";
-    return result;
+  function checkDirectory(): Promise<PrivateDirectory> {
+    return checkPrivateDirectory(dirname(path), "the state directory");
   }
 
   /** A file others could read gives away backend keys: say so and make it 0600 (the mode every write leaves). */
@@ -63,19 +62,46 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
     }
   }
 
+  /**
+   * The state names the backends aciimg trusts (sockets, pinned certificates) and holds their keys:
+   * a file someone else owns (planted in a directory swapped in for ours) is never used.
+   */
+  async function checkOwner(handle: FileHandle): Promise<void> {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new AciimgError("E_STATE", `the state file ${path} is not a regular file. ${wayOut(path)}`, { detail: { stateFile: path } });
+    const uid = process.getuid?.();
+    if (uid === undefined || info.uid === uid) return;
+    throw new AciimgError(
+      "E_STATE",
+      `the state file ${path} belongs to uid ${info.uid}, not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
+        `If you did not put it there, move it aside (mv ${path} ${path}.bak); if you did, make it yours again (as root: chown ${uid} ${path}).`,
+      { detail: { stateFile: path } },
+    );
+  }
+
   async function read(): Promise<State> {
     if ((await checkDirectory()) === "missing") return emptyState();
     let text: string;
     try {
-      const handle = await open(path, "r");
+      // Not through a link, and checked on the descriptor: the file read is the file checked.
+      const handle = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
       try {
+        await checkOwner(handle);
         await tighten(handle);
         text = await handle.readFile("utf8");
       } finally {
         await handle.close();
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
+      if (isAciimgError(error)) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return emptyState();
+      if (code === "ELOOP") {
+        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
+          cause: error,
+          detail: { stateFile: path },
+        });
+      }
       throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, { cause: error });
     }
     return parseState(text, describeFileProblem(path));
@@ -85,6 +111,8 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
     location: path,
     read,
     async update(fn) {
+      // Its parents before anything is created among them; the directory itself once it exists.
+      await checkDirectory();
       await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error: unknown) => {
         throw new AciimgError("E_STATE", `cannot create the state directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
       });

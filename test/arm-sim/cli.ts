@@ -19,11 +19,17 @@ export interface CliRun {
 /** Told each stdout line as it comes, with the stderr so far and the child (to signal it mid-run). */
 export type LineWatcher = (line: string, stderr: string, child: ChildProcess) => void;
 
-export type SimCli = (args: string[], env?: Record<string, string | undefined>, timeoutMs?: number, watch?: LineWatcher) => Promise<CliRun>;
+export type SimCli = (
+  args: string[],
+  env?: Record<string, string | undefined>,
+  timeoutMs?: number,
+  watch?: LineWatcher,
+  cwd?: string,
+) => Promise<CliRun>;
 
-/** A CLI runner in `dir` with its state at `dir/state.json` (override ACIIMG_STATE per run). */
+/** A CLI runner in `dir` (or `cwd`) with its state at `dir/state.json` (override ACIIMG_STATE per run). */
 export function simCli(sim: ArmSim, dir: string): SimCli {
-  return (args, env = {}, timeoutMs = 60_000, watch) =>
+  return (args, env = {}, timeoutMs = 60_000, watch, cwd = dir) =>
     new Promise((resolve, reject) => {
       const merged: Record<string, string | undefined> = {
         PATH: process.env.PATH,
@@ -34,7 +40,7 @@ export function simCli(sim: ArmSim, dir: string): SimCli {
         ...env,
       };
       const child = spawn(process.execPath, [CLI_PATH, ...args], {
-        cwd: dir,
+        cwd,
         env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
         stdio: ["ignore", "pipe", "pipe"],
       });
