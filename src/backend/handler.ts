@@ -11,6 +11,7 @@ import {
   negotiateType, parseImageOptions, validateRequest,
   type ImageOptions, type OperationName, type PipelineStep,
 } from "../imaginary/operations.js";
+import { fileIdentityHeader } from "../imaginary/file-identity.js";
 import { messages } from "../imaginary/replies.js";
 import { readImageBody, type BodyResult } from "./body.js";
 import { readHeader } from "./header.js";
@@ -159,7 +160,12 @@ async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyRes
   if (r.req.method !== "GET" || r.mount === undefined) return readImageBody(r.req, r.limits.maxUploadBytes, signal);
   const file = fileParam(r.query);
   if (file === undefined) return { ok: false, status: 400, message: messages.missingSource };
-  return { ...(readMountedFile(r.mount, file, r.limits.maxUploadBytes, (size) => r.buffers.take(size))), pooled: true };
+  const identity = r.req.headers[fileIdentityHeader];
+  const checked = typeof identity === "string" ? identity : undefined;
+  const read = readMountedFile(r.mount, file, r.limits.maxUploadBytes, (size) => r.buffers.take(size), checked);
+  // Sent back so the client knows this backend compared the file (one from before the extension would not).
+  if (read.ok && checked !== undefined) r.res.setHeader(fileIdentityHeader, checked);
+  return { ...read, pooled: true };
 }
 
 function sendBody(res: ServerResponse, data: Buffer, headers: Record<string, string>): void {

@@ -4,10 +4,13 @@
  * check and kept for the upload, so a typical photo costs one open and one read, however often
  * the call is retried; memory per file in flight stays bounded by one piece.
  */
-import { closeSync, constants, fstatSync, openSync, statSync, type BigIntStats } from "node:fs";
+import {
+  closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync, type BigIntStats,
+} from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
+import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { readFullySync } from "../read-fully.js";
 import { truncationOf } from "./integrity.js";
 
@@ -19,6 +22,8 @@ export const pieceBytes = 1024 * 1024;
 
 export interface InputFile {
   size: number;
+  /** `<dev>:<ino>` of the file opened (file-identity.ts). */
+  identity: string;
   /** A new stream of the file's bytes on every call (a retried call sends it again). */
   body: () => Readable;
   /** The call is over (answered, failed or abandoned): its first piece may be reused. Idempotent. */
@@ -33,14 +38,27 @@ export interface InputFile {
 const spare: Buffer[] = [];
 const maxSpare = 16;
 
-/** Opens `path` (named `name` in errors); fails with E_BAD_INPUT when it is empty or truncated. */
-export async function openInput(path: string, name: string): Promise<InputFile> {
-  // O_NONBLOCK: a FIFO put in the file's place must not hang the open (it is refused below).
-  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: unknown) => {
-    throw new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
+/**
+ * Flags of every open of an input: O_NONBLOCK, so a FIFO put in the file's place does not hang
+ * the open (it is refused as not regular); O_NOFOLLOW, since inputs are opened by the real path
+ * resolved when the batch was planned, so a link there was put in since, by whoever can write
+ * the folder (issue 22 §4: a link to a private file, whose rendering would land in an output
+ * they can read).
+ */
+const inputFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+/**
+ * Opens `path` (named `name` in errors), the real path of an input; fails with E_BAD_INPUT when
+ * it is empty or truncated, or when it is not the file `identity` (checkedFile) names: replaced
+ * since the batch was planned.
+ */
+export async function openInput(path: string, name: string, identity?: string): Promise<InputFile> {
+  const file = await open(path, inputFlags).catch((error: unknown) => {
+    throw unopened(error, name);
   });
   try {
     const stats = await file.stat({ bigint: true });
+    if (identity !== undefined && fileIdentityOf(stats) !== identity) throw replaced(name);
     if (!stats.isFile()) throw notRegular(name);
     const size = Number(stats.size);
     if (size === 0) throw emptyInput(name);
@@ -56,7 +74,8 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
       const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position));
       if (problem) throw problem;
       const version = versionOf(stats);
-      return { size, body: () => Readable.from(pieces(path, name, size, first, version), { objectMode: false }), release };
+      const body = (): Readable => Readable.from(pieces(path, name, size, first, version), { objectMode: false });
+      return { size, identity: fileIdentityOf(stats), body, release };
     } catch (error) {
       release();
       throw error;
@@ -66,38 +85,42 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
   }
 }
 
-/**
- * The same checks as openInput without reading the whole first piece: run over every input before
- * a backend is started, so a batch of only empty or truncated files wakes nothing (on ACI, a
- * billed container). The reason the file cannot be sent, or undefined.
- */
-export function checkInput(path: string, name: string): AciimgError | undefined {
-  const checked = checkedFile(path, name);
-  return checked instanceof AciimgError ? checked : undefined;
-}
-
-/** A file that passed the checks: its size, and its version when it was checked (fileVersion). */
+/** A file that passed the checks: its size, identity, and version when it was checked (fileVersion). */
 export interface CheckedFile {
   size: number;
+  /** `<dev>:<ino>` (file-identity.ts): what every later open of the input must find. */
+  identity: string;
   version: string;
 }
 
 /**
- * checkInput's checks, with the file's size when it passes: for a backend that reads the file
- * itself (the local provider's file source), so the check is not lost with the upload. Done with
- * synchronous calls: an open, a stat and two small reads of a file the kernel has just seen cost
- * microseconds each, and the same calls through the thread pool cost the CLI more CPU than the
- * check itself (and queue behind other I/O). O_NONBLOCK: a FIFO named as an input must not hang the open.
+ * The same checks as openInput without reading the whole first piece, of `path`, an input's real
+ * path. Run over every input before a backend is started, so a batch of only empty or truncated
+ * files wakes nothing (on ACI, a billed container); that first check records the file's identity,
+ * and without `identity` the file opened must still be reached by `path` with no link on the way
+ * (a folder on it swapped for a link included). Run again, with that `identity`, before a backend
+ * that reads the file itself is sent its path. Synchronous calls: an open, a stat and two small
+ * reads of a file the kernel has just seen cost microseconds each, and the same calls through the
+ * thread pool cost the CLI more CPU than the check itself (and queue behind other I/O).
  */
-export function checkedFile(path: string, name: string): CheckedFile | AciimgError {
+export function checkedFile(path: string, name: string, identity?: string): CheckedFile | AciimgError {
   let fd: number | undefined;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      fd = openSync(path, inputFlags);
+    } catch (error) {
+      return unopened(error, name);
+    }
     const opened = fd;
     const stats = fstatSync(opened, { bigint: true });
+    // Opened, then resolved: a folder relinked and put back in between leaves another inode at `path`.
+    const isPlanned = identity === undefined ? isReachedWithoutLinks(path, stats) : fileIdentityOf(stats) === identity;
+    if (!isPlanned) return replaced(name);
     if (!stats.isFile()) return notRegular(name);
     const size = Number(stats.size);
-    return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? { size, version: versionOf(stats) };
+    const readAt = (length: number, position: number): Buffer => readAtSync(opened, length, position);
+    const problem = problemOf(name, readAt(Math.min(size, 16), 0), size, readAt);
+    return problem ?? { size, identity: fileIdentityOf(stats), version: versionOf(stats) };
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
@@ -105,14 +128,24 @@ export function checkedFile(path: string, name: string): CheckedFile | AciimgErr
   }
 }
 
+/** Whether `path` resolves to itself, with no link, and names the file `opened`. */
+function isReachedWithoutLinks(path: string, opened: BigIntStats): boolean {
+  try {
+    if (realpathSync.native(path) !== path) return false;
+    return fileIdentityOf(statSync(path, { bigint: true })) === fileIdentityOf(opened);
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The file at `path` as it is now: device, inode, size, and modification and change times in
- * nanoseconds. The same version twice means nothing wrote to it in between (a write moves its
- * change time). Undefined when it cannot be looked at.
+ * The entry at `path` as it is now (a link is not followed): device, inode, size, and
+ * modification and change times in nanoseconds. The same version twice means nothing wrote to it
+ * in between (a write moves its change time). Undefined when it cannot be looked at.
  */
 export function fileVersion(path: string): string | undefined {
   try {
-    return versionOf(statSync(path, { bigint: true }));
+    return versionOf(lstatSync(path, { bigint: true }));
   } catch {
     return undefined;
   }
@@ -127,6 +160,21 @@ export function problemOf(name: string, first: Buffer, size: number, readAt: (le
   if (size === 0) return emptyInput(name);
   const truncated = truncationOf(first, size, readAt);
   return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
+}
+
+/** A failed open; ELOOP is O_NOFOLLOW meeting a link where the planned real path had none. */
+function unopened(error: unknown, name: string): AciimgError {
+  if ((error as NodeJS.ErrnoException).code === "ELOOP") return replaced(name);
+  return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
+}
+
+function replaced(name: string): AciimgError {
+  return new AciimgError(
+    "E_BAD_INPUT",
+    `${name} changed during the batch: it was replaced (by a symbolic link or another file) after it was found, ` +
+      "so it was not sent; " +
+      "if another user can write its folder, move your images to a folder only you can write",
+  );
 }
 
 function notRegular(name: string): AciimgError {
@@ -167,9 +215,9 @@ async function readInto(file: FileHandle, buffer: Buffer, position: number): Pro
  * written meanwhile.
  */
 async function* pieces(path: string, name: string, size: number, first: Buffer, version: string): AsyncGenerator<Buffer> {
-  yield first;
+  if (first.length > 0) yield first;
   if (first.length >= size) return;
-  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const file = await open(path, inputFlags);
   try {
     await unchangedSince(version, file, name, size);
     for (let position = first.length; position < size; ) {
@@ -188,6 +236,15 @@ async function* pieces(path: string, name: string, size: number, first: Buffer, 
 async function unchangedSince(version: string, file: FileHandle, name: string, size: number): Promise<void> {
   const stats = await file.stat({ bigint: true });
   if (versionOf(stats) !== version) throw changedWhileSent(name, stats.isFile() && Number(stats.size) < size ? "shrank" : "changed");
+}
+
+/**
+ * The bytes of a file checked by checkedFile, read when the stream is: for an upload that replaces
+ * a request by path (a retry on a backend without the file source). It fails as openInput's body
+ * does if the file is no longer that version.
+ */
+export function checkedBody(path: string, name: string, checked: CheckedFile): Readable {
+  return Readable.from(pieces(path, name, checked.size, Buffer.alloc(0), checked.version), { objectMode: false });
 }
 
 function changedWhileSent(name: string, how: "shrank" | "changed"): AciimgError {

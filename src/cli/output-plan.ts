@@ -4,17 +4,19 @@
  * to an input, whichever way either is reached; and no two inputs write the same file.
  */
 import { realpathSync } from "node:fs";
-import { mkdir, access, constants, realpath, rmdir, stat } from "node:fs/promises";
+import { mkdir, access, constants, lstat, realpath, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
-import { AciimgError, usageError } from "../errors.js";
+import { AciimgError, isAciimgError, usageError } from "../errors.js";
 import type { CliOutputType } from "./flags.js";
 import type { InputItem } from "./inputs.js";
-import { extensionOf, nameMaxBytes, outputName } from "./outputs.js";
+import { refuseUntrustedLinks } from "./output-links.js";
+import { fileIdentityOf } from "../imaginary/file-identity.js";
+import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
   /** `direct`: an existing device or pipe (`/dev/null`), written in place: it cannot be renamed onto. */
-  | { kind: "file"; path: string; direct: boolean };
+  | { kind: "file"; path: string; direct: InPlace | undefined };
 
 /** ".jpg" → "jpeg", ".tif" → "tiff", …: what a file name says it holds. */
 const typeOfExtension: Record<string, CliOutputType> = Object.fromEntries(
@@ -41,7 +43,7 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
   if (needsFolder && !isMissingFile && typeOfExtension[extension.toLowerCase()] !== undefined) {
     throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name)", `${output} (a file name)`);
   }
-  return extension === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: false };
+  return extension === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: undefined };
 }
 
 /** What `-o` names for `process -`: always a file, since stdin has no name to give a file in a folder. */
@@ -53,13 +55,12 @@ export async function stdinTargetOf(output: string, cwd: string): Promise<Extrac
 
 async function lookAt(output: string, cwd: string) {
   const path = resolve(cwd, output);
-  const info = await stat(path).catch(() => undefined);
-  return {
-    path,
-    info,
-    saysFolder: output.endsWith("/") || output.endsWith(sep) || info?.isDirectory() === true,
-    direct: info !== undefined && !info.isFile() && !info.isDirectory(),
-  };
+  const info = await stat(path, { bigint: true }).catch(() => undefined);
+  const isDevice = info !== undefined && !info.isFile() && !info.isDirectory();
+  const isNamedLink = isDevice && (await lstat(path).catch(() => undefined))?.isSymbolicLink() === true;
+  const direct: InPlace | undefined = isDevice ? { identity: fileIdentityOf(info), isNamedLink } : undefined;
+  const saysFolder = output.endsWith("/") || output.endsWith(sep) || info?.isDirectory() === true;
+  return { path, info, saysFolder, direct };
 }
 
 /**
@@ -84,7 +85,7 @@ export interface PlannedOutput {
   item: InputItem;
   output: string;
   /** Write in place (a device or pipe) instead of a temporary file and a rename. */
-  direct: boolean;
+  direct: InPlace | undefined;
 }
 
 export interface RefusedOutput {
@@ -132,7 +133,7 @@ export async function planOutputs(
       continue;
     }
     taken.set(entry, item);
-    planned.push({ item, output, direct: target.kind === "file" && target.direct });
+    planned.push({ item, output, direct: target.kind === "file" ? target.direct : undefined });
   }
   return { planned, refused };
 }
@@ -163,18 +164,25 @@ function resolvedFolder(folder: string, cache: Map<string, Promise<string>>): Pr
 }
 
 /**
- * Creates the output folders and checks they are writable, before a backend is started. Resolves
- * with the folders it created, so removeEmptyFolders can take back the ones nothing was written to.
+ * Creates the output folders and checks they are writable, before a backend is started; `inPlace`
+ * are the devices or pipes written where they are, whose folders are not made. Refuses any reached
+ * through another user's link in a sticky folder (output-links.ts), looked at before mkdir, which
+ * would follow it, and again after, for a link put in meanwhile. Resolves with the folders it
+ * created, so removeEmptyFolders can take back the ones nothing was written to.
  */
-export async function prepareFolders(folders: Iterable<string>): Promise<string[]> {
+export async function prepareFolders(folders: Iterable<string>, inPlace: Iterable<string> = []): Promise<string[]> {
+  for (const device of inPlace) await refuseUntrustedLinks(device);
   const created: string[] = [];
   for (const folder of folders) {
     try {
+      await refuseUntrustedLinks(folder);
       const first = await mkdir(folder, { recursive: true });
       if (first !== undefined) for (let dir = folder; dir.length >= first.length; dir = dirname(dir)) created.push(dir);
+      await refuseUntrustedLinks(folder);
       await access(folder, constants.W_OK);
     } catch (error) {
       await removeEmptyFolders(created);
+      if (isAciimgError(error)) throw error;
       throw new AciimgError("E_OUTPUT", `cannot write to output directory ${folder}: ${(error as Error).message}`, { cause: error });
     }
   }

@@ -4,12 +4,14 @@
  * directory and renamed, so a failure never leaves a partial file behind (DESIGN.md §7).
  */
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
 import { requestTimeoutAdvice } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { formatDuration } from "../units.js";
 import { extensionsOf } from "../imaginary/output-types.js";
 import type { CliOutputType } from "./flags.js";
@@ -24,6 +26,17 @@ export function outputName(relativeInput: string, type: CliOutputType | undefine
   const known = extensionOf[type];
   if (known.includes(ext.slice(1).toLowerCase())) return relativeInput;
   return `${ext ? relativeInput.slice(0, -ext.length) : relativeInput}.${known[0] as string}`;
+}
+
+/**
+ * An existing device or pipe (`/dev/null`, a FIFO) that an output is written to in place, since a
+ * rename would replace it: the one planning saw.
+ */
+export interface InPlace {
+  /** `<dev>:<ino>` of the device or pipe (file-identity.ts). */
+  identity: string;
+  /** The name given is itself a link to it (`/dev/stdout`), which the write must follow. */
+  isNamedLink: boolean;
 }
 
 /** The suffix of temporary files, so a test (or a person) can check none are left. */
@@ -60,8 +73,8 @@ const writeBatchBytes = 1024 * 1024;
 
 /**
  * Streams `body` into `target` atomically and returns the bytes written. A failing writer is
- * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `direct` writes
- * in place, for a device or pipe such as /dev/null, which a rename would replace.
+ * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `inPlace` writes
+ * in place, to the device or pipe planning saw (writeInPlace).
  *
  * The answer is gathered first, up to `writeBatchBytes`. One that ends within it (a thumbnail) is
  * written with synchronous calls, in one go (replaceAtomicallySync); a larger one is written as it
@@ -72,7 +85,7 @@ const writeBatchBytes = 1024 * 1024;
 export async function writeAtomically(
   target: string,
   body: Readable,
-  direct = false,
+  inPlace?: InPlace,
   requestTimeoutMs?: number,
 ): Promise<number> {
   // The answer is read, then written, never both at once: a failure while reading it is the body's, any other the writer's.
@@ -115,7 +128,10 @@ export async function writeAtomically(
   };
   try {
     await gather();
-    if (direct) return await writeInPlace(target, fill);
+    if (inPlace) {
+      const written = await writeInPlace(target, inPlace, fill);
+      if (written !== undefined) return written;
+    }
     // The temporary name is new (wx: a planted file or link there fails the write, it is never followed).
     const temporary = temporaryBeside(target);
     if (ended) return replaceAtomicallySync(target, take(), { temporary, mode: 0o644 });
@@ -142,12 +158,37 @@ export async function writeAtomically(
   }
 }
 
-/** A device or pipe (/dev/null, /dev/stdout) is written where it is: a rename would replace it. */
-async function writeInPlace<T>(target: string, fill: (handle: FileHandle) => Promise<T>): Promise<T> {
-  const handle = await open(target, "w", 0o644);
+/**
+ * Writes to the device or pipe at `target` (/dev/null, /dev/stdout, a FIFO) where it is, only if
+ * it is still the inode planning saw; undefined when it is not, for a temporary file and a rename
+ * instead. Opened without O_CREAT or O_TRUNC, and without following a link unless the name given
+ * is one: whoever can write its folder could otherwise swap it for a link to a file of yours
+ * between planning and writing, and have that file truncated and overwritten (issue 22 §3).
+ */
+async function writeInPlace<T>(
+  target: string,
+  inPlace: InPlace,
+  fill: (handle: FileHandle) => Promise<T>,
+): Promise<T | undefined> {
+  const noFollow = inPlace.isNamedLink ? 0 : constants.O_NOFOLLOW;
+  let handle: FileHandle;
   try {
-    return await fill(handle);
+    handle = await open(target, constants.O_WRONLY | noFollow);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!inPlace.isNamedLink && (code === "ELOOP" || code === "ENOENT")) return undefined;
+    throw error;
+  }
+  try {
+    const stats = await handle.stat({ bigint: true });
+    if (fileIdentityOf(stats) === inPlace.identity) return await fill(handle);
   } finally {
     await handle.close();
   }
+  // A link named on the command line leads elsewhere now: renaming over it would replace the link.
+  if (inPlace.isNamedLink) {
+    const what = `${target} no longer leads to the device or pipe it led to when the batch was planned`;
+    throw new AciimgError("E_OUTPUT", `${what}; nothing was written to it`);
+  }
+  return undefined;
 }

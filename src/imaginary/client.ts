@@ -9,6 +9,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { fileIdentityHeader } from "./file-identity.js";
 import { emptyResponseError, imaginaryError, mapTransportError, type ResponseTimeouts } from "./client-errors.js";
 import type { ImageRequest, ImageResponse } from "./types.js";
 import { pinOf, socketPathOf } from "./endpoint.js";
@@ -106,6 +107,8 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   // Made on the first request, and only the one this endpoint needs: undici takes ~90-140 ms to
   // load, which `status`, `reap` and `down` never need, nor a run that only talks to a socket.
   let transport: Promise<Transport> | undefined;
+  /** Whether the backend answers a GET ?file= with the identity it was sent, having compared it (file-identity.ts). */
+  let comparesIdentity = true;
   const openTransport = async (): Promise<Transport> => {
     const connections = options.connections ?? 16;
     if (socketPath !== undefined) return (await import("./socket-transport.js")).createSocketTransport({ socketPath, connections });
@@ -179,17 +182,31 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
 
     async request(request) {
       const op = `/${encodeURIComponent(request.op)}`;
-      const mounted = fileUnder(options.fileRoot, request.file);
+      const isFileSource = request.fileIdentity === undefined || comparesIdentity;
+      const mounted = isFileSource ? fileUnder(options.fileRoot, request.file) : undefined;
       const byFile = mounted === undefined ? undefined : `${op}${queryString(request.query, mounted)}`;
       // A path too long for a request line goes as an upload: escaped twice, a byte can take five characters.
       const isByFile = byFile !== undefined && byFile.length <= maxRequestTarget;
       const file = isByFile ? mounted : undefined;
-      const path = isByFile ? byFile : `${op}${queryString(request.query)}`;
+      let path = isByFile ? byFile : `${op}${queryString(request.query)}`;
       const headers: Record<string, string> = {};
       if (request.accept) headers.accept = request.accept;
-      let response: ImageResponse;
-      if (file !== undefined) response = await send("GET", path, headers, undefined, request.signal);
-      else {
+      let response: ImageResponse | undefined;
+      if (file !== undefined) {
+        const identity = request.fileIdentity;
+        const sent = identity === undefined ? headers : { ...headers, [fileIdentityHeader]: identity };
+        response = await send("GET", path, sent, undefined, request.signal);
+        if (identity !== undefined && response.headers[fileIdentityHeader] !== identity) {
+          // A backend that did not compare the file (started by an aciimg before the header) may
+          // have followed a link put in since the caller's check: its answer is dropped, and it is
+          // sent the bytes, now and from now on (file-identity.ts).
+          discard(response.body);
+          comparesIdentity = false;
+          response = undefined;
+        }
+      }
+      if (response === undefined) {
+        path = `${op}${queryString(request.query)}`;
         headers["content-type"] = request.contentType ?? "application/octet-stream";
         const body = typeof request.body === "function" ? request.body() : request.body;
         if (typeof request.body === "function" && request.length !== undefined) headers["content-length"] = String(request.length);

@@ -19,6 +19,12 @@ export interface ImageRequest {
    */
   file?: string;
   /**
+   * The `<dev>:<ino>` the caller checked `file` to be: sent with a `GET ?file=` as
+   * X-Aciimg-File-Identity, which the built-in backend alone reads (file-identity.ts). It then
+   * reads that inode or refuses (412), and sends the header back when it compared.
+   */
+  fileIdentity?: string;
+  /**
    * Byte length of a streamed body, when known (a file's size). Sent as Content-Length, so the
    * upload goes out unchunked and the backend can refuse an oversized body before reading it.
    */

@@ -5,13 +5,14 @@
  * both). Files are real, made by sharp at imaginary's fixture sizes (§5.1).
  */
 import { execFile, execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
+import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
 import { operationNames } from "../../src/imaginary/operations.js";
 import { loadFixtures, makeSolidPng, type Fixtures } from "../helpers/images.js";
 import { call } from "./backend-http.js";
@@ -137,6 +138,34 @@ describe("files refused: imaginary's 400 Invalid file path", () => {
     for (const file of ["missing.jpg", "nested", "nested/deeper/", "fifo.jpg"]) {
       expect((await get(`/resize?width=100&file=${file}`)).json(), file).toEqual(invalidFilePath);
     }
+  });
+});
+
+describe("X-Aciimg-File-Identity: the file the client checked, or 412 (issue 22 §4)", () => {
+  const identityOf = async (path: string): Promise<string> => fileIdentityOf(await stat(path, { bigint: true }));
+  const withIdentity = (identity: string) => ({ ...auth, "X-Aciimg-File-Identity": identity });
+  const changed = imaginaryError(412, "File changed: it is not the file the client checked (x-aciimg-file-identity)");
+
+  test("the file of that device and inode is read, and the header comes back with the answer", async () => {
+    const identity = await identityOf(join(mount, "large.jpg"));
+    const res = await get("/resize?width=100&file=large.jpg", withIdentity(identity));
+    expect(res.status).toBe(200);
+    expect(res.headers["x-aciimg-file-identity"]).toBe(identity);
+    expect((await sizeOf(res.bytes)).width).toBe(100);
+  });
+
+  // Without the header, a link inside the mount is served as before.
+  test("a link in the file's place is not followed, even into the mount; another inode is not read", async () => {
+    const target = join(mount, "nested/deeper/imaginary.jpg");
+    // The link's target is the very inode named: still refused, since the client sent a path it resolved.
+    for (const identity of [await identityOf(target), await identityOf(join(mount, "large.jpg"))]) {
+      const res = await get("/info?file=inside-link.jpg", withIdentity(identity));
+      expect({ status: res.status, ...(res.json() as object) }).toEqual(changed);
+      expect(res.headers["x-aciimg-file-identity"]).toBeUndefined();
+    }
+    const otherInode = withIdentity(await identityOf(join(mount, "large.jpg")));
+    expect((await get("/info?file=nested/deeper/imaginary.jpg", otherInode)).status).toBe(412);
+    expect((await get("/info?file=inside-link.jpg")).status).toBe(200);
   });
 });
 

@@ -3,7 +3,8 @@
  * body-less `GET /<op>?…&file=` that the backend reads itself; any other request sends its bytes.
  * A real backend on a Unix socket, mounted on `/` as the local provider runs it.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -11,6 +12,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
 import { createImaginaryClient, type ImaginaryClient } from "../../src/imaginary/client.js";
+import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
 
 const apiKey = "file-source-key";
 let dir: string;
@@ -58,6 +60,42 @@ describe("a backend that reads files under the client's fileRoot", () => {
 
   test("a missing file is the backend's 400 Invalid file path", async () => {
     await expect(resize(join(dir, "missing.jpg"), () => Readable.from([photo]))).rejects.toMatchObject({ code: "E_IMAGE", detail: { status: 400 } });
+  });
+});
+
+describe("X-Aciimg-File-Identity (issue 22 §4)", () => {
+  // A backend that does not send the identity back is one from before it, which follows links.
+  test("a backend that does not send it back has its answer dropped, and is sent the bytes from then on", async () => {
+    // That backend: ours behind a relay that drops the header both ways, as one that never knew it.
+    const relaySocket = join(dir, "relay.sock");
+    const relay = createServer((req, res) => {
+      const { "x-aciimg-file-identity": _sent, ...headers } = req.headers;
+      const to = { socketPath: join(dir, "backend.sock"), method: req.method, path: req.url, headers };
+      const upstream = httpRequest(to, (answer) => {
+        const { "x-aciimg-file-identity": _echoed, ...back } = answer.headers;
+        res.writeHead(answer.statusCode ?? 502, back);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => relay.listen(relaySocket, resolve));
+    const old = createImaginaryClient({ endpoint: `unix:${relaySocket}`, apiKey, fileRoot: "/" });
+    try {
+      const file = join(dir, "a b%c+d.jpg");
+      const fileIdentity = fileIdentityOf(await stat(file, { bigint: true }));
+      const before = logged.length;
+      for (let n = 0; n < 2; n++) {
+        const query = new URLSearchParams({ width: "100" });
+        const body = (): Readable => Readable.from([photo]);
+        const response = await old.request({ op: "resize", query, body, file, fileIdentity });
+        expect(await sharp(Buffer.concat(await response.body.toArray())).metadata()).toMatchObject({ width: 100 });
+      }
+      expect(logged.slice(before).map((line) => /"(GET|POST) /.exec(line)?.[1])).toEqual(["GET", "POST", "POST"]);
+    } finally {
+      await old.close();
+      relay.closeAllConnections();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 });
 

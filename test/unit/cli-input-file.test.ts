@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openInput, pieceBytes } from "../../src/cli/input-file.js";
+import { checkedFile, openInput, pieceBytes } from "../../src/cli/input-file.js";
 import { scanPieceBytes, truncationOf } from "../../src/cli/integrity.js";
 
 let dir: string;
@@ -148,6 +148,40 @@ describe("openInput: the body", () => {
     const input = await openInput(path, "shrinks.jpg");
     await writeFile(path, bytes.subarray(0, pieceBytes));
     await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "shrinks.jpg shrank while it was being sent" });
+  });
+});
+
+describe("an input replaced after the batch was planned (issue 22 §4)", () => {
+  const message = expect.stringMatching(/^swap\.jpg changed during the batch: it was replaced \(by a symbolic link/);
+  const replaced = { code: "E_BAD_INPUT", message };
+
+  it("checkedFile refuses a path whose folder became a link elsewhere, though the file there is fine", async () => {
+    await mkdir(join(dir, "swap-folder"));
+    await mkdir(join(dir, "private"));
+    const path = join(dir, "swap-folder", "swap.jpg");
+    await writeFile(path, jpeg);
+    await writeFile(join(dir, "private", "swap.jpg"), png);
+    expect(checkedFile(path, "swap.jpg")).toMatchObject({ size: jpeg.length });
+    await rename(join(dir, "swap-folder"), join(dir, "swap-folder.old"));
+    await symlink(join(dir, "private"), join(dir, "swap-folder"));
+    expect(checkedFile(path, "swap.jpg")).toMatchObject(replaced);
+  });
+
+  it("the upload and the second check refuse a link in the file's place, or another inode, same bytes", async () => {
+    const path = join(dir, "swap.jpg");
+    await writeFile(path, jpeg);
+    const checked = checkedFile(path, "swap.jpg");
+    if (checked instanceof Error) throw checked;
+    await writeFile(join(dir, "secret.jpg"), png);
+    // Moved aside, not removed: the file system cannot give its inode number to another file below.
+    await rename(path, `${path}.checked`);
+    await symlink(join(dir, "secret.jpg"), path);
+    await expect(openInput(path, "swap.jpg", checked.identity)).rejects.toMatchObject(replaced);
+    expect(checkedFile(path, "swap.jpg", checked.identity)).toMatchObject(replaced);
+    await writeFile(`${path}.new`, jpeg);
+    await rename(`${path}.new`, path);
+    await expect(openInput(path, "swap.jpg", checked.identity)).rejects.toMatchObject(replaced);
+    expect(checkedFile(path, "swap.jpg", checked.identity)).toMatchObject(replaced);
   });
 });
 

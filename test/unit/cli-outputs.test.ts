@@ -1,11 +1,13 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAciimgError } from "../../src/errors.js";
 import { temporarySuffix, writeAtomically } from "../../src/cli/outputs.js";
+import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -65,7 +67,7 @@ describe("writeAtomically", () => {
       yield randomBytes(1000);
       throw timedOut;
     })(), { objectMode: false });
-    const error = await writeAtomically(target, stalled, false, 120_000).then(() => undefined, (e: unknown) => e);
+    const error = await writeAtomically(target, stalled, undefined, 120_000).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: "E_REQUEST_TIMEOUT", detail: { code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 120_000 } });
     expect((error as Error).message).toContain("nothing more came within 2m");
     expect((error as Error).message).toContain("--request-timeout");
@@ -99,6 +101,37 @@ describe("writeAtomically", () => {
   });
 
   it("writes in place (direct) to a device such as /dev/null, which a rename would replace", async () => {
-    expect(await writeAtomically("/dev/null", body(randomBytes(2 * 1024 * 1024 + 5), 65_536), true)).toBe(2 * 1024 * 1024 + 5);
+    const inPlace = { identity: fileIdentityOf(await stat("/dev/null", { bigint: true })), isNamedLink: false };
+    const size = 2 * 1024 * 1024 + 5;
+    expect(await writeAtomically("/dev/null", body(randomBytes(size), 65_536), inPlace)).toBe(size);
+  });
+
+  it("a pipe swapped for a link to a file since planning is replaced; the file is untouched", async () => {
+    const target = join(dir, "swapped-pipe.jpg");
+    const victim = join(dir, "victim.txt");
+    execFileSync("mkfifo", [target]);
+    const inPlace = { identity: fileIdentityOf(await stat(target, { bigint: true })), isNamedLink: false };
+    await writeFile(victim, "keep me");
+    await rm(target);
+    await symlink(victim, target);
+    const bytes = randomBytes(5000);
+    expect(await writeAtomically(target, body(bytes, 1000), inPlace)).toBe(5000);
+    expect(await readFile(victim, "utf8")).toBe("keep me");
+    expect((await lstat(target)).isFile()).toBe(true);
+    expect((await readFile(target)).equals(bytes)).toBe(true);
+  });
+
+  // A link named as the output, as /dev/stdout is.
+  it("a named link that leads elsewhere since planning is E_OUTPUT, and what it leads to is untouched", async () => {
+    const target = join(dir, "named-link");
+    const victim = join(dir, "victim-of-link.txt");
+    await writeFile(victim, "keep me");
+    await symlink("/dev/null", target);
+    const inPlace = { identity: fileIdentityOf(await stat(target, { bigint: true })), isNamedLink: true };
+    await rm(target);
+    await symlink(victim, target);
+    expect(await codeOf(writeAtomically(target, body(randomBytes(100), 100), inPlace))).toBe("E_OUTPUT");
+    expect(await readFile(victim, "utf8")).toBe("keep me");
+    expect((await lstat(target)).isSymbolicLink()).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import { formatBytes } from "../../units.js";
 import { withEngine } from "../context.js";
 import { problemOf } from "../input-file.js";
 import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
-import { writeAtomically } from "../outputs.js";
+import { writeAtomically, type InPlace } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
 import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
 import { stopSignal, stopWords } from "./signals.js";
@@ -35,7 +35,7 @@ async function readStdin(limitBytes: number): Promise<Buffer> {
 }
 
 /** Where `process -` writes: stdout when undefined, else a file (or a device such as /dev/null). */
-export type StdinTarget = { kind: "file"; path: string; direct: boolean; shown: string } | undefined;
+export type StdinTarget = { kind: "file"; path: string; direct: InPlace | undefined; shown: string } | undefined;
 
 /**
  * `aciimg process -`: one image from stdin, checked like a file (empty, truncated) before any
@@ -57,7 +57,9 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
     return 1;
   };
   if (problem) return fail(problem);
-  const created = target && !target.direct ? await prepareFolders([dirname(target.path)]) : [];
+  const created = target === undefined ? []
+    : target.direct ? await prepareFolders([], [target.path])
+    : await prepareFolders([dirname(target.path)]);
   const stop = stopSignal();
   try {
     return await withEngine(config, async (engine) => {

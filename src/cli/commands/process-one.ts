@@ -4,13 +4,13 @@
  * the caller's `route`: the one backend, or a pool's member, retried on another when it vanishes
  * (process-pool.ts). Whatever route, an image is written once, and only after a whole answer.
  */
-import { createReadStream } from "node:fs";
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
+import { fileChangedStatus } from "../../imaginary/file-identity.js";
 import { messages } from "../../imaginary/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
-import { checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
-import { writeAtomically } from "../outputs.js";
+import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
+import { writeAtomically, type InPlace } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
 import type { FileResult } from "../report.js";
 import { readResponseText } from "./process-io.js";
@@ -18,14 +18,18 @@ import { readResponseText } from "./process-io.js";
 export interface Job {
   /** The input as shown to people. */
   input: string;
-  /** The input as reached (through any links): what an upload reads. */
-  path: string;
-  /** The input with every link resolved when the batch was planned: what a backend reading files is sent. */
+  /**
+   * The input with every link resolved when the batch was planned: what an upload reads and a
+   * backend reading files is sent, opened without following a link (one there is new).
+   */
   realPath: string;
+  /** `<dev>:<ino>` of the file checked when the batch was planned: no other is sent (issue 22 §4). */
+  identity: string;
   /** The output as shown to people. */
   shownOutput: string;
   output: string;
-  direct: boolean;
+  /** A device or pipe to write in place (outputs.ts), else undefined: a temporary file and a rename. */
+  direct: InPlace | undefined;
 }
 
 /** Where a call goes: a backend, and how to send to it. */
@@ -77,7 +81,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   try {
     if (readsOurFiles(target.record)) response = await callReading(context, job, target);
     if (response === undefined) {
-      input = await openInput(job.path, job.input);
+      input = await openInput(job.realPath, job.input, job.identity);
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
       response = await target.send({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
@@ -118,13 +122,14 @@ const readsOurFilesOf = new WeakMap<BackendRecord, boolean>();
 
 /**
  * The call for a backend that reads the file itself: checked again as openInput checks an upload
- * (empty, truncated), then sent by path; undefined when the bytes must be sent instead. The path
- * is the real one, resolved in this process: a name such as /dev/stdin or /proc/self/fd/3 means
- * another file in the backend's process. `body` is for a backend without the file source, should
- * a retry land on one (a backend another aciimg version started).
+ * (empty, truncated, still the file planned), then sent by path with its identity; undefined when
+ * the bytes must be sent instead (openInput then checks the file once more, and refuses one
+ * replaced). The path is the real one, resolved in this process: a name such as /dev/stdin or
+ * /proc/self/fd/3 means another file in the backend's process. `body` is for a backend without
+ * the file source, should a retry land on one (a backend another aciimg version started).
  */
 async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse | undefined> {
-  const checked = checkedFile(job.realPath, job.input);
+  const checked = checkedFile(job.realPath, job.input, job.identity);
   if (checked instanceof AciimgError) throw checked;
   const tooBig = fits(checked.size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
@@ -133,12 +138,17 @@ async function callReading({ plan, signal, fits }: BatchContext, job: Job, targe
   const changed = (): boolean => fileVersion(job.realPath) !== checked.version;
   let response: ImageResponse;
   try {
-    response = await target.send({ op: plan.op, query: plan.query, file: job.realPath, body: () => createReadStream(job.realPath), length: checked.size, signal });
+    const body = () => checkedBody(job.realPath, job.input, checked);
+    const { op, query } = plan;
+    const file = job.realPath;
+    response = await target.send({ op, query, file, fileIdentity: job.identity, body, length: checked.size, signal });
   } catch (error) {
     if (!isAciimgError(error) || error.code !== "E_IMAGE") throw error;
     // Also when the backend cannot open what this process has just checked (its groups, or an
-    // ACL, are not this process's).
-    if ((error.detail?.status === 400 && error.detail.message === messages.invalidFilePath) || changed()) return undefined;
+    // ACL, are not this process's), and when it found another file than the one checked.
+    const status = error.detail?.status;
+    const isUnreadable = status === 400 && error.detail?.message === messages.invalidFilePath;
+    if (isUnreadable || status === fileChangedStatus || changed()) return undefined;
     throw error;
   }
   if (changed()) {

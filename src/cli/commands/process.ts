@@ -14,7 +14,7 @@ import type { BackendRecord, ImageRequest } from "../../engine/types.js";
 import { backendSpecOf } from "../../config.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { checkInput } from "../input-file.js";
+import { checkedFile } from "../input-file.js";
 import { expandInputs, folderIdentity } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
@@ -56,7 +56,9 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     return report.finish(null).failed > 0 ? 1 : 0;
   }
 
-  const created = await prepareFolders(new Set(pending.filter((job) => !job.direct).map((job) => dirname(job.output))));
+  const inPlace = pending.filter((job) => job.direct).map((job) => job.output);
+  const folders = new Set(pending.filter((job) => !job.direct).map((job) => dirname(job.output)));
+  const created = await prepareFolders(folders, inPlace);
   const stop = stopSignal();
   const requested = backendSpecOf(config);
   const fits = (size: number, name: string, record: BackendRecord): string | undefined => oversizeMessage(size, record, requested, name);
@@ -118,18 +120,20 @@ async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan
     ...expansion.failures.map(({ input, error }) => failed(input, null, error)),
     ...refused.map(({ item, output, reason }) => failed(displayPath(item.path), displayPath(output), new AciimgError("E_OUTPUT", `refusing to write ${displayPath(output)}: ${reason}`))),
   ];
-  const jobs: Job[] = [];
+  const pending: Job[] = [];
   for (const { item, output, direct } of planned) {
-    const job = { input: displayPath(item.path), path: item.path, realPath: item.realPath, output, shownOutput: displayPath(output), direct };
+    const input = displayPath(item.path);
+    const shownOutput = displayPath(output);
     if (options.skipExisting && !direct && (await stat(output).then((s) => s.isFile() && s.size > 0, () => false))) {
-      early.push({ input: job.input, output: job.shownOutput, status: "skipped", ms: 0 });
-    } else jobs.push(job);
+      early.push({ input, output: shownOutput, status: "skipped", ms: 0 });
+      continue;
+    }
+    // By the real path, links resolved when the inputs were found: what the file is now is what
+    // every later open must find.
+    const checked = checkedFile(item.realPath, input);
+    if (checked instanceof AciimgError) early.push(failed(input, shownOutput, checked));
+    else pending.push({ input, realPath: item.realPath, identity: checked.identity, output, shownOutput, direct });
   }
-  const pending = jobs.filter((job) => {
-    const problem = checkInput(job.path, job.input);
-    if (problem) early.push(failed(job.input, job.shownOutput, problem));
-    return problem === undefined;
-  });
   return { early, pending, linksNotFollowed: expansion.linksNotFollowed };
 }
 
