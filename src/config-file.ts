@@ -8,8 +8,8 @@ export type FileConfig = Partial<Record<keyof ConfigOverrides | "pollInterval" |
 
 const fileKeys = new Set<string>([
   "provider", "name", "state", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
-  "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
-  "armEndpoint", "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal",
+  "registryServer", "registryUsername", "timeout", "maxSize", "maxResolution", "maxRenderTime", "host", "port",
+  "pollInterval", "armEndpoint", "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal",
 ]);
 
 /** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */

@@ -90,6 +90,12 @@ export interface Config {
   memoryInGB: number;
   maxUploadBytes: number;
   maxResolutionMP: number;
+  /**
+   * The built-in backend's bound on one request's image work (ACIIMG_MAX_RENDER_TIME, config
+   * "maxRenderTime", `aciimg backend --max-render-time`): past it the work is stopped and answered
+   * 422 (src/backend/deadline.ts). 1 s to 1 h; default 60 s. imaginary (aci) has no such bound.
+   */
+  maxRenderTimeMs: number;
   azure: AzureConfig;
   serve: ServeConfig;
   /**
@@ -126,6 +132,7 @@ export interface ConfigOverrides {
   timeout?: string;
   maxSize?: string;
   maxResolution?: string | number;
+  maxRenderTime?: string;
   host?: string;
   port?: string | number;
   key?: string;
@@ -145,6 +152,15 @@ function port(value: string | number, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw usageError(what, "a port number from 0 to 65535", value);
   return n;
+}
+
+/** 1 s to 1 h: sharp's timeout counts whole seconds up to an hour (src/backend/deadline.ts). */
+function renderTime(value: Setting): number {
+  const ms = parseDuration(value.value, value.from);
+  if (ms < 1000 || ms > 3_600_000) {
+    throw usageError(value.from, "a duration from 1s to 1h such as 60s or 5m", value.value);
+  }
+  return ms;
 }
 
 function armRetries(value: string): number {
@@ -279,6 +295,8 @@ export function loadConfig(
   const memory = setting(overrides.memory, "--memory", ["ACIIMG_MEMORY"], "memory");
   const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
   const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
+  const maxRenderTime = setting(overrides.maxRenderTime, "--max-render-time", ["ACIIMG_MAX_RENDER_TIME"],
+    "maxRenderTime");
   const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
   const tlsFile = (value: Setting | undefined) =>
     value === undefined ? undefined : { path: resolve(cwd, String(value.value)), from: value.from };
@@ -305,6 +323,7 @@ export function loadConfig(
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
     maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
+    maxRenderTimeMs: maxRenderTime === undefined ? 60_000 : renderTime(maxRenderTime),
     azure: azureConfigOf(overrides, env, pick, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
@@ -353,6 +372,7 @@ export function backendSpecOf(config: Config): import("./engine/types.js").Backe
     location: config.provider === "aci" ? config.azure.location : undefined,
     maxUploadBytes: config.maxUploadBytes,
     maxResolutionMP: config.maxResolutionMP,
+    maxRenderTimeMs: config.maxRenderTimeMs,
   };
 }
 

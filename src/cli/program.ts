@@ -125,6 +125,7 @@ Examples:
     .addOption(new Option("--socket <path>", "listen on this Unix domain socket (created 0600) instead of --host/--port").conflicts(["host", "port", "tlsCert", "tlsKey"]))
     .option("--max-size <size>", "largest request body (or --mount file), e.g. 20MB")
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
+    .option("--max-render-time <duration>", "longest work on one image, then 422 (default 60s)")
     .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU, see --cpu)")
     .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
