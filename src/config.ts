@@ -96,6 +96,11 @@ export interface Config {
    * 422 (src/backend/deadline.ts). 1 s to 1 h; default 60 s. imaginary (aci) has no such bound.
    */
   maxRenderTimeMs: number;
+  /**
+   * Send SVG inputs with filters (and what could hide them) to imaginary anyway: `--allow-svg-filters`
+   * (process, serve) or ACIIMG_ALLOW_SVG_FILTERS. Default false (src/imaginary/svg-screen.ts).
+   */
+  allowSvgFilters: boolean;
   azure: AzureConfig;
   serve: ServeConfig;
   /**
@@ -140,6 +145,7 @@ export interface ConfigOverrides {
   tlsKey?: string;
   backends?: string | number;
   withLocal?: string | boolean;
+  allowSvgFilters?: boolean;
 }
 
 function positiveNumber(value: string | number, what: string, expected: string): number {
@@ -324,6 +330,9 @@ export function loadConfig(
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
     maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
     maxRenderTimeMs: maxRenderTime === undefined ? 60_000 : renderTime(maxRenderTime),
+    // Not from a config file: one planted in a working directory must not lower a protection.
+    allowSvgFilters: overrides.allowSvgFilters === true ||
+      (env.ACIIMG_ALLOW_SVG_FILTERS ? switchValue(env.ACIIMG_ALLOW_SVG_FILTERS, "ACIIMG_ALLOW_SVG_FILTERS") : false),
     azure: azureConfigOf(overrides, env, pick, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
@@ -360,6 +369,14 @@ function azureConfigOf(
     armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
     armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
   };
+}
+
+/**
+ * Whether SVG inputs are screened before they are sent (src/imaginary/svg-screen.ts): on aci, whose
+ * imaginary cannot stop a render, unless allowed. The built-in backend bounds its render time itself.
+ */
+export function screensSvg(config: Pick<Config, "provider" | "allowSvgFilters">): boolean {
+  return config.provider === "aci" && !config.allowSvgFilters;
 }
 
 /** The backend spec the engine asks providers for, from the config. */

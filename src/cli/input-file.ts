@@ -9,6 +9,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
 import { readFullySync } from "../read-fully.js";
+import { needsSvgScreen, screenSvg } from "../imaginary/svg-screen.js";
 import { truncationOf } from "./integrity.js";
 
 /**
@@ -33,8 +34,11 @@ export interface InputFile {
 const spare: Buffer[] = [];
 const maxSpare = 16;
 
-/** Opens `path` (named `name` in errors); fails with E_BAD_INPUT when it is empty or truncated. */
-export async function openInput(path: string, name: string): Promise<InputFile> {
+/**
+ * Opens `path` (named `name` in errors); fails with E_BAD_INPUT when it is empty or truncated, or
+ * with `screen` an SVG the screen refuses (problemOf).
+ */
+export async function openInput(path: string, name: string, screen = false): Promise<InputFile> {
   // O_NONBLOCK: a FIFO put in the file's place must not hang the open (it is refused below).
   const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: unknown) => {
     throw new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
@@ -53,7 +57,7 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
     };
     try {
       const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
-      const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position));
+      const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position), screen);
       if (problem) throw problem;
       const version = versionOf(stats);
       return { size, body: () => Readable.from(pieces(path, name, size, first, version), { objectMode: false }), release };
@@ -71,8 +75,8 @@ export async function openInput(path: string, name: string): Promise<InputFile> 
  * a backend is started, so a batch of only empty or truncated files wakes nothing (on ACI, a
  * billed container). The reason the file cannot be sent, or undefined.
  */
-export function checkInput(path: string, name: string): AciimgError | undefined {
-  const checked = checkedFile(path, name);
+export function checkInput(path: string, name: string, screen = false): AciimgError | undefined {
+  const checked = checkedFile(path, name, screen);
   return checked instanceof AciimgError ? checked : undefined;
 }
 
@@ -89,7 +93,7 @@ export interface CheckedFile {
  * microseconds each, and the same calls through the thread pool cost the CLI more CPU than the
  * check itself (and queue behind other I/O). O_NONBLOCK: a FIFO named as an input must not hang the open.
  */
-export function checkedFile(path: string, name: string): CheckedFile | AciimgError {
+export function checkedFile(path: string, name: string, screen = false): CheckedFile | AciimgError {
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -97,7 +101,8 @@ export function checkedFile(path: string, name: string): CheckedFile | AciimgErr
     const stats = fstatSync(opened, { bigint: true });
     if (!stats.isFile()) return notRegular(name);
     const size = Number(stats.size);
-    return problemOf(name, readAtSync(opened, Math.min(size, 16), 0), size, (length, position) => readAtSync(opened, length, position)) ?? { size, version: versionOf(stats) };
+    const readAt = (length: number, position: number): Buffer => readAtSync(opened, length, position);
+    return problemOf(name, readAt(Math.min(size, 16), 0), size, readAt, screen) ?? { size, version: versionOf(stats) };
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
@@ -122,11 +127,29 @@ function versionOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
 }
 
-/** Why the image named `name` must not be sent: empty or truncated (integrity.ts); undefined when fine. */
-export function problemOf(name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer): AciimgError | undefined {
+/**
+ * Why the image named `name` must not be sent: empty or truncated (integrity.ts), or with `screen`
+ * an SVG with filters or what could hide them (svg-screen.ts), read whole; undefined when fine.
+ */
+export function problemOf(
+  name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer, screen = false,
+): AciimgError | undefined {
   if (size === 0) return emptyInput(name);
   const truncated = truncationOf(first, size, readAt);
-  return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
+  if (truncated) {
+    return new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`);
+  }
+  if (!screen) return undefined;
+  const whole = (length: number): Buffer => (first.length >= length ? first.subarray(0, length) : readAt(length, 0));
+  if (!needsSvgScreen(whole(Math.min(size, 4096)))) return undefined;
+  const finding = screenSvg(whole(size));
+  if (!finding) return undefined;
+  return new AciimgError(
+    "E_BAD_INPUT",
+    `${name} is an SVG with ${finding.construct}, refused: ${finding.why}, ` +
+      "and imaginary (the aci backend) cannot stop a render. Send it anyway with --allow-svg-filters " +
+      "(or ACIIMG_ALLOW_SVG_FILTERS=1), or use --provider local, whose backend bounds render time.",
+  );
 }
 
 function notRegular(name: string): AciimgError {

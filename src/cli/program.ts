@@ -104,6 +104,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .option("--key <key>", "API key clients must send, at least 16 characters (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key; env ACIIMG_SERVE_TLS_CERT)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert; env ACIIMG_SERVE_TLS_KEY)")
+    .option("--allow-svg-filters", "aci: pass on SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
     // Pasted as they are, these work: serve refuses to start without a key (or with a short one),
     // clients send it as API-Key, and curl retries while serve is still starting in the background.
     .addHelpText(

@@ -7,7 +7,7 @@
  * cannot start (quota, capacity) is reported and the batch goes on with the rest.
  */
 import { setMaxListeners } from "node:events";
-import type { Config } from "../../config.js";
+import { screensSvg, type Config } from "../../config.js";
 import { isVanished } from "../../engine/call-retry.js";
 import type { MemberView, Pool, PoolEvent } from "../../engine/pool.js";
 import { formatDuration } from "../../units.js";
@@ -85,7 +85,9 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     };
     // Enough workers to fill every member's window; each waits for a slot before it opens a file.
     const workers = batch.concurrency ?? members.length * maxWindow;
-    await runJobs({ plan: batch.plan, signal: batch.signal, fits: batch.fits, route }, jobs, workers, batch.report.record);
+    const screenSvg = screensSvg(batch.config);
+    const context = { plan: batch.plan, signal: batch.signal, fits: batch.fits, screenSvg, route };
+    await runJobs(context, jobs, workers, batch.report.record);
   } finally {
     await pool.close();
   }
