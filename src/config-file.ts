@@ -29,7 +29,7 @@ export type FileConfig = Partial<
 
 const fileKeys = new Set<string>([
   "provider", "name", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
-  "registryUsername", "timeout", "maxSize", "maxResolution", "host", "port", "pollInterval",
+  "registryUsername", "timeout", "maxSize", "maxResolution", "maxRenderTime", "host", "port", "pollInterval",
   "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal", "requestTimeout",
 ]);
 

@@ -100,6 +100,17 @@ export interface Config {
   memoryInGB: number;
   maxUploadBytes: number;
   maxResolutionMP: number;
+  /**
+   * The built-in backend's bound on one request's image work (ACIIMG_MAX_RENDER_TIME, config
+   * "maxRenderTime", `aciimg backend --max-render-time`): past it the work is stopped and answered
+   * 422 (src/backend/deadline.ts). 1 s to 1 h; default 60 s. imaginary (aci) has no such bound.
+   */
+  maxRenderTimeMs: number;
+  /**
+   * Send SVG inputs with filters (and what could hide them) to imaginary anyway: `--allow-svg-filters`
+   * (process, serve) or ACIIMG_ALLOW_SVG_FILTERS. Default false (src/imaginary/svg-screen.ts).
+   */
+  allowSvgFilters: boolean;
   azure: AzureConfig;
   serve: ServeConfig;
   /**
@@ -137,6 +148,7 @@ export interface ConfigOverrides {
   requestTimeout?: string;
   maxSize?: string;
   maxResolution?: string | number;
+  maxRenderTime?: string;
   host?: string;
   port?: string | number;
   key?: string;
@@ -144,6 +156,7 @@ export interface ConfigOverrides {
   tlsKey?: string;
   backends?: string | number;
   withLocal?: string | boolean;
+  allowSvgFilters?: boolean;
 }
 
 function positiveNumber(value: string | number, what: string, expected: string): number {
@@ -165,6 +178,15 @@ function requestTimeout(value: string | number, what: string): number {
   const ms = parseDuration(value, what);
   if (ms <= 0 || ms > maxRequestTimeoutMs) {
     throw usageError(what, "a duration above 0 and at most 24h, such as 90s, 5m or 1h", value);
+  }
+  return ms;
+}
+
+/** 1 s to 1 h: sharp's timeout counts whole seconds up to an hour (src/backend/deadline.ts). */
+function renderTime(value: Setting): number {
+  const ms = parseDuration(value.value, value.from);
+  if (ms < 1000 || ms > 3_600_000) {
+    throw usageError(value.from, "a duration from 1s to 1h such as 60s or 5m", value.value);
   }
   return ms;
 }
@@ -316,6 +338,8 @@ export function loadConfig(
   const memory = setting(overrides.memory, "--memory", ["ACIIMG_MEMORY"], "memory");
   const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
   const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
+  const maxRenderTime = setting(overrides.maxRenderTime, "--max-render-time", ["ACIIMG_MAX_RENDER_TIME"],
+    "maxRenderTime");
   const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
   const tlsFile = (value: Setting | undefined) =>
     value === undefined ? undefined : { path: resolve(cwd, String(value.value)), from: value.from };
@@ -345,6 +369,10 @@ export function loadConfig(
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
     maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
+    maxRenderTimeMs: maxRenderTime === undefined ? 60_000 : renderTime(maxRenderTime),
+    // Not from a config file: one planted in a working directory must not lower a protection.
+    allowSvgFilters: overrides.allowSvgFilters === true ||
+      (env.ACIIMG_ALLOW_SVG_FILTERS ? switchValue(env.ACIIMG_ALLOW_SVG_FILTERS, "ACIIMG_ALLOW_SVG_FILTERS") : false),
     azure: azureConfigOf(overrides, env, { setting, pick }, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",
@@ -403,6 +431,14 @@ function armEndpointOf(value: Setting | undefined): string {
   return String(value.value).replace(/\/+$/, "");
 }
 
+/**
+ * Whether SVG inputs are screened before they are sent (src/imaginary/svg-screen.ts): on aci, whose
+ * imaginary cannot stop a render, unless allowed. The built-in backend bounds its render time itself.
+ */
+export function screensSvg(config: Pick<Config, "provider" | "allowSvgFilters">): boolean {
+  return config.provider === "aci" && !config.allowSvgFilters;
+}
+
 /** The backend spec the engine asks providers for, from the config. */
 export function backendSpecOf(config: Config): import("./engine/types.js").BackendSpec {
   return {
@@ -413,6 +449,7 @@ export function backendSpecOf(config: Config): import("./engine/types.js").Backe
     location: config.provider === "aci" ? config.azure.location : undefined,
     maxUploadBytes: config.maxUploadBytes,
     maxResolutionMP: config.maxResolutionMP,
+    maxRenderTimeMs: config.maxRenderTimeMs,
   };
 }
 

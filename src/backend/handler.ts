@@ -14,13 +14,15 @@ import {
 import { fileIdentityHeader } from "../imaginary/file-identity.js";
 import { messages } from "../imaginary/replies.js";
 import { readImageBody, type BodyResult } from "./body.js";
+import { startDeadline, type Deadline } from "./deadline.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
 import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
-import { ImagingError, planPipeline, type InputInfo } from "./plan.js";
+import { ImagingError, planOperation, planPipeline, type InputInfo } from "./plan.js";
 import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
+import { renderSvg, type RawImage } from "./svg-render.js";
 
 export interface ImageRequest {
   req: IncomingMessage;
@@ -31,7 +33,9 @@ export interface ImageRequest {
   slots: { intake: Slots; work: Slots };
   /** The buffers mounted files are read into, one per intake slot at most (buffers.ts). */
   buffers: BufferPool;
-  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
+  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number; maxRenderTimeMs: number };
+  /** The environment of the SVG render processes (svg-render.ts); default: this process's. */
+  renderEnv?: NodeJS.ProcessEnv;
   sendError: (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) => void;
   /** The directory a GET's `file` is read from; the server refuses GETs on image routes without one. */
   mount?: Mount;
@@ -95,6 +99,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
     if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
     releaseWork = await r.slots.work.acquire(abort.signal);
+    // The bound runs from here: waiting for a slot is not work (deadline.ts).
+    const deadline = startDeadline(limits.maxRenderTimeMs);
 
     if (r.op === "info" && inspected) {
       const m = inspected.meta;
@@ -107,9 +113,14 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (r.op === "pipeline") {
       const checked = validateRequest("pipeline", r.query);
       if (!checked.ok) return r.sendError(res, checked.status, checked.message, errorHeaders);
-      result = await runPipeline(checked.value.pipeline ?? [], bytes, info, limits, abort.signal);
+      const steps = checked.value.pipeline ?? [];
+      const input = await decoded(r, bytes, info, deadline, abort.signal, () => planPipeline(steps, info, limits));
+      result = await runPipeline(steps, input, info, limits, deadline, abort.signal);
     } else if (r.op !== "watermarkimage" && r.op !== "info") {
-      result = await runOperation(r.op, bytes, info, options, limits);
+      const op = r.op;
+      const plan = (): unknown => planOperation(op, info, options, limits);
+      const input = await decoded(r, bytes, info, deadline, abort.signal, plan);
+      result = await runOperation(op, input, info, options, limits, deadline);
     } else {
       return r.sendError(res, 501, messages.notImplemented);
     }
@@ -137,19 +148,34 @@ export async function handleImage(r: ImageRequest): Promise<void> {
  * failing step is an error even with `ignore_failure` (imaginary then answers an empty 200, §1.6).
  * A step over a limit is refused before the first one runs (plan.ts).
  */
-async function runPipeline(steps: PipelineStep[], input: Buffer, info: InputInfo, limits: { maxOutputPixels: number }, signal: AbortSignal): Promise<ImageResult> {
+async function runPipeline(
+  steps: PipelineStep[], input: Buffer | RawImage, info: InputInfo, limits: { maxOutputPixels: number },
+  deadline: Deadline, signal: AbortSignal,
+): Promise<ImageResult> {
   planPipeline(steps, info, limits);
-  let current: { bytes: Buffer; info: InputInfo } = { bytes: input, info };
+  let current: { bytes: Buffer | RawImage; info: InputInfo } = { bytes: input, info };
   let result: ImageResult | undefined;
   for (const step of steps) {
     if (signal.aborted) throw new ImagingError(499, "client closed the connection");
     const operation = step.operation === "watermarkImage" ? "watermark" : step.operation;
-    result = await runOperation(operation, current.bytes, current.info, step.params, limits);
+    result = await runOperation(operation, current.bytes, current.info, step.params, limits, deadline);
     // Re-read the header: the EXIF orientation survives a step run with `norotation`.
     current = { bytes: result.data, info: await inspect(result.data, result.type) };
   }
   if (result === undefined) throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
   return result;
+}
+
+/**
+ * What libvips works on: the bytes, or for an SVG its pixels, rendered in a process the deadline
+ * can kill (svg-render.ts). The plan is checked first, so a refused request never renders.
+ */
+async function decoded(
+  r: ImageRequest, bytes: Buffer, info: InputInfo, deadline: Deadline, signal: AbortSignal, plan: () => unknown,
+): Promise<Buffer | RawImage> {
+  if (info.type !== "svg") return bytes;
+  plan();
+  return renderSvg(bytes, deadline, signal, r.renderEnv);
 }
 
 /**

@@ -5,17 +5,26 @@
  * whether it may be, is decided before any pixel work by plan.ts. Failures throw `ImagingError`
  * carrying imaginary's status and message.
  */
-import sharp, { type OverlayOptions, type Sharp } from "sharp";
+import sharp, { type OutputInfo, type OverlayOptions, type Sharp } from "sharp";
 import type { ImageOptions, OutputType } from "../imaginary/operations.js";
+import { isSharpTimeout, sharpTimeout, tooSlow, type Deadline } from "./deadline.js";
 import { blurSigma, fail, planOperation, type ImagingLimits, type InputInfo, type StepName } from "./plan.js";
+import type { RawImage } from "./svg-render.js";
 
 export interface ImageResult { data: Buffer; type: OutputType; width: number; height: number }
 
-/** Runs `op` on `input` with imaginary's semantics, once plan.ts has found it within the limits. */
-export async function runOperation(op: StepName, input: Buffer, info: InputInfo, o: ImageOptions, limits: ImagingLimits): Promise<ImageResult> {
+/**
+ * Runs `op` on `input` (encoded, or an SVG's pixels: svg-render.ts) with imaginary's semantics,
+ * once plan.ts has found it within the limits; every libvips run stops at the deadline (422).
+ */
+export async function runOperation(
+  op: StepName, input: Buffer | RawImage, info: InputInfo, o: ImageOptions, limits: ImagingLimits, deadline: Deadline,
+): Promise<ImageResult> {
   const plan = planOperation(op, info, o, limits);
-  const load = (): Sharp => sharp(input, { failOn: "none", limitInputPixels: false, animated: false });
-  if (plan.op === "autorotate") return save(load().autoOrient(), plan.outType, {});
+  const load = (): Sharp => Buffer.isBuffer(input)
+    ? sharp(input, { failOn: "none", limitInputPixels: false, animated: false })
+    : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels } });
+  if (plan.op === "autorotate") return save(load().autoOrient(), plan.outType, {}, deadline);
 
   const { autoRotate, angle, zoom, geometry: geo, width: outW, height: outH } = plan;
   const { width: inW, height: inH } = plan.rotated;
@@ -32,7 +41,8 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
 
   if (zoom > 0 && geo.finish.kind !== "none" && (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)) {
     // Zoom and a rescale are two resizes: materialise the zoom first.
-    const raw = await img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" }).raw().toBuffer({ resolveWithObject: true });
+    const zoomed = img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" });
+    const raw = await bounded(zoomed.raw(), deadline);
     img = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } });
     img = img.resize(geo.scaled.width, geo.scaled.height, { fit: "fill" });
   } else if (zoom > 0) {
@@ -65,13 +75,24 @@ export async function runOperation(op: StepName, input: Buffer, info: InputInfo,
   if (sigma > 0 || minampl > 0) {
     img = img.blur({ sigma: blurSigma(sigma), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
   }
-  if (plan.textWidth !== undefined) img = img.composite([await textWatermark(o, plan.textWidth, outW, outH)]);
+  if (plan.textWidth !== undefined) img = img.composite([await textWatermark(o, plan.textWidth, outW, outH, deadline)]);
   if (info.type === "png" && o.background) {
     const [r, g, b] = o.background;
     img = img.flatten({ background: { r, g, b } });
   }
   if (o.colorspace === "bw") img = img.toColourspace("b-w");
-  return save(img, plan.outType, o);
+  return save(img, plan.outType, o, deadline);
+}
+
+/** Runs `img` to raw pixels under the deadline; a timeout is our 422, any other failure imaginary's 400. */
+async function bounded(img: Sharp, deadline: Deadline): Promise<{ data: Buffer; info: OutputInfo }> {
+  const timeout = sharpTimeout(deadline); // throws the 422 once the time is up
+  try {
+    return await img.timeout(timeout).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    if (isSharpTimeout(error)) throw tooSlow(deadline);
+    throw fail(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mirror"; background?: { r: number; g: number; b: number; alpha: number } } {
@@ -88,12 +109,14 @@ function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mir
 }
 
 /** bimg's text watermark defaults: width = image/6 (plan.ts), dpi 150, margin = width, opacity 0.25, white. */
-async function textWatermark(o: ImageOptions, textWidth: number, imageW: number, imageH: number): Promise<OverlayOptions> {
+async function textWatermark(
+  o: ImageOptions, textWidth: number, imageW: number, imageH: number, deadline: Deadline,
+): Promise<OverlayOptions> {
   const margin = o.margin || textWidth;
   const opacity = !o.opacity ? 0.25 : Math.min(o.opacity, 1);
   const [r, g, b] = o.color ?? [255, 255, 255];
-  const mask = await sharp({ text: { text: escapeMarkup(o.text ?? ""), font: o.font || "sans 10", dpi: o.dpi || 150, width: textWidth } })
-    .extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  const text = { text: escapeMarkup(o.text ?? ""), font: o.font || "sans 10", dpi: o.dpi || 150, width: textWidth };
+  const mask = await bounded(sharp({ text }).extractChannel(0).raw(), deadline);
   const tileW = Math.min(mask.info.width + margin, imageW), tileH = Math.min(mask.info.height + margin, imageH);
   const rgba = Buffer.alloc(tileW * tileH * 4);
   for (let y = 0; y < Math.min(mask.info.height, tileH); y += 1) {
@@ -110,7 +133,7 @@ function escapeMarkup(text: string): string {
   return text.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
 }
 
-async function save(img: Sharp, type: OutputType, o: ImageOptions): Promise<ImageResult> {
+async function save(img: Sharp, type: OutputType, o: ImageOptions, deadline: Deadline): Promise<ImageResult> {
   // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only.
   if (!o.stripmeta) img = o.noprofile ? img.keepExif() : img.keepMetadata();
   const quality = Math.min(Math.max(o.quality || 75, 1), 100);
@@ -121,10 +144,6 @@ async function save(img: Sharp, type: OutputType, o: ImageOptions): Promise<Imag
     case "webp": img = img.webp({ quality }); break;
     case "tiff": img = img.tiff({ quality }); break;
   }
-  try {
-    const { data, info } = await img.toBuffer({ resolveWithObject: true });
-    return { data, type, width: info.width, height: info.height };
-  } catch (error) {
-    throw fail(error instanceof Error ? error.message : String(error));
-  }
+  const { data, info } = await bounded(img, deadline);
+  return { data, type, width: info.width, height: info.height };
 }

@@ -43,6 +43,16 @@ export interface BackendOptions {
    * work of a 200-tap kernel over this many (src/backend/plan.ts). Default 4 × maxResolutionMP.
    */
   maxOutputMP?: number;
+  /**
+   * Longest time one request's image work may take, from its work slot to its answer, in ms: past
+   * it the work is stopped (an SVG's render process killed, sharp's timeout for the rest), the slot
+   * freed and the answer is 422 (deadline.ts). At most 1 h. Default 60 s: imaginary's own
+   * -http-write-timeout, and 4× what the heaviest operation on an 18 MP photo took on 2 busy CPUs
+   * (enlarge to 72 MP, blur, PNG: 15 s, 6 s of CPU).
+   */
+  maxRenderTimeMs?: number;
+  /** Environment of the SVG render processes (svg-render.ts). Default: this process's. */
+  renderEnv?: NodeJS.ProcessEnv;
   /** CPUs the backend may use. Default os.availableParallelism(). */
   cpus?: number;
   /**
@@ -128,6 +138,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     maxUploadBytes: options.maxUploadBytes ?? 20e6,
     maxResolutionMP,
     maxOutputPixels: (options.maxOutputMP ?? 4 * maxResolutionMP) * 1e6,
+    maxRenderTimeMs: Math.min(options.maxRenderTimeMs ?? 60_000, 3_600_000),
   };
   // Process-wide libvips settings: one libvips thread per image when at least one image per CPU
   // runs at once (as bimg does with VIPS_CONCURRENCY=1), and no operation cache, whose retained
@@ -145,7 +156,10 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const buffers = createBufferPool(2 * concurrency);
   const status = createStatusSource(packageVersion());
 
-  const handle = createHandle({ isKey: keyChecker(options.apiKey), slots, buffers, limits, status, ...(mount ? { mount } : {}) });
+  const handle = createHandle({
+    isKey: keyChecker(options.apiKey), slots, buffers, limits, status, ...(mount ? { mount } : {}),
+    ...(options.renderEnv ? { renderEnv: options.renderEnv } : {}),
+  });
 
   // Responses in flight, so close() can ask their connections not to linger as keep-alive.
   const inflight = new Set<ServerResponse>();
@@ -199,11 +213,12 @@ function createHandle(backend: {
   isKey: ReturnType<typeof keyChecker>;
   slots: { intake: ReturnType<typeof createSlots>; work: ReturnType<typeof createSlots> };
   buffers: BufferPool;
-  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number };
+  limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number; maxRenderTimeMs: number };
   status: ReturnType<typeof createStatusSource>;
   mount?: Mount;
+  renderEnv?: NodeJS.ProcessEnv;
 }): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { isKey, slots, buffers, limits, status, mount } = backend;
+  const { isKey, slots, buffers, limits, status, mount, renderEnv } = backend;
   const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
   return async (req, res) => {
     res.setHeader("Server", serverHeader);
@@ -217,7 +232,10 @@ function createHandle(backend: {
     if (route === undefined) return sendError(res, 404, messages.notFound);
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
-    await handleImage({ req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError, ...(mount ? { mount } : {}) });
+    await handleImage({
+      req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError,
+      ...(mount ? { mount } : {}), ...(renderEnv ? { renderEnv } : {}),
+    });
   };
 }
 

@@ -5,7 +5,7 @@
  * started with until it is replaced, so every message names the command that applies new ones.
  */
 import type { BackendRecord, BackendRef, BackendSpec, DriftSetting, SettingDrift } from "../engine/types.js";
-import { formatBytes } from "../units.js";
+import { formatBytes, formatDuration } from "../units.js";
 
 /**
  * Where each setting is configured, as a person types it. Only flags that every command accepts
@@ -15,6 +15,10 @@ import { formatBytes } from "../units.js";
 const settings: Record<DriftSetting, { label: string; from: string; show: (value: number | string) => string }> = {
   maxUploadBytes: { label: "max upload", from: 'ACIIMG_MAX_SIZE or config "maxSize"', show: (v) => (typeof v === "number" ? formatBytes(v) : v) },
   maxResolutionMP: { label: "max resolution", from: 'ACIIMG_MAX_RESOLUTION or config "maxResolution"', show: (v) => `${v} MP` },
+  maxRenderTimeMs: {
+    label: "max render time", from: 'ACIIMG_MAX_RENDER_TIME or config "maxRenderTime"',
+    show: (v) => (typeof v === "number" ? formatDuration(v) : v),
+  },
   cpu: { label: "CPUs", from: '--cpu, ACIIMG_CPU or config "cpu"', show: String },
   memoryInGB: { label: "memory", from: '--memory, ACIIMG_MEMORY or config "memory"', show: (v) => `${v} GB` },
   image: { label: "image", from: '--image, ACIIMG_IMAGE or config "image"', show: String },

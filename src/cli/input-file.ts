@@ -12,6 +12,7 @@ import { Readable } from "node:stream";
 import { AciimgError } from "../errors.js";
 import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { readFullySync } from "../read-fully.js";
+import { needsSvgScreen, screenSvg } from "../imaginary/svg-screen.js";
 import { truncationOf } from "./integrity.js";
 
 /**
@@ -50,9 +51,9 @@ const inputFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
 /**
  * Opens `path` (named `name` in errors), the real path of an input; fails with E_BAD_INPUT when
  * it is empty or truncated, or when it is not the file `identity` (checkedFile) names: replaced
- * since the batch was planned.
+ * since the batch was planned; or with `screen`, an SVG the screen refuses (problemOf).
  */
-export async function openInput(path: string, name: string, identity?: string): Promise<InputFile> {
+export async function openInput(path: string, name: string, identity?: string, screen = false): Promise<InputFile> {
   const file = await open(path, inputFlags).catch((error: unknown) => {
     throw unopened(error, name);
   });
@@ -71,7 +72,7 @@ export async function openInput(path: string, name: string, identity?: string): 
     };
     try {
       const first = await readInto(file, piece.subarray(0, Math.min(size, pieceBytes)), 0);
-      const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position));
+      const problem = problemOf(name, first, size, (length, position) => readAtSync(file.fd, length, position), screen);
       if (problem) throw problem;
       const version = versionOf(stats);
       const body = (): Readable => Readable.from(pieces(path, name, size, first, version), { objectMode: false });
@@ -103,7 +104,7 @@ export interface CheckedFile {
  * reads of a file the kernel has just seen cost microseconds each, and the same calls through the
  * thread pool cost the CLI more CPU than the check itself (and queue behind other I/O).
  */
-export function checkedFile(path: string, name: string, identity?: string): CheckedFile | AciimgError {
+export function checkedFile(path: string, name: string, identity?: string, screen = false): CheckedFile | AciimgError {
   let fd: number | undefined;
   try {
     try {
@@ -119,7 +120,7 @@ export function checkedFile(path: string, name: string, identity?: string): Chec
     if (!stats.isFile()) return notRegular(name);
     const size = Number(stats.size);
     const readAt = (length: number, position: number): Buffer => readAtSync(opened, length, position);
-    const problem = problemOf(name, readAt(Math.min(size, 16), 0), size, readAt);
+    const problem = problemOf(name, readAt(Math.min(size, 16), 0), size, readAt, screen);
     return problem ?? { size, identity: fileIdentityOf(stats), version: versionOf(stats) };
   } catch (error) {
     return new AciimgError("E_BAD_INPUT", `cannot read ${name}: ${(error as Error).message}`, { cause: error });
@@ -155,11 +156,29 @@ function versionOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
 }
 
-/** Why the image named `name` must not be sent: empty or truncated (integrity.ts); undefined when fine. */
-export function problemOf(name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer): AciimgError | undefined {
+/**
+ * Why the image named `name` must not be sent: empty or truncated (integrity.ts), or with `screen`
+ * an SVG with filters or what could hide them (svg-screen.ts), read whole; undefined when fine.
+ */
+export function problemOf(
+  name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer, screen = false,
+): AciimgError | undefined {
   if (size === 0) return emptyInput(name);
   const truncated = truncationOf(first, size, readAt);
-  return truncated ? new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`) : undefined;
+  if (truncated) {
+    return new AciimgError("E_BAD_INPUT", `${name} is truncated: ${truncated} (an incomplete copy or download?)`);
+  }
+  if (!screen) return undefined;
+  const whole = (length: number): Buffer => (first.length >= length ? first.subarray(0, length) : readAt(length, 0));
+  if (!needsSvgScreen(whole(Math.min(size, 4096)))) return undefined;
+  const finding = screenSvg(whole(size));
+  if (!finding) return undefined;
+  return new AciimgError(
+    "E_BAD_INPUT",
+    `${name} is an SVG with ${finding.construct}, refused: ${finding.why}, ` +
+      "and imaginary (the aci backend) cannot stop a render. Send it anyway with --allow-svg-filters " +
+      "(or ACIIMG_ALLOW_SVG_FILTERS=1), or use --provider local, whose backend bounds render time.",
+  );
 }
 
 /** A failed open; ELOOP is O_NOFOLLOW meeting a link where the planned real path had none. */

@@ -105,6 +105,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .option("--key <key>", "API key clients must send, at least 16 characters (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key; env ACIIMG_SERVE_TLS_CERT)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert; env ACIIMG_SERVE_TLS_KEY)")
+    .option("--allow-svg-filters", "aci: pass on SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
     // Pasted as they are, these work: serve refuses to start without a key (or with a short one),
     // clients send it as API-Key, and curl retries while serve is still starting in the background.
     .addHelpText(
@@ -126,6 +127,7 @@ Examples:
     .addOption(new Option("--socket <path>", "listen on this Unix domain socket (created 0600) instead of --host/--port").conflicts(["host", "port", "tlsCert", "tlsKey"]))
     .option("--max-size <size>", "largest request body (or --mount file), e.g. 20MB")
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
+    .option("--max-render-time <duration>", "longest work on one image, then 422 (default 60s)")
     .option("--concurrency <N>", "images processed at once, one libvips thread each (default: 2 per CPU, see --cpu)")
     .option("--key <key>", "API key (default: env ACIIMG_BACKEND_KEY)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")

@@ -7,7 +7,8 @@
 import type { BackendSpec, ProviderKind } from "./types.js";
 
 /** The spec fields that shape a running backend. `name` is its identity, not a setting. */
-export type DriftSetting = "maxUploadBytes" | "maxResolutionMP" | "cpu" | "image" | "memoryInGB" | "location";
+export type DriftSetting =
+  | "maxUploadBytes" | "maxResolutionMP" | "maxRenderTimeMs" | "cpu" | "image" | "memoryInGB" | "location";
 
 /** One setting in which the running backend differs from the requested spec. */
 export interface SettingDrift {
@@ -21,7 +22,7 @@ export interface SettingDrift {
  * count; an ACI group also fixes its image, memory and region.
  */
 const settingsOf: Record<ProviderKind, readonly DriftSetting[]> = {
-  local: ["maxUploadBytes", "maxResolutionMP", "cpu"],
+  local: ["maxUploadBytes", "maxResolutionMP", "maxRenderTimeMs", "cpu"],
   aci: ["maxUploadBytes", "maxResolutionMP", "cpu", "memoryInGB", "image", "location"],
 };
 

@@ -27,6 +27,8 @@ export interface BackendSpec {
   maxUploadBytes: number;
   /** Largest accepted input resolution, in megapixels. */
   maxResolutionMP: number;
+  /** Longest image work of one request, in ms (the built-in backend only); absent in records of older versions. */
+  maxRenderTimeMs?: number;
 }
 
 /** The minimum needed to find and delete a backend, also when its key is unknown (orphans). */

@@ -19,6 +19,8 @@ export interface FunctionHandlersOptions {
    */
   key: string | undefined;
   maxUploadBytes: number;
+  /** Refuse SVGs with filters before they reach imaginary (config.ts screensSvg). Default false. */
+  screenSvg?: boolean;
   /** Idle limit for `cleanup` (config.idleMs). */
   idleMs: number;
 }
@@ -38,6 +40,7 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
         engine,
         key: options.key,
         maxUploadBytes: options.maxUploadBytes,
+        screenSvg: options.screenSvg === true,
         // Azure's front end drops an HTTP trigger that takes over 230 s to answer, whatever the
         // function timeout; answer 503 + Retry-After first while the cold start carries on.
         timeoutMs: 200_000,

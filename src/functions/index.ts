@@ -11,7 +11,7 @@
  * @azure/functions is CommonJS without static named exports, hence the default import.
  */
 import functions, { type HttpFunctionOptions, type TimerFunctionOptions } from "@azure/functions";
-import { loadConfig, processEnvironment } from "../config.js";
+import { loadConfig, processEnvironment, screensSvg } from "../config.js";
 import { openEngine } from "../compose.js";
 import type { Engine } from "../engine/types.js";
 import { createFunctionHandlers } from "./handlers.js";
@@ -34,6 +34,7 @@ export const { process: processImage, cleanup } = createFunctionHandlers({
   engine: appEngine,
   key: config.serve.key,
   maxUploadBytes: config.maxUploadBytes,
+  screenSvg: screensSvg(config),
   idleMs: config.idleMs,
 });
 

@@ -12,7 +12,8 @@ import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./rep
 import { detectFormat } from "../imaginary/formats.js";
 import { refusalOf, watchBody } from "./body-watch.js";
 import { createKeyThrottle } from "./key-throttle.js";
-import { acquireImage } from "./upload.js";
+import { needsSvgScreen, screenSvg } from "../imaginary/svg-screen.js";
+import { acquireImage, type Image } from "./upload.js";
 import { createUploadBudget } from "./upload-budget.js";
 
 export type { HandlerResponse } from "./replies.js";
@@ -60,6 +61,11 @@ export interface HandlerOptions {
   timeoutMs?: number;
   /** Seconds in `Retry-After` of a 503. Default 30. */
   retryAfterSeconds?: number;
+  /**
+   * Refuse SVG uploads with filters, or what could hide them, before a backend sees them (400):
+   * for imaginary, which cannot stop a render (src/imaginary/svg-screen.ts). Default false.
+   */
+  screenSvg?: boolean;
   /** Operator diagnostics for 5xx answers (never secrets). Default: none. */
   log?: (line: string) => void;
   /** Milliseconds clock for /health's uptime. Default Date.now. */
@@ -161,7 +167,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // the backend makes the final decision.
     const refusal = detectFormat(image.prefix) === undefined
       ? errorReply(406, messages.unsupportedMediaType)
-      : checked.ok ? undefined : errorReply(checked.status, checked.message);
+      : checked.ok ? await svgRefusal(image, options.screenSvg === true) : errorReply(checked.status, checked.message);
     if (refusal) {
       image.discard();
       return refusal;
@@ -191,6 +197,29 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     abandon();
     return failureReply(new Error(outcome.why), { retryAfterSeconds, timedOut: true, log });
   }
+}
+
+/** 400 for an SVG the screen refuses, read whole first (at most the upload limit); undefined when it may go. */
+async function svgRefusal(image: Extract<Image, { ok: true }>, screen: boolean): Promise<HandlerResponse | undefined> {
+  if (!screen || !needsSvgScreen(image.prefix)) return undefined;
+  const whole = typeof image.body === "function" ? await readAll(image.body()) : image.body;
+  if (whole === undefined) return undefined; // the upload failed: the engine's call reports it as before
+  const finding = screenSvg(whole);
+  if (!finding) return undefined;
+  return errorReply(400, `SVG input refused: it has ${finding.construct} ` +
+    `(${finding.why}, and the backend cannot stop a render); ` +
+    "the server sends such SVGs only with --allow-svg-filters or ACIIMG_ALLOW_SVG_FILTERS=1");
+}
+
+/** The whole of a relayed upload, or undefined when it fails (cut short, too slow). */
+async function readAll(stream: Readable): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks);
 }
 
 type Outcome<T> = { kind: "answer"; value: T } | { kind: "failed"; error: unknown } | { kind: "abandoned"; why: string };

@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   /** Serve HTTPS with this PEM certificate and key (read by the caller, once). Default: plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   maxUploadBytes: number;
+  /** Refuse SVGs with filters before they reach the backend (the handler's `screenSvg`). Default false. */
+  screenSvg?: boolean;
   /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
   maxBufferedBytes?: number;
   /** An upload that does not advance by 1 KiB within this many ms gets 408. Default: the handler's (5 s). */
@@ -68,6 +70,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
     ...(options.bodyIdleMs !== undefined ? { bodyIdleMs: options.bodyIdleMs } : {}),
+    ...(options.screenSvg ? { screenSvg: true } : {}),
   });
   let inFlight = 0;
   let closing: Promise<void> | undefined;

@@ -45,7 +45,10 @@ export async function acquireImage(
   }
   const upload = await readUpload(body, headers.contentType, maxBytes, stop);
   if (!upload.ok) return upload;
-  return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType: upload.contentType, discard: () => {} };
+  // Never the part's own Content-Type: a client's "multipart/…" there made the backend parse the
+  // image as a multipart body again (issue 22, point 7). The backend sniffs the format anyway.
+  const contentType = "application/octet-stream";
+  return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType, discard: () => {} };
 }
 
 /**

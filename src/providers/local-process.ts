@@ -47,6 +47,7 @@ export function backendArgs(spec: BackendSpec, socketPath: string): string[] {
     "--max-size", String(spec.maxUploadBytes),
     "--max-resolution", String(spec.maxResolutionMP),
     "--cpu", String(spec.cpu),
+    ...(spec.maxRenderTimeMs === undefined ? [] : ["--max-render-time", `${spec.maxRenderTimeMs}ms`]),
   ];
 }
 

@@ -26,6 +26,14 @@ describe("image format detection (imaginary-api.md §1.3)", () => {
     expect(detectFormat(Buffer.from("<html><body><svg></svg></body></html>"))).toBeUndefined();
   });
 
+  it("reads comments before and after a doctype as bimg's pattern does (without exponential backtracking)", () => {
+    const commented = "<!-- a -- b ---><!--c-->\n<!DOCTYPE svg PUBLIC 'x'>\n<!-- d --><svg>";
+    expect(detectFormat(Buffer.from(commented))).toBe("svg");
+    expect(detectFormat(Buffer.from("<!-- a --> <!-- b --> <svg width='1'>"))).toBe("svg");
+    expect(detectFormat(Buffer.from("<!-- a --><!-- b --><!DOCTYPE svg><!DOCTYPE svg><svg>"))).toBeUndefined();
+    expect(detectFormat(Buffer.from("<!-- an unclosed comment <svg>"))).toBeUndefined();
+  });
+
   it("rejects plain text, JSON, zeros and an empty body", () => {
     expect(detectFormat(Buffer.from("1".repeat(1024)))).toBeUndefined();
     expect(detectFormat(Buffer.from('{"image":"no"}'))).toBeUndefined();

@@ -23,6 +23,7 @@ export interface BackendOptions {
   socket?: string;
   maxSize?: string;
   maxResolution?: string;
+  maxRenderTime?: string;
   concurrency?: string;
   key?: string;
   tlsCert?: string;
@@ -32,7 +33,8 @@ export interface BackendOptions {
 
 export async function runBackend(options: BackendOptions, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = configOf(globals, { maxSize: options.maxSize, maxResolution: options.maxResolution });
+  const { maxSize, maxResolution, maxRenderTime } = options;
+  const config = configOf(globals, { maxSize, maxResolution, maxRenderTime });
   const apiKey = options.key ?? config.backendKey;
   if (!apiKey) throw new AciimgError("E_USAGE", "backend: no API key: set ACIIMG_BACKEND_KEY (or pass --key)");
   const port = parseInteger("--port", options.port, 0, 65535, "9000");
@@ -49,6 +51,8 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     ...(options.socket === undefined ? {} : { socketPath: options.socket }),
     maxUploadBytes: options.maxSize === undefined ? config.maxUploadBytes : parseBytes(options.maxSize, "--max-size"),
     maxResolutionMP: config.maxResolutionMP,
+    maxRenderTimeMs: config.maxRenderTimeMs,
+    renderEnv: renderEnvironment(config.env),
     cpus: config.cpu,
     ...(concurrency === undefined ? {} : { concurrency }),
     ...mountOf(options.mount, config.backendMountRoot === true),
@@ -59,6 +63,12 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   await waitForStopSignal();
   await server.close();
   return 0;
+}
+
+/** The SVG render processes' environment: ours without the key (they only ever see an image). */
+function renderEnvironment(env: Readonly<Record<string, string | undefined>>): NodeJS.ProcessEnv {
+  const { ACIIMG_BACKEND_KEY: _key, ...rest } = env;
+  return rest;
 }
 
 /** --mount, or `/` for the local provider's backend (ACIIMG_BACKEND_MOUNT_ROOT=1); not both. */

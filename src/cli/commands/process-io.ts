@@ -5,7 +5,7 @@
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { backendSpecOf, type Config } from "../../config.js";
+import { backendSpecOf, screensSvg, type Config } from "../../config.js";
 import { oversizeMessage, warnDrift } from "../backend-settings.js";
 import { AciimgError } from "../../errors.js";
 import type { BackendRecord } from "../../engine/types.js";
@@ -45,7 +45,8 @@ export type StdinTarget = { kind: "file"; path: string; direct: InPlace | undefi
 export async function runStdin(config: Config, plan: ImagePlan, target: StdinTarget, mode: ReporterOptions["mode"]): Promise<number> {
   const bytes = await readStdin(config.maxUploadBytes);
   const name = "the image on stdin";
-  const problem = problemOf(name, bytes, bytes.length, (length, position) => bytes.subarray(position, position + length));
+  const readAt = (length: number, position: number): Buffer => bytes.subarray(position, position + length);
+  const problem = problemOf(name, bytes, bytes.length, readAt, screensSvg(config));
   const reporter = target ? await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }) : undefined;
   const startedAt = performance.now();
   /** A failure of the image itself is reported like a file's in a batch under --json; else it is the command's error. */

@@ -49,6 +49,8 @@ export interface BatchContext {
   signal: AbortSignal;
   /** Why a file of this size cannot go to `record`'s backend (oversizeMessage), or undefined. */
   fits: (sizeBytes: number, name: string, record: BackendRecord) => string | undefined;
+  /** Screen SVG inputs before they are sent (config.ts screensSvg). */
+  screenSvg: boolean;
   route: Route;
   /** The request timeout, named when an answer stalls while it is written. */
   requestTimeoutMs?: number;
@@ -81,7 +83,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   try {
     if (readsOurFiles(target.record)) response = await callReading(context, job, target);
     if (response === undefined) {
-      input = await openInput(job.realPath, job.input, job.identity);
+      input = await openInput(job.realPath, job.input, job.identity, context.screenSvg);
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
       response = await target.send({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
@@ -128,8 +130,9 @@ const readsOurFilesOf = new WeakMap<BackendRecord, boolean>();
  * /proc/self/fd/3 means another file in the backend's process. `body` is for a backend without
  * the file source, should a retry land on one (a backend another aciimg version started).
  */
-async function callReading({ plan, signal, fits }: BatchContext, job: Job, target: Target): Promise<ImageResponse | undefined> {
-  const checked = checkedFile(job.realPath, job.input, job.identity);
+async function callReading(context: BatchContext, job: Job, target: Target): Promise<ImageResponse | undefined> {
+  const { plan, signal, fits, screenSvg } = context;
+  const checked = checkedFile(job.realPath, job.input, job.identity, screenSvg);
   if (checked instanceof AciimgError) throw checked;
   const tooBig = fits(checked.size, job.input, target.record);
   if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);

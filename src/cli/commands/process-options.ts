@@ -16,6 +16,7 @@ export interface ProcessOptions {
   followSymlinks?: boolean;
   backends?: string;
   withLocal?: boolean;
+  allowSvgFilters?: boolean;
 }
 
 /** Registers `process` on `program`; `run` receives the inputs, options and collected operations. */
@@ -40,6 +41,7 @@ export function addProcessCommand(
     .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
     .option("--backends <N>", "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)")
     .option("--with-local", "aci: the built-in local backend works from the first second, beside the groups as they start (env ACIIMG_WITH_LOCAL)")
+    .option("--allow-svg-filters", "aci: send SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
     .option("--follow-symlinks", "follow symbolic links met while searching folders and globs (named inputs are always used as named)")
     .addHelpText(

@@ -7,7 +7,7 @@
  * cannot start (quota, capacity) is reported and the batch goes on with the rest.
  */
 import { setMaxListeners } from "node:events";
-import type { Config } from "../../config.js";
+import { screensSvg, type Config } from "../../config.js";
 import { isVanished } from "../../engine/call-retry.js";
 import type { MemberView, Pool, PoolEvent } from "../../engine/pool.js";
 import { formatDuration } from "../../units.js";
@@ -87,7 +87,7 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     // Enough workers to fill every member's window; each waits for a slot before it opens a file.
     const workers = batch.concurrency ?? members.length * maxWindow;
     const { plan, signal, fits } = batch;
-    const context = { plan, signal, fits, route, requestTimeoutMs: batch.config.requestTimeoutMs };
+    const context = { plan, signal, fits, screenSvg: screensSvg(batch.config), route, requestTimeoutMs: batch.config.requestTimeoutMs };
     await runJobs(context, jobs, workers, batch.report.record);
   } finally {
     await pool.close();

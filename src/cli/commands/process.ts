@@ -11,7 +11,7 @@ import { dirname, isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError, type ErrorCode } from "../../errors.js";
 import type { BackendRecord, ImageRequest } from "../../engine/types.js";
-import { backendSpecOf } from "../../config.js";
+import { backendSpecOf, screensSvg } from "../../config.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { checkedFile } from "../input-file.js";
@@ -27,7 +27,8 @@ import type { ProcessOptions } from "./process-options.js";
 /** Runs the command; resolves with the exit code. */
 export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions & ProcessOptions>();
-  const config = configOf(globals, { backends: options.backends, withLocal: options.withLocal });
+  const { backends, withLocal, allowSvgFilters } = options;
+  const config = configOf(globals, { backends, withLocal, allowSvgFilters });
   const mode = globals.json ? "json" : canShowProgress() ? "tty" : "plain";
   const cwd = process.cwd();
   // A pool the provider cannot have is a usage error before any input is read (stdin included).
@@ -46,7 +47,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const target = await outputTargetOf(options.output, inputs, cwd);
   steps.type = outputTypeFor(target, steps.type, options.output);
   const plan = planRequest(steps);
-  const { early, pending, linksNotFollowed } = await planBatch(inputs, target, plan, options, cwd);
+  const screenSvg = screensSvg(config);
+  const { early, pending, linksNotFollowed } = await planBatch(inputs, target, plan, { ...options, screenSvg }, cwd);
 
   const report = createBatchReport(await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }), early, pending);
   if (linksNotFollowed > 0) report.reporter.note(`aciimg: passed by ${linksNotFollowed} symbolic link(s) met while searching (--follow-symlinks follows them)`);
@@ -79,7 +81,7 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
       // Marked as work for the whole batch, so reap keeps the backend between images.
       const work = engine.beginWork();
       try {
-        const context = { plan, signal: stop.signal, fits, route, requestTimeoutMs: config.requestTimeoutMs };
+        const context = { plan, signal: stop.signal, fits, screenSvg, route, requestTimeoutMs: config.requestTimeoutMs };
         await runJobs(context, pending, concurrency, report.record);
       } finally {
         await work.end();
@@ -103,13 +105,18 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   return report.finish(null).failed > 0 ? 1 : 0;
 }
 
+/** The flags that shape the planning, and whether SVG inputs are screened (config.ts screensSvg). */
+type BatchOptions = ProcessOptions & { screenSvg: boolean };
+
 /**
  * Everything decided before a backend is woken: the inputs found, their outputs, and a check of
  * every file to send. `early` holds the inputs already settled (failed or skipped); `pending` the
  * files to send, each checked, so a batch of only broken files costs nothing (on ACI, a billed
  * container).
  */
-async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan, options: ProcessOptions, cwd: string): Promise<{ early: FileResult[]; pending: Job[]; linksNotFollowed: number }> {
+async function planBatch(
+  inputs: string[], target: OutputTarget, plan: ImagePlan, options: BatchOptions, cwd: string,
+): Promise<{ early: FileResult[]; pending: Job[]; linksNotFollowed: number }> {
   const expansion = await expandInputs(inputs, {
     cwd,
     followSymlinks: options.followSymlinks === true,
@@ -130,7 +137,7 @@ async function planBatch(inputs: string[], target: OutputTarget, plan: ImagePlan
     }
     // By the real path, links resolved when the inputs were found: what the file is now is what
     // every later open must find.
-    const checked = checkedFile(item.realPath, input);
+    const checked = checkedFile(item.realPath, input, undefined, options.screenSvg);
     if (checked instanceof AciimgError) early.push(failed(input, shownOutput, checked));
     else pending.push({ input, realPath: item.realPath, identity: checked.identity, output, shownOutput, direct });
   }

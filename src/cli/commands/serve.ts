@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 import type { Command } from "commander";
-import type { ServeConfig } from "../../config.js";
+import { screensSvg, type ServeConfig } from "../../config.js";
 import { AciimgError } from "../../errors.js";
 import { checkServeKey } from "../../http/exposure.js";
 import { warnDrift } from "../backend-settings.js";
@@ -15,11 +15,15 @@ export interface ServeOptions {
   key?: string;
   tlsCert?: string;
   tlsKey?: string;
+  allowSvgFilters?: boolean;
 }
 
 export async function runServe(options: ServeOptions, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = configOf(globals, { port: options.port, host: options.host, key: options.key, tlsCert: options.tlsCert, tlsKey: options.tlsKey });
+  const config = configOf(globals, {
+    port: options.port, host: options.host, key: options.key, tlsCert: options.tlsCert, tlsKey: options.tlsKey,
+    allowSvgFilters: options.allowSvgFilters,
+  });
   // Checked before the engine opens: `serve` never runs open, nor with a guessable key (src/http/exposure.ts).
   const key = checkServeKey(config.serve.key);
   const tls = await readTls(config.serve);
@@ -36,6 +40,7 @@ export async function runServe(options: ServeOptions, command: Command): Promise
       key,
       ...(tls ? { tls } : {}),
       maxUploadBytes: config.maxUploadBytes,
+      screenSvg: screensSvg(config),
       log: (line: string) => process.stderr.write(`${line}\n`),
     });
     // Requests go to the backend already running, with the settings it was started with (its
