@@ -4,24 +4,21 @@
  * (sigma, kernel × pixels) and pipelines whose steps multiply sizes. "Before any pixel work" is
  * read from the spawned backend's peak RSS (VmHWM), which rendering would have raised by hundreds of MB.
  */
-import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import sharp from "sharp";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
+import { startTcpBackend, type TcpBackend } from "../helpers/tcp-backend.js";
 import { call } from "./backend-http.js";
 
-const cliPath = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
 const lines = (n: number, line: string) => Array.from({ length: n }, (_, i) => `${line} ${i}`).join("\n");
 const query = (entries: Record<string, string | number>) => new URLSearchParams(Object.entries(entries).map(([k, v]): [string, string] => [k, String(v)])).toString();
 const pipeline = (ops: unknown) => `/pipeline?operations=${encodeURIComponent(JSON.stringify(ops))}`;
 
 describe("a spawned `aciimg backend` (default limits: 18 MP in, 72 MP out)", () => {
   const key = randomBytes(16).toString("hex");
-  let child: ChildProcessByStdio<null, Readable, Readable>;
+  let child: TcpBackend["child"];
   let base: string;
   let tiny: Buffer;
   const post = (path: string) => call(base, path, { body: tiny, headers: { "API-Key": key } });
@@ -30,20 +27,7 @@ describe("a spawned `aciimg backend` (default limits: 18 MP in, 72 MP out)", () 
 
   beforeAll(async () => {
     tiny = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#808080" } }).jpeg().toBuffer();
-    child = spawn(process.execPath, [cliPath, "backend", "--host", "127.0.0.1", "--port", "0", "--concurrency", "1"], {
-      env: { PATH: process.env.PATH ?? "", ACIIMG_BACKEND_KEY: key },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stderr.resume();
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
-      });
-      child.once("close", (code) => reject(new Error(`backend exited (${code}) before listening`)));
-    });
-    base = (JSON.parse(line) as { listening: { url: string } }).listening.url;
+    ({ child, base } = await startTcpBackend(key, ["--concurrency", "1"]));
     // Load Pango, fontconfig and the encoders once, so the peak below measures only the requests.
     const warm = await post(`/watermark?${query({ text: "warm up", sigma: 1 })}`);
     expect(warm.status).toBe(200);

@@ -4,32 +4,16 @@
  * request, /health included) for far longer than any client waits. The backend is spawned, so a
  * blocked loop is its own and the test's bounded wait fails instead of hanging.
  */
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { startTcpBackend, type TcpBackend } from "../helpers/tcp-backend.js";
 
-const cliPath = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
 const key = "sniff-test-key";
-let child: ChildProcessByStdio<null, Readable, Readable>;
+let child: TcpBackend["child"];
 let base: string;
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [cliPath, "backend", "--host", "127.0.0.1", "--port", "0"], {
-    env: { PATH: process.env.PATH ?? "", ACIIMG_BACKEND_KEY: key },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stderr.resume();
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
-    });
-    child.once("close", (code) => reject(new Error(`backend exited (${code}) before listening`)));
-  });
-  base = (JSON.parse(line) as { listening: { url: string } }).listening.url;
+  ({ child, base } = await startTcpBackend(key));
 });
 afterAll(() => {
   child?.kill("SIGKILL");
