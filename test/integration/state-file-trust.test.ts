@@ -32,10 +32,14 @@ function needsRoot(context: TestContext): void {
   if (!isRoot) context.skip("needs root: hands files and folders to nobody (uid 65534)");
 }
 
-/** Runs `script` (ESM) in node as nobody; resolves with its exit code and stderr, bounded. */
-function asNobody(script: string): Promise<{ code: number | null; stderr: string }> {
+/**
+ * Runs `script` in /bin/sh as nobody, with `args` as $1…; resolves with its exit code and stderr,
+ * bounded. The shell, not node: a node installed in a private folder (a 0700 checkout's or CI's
+ * own) is one nobody cannot execute.
+ */
+function asNobody(script: string, ...args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/bin/sh", ["-c", script, "sh", ...args], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
@@ -63,12 +67,9 @@ describe("a state directory someone else could swap", () => {
     // one of theirs whose record names their own socket, all while the store is in use.
     await chmod(shared, 0o777);
     const planted = JSON.stringify({ version: 1, backends: { default: sampleRecord("default", { endpoint: "unix:/tmp/theirs.sock" }) } });
-    const attack = await asNobody(`
-      import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-      renameSync(${JSON.stringify(stateDir)}, ${JSON.stringify(`${stateDir}.old`)});
-      mkdirSync(${JSON.stringify(stateDir)}, { mode: 0o700 });
-      writeFileSync(${JSON.stringify(path)}, ${JSON.stringify(planted)}, { mode: 0o600 });`);
-    if (attack.code !== 0) return context.skip(`nobody (${NOBODY}) cannot run node here to play the attacker: ${attack.stderr.trim()}`);
+    // nobody renames our state folder away and plants theirs (0700 folder, 0600 file) in its place.
+    const attack = await asNobody('mv "$1" "$1.old" && mkdir -m 700 "$1" && umask 077 && printf %s "$3" > "$2"', stateDir, path, planted);
+    expect(attack, attack.stderr).toMatchObject({ code: 0 });
 
     let seen: string | undefined;
     const next = store.update((state) => void (seen = state.backends.default?.endpoint));
