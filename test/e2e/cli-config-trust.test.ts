@@ -3,13 +3,14 @@
  * in a folder another user owns (a shared drop folder) must not send the user's ARM bearer token to
  * the endpoint it names. The "attacker's endpoint" is the ARM simulator, which issues the managed
  * identity's tokens and records every request: a request there carrying a bearer token is the leak.
- * Run as root, with `nobody` as the other user; skipped with the reason otherwise.
+ * The tests that hand files to another user run as root, with `nobody` as that user, and skip with
+ * the reason otherwise; the rest run as any user.
  */
 import { chmod, chown, lchown, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, type TestContext } from "vitest";
 import { simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
@@ -29,10 +30,13 @@ afterAll(async () => {
   await sim?.close();
   if (home) await rm(home, { recursive: true, force: true });
 });
-beforeEach((context) => {
-  if (!isRoot) context.skip("needs root: the tests chown files and folders to nobody (uid 65534)");
+beforeEach(() => {
   sim.requests.length = 0;
 });
+
+function needsRoot(context: TestContext): void {
+  if (!isRoot) context.skip("needs root: chowns files and folders to nobody (uid 65534)");
+}
 
 /** ARM requests that carried a bearer token: each one handed the token to the endpoint the config named. */
 const tokenRequests = () => sim.requests.filter((r) => String(r.headers.authorization ?? "").startsWith("Bearer "));
@@ -56,7 +60,8 @@ function status(cwd: string, args: string[] = [], env: Record<string, string | u
 }
 
 describe("a config file another user can write", () => {
-  it("in a folder another user owns, their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint", async () => {
+  it("in a folder another user owns, their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint", async (context) => {
+    needsRoot(context);
     const drop = await folder("nobody");
     const file = join(drop, "aciimg.config.json");
     await writeFile(file, planted(), { mode: 0o644 });
@@ -75,7 +80,8 @@ describe("a config file another user can write", () => {
     expect(tokenRequests()).toEqual([]);
   });
 
-  it("named by --config (or ACIIMG_CONFIG), their file fails with E_USAGE and nothing is sent", async () => {
+  it("named by --config (or ACIIMG_CONFIG), their file fails with E_USAGE and nothing is sent", async (context) => {
+    needsRoot(context);
     const drop = await folder("nobody");
     const file = join(drop, "shared.json");
     await writeFile(file, planted(), { mode: 0o644 });
@@ -103,7 +109,8 @@ describe("a config file another user can write", () => {
     expect(tokenRequests()).toEqual([]);
   });
 
-  it("a link another user owns is not followed, even to a file of ours; a link of ours is", async () => {
+  it("a link another user owns is not followed, even to a file of ours; a link of ours is", async (context) => {
+    needsRoot(context);
     const ours = join(await folder("me"), "real.json");
     await writeFile(ours, planted(false), { mode: 0o644 });
     const drop = await folder("nobody");
