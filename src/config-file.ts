@@ -12,23 +12,24 @@ import { octal } from "./private-dir.js";
 
 /**
  * Settings that decide where a secret goes, which a file never sets: `armEndpoint` (your Azure
- * token), `registryServer` (the registry password) and `state` (the file that holds backend keys and
- * says which backend to trust). A file you own may still be one you did not write (a checked-out
+ * token), `registryServer` (the registry password), `image` (the code your images and the backend's
+ * key are handed to) and `state` (the file that holds backend keys and says which backend to trust). A file you own may still be one you did not write (a checked-out
  * repository), so these come only from flags and the environment, with the variable to use instead.
  */
 const flagOrEnvOnly = new Map<string, string>([
   ["armEndpoint", "it decides where your Azure token is sent: set AZURE_ARM_ENDPOINT instead"],
   ["registryServer", "it decides where the registry password is sent: use --registry-server or ACIIMG_REGISTRY_SERVER instead"],
+  ["image", "it decides which code receives your images and the backend's key: use --image or ACIIMG_IMAGE instead"],
   ["state", "it decides which backends (and keys) aciimg trusts: use --state or ACIIMG_STATE instead"],
 ]);
 
 /** The config file's accepted keys (camelCase), all optional. */
 export type FileConfig = Partial<
-  Record<Exclude<keyof ConfigOverrides, "config" | "key" | "state" | "registryServer"> | "pollInterval" | "blobContainer", string | number>
+  Record<Exclude<keyof ConfigOverrides, "config" | "key" | "state" | "registryServer" | "image"> | "pollInterval" | "blobContainer", string | number>
 >;
 
 const fileKeys = new Set<string>([
-  "provider", "name", "idle", "image", "cpu", "memory", "location", "subscription", "resourceGroup",
+  "provider", "name", "idle", "cpu", "memory", "location", "subscription", "resourceGroup",
   "registryUsername", "timeout", "maxSize", "maxResolution", "maxRenderTime", "host", "port", "pollInterval",
   "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal", "requestTimeout",
 ]);

@@ -364,7 +364,7 @@ export function loadConfig(
     requestTimeoutMs: requestTimeoutSetting === undefined
       ? 2 * 60_000
       : requestTimeout(requestTimeoutSetting.value, requestTimeoutSetting.from),
-    image: str(pick(overrides.image, ["ACIIMG_IMAGE"], "image")) ?? DEFAULT_IMAGE,
+    image: str(pick(overrides.image, ["ACIIMG_IMAGE"])) ?? DEFAULT_IMAGE,
     cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu.value, cpu.from, "a positive number of vCPUs such as 1 or 2"),
     memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),

@@ -143,7 +143,7 @@ describe("a config file another user can write", () => {
 });
 
 describe("a config file of ours that we did not write (a checked-out repository)", () => {
-  it("may not set armEndpoint, registryServer or state: E_USAGE naming the variable to use, and nothing is sent", async () => {
+  it("may not set armEndpoint, registryServer, image or state: E_USAGE naming the variable to use, and nothing is sent", async () => {
     const checkout = await folder("me");
     const file = join(checkout, "aciimg.config.json");
     await writeFile(file, planted(), { mode: 0o644 });
@@ -154,7 +154,7 @@ describe("a config file of ours that we did not write (a checked-out repository)
     });
     expect(run.stdout).toContain("AZURE_ARM_ENDPOINT");
     expect(tokenRequests()).toEqual([]);
-    for (const [key, value, instead] of [["registryServer", "registry.example", "ACIIMG_REGISTRY_SERVER"], ["state", "./s.json", "ACIIMG_STATE"]]) {
+    for (const [key, value, instead] of [["registryServer", "registry.example", "ACIIMG_REGISTRY_SERVER"], ["image", "evil.example/imaginary:1", "ACIIMG_IMAGE"], ["state", "./s.json", "ACIIMG_STATE"]]) {
       await writeFile(file, JSON.stringify({ [key as string]: value }), { mode: 0o644 });
       const refused = await status(checkout);
       expect(refused.code, refused.stderr).toBe(2);
