@@ -130,7 +130,9 @@ describe("cold start per group (startDelayMs)", () => {
       await Promise.race([pulling.seen, b.then((e) => expect.fail(`create ended before Pulling: ${e.message}`))]);
       await own.close();
       stop.abort();
-      expect((await b).code).toBe("E_ABORTED");
+      // Either ends the create, whichever comes first: our abort, or (polling every 20 ms with one
+      // retry) ARM found unreachable while the simulator closes. The point is the pull: it ended.
+      expect(["E_ABORTED", "E_AZURE"]).toContain((await b).code);
       expect(launches).toEqual([]);
     } finally {
       stop.abort();
