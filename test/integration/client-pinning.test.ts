@@ -138,7 +138,7 @@ describe("imaginary client pinned to a TLS backend", () => {
     expect(unreachable).toMatchObject({ state: "unreachable", error: { code: "E_BACKEND_UNREACHABLE" } });
   });
 
-  it("sends nothing to an impostor whose certificate a trusted CA signed, and fails within the connect timeout", async () => {
+  it("sends nothing to an impostor whose certificate a trusted CA signed, and fails at the handshake, not by a timeout", async () => {
     const caDir = process.env[CA_DIR_ENV];
     expect(caDir, "the ARM simulator's global setup provides a CA this process trusts").toBeTruthy();
     const ca: TestCa = { certPem: readFileSync(join(caDir!, "ca.pem"), "utf8"), keyPem: readFileSync(join(caDir!, "ca-key.pem"), "utf8") };
@@ -152,19 +152,18 @@ describe("imaginary client pinned to a TLS backend", () => {
       expect(probe.authorized).toBe(true);
       probe.destroy();
 
-      const client = createImaginaryClient({ endpoint: `https://127.0.0.1:${port}`, apiKey: key, tlsFingerprint: cert.fingerprint, connectTimeoutMs });
-      const started = performance.now();
+      // A connect timeout longer than the test may run: only the refusal at the handshake can end
+      // these calls in time (and it is E_BACKEND_UNTRUSTED naming both fingerprints, not a timeout).
+      const client = createImaginaryClient({ endpoint: `https://127.0.0.1:${port}`, apiKey: key, tlsFingerprint: cert.fingerprint, connectTimeoutMs: 3_600_000 });
       const errors = await Promise.all([
         rejection(client.request({ op: "resize", query: new URLSearchParams({ width: "60" }), body: png, contentType: "image/png" })),
         rejection(client.health()),
       ]);
-      const elapsedMs = performance.now() - started;
       await client.close();
       for (const error of errors) {
         expect(error.code).toBe("E_BACKEND_UNTRUSTED");
         expect(error.detail).toEqual({ endpoint: `https://127.0.0.1:${port}`, presented: fingerprintOf(trusted.certPem), expected: cert.fingerprint });
       }
-      expect(elapsedMs).toBeLessThan(connectTimeoutMs);
       expect(fake.seen.connections).toBeGreaterThan(1); // the probe above, then the client's
       expect(fake.seen.requests).toEqual([]);
       expect(JSON.stringify(fake.seen)).not.toContain(key);
