@@ -120,9 +120,8 @@ describe("imaginary client over a unix: socket", () => {
   it("fails a request whose server accepts and never answers within headersTimeout, as undici's timeout", async () => {
     const { path, open } = await listen(createNetServer((socket) => socket.resume()));
     const c = client(path, { headersTimeoutMs: 200 });
-    const started = Date.now();
+    // Which timeout ended it, and its bound, are in the error's detail: no clock needed.
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(error.code).toBe("E_REQUEST_TIMEOUT");
     expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
     expect(error.message).toBe(`the backend at unix:${path} gave no answer to /resize within 200ms. It may still be working on it, so it was not sent again.`);
@@ -136,9 +135,7 @@ describe("imaginary client over a unix: socket", () => {
     });
     const { path, open } = await listen(stall);
     const c = client(path, { bodyTimeoutMs: 200 });
-    const started = Date.now();
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(error.code).toBe("E_REQUEST_TIMEOUT");
     expect(error.detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 200 });
     expect(error.message).toContain("stopped sending its answer to /resize (nothing more came within 200ms)");

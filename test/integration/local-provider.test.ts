@@ -194,10 +194,9 @@ describe("local provider", () => {
   it("notices a backend that exited before the wait for its port even began", async () => {
     const child = spawn(process.execPath, ["-e", "process.exit(3)"], { stdio: ["ignore", "pipe", "ignore"] });
     await new Promise((resolve) => child.once("exit", resolve));
-    const started = Date.now();
-    // Bound far above the answer we expect: waiting it out would mean the exit was missed.
+    // Bound far above the answer we expect: waiting it out would mean the exit was missed, and the
+    // rejection would then name the bound, not the exit.
     await expect(readListening(child.stdout!, child, 20_000)).rejects.toThrow("exited before listening (exit code 3)");
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

@@ -44,9 +44,9 @@ describe("state lock file", () => {
 
   it("breaks a lock of a dead pid on this host at once", async () => {
     await writeFile(path, holder({ pid: 2 ** 22 + 12345 }));
-    const started = Date.now();
+    // A 2 s wait, far below the 30 s stale bound: only the dead-pid rule lets this through; else
+    // withLock rejects when the wait runs out.
     await withLock({ path, clock: systemClock, what: "test", timeoutMs: 2_000 }, async () => undefined);
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it("respects a fresh lock of another host, and breaks it once older than the stale bound", async () => {
