@@ -11,14 +11,16 @@ import {
   negotiateType, parseImageOptions, validateRequest,
   type ImageOptions, type OperationName, type PipelineStep,
 } from "../imaginary/operations.js";
+import { damagedMessage, failOnOf, type FailOn } from "../imaginary/fail-on.js";
 import { fileIdentityHeader } from "../imaginary/file-identity.js";
+import { flattenedHeader, framesHeader } from "../imaginary/frames.js";
 import { messages } from "../imaginary/replies.js";
 import { readImageBody, type BodyResult } from "./body.js";
 import { startDeadline, type Deadline } from "./deadline.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
 import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
-import { ImagingError, planOperation, planPipeline, type InputInfo } from "./plan.js";
+import { fail, ImagingError, planOperation, planPipeline, vipsText, type ImagingLimits, type InputInfo } from "./plan.js";
 import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
@@ -43,13 +45,17 @@ export interface ImageRequest {
 
 const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff: "image/tiff" } as const;
 
-/** Reads the header of `bytes` (no decode); a load failure is imaginary's bimg.Size 400. */
-async function inspect(bytes: Buffer, type: InputType): Promise<InputInfo & { meta: Metadata }> {
+/**
+ * Reads the header of `bytes` (no decode); a load failure is imaginary's bimg.Size 400, and the
+ * data's damage when the request asked to be told (`failOn` other than none).
+ */
+async function inspect(bytes: Buffer, type: InputType, failOn: FailOn = "none"): Promise<InputInfo & { meta: Metadata }> {
   try {
     const meta = await sharp(bytes, { failOn: "none", limitInputPixels: false }).metadata();
-    return { type, width: meta.width, height: meta.height, orientation: meta.orientation ?? 0, meta };
+    return { type, width: meta.width, height: meta.height, orientation: meta.orientation ?? 0, pages: meta.pages ?? 1, meta };
   } catch (error) {
-    throw new ImagingError(400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    throw failOn === "none" ? fail(message) : new ImagingError(400, damagedMessage(failOn, vipsText(message)));
   }
 }
 
@@ -86,6 +92,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (type === undefined) return r.sendError(res, 406, messages.unsupportedMediaType);
     const parsed = parseImageOptions(r.query);
     if (!parsed.ok) return r.sendError(res, parsed.status, parsed.message);
+    const failOn = failOnOf(r.query);
+    if (!failOn.ok) return r.sendError(res, failOn.status, failOn.message);
     let options: ImageOptions = parsed.value;
     if (options.type === "auto") {
       errorHeaders = { Vary: "Accept" }; // set on errors too (§1.7)
@@ -95,7 +103,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     }
     // /info reports everything libvips knows; other ops only need the size and orientation.
     const header = r.op === "info" ? undefined : readHeader(bytes, type);
-    const inspected = header ? undefined : await inspect(bytes, type);
+    const inspected = header ? undefined : await inspect(bytes, type, failOn.value);
     const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
     if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
     releaseWork = await r.slots.work.acquire(abort.signal);
@@ -115,12 +123,12 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       if (!checked.ok) return r.sendError(res, checked.status, checked.message, errorHeaders);
       const steps = checked.value.pipeline ?? [];
       const input = await decoded(r, bytes, info, deadline, abort.signal, () => planPipeline(steps, info, limits));
-      result = await runPipeline(steps, input, info, limits, deadline, abort.signal);
+      result = await runPipeline(steps, input, info, limits, deadline, abort.signal, failOn.value);
     } else if (r.op !== "watermarkimage" && r.op !== "info") {
       const op = r.op;
       const plan = (): unknown => planOperation(op, info, options, limits);
       const input = await decoded(r, bytes, info, deadline, abort.signal, plan);
-      result = await runOperation(op, input, info, options, limits, deadline);
+      result = await runOperation(op, input, info, options, limits, deadline, failOn.value);
     } else {
       return r.sendError(res, 501, messages.notImplemented);
     }
@@ -129,12 +137,13 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       "Content-Type": mimeOf[result.type],
       "Image-Width": String(result.width),
       "Image-Height": String(result.height),
+      ...framesHeaders(result),
       ...errorHeaders,
     });
   } catch (error) {
     if (abort.signal.aborted) return;
     if (error instanceof ImagingError) return r.sendError(res, error.status, error.message, errorHeaders);
-    r.sendError(res, 400, `Error while processing the image: ${error instanceof Error ? error.message : String(error)}`, errorHeaders);
+    r.sendError(res, 400, fail(error instanceof Error ? error.message : String(error)).message, errorHeaders);
   } finally {
     // Every use of the input is over (the operation resolved or failed): its buffer may serve the next.
     if (pooled) r.buffers.give(pooled);
@@ -146,24 +155,36 @@ export async function handleImage(r: ImageRequest): Promise<void> {
 /**
  * Runs the steps in order, each on the previous step's encoded output, as imaginary does. A
  * failing step is an error even with `ignore_failure` (imaginary then answers an empty 200, §1.6).
- * A step over a limit is refused before the first one runs (plan.ts).
+ * A step over a limit is refused before the first one runs (plan.ts). Only the input is decoded
+ * at `failOn`: later steps read our own output. A step that flattened an animation is reported.
  */
 async function runPipeline(
-  steps: PipelineStep[], input: Buffer | RawImage, info: InputInfo, limits: { maxOutputPixels: number },
-  deadline: Deadline, signal: AbortSignal,
+  steps: PipelineStep[], input: Buffer | RawImage, info: InputInfo, limits: ImagingLimits,
+  deadline: Deadline, signal: AbortSignal, failOn: FailOn,
 ): Promise<ImageResult> {
   planPipeline(steps, info, limits);
   let current: { bytes: Buffer | RawImage; info: InputInfo } = { bytes: input, info };
   let result: ImageResult | undefined;
+  let flattened: ImageResult["animation"] | undefined;
   for (const step of steps) {
     if (signal.aborted) throw new ImagingError(499, "client closed the connection");
     const operation = step.operation === "watermarkImage" ? "watermark" : step.operation;
-    result = await runOperation(operation, current.bytes, current.info, step.params, limits, deadline);
+    const decodeAt = current.bytes === input ? failOn : "none";
+    result = await runOperation(operation, current.bytes, current.info, step.params, limits, deadline, decodeAt);
+    if (!result.animation.animated && result.animation.flattened) flattened ??= result.animation;
     // Re-read the header: the EXIF orientation survives a step run with `norotation`.
     current = { bytes: result.data, info: await inspect(result.data, result.type) };
   }
   if (result === undefined) throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
-  return result;
+  return flattened ? { ...result, animation: flattened } : result;
+}
+
+/** What became of an animated input's frames (frames.ts); nothing for an input of one frame. */
+function framesHeaders(result: ImageResult): Record<string, string> {
+  const { animation } = result;
+  if (animation.animated) return { [framesHeader]: String(animation.pages) };
+  if (animation.flattened) return { [flattenedHeader]: `${animation.flattened.pages}; ${animation.flattened.why}` };
+  return {};
 }
 
 /**

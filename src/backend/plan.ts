@@ -20,8 +20,11 @@ export class ImagingError extends Error {
   }
 }
 
-/** What the caller already knows about the input (from the header read done for the 422 check). */
-export interface InputInfo { type: InputType; width: number; height: number; orientation: number }
+/**
+ * What the caller already knows about the input (from the header read done for the 422 check).
+ * `width` and `height` are one frame's; `pages` is the frame count of an animation (1 when absent).
+ */
+export interface InputInfo { type: InputType; width: number; height: number; orientation: number; pages?: number }
 
 export interface ImagingLimits {
   /**
@@ -29,15 +32,23 @@ export interface ImagingLimits {
    * of them, §2.3); a blur may do the work of a 200-tap kernel over this many pixels (costs.ts).
    */
   maxOutputPixels: number;
+  /** Largest input in megapixels (imaginary's -max-allowed-resolution); an animation's frames count together. */
+  maxResolutionMP: number;
 }
+
+/**
+ * What happens to an animation's frames: all kept (each one processed), or only the first, and
+ * why. An input of one frame is `{ animated: false }`, with nothing to say.
+ */
+export type Animation = { animated: true; pages: number } | { animated: false; flattened?: { pages: number; why: string } };
 
 /** What the backend runs on one image: the catalogue's image operations. */
 export type StepName = ImageOperationName;
 
 export type OperationPlan =
-  | { op: "autorotate"; outType: OutputType; width: number; height: number }
+  | { op: "autorotate"; outType: OutputType; width: number; height: number; animation: Animation }
   | {
-    op: Exclude<StepName, "autorotate">; outType: OutputType; width: number; height: number;
+    op: Exclude<StepName, "autorotate">; outType: OutputType; width: number; height: number; animation: Animation;
     autoRotate: boolean; angle: 0 | 90 | 180 | 270;
     /** Size after auto-rotation and rotation: what the geometry starts from. */
     rotated: { width: number; height: number };
@@ -46,7 +57,22 @@ export type OperationPlan =
     textWidth?: number;
   };
 
-export const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${message}`);
+export const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${vipsText(message)}`);
+
+/**
+ * libvips' error text as one line. It is a log of lines, one per layer that saw the failure, and a
+ * loader's complaints come again each time the file is opened (a JPEG with a damaged header: the
+ * same two lines three times, the first under "Input buffer has corrupt header: "). imaginary strips
+ * the line breaks, gluing it all into one run; here a line an earlier one already says is dropped,
+ * and the rest are joined by "; ".
+ */
+export function vipsText(message: string): string {
+  const kept: string[] = [];
+  for (const line of message.split(/\r?\n/).map((text) => text.trim())) {
+    if (line !== "" && !kept.some((earlier) => earlier.includes(line))) kept.push(line);
+  }
+  return kept.join("; ");
+}
 
 /** Plans `op` on an image described by `info`, or throws imaginary's error or our 422. */
 export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, limits: ImagingLimits): OperationPlan {
@@ -62,7 +88,8 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
   if (op === "autorotate") {
     // §1.5: every other param ignored.
     const swap = info.orientation > 4;
-    return { op, outType, width: swap ? info.height : info.width, height: swap ? info.width : info.height };
+    const [width, height] = swap ? [info.height, info.width] : [info.width, info.height];
+    return { op, outType, width, height, animation: planAnimation(info, outType, width * height, limits, swap ? "a quarter turn" : undefined) };
   }
 
   const bimg = bimgPlanFor(op, o, info);
@@ -86,6 +113,13 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
   }
 
   checkBlur(o, width, height, limits);
+  const stillOnly = angle === 90 || angle === 270 || swapStored ? "a quarter turn"
+    : finish.kind === "smart" ? "a smart crop"
+    : op === "watermark" ? "a watermark"
+    : (o.sigma ?? 0) > 0 || (o.minampl ?? 0) > 0 ? "a blur"
+    : bimg.zoom > 0 && finish.kind !== "none" && (scaled.width !== zoomed.width || scaled.height !== zoomed.height) ? "a zoom with a resize"
+    : undefined;
+  const animation = planAnimation({ ...info, width: inW, height: inH }, outType, biggest, limits, stillOnly);
   let textWidth: number | undefined;
   if (op === "watermark" && o.text) {
     // bimg's defaults: width = image/6, dpi 150, font "sans 10".
@@ -96,7 +130,7 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
     }
   }
   return {
-    op, outType, width, height, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom, geometry,
+    op, outType, width, height, animation, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom, geometry,
     ...(textWidth === undefined ? {} : { textWidth }),
   };
 }
@@ -118,8 +152,41 @@ export function planPipeline(steps: PipelineStep[], info: InputInfo, limits: Ima
     }
     // The EXIF orientation survives only a step run with `norotation` that keeps metadata.
     const keepsOrientation = op !== "autorotate" && (step.params.norotation ?? false) && !(step.params.stripmeta ?? false);
-    current = { type: plan.outType, width: plan.width, height: plan.height, orientation: keepsOrientation ? current.orientation : 0 };
+    current = {
+      type: plan.outType, width: plan.width, height: plan.height, orientation: keepsOrientation ? current.orientation : 0,
+      pages: plan.animation.animated ? plan.animation.pages : 1,
+    };
   }
+}
+
+/** Inputs whose frames are an animation: a multi-page TIFF's pages are not, and stay one page. */
+const animatable: ReadonlySet<InputType> = new Set(["gif", "webp"]);
+
+/**
+ * Keeps an animation when the output can hold one (WebP: bimg writes no GIF, §4) and the work is
+ * done frame by frame. libvips holds the frames as one tall image: a resize, crop, extend, flip or
+ * half turn treats each frame apart, but a quarter turn and a smart crop are refused by sharp, a
+ * blur bleeds across frames, a watermark is laid over the whole strip, and a zoom followed by a
+ * resize goes through raw pixels that lose the frames; those keep the first frame, as does an
+ * output that cannot animate, and say so. Every frame is decoded, so the frames count together
+ * against the input limit, and the output's against the output limit (`biggest`: its largest
+ * step, per frame), before any pixel work: 10,000 frames of 200x200 are 400 MP, refused at once.
+ */
+function planAnimation(info: InputInfo, outType: OutputType, biggest: number, limits: ImagingLimits, stillOnly: string | undefined): Animation {
+  const pages = info.pages ?? 1;
+  if (pages <= 1) return { animated: false };
+  if (!animatable.has(info.type)) return { animated: false, flattened: { pages, why: `a ${info.type.toUpperCase()} is flattened to its first page` } };
+  const why = outType !== "webp" ? `${outType.toUpperCase()} cannot animate` : stillOnly && `${stillOnly} is not done frame by frame`;
+  if (why) return { animated: false, flattened: { pages, why } };
+  const inputMP = (pages * info.width * info.height) / 1e6;
+  if (!(inputMP <= limits.maxResolutionMP)) {
+    throw new ImagingError(422, `Animation is too big: ${pages} frames of ${info.width}x${info.height} are ` +
+      `${Math.ceil(inputMP)} MP (limit ${limits.maxResolutionMP} MP for all frames)`);
+  }
+  if (!(pages * biggest <= limits.maxOutputPixels)) {
+    throw new ImagingError(422, `Output animation is too big: ${pages} frames (limit ${megapixels(limits)} MP for all frames)`);
+  }
+  return { animated: true, pages };
 }
 
 /** Blur runs on the output; its work is pixels × kernel taps (costs.ts). sharp clamps as imaging.ts does. */
