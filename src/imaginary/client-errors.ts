@@ -37,9 +37,10 @@ const socketUnreachableCodes: ReadonlySet<string> = new Set([...unreachableCodes
 /**
  * imaginary's error bodies are `{"message","status"}` JSON (imaginary-api.md §1.8), except the
  * throttle's 429 `text/plain` "limit exceeded". Keep imaginary's status and message so surfaces
- * can pass them through unchanged.
+ * can pass them through unchanged. The message is imaginary's, without the route it came from:
+ * people did not ask for "/pipeline" (the CLI's flags are one), so it would only puzzle them.
  */
-export function imaginaryError(status: number, contentType: string, text: string, path: string): AciimgError {
+export function imaginaryError(status: number, contentType: string, text: string): AciimgError {
   let message = text.trim();
   if (contentType.includes("json")) {
     try {
@@ -56,7 +57,7 @@ export function imaginaryError(status: number, contentType: string, text: string
       : status === 429
         ? " (the backend is at its concurrency limit; lower --concurrency)"
         : "";
-  return new AciimgError("E_IMAGE", `${path.split("?")[0]}: ${message}${hint}`, { detail: { status, message } });
+  return new AciimgError("E_IMAGE", `${message}${hint}`, { detail: { status, message } });
 }
 
 export function emptyResponseError(endpoint: string, path: string): AciimgError {

@@ -141,7 +141,7 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
     const responseHeaders = flattenHeaders(response.headers);
     if (response.statusCode >= 400) {
       const text = await readBounded(response.body, maxErrorBodyBytes).catch(() => "");
-      throw imaginaryError(response.statusCode, responseHeaders["content-type"] ?? "", text, path);
+      throw imaginaryError(response.statusCode, responseHeaders["content-type"] ?? "", text);
     }
     return { status: response.statusCode, headers: responseHeaders, body: response.body };
   }
