@@ -31,7 +31,7 @@ export type FileConfig = Partial<
 const fileKeys = new Set<string>([
   "provider", "name", "idle", "cpu", "memory", "location", "subscription", "resourceGroup",
   "registryUsername", "timeout", "maxSize", "maxResolution", "maxRenderTime", "host", "port", "pollInterval",
-  "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal", "requestTimeout",
+  "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal", "requestTimeout", "failOn",
 ]);
 
 /** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */

@@ -10,6 +10,7 @@ import { AciimgError, usageError } from "./errors.js";
 import { readConfigFile, type FileConfig } from "./config-file.js";
 import type { ProviderKind } from "./engine/types.js";
 import { parseBytes, parseDuration } from "./units.js";
+import { failOnLevels, isFailOn, type FailOn } from "./imaginary/fail-on.js";
 
 /**
  * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
@@ -111,6 +112,14 @@ export interface Config {
    * (process, serve) or ACIIMG_ALLOW_SVG_FILTERS. Default false (src/imaginary/svg-screen.ts).
    */
   allowSvgFilters: boolean;
+  /**
+   * How much damage in an input's data stops `process` from decoding it (`--fail-on`,
+   * ACIIMG_FAIL_ON, "failOn"): none, truncated, error or warning, sharp's levels. Default warning:
+   * a JPEG with bytes overwritten or cut short and given an end marker only warns, and becomes a
+   * smeared or grey-bottomed picture at any lower level. The built-in backend alone reads it
+   * (src/imaginary/fail-on.ts).
+   */
+  failOn: FailOn;
   azure: AzureConfig;
   serve: ServeConfig;
   /**
@@ -157,6 +166,7 @@ export interface ConfigOverrides {
   backends?: string | number;
   withLocal?: string | boolean;
   allowSvgFilters?: boolean;
+  failOn?: string;
 }
 
 function positiveNumber(value: string | number, what: string, expected: string): number {
@@ -189,6 +199,12 @@ function renderTime(value: Setting): number {
     throw usageError(value.from, "a duration from 1s to 1h such as 60s or 5m", value.value);
   }
   return ms;
+}
+
+function failOnLevel(value: Setting): FailOn {
+  const level = String(value.value);
+  if (!isFailOn(level)) throw usageError(value.from, failOnLevels.join(", ").replace(/, (\w+)$/, " or $1"), level);
+  return level;
 }
 
 /** How a person raises the request timeout, as E_REQUEST_TIMEOUT's message tells them (README "Configuration"). */
@@ -340,6 +356,7 @@ export function loadConfig(
   const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
   const maxRenderTime = setting(overrides.maxRenderTime, "--max-render-time", ["ACIIMG_MAX_RENDER_TIME"],
     "maxRenderTime");
+  const failOn = setting(overrides.failOn, "--fail-on", ["ACIIMG_FAIL_ON"], "failOn");
   const servePort = setting(overrides.port, "--port", ["ACIIMG_SERVE_PORT", "PORT"], "port");
   const tlsFile = (value: Setting | undefined) =>
     value === undefined ? undefined : { path: resolve(cwd, String(value.value)), from: value.from };
@@ -373,6 +390,7 @@ export function loadConfig(
     // Not from a config file: one planted in a working directory must not lower a protection.
     allowSvgFilters: overrides.allowSvgFilters === true ||
       (env.ACIIMG_ALLOW_SVG_FILTERS ? switchValue(env.ACIIMG_ALLOW_SVG_FILTERS, "ACIIMG_ALLOW_SVG_FILTERS") : false),
+    failOn: failOn === undefined ? "warning" : failOnLevel(failOn),
     azure: azureConfigOf(overrides, env, { setting, pick }, { subscriptionId, resourceGroup, timeout, pollInterval }),
     serve: {
       host: str(pick(overrides.host, ["ACIIMG_SERVE_HOST"], "host")) ?? "127.0.0.1",

@@ -19,6 +19,8 @@ export interface FileResult {
   ms: number;
   error?: string;
   code?: string;
+  /** Said of an image written with a loss the person should know of: an animation flattened to its first frame. */
+  warning?: string;
   /** The pool member that processed it ("aci-2", "local"); only in a batch run on a pool. */
   backend?: string;
 }
@@ -122,6 +124,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
         else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
+        if (r.warning) stderr.write(`warning ${r.input}: ${r.warning}\n`);
       },
       finish: (summary) => stderr.write(`${summaryText(summary)}\n`),
       stop: () => {},
@@ -159,6 +162,9 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         // Print the failure above the progress line, then redraw it.
         spinner.clear();
         stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
+      } else if (r.warning) {
+        spinner.clear();
+        stderr.write(`warning ${r.input}: ${r.warning}\n`);
       }
       spinner.text = progressText(done, total, failed, performance.now() - startedAt);
     },

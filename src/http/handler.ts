@@ -10,6 +10,7 @@ import { keyChecker, presentedKey } from "../imaginary/auth.js";
 import { messages, refusedMethod } from "../imaginary/replies.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
 import { detectFormat } from "../imaginary/formats.js";
+import { flattenedHeader, framesHeader } from "../imaginary/frames.js";
 import { refusalOf, watchBody } from "./body-watch.js";
 import { createKeyThrottle } from "./key-throttle.js";
 import { needsSvgScreen, screenSvg } from "../imaginary/svg-screen.js";
@@ -245,8 +246,11 @@ function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<
   });
 }
 
-/** Response headers worth passing on from the backend (imaginary-api.md §1.7); not its `Server`. */
-const passedHeaders = ["content-type", "content-length", "image-width", "image-height", "vary"];
+/**
+ * Response headers worth passing on from the backend (imaginary-api.md §1.7), and what the
+ * built-in backend says of an animation's frames (frames.ts); not its `Server`.
+ */
+const passedHeaders = ["content-type", "content-length", "image-width", "image-height", "vary", framesHeader, flattenedHeader];
 
 function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -10,12 +10,14 @@ import { oversizeMessage, warnDrift } from "../backend-settings.js";
 import { AciimgError } from "../../errors.js";
 import type { BackendRecord } from "../../engine/types.js";
 import { createImaginaryClient } from "../../imaginary/client.js";
+import { flattenedHeader, flattenedWarning } from "../../imaginary/frames.js";
 import { formatBytes } from "../../units.js";
 import { withEngine } from "../context.js";
 import { problemOf } from "../input-file.js";
 import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
 import { writeAtomically, type InPlace } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
+import { refusalOf } from "../refusals.js";
 import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
 import { stopSignal, stopWords } from "./signals.js";
 
@@ -70,7 +72,16 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
       if (tooBig) return fail(new AciimgError("E_BAD_INPUT", tooBig));
       const work = engine.beginWork();
       try {
-        const response = await engine.call({ op: plan.op, query: plan.query, body: bytes, signal: stop.signal });
+        let response;
+        try {
+          response = await engine.call({ op: plan.op, query: plan.query, body: bytes, signal: stop.signal });
+        } catch (error) {
+          const refusal = refusalOf(error, name, ready.record);
+          if (refusal instanceof AciimgError && refusal !== error) return fail(refusal);
+          throw refusal;
+        }
+        const warning = flattenedWarning(response.headers[flattenedHeader]);
+        if (warning && !reporter) process.stderr.write(`aciimg: warning: the image on stdin: ${warning}\n`);
         if (response.status >= 400) {
           return fail(new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`));
         }
@@ -87,6 +98,7 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
           status: "ok",
           bytes: written,
           ...(width > 0 && height > 0 ? { width, height } : {}),
+          ...(warning ? { warning } : {}),
           ms: Math.round(performance.now() - startedAt),
         };
         reporter.start(1);

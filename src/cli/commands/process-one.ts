@@ -7,11 +7,13 @@
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
 import { fileChangedStatus } from "../../imaginary/file-identity.js";
+import { flattenedHeader, flattenedWarning } from "../../imaginary/frames.js";
 import { messages } from "../../imaginary/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically, type InPlace } from "../outputs.js";
 import type { ImagePlan } from "../plan.js";
+import { refusalOf } from "../refusals.js";
 import type { FileResult } from "../report.js";
 import { readResponseText } from "./process-io.js";
 
@@ -60,6 +62,8 @@ interface Written {
   bytes: number;
   width?: number;
   height?: number;
+  /** What the person should know of a written output: an animation flattened to its first frame. */
+  warning?: string;
 }
 
 /** Processes one file; every outcome is a result (a stopped batch's is `cancelled`). */
@@ -95,10 +99,11 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
     const bytes = await writeAtomically(job.output, response.body, job.direct, context.requestTimeoutMs);
     const width = Number(response.headers["image-width"]);
     const height = Number(response.headers["image-height"]);
-    return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}) };
+    const warning = flattenedWarning(response.headers[flattenedHeader]);
+    return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}), ...(warning ? { warning } : {}) };
   } catch (error) {
     response?.body.destroy();
-    throw error;
+    throw refusalOf(error, job.input, target.record);
   } finally {
     // The call is over and its answer read (or dropped): nothing sends the input's bytes any more.
     input?.release();

@@ -12,6 +12,7 @@ import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError, type ErrorCode } from "../../errors.js";
 import type { BackendRecord, ImageRequest } from "../../engine/types.js";
 import { backendSpecOf, screensSvg } from "../../config.js";
+import { failOnParam, type FailOn } from "../../imaginary/fail-on.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { checkedFile } from "../input-file.js";
@@ -27,8 +28,8 @@ import type { ProcessOptions } from "./process-options.js";
 /** Runs the command; resolves with the exit code. */
 export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions & ProcessOptions>();
-  const { backends, withLocal, allowSvgFilters } = options;
-  const config = configOf(globals, { backends, withLocal, allowSvgFilters });
+  const { backends, withLocal, allowSvgFilters, failOn } = options;
+  const config = configOf(globals, { backends, withLocal, allowSvgFilters, failOn });
   const mode = globals.json ? "json" : canShowProgress() ? "tty" : "plain";
   const cwd = process.cwd();
   // A pool the provider cannot have is a usage error before any input is read (stdin included).
@@ -41,12 +42,12 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     if (options.output === undefined && process.stdout.isTTY) throw new AciimgError("E_USAGE", "-: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
     const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
     if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
-    return runStdin(config, planRequest(steps), target && { ...target, shown: displayPath(target.path) }, mode);
+    return runStdin(config, withFailOn(planRequest(steps), config.failOn), target && { ...target, shown: displayPath(target.path) }, mode);
   }
   if (options.output === undefined) throw usageError("-o/--output", "a file or directory to write to (only - for stdin writes to stdout)", "");
   const target = await outputTargetOf(options.output, inputs, cwd);
   steps.type = outputTypeFor(target, steps.type, options.output);
-  const plan = planRequest(steps);
+  const plan = withFailOn(planRequest(steps), config.failOn);
   const screenSvg = screensSvg(config);
   const { early, pending, linksNotFollowed } = await planBatch(inputs, target, plan, { ...options, screenSvg }, cwd);
 
@@ -103,6 +104,16 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
   }
   return report.finish(null).failed > 0 ? 1 : 0;
+}
+
+/**
+ * The plan with the damage level the built-in backend decodes at (fail-on.ts). Sent whatever the
+ * level, so the answer does not depend on the backend's default; imaginary ignores it.
+ */
+function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
+  const query = new URLSearchParams(plan.query);
+  query.set(failOnParam, level);
+  return { ...plan, query };
 }
 
 /** The flags that shape the planning, and whether SVG inputs are screened (config.ts screensSvg). */
