@@ -83,8 +83,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (body.ok && "pooled" in body) pooled = body.bytes;
     if (abort.signal.aborted) return;
     if (!body.ok) {
-      // Refused mid-stream: close the connection rather than drain an oversized body (a GET has none).
-      return r.sendError(res, body.status, body.message, body.status === 413 && req.method !== "GET" ? { Connection: "close" } : {});
+      // Refused mid-stream: sendError answers, then drains the rest of the body, bounded (linger.ts).
+      return r.sendError(res, body.status, body.message);
     }
     const bytes = body.bytes;
     if (bytes.length === 0) return r.sendError(res, 400, messages.emptyImage);

@@ -14,6 +14,7 @@ import sharp from "sharp";
 import { AciimgError } from "../errors.js";
 import { keyChecker, presentedKey } from "../imaginary/auth.js";
 import { isOperationName, type OperationName } from "../imaginary/operations.js";
+import { answerThenLinger, hasUnreadBody, lingerBounds } from "../imaginary/linger.js";
 import { errorBody, messages, refusedMethod } from "../imaginary/replies.js";
 import { handleImage } from "./handler.js";
 import { openMount, type Mount } from "./mount.js";
@@ -94,11 +95,19 @@ export interface RunningBackend {
 
 type Route = OperationName | "index" | "health";
 
-/** Sends imaginary's error body `{"message","status"}` (error.go; newlines stripped). */
-export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+/**
+ * Sends imaginary's error body `{"message","status"}` (error.go; newlines stripped). A refusal of
+ * a request whose body is still arriving (413, a wrong key) lingers, so the client reads it
+ * (linger.ts); `onCut` hears of a client that kept sending past the bounds.
+ */
+export function sendError(
+  res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, onCut?: (droppedBytes: number) => void,
+): void {
   const body = errorBody(status, message, "strip");
   if (res.headersSent) { res.destroy(); return; }
-  res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  const answer = { status, headers: { ...headers, "Content-Type": "application/json" }, body };
+  if (hasUnreadBody(res.req)) return answerThenLinger(res.req, res, answer, lingerBounds, onCut);
+  res.writeHead(status, { ...answer.headers, "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -156,8 +165,14 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const buffers = createBufferPool(2 * concurrency);
   const status = createStatusSource(packageVersion());
 
+  // A client still sending past the bounds of a lingering refusal is cut off; the operator hears of it.
+  const { log } = options;
+  const onCut = log && ((dropped: number): void => log(
+    `closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
+    `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`));
+  const refuse: typeof sendError = (res, status, message, headers = {}) => sendError(res, status, message, headers, onCut);
   const handle = createHandle({
-    isKey: keyChecker(options.apiKey), slots, buffers, limits, status, ...(mount ? { mount } : {}),
+    isKey: keyChecker(options.apiKey), slots, buffers, limits, status, refuse, ...(mount ? { mount } : {}),
     ...(options.renderEnv ? { renderEnv: options.renderEnv } : {}),
   });
 
@@ -174,7 +189,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     if (closing) res.setHeader("Connection", "close");
     if (options.log) logAccess(req, res, started, options.log, redact);
     handle(req, res).catch((error: unknown) => {
-      sendError(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+      refuse(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
     });
   };
   const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
@@ -215,10 +230,12 @@ function createHandle(backend: {
   buffers: BufferPool;
   limits: { maxUploadBytes: number; maxResolutionMP: number; maxOutputPixels: number; maxRenderTimeMs: number };
   status: ReturnType<typeof createStatusSource>;
+  /** sendError, lingering on a body still arriving. */
+  refuse: typeof sendError;
   mount?: Mount;
   renderEnv?: NodeJS.ProcessEnv;
 }): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { isKey, slots, buffers, limits, status, mount, renderEnv } = backend;
+  const { isKey, slots, buffers, limits, status, refuse, mount, renderEnv } = backend;
   const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
   return async (req, res) => {
     res.setHeader("Server", serverHeader);
@@ -227,13 +244,13 @@ function createHandle(backend: {
     const isImageRoute = route !== undefined && route !== "index" && route !== "health";
     // Order of imaginary's middleware (§1.3): GET check, method check, auth, then the handler.
     const refused = refusedMethod(req.method ?? "", isImageRoute, mount !== undefined);
-    if (refused) return sendError(res, refused.status, refused.message);
-    if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return sendError(res, 401, messages.badKey);
-    if (route === undefined) return sendError(res, 404, messages.notFound);
+    if (refused) return refuse(res, refused.status, refused.message);
+    if (!isKey(presentedKey(req.headers["api-key"], url.searchParams))) return refuse(res, 401, messages.badKey);
+    if (route === undefined) return refuse(res, 404, messages.notFound);
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
     await handleImage({
-      req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError,
+      req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError: refuse,
       ...(mount ? { mount } : {}), ...(renderEnv ? { renderEnv } : {}),
     });
   };

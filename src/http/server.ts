@@ -11,6 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
+import { answerThenLinger, hasUnreadBody, lingerBounds } from "../imaginary/linger.js";
 import { errorBody } from "../imaginary/replies.js";
 import { checkServeKey, exposureWarning } from "./exposure.js";
 import { createHandler, type HandlerResponse } from "./handler.js";
@@ -178,9 +179,18 @@ async function respond(
     log(`handler failed: ${(error as Error).message}`);
     reply = errorReply(500, "Internal error");
   }
+  if (hasUnreadBody(req) && !(reply.body instanceof Readable)) {
+    // Answered before the whole body was read (413, a refusal): the answer goes out whole, then
+    // the rest of the upload is drained, bounded, so the client reads the answer and not a reset.
+    const { body } = reply;
+    answerThenLinger(req, res, { status: reply.status, headers: reply.headers, body }, lingerBounds, (dropped) =>
+      log(`closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
+        `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`));
+    await new Promise<void>((resolve) => res.once("close", resolve));
+    return typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  }
   if (!req.complete) {
-    // We answered before reading the whole body (413, or a rejection): the connection cannot be
-    // reused, and the rest of the upload is drained so the client reads our answer, not a reset.
+    // A streamed answer to a body not read to its end: the connection cannot be reused.
     res.shouldKeepAlive = false;
     req.resume();
   }
