@@ -181,7 +181,7 @@ function planAnimation(info: InputInfo, outType: OutputType, biggest: number, li
   const inputMP = (pages * info.width * info.height) / 1e6;
   if (!(inputMP <= limits.maxResolutionMP)) {
     throw new ImagingError(422, `Animation is too big: ${pages} frames of ${info.width}x${info.height} are ` +
-      `${Math.ceil(inputMP)} MP (limit ${limits.maxResolutionMP} MP for all frames)`);
+      `${Math.round(inputMP * 10) / 10} MP (limit ${limits.maxResolutionMP} MP for all frames)`);
   }
   if (!(pages * biggest <= limits.maxOutputPixels)) {
     throw new ImagingError(422, `Output animation is too big: ${pages} frames (limit ${megapixels(limits)} MP for all frames)`);
