@@ -84,6 +84,8 @@ export function outputTypeFor(target: OutputTarget, asked: CliOutputType | undef
 export interface PlannedOutput {
   item: InputItem;
   output: string;
+  /** The format written, which the output's name says in a folder (output-types.ts); undefined: the input's. */
+  type: CliOutputType | undefined;
   /** Write in place (a device or pipe) instead of a temporary file and a rename. */
   direct: InPlace | undefined;
 }
@@ -95,14 +97,15 @@ export interface RefusedOutput {
 }
 
 /**
- * Pairs each input with its output, refusing any output whose path resolves to an input (its
- * real file or its directory entry) or that another input already writes. Paths are compared
- * after resolving every link in their folders, so `reallink/p.jpg` and `real/p.jpg` are one file.
+ * Pairs each input with its output, named in a folder after the type `typeOf` gives it, refusing
+ * any output whose path resolves to an input (its real file or its directory entry) or that
+ * another input already writes. Paths are compared after resolving every link in their folders,
+ * so `reallink/p.jpg` and `real/p.jpg` are one file.
  */
 export async function planOutputs(
   items: readonly InputItem[],
   target: OutputTarget,
-  type: CliOutputType | undefined,
+  typeOf: (item: InputItem) => CliOutputType | undefined,
   display: (path: string) => string,
 ): Promise<{ planned: PlannedOutput[]; refused: RefusedOutput[] }> {
   const inputByPath = new Map<string, InputItem>();
@@ -115,6 +118,7 @@ export async function planOutputs(
   const refused: RefusedOutput[] = [];
   const taken = new Map<string, InputItem>();
   for (const item of items) {
+    const type = typeOf(item);
     const output = target.kind === "folder" ? join(target.root, outputName(item.relativeOutput, type)) : target.path;
     const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
     // An existing output that is a link to an input resolves onto it too.
@@ -133,7 +137,7 @@ export async function planOutputs(
       continue;
     }
     taken.set(entry, item);
-    planned.push({ item, output, direct: target.kind === "file" ? target.direct : undefined });
+    planned.push({ item, output, type, direct: target.kind === "file" ? target.direct : undefined });
   }
   return { planned, refused };
 }

@@ -15,8 +15,9 @@ describe("planRequest", () => {
       c.type = "webp";
       c.quality = 80;
     }));
-    expect(plan.op).toBe("resize");
-    expect(Object.fromEntries(plan.query)).toEqual({ width: "300", height: "200", type: "webp", quality: "80" });
+    const { op, query } = plan.requestFor(plan.outputType);
+    expect(op).toBe("resize");
+    expect(Object.fromEntries(query)).toEqual({ width: "300", height: "200", type: "webp", quality: "80" });
     expect(plan.outputType).toBe("webp");
   });
 
@@ -25,19 +26,39 @@ describe("planRequest", () => {
       c.dimension("width", 300);
       c.dimension("height", 100);
     }));
-    expect(plan.op).toBe("resize");
-    expect(Object.fromEntries(plan.query)).toEqual({ width: "300", height: "100" });
+    const { op, query } = plan.requestFor(undefined);
+    expect(op).toBe("resize");
+    expect(Object.fromEntries(query)).toEqual({ width: "300", height: "100" });
   });
 
-  it("sends several operations as one pipeline in order, the output type on the last step", () => {
+  it("sends several operations as one pipeline in order, the output type and quality on every step", () => {
     const plan = planRequest(collect((c) => {
       c.add("crop", { width: 200, height: 200 });
       c.add("blur", { sigma: 2 });
-      c.type = "png";
+      c.type = "jpeg";
+      c.quality = 90;
     }));
-    expect(plan.op).toBe("pipeline");
-    expect(JSON.parse(plan.query.get("operations") ?? "")).toEqual([
-      { operation: "crop", params: { width: 200, height: 200 } },
+    const { op, query } = plan.requestFor(plan.outputType);
+    expect(op).toBe("pipeline");
+    // Each step of imaginary's pipeline encodes its result: an SVG failed at the first step without a type.
+    expect(JSON.parse(query.get("operations") ?? "")).toEqual([
+      { operation: "crop", params: { width: 200, height: 200, type: "jpeg", quality: 90 } },
+      { operation: "blur", params: { sigma: 2, type: "jpeg", quality: 90 } },
+    ]);
+  });
+
+  it("builds the request for each input's own output type when none is asked for", () => {
+    const plan = planRequest(collect((c) => {
+      c.add("fit", { width: 60, height: 60 });
+      c.add("blur", { sigma: 2 });
+    }));
+    expect(plan.outputType).toBeUndefined();
+    expect(JSON.parse(plan.requestFor(undefined).query.get("operations") ?? "")).toEqual([
+      { operation: "fit", params: { width: 60, height: 60 } },
+      { operation: "blur", params: { sigma: 2 } },
+    ]);
+    expect(JSON.parse(plan.requestFor("png").query.get("operations") ?? "")).toEqual([
+      { operation: "fit", params: { width: 60, height: 60, type: "png" } },
       { operation: "blur", params: { sigma: 2, type: "png" } },
     ]);
   });
@@ -49,8 +70,8 @@ describe("planRequest", () => {
       c.op("flip");
       c.param("type=png");
     }));
-    expect(JSON.parse(plan.query.get("operations") ?? "")).toEqual([
-      { operation: "zoom", params: { factor: 2 } },
+    expect(JSON.parse(plan.requestFor(plan.outputType).query.get("operations") ?? "")).toEqual([
+      { operation: "zoom", params: { factor: 2, type: "png" } },
       { operation: "flip", params: { type: "png" } },
     ]);
     expect(plan.outputType).toBe("png");
@@ -58,8 +79,9 @@ describe("planRequest", () => {
 
   it("converts when only a type is given", () => {
     const plan = planRequest(collect((c) => (c.type = "tiff")));
-    expect(plan.op).toBe("convert");
-    expect(plan.query.get("type")).toBe("tiff");
+    const { op, query } = plan.requestFor(plan.outputType);
+    expect(op).toBe("convert");
+    expect(query.get("type")).toBe("tiff");
   });
 
   it("refuses what imaginary would refuse, before any backend is involved", () => {
@@ -83,6 +105,6 @@ describe("planRequest", () => {
       c.add("blur", { sigma: 1000 });
     });
     expect(() => planRequest(blurred)).toThrow("process: the backend would refuse this request: Blur sigma is too big (limit 100)");
-    expect(planRequest(collect((c) => c.add("blur", { sigma: 100 }))).op).toBe("blur");
+    expect(planRequest(collect((c) => c.add("blur", { sigma: 100 }))).requestFor(undefined).op).toBe("blur");
   });
 });

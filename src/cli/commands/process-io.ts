@@ -15,6 +15,7 @@ import { withEngine } from "../context.js";
 import { problemOf } from "../input-file.js";
 import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
 import { writeAtomically, type InPlace } from "../outputs.js";
+import { ignoresQuality, outputTypeOf, qualityIgnoredWarning } from "../output-types.js";
 import type { ImagePlan } from "../plan.js";
 import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
 import { stopSignal, stopWords } from "./signals.js";
@@ -58,6 +59,9 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
     return 1;
   };
   if (problem) return fail(problem);
+  // As for a file: the type asked for (or -o's extension), else the input's own or its default.
+  const type = outputTypeOf(plan.outputType, bytes);
+  if (plan.quality !== undefined && ignoresQuality(type)) process.stderr.write(`${qualityIgnoredWarning}\n`);
   const created = target === undefined ? []
     : target.direct ? await prepareFolders([], [target.path])
     : await prepareFolders([dirname(target.path)]);
@@ -70,7 +74,7 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
       if (tooBig) return fail(new AciimgError("E_BAD_INPUT", tooBig));
       const work = engine.beginWork();
       try {
-        const response = await engine.call({ op: plan.op, query: plan.query, body: bytes, signal: stop.signal });
+        const response = await engine.call({ ...plan.requestFor(type), body: bytes, signal: stop.signal });
         if (response.status >= 400) {
           return fail(new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`));
         }

@@ -15,8 +15,9 @@ import { backendSpecOf, screensSvg } from "../../config.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { checkedFile } from "../input-file.js";
-import { expandInputs, folderIdentity } from "../inputs.js";
+import { expandInputs, folderIdentity, type InputItem } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
+import { ignoresQuality, outputTypeOfFile, qualityIgnoredWarning } from "../output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
 import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
 import { backendCpus, runStdin } from "./process-io.js";
@@ -43,7 +44,10 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
     return runStdin(config, planRequest(steps), target && { ...target, shown: displayPath(target.path) }, mode);
   }
-  if (options.output === undefined) throw usageError("-o/--output", "a file or directory to write to (only - for stdin writes to stdout)", "");
+  if (options.output === undefined) {
+    const hint = "a file or folder to write to, such as -o out/ (only - reads stdin and writes to stdout)";
+    throw new AciimgError("E_USAGE", `-o is required: ${hint}`);
+  }
   const target = await outputTargetOf(options.output, inputs, cwd);
   steps.type = outputTypeFor(target, steps.type, options.output);
   const plan = planRequest(steps);
@@ -52,6 +56,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
 
   const report = createBatchReport(await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }), early, pending);
   if (linksNotFollowed > 0) report.reporter.note(`aciimg: passed by ${linksNotFollowed} symbolic link(s) met while searching (--follow-symlinks follows them)`);
+  const isQualityIgnored = plan.quality !== undefined && pending.some((job) => ignoresQuality(job.type));
+  if (isQualityIgnored) report.reporter.note(qualityIgnoredWarning);
   if (pending.length === 0) {
     const only = early[0];
     if (early.length === 1 && only?.status === "failed" && mode !== "json") throw new AciimgError(only.code as ErrorCode, only.error ?? "no input");
@@ -122,13 +128,14 @@ async function planBatch(
     followSymlinks: options.followSymlinks === true,
     outputFolder: target.kind === "folder" ? await folderIdentity(target.root) : undefined,
   });
-  const { planned, refused } = await planOutputs(expansion.items, target, plan.outputType, displayPath);
+  const typeOf = (item: InputItem) => outputTypeOfFile(plan.outputType, item.realPath);
+  const { planned, refused } = await planOutputs(expansion.items, target, typeOf, displayPath);
   const early: FileResult[] = [
     ...expansion.failures.map(({ input, error }) => failed(input, null, error)),
     ...refused.map(({ item, output, reason }) => failed(displayPath(item.path), displayPath(output), new AciimgError("E_OUTPUT", `refusing to write ${displayPath(output)}: ${reason}`))),
   ];
   const pending: Job[] = [];
-  for (const { item, output, direct } of planned) {
+  for (const { item, output, type, direct } of planned) {
     const input = displayPath(item.path);
     const shownOutput = displayPath(output);
     if (options.skipExisting && !direct && (await stat(output).then((s) => s.isFile() && s.size > 0, () => false))) {
@@ -139,7 +146,9 @@ async function planBatch(
     // every later open must find.
     const checked = checkedFile(item.realPath, input, undefined, options.screenSvg);
     if (checked instanceof AciimgError) early.push(failed(input, shownOutput, checked));
-    else pending.push({ input, realPath: item.realPath, identity: checked.identity, output, shownOutput, direct });
+    else pending.push({
+      input, realPath: item.realPath, identity: checked.identity, output, shownOutput, type, direct,
+    });
   }
   return { early, pending, linksNotFollowed: expansion.linksNotFollowed };
 }
