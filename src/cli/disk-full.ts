@@ -39,5 +39,6 @@ export function diskErrnoOfMessage(message: string): DiskErrno | undefined {
 export function diskError(doing: string, error: unknown): AciimgError | undefined {
   const errno = diskErrnoOf(error);
   if (errno === undefined) return undefined;
-  return new AciimgError("E_DISK", `${doing}: ${causes[errno].words} (${errno})`, { cause: error, detail: { errno } });
+  const message = `${doing}: ${causes[errno].words} (${errno})`;
+  return new AciimgError("E_DISK", message, { cause: error, detail: { errno } });
 }

@@ -78,9 +78,9 @@ export function lockOutputFolder(folder: string, shown: string): OutputLock {
     }
     breakStale(path, holder, shown);
   }
-  throw new AciimgError("E_OUTPUT_BUSY", `cannot lock ${shown}: its lock file ${path} keeps changing; another aciimg process is starting there`, {
-    detail: { lockFile: path },
-  });
+  const message = `cannot lock ${shown}: its lock file ${path} keeps changing; ` +
+    "another aciimg process is starting there";
+  throw new AciimgError("E_OUTPUT_BUSY", message, { detail: { lockFile: path } });
 }
 
 /** `aciimg process in -o "my out"`: the arguments as a shell would take them back. */
@@ -98,8 +98,9 @@ function tryCreate(path: string, content: string, shown: string): boolean {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw diskError(`cannot lock output folder ${shown}`, error) ??
-      new AciimgError("E_OUTPUT", `cannot lock output folder ${shown}: ${(error as Error).message}`, { cause: error });
+    const doing = `cannot lock output folder ${shown}`;
+    throw diskError(doing, error) ??
+      new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
   } finally {
     unlinkQuietly(temporary);
   }
@@ -109,7 +110,10 @@ function readHolder(path: string): Holder | undefined {
   try {
     const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
     const { pid, host, lockedAt, command, token } = parsed;
-    if (typeof pid === "number" && typeof host === "string" && typeof lockedAt === "string" && typeof command === "string" && typeof token === "string") {
+    if (
+      typeof pid === "number" && typeof host === "string" && typeof lockedAt === "string" &&
+      typeof command === "string" && typeof token === "string"
+    ) {
       const uid = typeof parsed.uid === "number" ? parsed.uid : undefined;
       const startTime = typeof parsed.startTime === "string" ? parsed.startTime : undefined;
       return { pid, host, uid, startTime, lockedAt, command, token };
@@ -137,6 +141,11 @@ function isStale(holder: Holder): boolean {
   return holder.startTime !== undefined && startTime !== undefined && startTime !== holder.startTime;
 }
 
+/** What --json's error detail says of the holder. */
+function pick({ pid, host, command, lockedAt }: Holder) {
+  return { pid, host, command, lockedAt };
+}
+
 function busy(holder: Holder, path: string, shown: string): AciimgError {
   const uid = process.getuid?.();
   const whose = holder.uid !== undefined && holder.uid !== uid ? ` of uid ${holder.uid}` : "";
@@ -147,7 +156,7 @@ function busy(holder: Holder, path: string, shown: string): AciimgError {
     `${shown} is being written by another aciimg process: pid ${holder.pid}${whose}${where} (${holder.command}), ` +
       `started at ${holder.lockedAt}. Two batches into one folder would mix their outputs: ` +
       `wait for it to end, or write elsewhere with -o.${gone}`,
-    { detail: { lockFile: path, pid: holder.pid, host: holder.host, command: holder.command, lockedAt: holder.lockedAt } },
+    { detail: { lockFile: path, ...pick(holder) } },
   );
 }
 

@@ -129,7 +129,8 @@ export async function planOutputs(
       : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
       : other !== undefined ? `${display(other.path)} already writes there`
       : nameBytes > nameMaxBytes ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
-      : target.kind === "folder" && output === join(target.root, outputLockName) ? "that name is the output folder's lock file"
+      : target.kind === "folder" && output === join(target.root, outputLockName)
+        ? "that name is the output folder's lock file"
       : undefined;
     if (reason) {
       refused.push({ item, output, reason });
@@ -186,7 +187,8 @@ export async function prepareFolders(folders: Iterable<string>, inPlace: Iterabl
       await removeEmptyFolders(created);
       if (isAciimgError(error)) throw error;
       const doing = `cannot write to output directory ${folder}`;
-      throw diskError(doing, error) ?? new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
+      throw diskError(doing, error) ??
+        new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
     }
   }
   return created;

@@ -14,7 +14,8 @@ export interface FileResult {
   output: string | null;
   /**
    * `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM, a closed stdout);
-   * `not-attempted`: not written because the output's disk took no more (full or read-only). Nothing was written for either.
+   * `not-attempted`: not written because the output's disk took no more (full or read-only).
+   * Nothing was written for either.
    */
   status: "ok" | "failed" | "skipped" | "cancelled" | "not-attempted";
   bytes?: number;
@@ -90,7 +91,8 @@ function summaryText(s: Summary): string {
 
 /** How a stop reads after "stopped by": "SIGINT", "disk full (ENOSPC)". */
 function stopText(stopped: StopReason | DiskErrno): string {
-  return stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? diskTitle(stopped) : stopWords(stopped);
+  const isDisk = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS";
+  return isDisk ? diskTitle(stopped) : stopWords(stopped);
 }
 
 /**

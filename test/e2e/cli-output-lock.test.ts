@@ -58,21 +58,21 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const width = Number(new URL(req.url ?? "/", "http://x").searchParams.get("width")) || 30;
   const image = await sharp({ create: { width, height: 20, channels: 3, background: "#369" } }).jpeg().toBuffer();
   if (res.destroyed) return;
-  res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": image.length, "Image-Width": String(width), "Image-Height": "20" });
-  res.end(image);
+  const size = { "Image-Width": width, "Image-Height": 20 };
+  const headers = { "Content-Type": "image/jpeg", "Content-Length": image.length, ...size };
+  res.writeHead(200, headers).end(image);
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
 }
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    if (req.headers["api-key"] !== apiKey) {
-      res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Invalid or missing API key", status: 401 }));
-    } else if (req.method === "GET" && req.url === "/health") {
-      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ uptime: 1, cpus: 1 }));
-    } else if (req.method === "POST" && req.url?.startsWith("/resize?")) {
-      void answer(req, res);
-    } else {
-      res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Not found", status: 404 }));
-    }
+    if (req.headers["api-key"] !== apiKey) sendJson(res, 401, { message: "Invalid or missing API key", status: 401 });
+    else if (req.method === "GET" && req.url === "/health") sendJson(res, 200, { uptime: 1, cpus: 1 });
+    else if (req.method === "POST" && req.url?.startsWith("/resize?")) void answer(req, res);
+    else sendJson(res, 404, { message: "Not found", status: 404 });
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -80,9 +80,10 @@ beforeAll(async () => {
   ws = await createWorkspace("aciimg-e2e-outlock-");
   // A state that records the stand-in as the running backend (this test's pid: `down` stops no process).
   const now = new Date().toISOString();
+  const spec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 };
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`, apiKey, createdAt: now, lastUsed: now,
-    status: "running", spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 }, pid: process.pid,
+    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`,
+    apiKey, createdAt: now, lastUsed: now, status: "running", spec, pid: process.pid,
   };
   await mkdir(join(ws.dir, "state"), { recursive: true });
   await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
@@ -115,23 +116,32 @@ function startTimeOf(pid: number): string {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] as string;
 }
 
+/** The width of every image in a folder of the workspace, by name. */
+async function widthsIn(folder: string): Promise<number[]> {
+  const names = (await readdir(join(ws.dir, folder))).sort();
+  return Promise.all(names.map(async (name) => (await sharp(join(ws.dir, folder, name)).metadata()).width as number));
+}
+
 async function plantLock(folder: string, holder: { pid: number; startTime?: string }): Promise<string> {
   await mkdir(folder, { recursive: true });
   const path = join(folder, lockName);
-  const content = { ...holder, host: hostname(), uid: process.getuid?.(), lockedAt: new Date().toISOString(), command: "aciimg process x -o y", token: "t".repeat(24) };
+  const lockedAt = new Date().toISOString();
+  const command = "aciimg process x -o y";
+  const content = { ...holder, host: hostname(), uid: process.getuid?.(), lockedAt, command, token: "t".repeat(24) };
   await writeFile(path, JSON.stringify(content));
   return path;
 }
 
 describe("aciimg process: one batch at a time per output folder", () => {
-  it("a second batch into a folder being written is refused (exit 75) naming the first's pid; the first completes; a third then runs", async () => {
+  it("a second batch into a folder in use is refused (exit 75) naming the first's pid; it ends; a third runs", async () => {
     const first = await startHeld("out", 30);
     const pid = first.child.pid as number;
     expect(existsSync(join(ws.dir, "out", lockName))).toBe(true);
 
     const second = await ws.run(["process", "in", "--resize", "40x20", "-o", "out", "--json"]);
     expect(second.code, second.stderr).toBe(75);
-    expect(second.stderr).toContain(`out is being written by another aciimg process: pid ${pid} (aciimg process in --resize 30x20 -o out`);
+    const said = `out is being written by another aciimg process: pid ${pid} (aciimg process in --resize 30x20 -o out`;
+    expect(second.stderr).toContain(said);
     const error = jsonLines(second.stdout).at(-1)?.error as { code: string; detail: { pid: number } };
     expect(error).toMatchObject({ code: "E_OUTPUT_BUSY", detail: { pid } });
 
@@ -143,13 +153,12 @@ describe("aciimg process: one batch at a time per output folder", () => {
     release();
     expect(await first.closed, first.output().stderr).toBe(0);
     expect(jsonLines(first.output().stdout).at(-1)).toMatchObject({ summary: { total: 4, ok: 4 } });
-    for (const name of await readdir(join(ws.dir, "out"))) expect((await sharp(join(ws.dir, "out", name)).metadata()).width).toBe(30);
+    expect(await widthsIn("out")).toEqual([30, 30, 30, 30]);
     expect(await readdir(join(ws.dir, "out"))).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
 
     const third = await ws.run(["process", "in", "--resize", "40x20", "-o", "out", "--json"]);
     expect(third.code, third.stderr).toBe(0);
-    for (const name of await readdir(join(ws.dir, "out"))) expect((await sharp(join(ws.dir, "out", name)).metadata()).width).toBe(40);
-    expect(await readdir(join(ws.dir, "out"))).toHaveLength(4);
+    expect(await widthsIn("out")).toEqual([40, 40, 40, 40]);
   });
 
   it("SIGINT, an error exit and a normal exit leave no lock file behind", async () => {
@@ -176,11 +185,12 @@ describe("aciimg process: one batch at a time per output folder", () => {
     expect(await readdir(join(ws.dir, "out-stale"))).toHaveLength(4);
   });
 
-  it("a pid now given to another process (started at another time) does not hold the lock; the process that has it does", async () => {
+  it("a pid reused by a process started later does not hold the lock; the process that took it does", async () => {
     const sleeper = spawn("sleep", ["600"]);
     try {
       const pid = sleeper.pid as number;
-      const reused = await plantLock(join(ws.dir, "out-reused"), { pid, startTime: String(Number(startTimeOf(pid)) - 1) });
+      const earlier = String(Number(startTimeOf(pid)) - 1);
+      const reused = await plantLock(join(ws.dir, "out-reused"), { pid, startTime: earlier });
       const taken = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-reused"]);
       expect(taken.code, taken.stderr).toBe(0);
       expect(existsSync(reused)).toBe(false);

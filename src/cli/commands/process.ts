@@ -18,7 +18,8 @@ import { checkedFile } from "../input-file.js";
 import { expandInputs, folderIdentity } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
-import { createReporter, summarize, type FileResult, type Reporter, type ReporterOptions, type Summary } from "../report.js";
+import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
+import type { ReporterOptions } from "../report.js";
 import { diskAdvice, diskErrnoOfMessage, diskTitle, type DiskErrno } from "../disk-full.js";
 import { lockOutputFolder, type OutputLock } from "../output-lock.js";
 import { backendCpus, runStdin } from "./process-io.js";
@@ -70,7 +71,13 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
  * counts what was not done as cancelled or not attempted.
  */
 async function runBatch(
-  config: Config, options: BatchOptions, plan: ImagePlan, target: OutputTarget, batch: PlannedBatch, mode: ReporterOptions["mode"], pool: boolean,
+  config: Config,
+  options: BatchOptions,
+  plan: ImagePlan,
+  target: OutputTarget,
+  batch: PlannedBatch,
+  mode: ReporterOptions["mode"],
+  pool: boolean,
 ): Promise<number> {
   const { early, pending, linksNotFollowed } = batch;
   const { screenSvg } = options;
@@ -92,7 +99,12 @@ async function runBatch(
   const requested = backendSpecOf(config);
   const fits = (size: number, name: string, record: BackendRecord): string | undefined => oversizeMessage(size, record, requested, name);
   try {
-    if (pool) await (await import("./process-pool.js")).runPoolBatch({ config, plan, signal, fits, concurrency: options.concurrency, report: { ...report, record: disk.record } }, pending);
+    if (pool) {
+      const { runPoolBatch } = await import("./process-pool.js");
+      const { concurrency } = options;
+      const poolReport = { ...report, record: disk.record };
+      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport }, pending);
+    }
     else await withEngine(config, async (engine) => {
       const { reporter } = report;
       reporter.phase(`connecting to the ${config.provider} backend…`);
@@ -129,10 +141,12 @@ async function runBatch(
   if (errno !== undefined) {
     const summary = report.finish(errno);
     const where = target.kind === "folder" ? target.root : target.path;
-    const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest" : "run it again";
+    const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest"
+      : "run it again";
     throw new AciimgError(
       "E_DISK",
-      `${diskTitle(errno)} writing to ${displayPath(where)}: ${summary.ok} written, ${summary.notAttempted} not attempted, ${summary.failed} failed; ` +
+      `${diskTitle(errno)} writing to ${displayPath(where)}: ${summary.ok} written, ` +
+        `${summary.notAttempted} not attempted, ${summary.failed} failed; ` +
         `outputs written are complete, nothing partial was left. ${capitalized(diskAdvice(errno))}, then ${again}`,
       { detail: { errno } },
     );
@@ -241,8 +255,11 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
     begin();
     const reported = new Set(results.map((r) => r.input));
     // Stopped by the disk, the rest was never tried; by a signal or a closed stdout, cancelled.
-    const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted" : "cancelled";
-    for (const job of pending) if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status, ms: 0 });
+    const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted"
+      : "cancelled";
+    for (const job of pending) {
+      if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status, ms: 0 });
+    }
     const summary = summarize(results, startedAt, stopped, members);
     reporter.finish(summary);
     return summary;
