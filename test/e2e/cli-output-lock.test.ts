@@ -133,7 +133,7 @@ async function plantLock(folder: string, holder: { pid: number; startTime?: stri
 }
 
 describe("aciimg process: one batch at a time per output folder", () => {
-  it("a second batch into a folder in use is refused (exit 75) naming the first's pid; it ends; a third runs", async () => {
+  it("a second batch into a folder in use is refused (exit 75) naming the first; a third runs after it", async () => {
     const first = await startHeld("out", 30);
     const pid = first.child.pid as number;
     expect(existsSync(join(ws.dir, "out", lockName))).toBe(true);
