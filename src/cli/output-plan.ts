@@ -12,6 +12,8 @@ import type { InputItem } from "./inputs.js";
 import { refuseUntrustedLinks } from "./output-links.js";
 import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
+import { diskError } from "./disk-full.js";
+import { outputLockName } from "./output-lock.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
@@ -131,6 +133,8 @@ export async function planOutputs(
       : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
       : other !== undefined ? `${display(other.path)} already writes there`
       : nameBytes > nameMaxBytes ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
+      : target.kind === "folder" && output === join(target.root, outputLockName)
+        ? "that name is the output folder's lock file"
       : undefined;
     if (reason) {
       refused.push({ item, output, reason });
@@ -180,17 +184,43 @@ export async function prepareFolders(folders: Iterable<string>, inPlace: Iterabl
   for (const folder of folders) {
     try {
       await refuseUntrustedLinks(folder);
-      const first = await mkdir(folder, { recursive: true });
-      if (first !== undefined) for (let dir = folder; dir.length >= first.length; dir = dirname(dir)) created.push(dir);
+      created.push(...(await makeFolders(folder)));
       await refuseUntrustedLinks(folder);
       await access(folder, constants.W_OK);
     } catch (error) {
       await removeEmptyFolders(created);
       if (isAciimgError(error)) throw error;
-      throw new AciimgError("E_OUTPUT", `cannot write to output directory ${folder}: ${(error as Error).message}`, { cause: error });
+      const doing = `cannot write to output directory ${folder}`;
+      throw diskError(doing, error) ??
+        new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
     }
   }
   return created;
+}
+
+/**
+ * `mkdir -p`, one folder at a time; resolves with the folders it made. Node's recursive mkdir
+ * reports the failure of its last look (a stat: ENOENT) in place of mkdir's own: a read-only file
+ * system read "no such file or directory", not EROFS.
+ */
+async function makeFolders(folder: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = folder; ; dir = dirname(dir)) {
+    const isMissing = await stat(dir).then(() => false, (error: NodeJS.ErrnoException) => error.code === "ENOENT");
+    if (!isMissing || dirname(dir) === dir) break;
+    missing.unshift(dir);
+  }
+  const made: string[] = [];
+  for (const dir of missing) {
+    try {
+      await mkdir(dir);
+      made.push(dir);
+    } catch (error) {
+      // Made by another run meanwhile: a folder is a folder; anything else, the next mkdir says.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  return made;
 }
 
 /** Removes the folders this run created that are still empty, deepest first; others stay. */
