@@ -5,6 +5,7 @@
  */
 import { AciimgError, usageError } from "../errors.js";
 import { isOperationName, validateRequest, type OperationName } from "../imaginary/operations.js";
+import { colourParam, white, type Rgb } from "./colour.js";
 import { parseOutputType, parseParam, type CliOutputType } from "./flags.js";
 
 type ParamValue = string | number | boolean;
@@ -23,6 +24,10 @@ export class StepCollector {
   readonly steps: PlannedStep[] = [];
   type: CliOutputType | undefined;
   quality: number | undefined;
+  /** --keep-metadata: else every step strips EXIF, GPS, XMP and the profile (imaginary's stripmeta). */
+  keepMetadata = false;
+  /** --background: the colour transparent areas are flattened onto. */
+  background: Rgb | undefined;
 
   add(operation: OperationName, params: Record<string, ParamValue>): void {
     this.steps.push({ operation, params });
@@ -79,6 +84,13 @@ export function planRequest(collector: StepCollector): ImagePlan {
   const last = steps[steps.length - 1] as (typeof steps)[number];
   if (collector.type !== undefined) last.params.type = collector.type;
   if (collector.quality !== undefined) last.params.quality = collector.quality;
+  // Each step is a save of its own on imaginary (§1.6), so each strips and flattens; a value given
+  // with --param wins. JPEG has no alpha: unflattened, transparent areas would come out black.
+  const flatten = collector.background ?? (collector.type === "jpeg" ? white : undefined);
+  for (const step of steps) {
+    if (!collector.keepMetadata) step.params.stripmeta ??= true;
+    if (flatten !== undefined) step.params.background ??= colourParam(flatten);
+  }
 
   let op: OperationName;
   const query = new URLSearchParams();
