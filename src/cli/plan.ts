@@ -63,6 +63,20 @@ function coerce(raw: string): ParamValue {
   return raw;
 }
 
+/**
+ * The params every step gets unless it names them itself (--param): `stripmeta` unless
+ * --keep-metadata, and a `background` to flatten onto for an output of `type` without alpha
+ * (JPEG: left alone, transparent areas come out black) or when --background is given. Each step
+ * is a save of its own on imaginary (§1.6), so each strips and flattens.
+ */
+function stepDefaults(collector: StepCollector, type: CliOutputType | undefined): Record<string, ParamValue> {
+  const flatten = collector.background ?? (type === "jpeg" ? white : undefined);
+  return {
+    ...(collector.keepMetadata ? {} : { stripmeta: true }),
+    ...(flatten === undefined ? {} : { background: colourParam(flatten) }),
+  };
+}
+
 export interface ImagePlan {
   op: OperationName;
   query: URLSearchParams;
@@ -84,13 +98,8 @@ export function planRequest(collector: StepCollector): ImagePlan {
   const last = steps[steps.length - 1] as (typeof steps)[number];
   if (collector.type !== undefined) last.params.type = collector.type;
   if (collector.quality !== undefined) last.params.quality = collector.quality;
-  // Each step is a save of its own on imaginary (§1.6), so each strips and flattens; a value given
-  // with --param wins. JPEG has no alpha: unflattened, transparent areas would come out black.
-  const flatten = collector.background ?? (collector.type === "jpeg" ? white : undefined);
-  for (const step of steps) {
-    if (!collector.keepMetadata) step.params.stripmeta ??= true;
-    if (flatten !== undefined) step.params.background ??= colourParam(flatten);
-  }
+  const defaults = stepDefaults(collector, collector.type);
+  for (const step of steps) step.params = { ...defaults, ...step.params };
 
   let op: OperationName;
   const query = new URLSearchParams();
