@@ -99,7 +99,7 @@ export function planRequest(collector: StepCollector): ImagePlan {
   if (collector.type !== undefined) last.params.type = collector.type;
   if (collector.quality !== undefined) last.params.quality = collector.quality;
   const defaults = stepDefaults(collector, collector.type);
-  for (const step of steps) step.params = { ...defaults, ...step.params };
+  for (const step of steps) for (const [key, value] of Object.entries(defaults)) step.params[key] ??= value;
 
   let op: OperationName;
   const query = new URLSearchParams();
