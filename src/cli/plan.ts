@@ -5,6 +5,7 @@
  */
 import { AciimgError, usageError } from "../errors.js";
 import { isOperationName, validateRequest, type OperationName } from "../imaginary/operations.js";
+import { colourParam, white, type Rgb } from "./colour.js";
 import { parseOutputType, parseParam, type CliOutputType } from "./flags.js";
 
 type ParamValue = string | number | boolean;
@@ -23,6 +24,10 @@ export class StepCollector {
   readonly steps: PlannedStep[] = [];
   type: CliOutputType | undefined;
   quality: number | undefined;
+  /** --keep-metadata: else every step strips EXIF, GPS, XMP and the profile (imaginary's stripmeta). */
+  keepMetadata = false;
+  /** --background: the colour transparent areas are flattened onto. */
+  background: Rgb | undefined;
 
   add(operation: OperationName, params: Record<string, ParamValue>): void {
     this.steps.push({ operation, params });
@@ -58,6 +63,20 @@ function coerce(raw: string): ParamValue {
   return raw;
 }
 
+/**
+ * The params every step gets unless it names them itself (--param): `stripmeta` unless
+ * --keep-metadata, and a `background` to flatten onto for an output of `type` without alpha
+ * (JPEG: left alone, transparent areas come out black) or when --background is given. Each step
+ * is a save of its own on imaginary (§1.6), so each strips and flattens.
+ */
+function stepDefaults(collector: StepCollector, type: CliOutputType | undefined): Record<string, ParamValue> {
+  const flatten = collector.background ?? (type === "jpeg" ? white : undefined);
+  return {
+    ...(collector.keepMetadata ? {} : { stripmeta: true }),
+    ...(flatten === undefined ? {} : { background: colourParam(flatten) }),
+  };
+}
+
 export interface ImagePlan {
   /** The request for an output of `type`; undefined keeps the input's format, as imaginary does (§4). */
   requestFor(type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams };
@@ -83,7 +102,7 @@ export function planRequest(collector: StepCollector): ImagePlan {
   const requestFor = (type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams } => {
     let request = built.get(type);
     if (request === undefined) {
-      request = buildRequest(steps, type, quality);
+      request = buildRequest(steps, type, quality, stepDefaults(collector, type));
       built.set(type, request);
     }
     return request;
@@ -106,9 +125,14 @@ function buildRequest(
   steps: ReadonlyArray<{ operation: OperationName; params: Record<string, ParamValue> }>,
   type: CliOutputType | undefined,
   quality: number | undefined,
+  defaults: Record<string, ParamValue>,
 ): { op: OperationName; query: URLSearchParams } {
   const output = { ...(type === undefined ? {} : { type }), ...(quality === undefined ? {} : { quality }) };
-  const withOutput = steps.map((s) => ({ operation: s.operation, params: { ...s.params, ...output } }));
+  const withOutput = steps.map((s) => {
+    const params: Record<string, ParamValue> = { ...s.params, ...output };
+    for (const [key, value] of Object.entries(defaults)) params[key] ??= value;
+    return { operation: s.operation, params };
+  });
   const query = new URLSearchParams();
   if (withOutput.length === 1) {
     const only = withOutput[0] as (typeof withOutput)[number];
