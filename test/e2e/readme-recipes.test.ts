@@ -45,7 +45,10 @@ function fencedBlocks(markdown: string): Block[] {
     const indent = open[1]?.length ?? 0;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !/^ *```\s*$/.test(lines[j] ?? ""); j++) body.push((lines[j] ?? "").replace(new RegExp(`^ {0,${indent}}`), ""));
+    const unindent = new RegExp(`^ {0,${indent}}`);
+    for (; j < lines.length && !/^ *```\s*$/.test(lines[j] ?? ""); j++) {
+      body.push((lines[j] ?? "").replace(unindent, ""));
+    }
     let k = i - 1;
     while (k >= 0 && (lines[k] ?? "").trim() === "") k--;
     const comment = /^\s*<!-- recipe: ([a-z0-9 ]+?)(?: \((.*)\))? -->\s*$/.exec(lines[k] ?? "");
@@ -92,12 +95,17 @@ const ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((path) =>
 // A network namespace of its own: as root `unshare -n`, as anyone else one's own user namespace too.
 const unshare = process.getuid?.() === 0 ? ["unshare", "-n"] : ["unshare", "-rn"];
 /** Brings up the namespace's loopback, then runs the rest of its arguments. */
-const inNamespace = (command: string[]): string[] => [...unshare, "/bin/sh", "-c", '"$1" link set lo up && shift && exec "$@"', "sh", ip ?? "ip", ...command];
+const inNamespace = (command: string[]): string[] =>
+  [...unshare, "/bin/sh", "-c", '"$1" link set lo up && shift && exec "$@"', "sh", ip ?? "ip", ...command];
 
 const jpeg = (width: number, height: number, path: string) =>
-  sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } }).jpeg({ quality: 80 }).toFile(path);
+  sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+    .jpeg({ quality: 80 })
+    .toFile(path);
 const png = (width: number, height: number, path: string) =>
-  sharp({ create: { width, height, channels: 4, background: { r: 200, g: 80, b: 40, alpha: 0.5 } } }).png().toFile(path);
+  sharp({ create: { width, height, channels: 4, background: { r: 200, g: 80, b: 40, alpha: 0.5 } } })
+    .png()
+    .toFile(path);
 
 /** The files the recipes name: the shipped sample, and small images under the names they use. */
 const templateFiles: Array<[string, (path: string) => Promise<unknown>]> = [
@@ -128,7 +136,8 @@ beforeAll(async () => {
   }
   const probe = spawnSync(inNamespace(["true"])[0] ?? "", inNamespace(["true"]).slice(1), { encoding: "utf8" });
   if (probe.status !== 0) {
-    throw new Error(`the README recipes run in a network namespace of their own (unshare, iproute2's ip): ${probe.stderr || probe.error?.message}`);
+    const why = probe.stderr || probe.error?.message;
+    throw new Error(`the README recipes run in a network namespace of their own (unshare, iproute2's ip): ${why}`);
   }
 }, 60_000);
 afterAll(async () => {
@@ -175,7 +184,9 @@ async function runInPlace(where: Place, command: string[], env = where.env, time
   const out = openSync(`${outPath}.stdout`, "w");
   const err = openSync(`${outPath}.stderr`, "w");
   const full = inNamespace(command);
-  const child = spawn(full[0] ?? "", full.slice(1), { cwd: where.dir, env, detached: true, stdio: ["ignore", out, err] });
+  const child = spawn(full[0] ?? "", full.slice(1), {
+    cwd: where.dir, env, detached: true, stdio: ["ignore", out, err],
+  });
   closeSync(out);
   closeSync(err);
   const group = child.pid ?? 0;
@@ -186,8 +197,10 @@ async function runInPlace(where: Place, command: string[], env = where.env, time
   });
   clearTimeout(timer);
   signalGroup(group, "SIGTERM");
-  await until(() => !groupAlive(group), `the recipe's processes (group ${group}) to end`, 30_000).catch(() => signalGroup(group, "SIGKILL"));
-  return { code, stdout: await readFile(`${outPath}.stdout`, "utf8"), stderr: await readFile(`${outPath}.stderr`, "utf8"), dir: where.dir };
+  await until(() => !groupAlive(group), `the recipe's processes (group ${group}) to end`, 30_000)
+    .catch(() => signalGroup(group, "SIGKILL"));
+  const stdout = await readFile(`${outPath}.stdout`, "utf8");
+  return { code, stdout, stderr: await readFile(`${outPath}.stderr`, "utf8"), dir: where.dir };
 }
 
 function signalGroup(group: number, signal: NodeJS.Signals): void {
@@ -210,7 +223,9 @@ function groupAlive(group: number): boolean {
 /** `aciimg <args>` in the place, outside the recipe (its setup and its clean-up). */
 function aciimg(where: Place, args: string[], env = where.env): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: where.dir, env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: where.dir, env, stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
     child.on("error", reject);
@@ -302,7 +317,9 @@ async function expectNamedOutputs(block: Block, run: RecipeRun): Promise<void> {
       const path = join(run.dir, target);
       const info = await stat(path).catch(() => undefined);
       expect(info, `${target}, named by \`${line}\`, exists`).toBeDefined();
-      if (info?.isDirectory()) expect((await readdir(path, { recursive: true })).length, `${target} holds files`).toBeGreaterThan(0);
+      if (info?.isDirectory()) {
+        expect((await readdir(path, { recursive: true })).length, `${target} holds files`).toBeGreaterThan(0);
+      }
       else expect(info?.size, `${target} is not empty`).toBeGreaterThan(0);
     }
   }
@@ -317,7 +334,8 @@ const image = async (run: RecipeRun, path: string) => {
 const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }> = [
   {
     text: "aciimg process examples/sample.jpg --resize 300x200 -o out/",
-    check: async (run) => expect(await image(run, "out/sample.jpg")).toEqual({ format: "jpeg", width: 300, height: 200 }),
+    check: async (run) =>
+      expect(await image(run, "out/sample.jpg")).toEqual({ format: "jpeg", width: 300, height: 200 }),
   },
   {
     text: "aciimg process photos/ --fit 1024x1024 --type webp --quality 80 -o web/",
@@ -358,7 +376,10 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
   },
   {
     text: "aciimg process photo.jpg --resize 300by200 -o out/ --json",
-    check: async (run) => expect(jsonLines(run.stdout)).toEqual([{ error: { code: "E_USAGE", message: '--resize: expected WxH such as 300x200, got "300by200"' } }]),
+    check: async (run) => {
+      const message = '--resize: expected WxH such as 300x200, got "300by200"';
+      expect(jsonLines(run.stdout)).toEqual([{ error: { code: "E_USAGE", message } }]);
+    },
   },
   {
     text: "'http://127.0.0.1:8080/resize?width=300&height=200' > small.jpg",
@@ -377,8 +398,10 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
     text: "npx aciimg process 'assets/**/*",
     check: async (run) => {
       const report = jsonLines(await readFile(join(run.dir, "report.jsonl"), "utf8"));
-      const inputs = ["assets/IMG_0001.JPG", "assets/b.jpg", "assets/icons/logo.png", "assets/icons/logo2.PNG", "assets/photo.jpeg"];
-      expect(report.filter((line) => "input" in line).map((line) => [line.input, line.status]).sort()).toEqual(inputs.map((input) => [input, "ok"]));
+      const inputs = ["IMG_0001.JPG", "b.jpg", "icons/logo.png", "icons/logo2.PNG", "photo.jpeg"]
+        .map((name) => `assets/${name}`);
+      const statuses = report.filter((line) => "input" in line).map((line) => [line.input, line.status]);
+      expect(statuses.sort()).toEqual(inputs.map((input) => [input, "ok"]));
       expect(report.at(-1)).toMatchObject({ summary: { total: 5, ok: 5, failed: 0 } });
       expect(await image(run, "thumbs/IMG_0001.webp")).toEqual({ format: "webp", width: 400, height: 300 });
       expect(await image(run, "thumbs/photo.webp")).toEqual({ format: "webp", width: 300, height: 400 });
@@ -387,7 +410,10 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
   {
     text: `reap --idle 5m >> "$HOME/.local/state/aciimg/reap.log" 2>&1`,
     // reap prints nothing when there is nothing to do: no notice of npm's, no error.
-    check: async (run) => expect(await readFile(join(run.dir, "..", "home", ".local", "state", "aciimg", "reap.log"), "utf8")).toBe(""),
+    check: async (run) => {
+      const log = join(run.dir, "..", "home", ".local", "state", "aciimg", "reap.log");
+      expect(await readFile(log, "utf8")).toBe("");
+    },
   },
 ];
 
@@ -395,18 +421,22 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
 
 describe("README recipes", () => {
   it("every shell, cron and YAML block is run here, or marked with why it cannot be", () => {
-    expect(blocks.filter((block) => !recipeLangs.has(block.lang) && !otherLangs.has(block.lang)).map((b) => `line ${b.line}: ${b.lang}`)).toEqual([]);
+    const unknown = blocks.filter((block) => !recipeLangs.has(block.lang) && !otherLangs.has(block.lang));
+    expect(unknown.map((block) => `line ${block.line}: ${block.lang}`), "blocks in a language not classified here")
+      .toEqual([]);
     for (const block of recipes) {
       const kind = block.mark?.kind;
       if (kind === undefined || /^exits \d+$/.test(kind)) continue;
       expect(Object.keys(markRules), `line ${block.line}: a known mark`).toContain(kind);
-      expect(markRules[kind]?.(block), `line ${block.line}: marked "${kind}", but it does not look so:\n${block.text}`).toBe(true);
+      const looksSo = markRules[kind]?.(block);
+      expect(looksSo, `line ${block.line}: marked "${kind}", but it does not look so:\n${block.text}`).toBe(true);
     }
     expect(runnable.length).toBeGreaterThan(10);
   });
 
   it("the quick start, marked as run by .ci/run, is run there as written", () => {
-    const quickStart = recipes.find((block) => block.line > readme.slice(0, readme.indexOf("## Quick start")).split("\n").length);
+    const heading = readme.slice(0, readme.indexOf("## Quick start")).split("\n").length;
+    const quickStart = recipes.find((block) => block.line > heading);
     expect(quickStart?.mark).toEqual({ kind: "checkout", note: ".ci/run runs this block as written" });
     const ciRun = readFileSync(join(repo, ".ci", "run"), "utf8");
     expect(ciRun).toContain("/^## Quick start/");

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expandInputs } from "../../src/cli/inputs.js";
 
 let dir: string;
-const images = ["assets/a.jpg", "assets/b.JPG", "assets/c.jpeg", "assets/d.JPEG", "assets/icons/e.png", "assets/icons/f.PNG", "assets/g.Jpg"];
+const images = ["a.jpg", "b.JPG", "c.jpeg", "d.JPEG", "icons/e.png", "icons/f.PNG", "g.Jpg"]
+  .map((name) => `assets/${name}`);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-inputs-case-"));
