@@ -110,6 +110,7 @@ const png = (width: number, height: number, path: string) =>
 /** The files the recipes name: the shipped sample, and small images under the names they use. */
 const templateFiles: Array<[string, (path: string) => Promise<unknown>]> = [
   ["photo.jpg", (p) => jpeg(640, 480, p)],
+  ["logo.png", (p) => png(256, 256, p)],
   ["photos/a.jpg", (p) => jpeg(640, 480, p)],
   ["photos/b.JPG", (p) => jpeg(480, 640, p)],
   ["photos/c.png", (p) => png(320, 240, p)],
