@@ -20,7 +20,9 @@ const apiKey = "t".repeat(32);
 const images = 6;
 /** The hold ends this long after it began, so a batch that ignored ^C ends (exit 0) and the assertions say so. */
 const holdBoundMs = 15_000;
-const scriptMissing = spawnSync("script", ["--version"]).error ? "util-linux `script` is not installed (Debian: bsdutils)" : undefined;
+const scriptMissing = spawnSync("script", ["--version"]).error
+  ? "util-linux `script` is not installed (Debian: bsdutils)"
+  : undefined;
 
 let ws: Workspace;
 let server: ReturnType<typeof createServer>;
@@ -39,21 +41,26 @@ async function answerResize(req: IncomingMessage, res: ServerResponse, thumbnail
   }
   if (res.destroyed) return;
   answered += 1;
-  res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": thumbnail.length, "Image-Width": "30", "Image-Height": "20" });
+  const size = { "Image-Width": "30", "Image-Height": "20" };
+  res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": thumbnail.length, ...size });
   res.end(thumbnail);
 }
 
 beforeAll(async () => {
-  const thumbnail = await sharp({ create: { width: 30, height: 20, channels: 3, background: "#369" } }).jpeg().toBuffer();
+  const thumbnail = await sharp({ create: { width: 30, height: 20, channels: 3, background: "#369" } })
+    .jpeg()
+    .toBuffer();
+  const json = (res: ServerResponse, status: number, body: unknown): void =>
+    void res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
   server = createServer((req, res) => {
     if (req.headers["api-key"] !== apiKey) {
-      res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Invalid or missing API key", status: 401 }));
+      json(res, 401, { message: "Invalid or missing API key", status: 401 });
     } else if (req.method === "GET" && req.url === "/health") {
-      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ uptime: 1, cpus: 1 }));
+      json(res, 200, { uptime: 1, cpus: 1 });
     } else if (req.method === "POST" && req.url?.startsWith("/resize?")) {
       void answerResize(req, res, thumbnail);
     } else {
-      res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Not found", status: 404 }));
+      json(res, 404, { message: "Not found", status: 404 });
     }
   });
   server.listen(0, "127.0.0.1");
@@ -65,8 +72,8 @@ beforeAll(async () => {
   // process of ours to stop and only forgets the record (as in cli-concurrency.test.ts).
   const now = new Date().toISOString();
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`, apiKey,
-    createdAt: now, lastUsed: now, status: "running", pid: process.pid,
+    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`,
+    apiKey, createdAt: now, lastUsed: now, status: "running", pid: process.pid,
     spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
   };
   await mkdir(join(ws.dir, "state"), { recursive: true });
@@ -80,12 +87,13 @@ afterAll(async () => {
 });
 
 describe("Ctrl-C at a terminal", () => {
-  it.skipIf(scriptMissing)("stops a batch as SIGINT does: summary, exit 130, whole outputs only, terminal mode kept", async () => {
+  it.skipIf(scriptMissing)("stops a batch as SIGINT does: summary, exit 130, whole outputs, mode kept", async () => {
     const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)}`;
     // `trap : INT`: the shell outlives the ^C (which the terminal sends to the whole foreground
     // group) to report the exit status and the terminal's mode; the CLI gets the default handling.
-    const command = `trap : INT; stty cols 100; ${cli} process in --resize 30x20 -o out --concurrency 1; echo "exit $?"; stty -a`;
-    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ws.dir, env: ws.env, stdio: ["pipe", "pipe", "pipe"] });
+    const batch = `${cli} process in --resize 30x20 -o out --concurrency 1`;
+    const command = `trap : INT; stty cols 100; ${batch}; echo "exit $?"; stty -a`;
+    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ws.dir, env: ws.env, stdio: "pipe" });
     let screen = "";
     let typed = false;
     const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
