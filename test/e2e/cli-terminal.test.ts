@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { cliPath, createWorkspace, writeJpeg, type Workspace } from "./cli-harness.js";
 
 const apiKey = "t".repeat(32);
@@ -105,6 +105,9 @@ describe("Ctrl-C at a terminal", () => {
         child.stdin.write("\x03");
       }
     });
+    // Ended here if the test fails first: closing the pseudo-terminal hangs up the CLI in it,
+    // which would otherwise run on after the stand-in closes (and start a real backend).
+    onTestFinished(() => void (child.exitCode === null && child.kill("SIGKILL")));
     expect(await closed).toBe(0);
     const text = screen.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
     expect(typed, text).toBe(true);
