@@ -149,7 +149,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     };
   }
   const { default: ora } = await import("ora");
-  const spinner = ora({ stream: stderr as NodeJS.WriteStream, text: "" });
+  // discardStdin off: ora's default puts the terminal in raw mode, which turns Ctrl-C into a byte
+  // that nothing reads (so the batch ran on); left alone, the terminal sends SIGINT as usual and
+  // nothing needs restoring if this process dies.
+  const spinner = ora({ stream: stderr as NodeJS.WriteStream, text: "", discardStdin: false });
   let total = 0;
   let done = 0;
   let failed = 0;
