@@ -10,8 +10,9 @@ import { createEngine } from "./engine/engine.js";
 import { AciimgError, usageError } from "./errors.js";
 import { createPool, type Pool, type PoolOptions } from "./engine/pool.js";
 import { localMemberName, memberLabel, memberName } from "./engine/pool-names.js";
-import type { Clock, CreatePlan, Engine, Provider, StateStore } from "./engine/types.js";
+import type { BackendRecord, Clock, CreatePlan, Engine, Provider, StateStore } from "./engine/types.js";
 import { createLocalProvider } from "./providers/local.js";
+import { localSelf } from "./providers/local-lifecycle.js";
 import { createFileStateStore } from "./state/file.js";
 
 export interface OpenOptions {
@@ -28,6 +29,30 @@ export function localRunDir(config: Config): string {
   return join(dirname(config.statePath), "local");
 }
 
+/** A local backend is healthy in about a second; ACI takes minutes (arm-notes.md). */
+const localCreateTimeoutMs = 60_000;
+
+/** True when the state is in Azure Blob (the Functions app), not in the JSON file. */
+const isBlobState = (config: Config): boolean => Boolean(config.blob.connectionString || config.blob.containerUrl);
+
+/** True when this config's backends stop themselves after the idle limit: local, with the state in a file. */
+export function stopsItselfWhenIdle(config: Config): boolean {
+  return config.provider === "local" && !isBlobState(config);
+}
+
+/**
+ * The local provider for this config. Its backends stop themselves after the idle limit, removing
+ * their record from the state file first; with the state in Azure Blob, which a backend cannot
+ * reach without the storage secret, they wait for `reap` (the Functions app's timer, `serve`'s loop).
+ */
+function localProviderOf(config: Config, clock: Clock, warn: OpenOptions["warn"]): Provider {
+  // At least a second: a backend idle from birth could otherwise stop between its create and the first request.
+  const idleMs = Math.max(config.idleMs, 1_000);
+  const idleExit = isBlobState(config) ? undefined : { idleMs, statePath: config.statePath };
+  const logDir = localRunDir(config);
+  return createLocalProvider({ env: config.env, clock, logDir, onWarning: warn, ...(idleExit ? { idleExit } : {}) });
+}
+
 /** The provider the config selects (`aciimg logs`, `aciimg down` use it directly). */
 export async function openProvider(config: Config, options: OpenOptions = {}): Promise<Provider> {
   const clock = options.clock ?? systemClock;
@@ -35,7 +60,34 @@ export async function openProvider(config: Config, options: OpenOptions = {}): P
     const { createAciProvider } = await import("./providers/aci.js");
     return createAciProvider({ config, clock });
   }
-  return createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
+  return localProviderOf(config, clock, options.warn);
+}
+
+/** What a local backend started with `--idle-exit` needs to stop itself (engine/idle-stop.ts). */
+export interface LocalBackendSelf {
+  store: StateStore;
+  isSelf(record: BackendRecord): boolean;
+  /** A missing record is a create in progress for this long (reap's bound for orphans). */
+  orphanAfterMs: number;
+  /** Removes its registry entry, socket and log once it has stopped serving. */
+  forget(): Promise<void>;
+}
+
+/** The backend on `socketPath` (a socket the local provider named) and the state that records it. */
+export async function openLocalBackendSelf(
+  config: Config,
+  socketPath: string,
+  options: OpenOptions = {},
+): Promise<LocalBackendSelf> {
+  const self = localSelf(socketPath);
+  const named = "with --idle-exit, a socket the local provider names (backend-<hex>.sock)";
+  if (!self) throw usageError("--socket", named, socketPath);
+  if (isBlobState(config)) {
+    throw new AciimgError("E_USAGE", "backend: --idle-exit needs a state file (--state); this state is in Azure Blob");
+  }
+  const store = await openStore(config, options);
+  const isSelf = (record: BackendRecord): boolean => record.provider === "local" && record.id === self.id;
+  return { store, isSelf, orphanAfterMs: localCreateTimeoutMs, forget: self.forget };
 }
 
 /**
@@ -54,7 +106,7 @@ export async function describeCreate(config: Config): Promise<CreatePlan[]> {
 
 /** The state store the config selects: Azure Blob when configured (Functions app), else the JSON file. */
 export async function openStore(config: Config, options: OpenOptions = {}): Promise<StateStore> {
-  if (config.blob.connectionString || config.blob.containerUrl) {
+  if (isBlobState(config)) {
     const { createBlobStateStore } = await import("./state/blob.js");
     return createBlobStateStore(config.blob);
   }
@@ -77,9 +129,8 @@ function requestTimeoutOf(config: Config): { ms: number; advice: string } {
   return { ms: config.requestTimeoutMs, advice: requestTimeoutAdvice };
 }
 
-/** A local backend is healthy in about a second; ACI takes minutes (arm-notes.md). */
 function createTimeoutOf(config: Config): number {
-  return config.provider === "local" ? 60_000 : config.azure.createTimeoutMs;
+  return config.provider === "local" ? localCreateTimeoutMs : config.azure.createTimeoutMs;
 }
 
 /** True when this config asks a batch for more than one backend: `backends` > 1, or `withLocal` on aci. */
@@ -127,9 +178,9 @@ export async function openPool(config: Config, settings: Omit<PoolOptions, "memb
     members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });
   }
   if (config.withLocal && config.provider === "aci") {
-    const local = createLocalProvider({ env: config.env, clock, logDir: localRunDir(config), onWarning: options.warn });
+    const local = localProviderOf(config, clock, options.warn);
     const spec = { ...backendSpecOf({ ...config, provider: "local", cpu: availableParallelism() }), name: localMemberName(config.name) };
-    const engine = member(local, spec, 60_000);
+    const engine = member(local, spec, localCreateTimeoutMs);
     // The local member is the batch's own: it starts in a second, so none is left running after.
     members.push({ label: "local", engine, release: async () => void (await engine.down()) });
   }

@@ -13,6 +13,10 @@ export const errorCodes = {
   E_BAD_INPUT: 1,
   /** The output cannot be written (path equals input, unwritable directory, …). */
   E_OUTPUT: 1,
+  /** The output's file system takes no more writes (full, over quota, read-only): the batch stopped at the first. */
+  E_DISK: 74,
+  /** Another aciimg process is writing to the same output folder; nothing was done. */
+  E_OUTPUT_BUSY: 75,
   /** The backend answered with an imaginary error (4xx) for this image. */
   E_IMAGE: 1,
   /** The state file is corrupt, of a newer version, or cannot be locked/written; or its directory is not the user's alone. */

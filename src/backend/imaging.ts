@@ -98,7 +98,8 @@ async function render(
     img = img.blur({ sigma: blurSigma(sigma), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
   }
   if (plan.textWidth !== undefined) img = img.composite([await textWatermark(o, plan.textWidth, outW, outH, deadline)]);
-  if (info.type === "png" && o.background) {
+  // bimg ≥ 1.1.2 flattens any input with alpha, and skips black: a JPEG save makes that anyway.
+  if (o.background && o.background.some((channel) => channel !== 0)) {
     const [r, g, b] = o.background;
     img = img.flatten({ background: { r, g, b } });
   }
@@ -175,7 +176,8 @@ function escapeMarkup(text: string): string {
 }
 
 async function save(img: Sharp, type: OutputType, o: ImageOptions, deadline: Deadline, animation: Animation): Promise<ImageResult> {
-  // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only.
+  // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only. Stripped is sharp's
+  // default: no EXIF, XMP, IPTC or profile, the pixels converted to sRGB through the input's profile.
   if (!o.stripmeta) img = o.noprofile ? img.keepExif() : img.keepMetadata();
   const quality = Math.min(Math.max(o.quality || 75, 1), 100);
   const progressive = o.interlace ?? false;

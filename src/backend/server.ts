@@ -80,6 +80,11 @@ export interface BackendOptions {
    * would hand every readable file to whoever holds the key. Default false.
    */
   allowRootMount?: boolean;
+  /**
+   * Told when a request other than the index and /health starts and when its response closes:
+   * what an idle stop counts as work (`aciimg backend --idle-exit`). Probes never keep it alive.
+   */
+  onWork?: { start(): void; end(): void };
   /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
   log?: (line: string) => void;
 }
@@ -115,6 +120,12 @@ function sendJson(res: ServerResponse, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** The index and /health: asked by status and health waits, not work. */
+function isProbe(url: string | undefined): boolean {
+  const path = (url ?? "/").split("?", 1)[0];
+  return path === "/" || path === "/health";
 }
 
 function routeOf(path: string): Route | undefined {
@@ -187,6 +198,11 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
       if (closing && inflight.size === 0) server.closeAllConnections();
     });
     if (closing) res.setHeader("Connection", "close");
+    if (options.onWork && !isProbe(req.url)) {
+      const work = options.onWork;
+      work.start();
+      res.once("close", () => work.end());
+    }
     if (options.log) logAccess(req, res, started, options.log, redact);
     handle(req, res).catch((error: unknown) => {
       refuse(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);

@@ -6,6 +6,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { isAciimgError } from "../errors.js";
+import { diskError } from "./disk-full.js";
 import { exitCodeOf, failureJson, failureOf, wantsJson } from "./failure.js";
 import { createProgram } from "./program.js";
 
@@ -23,7 +24,13 @@ setFlagsFromString("--liftoff-only");
 // (signals.ts), anything else finishes without the rest of its output. Other errors stay fatal.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
+    if (error.code === "EPIPE") return;
+    // Redirected to a full or read-only disk (`> /dev/full`): nothing more can be written there, and
+    // the run ends as E_DISK (exit 74), not with a stack; process.exit still releases an output lock.
+    const disk = diskError(`cannot write standard ${stream === process.stdout ? "output" : "error"}`, error);
+    if (disk === undefined) throw error;
+    if (stream === process.stdout) process.stderr.write(`aciimg: ${disk.message}\n`);
+    process.exit(disk.exitCode);
   });
 }
 

@@ -46,7 +46,7 @@ const maxSpare = 16;
  * the folder (issue 22 §4: a link to a private file, whose rendering would land in an output
  * they can read).
  */
-const inputFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+export const inputFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
 /**
  * Opens `path` (named `name` in errors), the real path of an input; fails with E_BAD_INPUT when

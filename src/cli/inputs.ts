@@ -122,7 +122,9 @@ async function searchGlob(
   const picomatch = await loadPicomatch();
   const { base, glob } = picomatch.scan(input);
   const root = resolve(options.cwd, base || ".");
-  const matches = picomatch(glob, { dot: false });
+  // Without regard to case, as a folder search takes extensions: cameras write IMG_0001.JPG, and
+  // `'*.{jpg,png}'` should find it as it does on macOS and Windows.
+  const matches = picomatch(glob, { dot: false, nocase: true });
   const isFolder = await stat(root).then((s) => s.isDirectory(), () => false);
   const { found, unreadable } = isFolder ? await searchFolder(root, base || ".", options, expansion, push, fail, (rel) => matches(rel), foldersFor(glob)) : { found: 0, unreadable: 0 };
   if (found === 0 && unreadable === 0) fail(input, `no files match ${input}`);

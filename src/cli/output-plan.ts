@@ -12,6 +12,8 @@ import type { InputItem } from "./inputs.js";
 import { refuseUntrustedLinks } from "./output-links.js";
 import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
+import { diskError } from "./disk-full.js";
+import { outputLockName } from "./output-lock.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
@@ -84,6 +86,8 @@ export function outputTypeFor(target: OutputTarget, asked: CliOutputType | undef
 export interface PlannedOutput {
   item: InputItem;
   output: string;
+  /** The format written, which the output's name says in a folder (output-types.ts); undefined: the input's. */
+  type: CliOutputType | undefined;
   /** Write in place (a device or pipe) instead of a temporary file and a rename. */
   direct: InPlace | undefined;
 }
@@ -95,14 +99,15 @@ export interface RefusedOutput {
 }
 
 /**
- * Pairs each input with its output, refusing any output whose path resolves to an input (its
- * real file or its directory entry) or that another input already writes. Paths are compared
- * after resolving every link in their folders, so `reallink/p.jpg` and `real/p.jpg` are one file.
+ * Pairs each input with its output, named in a folder after the type `typeOf` gives it, refusing
+ * any output whose path resolves to an input (its real file or its directory entry) or that
+ * another input already writes. Paths are compared after resolving every link in their folders,
+ * so `reallink/p.jpg` and `real/p.jpg` are one file.
  */
 export async function planOutputs(
   items: readonly InputItem[],
   target: OutputTarget,
-  type: CliOutputType | undefined,
+  typeOf: (item: InputItem) => CliOutputType | undefined,
   display: (path: string) => string,
 ): Promise<{ planned: PlannedOutput[]; refused: RefusedOutput[] }> {
   const inputByPath = new Map<string, InputItem>();
@@ -115,6 +120,7 @@ export async function planOutputs(
   const refused: RefusedOutput[] = [];
   const taken = new Map<string, InputItem>();
   for (const item of items) {
+    const type = typeOf(item);
     const output = target.kind === "folder" ? join(target.root, outputName(item.relativeOutput, type)) : target.path;
     const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
     // An existing output that is a link to an input resolves onto it too.
@@ -127,13 +133,15 @@ export async function planOutputs(
       : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
       : other !== undefined ? `${display(other.path)} already writes there`
       : nameBytes > nameMaxBytes ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
+      : target.kind === "folder" && output === join(target.root, outputLockName)
+        ? "that name is the output folder's lock file"
       : undefined;
     if (reason) {
       refused.push({ item, output, reason });
       continue;
     }
     taken.set(entry, item);
-    planned.push({ item, output, direct: target.kind === "file" ? target.direct : undefined });
+    planned.push({ item, output, type, direct: target.kind === "file" ? target.direct : undefined });
   }
   return { planned, refused };
 }
@@ -176,17 +184,43 @@ export async function prepareFolders(folders: Iterable<string>, inPlace: Iterabl
   for (const folder of folders) {
     try {
       await refuseUntrustedLinks(folder);
-      const first = await mkdir(folder, { recursive: true });
-      if (first !== undefined) for (let dir = folder; dir.length >= first.length; dir = dirname(dir)) created.push(dir);
+      created.push(...(await makeFolders(folder)));
       await refuseUntrustedLinks(folder);
       await access(folder, constants.W_OK);
     } catch (error) {
       await removeEmptyFolders(created);
       if (isAciimgError(error)) throw error;
-      throw new AciimgError("E_OUTPUT", `cannot write to output directory ${folder}: ${(error as Error).message}`, { cause: error });
+      const doing = `cannot write to output directory ${folder}`;
+      throw diskError(doing, error) ??
+        new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
     }
   }
   return created;
+}
+
+/**
+ * `mkdir -p`, one folder at a time; resolves with the folders it made. Node's recursive mkdir
+ * reports the failure of its last look (a stat: ENOENT) in place of mkdir's own: a read-only file
+ * system read "no such file or directory", not EROFS.
+ */
+async function makeFolders(folder: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = folder; ; dir = dirname(dir)) {
+    const isMissing = await stat(dir).then(() => false, (error: NodeJS.ErrnoException) => error.code === "ENOENT");
+    if (!isMissing || dirname(dir) === dir) break;
+    missing.unshift(dir);
+  }
+  const made: string[] = [];
+  for (const dir of missing) {
+    try {
+      await mkdir(dir);
+      made.push(dir);
+    } catch (error) {
+      // Made by another run meanwhile: a folder is a folder; anything else, the next mkdir says.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  return made;
 }
 
 /** Removes the folders this run created that are still empty, deepest first; others stay. */

@@ -11,6 +11,7 @@ import type { Readable } from "node:stream";
 import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
 import { requestTimeoutAdvice } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
+import { diskError } from "./disk-full.js";
 import { fileIdentityOf } from "../imaginary/file-identity.js";
 import { formatDuration } from "../units.js";
 import { extensionsOf } from "../imaginary/output-types.js";
@@ -154,7 +155,8 @@ export async function writeAtomically(
     if (bodyFailed) {
       throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });
     }
-    throw new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error });
+    throw diskError(`cannot write ${target}`, error) ??
+      new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error });
   }
 }
 

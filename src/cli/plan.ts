@@ -5,6 +5,7 @@
  */
 import { AciimgError, usageError } from "../errors.js";
 import { isOperationName, validateRequest, type OperationName } from "../imaginary/operations.js";
+import { colourParam, white, type Rgb } from "./colour.js";
 import { parseOutputType, parseParam, type CliOutputType } from "./flags.js";
 
 type ParamValue = string | number | boolean;
@@ -23,6 +24,10 @@ export class StepCollector {
   readonly steps: PlannedStep[] = [];
   type: CliOutputType | undefined;
   quality: number | undefined;
+  /** --keep-metadata: else every step strips EXIF, GPS, XMP and the profile (imaginary's stripmeta). */
+  keepMetadata = false;
+  /** --background: the colour transparent areas are flattened onto. */
+  background: Rgb | undefined;
 
   add(operation: OperationName, params: Record<string, ParamValue>): void {
     this.steps.push({ operation, params });
@@ -58,11 +63,27 @@ function coerce(raw: string): ParamValue {
   return raw;
 }
 
+/**
+ * The params every step gets unless it names them itself (--param): `stripmeta` unless
+ * --keep-metadata, and a `background` to flatten onto for an output of `type` without alpha
+ * (JPEG: left alone, transparent areas come out black) or when --background is given. Each step
+ * is a save of its own on imaginary (§1.6), so each strips and flattens.
+ */
+function stepDefaults(collector: StepCollector, type: CliOutputType | undefined): Record<string, ParamValue> {
+  const flatten = collector.background ?? (type === "jpeg" ? white : undefined);
+  return {
+    ...(collector.keepMetadata ? {} : { stripmeta: true }),
+    ...(flatten === undefined ? {} : { background: colourParam(flatten) }),
+  };
+}
+
 export interface ImagePlan {
-  op: OperationName;
-  query: URLSearchParams;
-  /** The output format when one is asked for; else the input's format is kept. */
+  /** The request for an output of `type`; undefined keeps the input's format, as imaginary does (§4). */
+  requestFor(type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams };
+  /** The format asked for (--type, or -o's extension); else each input's own, or its default (output-types.ts). */
   outputType: CliOutputType | undefined;
+  /** --quality, when given. */
+  quality: number | undefined;
   /** Human summary, e.g. "resize 300x200 → webp". */
   describe: string;
 }
@@ -76,23 +97,53 @@ export function planRequest(collector: StepCollector): ImagePlan {
     }
     steps.push({ operation: "convert", params: {} });
   }
-  const last = steps[steps.length - 1] as (typeof steps)[number];
-  if (collector.type !== undefined) last.params.type = collector.type;
-  if (collector.quality !== undefined) last.params.quality = collector.quality;
-
-  let op: OperationName;
-  const query = new URLSearchParams();
-  if (steps.length === 1) {
-    op = last.operation;
-    for (const [key, value] of Object.entries(last.params)) query.set(key, String(value));
-  } else {
-    op = "pipeline";
-    // imaginary's pipeline names the image watermark "watermarkImage" (imaginary-api.md §1.6).
-    const operations = steps.map((s) => ({ operation: s.operation === "watermarkimage" ? "watermarkImage" : s.operation, params: s.params }));
-    query.set("operations", JSON.stringify(operations));
-  }
+  const { type: asked, quality } = collector;
+  const built = new Map<CliOutputType | undefined, { op: OperationName; query: URLSearchParams }>();
+  const requestFor = (type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams } => {
+    let request = built.get(type);
+    if (request === undefined) {
+      request = buildRequest(steps, type, quality, stepDefaults(collector, type));
+      built.set(type, request);
+    }
+    return request;
+  };
+  const { op, query } = requestFor(asked);
   const checked = validateRequest(op, query);
   if (!checked.ok) throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
   const describe = steps.map((s) => [s.operation, ...Object.entries(s.params).map(([k, v]) => `${k}=${String(v)}`)].join(" ")).join(" | ");
-  return { op, query, outputType: collector.type, describe };
+  const shown = asked === undefined ? describe : `${describe} → ${asked}`;
+  return { requestFor, outputType: asked, quality, describe: shown };
+}
+
+/**
+ * One operation as itself, several as one /pipeline. The type and quality go on every step: each
+ * step of imaginary's pipeline encodes its result, by default in the format it was given, so an
+ * SVG or GIF input failed at the first step ("Unsupported image output type") when only the last
+ * named the type, and a JPEG was encoded at the default quality 75 between steps (§1.6, §4).
+ */
+function buildRequest(
+  steps: ReadonlyArray<{ operation: OperationName; params: Record<string, ParamValue> }>,
+  type: CliOutputType | undefined,
+  quality: number | undefined,
+  defaults: Record<string, ParamValue>,
+): { op: OperationName; query: URLSearchParams } {
+  const output = { ...(type === undefined ? {} : { type }), ...(quality === undefined ? {} : { quality }) };
+  const withOutput = steps.map((s) => {
+    const params: Record<string, ParamValue> = { ...s.params, ...output };
+    for (const [key, value] of Object.entries(defaults)) params[key] ??= value;
+    return { operation: s.operation, params };
+  });
+  const query = new URLSearchParams();
+  if (withOutput.length === 1) {
+    const only = withOutput[0] as (typeof withOutput)[number];
+    for (const [key, value] of Object.entries(only.params)) query.set(key, String(value));
+    return { op: only.operation, query };
+  }
+  // imaginary's pipeline names the image watermark "watermarkImage" (imaginary-api.md §1.6).
+  const operations = withOutput.map((s) => ({
+    operation: s.operation === "watermarkimage" ? "watermarkImage" : s.operation,
+    params: s.params,
+  }));
+  query.set("operations", JSON.stringify(operations));
+  return { op: "pipeline", query };
 }

@@ -133,6 +133,7 @@ Examples:
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .option("--mount <dir>", "serve GET /<op>?file=<path under dir> from this directory, as imaginary's -mount (not /)")
+    .option("--idle-exit <duration>", "with --socket: idle this long (and in --state), remove its record and stop")
     .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
     .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 

@@ -6,13 +6,18 @@
 import type { Writable } from "node:stream";
 import { formatDuration } from "../units.js";
 import { stopWords, type StopReason } from "./commands/signals.js";
+import { diskTitle, type DiskErrno } from "./disk-full.js";
 
 /** One file's outcome; the `--json` line format (README "process --json"). */
 export interface FileResult {
   input: string;
   output: string | null;
-  /** `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM, a closed stdout); nothing was written. */
-  status: "ok" | "failed" | "skipped" | "cancelled";
+  /**
+   * `cancelled`: not finished because the batch was stopped (SIGINT/SIGTERM, a closed stdout);
+   * `not-attempted`: not written because the output's disk took no more (full or read-only).
+   * Nothing was written for either.
+   */
+  status: "ok" | "failed" | "skipped" | "cancelled" | "not-attempted";
   bytes?: number;
   width?: number;
   height?: number;
@@ -25,15 +30,19 @@ export interface FileResult {
   backend?: string;
 }
 
-/** Counts every input found: ok + failed + skipped + cancelled = total. */
+/** Counts every input found: ok + failed + skipped + cancelled + notAttempted = total. */
 export interface Summary {
   total: number;
   ok: number;
   failed: number;
   skipped: number;
   cancelled: number;
-  /** What stopped the batch (a signal, or EPIPE: stdout closed), or null when it ran to the end. */
-  stopped: StopReason | null;
+  notAttempted: number;
+  /**
+   * What stopped the batch (a signal, EPIPE: stdout closed, or the output's disk: ENOSPC, EDQUOT,
+   * EROFS), or null when it ran to the end.
+   */
+  stopped: StopReason | DiskErrno | null;
   ms: number;
   imagesPerSecond: number;
   /** Every failed input with its code and message. */
@@ -68,14 +77,24 @@ export function progressText(done: number, total: number, failed: number, elapse
 }
 
 function summaryText(s: Summary): string {
-  const stopped = s.stopped ? `stopped by ${stopWords(s.stopped)}: ` : "";
+  const stopped = s.stopped ? `stopped by ${stopText(s.stopped)}: ` : "";
   const head = `${stopped}${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
+  const notAttempted = s.notAttempted ? `, ${s.notAttempted} not attempted` : "";
   const by = s.backends ? ` by ${Object.entries(s.backends).map(([label, n]) => `${label} ${n}`).join(", ") || "none"}` : "";
-  if (s.failed === 0) return `${head}${by}${skipped}${cancelled}`;
-  const names = s.failures.map((f) => `  ${f.input}: ${f.error}`).join("\n");
-  return `${head}${by}${skipped}${cancelled}, ${s.failed} failed:\n${names}`;
+  const counts = `${head}${by}${skipped}${cancelled}${notAttempted}`;
+  if (s.failed === 0) return counts;
+  // The write that found the disk full was said on its own line, and the stop says it again: once is enough.
+  const listed = s.failures.filter((f) => f.code !== "E_DISK");
+  if (listed.length === 0) return `${counts}, ${s.failed} failed`;
+  return `${counts}, ${s.failed} failed:\n${listed.map((f) => `  ${f.input}: ${f.error}`).join("\n")}`;
+}
+
+/** How a stop reads after "stopped by": "SIGINT", "disk full (ENOSPC)". */
+function stopText(stopped: StopReason | DiskErrno): string {
+  const isDisk = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS";
+  return isDisk ? diskTitle(stopped) : stopWords(stopped);
 }
 
 /**
@@ -92,6 +111,7 @@ export function summarize(results: readonly FileResult[], startedAt: number, sto
     failed: count("failed"),
     skipped: count("skipped"),
     cancelled: count("cancelled"),
+    notAttempted: count("not-attempted"),
     stopped,
     ms,
     imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
@@ -120,7 +140,8 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       note: (text) => stderr.write(`${text}\n`),
       start: () => {},
       file: (r) => {
-        if (r.status === "cancelled") return; // counted in the summary; a stopped batch of thousands would flood
+        // Counted in the summary; a stopped batch of thousands would flood.
+        if (r.status === "cancelled" || r.status === "not-attempted") return;
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
         else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
@@ -131,7 +152,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     };
   }
   const { default: ora } = await import("ora");
-  const spinner = ora({ stream: stderr as NodeJS.WriteStream, text: "" });
+  // discardStdin off: ora's default puts the terminal in raw mode, which turns Ctrl-C into a byte
+  // that nothing reads (so the batch ran on); left alone, the terminal sends SIGINT as usual and
+  // nothing needs restoring if this process dies.
+  const spinner = ora({ stream: stderr as NodeJS.WriteStream, text: "", discardStdin: false });
   let total = 0;
   let done = 0;
   let failed = 0;
@@ -155,7 +179,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       } else spinner.start(progressText(0, total, 0, 0));
     },
     file: (r) => {
-      if (r.status === "cancelled") return;
+      if (r.status === "cancelled" || r.status === "not-attempted") return;
       done += 1;
       if (r.status === "failed") {
         failed += 1;

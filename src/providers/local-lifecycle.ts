@@ -3,9 +3,9 @@
  * it, and waiting for a new one's /health. The spawn and the registry are in local.ts and
  * local-registry.ts; the stdout handshake, signals and ids in local-process.ts.
  */
-import { basename } from "node:path";
-import { signal } from "./local-process.js";
-import { knownEntry, type LocalRegistry } from "./local-registry.js";
+import { basename, dirname } from "node:path";
+import { instanceOfSocket, signal } from "./local-process.js";
+import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import type { ImaginaryClient } from "../imaginary/client.js";
 import { waitForHealth } from "../imaginary/health-wait.js";
@@ -107,4 +107,30 @@ export async function waitHealthy(
     throw error;
   }
   return failure;
+}
+
+/** A running backend's view of itself: its id, and the removal of what the provider keeps for it. */
+export interface LocalSelf {
+  /** `local:<pid>@<instance>`, as the provider recorded it. */
+  id: string;
+  /** Removes its registry entry, socket and log, as `delete` does once it has stopped serving. */
+  forget(): Promise<void>;
+}
+
+/**
+ * The backend listening on `socketPath` (one the provider named, in its registry directory), as
+ * the backend process itself sees it (`aciimg backend --idle-exit`); undefined for another path.
+ */
+export function localSelf(socketPath: string, pid: number = process.pid): LocalSelf | undefined {
+  const instance = instanceOfSocket(socketPath);
+  if (instance === undefined) return undefined;
+  const id = `local:${pid}@${instance}`;
+  const registry = createLocalRegistry(dirname(socketPath));
+  return {
+    id,
+    async forget() {
+      const entry = knownEntry(await registry.read(pid));
+      if (entry?.id === id) await registry.forget(pid, entry);
+    },
+  };
 }

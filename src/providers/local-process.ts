@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { BackendSpec } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
@@ -37,17 +37,29 @@ export function checkSocketPath(path: string): void {
   );
 }
 
+/** The instance a socket path of socketPathOf names, or undefined for any other path. */
+export function instanceOfSocket(path: string): string | undefined {
+  return /^backend-([0-9a-f]+)\.sock$/.exec(basename(path))?.[1];
+}
+
+/** A backend that stops itself once idle this long, removing its record from this state file first. */
+export interface IdleExit {
+  idleMs: number;
+  statePath: string;
+}
+
 /**
  * The `aciimg backend` arguments the provider runs, and `up --dry-run` prints: one list, so the
  * two cannot drift. The key is not here: it travels in the environment.
  */
-export function backendArgs(spec: BackendSpec, socketPath: string): string[] {
+export function backendArgs(spec: BackendSpec, socketPath: string, idleExit?: IdleExit): string[] {
   return [
     "backend", "--socket", socketPath,
     "--max-size", String(spec.maxUploadBytes),
     "--max-resolution", String(spec.maxResolutionMP),
     "--cpu", String(spec.cpu),
     ...(spec.maxRenderTimeMs === undefined ? [] : ["--max-render-time", `${spec.maxRenderTimeMs}ms`]),
+    ...(idleExit === undefined ? [] : ["--idle-exit", `${idleExit.idleMs}ms`, "--state", idleExit.statePath]),
   ];
 }
 
@@ -56,8 +68,8 @@ export function backendArgs(spec: BackendSpec, socketPath: string): string[] {
  * backendArgs), but the key, which travels in the environment, masked, and the random instance
  * that names the socket a placeholder.
  */
-export function backendCommandLine(spec: BackendSpec, logDir: string): string {
-  const args = backendArgs(spec, socketPathOf(logDir, "<instance>"));
+export function backendCommandLine(spec: BackendSpec, logDir: string, idleExit?: IdleExit): string {
+  const args = backendArgs(spec, socketPathOf(logDir, "<instance>"), idleExit);
   return `ACIIMG_BACKEND_KEY=*** aciimg ${args.map(shellQuote).join(" ")}`;
 }
 

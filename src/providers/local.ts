@@ -18,6 +18,7 @@ import type { Readable } from "node:stream";
 import { backendEnvironment } from "./local-env.js";
 import { isOurBackend, stopProcess, waitHealthy } from "./local-lifecycle.js";
 import { backendArgs, backendCommandLine, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
+import type { IdleExit } from "./local-process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
@@ -50,6 +51,12 @@ export interface LocalProviderOptions {
   startTimeoutMs?: number;
   /** Bound on SIGTERM → exit before SIGKILL. Default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Backends stop themselves once idle this long, after removing their record from this state
+   * file (engine/idle-stop.ts), so none is left running where nobody runs `reap`. Default: they
+   * run until reaped or taken down (a state in Azure Blob, which the backend cannot reach).
+   */
+  idleExit?: IdleExit;
   /** Told, one sentence each, about registry entries that were ignored because they do not check out. Default: not told. */
   onWarning?: (message: string) => void;
 }
@@ -76,9 +83,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     const log = await open(logFile, "a", 0o600);
     onPhase?.("starting");
     const started = clock.now();
-    // Detached: the backend outlives this CLI run (it is reaped when idle, not when we exit). Its
+    // Detached: the backend outlives this CLI run (it stops itself or is reaped when idle, not when we exit). Its
     // working directory is its own private one: no config file of the caller's cwd is read.
-    const child = spawn(process.execPath, [cliPath, ...backendArgs(spec, socketPath)], {
+    const child = spawn(process.execPath, [cliPath, ...backendArgs(spec, socketPath, options.idleExit)], {
       detached: true,
       cwd: logDir,
       stdio: ["ignore", "pipe", log.fd],
@@ -116,7 +123,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   return {
     kind: "local",
     create,
-    describeCreate: (spec) => ({ kind: "command", command: backendCommandLine(spec, logDir) }),
+    describeCreate: (spec) => ({ kind: "command", command: backendCommandLine(spec, logDir, options.idleExit) }),
 
     async inspect(record) {
       const pid = record.pid ?? parseId(record.id)?.pid;

@@ -122,6 +122,10 @@ describe("messages suggest only flags the command has", () => {
     const ws = await workspace();
     const result = await ws.run(["up", "--dry-run", "--cpu", "3"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`would run: ACIIMG_BACKEND_KEY=*** aciimg backend --socket '${join(dirname(ws.statePath), "local")}/backend-<instance>.sock' --max-size 20000000 --max-resolution 18 --cpu 3 --max-render-time 60000ms\n`);
+    const socket = `${join(dirname(ws.statePath), "local")}/backend-<instance>.sock`;
+    expect(result.stdout).toContain(
+      `would run: ACIIMG_BACKEND_KEY=*** aciimg backend --socket '${socket}' --max-size 20000000 --max-resolution 18 ` +
+        `--cpu 3 --max-render-time 60000ms --idle-exit 300000ms --state ${ws.statePath}\n`,
+    );
   });
 });

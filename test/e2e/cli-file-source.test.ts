@@ -71,7 +71,9 @@ describe("the local backend reads the inputs of `process` itself", () => {
     await writeJpeg(join(deep, "far.jpg"), 400, 300);
     await processOk([join(deep, "far.jpg"), "--width", "100", "-o", "out-deep/"]);
     expect(await sharp(join(ws.dir, "out-deep", "far.jpg")).metadata()).toMatchObject({ width: 100, height: 75 });
-    expect((await imageRequests()).filter((line) => line.includes("far.jpg") || /"POST \/resize\?width=100&failon=warning /.test(line))).toEqual([expect.stringMatching(/"POST \/resize\?width=100&failon=warning HTTP\/1\.1" 200 /)]);
+    const isUpload = (line: string) => line.includes("far.jpg") || /"POST \/resize\?width=100&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning /.test(line);
+    const uploaded = (await imageRequests()).filter(isUpload);
+    expect(uploaded).toEqual([expect.stringMatching(/"POST \/resize\?width=100&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning HTTP\/1\.1" 200 /)]);
   });
 
   it("a symbolic link named on the command line is sent as the file it resolves to, and the output keeps the link's name", async () => {
@@ -94,7 +96,9 @@ describe("the local backend reads the inputs of `process` itself", () => {
     const result = await ws.runCommand("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script, process.execPath, cliPath, "process", "private/same-name.jpg", "--width", "120", "-o", "out-ns/", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(await sharp(join(ws.dir, "out-ns", "same-name.jpg")).metadata()).toMatchObject({ width: 120, height: 120 });
-    expect((await imageRequests()).filter((line) => line.includes("same-name.jpg") || line.includes("width=120"))).toEqual([expect.stringMatching(/"POST \/resize\?width=120&failon=warning HTTP\/1\.1" 200 /)]);
+    const isUpload = (line: string): boolean => line.includes("same-name.jpg") || line.includes("width=120");
+    const uploaded = (await imageRequests()).filter(isUpload);
+    expect(uploaded).toEqual([expect.stringMatching(/"POST \/resize\?width=120&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning HTTP\/1\.1" 200 /)]);
   });
 
   it("/dev/stdin redirected from a file is that file, not the backend's own stdin", async () => {
@@ -104,7 +108,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     const result = await ws.runCommand("/bin/sh", ["-c", 'exec "$0" "$@" < piped.jpg', process.execPath, cliPath, "process", "/dev/stdin", "--width", "64", "-o", "out-stdin/from-stdin.jpg", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(await sharp(join(ws.dir, "out-stdin", "from-stdin.jpg")).metadata()).toMatchObject({ width: 64, height: 48 });
-    expect((await imageRequests()).filter((line) => line.includes("piped.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?width=64&type=jpeg&failon=warning&file=[^"]*piped\.jpg HTTP\/1\.1" 200 /)]);
+    expect((await imageRequests()).filter((line) => line.includes("piped.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?width=64&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning&file=[^"]*piped\.jpg HTTP\/1\.1" 200 /)]);
   });
 
   it("a truncated input among good ones is refused by the CLI, and never requested", async () => {
@@ -156,8 +160,8 @@ describe("the local backend reads the inputs of `process` itself", () => {
       expect(await sharp(join(home, "out", "members.jpg")).metadata()).toMatchObject({ width: 50, height: 25 });
       const logs = await ws.runCommand("setpriv", [...as("--clear-groups"), "logs"], options);
       expect(logs.stdout.split("\n").filter((line) => line.includes("/resize"))).toEqual([
-        expect.stringMatching(/"GET \/resize\?width=50&failon=warning&file=[^"]*members\.jpg HTTP\/1\.1" 400 /),
-        expect.stringMatching(/"POST \/resize\?width=50&failon=warning HTTP\/1\.1" 200 /),
+        expect.stringMatching(/"GET \/resize\?width=50&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning&file=[^"]*members\.jpg HTTP\/1\.1" 400 /),
+        expect.stringMatching(/"POST \/resize\?width=50&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning HTTP\/1\.1" 200 /),
       ]);
     } finally {
       await ws.runCommand("setpriv", [...as("--clear-groups"), "down"], options).catch(() => undefined);

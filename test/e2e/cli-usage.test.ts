@@ -24,7 +24,8 @@ describe("usage errors exit 2 with one line naming the flag, and start no backen
     ["a --param without --op", ["process", "a.jpg", "--param", "width=3", "-o", "out/"], /^aciimg: --param: expected KEY=VALUE after an --op NAME/],
     ["no operation at all", ["process", "a.jpg", "-o", "out/"], /^aciimg: process: nothing to do/],
     ["an operation the catalogue refuses", ["process", "a.jpg", "--op", "zoom", "-o", "out/"], /^aciimg: process: the backend would refuse this request: .*factor/],
-    ["no output for a file", ["process", "a.jpg", "--resize", "30x20"], /^aciimg: -o\/--output: expected a file or directory/],
+    ["no output for a file", ["process", "a.jpg", "--resize", "30x20"], /^aciimg: -o is required: a file or folder/],
+    ["no output for a folder", ["process", "photos/", "--resize", "30x20"], /^aciimg: -o is required: /],
   ];
   for (const [what, args, message] of cases) {
     it(`for ${what}`, async () => {

@@ -2,38 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Clock, StateStore } from "../../src/engine/types.js";
+import type { StateStore } from "../../src/engine/types.js";
 import { createUsageTracker, type UsageTracker } from "../../src/engine/usage.js";
 import { createFileStateStore } from "../../src/state/file.js";
+import { manualClock } from "../helpers/manual-clock.js";
 import { sampleRecord } from "../helpers/state-contract.js";
-
-/** A clock that moves only when told; sleepers wake when time passes their deadline. */
-function manualClock(start: number): Clock & { advance(ms: number): Promise<void> } {
-  let now = start;
-  const sleepers: Array<{ until: number; wake: () => void }> = [];
-  return {
-    now: () => now,
-    sleep(ms, signal) {
-      return new Promise<void>((resolve, reject) => {
-        const sleeper = { until: now + ms, wake: resolve };
-        sleepers.push(sleeper);
-        signal?.addEventListener("abort", () => {
-          sleepers.splice(sleepers.indexOf(sleeper), 1);
-          reject(Object.assign(new Error("aborted"), { name: "AbortError" }));
-        }, { once: true });
-      });
-    },
-    async advance(ms) {
-      now += ms;
-      for (const sleeper of sleepers.filter((s) => s.until <= now)) {
-        sleepers.splice(sleepers.indexOf(sleeper), 1);
-        sleeper.wake();
-      }
-      // Let woken writers reach the store.
-      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-    },
-  };
-}
 
 const t0 = Date.parse("2026-03-01T10:00:00.000Z");
 

@@ -11,9 +11,12 @@ import { isIP } from "node:net";
 import { isAbsolute } from "node:path";
 import { createSecureContext } from "node:tls";
 import type { Command } from "commander";
+import { systemClock } from "../../clock.js";
+import type { Config } from "../../config.js";
+import { waitUntilIdle, type BackendWork, type IdleStop } from "../../engine/idle-stop.js";
 import { AciimgError, usageError } from "../../errors.js";
-import { parseBytes } from "../../units.js";
-import { configOf, type GlobalOptions } from "../context.js";
+import { formatDuration, parseBytes, parseDuration } from "../../units.js";
+import { configOf, printWarning, type GlobalOptions } from "../context.js";
 import { parseInteger } from "../flags.js";
 import { waitForStopSignal } from "./signals.js";
 
@@ -29,6 +32,7 @@ export interface BackendOptions {
   tlsCert?: string;
   tlsKey?: string;
   mount?: string;
+  idleExit?: string;
 }
 
 export async function runBackend(options: BackendOptions, command: Command): Promise<number> {
@@ -42,6 +46,7 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   if (options.socket !== undefined && !isAbsolute(options.socket)) throw usageError("--socket", "an absolute path such as /run/user/1000/aciimg.sock", options.socket);
   const concurrency = options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
   const tls = await readTls(options);
+  const idleExit = await idleExitOf(options, config);
   const { startBackend } = await import("../../backend/server.js");
   const server = await startBackend({
     ...(tls ? { tls } : {}),
@@ -56,13 +61,68 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     cpus: config.cpu,
     ...(concurrency === undefined ? {} : { concurrency }),
     ...mountOf(options.mount, config.backendMountRoot === true),
+    ...(idleExit ? { onWork: idleExit.onWork } : {}),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
   const listening = options.socket === undefined ? { host: options.host, port: server.port, url: server.url } : { socket: options.socket, url: server.url };
   process.stdout.write(`${JSON.stringify({ listening })}\n`);
-  await waitForStopSignal();
+  const idle = idleExit?.stopped();
+  // Cancelled below when a signal stops the backend first.
+  idle?.catch(() => undefined);
+  const stopped = await Promise.race(idle ? [waitForStopSignal(), idle] : [waitForStopSignal()]);
+  idleExit?.cancel();
+  if (stopped === "idle" || stopped === "orphan") {
+    const idleFor = formatDuration(idleExit?.idleMs ?? 0);
+    const record = stopped === "idle" ? "its record is removed from the state" : "no state records it";
+    process.stderr.write(`stopping: idle for ${idleFor}; ${record}\n`);
+  }
   await server.close();
+  if (stopped === "idle" || stopped === "orphan") await idleExit?.forget();
   return 0;
+}
+
+/** `--idle-exit`: the server's work, counted, and the wait of engine/idle-stop.ts on it and the state. */
+interface IdleExitWatch {
+  idleMs: number;
+  onWork: { start(): void; end(): void };
+  /** Resolves when the backend should stop (its record already removed); rejects once cancelled. */
+  stopped(): Promise<IdleStop>;
+  cancel(): void;
+  /** Removes its registry entry, socket and log (after the server closed). */
+  forget(): Promise<void>;
+}
+
+/** The `--idle-exit` watch (the local provider's backends), or undefined without the flag. */
+async function idleExitOf(options: BackendOptions, config: Config): Promise<IdleExitWatch | undefined> {
+  if (options.idleExit === undefined) return undefined;
+  const idleMs = parseDuration(options.idleExit, "--idle-exit");
+  if (options.socket === undefined) {
+    throw new AciimgError("E_USAGE", "backend: --idle-exit needs --socket (the local provider's backends)");
+  }
+  const { openLocalBackendSelf } = await import("../../compose.js");
+  const self = await openLocalBackendSelf(config, options.socket, { warn: printWarning });
+  const work: BackendWork = { inFlight: 0, lastEndedAt: undefined };
+  const clock = systemClock;
+  const startedAt = clock.now();
+  const abort = new AbortController();
+  return {
+    idleMs,
+    onWork: {
+      start: () => void (work.inFlight += 1),
+      end: () => {
+        work.inFlight -= 1;
+        work.lastEndedAt = clock.now();
+      },
+    },
+    stopped: () =>
+      waitUntilIdle({
+        store: self.store, clock, idleMs, isSelf: self.isSelf, work: () => work, startedAt,
+        orphanAfterMs: self.orphanAfterMs, signal: abort.signal,
+        onError: (error) => process.stderr.write(`idle check failed, tried again later: ${(error as Error).message}\n`),
+      }),
+    cancel: () => abort.abort(),
+    forget: self.forget,
+  };
 }
 
 /** The SVG render processes' environment: ours without the key (they only ever see an image). */

@@ -16,6 +16,7 @@ import { withEngine } from "../context.js";
 import { problemOf } from "../input-file.js";
 import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
 import { writeAtomically, type InPlace } from "../outputs.js";
+import { ignoresQuality, outputTypeOf, qualityIgnoredWarning } from "../output-types.js";
 import type { ImagePlan } from "../plan.js";
 import { refusalOf } from "../refusals.js";
 import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
@@ -60,6 +61,9 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
     return 1;
   };
   if (problem) return fail(problem);
+  // As for a file: the type asked for (or -o's extension), else the input's own or its default.
+  const type = outputTypeOf(plan.outputType, bytes);
+  if (plan.quality !== undefined && ignoresQuality(type)) process.stderr.write(`${qualityIgnoredWarning}\n`);
   const created = target === undefined ? []
     : target.direct ? await prepareFolders([], [target.path])
     : await prepareFolders([dirname(target.path)]);
@@ -74,7 +78,7 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
       try {
         let response;
         try {
-          response = await engine.call({ op: plan.op, query: plan.query, body: bytes, signal: stop.signal });
+          response = await engine.call({ ...plan.requestFor(type), body: bytes, signal: stop.signal });
         } catch (error) {
           const refusal = refusalOf(error, name, ready.record);
           if (refusal instanceof AciimgError && refusal !== error) return fail(refusal);

@@ -12,6 +12,7 @@ import { messages } from "../../imaginary/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically, type InPlace } from "../outputs.js";
+import type { CliOutputType } from "../flags.js";
 import type { ImagePlan } from "../plan.js";
 import { refusalOf } from "../refusals.js";
 import type { FileResult } from "../report.js";
@@ -30,6 +31,8 @@ export interface Job {
   /** The output as shown to people. */
   shownOutput: string;
   output: string;
+  /** The format asked of the backend, which the output's name says (output-types.ts); undefined: the input's. */
+  type: CliOutputType | undefined;
   /** A device or pipe to write in place (outputs.ts), else undefined: a temporary file and a rename. */
   direct: InPlace | undefined;
 }
@@ -90,7 +93,8 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
       input = await openInput(job.realPath, job.input, job.identity, context.screenSvg);
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-      response = await target.send({ op: plan.op, query: plan.query, body: input.body, length: input.size, signal });
+      const { op, query } = plan.requestFor(job.type);
+      response = await target.send({ op, query, body: input.body, length: input.size, signal });
     }
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
@@ -147,7 +151,7 @@ async function callReading(context: BatchContext, job: Job, target: Target): Pro
   let response: ImageResponse;
   try {
     const body = () => checkedBody(job.realPath, job.input, checked);
-    const { op, query } = plan;
+    const { op, query } = plan.requestFor(job.type);
     const file = job.realPath;
     response = await target.send({ op, query, file, fileIdentity: job.identity, body, length: checked.size, signal });
   } catch (error) {

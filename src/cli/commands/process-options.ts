@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { outputTypes } from "../../imaginary/output-types.js";
+import { parseColour } from "../colour.js";
 import { parseInteger, parseOutputType } from "../flags.js";
 import { addOperationFlags } from "../operation-flags.js";
 import { StepCollector } from "../plan.js";
@@ -37,6 +38,11 @@ export function addProcessCommand(
     .option("--type <FORMAT>", `output format: ${spokenList(outputTypes)}`, (v: string) => (steps.type = parseOutputType("--type", v)))
     .addOption(new Option("--format <FORMAT>", "same as --type").argParser((v: string) => (steps.type = parseOutputType("--format", v))))
     .option("--quality <1-100>", "JPEG/WebP quality", (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")))
+    .option("--keep-metadata", "keep EXIF (camera, GPS), XMP and the ICC profile (default: stripped)")
+    .on("option:keep-metadata", () => (steps.keepMetadata = true))
+    .option("--background <COLOUR>",
+      "flatten transparency onto this colour: white, #fff, #ffffff or 255,255,255 (default: white for JPEG)",
+      (v: string) => (steps.background = parseColour("--background", v), v))
     .option("--op <NAME>", "any imaginary operation (repeatable; in order)", (v: string) => (steps.op(v), v))
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
     .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))

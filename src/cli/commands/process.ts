@@ -11,15 +11,19 @@ import { dirname, isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError, type ErrorCode } from "../../errors.js";
 import type { BackendRecord, ImageRequest } from "../../engine/types.js";
-import { backendSpecOf, screensSvg } from "../../config.js";
+import { backendSpecOf, screensSvg, type Config } from "../../config.js";
 import { failOnParam, type FailOn } from "../../imaginary/fail-on.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { checkedFile } from "../input-file.js";
-import { expandInputs, folderIdentity } from "../inputs.js";
+import { expandInputs, folderIdentity, type InputItem } from "../inputs.js";
 import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
+import { ignoresQuality, outputTypeOfFile, qualityIgnoredWarning } from "../output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
 import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
+import type { ReporterOptions } from "../report.js";
+import { diskAdvice, diskErrnoOfMessage, diskTitle, type DiskErrno } from "../disk-full.js";
+import { lockOutputFolder, type OutputLock } from "../output-lock.js";
 import { backendCpus, runStdin } from "./process-io.js";
 import { runJobs, type Job, type Route } from "./process-one.js";
 import { stopSignal, stopWords } from "./signals.js";
@@ -44,15 +48,49 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
     return runStdin(config, withFailOn(planRequest(steps), config.failOn), target && { ...target, shown: displayPath(target.path) }, mode);
   }
-  if (options.output === undefined) throw usageError("-o/--output", "a file or directory to write to (only - for stdin writes to stdout)", "");
+  if (options.output === undefined) {
+    const hint = "a file or folder to write to, such as -o out/ (only - reads stdin and writes to stdout)";
+    throw new AciimgError("E_USAGE", `-o is required: ${hint}`);
+  }
   const target = await outputTargetOf(options.output, inputs, cwd);
   steps.type = outputTypeFor(target, steps.type, options.output);
   const plan = withFailOn(planRequest(steps), config.failOn);
   const screenSvg = screensSvg(config);
-  const { early, pending, linksNotFollowed } = await planBatch(inputs, target, plan, { ...options, screenSvg }, cwd);
+  // One batch at a time into a folder (output-lock.ts), locked before the plan looks at what is
+  // there. A single file or stdout is not locked: a run writes it whole or not at all (atomic rename).
+  const created = target.kind === "folder" ? await prepareFolders([target.root]) : [];
+  let lock: OutputLock | undefined;
+  try {
+    if (target.kind === "folder") lock = lockOutputFolder(target.root, displayPath(target.root));
+    const batch = await planBatch(inputs, target, plan, { ...options, screenSvg }, cwd);
+    return await runBatch(config, { ...options, screenSvg }, plan, target, batch, mode, pool);
+  } finally {
+    lock?.release();
+    await removeEmptyFolders(created);
+  }
+}
+
+/**
+ * Runs a planned batch: reports the inputs already settled, starts the backend (or pool), sends
+ * the rest, and ends with the summary. A stop (a signal, a closed stdout, the output's disk full)
+ * counts what was not done as cancelled or not attempted.
+ */
+async function runBatch(
+  config: Config,
+  options: BatchOptions,
+  plan: ImagePlan,
+  target: OutputTarget,
+  batch: PlannedBatch,
+  mode: ReporterOptions["mode"],
+  pool: boolean,
+): Promise<number> {
+  const { early, pending, linksNotFollowed } = batch;
+  const { screenSvg } = options;
 
   const report = createBatchReport(await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }), early, pending);
   if (linksNotFollowed > 0) report.reporter.note(`aciimg: passed by ${linksNotFollowed} symbolic link(s) met while searching (--follow-symlinks follows them)`);
+  const isQualityIgnored = plan.quality !== undefined && pending.some((job) => ignoresQuality(job.type));
+  if (isQualityIgnored) report.reporter.note(qualityIgnoredWarning);
   if (pending.length === 0) {
     const only = early[0];
     if (early.length === 1 && only?.status === "failed" && mode !== "json") throw new AciimgError(only.code as ErrorCode, only.error ?? "no input");
@@ -63,10 +101,17 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const folders = new Set(pending.filter((job) => !job.direct).map((job) => dirname(job.output)));
   const created = await prepareFolders(folders, inPlace);
   const stop = stopSignal();
+  const disk = diskStop(report);
+  const signal = AbortSignal.any([stop.signal, disk.signal]);
   const requested = backendSpecOf(config);
   const fits = (size: number, name: string, record: BackendRecord): string | undefined => oversizeMessage(size, record, requested, name);
   try {
-    if (pool) await (await import("./process-pool.js")).runPoolBatch({ config, plan, signal: stop.signal, fits, concurrency: options.concurrency, report }, pending);
+    if (pool) {
+      const { runPoolBatch } = await import("./process-pool.js");
+      const { concurrency } = options;
+      const poolReport = { ...report, record: disk.record };
+      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport }, pending);
+    }
     else await withEngine(config, async (engine) => {
       const { reporter } = report;
       reporter.phase(`connecting to the ${config.provider} backend…`);
@@ -77,13 +122,13 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
       // so the backend never waits on the network between images.
       const concurrency = options.concurrency ?? 2 * ((await backendCpus(ready.record)) ?? availableParallelism());
       report.begin();
-      const target = { record: ready.record, send: (request: ImageRequest) => engine.call(request) };
-      const route: Route = async (attempt) => ({ value: await attempt(target) });
+      const backend = { record: ready.record, send: (request: ImageRequest) => engine.call(request) };
+      const route: Route = async (attempt) => ({ value: await attempt(backend) });
       // Marked as work for the whole batch, so reap keeps the backend between images.
       const work = engine.beginWork();
       try {
-        const context = { plan, signal: stop.signal, fits, screenSvg, route, requestTimeoutMs: config.requestTimeoutMs };
-        await runJobs(context, pending, concurrency, report.record);
+        const context = { plan, signal, fits, screenSvg, route, requestTimeoutMs: config.requestTimeoutMs };
+        await runJobs(context, pending, concurrency, disk.record);
       } finally {
         await work.end();
       }
@@ -99,6 +144,20 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     stop.dispose();
     await removeEmptyFolders(created);
   }
+  const errno = disk.errno();
+  if (errno !== undefined) {
+    const summary = report.finish(errno);
+    const where = target.kind === "folder" ? target.root : target.path;
+    const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest"
+      : "run it again";
+    throw new AciimgError(
+      "E_DISK",
+      `${diskTitle(errno)} writing to ${displayPath(where)}: ${summary.ok} written, ` +
+        `${summary.notAttempted} not attempted, ${summary.failed} failed; ` +
+        `outputs written are complete, nothing partial was left. ${capitalized(diskAdvice(errno))}, then ${again}`,
+      { detail: { errno } },
+    );
+  }
   if (stop.signal.aborted) {
     const summary = report.finish(stop.received());
     throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
@@ -111,13 +170,49 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
  * level, so the answer does not depend on the backend's default; imaginary ignores it.
  */
 function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
-  const query = new URLSearchParams(plan.query);
-  query.set(failOnParam, level);
-  return { ...plan, query };
+  const requestFor: ImagePlan["requestFor"] = (type) => {
+    const { op, query } = plan.requestFor(type);
+    const sent = new URLSearchParams(query);
+    sent.set(failOnParam, level);
+    return { op, query: sent };
+  };
+  return { ...plan, requestFor };
 }
 
 /** The flags that shape the planning, and whether SVG inputs are screened (config.ts screensSvg). */
 type BatchOptions = ProcessOptions & { screenSvg: boolean };
+
+/** What planBatch decided. */
+type PlannedBatch = Awaited<ReturnType<typeof planBatch>>;
+
+/**
+ * The first output the disk refuses (full, over quota, read-only) stops the batch: every later
+ * one would fail the same way, and a batch of thousands printed as many failures. That file is
+ * the one failure reported; what was in flight or never started is not attempted (`finish`).
+ * `record` stands in for the report's.
+ */
+function diskStop(report: ReturnType<typeof createBatchReport>) {
+  const halt = new AbortController();
+  let errno: DiskErrno | undefined;
+  const record = (result: FileResult): void => {
+    const isDisk = result.status === "failed" && result.code === "E_DISK";
+    if (isDisk && errno !== undefined) {
+      // In flight when the disk filled: not written, and said once already.
+      report.record({ input: result.input, output: result.output, status: "not-attempted", ms: result.ms });
+      return;
+    }
+    report.record(result);
+    if (isDisk) {
+      errno = diskErrnoOfMessage(result.error ?? "") ?? "ENOSPC";
+      halt.abort();
+    }
+  };
+  return { signal: halt.signal, record, errno: (): DiskErrno | undefined => errno };
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 /**
  * Everything decided before a backend is woken: the inputs found, their outputs, and a check of
@@ -133,13 +228,14 @@ async function planBatch(
     followSymlinks: options.followSymlinks === true,
     outputFolder: target.kind === "folder" ? await folderIdentity(target.root) : undefined,
   });
-  const { planned, refused } = await planOutputs(expansion.items, target, plan.outputType, displayPath);
+  const typeOf = (item: InputItem) => outputTypeOfFile(plan.outputType, item.realPath);
+  const { planned, refused } = await planOutputs(expansion.items, target, typeOf, displayPath);
   const early: FileResult[] = [
     ...expansion.failures.map(({ input, error }) => failed(input, null, error)),
     ...refused.map(({ item, output, reason }) => failed(displayPath(item.path), displayPath(output), new AciimgError("E_OUTPUT", `refusing to write ${displayPath(output)}: ${reason}`))),
   ];
   const pending: Job[] = [];
-  for (const { item, output, direct } of planned) {
+  for (const { item, output, type, direct } of planned) {
     const input = displayPath(item.path);
     const shownOutput = displayPath(output);
     if (options.skipExisting && !direct && (await stat(output).then((s) => s.isFile() && s.size > 0, () => false))) {
@@ -150,15 +246,18 @@ async function planBatch(
     // every later open must find.
     const checked = checkedFile(item.realPath, input, undefined, options.screenSvg);
     if (checked instanceof AciimgError) early.push(failed(input, shownOutput, checked));
-    else pending.push({ input, realPath: item.realPath, identity: checked.identity, output, shownOutput, direct });
+    else pending.push({
+      input, realPath: item.realPath, identity: checked.identity, output, shownOutput, type, direct,
+    });
   }
   return { early, pending, linksNotFollowed: expansion.linksNotFollowed };
 }
 
 /**
  * The batch's report: `begin` once the backend is ready (the settled inputs first), `record` per
- * file, and `finish`, which counts what never finished as cancelled, so every input is in the
- * summary: ok + failed + skipped + cancelled = total.
+ * file, and `finish`, which counts what never finished as cancelled (or not attempted, when the
+ * disk stopped it), so every input is in the summary: ok + failed + skipped + cancelled +
+ * notAttempted = total.
  */
 export function createBatchReport(reporter: Reporter, early: readonly FileResult[], pending: readonly Job[]) {
   const startedAt = performance.now();
@@ -179,7 +278,12 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
   const finish = (stopped: Summary["stopped"]): Summary => {
     begin();
     const reported = new Set(results.map((r) => r.input));
-    for (const job of pending) if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status: "cancelled", ms: 0 });
+    // Stopped by the disk, the rest was never tried; by a signal or a closed stdout, cancelled.
+    const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted"
+      : "cancelled";
+    for (const job of pending) {
+      if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status, ms: 0 });
+    }
     const summary = summarize(results, startedAt, stopped, members);
     reporter.finish(summary);
     return summary;

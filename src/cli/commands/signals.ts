@@ -35,23 +35,28 @@ export function stopSignal(): StopSignal {
     received = reason;
     controller.abort();
   };
-  const onInt = (): void => stop("SIGINT");
-  const onTerm = (): void => stop("SIGTERM");
+  // Our listeners stay on through the first signal: ora's cursor restore (signal-exit) re-raises a
+  // signal when it finds itself the only listener, which killed a stopping batch at a terminal
+  // before its summary. A second signal is raised again here, without us, for the default exit.
+  const onSignal = (name: "SIGINT" | "SIGTERM"): void => {
+    if (!controller.signal.aborted) return stop(name);
+    dispose();
+    process.kill(process.pid, name);
+  };
+  const onInt = (): void => onSignal("SIGINT");
+  const onTerm = (): void => onSignal("SIGTERM");
   const onStdoutError = (error: NodeJS.ErrnoException): void => {
     if (error.code === "EPIPE") stop("EPIPE");
   };
-  process.once("SIGINT", onInt);
-  process.once("SIGTERM", onTerm);
-  process.stdout.on("error", onStdoutError);
-  return {
-    signal: controller.signal,
-    received: () => received,
-    dispose: () => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      process.stdout.off("error", onStdoutError);
-    },
+  const dispose = (): void => {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    process.stdout.off("error", onStdoutError);
   };
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  process.stdout.on("error", onStdoutError);
+  return { signal: controller.signal, received: () => received, dispose };
 }
 
 /** How a stop reads in a message: "stopped by …". */

@@ -12,7 +12,11 @@ import { canShowProgress, printJson, printWarning } from "../context.js";
 
 export async function upPool(config: Config, json: boolean): Promise<number> {
   const { openPool } = await import("../../compose.js");
-  const spinner = !json && canShowProgress() ? (await import("ora")).default({ stream: process.stderr, text: `starting ${config.backends} ${config.provider} backends…` }).start() : undefined;
+  // discardStdin off: ora's raw mode would swallow Ctrl-C (report.ts).
+  const text = `starting ${config.backends} ${config.provider} backends…`;
+  const spinner = !json && canShowProgress()
+    ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
+    : undefined;
   const ready = new Map<string, EnsureResult>();
   // `up` sends no images: the window is not used. withLocal is a batch's, not a pre-warm's.
   const pool = await openPool(

@@ -29,7 +29,11 @@ export async function runUp(options: { dryRun?: boolean; backends?: string }, co
   }
   if (config.backends > 1) return upPool(config, globals.json === true);
   return withEngine(config, async (engine) => {
-    const spinner = !globals.json && canShowProgress() ? (await import("ora")).default({ stream: process.stderr, text: `starting a ${config.provider} backend…` }).start() : undefined;
+    // discardStdin off: ora's raw mode would swallow Ctrl-C (report.ts).
+    const text = `starting a ${config.provider} backend…`;
+    const spinner = !globals.json && canShowProgress()
+      ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
+      : undefined;
     try {
       const ready = await engine.ensure({ onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`) });
       spinner?.stop();
