@@ -20,7 +20,9 @@ import { startDeadline, type Deadline } from "./deadline.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
 import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
-import { fail, ImagingError, planOperation, planPipeline, vipsText, type ImagingLimits, type InputInfo } from "./plan.js";
+import {
+  fail, ImagingError, planOperation, planPipeline, vipsText, type ImagingLimits, type InputInfo,
+} from "./plan.js";
 import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";
@@ -49,10 +51,13 @@ const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff:
  * Reads the header of `bytes` (no decode); a load failure is imaginary's bimg.Size 400, and the
  * data's damage when the request asked to be told (`failOn` other than none).
  */
-async function inspect(bytes: Buffer, type: InputType, failOn: FailOn = "none"): Promise<InputInfo & { meta: Metadata }> {
+async function inspect(
+  bytes: Buffer, type: InputType, failOn: FailOn = "none",
+): Promise<InputInfo & { meta: Metadata }> {
   try {
     const meta = await sharp(bytes, { failOn: "none", limitInputPixels: false }).metadata();
-    return { type, width: meta.width, height: meta.height, orientation: meta.orientation ?? 0, pages: meta.pages ?? 1, meta };
+    const orientation = meta.orientation ?? 0;
+    return { type, width: meta.width, height: meta.height, orientation, pages: meta.pages ?? 1, meta };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw failOn === "none" ? fail(message) : new ImagingError(400, damagedMessage(failOn, vipsText(message)));

@@ -32,7 +32,8 @@ export async function runOperation(
   try {
     return await render(plan, op, input, info, o, deadline, failOn);
   } catch (error) {
-    if (failOn === "none" || !Buffer.isBuffer(input) || !(error instanceof ImagingError) || error.status !== 400) throw error;
+    const isDecodeCandidate = error instanceof ImagingError && error.status === 400 && Buffer.isBuffer(input);
+    if (failOn === "none" || !isDecodeCandidate) throw error;
     const complaint = await decodeComplaint(input, failOn, plan.animation.animated, deadline);
     throw complaint === undefined ? error : new ImagingError(400, damagedMessage(failOn, complaint));
   }
@@ -40,7 +41,8 @@ export async function runOperation(
 
 /** The pixel work of a planned operation, in bimg's order. */
 async function render(
-  plan: OperationPlan, op: StepName, input: Buffer | RawImage, info: InputInfo, o: ImageOptions, deadline: Deadline, failOn: FailOn,
+  plan: OperationPlan, op: StepName, input: Buffer | RawImage, info: InputInfo, o: ImageOptions, deadline: Deadline,
+  failOn: FailOn,
 ): Promise<ImageResult> {
   const { animation } = plan;
   const load = (): Sharp => Buffer.isBuffer(input)
@@ -112,7 +114,9 @@ async function render(
  * undefined when it can: asked after an operation failed, to tell damaged data from a failing
  * operation. Decodes as the operation did (every frame of a kept animation), under the deadline.
  */
-export async function decodeComplaint(bytes: Buffer, failOn: FailOn, animated: boolean, deadline: Deadline): Promise<string | undefined> {
+export async function decodeComplaint(
+  bytes: Buffer, failOn: FailOn, animated: boolean, deadline: Deadline,
+): Promise<string | undefined> {
   const timeout = sharpTimeout(deadline);
   try {
     // Every pixel decoded, little kept: a JPEG shrinks on load but still reads all its data.
@@ -175,7 +179,9 @@ function escapeMarkup(text: string): string {
   return text.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
 }
 
-async function save(img: Sharp, type: OutputType, o: ImageOptions, deadline: Deadline, animation: Animation): Promise<ImageResult> {
+async function save(
+  img: Sharp, type: OutputType, o: ImageOptions, deadline: Deadline, animation: Animation,
+): Promise<ImageResult> {
   // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only. Stripped is sharp's
   // default: no EXIF, XMP, IPTC or profile, the pixels converted to sRGB through the input's profile.
   if (!o.stripmeta) img = o.noprofile ? img.keepExif() : img.keepMetadata();

@@ -40,7 +40,9 @@ export interface ImagingLimits {
  * What happens to an animation's frames: all kept (each one processed), or only the first, and
  * why. An input of one frame is `{ animated: false }`, with nothing to say.
  */
-export type Animation = { animated: true; pages: number } | { animated: false; flattened?: { pages: number; why: string } };
+export type Animation =
+  | { animated: true; pages: number }
+  | { animated: false; flattened?: { pages: number; why: string } };
 
 /** What the backend runs on one image: the catalogue's image operations. */
 export type StepName = ImageOperationName;
@@ -57,7 +59,8 @@ export type OperationPlan =
     textWidth?: number;
   };
 
-export const fail = (message: string): ImagingError => new ImagingError(400, `Error while processing the image: ${vipsText(message)}`);
+export const fail = (message: string): ImagingError =>
+  new ImagingError(400, `Error while processing the image: ${vipsText(message)}`);
 
 /**
  * libvips' error text as one line. It is a log of lines, one per layer that saw the failure, and a
@@ -89,7 +92,8 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
     // §1.5: every other param ignored.
     const swap = info.orientation > 4;
     const [width, height] = swap ? [info.height, info.width] : [info.width, info.height];
-    return { op, outType, width, height, animation: planAnimation(info, outType, width * height, limits, swap ? "a quarter turn" : undefined) };
+    const animation = planAnimation(info, outType, width * height, limits, swap ? "a quarter turn" : undefined);
+    return { op, outType, width, height, animation };
   }
 
   const bimg = bimgPlanFor(op, o, info);
@@ -117,7 +121,8 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
     : finish.kind === "smart" ? "a smart crop"
     : op === "watermark" ? "a watermark"
     : (o.sigma ?? 0) > 0 || (o.minampl ?? 0) > 0 ? "a blur"
-    : bimg.zoom > 0 && finish.kind !== "none" && (scaled.width !== zoomed.width || scaled.height !== zoomed.height) ? "a zoom with a resize"
+    : bimg.zoom > 0 && finish.kind !== "none" && (scaled.width !== zoomed.width || scaled.height !== zoomed.height)
+      ? "a zoom with a resize"
     : undefined;
   const animation = planAnimation({ ...info, width: inW, height: inH }, outType, biggest, limits, stillOnly);
   let textWidth: number | undefined;
@@ -130,7 +135,8 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
     }
   }
   return {
-    op, outType, width, height, animation, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom, geometry,
+    op, outType, width, height, animation, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom,
+    geometry,
     ...(textWidth === undefined ? {} : { textWidth }),
   };
 }
@@ -153,7 +159,8 @@ export function planPipeline(steps: PipelineStep[], info: InputInfo, limits: Ima
     // The EXIF orientation survives only a step run with `norotation` that keeps metadata.
     const keepsOrientation = op !== "autorotate" && (step.params.norotation ?? false) && !(step.params.stripmeta ?? false);
     current = {
-      type: plan.outType, width: plan.width, height: plan.height, orientation: keepsOrientation ? current.orientation : 0,
+      type: plan.outType, width: plan.width, height: plan.height,
+      orientation: keepsOrientation ? current.orientation : 0,
       pages: plan.animation.animated ? plan.animation.pages : 1,
     };
   }
@@ -172,11 +179,17 @@ const animatable: ReadonlySet<InputType> = new Set(["gif", "webp"]);
  * against the input limit, and the output's against the output limit (`biggest`: its largest
  * step, per frame), before any pixel work: 10,000 frames of 200x200 are 400 MP, refused at once.
  */
-function planAnimation(info: InputInfo, outType: OutputType, biggest: number, limits: ImagingLimits, stillOnly: string | undefined): Animation {
+function planAnimation(
+  info: InputInfo, outType: OutputType, biggest: number, limits: ImagingLimits, stillOnly: string | undefined,
+): Animation {
   const pages = info.pages ?? 1;
   if (pages <= 1) return { animated: false };
-  if (!animatable.has(info.type)) return { animated: false, flattened: { pages, why: `a ${info.type.toUpperCase()} is flattened to its first page` } };
-  const why = outType !== "webp" ? `${outType.toUpperCase()} cannot animate` : stillOnly && `${stillOnly} is not done frame by frame`;
+  if (!animatable.has(info.type)) {
+    const why = `a ${info.type.toUpperCase()} is flattened to its first page`;
+    return { animated: false, flattened: { pages, why } };
+  }
+  const why = outType !== "webp" ? `${outType.toUpperCase()} cannot animate`
+    : stillOnly && `${stillOnly} is not done frame by frame`;
   if (why) return { animated: false, flattened: { pages, why } };
   const inputMP = (pages * info.width * info.height) / 1e6;
   if (!(inputMP <= limits.maxResolutionMP)) {
@@ -184,7 +197,8 @@ function planAnimation(info: InputInfo, outType: OutputType, biggest: number, li
       `${Math.round(inputMP * 10) / 10} MP (limit ${limits.maxResolutionMP} MP for all frames)`);
   }
   if (!(pages * biggest <= limits.maxOutputPixels)) {
-    throw new ImagingError(422, `Output animation is too big: ${pages} frames (limit ${megapixels(limits)} MP for all frames)`);
+    const limit = megapixels(limits);
+    throw new ImagingError(422, `Output animation is too big: ${pages} frames (limit ${limit} MP for all frames)`);
   }
   return { animated: true, pages };
 }

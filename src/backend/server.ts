@@ -106,7 +106,8 @@ type Route = OperationName | "index" | "health";
  * (linger.ts); `onCut` hears of a client that kept sending past the bounds.
  */
 export function sendError(
-  res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, onCut?: (droppedBytes: number) => void,
+  res: ServerResponse, status: number, message: string, headers: Record<string, string> = {},
+  onCut?: (droppedBytes: number) => void,
 ): void {
   const body = errorBody(status, message, "strip");
   if (res.headersSent) { res.destroy(); return; }
@@ -181,7 +182,8 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const onCut = log && ((dropped: number): void => log(
     `closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
     `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`));
-  const refuse: typeof sendError = (res, status, message, headers = {}) => sendError(res, status, message, headers, onCut);
+  const refuse: typeof sendError = (res, status, message, headers = {}) =>
+    sendError(res, status, message, headers, onCut);
   const handle = createHandle({
     isKey: keyChecker(options.apiKey), slots, buffers, limits, status, refuse, ...(mount ? { mount } : {}),
     ...(options.renderEnv ? { renderEnv: options.renderEnv } : {}),

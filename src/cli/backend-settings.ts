@@ -92,10 +92,13 @@ export function oversizeMessage(sizeBytes: number, record: Pick<BackendRecord, "
  * (imaginary's 422 "Image resolution is too big", or the built-in backend's for an animation's
  * frames or the output): the limit the backend was started with, and how to raise it.
  */
-export function overResolutionMessage(record: Pick<BackendRecord, "provider" | "name" | "spec">, backendMessage: string, subject = "the image"): string {
+export function overResolutionMessage(
+  record: Pick<BackendRecord, "provider" | "name" | "spec">, backendMessage: string, subject = "the image",
+): string {
   const limit = record.spec.maxResolutionMP;
   const accepts = typeof limit === "number" ? ` of ${settings.maxResolutionMP.show(limit)}` : "";
-  return `${subject} is over the resolution limit${accepts} of the running ${record.provider} backend "${record.name}" ` +
-    `(${backendMessage}): raise ${settings.maxResolutionMP.from} above its megapixels, then run \`aciimg down\` and retry ` +
+  const backend = `the running ${record.provider} backend "${record.name}"`;
+  return `${subject} is over the resolution limit${accepts} of ${backend} (${backendMessage}): ` +
+    `raise ${settings.maxResolutionMP.from} above its megapixels, then run \`aciimg down\` and retry ` +
     "(a backend keeps its limit while it runs)";
 }

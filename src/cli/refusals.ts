@@ -9,11 +9,13 @@ import type { BackendRecord } from "../engine/types.js";
 import { damagedComplaint } from "../imaginary/fail-on.js";
 import { overResolutionMessage } from "./backend-settings.js";
 
-/** The resolution refusals: imaginary's for the input, the built-in backend's for an animation's frames and the output. */
+/** The resolution refusals: imaginary's for the input, the built-in backend's for an animation's frames, the output. */
 const overResolution = /^(Image resolution is too big|(Output )?(image resolution|animation) is too big\b)/i;
 
-/** `error` as `process` reports it for `subject` (an input's name); anything but the backend's refusal is returned as it is. */
-export function refusalOf(error: unknown, subject: string, record: Pick<BackendRecord, "provider" | "name" | "spec">): unknown {
+/** `error` as `process` reports it for `subject` (an input's name); anything but a refusal is returned as it is. */
+export function refusalOf(
+  error: unknown, subject: string, record: Pick<BackendRecord, "provider" | "name" | "spec">,
+): unknown {
   if (!isAciimgError(error) || error.code !== "E_IMAGE") return error;
   const { status, message } = error.detail ?? {};
   if (typeof message !== "string") return error;

@@ -250,7 +250,9 @@ function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<
  * Response headers worth passing on from the backend (imaginary-api.md §1.7), and what the
  * built-in backend says of an animation's frames (frames.ts); not its `Server`.
  */
-const passedHeaders = ["content-type", "content-length", "image-width", "image-height", "vary", framesHeader, flattenedHeader];
+const passedHeaders = [
+  "content-type", "content-length", "image-width", "image-height", "vary", framesHeader, flattenedHeader,
+];
 
 function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -30,14 +30,11 @@ export function failOnOf(query: URLSearchParams): { ok: true; value: FailOn } | 
   const value = query.get(failOnParam);
   if (value === null || value === "") return { ok: true, value: "none" };
   if (isFailOn(value)) return { ok: true, value };
-  return {
-    ok: false,
-    status: 400,
-    message: `Error while processing parameters, ${paramError(failOnParam, goQuote(value), `expected one of ${failOnLevels.join(", ")}`)}`,
-  };
+  const problem = paramError(failOnParam, goQuote(value), `expected one of ${failOnLevels.join(", ")}`);
+  return { ok: false, status: 400, message: `Error while processing parameters, ${problem}` };
 }
 
-/** How the backend words a refusal of damaged data; clients find the decoder's complaint in it with `damagedComplaint`. */
+/** How the backend words a refusal of damaged data; `damagedComplaint` finds the decoder's complaint in it. */
 const damagedHead = "Error while processing the image: damaged image data (failon=";
 
 /** The backend's message for an input its decoder refused at `level`. */

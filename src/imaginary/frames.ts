@@ -10,7 +10,7 @@ export const framesHeader = "x-aciimg-frames";
 /** On an answer that kept only the first frame of several: `<frames>; <why>`, e.g. `12; PNG cannot animate`. */
 export const flattenedHeader = "x-aciimg-flattened";
 
-/** The words of a flattened header: "only the first of 12 frames was kept: PNG cannot animate"; undefined when absent or malformed. */
+/** A flattened header in words ("only the first of 12 frames was kept: PNG cannot animate"); undefined if malformed. */
 export function flattenedWarning(value: string | undefined): string | undefined {
   const match = value === undefined ? null : /^(\d+); (.+)$/.exec(value);
   return match ? `only the first of ${match[1]} frames was kept: ${match[2]}` : undefined;

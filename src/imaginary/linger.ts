@@ -40,7 +40,9 @@ export function answerThenLinger(
   onCut?: (droppedBytes: number) => void,
 ): void {
   const length = typeof answer.body === "string" ? Buffer.byteLength(answer.body) : answer.body.length;
-  const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !/^(content-length|connection)$/i.test(name)));
+  const headers = Object.fromEntries(
+    Object.entries(answer.headers).filter(([name]) => !/^(content-length|connection)$/i.test(name)),
+  );
   res.writeHead(answer.status, { ...headers, "Content-Length": length, Connection: "close" });
   // Written, not ended: Node closes the connection as soon as a `Connection: close` response ends.
   res.write(answer.body);

@@ -46,7 +46,8 @@ export async function animatedGif(frames: number, width: number, height: number)
     raw[pixel + 1] = 255;
     raw[pixel + 2] = 255;
   }
-  return sharp(raw, { raw: { width, height: height * frames, channels: 3, pageHeight: height }, limitInputPixels: false })
+  const strip = { width, height: height * frames, channels: 3 as const, pageHeight: height };
+  return sharp(raw, { raw: strip, limitInputPixels: false })
     .gif({ loop: 0, delay: Array.from({ length: frames }, () => 100), effort: 1 })
     .toBuffer();
 }

@@ -24,17 +24,20 @@ afterAll(async () => {
   await backend?.close();
 });
 
-const post = (path: string, body: Buffer): Promise<Reply> => call(backend.url, path, { body, headers: { "API-Key": key } });
+const post = (path: string, body: Buffer): Promise<Reply> =>
+  call(backend.url, path, { body, headers: { "API-Key": key } });
 const messageOf = (reply: Reply): string => (reply.json() as { message: string }).message;
 
 describe("failon", () => {
-  for (const [name, damage] of [["5 KB overwritten", overwritten], ["cut short, with an end marker", cutWithEndMarker]] as const) {
-    it(`refuses a JPEG ${name} at failon=warning with the decoder's complaint; decodes it without failon, as imaginary does`, async () => {
+  const damages = [["5 KB overwritten", overwritten], ["cut short, with an end marker", cutWithEndMarker]] as const;
+  for (const [name, damage] of damages) {
+    it(`refuses a JPEG ${name} at failon=warning with the decoder's complaint; decodes it without failon`, async () => {
       const damaged = damage(photo);
       const refused = await post("/resize?width=300&failon=warning", damaged);
       expect(refused.status).toBe(400);
       expect(messageOf(refused)).toBe(
-        "Error while processing the image: damaged image data (failon=warning): VipsJpeg: Corrupt JPEG data: premature end of data segment");
+        "Error while processing the image: damaged image data (failon=warning): " +
+        "VipsJpeg: Corrupt JPEG data: premature end of data segment");
       for (const lenient of ["/resize?width=300", "/resize?width=300&failon=none", "/resize?width=300&failon=error"]) {
         const reply = await post(lenient, damaged);
         expect(reply.status, lenient).toBe(200);
@@ -50,24 +53,29 @@ describe("failon", () => {
   });
 
   it("refuses a damaged input in a pipeline at its first step", async () => {
-    const operations = encodeURIComponent(JSON.stringify([{ operation: "resize", params: { width: 200 } }, { operation: "blur", params: { sigma: 1 } }]));
+    const steps = [{ operation: "resize", params: { width: 200 } }, { operation: "blur", params: { sigma: 1 } }];
+    const operations = encodeURIComponent(JSON.stringify(steps));
     const refused = await post(`/pipeline?operations=${operations}&failon=warning`, overwritten(photo));
     expect(refused.status).toBe(400);
-    expect(messageOf(refused)).toMatch(/^Error while processing the image: damaged image data \(failon=warning\): VipsJpeg: /);
+    expect(messageOf(refused)).toMatch(
+      /^Error while processing the image: damaged image data \(failon=warning\): VipsJpeg: /,
+    );
   });
 
   it("refuses an unknown level as a bad parameter", async () => {
     const refused = await post("/resize?width=300&failon=strict", photo);
     expect(refused.status).toBe(400);
     expect(messageOf(refused)).toBe(
-      'Error while processing parameters, error while processing parameter "failon" with value "strict", error: expected one of none, truncated, error, warning');
+      'Error while processing parameters, error while processing parameter "failon" with value "strict", ' +
+      "error: expected one of none, truncated, error, warning");
   });
 });
 
 describe("libvips' complaints", () => {
   it("are said once each, not glued together as often as libvips repeats them", async () => {
     // A bogus quantisation table's length: libjpeg complains each time the file is opened.
-    const damaged = Buffer.from(await sharp({ create: { width: 400, height: 300, channels: 3, background: "#3060a0" } }).jpeg().toBuffer());
+    const plain = sharp({ create: { width: 400, height: 300, channels: 3, background: "#3060a0" } });
+    const damaged = Buffer.from(await plain.jpeg().toBuffer());
     damaged[4] = 0xff;
     const refused = await post("/resize?width=100", damaged);
     expect(refused.status).toBe(400);
@@ -87,7 +95,7 @@ describe("an animated GIF", () => {
     const reply = await post("/resize?width=60&type=webp", gif);
     expect(reply.status).toBe(200);
     const meta = await sharp(reply.bytes).metadata();
-    expect(meta).toMatchObject({ format: "webp", pages: 6, width: 60, height: 40, delay: [100, 100, 100, 100, 100, 100] });
+    expect(meta).toMatchObject({ format: "webp", pages: 6, width: 60, height: 40, delay: Array(6).fill(100) });
     expect(reply.headers).toMatchObject({ "x-aciimg-frames": "6", "image-width": "60", "image-height": "40" });
     // The sixth frame is the sixth frame's shade, not the first's.
     const frame6 = await sharp(reply.bytes, { page: 5 }).raw().toBuffer({ resolveWithObject: true });
@@ -110,12 +118,13 @@ describe("an animated GIF", () => {
     expect(blurred.headers["x-aciimg-flattened"]).toBe("6; a blur is not done frame by frame");
   });
 
-  it("of 10,000 frames is refused before decoding when its frames together pass the input limit, and flattened at once to PNG", async () => {
+  it("of 10,000 frames is refused undecoded when together over the input limit; to PNG it is flattened", async () => {
     const many = await animatedGif(10_000, 48, 48); // 23 MP together, over the default 18 MP
     expect((await sharp(many).metadata()).pages).toBe(10_000);
     const refused = await post("/resize?width=24&type=webp", many);
     expect(refused.status).toBe(422);
-    expect(messageOf(refused)).toBe("Animation is too big: 10000 frames of 48x48 are 23 MP (limit 18 MP for all frames)");
+    expect(messageOf(refused)).toBe(
+      "Animation is too big: 10000 frames of 48x48 are 23 MP (limit 18 MP for all frames)");
     const flattened = await post("/resize?width=24&type=png", many);
     expect(flattened.status).toBe(200);
     expect(flattened.headers["x-aciimg-flattened"]).toBe("10000; PNG cannot animate");

@@ -29,12 +29,15 @@ const logs = { backend: [] as string[], serve: [] as string[] };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-linger-"));
-  backend = await startBackend({ apiKey: KEY, maxUploadBytes: LIMIT, socketPath: join(dir, "backend.sock"), log: (line) => logs.backend.push(line) });
+  backend = await startBackend({
+    apiKey: KEY, maxUploadBytes: LIMIT, socketPath: join(dir, "backend.sock"), log: (line) => logs.backend.push(line),
+  });
   socketAgent = new Agent({ connect: { socketPath: join(dir, "backend.sock") } });
   // serve refuses an oversized upload before it wakes a backend: the engine is never used.
   engine = await openEngine(loadConfig({ provider: "local", state: join(dir, "state.json") }, { HOME: dir }, dir));
   serve = await startHttpServer({
-    engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: LIMIT, log: (line) => logs.serve.push(line), reapEveryMs: 0,
+    engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: LIMIT, reapEveryMs: 0,
+    log: (line) => logs.serve.push(line),
   });
 });
 afterAll(async () => {
@@ -77,7 +80,10 @@ function stubbornUpload(socket: Socket, before: number, after: number): Promise<
     let sentAfterAnswer = 0;
     let error: NodeJS.ErrnoException | undefined;
     socket.on("error", (e: NodeJS.ErrnoException) => { error ??= e; });
-    socket.on("close", () => resolve({ answer: received, ended: error ? `with ${error.code ?? error.message}` : "cleanly", sentAfterAnswer }));
+    socket.on("close", () => {
+      const ended = error ? (`with ${error.code ?? error.message}` as const) : ("cleanly" as const);
+      resolve({ answer: received, ended, sentAfterAnswer });
+    });
     const send = (budget: number, then: () => void): void => {
       let left = budget;
       const pump = (): void => {
@@ -110,7 +116,8 @@ for (const [name, target] of Object.entries(targets)) {
       const dispatcher = target.dispatcher();
       for (let round = 0; round < 3; round += 1) {
         const response = await fetch(target.url(), {
-          method: "POST", headers: { "API-Key": KEY }, body: Buffer.alloc(50 * LIMIT, 1), ...(dispatcher ? { dispatcher } : {}),
+          method: "POST", headers: { "API-Key": KEY }, body: Buffer.alloc(50 * LIMIT, 1),
+          ...(dispatcher ? { dispatcher } : {}),
         } as RequestInit);
         expect(response.status).toBe(413);
         expect(await response.json()).toEqual({ message: target.message, status: 413 });
@@ -121,7 +128,8 @@ for (const [name, target] of Object.entries(targets)) {
       const ending = await stubbornUpload(target.connect(), 2 * LIMIT, 4 * LIMIT);
       expect(ending.answer).toMatch(/^HTTP\/1\.1 413 /);
       expect(ending.answer).toMatch(/\r\nconnection: close\r\n/i);
-      expect(ending.answer.slice(ending.answer.indexOf("\r\n\r\n") + 4)).toBe(JSON.stringify({ message: target.message, status: 413 }));
+      const body = ending.answer.slice(ending.answer.indexOf("\r\n\r\n") + 4);
+      expect(body).toBe(JSON.stringify({ message: target.message, status: 413 }));
       expect(ending.sentAfterAnswer).toBeGreaterThanOrEqual(4 * LIMIT);
       expect(ending.ended).toBe("cleanly");
     });
@@ -131,7 +139,8 @@ for (const [name, target] of Object.entries(targets)) {
       const ending = await stubbornUpload(target.connect(), 2 * LIMIT, Infinity);
       expect(ending.answer).toMatch(/^HTTP\/1\.1 413 /);
       // The connection closed (this resolved) after the bound: the server says how much it dropped.
-      const cut = logs[name as keyof typeof logs].slice(before).find((line) => line.startsWith("closed a connection still sending"));
+      const lines = logs[name as keyof typeof logs].slice(before);
+      const cut = lines.find((line) => line.startsWith("closed a connection still sending"));
       const dropped = Number(/: (\d+) bytes of its body dropped/.exec(cut ?? "")?.[1]);
       expect(dropped).toBeGreaterThanOrEqual(lingerBounds.maxBytes);
       expect(dropped).toBeLessThan(lingerBounds.maxBytes + 1024 * 1024);

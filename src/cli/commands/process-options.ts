@@ -49,7 +49,8 @@ export function addProcessCommand(
     .option("--backends <N>", "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)")
     .option("--with-local", "aci: the built-in local backend works from the first second, beside the groups as they start (env ACIIMG_WITH_LOCAL)")
     .option("--allow-svg-filters", "aci: send SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
-    .option("--fail-on <LEVEL>", "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)")
+    .option("--fail-on <LEVEL>",
+      "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)")
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
     .option("--follow-symlinks", "follow symbolic links met while searching folders and globs (named inputs are always used as named)")
     .addHelpText(

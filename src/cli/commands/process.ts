@@ -46,7 +46,8 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
     if (options.output === undefined && process.stdout.isTTY) throw new AciimgError("E_USAGE", "-: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
     const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
     if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
-    return runStdin(config, withFailOn(planRequest(steps), config.failOn), target && { ...target, shown: displayPath(target.path) }, mode);
+    const stdinTarget = target && { ...target, shown: displayPath(target.path) };
+    return runStdin(config, withFailOn(planRequest(steps), config.failOn), stdinTarget, mode);
   }
   if (options.output === undefined) {
     const hint = "a file or folder to write to, such as -o out/ (only - reads stdin and writes to stdout)";
