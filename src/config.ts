@@ -10,7 +10,7 @@ import { AciimgError, usageError } from "./errors.js";
 import { readConfigFile, type FileConfig } from "./config-file.js";
 import type { ProviderKind } from "./engine/types.js";
 import { parseBytes, parseDuration } from "./units.js";
-import { failOnLevels, isFailOn, type FailOn } from "./imaginary/fail-on.js";
+import { failOnLevels, isFailOn, type FailOn } from "./protocol/fail-on.js";
 
 /**
  * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
@@ -109,7 +109,7 @@ export interface Config {
   maxRenderTimeMs: number;
   /**
    * Send SVG inputs with filters (and what could hide them) to imaginary anyway: `--allow-svg-filters`
-   * (process, serve) or ACIIMG_ALLOW_SVG_FILTERS. Default false (src/imaginary/svg-screen.ts).
+   * (process, serve) or ACIIMG_ALLOW_SVG_FILTERS. Default false (src/protocol/svg-screen.ts).
    */
   allowSvgFilters: boolean;
   /**
@@ -117,7 +117,7 @@ export interface Config {
    * ACIIMG_FAIL_ON, "failOn"): none, truncated, error or warning, sharp's levels. Default warning:
    * a JPEG with bytes overwritten or cut short and given an end marker only warns, and becomes a
    * smeared or grey-bottomed picture at any lower level. The built-in backend alone reads it
-   * (src/imaginary/fail-on.ts).
+   * (src/protocol/fail-on.ts).
    */
   failOn: FailOn;
   azure: AzureConfig;
@@ -450,7 +450,7 @@ function armEndpointOf(value: Setting | undefined): string {
 }
 
 /**
- * Whether SVG inputs are screened before they are sent (src/imaginary/svg-screen.ts): on aci, whose
+ * Whether SVG inputs are screened before they are sent (src/protocol/svg-screen.ts): on aci, whose
  * imaginary cannot stop a render, unless allowed. The built-in backend bounds its render time itself.
  */
 export function screensSvg(config: Pick<Config, "provider" | "allowSvgFilters">): boolean {

@@ -10,7 +10,7 @@ import type { BlobStateConfig } from "./config.js";
 import type { BlobStateDeps } from "./state/blob.js";
 import type { Engine, Provider, StateStore } from "./engine/types.js";
 import { AciimgError } from "./errors.js";
-import { isOperationName, validateRequest } from "./imaginary/operations.js";
+import { isOperationName, validateRequest } from "./protocol/operations.js";
 
 export { AciimgError, errorCodes, isAciimgError } from "./errors.js";
 export type { ErrorCode, AciimgErrorOptions } from "./errors.js";
@@ -34,8 +34,8 @@ export { startBackend } from "./backend/server.js";
 export type { BackendOptions, RunningBackend } from "./backend/server.js";
 export { startHttpServer } from "./http/server.js";
 export type { HttpServer, HttpServerOptions } from "./http/server.js";
-export { createImaginaryClient } from "./imaginary/client.js";
-export type { HealthInfo, ImaginaryClient, ImaginaryClientOptions } from "./imaginary/client.js";
+export { createImaginaryClient } from "./client/client.js";
+export type { HealthInfo, ImaginaryClient, ImaginaryClientOptions } from "./client/client.js";
 
 /** The Azure Container Instances provider; loads the Azure SDK on first use. */
 export async function createAciProvider(options: AciProviderOptions): Promise<Provider> {

@@ -5,9 +5,9 @@
  * and a streamed body is refused as soon as it crosses the cap (413).
  */
 import type { IncomingMessage } from "node:http";
-import { readBoundedBody } from "../imaginary/body.js";
-import { readMultipartImage } from "../imaginary/multipart.js";
-import { messages, tooLarge, type Refusal } from "../imaginary/replies.js";
+import { readBoundedBody } from "../protocol/body.js";
+import { readMultipartImage } from "../protocol/multipart.js";
+import { messages, tooLarge, type Refusal } from "../protocol/replies.js";
 
 export type BodyResult = { ok: true; bytes: Buffer } | Refusal;
 

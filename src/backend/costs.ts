@@ -3,7 +3,7 @@
  * the text watermark's render and the blur's kernel. imaging.ts checks them against the output
  * pixel limit before any pixel work; the parameter-only bounds are the catalogue's (bounds.ts).
  */
-import { fontSizeOf } from "../imaginary/bounds.js";
+import { fontSizeOf } from "../protocol/bounds.js";
 
 /**
  * A blur may do the work of a kernel this many taps wide over the largest allowed output: 200 ×

@@ -10,11 +10,11 @@ import sharp, { type Metadata } from "sharp";
 import {
   negotiateType, parseImageOptions, validateRequest,
   type ImageOptions, type OperationName, type PipelineStep,
-} from "../imaginary/operations.js";
-import { damagedMessage, failOnOf, type FailOn } from "../imaginary/fail-on.js";
-import { fileIdentityHeader } from "../imaginary/file-identity.js";
-import { flattenedHeader, framesHeader } from "../imaginary/frames.js";
-import { messages } from "../imaginary/replies.js";
+} from "../protocol/operations.js";
+import { damagedMessage, failOnOf, type FailOn } from "../protocol/fail-on.js";
+import { fileIdentityHeader } from "../protocol/file-identity.js";
+import { flattenedHeader, framesHeader } from "../protocol/frames.js";
+import { messages } from "../protocol/replies.js";
 import { readImageBody, type BodyResult } from "./body.js";
 import { startDeadline, type Deadline } from "./deadline.js";
 import { readHeader } from "./header.js";

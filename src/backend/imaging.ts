@@ -6,8 +6,8 @@
  * carrying imaginary's status and message.
  */
 import sharp, { type OutputInfo, type OverlayOptions, type Sharp } from "sharp";
-import { damagedMessage, type FailOn } from "../imaginary/fail-on.js";
-import type { ImageOptions, OutputType } from "../imaginary/operations.js";
+import { damagedMessage, type FailOn } from "../protocol/fail-on.js";
+import type { ImageOptions, OutputType } from "../protocol/operations.js";
 import { isSharpTimeout, sharpTimeout, tooSlow, type Deadline } from "./deadline.js";
 import {
   blurSigma, fail, ImagingError, planOperation, vipsText,

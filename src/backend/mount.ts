@@ -11,8 +11,8 @@ import { realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { AciimgError } from "../errors.js";
 import { readFullySync } from "../read-fully.js";
-import { fileChangedMessage, fileChangedStatus, fileIdentityOf } from "../imaginary/file-identity.js";
-import { messages, type Refusal } from "../imaginary/replies.js";
+import { fileChangedMessage, fileChangedStatus, fileIdentityOf } from "../protocol/file-identity.js";
+import { messages, type Refusal } from "../protocol/replies.js";
 
 /** A mounted directory: the root as configured and as the filesystem resolves it. */
 export interface Mount {

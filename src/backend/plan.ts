@@ -5,11 +5,11 @@
  * text watermark's render, the blur's kernel. A pipeline is planned step by step from the input's
  * size, so a chain that multiplies sizes is refused before its first step runs.
  */
-import { checkCostBounds } from "../imaginary/bounds.js";
+import { checkCostBounds } from "../protocol/bounds.js";
 import {
   checkRequired, checkWritable, type ImageOperationName, type ImageOptions, type OutputType, type PipelineStep,
-} from "../imaginary/operations.js";
-import { isOutputType } from "../imaginary/output-types.js";
+} from "../protocol/operations.js";
+import { isOutputType } from "../protocol/output-types.js";
 import { blurTapsAtLimit, gaussianTaps, largestSigma, textRenderSize } from "./costs.js";
 import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan, type Geometry } from "./geometry.js";
 import type { InputType } from "./sniff.js";

@@ -4,7 +4,7 @@
  * libvips has no PDF (poppler), HEVC-HEIF or BMP loader, so those answer 406 here as imaginary
  * would with such a libvips.
  */
-import { detectFormat } from "../imaginary/formats.js";
+import { detectFormat } from "../protocol/formats.js";
 
 export type InputType = "jpeg" | "png" | "webp" | "tiff" | "gif" | "svg" | "avif";
 

@@ -3,7 +3,7 @@
  * bad value (STYLE.md "Errors and output"), so commander hands it to the one top-level catch.
  */
 import { usageError } from "../errors.js";
-import { outputTypeOfExtension, outputTypes, type OutputType } from "../imaginary/output-types.js";
+import { outputTypeOfExtension, outputTypes, type OutputType } from "../protocol/output-types.js";
 
 /** "300x200" → { width: 300, height: 200 }. */
 export function parseSize(flag: string, value: string): { width: number; height: number } {

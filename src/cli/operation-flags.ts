@@ -4,7 +4,7 @@
  * StepCollector as commander meets it, so steps keep command-line order.
  */
 import { Option, type Command } from "commander";
-import { operationNames, operationSpecs, type CliFlag, type OperationName, type OperationSpec } from "../imaginary/operations.js";
+import { operationNames, operationSpecs, type CliFlag, type OperationName, type OperationSpec } from "../protocol/operations.js";
 import { parseInteger, parsePositive, parseRotation, parseSize } from "./flags.js";
 import type { StepCollector } from "./plan.js";
 

@@ -10,7 +10,7 @@ import { AciimgError, isAciimgError, usageError } from "../errors.js";
 import type { CliOutputType } from "./flags.js";
 import type { InputItem } from "./inputs.js";
 import { refuseUntrustedLinks } from "./output-links.js";
-import { fileIdentityOf } from "../imaginary/file-identity.js";
+import { fileIdentityOf } from "../protocol/file-identity.js";
 import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
 import { diskError } from "./disk-full.js";
 import { outputLockName } from "./output-lock.js";

@@ -6,7 +6,7 @@
  * output type", PNG for graphics and JPEG for photos.
  */
 import { closeSync, openSync } from "node:fs";
-import { detectFormat, type DetectedFormat } from "../imaginary/formats.js";
+import { detectFormat, type DetectedFormat } from "../protocol/formats.js";
 import { readFullySync } from "../read-fully.js";
 import type { CliOutputType } from "./flags.js";
 import { inputFlags } from "./input-file.js";

@@ -12,9 +12,9 @@ import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
 import { requestTimeoutAdvice } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
 import { diskError } from "./disk-full.js";
-import { fileIdentityOf } from "../imaginary/file-identity.js";
+import { fileIdentityOf } from "../protocol/file-identity.js";
 import { formatDuration } from "../units.js";
-import { extensionsOf } from "../imaginary/output-types.js";
+import { extensionsOf } from "../protocol/output-types.js";
 import type { CliOutputType } from "./flags.js";
 
 /** The file extensions of each output type, the usual one first. */

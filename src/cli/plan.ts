@@ -4,7 +4,7 @@
  * catalogue before any backend is woken.
  */
 import { AciimgError, usageError } from "../errors.js";
-import { isOperationName, validateRequest, type OperationName } from "../imaginary/operations.js";
+import { isOperationName, validateRequest, type OperationName } from "../protocol/operations.js";
 import { colourParam, white, type Rgb } from "./colour.js";
 import { parseOutputType, parseParam, type CliOutputType } from "./flags.js";
 

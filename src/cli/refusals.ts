@@ -6,7 +6,7 @@
  */
 import { AciimgError, isAciimgError } from "../errors.js";
 import type { BackendRecord } from "../engine/types.js";
-import { damagedComplaint } from "../imaginary/fail-on.js";
+import { damagedComplaint } from "../protocol/fail-on.js";
 import { overResolutionMessage } from "./backend-settings.js";
 
 /** The resolution refusals: imaginary's for the input, the built-in backend's for an animation's frames, the output. */

@@ -2,7 +2,7 @@
  * The engine's imaginary clients: one keep-alive pool per backend (by id, endpoint and pin), and
  * when each backend was last seen healthy (ensure skips the /health probe within `trustMs`).
  */
-import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
+import { createImaginaryClient, type ImaginaryClient } from "../client/client.js";
 import type { BackendRecord } from "./types.js";
 
 export interface BackendClients {

@@ -3,7 +3,7 @@
  * healthy within `trustMs`; only when /health fails is `provider.inspect` asked what to do.
  */
 import { AciimgError, isAbortError, isAciimgError } from "../errors.js";
-import { createImaginaryClient } from "../imaginary/client.js";
+import { createImaginaryClient } from "../client/client.js";
 import { dropRecord as dropRecordOf } from "./ensure-claim.js";
 import type { EnsureContext } from "./ensure.js";
 import type { BackendRecord } from "./types.js";

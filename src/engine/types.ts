@@ -2,12 +2,12 @@
  * The contracts the engine consumes (DESIGN.md §3). Providers and state stores implement these;
  * surfaces (CLI, HTTP, Functions) consume `Engine`. Declared here, where they are used (sablier).
  */
-import type { ImageRequest, ImageResponse } from "../imaginary/types.js";
+import type { ImageRequest, ImageResponse } from "../client/types.js";
 import type { SettingDrift } from "./spec-drift.js";
 
 export type { DriftSetting, SettingDrift } from "./spec-drift.js";
-// The imaginary client's request and response: declared in the leaf, part of the engine contract here.
-export type { ImageRequest, ImageResponse } from "../imaginary/types.js";
+// The imaginary client's request and response: declared with the client, part of the engine contract here.
+export type { ImageRequest, ImageResponse } from "../client/types.js";
 
 export type ProviderKind = "local" | "aci";
 

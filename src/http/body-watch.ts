@@ -5,7 +5,7 @@
  * every other upload got 503.
  */
 import type { Readable } from "node:stream";
-import type { Refusal } from "../imaginary/replies.js";
+import type { Refusal } from "../protocol/replies.js";
 
 /** Why an upload was cut short; the abort reason of `BodyWatch.signal`, answered as it says. */
 export class BodyRefusedError extends Error {

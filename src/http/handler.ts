@@ -5,15 +5,15 @@
  */
 import type { Readable } from "node:stream";
 import type { Engine } from "../engine/types.js";
-import { isOperationName, operationNames, validateRequest, type OperationName } from "../imaginary/operations.js";
-import { keyChecker, presentedKey } from "../imaginary/auth.js";
-import { messages, refusedMethod } from "../imaginary/replies.js";
+import { isOperationName, operationNames, validateRequest, type OperationName } from "../protocol/operations.js";
+import { keyChecker, presentedKey } from "../protocol/auth.js";
+import { messages, refusedMethod } from "../protocol/replies.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
-import { detectFormat } from "../imaginary/formats.js";
-import { flattenedHeader, framesHeader } from "../imaginary/frames.js";
+import { detectFormat } from "../protocol/formats.js";
+import { flattenedHeader, framesHeader } from "../protocol/frames.js";
 import { refusalOf, watchBody } from "./body-watch.js";
 import { createKeyThrottle } from "./key-throttle.js";
-import { needsSvgScreen, screenSvg } from "../imaginary/svg-screen.js";
+import { needsSvgScreen, screenSvg } from "../protocol/svg-screen.js";
 import { acquireImage, type Image } from "./upload.js";
 import { createUploadBudget } from "./upload-budget.js";
 
@@ -64,7 +64,7 @@ export interface HandlerOptions {
   retryAfterSeconds?: number;
   /**
    * Refuse SVG uploads with filters, or what could hide them, before a backend sees them (400):
-   * for imaginary, which cannot stop a render (src/imaginary/svg-screen.ts). Default false.
+   * for imaginary, which cannot stop a render (src/protocol/svg-screen.ts). Default false.
    */
   screenSvg?: boolean;
   /** Operator diagnostics for 5xx answers (never secrets). Default: none. */

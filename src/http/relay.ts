@@ -8,7 +8,7 @@
  * client's upload into Node's request timeout.
  */
 import { PassThrough, type Readable } from "node:stream";
-import { messages, type Refusal } from "../imaginary/replies.js";
+import { messages, type Refusal } from "../protocol/replies.js";
 import { refusalOf } from "./body-watch.js";
 
 export interface RelayedUpload {

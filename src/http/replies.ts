@@ -3,7 +3,7 @@
  * §1.8), and an engine failure becomes the status a client can act on.
  */
 import { isAciimgError, type ErrorCode } from "../errors.js";
-import { errorBody } from "../imaginary/replies.js";
+import { errorBody } from "../protocol/replies.js";
 import { formatDuration } from "../units.js";
 
 /** A framework-neutral response; `serve` and the Functions app each write it their way. */

@@ -4,13 +4,13 @@
  * engine can replay them if its one retry is needed; crossing the limit answers at once.
  */
 import type { Readable } from "node:stream";
-import { readBoundedBody } from "../imaginary/body.js";
-import { readMultipartImage, unreadableMultipart } from "../imaginary/multipart.js";
-import { messages, tooLarge, type Refusal } from "../imaginary/replies.js";
+import { readBoundedBody } from "../protocol/body.js";
+import { readMultipartImage, unreadableMultipart } from "../protocol/multipart.js";
+import { messages, tooLarge, type Refusal } from "../protocol/replies.js";
 import { refusalOf } from "./body-watch.js";
 import { startRelay } from "./relay.js";
 
-export type { Refusal } from "../imaginary/replies.js";
+export type { Refusal } from "../protocol/replies.js";
 
 export type Upload =
   | { ok: true; bytes: Uint8Array; contentType: string }

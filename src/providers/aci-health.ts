@@ -7,8 +7,8 @@
  */
 import { AciimgError } from "../errors.js";
 import type { Clock } from "../engine/types.js";
-import { createImaginaryClient, type ImaginaryClient } from "../imaginary/client.js";
-import { waitForHealth } from "../imaginary/health-wait.js";
+import { createImaginaryClient, type ImaginaryClient } from "../client/client.js";
+import { waitForHealth } from "../client/health-wait.js";
 
 export type HealthResult = "healthy" | "unauthorized" | "unreachable";
 

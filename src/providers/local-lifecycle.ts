@@ -7,8 +7,8 @@ import { basename, dirname } from "node:path";
 import { instanceOfSocket, signal } from "./local-process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
 import { AciimgError, isAciimgError } from "../errors.js";
-import type { ImaginaryClient } from "../imaginary/client.js";
-import { waitForHealth } from "../imaginary/health-wait.js";
+import type { ImaginaryClient } from "../client/client.js";
+import { waitForHealth } from "../client/health-wait.js";
 import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../host-process.js";
 import type { Clock } from "../engine/types.js";
 

@@ -23,7 +23,7 @@ import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-reg
 import { systemClock } from "../clock.js";
 import { defaultStatePath } from "../config.js";
 import { AciimgError, isAciimgError } from "../errors.js";
-import { createImaginaryClient } from "../imaginary/client.js";
+import { createImaginaryClient } from "../client/client.js";
 import { isProcessAlive, procStartTime } from "../host-process.js";
 import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
 

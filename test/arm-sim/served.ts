@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { isOperationName } from "../../src/imaginary/catalogue.js";
+import { isOperationName } from "../../src/protocol/catalogue.js";
 import type { RunningContainer } from "./containers.js";
 
 export interface ServedRequest {

@@ -3,7 +3,7 @@
  * pinned to the record's certificate when it has one (aci), plain http otherwise (local).
  */
 import type { BackendRecord } from "../../src/engine/types.js";
-import { createImaginaryClient, type HealthInfo } from "../../src/imaginary/client.js";
+import { createImaginaryClient, type HealthInfo } from "../../src/client/client.js";
 
 /** 200 with the body, or the refusal's status (401); anything else (unreachable, untrusted) throws. */
 export async function healthOf(record: Pick<BackendRecord, "endpoint" | "tlsFingerprint">, apiKey: string | undefined): Promise<{ status: number; info?: HealthInfo }> {

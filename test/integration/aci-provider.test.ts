@@ -7,7 +7,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { BackendRecord } from "../../src/engine/types.js";
-import { createImaginaryClient } from "../../src/imaginary/client.js";
+import { createImaginaryClient } from "../../src/client/client.js";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 import { healthOf } from "../helpers/backend-health.js";
 

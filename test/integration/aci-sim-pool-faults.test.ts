@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { BackendRecord } from "../../src/engine/types.js";
 import type { AciimgError } from "../../src/errors.js";
-import { createImaginaryClient } from "../../src/imaginary/client.js";
+import { createImaginaryClient } from "../../src/client/client.js";
 import { launchBackend, type LaunchRequest } from "../arm-sim/containers.js";
 import { defaultFaults } from "../arm-sim/faults.js";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import sharp from "sharp";
-import { operationNames } from "../../src/imaginary/operations.js";
+import { operationNames } from "../../src/protocol/operations.js";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
 import { loadFixtures, makeSolidPng, type Fixtures } from "../helpers/images.js";
 import { call, multipart } from "./backend-http.js";

@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
-import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
-import { operationNames } from "../../src/imaginary/operations.js";
+import { fileIdentityOf } from "../../src/protocol/file-identity.js";
+import { operationNames } from "../../src/protocol/operations.js";
 import { loadFixtures, makeSolidPng, type Fixtures } from "../helpers/images.js";
 import { call } from "./backend-http.js";
 

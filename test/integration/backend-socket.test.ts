@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
-import { createImaginaryClient } from "../../src/imaginary/client.js";
+import { createImaginaryClient } from "../../src/client/client.js";
 
 const key = "socket-test-key";
 const cleanups: Array<() => Promise<unknown>> = [];

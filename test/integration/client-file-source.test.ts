@@ -11,8 +11,8 @@ import { Readable } from "node:stream";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
-import { createImaginaryClient, type ImaginaryClient } from "../../src/imaginary/client.js";
-import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
+import { createImaginaryClient, type ImaginaryClient } from "../../src/client/client.js";
+import { fileIdentityOf } from "../../src/protocol/file-identity.js";
 
 const apiKey = "file-source-key";
 let dir: string;

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
 import { isAciimgError, type AciimgError } from "../../src/errors.js";
-import { createImaginaryClient, type ImaginaryClient } from "../../src/imaginary/client.js";
+import { createImaginaryClient, type ImaginaryClient } from "../../src/client/client.js";
 
 const key = "socket-client-key";
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAciimgError, type AciimgError } from "../../src/errors.js";
-import { createImaginaryClient } from "../../src/imaginary/client.js";
+import { createImaginaryClient } from "../../src/client/client.js";
 
 const key = "test-key-123";
 

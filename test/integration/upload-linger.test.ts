@@ -15,7 +15,7 @@ import { startBackend, type RunningBackend } from "../../src/backend/server.js";
 import { openEngine } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
-import { lingerBounds } from "../../src/imaginary/linger.js";
+import { lingerBounds } from "../../src/protocol/linger.js";
 import { startHttpServer, type HttpServer } from "../../src/http/server.js";
 
 const KEY = "upload-linger-key-0123456789";

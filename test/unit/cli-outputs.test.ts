@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAciimgError } from "../../src/errors.js";
 import { temporarySuffix, writeAtomically } from "../../src/cli/outputs.js";
-import { fileIdentityOf } from "../../src/imaginary/file-identity.js";
+import { fileIdentityOf } from "../../src/protocol/file-identity.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { detectFormat } from "../../src/imaginary/formats.js";
+import { detectFormat } from "../../src/protocol/formats.js";
 import { sniffImageType } from "../../src/backend/sniff.js";
 
 const ascii = (text: string, size = 64): Buffer => Buffer.concat([Buffer.from(text, "latin1"), Buffer.alloc(Math.max(0, size - text.length))]);

@@ -14,14 +14,15 @@ const neutral = new Set(["errors", "units", "clock", "host-process", "atomic-wri
 
 /** The §2 table for the folders it constrains; `types` lists what may be imported for types only. */
 const table: Record<string, { values: string[]; types?: string[] }> = {
-  imaginary: { values: [] },
-  engine: { values: ["imaginary"] },
-  providers: { values: ["imaginary"], types: ["engine", "config"] },
+  protocol: { values: [] },
+  client: { values: ["protocol"] },
+  engine: { values: ["client"] },
+  providers: { values: ["client"], types: ["engine", "config"] },
   state: { values: [], types: ["engine"] },
-  backend: { values: ["imaginary"] },
-  http: { values: ["engine", "imaginary"] },
+  backend: { values: ["protocol"] },
+  http: { values: ["engine", "protocol"] },
   functions: { values: ["http", "engine", "compose", "config"] },
-  cli: { values: ["compose", "engine", "config", "imaginary", "http", "backend"] },
+  cli: { values: ["compose", "engine", "config", "protocol", "client", "http", "backend"] },
 };
 
 /**
@@ -128,12 +129,18 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
       imports.some((entry) => entry.file === file && entry.module === module && entry.isTypeOnly === isTypeOnly);
     expect(has("state/file.ts", "state/lock", false)).toBe(true); // import { withLock } from
     expect(has("state/lock.ts", "engine/types", true)).toBe(true); // import type { Clock } from
-    expect(has("engine/types.ts", "imaginary/types", true)).toBe(true); // export type { … } from
+    expect(has("engine/types.ts", "client/types", true)).toBe(true); // export type { … } from
     expect(has("cli/program.ts", "cli/commands/process", false)).toBe(true); // await import("…")
   });
 
-  it("imaginary/ is the leaf: it imports no other part", () => {
-    expect(imports.filter((entry) => entry.file.startsWith("imaginary/") && !entry.module.startsWith("imaginary/") && !neutral.has(entry.module))).toEqual([]);
+  it("protocol/ is the leaf: it imports no other part", () => {
+    expect(imports.filter((entry) => entry.file.startsWith("protocol/") && !entry.module.startsWith("protocol/") && !neutral.has(entry.module))).toEqual([]);
+  });
+
+  it("client/ imports only the protocol, and the protocol never the client", () => {
+    const outside = (entry: Import) => !["client", "protocol"].includes(partOf(entry.module)) && !neutral.has(entry.module);
+    expect(imports.filter((entry) => entry.file.startsWith("client/") && outside(entry))).toEqual([]);
+    expect(imports.filter((entry) => entry.file.startsWith("protocol/") && partOf(entry.module) === "client")).toEqual([]);
   });
 
   it("engine/ names no concrete provider, store or surface", () => {

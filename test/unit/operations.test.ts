@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import {
   checkRequired, isOperationName, negotiateType, operationNames, operationSpecs, paramSpecs,
   parseImageOptions, parsePipeline, validateRequest, type ImageOptions,
-} from "../../src/imaginary/operations.js";
+} from "../../src/protocol/operations.js";
 
 const q = (s: string) => new URLSearchParams(s);
 const parsed = (s: string): ImageOptions => {

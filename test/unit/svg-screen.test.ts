@@ -3,7 +3,7 @@
  * however they are written, and so is what could hide them from a text scan; ordinary SVGs pass.
  */
 import { describe, expect, test } from "vitest";
-import { needsSvgScreen, screenSvg } from "../../src/imaginary/svg-screen.js";
+import { needsSvgScreen, screenSvg } from "../../src/protocol/svg-screen.js";
 import { costlySvg } from "../helpers/costly-svg.js";
 
 const svg = (body: string, head = ""): Buffer =>

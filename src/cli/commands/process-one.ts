@@ -6,9 +6,9 @@
  */
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
-import { fileChangedStatus } from "../../imaginary/file-identity.js";
-import { flattenedHeader, flattenedWarning } from "../../imaginary/frames.js";
-import { messages } from "../../imaginary/replies.js";
+import { fileChangedStatus } from "../../protocol/file-identity.js";
+import { flattenedHeader, flattenedWarning } from "../../protocol/frames.js";
+import { messages } from "../../protocol/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
 import { writeAtomically, type InPlace } from "../outputs.js";

@@ -4,7 +4,7 @@
  * command's action so `--help` and flag errors cost no engine import.
  */
 import { Command, Option } from "commander";
-import { outputTypes } from "../../imaginary/output-types.js";
+import { outputTypes } from "../../protocol/output-types.js";
 import { parseColour } from "../colour.js";
 import { parseInteger, parseOutputType } from "../flags.js";
 import { addOperationFlags } from "../operation-flags.js";

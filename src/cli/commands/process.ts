@@ -12,7 +12,7 @@ import type { Command } from "commander";
 import { AciimgError, isAciimgError, usageError, type ErrorCode } from "../../errors.js";
 import type { BackendRecord, ImageRequest } from "../../engine/types.js";
 import { backendSpecOf, screensSvg, type Config } from "../../config.js";
-import { failOnParam, type FailOn } from "../../imaginary/fail-on.js";
+import { failOnParam, type FailOn } from "../../protocol/fail-on.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
 import { checkedFile } from "../input-file.js";

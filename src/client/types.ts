@@ -1,6 +1,6 @@
 /**
- * What one call to an imaginary-compatible backend sends and gets back. Declared in the leaf, so the
- * client needs nothing from the engine; `engine/types.ts` re-exports both as part of its contract.
+ * What one call to an imaginary-compatible backend sends and gets back. Declared with the client, so
+ * the client needs nothing from the engine; `engine/types.ts` re-exports both as part of its contract.
  */
 import type { Readable } from "node:stream";
 

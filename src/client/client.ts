@@ -9,7 +9,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { AciimgError, isAciimgError } from "../errors.js";
-import { fileIdentityHeader } from "./file-identity.js";
+import { fileIdentityHeader } from "../protocol/file-identity.js";
 import { emptyResponseError, imaginaryError, mapTransportError, type ResponseTimeouts } from "./client-errors.js";
 import type { ImageRequest, ImageResponse } from "./types.js";
 import { pinOf, socketPathOf } from "./endpoint.js";
