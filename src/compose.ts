@@ -11,8 +11,8 @@ import { AciimgError, usageError } from "./errors.js";
 import { createPool, type Pool, type PoolOptions } from "./engine/pool.js";
 import { localMemberName, memberLabel, memberName } from "./engine/pool-names.js";
 import type { BackendRecord, Clock, CreatePlan, Engine, Provider, StateStore } from "./engine/types.js";
-import { createLocalProvider } from "./providers/local.js";
-import { localSelf } from "./providers/local-lifecycle.js";
+import { createLocalProvider } from "./providers/local/local.js";
+import { localSelf } from "./providers/local/lifecycle.js";
 import { createFileStateStore } from "./state/file.js";
 
 export interface OpenOptions {
@@ -57,7 +57,7 @@ function localProviderOf(config: Config, clock: Clock, warn: OpenOptions["warn"]
 export async function openProvider(config: Config, options: OpenOptions = {}): Promise<Provider> {
   const clock = options.clock ?? systemClock;
   if (config.provider === "aci") {
-    const { createAciProvider } = await import("./providers/aci.js");
+    const { createAciProvider } = await import("./providers/aci/aci.js");
     return createAciProvider({ config, clock });
   }
   return localProviderOf(config, clock, options.warn);

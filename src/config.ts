@@ -16,7 +16,7 @@ import { failOnLevels, isFailOn, type FailOn } from "./protocol/fail-on.js";
  * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
  * Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks -max-allowed-resolution;
  * imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env var, so the key
- * never appears in the ARM-visible `command` (src/providers/aci-spec.ts).
+ * never appears in the ARM-visible `command` (src/providers/aci/spec.ts).
  * From ghcr.io, not Docker Hub: ACI pulls from shared egress addresses, where Docker Hub's anonymous pull
  * limit shows up as RegistryErrorResponse; Nextcloud moved its AIO images to ghcr.io/nextcloud-releases for
  * that reason (nextcloud/all-in-one#6123). The tag is the one AIO's own helm chart pins:
@@ -129,7 +129,7 @@ export interface Config {
   backendKey?: string;
   /**
    * `aciimg backend` mounts `/` as its file source, from ACIIMG_BACKEND_MOUNT_ROOT=1: set only by
-   * the local provider for its own backend (src/providers/local.ts `fileSource`).
+   * the local provider for its own backend (src/providers/local/local.ts `fileSource`).
    */
   backendMountRoot?: boolean;
   /** Where this config came from, for messages. */
@@ -336,7 +336,7 @@ export function loadConfig(
   const nameSetting = setting(overrides.name, "--name", ["ACIIMG_NAME"], "name");
   const name = str(nameSetting?.value) ?? "default";
   if (!backendNamePattern.test(name)) {
-    // Stricter than ARM's container-group rule (providers/aci-names.ts), so every name that passes
+    // Stricter than ARM's container-group rule (src/providers/aci/names.ts), so every name that passes
     // gives its groups names ARM accepts; checked here, before any ARM call.
     throw usageError(nameSetting?.from ?? "--name", backendNameRule, name);
   }

@@ -5,7 +5,7 @@
  * `aciimg/functions`. README "Use it from code".
  */
 import type { Readable } from "node:stream";
-import type { AciProviderOptions } from "./providers/aci.js";
+import type { AciProviderOptions } from "./providers/aci/aci.js";
 import type { BlobStateConfig } from "./config.js";
 import type { BlobStateDeps } from "./state/blob.js";
 import type { Engine, Provider, StateStore } from "./engine/types.js";
@@ -24,9 +24,9 @@ export { createPool } from "./engine/pool.js";
 export type { MemberView, Pool, PoolEvent, PoolMember, PoolOptions, PoolSlot } from "./engine/pool.js";
 export { isVanished } from "./engine/call-retry.js";
 export type * from "./engine/types.js";
-export { createLocalProvider } from "./providers/local.js";
-export type { LocalProviderOptions } from "./providers/local.js";
-export type { AciProviderOptions } from "./providers/aci.js";
+export { createLocalProvider } from "./providers/local/local.js";
+export type { LocalProviderOptions } from "./providers/local/local.js";
+export type { AciProviderOptions } from "./providers/aci/aci.js";
 export { createFileStateStore } from "./state/file.js";
 export type { FileStateStoreOptions } from "./state/file.js";
 export type { BlobStateDeps } from "./state/blob.js";
@@ -39,7 +39,7 @@ export type { HealthInfo, ImaginaryClient, ImaginaryClientOptions } from "./clie
 
 /** The Azure Container Instances provider; loads the Azure SDK on first use. */
 export async function createAciProvider(options: AciProviderOptions): Promise<Provider> {
-  const aci = await import("./providers/aci.js");
+  const aci = await import("./providers/aci/aci.js");
   return aci.createAciProvider(options);
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config.js";
-import { createAciProvider } from "../../src/providers/aci.js";
+import { createAciProvider } from "../../src/providers/aci/aci.js";
 import type { BackendSpec, Provider } from "../../src/engine/types.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { startArmSim, type ArmSim, type ArmSimOptions, type Faults } from "./server.js";

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createBackendCertificate } from "../../src/providers/aci-tls.js";
+import { createBackendCertificate } from "../../src/providers/aci/tls.js";
 import { lastJson, simCli, type SimCli } from "../arm-sim/cli.js";
 import { launchBackend, type ContainerLauncher, type RunningContainer } from "../arm-sim/containers.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";

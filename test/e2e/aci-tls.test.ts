@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
-import { fingerprintOf } from "../../src/providers/aci-tls.js";
+import { fingerprintOf } from "../../src/providers/aci/tls.js";
 import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
 
@@ -46,7 +46,7 @@ function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
   const put = sim.requests.find((r) => r.method === "PUT");
   const env = (put?.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
   const of = (name: string) => env.find((e) => e.name === name);
-  // The TLS pair travels as one-line base64 (aci-spec.ts `commandFor`).
+  // The TLS pair travels as one-line base64 (src/providers/aci/spec.ts `commandFor`).
   const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");
   return { apiKey: of("IMAGINARY_SECRET")?.secureValue ?? "", tlsKey: pem(of("ACIIMG_TLS_KEY")?.secureValue), certPem: pem(of("ACIIMG_TLS_CERT")?.value) };
 }

@@ -13,7 +13,7 @@ import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 const keylessImage: ContainerLauncher = async (request) => {
   const ip = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 255)}`;
   const env = (name: string) => request.env.find((e) => e.name === name);
-  // The pair as the container's command decodes it (one-line base64: aci-spec.ts `commandFor`).
+  // The pair as the container's command decodes it (one-line base64: src/providers/aci/spec.ts `commandFor`).
   const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");
   const tls = { cert: pem(env("ACIIMG_TLS_CERT")?.value), key: pem(env("ACIIMG_TLS_KEY")?.secureValue) };
   const server = createServer(tls, (_, res) => {

@@ -11,7 +11,7 @@ import { systemClock } from "../../src/clock.js";
 import { openEngine } from "../../src/compose.js";
 import type { Clock, Engine } from "../../src/engine/types.js";
 import { AciimgError } from "../../src/errors.js";
-import { TAG_OWNER } from "../../src/providers/aci-spec.js";
+import { TAG_OWNER } from "../../src/providers/aci/spec.js";
 import { createFileStateStore } from "../../src/state/file.js";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 

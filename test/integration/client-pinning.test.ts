@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
 import { isAciimgError, type AciimgError } from "../../src/errors.js";
 import { createImaginaryClient } from "../../src/client/client.js";
-import { createBackendCertificate, fingerprintOf } from "../../src/providers/aci-tls.js";
+import { createBackendCertificate, fingerprintOf } from "../../src/providers/aci/tls.js";
 import { issueServerCert, type TestCa } from "../arm-sim/ca.js";
 import { CA_DIR_ENV } from "../arm-sim/global-setup.js";
 

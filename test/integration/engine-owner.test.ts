@@ -11,7 +11,7 @@ import { systemClock } from "../../src/clock.js";
 import { createEngine } from "../../src/engine/engine.js";
 import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec, Clock, Engine, Provider, StateStore } from "../../src/engine/types.js";
-import { createLocalProvider } from "../../src/providers/local.js";
+import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 
 const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { localRunDir } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
-import { createLocalProvider } from "../../src/providers/local.js";
+import { createLocalProvider } from "../../src/providers/local/local.js";
 
 const repo = new URL("../../", import.meta.url);
 const dist = (path: string): string => new URL(`dist/${path}`, repo).href;

@@ -13,7 +13,7 @@ import sharp from "sharp";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engine/engine.js";
 import type { BackendSpec, Engine, Provider } from "../../src/engine/types.js";
-import { createLocalProvider } from "../../src/providers/local.js";
+import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 import { makeJpeg } from "../helpers/images.js";
 

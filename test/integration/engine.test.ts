@@ -13,7 +13,7 @@ import { systemClock } from "../../src/clock.js";
 import { createEngine } from "../../src/engine/engine.js";
 import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec, Clock, Engine, ImageRequest, Provider, StateStore } from "../../src/engine/types.js";
-import { createLocalProvider } from "../../src/providers/local.js";
+import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 import { makeJpeg } from "../helpers/images.js";
 

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec } from "../../src/engine/types.js";
-import { createLocalProvider } from "../../src/providers/local.js";
-import { readListening } from "../../src/providers/local-process.js";
+import { createLocalProvider } from "../../src/providers/local/local.js";
+import { readListening } from "../../src/providers/local/process.js";
 import { describeProvider } from "../helpers/provider-contract.js";
 
 const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };

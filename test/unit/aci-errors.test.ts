@@ -1,7 +1,7 @@
 import { RestError, createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
 import { AggregateAuthenticationError, CredentialUnavailableError } from "@azure/identity";
 import { describe, expect, test } from "vitest";
-import { mapAzureError } from "../../src/providers/aci-errors.js";
+import { mapAzureError } from "../../src/providers/aci/errors.js";
 
 const ctx = { action: "create container group aciimg-default", resourceGroup: "rg-1", subscriptionId: "sub-1", location: "westeurope", image: "nextcloud/aio-imaginary:1" };
 

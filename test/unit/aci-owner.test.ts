@@ -1,6 +1,6 @@
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { describe, expect, test } from "vitest";
-import { conflictWith } from "../../src/providers/aci-owner.js";
+import { conflictWith } from "../../src/providers/aci/owner.js";
 
 const where = { resourceGroup: "images", groupName: "aciimg-default", backendName: "default" };
 const group = (tags?: Record<string, string>): ContainerGroup => ({ containers: [], osType: "Linux", ...(tags ? { tags } : {}) });

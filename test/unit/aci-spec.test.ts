@@ -3,7 +3,7 @@ import { isStateKey, loadConfig, maxBackends, type AzureConfig } from "../../src
 import type { BackendSpec } from "../../src/engine/types.js";
 import {
   dnsLabelOf, dnsLabelPattern, groupNameOf, groupNamePattern, stateKeyOfGroup,
-} from "../../src/providers/aci-names.js";
+} from "../../src/providers/aci/names.js";
 import {
   commandFor,
   containerGroupSpec,
@@ -12,7 +12,7 @@ import {
   KEY_ENV,
   TLS_CERT_ENV,
   TLS_KEY_ENV,
-} from "../../src/providers/aci-spec.js";
+} from "../../src/providers/aci/spec.js";
 
 const azure: AzureConfig = {
   subscriptionId: "sub-1",

@@ -1,6 +1,6 @@
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { describe, expect, test } from "vitest";
-import { lastEvents, liveStateOf, parseGroupId } from "../../src/providers/aci-state.js";
+import { lastEvents, liveStateOf, parseGroupId } from "../../src/providers/aci/state.js";
 
 function group(provisioningState: string, runtime: string, container: string | undefined, ip?: string, events: Array<{ name: string; message: string }> = []): ContainerGroup {
   return {

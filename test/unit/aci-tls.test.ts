@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { connect, createServer } from "node:tls";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { createBackendCertificate, fingerprintOf } from "../../src/providers/aci-tls.js";
+import { createBackendCertificate, fingerprintOf } from "../../src/providers/aci/tls.js";
 
 const now = new Date("2030-06-15T12:00:00Z");
 

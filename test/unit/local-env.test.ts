@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backendEnvironment } from "../../src/providers/local-env.js";
+import { backendEnvironment } from "../../src/providers/local/env.js";
 
 describe("backendEnvironment", () => {
   it("keeps what node and libvips read, adds the key, and drops everything else", () => {

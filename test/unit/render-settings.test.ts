@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { driftWarning } from "../../src/cli/backend-settings.js";
 import { backendSpecOf, loadConfig, screensSvg } from "../../src/config.js";
 import { specDrift } from "../../src/engine/spec-drift.js";
-import { backendArgs } from "../../src/providers/local-process.js";
+import { backendArgs } from "../../src/providers/local/process.js";
 
 const aci = { AZURE_SUBSCRIPTION_ID: "s", AZURE_RESOURCE_GROUP: "g" };
 

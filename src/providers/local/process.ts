@@ -6,8 +6,8 @@ import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
-import type { BackendSpec } from "../engine/types.js";
-import { AciimgError } from "../errors.js";
+import type { BackendSpec } from "../../engine/types.js";
+import { AciimgError } from "../../errors.js";
 
 /**
  * `local:<pid>@<instance>`: the pid, and the random instance name that also names the backend's

@@ -2,16 +2,16 @@
  * Access to Azure Resource Manager for the aci provider: one lazily made
  * `ContainerInstanceManagementClient` (endpoint from AZURE_ARM_ENDPOINT, SDK retries tunable),
  * and the few group reads and deletes the provider and its create flow share. Every SDK error
- * leaves here as an AciimgError (aci-errors.ts).
+ * leaves here as an AciimgError (errors.ts).
  */
 import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
-import type { AzureConfig } from "../config.js";
-import { AciimgError } from "../errors.js";
-import { mapAzureError, type AzureErrorContext } from "./aci-errors.js";
-import { CONTAINER_NAME } from "./aci-spec.js";
-import { statusOf } from "./aci-state.js";
+import type { AzureConfig } from "../../config.js";
+import { AciimgError } from "../../errors.js";
+import { mapAzureError, type AzureErrorContext } from "./errors.js";
+import { CONTAINER_NAME } from "./spec.js";
+import { statusOf } from "./state.js";
 
 export interface ArmAccess {
   readonly azure: AzureConfig;

@@ -5,9 +5,9 @@
  * the backend, or take its place after it dies: a TCP port on loopback is anyone's to bind.
  * Each backend it starts is registered as a small JSON file in `logDir` (beside its log and its
  * socket), so backends of a lost state file are still found by `list()` and reaped as orphans
- * (local-registry.ts); whether a pid is our backend, and stopping it, is in local-lifecycle.ts.
+ * (registry.ts); whether a pid is our backend, and stopping it, is in lifecycle.ts.
  * The key travels only in the child's environment (ACIIMG_BACKEND_KEY), never in argv, which
- * every local user can read in /proc, and the rest of its environment is an allowlist (local-env.ts).
+ * every local user can read in /proc, and the rest of its environment is an allowlist (env.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,17 +15,17 @@ import { mkdir, open, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
-import { backendEnvironment } from "./local-env.js";
-import { isOurBackend, stopProcess, waitHealthy } from "./local-lifecycle.js";
-import { backendArgs, backendCommandLine, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./local-process.js";
-import type { IdleExit } from "./local-process.js";
-import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
-import { systemClock } from "../clock.js";
-import { defaultStatePath } from "../config.js";
-import { AciimgError, isAciimgError } from "../errors.js";
-import { createImaginaryClient } from "../client/client.js";
-import { isProcessAlive, procStartTime } from "../host-process.js";
-import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../engine/types.js";
+import { backendEnvironment } from "./env.js";
+import { isOurBackend, stopProcess, waitHealthy } from "./lifecycle.js";
+import { backendArgs, backendCommandLine, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./process.js";
+import type { IdleExit } from "./process.js";
+import { createLocalRegistry, knownEntry, type LocalRegistry } from "./registry.js";
+import { systemClock } from "../../clock.js";
+import { defaultStatePath } from "../../config.js";
+import { AciimgError, isAciimgError } from "../../errors.js";
+import { createImaginaryClient } from "../../client/client.js";
+import { isProcessAlive, procStartTime } from "../../host-process.js";
+import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../../engine/types.js";
 
 /**
  * The backend reads `process`'s input files itself (`GET /<op>?file=`, imaginary's -mount) instead
@@ -40,7 +40,7 @@ import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, Live
 const fileSourceRoot = "/";
 
 export interface LocalProviderOptions {
-  /** The caller's environment: the default `logDir` comes from it, and the backend gets only its allowlisted variables (local-env.ts) and the key. */
+  /** The caller's environment: the default `logDir` comes from it, and the backend gets only its allowlisted variables (env.ts) and the key. */
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
   /** The aciimg CLI script to run. Default: this package's bin/aciimg.js. */

@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { lstat, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { parseId, socketPathOf } from "./local-process.js";
-import { isStateKey } from "../config.js";
-import { checkPrivateDirectory, type PrivateDirectory } from "../private-dir.js";
+import { parseId, socketPathOf } from "./process.js";
+import { isStateKey } from "../../config.js";
+import { checkPrivateDirectory, type PrivateDirectory } from "../../private-dir.js";
 
 /**
  * One registry entry: what `list`, `delete` and `logs` need. Never the key, and never a path: the

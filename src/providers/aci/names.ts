@@ -9,9 +9,9 @@
  * (engine/pool-names.ts), which ARM refuses in a group name, so member i > 1 is `aciimg<i>-<name>`:
  * no name a person picks can give it, since theirs always starts `aciimg-`. Listing names a group
  * by reading its name back (`stateKeyOfGroup`): a name is what ARM deletes, while its tags
- * (aci-spec.ts) are claims anyone who can write groups can make (issue 22).
+ * (spec.ts) are claims anyone who can write groups can make (issue 22).
  */
-import { stateKeyParts } from "../config.js";
+import { stateKeyParts } from "../../config.js";
 
 /** ARM's rule for a container group's name. */
 export const groupNamePattern = /^(?!-)(?!.*-$)(?!.*--)[a-z0-9-]{1,63}$/;

@@ -1,20 +1,20 @@
 /**
  * The Azure Container Instances provider: one container group per backend, made with the real
  * `@azure/arm-containerinstance` client and `DefaultAzureCredential`. Loaded only by dynamic import
- * (src/compose.ts), so local users never pay for the Azure SDK. Creating lives in aci-create.ts,
- * the ARM client in aci-arm.ts, the group spec in aci-spec.ts.
+ * (src/compose.ts), so local users never pay for the Azure SDK. Creating lives in create.ts,
+ * the ARM client in arm.ts, the group spec in spec.ts.
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { systemClock } from "../clock.js";
-import type { Config } from "../config.js";
-import { AciimgError } from "../errors.js";
-import type { BackendRef, BackendRecord, Clock, LiveState, Provider } from "../engine/types.js";
-import { createArmAccess } from "./aci-arm.js";
-import { createBackendCreator } from "./aci-create.js";
-import { mapAzureError } from "./aci-errors.js";
-import { stateKeyOfGroup } from "./aci-names.js";
-import { CONTAINER_NAME, dryRunRequestFor, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_OWNER } from "./aci-spec.js";
-import { liveStateOf, parseGroupId, statusOf } from "./aci-state.js";
+import { systemClock } from "../../clock.js";
+import type { Config } from "../../config.js";
+import { AciimgError } from "../../errors.js";
+import type { BackendRef, BackendRecord, Clock, LiveState, Provider } from "../../engine/types.js";
+import { createArmAccess } from "./arm.js";
+import { createBackendCreator } from "./create.js";
+import { mapAzureError } from "./errors.js";
+import { stateKeyOfGroup } from "./names.js";
+import { CONTAINER_NAME, dryRunRequestFor, MANAGED_BY, TAG_CREATED, TAG_MANAGED_BY, TAG_OWNER } from "./spec.js";
+import { liveStateOf, parseGroupId, statusOf } from "./state.js";
 
 export interface AciProviderOptions {
   config: Config;

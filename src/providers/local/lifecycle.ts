@@ -1,16 +1,16 @@
 /**
  * The local backend's process lifecycle: is a pid our backend (before it is signalled), stopping
  * it, and waiting for a new one's /health. The spawn and the registry are in local.ts and
- * local-registry.ts; the stdout handshake, signals and ids in local-process.ts.
+ * registry.ts; the stdout handshake, signals and ids in process.ts.
  */
 import { basename, dirname } from "node:path";
-import { instanceOfSocket, signal } from "./local-process.js";
-import { createLocalRegistry, knownEntry, type LocalRegistry } from "./local-registry.js";
-import { AciimgError, isAciimgError } from "../errors.js";
-import type { ImaginaryClient } from "../client/client.js";
-import { waitForHealth } from "../client/health-wait.js";
-import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../host-process.js";
-import type { Clock } from "../engine/types.js";
+import { instanceOfSocket, signal } from "./process.js";
+import { createLocalRegistry, knownEntry, type LocalRegistry } from "./registry.js";
+import { AciimgError, isAciimgError } from "../../errors.js";
+import type { ImaginaryClient } from "../../client/client.js";
+import { waitForHealth } from "../../client/health-wait.js";
+import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../../host-process.js";
+import type { Clock } from "../../engine/types.js";
 
 /**
  * Does `pid` run `node <cli> backend …` as this user? The pid comes from a file (a record, a

@@ -5,8 +5,8 @@
  * with a message naming the group and the way out.
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import { AciimgError } from "../errors.js";
-import { MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER } from "./aci-spec.js";
+import { AciimgError } from "../../errors.js";
+import { MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER } from "./spec.js";
 
 /** The E_CONFLICT to stop a create with when `group` (named `groupName`) is not ours; undefined when it is. */
 export function conflictWith(group: ContainerGroup, where: { resourceGroup: string; groupName: string; backendName: string }, owner: string): AciimgError | undefined {

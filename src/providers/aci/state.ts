@@ -4,8 +4,8 @@
  * runtime state; both matter (arm-notes.md §1.3, §6).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import type { LiveState } from "../engine/types.js";
-import { IMAGINARY_PORT } from "./aci-spec.js";
+import type { LiveState } from "../../engine/types.js";
+import { IMAGINARY_PORT } from "./spec.js";
 
 /** `/subscriptions/s/resourceGroups/rg/providers/…/containerGroups/name` → rg, name. */
 export function parseGroupId(id: string): { resourceGroup: string; name: string } | undefined {
@@ -34,7 +34,7 @@ export function liveStateOf(group: ContainerGroup): LiveState {
     return { state: "failed", detail: `provisioning Failed; ${lastEvents(group).join("; ") || "no events"}` };
   }
   if (provisioning === "Succeeded" && runtime === "Running" && container === "Running" && ip) {
-    // HTTPS only: every group serves TLS with its own pinned certificate (aci-spec.ts).
+    // HTTPS only: every group serves TLS with its own pinned certificate (spec.ts).
     return { state: "running", endpoint: `https://${ip}:${IMAGINARY_PORT}` };
   }
   if (runtime === "Stopped" || runtime === "Failed" || container === "Terminated") {

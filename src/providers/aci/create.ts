@@ -6,17 +6,17 @@
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { randomBytes } from "node:crypto";
-import { AciimgError, isAciimgError } from "../errors.js";
-import type { BackendRecord, BackendSpec, Clock, CreateOptions } from "../engine/types.js";
-import { formatDuration } from "../units.js";
-import type { ArmAccess } from "./aci-arm.js";
-import { mapAzureError, type AzureErrorContext } from "./aci-errors.js";
-import { conflictWith } from "./aci-owner.js";
-import { probeHealth, servesWithoutKey, type GroupBackend } from "./aci-health.js";
-import { createBackendCertificate } from "./aci-tls.js";
-import { groupNameOf } from "./aci-names.js";
-import { IMAGINARY_PORT, containerGroupSpec } from "./aci-spec.js";
-import { lastEvents, liveStateOf } from "./aci-state.js";
+import { AciimgError, isAciimgError } from "../../errors.js";
+import type { BackendRecord, BackendSpec, Clock, CreateOptions } from "../../engine/types.js";
+import { formatDuration } from "../../units.js";
+import type { ArmAccess } from "./arm.js";
+import { mapAzureError, type AzureErrorContext } from "./errors.js";
+import { conflictWith } from "./owner.js";
+import { probeHealth, servesWithoutKey, type GroupBackend } from "./health.js";
+import { createBackendCertificate } from "./tls.js";
+import { groupNameOf } from "./names.js";
+import { IMAGINARY_PORT, containerGroupSpec } from "./spec.js";
+import { lastEvents, liveStateOf } from "./state.js";
 
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;

@@ -6,7 +6,7 @@
  * - The key reaches imaginary only through the `secureValue` env var IMAGINARY_SECRET, which
  *   nextcloud/aio-imaginary's /start.sh turns into `-key` (imaginary-api.md §2.4). ARM shows
  *   `command` and plain `value`s to anyone with read access; it never echoes `secureValue`s.
- * - HTTPS only: each group gets its own self-signed certificate (aci-tls.ts), pinned by its
+ * - HTTPS only: each group gets its own self-signed certificate (tls.ts), pinned by its
  *   fingerprint in the state. The private key travels as a `secureValue` too; the certificate
  *   (public) as a plain value, so the pin can be re-derived from ARM. imaginary reads both from
  *   files (`-certfile`, `-keyfile`, imaginary-api.md §2.2), so `command` is a shell step that
@@ -20,10 +20,10 @@
  *   imaginary-api.md §2.3).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import type { AzureConfig, Config } from "../config.js";
-import { backendSpecOf } from "../config.js";
-import type { BackendSpec } from "../engine/types.js";
-import { dnsLabelOf, groupNameOf } from "./aci-names.js";
+import type { AzureConfig, Config } from "../../config.js";
+import { backendSpecOf } from "../../config.js";
+import type { BackendSpec } from "../../engine/types.js";
+import { dnsLabelOf, groupNameOf } from "./names.js";
 
 /** ARM api-version the v9 SDK sends (arm-notes.md §0). */
 export const ARM_API_VERSION = "2023-05-01";

@@ -4,7 +4,7 @@
  * Errors are matched by `name`, never `instanceof`: duplicate package copies break instanceof
  * (arm-notes.md §3.2, §4.3). No @azure import here, so it is cheap to load.
  */
-import { AciimgError, isAbortError, isAciimgError, type ErrorCode } from "../errors.js";
+import { AciimgError, isAbortError, isAciimgError, type ErrorCode } from "../../errors.js";
 
 /** What was being done, for messages. */
 export interface AzureErrorContext {

@@ -5,10 +5,10 @@
  * goes through the imaginary client over HTTPS pinned to the group's certificate: nothing, not
  * even the key, is sent to an address that does not prove it holds that certificate.
  */
-import { AciimgError } from "../errors.js";
-import type { Clock } from "../engine/types.js";
-import { createImaginaryClient, type ImaginaryClient } from "../client/client.js";
-import { waitForHealth } from "../client/health-wait.js";
+import { AciimgError } from "../../errors.js";
+import type { Clock } from "../../engine/types.js";
+import { createImaginaryClient, type ImaginaryClient } from "../../client/client.js";
+import { waitForHealth } from "../../client/health-wait.js";
 
 export type HealthResult = "healthy" | "unauthorized" | "unreachable";
 
