@@ -6,7 +6,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { isAciimgError } from "../errors.js";
-import { diskError } from "./disk-full.js";
+import { diskError } from "./batch/disk-full.js";
 import { exitCodeOf, failureJson, failureOf, wantsJson } from "./failure.js";
 import { createProgram } from "./program.js";
 

@@ -6,7 +6,7 @@
 import { Option, type Command } from "commander";
 import { operationNames, operationSpecs, type CliFlag, type OperationName, type OperationSpec } from "../protocol/operations.js";
 import { parseInteger, parsePositive, parseRotation, parseSize } from "./flags.js";
-import type { StepCollector } from "./plan.js";
+import type { StepCollector } from "./batch/plan.js";
 
 /** Adds every operation's dedicated flags to `command`, feeding `steps`. */
 export function addOperationFlags(command: Command, steps: StepCollector): void {

@@ -58,7 +58,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     async (options: O, command: Command): Promise<void> =>
       setExitCode(await (await load())(options, command));
 
-  addProcessCommand(program, async (...args) => (await import("./commands/process.js")).runProcess(...args), setExitCode);
+  addProcessCommand(program, async (...args) => (await import("./batch/run.js")).runProcess(...args), setExitCode);
 
   program
     .command("up")

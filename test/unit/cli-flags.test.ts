@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { AciimgError } from "../../src/errors.js";
 import { parseInteger, parseOutputType, parseParam, parsePositive, parseRotation, parseSize } from "../../src/cli/flags.js";
-import { outputName } from "../../src/cli/outputs.js";
-import { progressText } from "../../src/cli/report.js";
+import { outputName } from "../../src/cli/batch/outputs.js";
+import { progressText } from "../../src/cli/batch/report.js";
 
 function usageMessage(fn: () => unknown): string {
   try {

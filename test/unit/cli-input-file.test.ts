@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkedFile, openInput, pieceBytes } from "../../src/cli/input-file.js";
-import { scanPieceBytes, truncationOf } from "../../src/cli/integrity.js";
+import { checkedFile, openInput, pieceBytes } from "../../src/cli/batch/input-file.js";
+import { scanPieceBytes, truncationOf } from "../../src/cli/batch/integrity.js";
 
 let dir: string;
 let jpeg: Buffer;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expandInputs } from "../../src/cli/inputs.js";
+import { expandInputs } from "../../src/cli/batch/inputs.js";
 
 let dir: string;
 const images = ["a.jpg", "b.JPG", "c.jpeg", "d.JPEG", "icons/e.png", "icons/f.PNG", "g.Jpg"]

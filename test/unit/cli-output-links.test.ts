@@ -6,7 +6,7 @@ import { chmod, lchown, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { untrustedLinkOn } from "../../src/cli/output-links.js";
+import { untrustedLinkOn } from "../../src/cli/batch/output-links.js";
 
 const nobody = 65534;
 const isRoot = process.getuid?.() === 0;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { outputTypeOf, outputTypeOfFile } from "../../src/cli/output-types.js";
+import { outputTypeOf, outputTypeOfFile } from "../../src/cli/batch/output-types.js";
 
 let dir: string;
 beforeAll(async () => {

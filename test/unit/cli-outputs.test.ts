@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAciimgError } from "../../src/errors.js";
-import { temporarySuffix, writeAtomically } from "../../src/cli/outputs.js";
+import { temporarySuffix, writeAtomically } from "../../src/cli/batch/outputs.js";
 import { fileIdentityOf } from "../../src/protocol/file-identity.js";
 
 let dir: string;

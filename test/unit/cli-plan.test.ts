@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AciimgError } from "../../src/errors.js";
-import { planRequest, StepCollector } from "../../src/cli/plan.js";
+import { planRequest, StepCollector } from "../../src/cli/batch/plan.js";
 import { parseColour } from "../../src/cli/colour.js";
 
 /** Steps as the flags collect them; with --keep-metadata unless `strip`, so queries show only the steps' own params. */

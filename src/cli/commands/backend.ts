@@ -18,7 +18,7 @@ import { AciimgError, usageError } from "../../errors.js";
 import { formatDuration, parseBytes, parseDuration } from "../../units.js";
 import { configOf, printWarning, type GlobalOptions } from "../context.js";
 import { parseInteger } from "../flags.js";
-import { waitForStopSignal } from "./signals.js";
+import { waitForStopSignal } from "../signals.js";
 
 export interface BackendOptions {
   host: string;

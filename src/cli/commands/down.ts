@@ -1,7 +1,7 @@
 /** `aciimg down`: delete the backend now; `--force` also deletes a same-named backend this state does not own. */
 import type { Command } from "commander";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
-import { describeOther } from "./others.js";
+import { describeOther } from "../foreign.js";
 
 export async function runDown(options: { force?: boolean }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();

@@ -8,7 +8,7 @@ import { outputTypes } from "../../protocol/output-types.js";
 import { parseColour } from "../colour.js";
 import { parseInteger, parseOutputType } from "../flags.js";
 import { addOperationFlags } from "../operation-flags.js";
-import { StepCollector } from "../plan.js";
+import { StepCollector } from "../batch/plan.js";
 
 export interface ProcessOptions {
   output?: string;

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { formatDuration, parseDuration } from "../../units.js";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
-import { describeOther } from "./others.js";
+import { describeOther } from "../foreign.js";
 
 export async function runReap(options: { idle?: string; dryRun?: boolean }, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();

@@ -7,7 +7,7 @@ import { AciimgError } from "../../errors.js";
 import { checkServeKey } from "../../http/exposure.js";
 import { warnDrift } from "../backend-settings.js";
 import { configOf, printWarning, type GlobalOptions } from "../context.js";
-import { waitForStopSignal } from "./signals.js";
+import { waitForStopSignal } from "../signals.js";
 
 export interface ServeOptions {
   port?: string;

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { MemberStatus, StatusReport } from "../../engine/types.js";
 import { formatDuration } from "../../units.js";
 import { configOf, printJson, withEngine, type GlobalOptions } from "../context.js";
-import { describeOther } from "./others.js";
+import { describeOther } from "../foreign.js";
 
 /**
  * What to do next when no backend serves: none yet (or it stopped itself when idle), or one that

@@ -2,7 +2,7 @@
  * One file of `aciimg process`: its request (the bytes, or the path for a backend that reads files
  * itself), the call, the answer checked, the output written atomically. Where the call goes is
  * the caller's `route`: the one backend, or a pool's member, retried on another when it vanishes
- * (process-pool.ts). Whatever route, an image is written once, and only after a whole answer.
+ * (pool.ts). Whatever route, an image is written once, and only after a whole answer.
  */
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
@@ -10,13 +10,13 @@ import { fileChangedStatus } from "../../protocol/file-identity.js";
 import { flattenedHeader, flattenedWarning } from "../../protocol/frames.js";
 import { messages } from "../../protocol/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
-import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "../input-file.js";
-import { writeAtomically, type InPlace } from "../outputs.js";
+import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "./input-file.js";
+import { writeAtomically, type InPlace } from "./outputs.js";
 import type { CliOutputType } from "../flags.js";
-import type { ImagePlan } from "../plan.js";
-import { refusalOf } from "../refusals.js";
-import type { FileResult } from "../report.js";
-import { readResponseText } from "./process-io.js";
+import type { ImagePlan } from "./plan.js";
+import { refusalOf } from "./refusals.js";
+import type { FileResult } from "./report.js";
+import { readResponseText } from "./io.js";
 
 export interface Job {
   /** The input as shown to people. */

@@ -15,19 +15,19 @@ import { backendSpecOf, screensSvg, type Config } from "../../config.js";
 import { failOnParam, type FailOn } from "../../protocol/fail-on.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { checkedFile } from "../input-file.js";
-import { expandInputs, folderIdentity, type InputItem } from "../inputs.js";
-import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "../output-plan.js";
-import { ignoresQuality, outputTypeOfFile, qualityIgnoredWarning } from "../output-types.js";
-import { planRequest, type ImagePlan, type StepCollector } from "../plan.js";
-import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "../report.js";
-import type { ReporterOptions } from "../report.js";
-import { diskAdvice, diskErrnoOfMessage, diskTitle, type DiskErrno } from "../disk-full.js";
-import { lockOutputFolder, type OutputLock } from "../output-lock.js";
-import { backendCpus, runStdin } from "./process-io.js";
-import { runJobs, type Job, type Route } from "./process-one.js";
-import { stopSignal, stopWords } from "./signals.js";
-import type { ProcessOptions } from "./process-options.js";
+import { checkedFile } from "./input-file.js";
+import { expandInputs, folderIdentity, type InputItem } from "./inputs.js";
+import { outputTargetOf, outputTypeFor, planOutputs, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "./output-plan.js";
+import { ignoresQuality, outputTypeOfFile, qualityIgnoredWarning } from "./output-types.js";
+import { planRequest, type ImagePlan, type StepCollector } from "./plan.js";
+import { createReporter, summarize, type FileResult, type Reporter, type Summary } from "./report.js";
+import type { ReporterOptions } from "./report.js";
+import { diskAdvice, diskErrnoOfMessage, diskTitle, type DiskErrno } from "./disk-full.js";
+import { lockOutputFolder, type OutputLock } from "./output-lock.js";
+import { backendCpus, runStdin } from "./io.js";
+import { runJobs, type Job, type Route } from "./one.js";
+import { stopSignal, stopWords } from "../signals.js";
+import type { ProcessOptions } from "../commands/process-options.js";
 
 /** Runs the command; resolves with the exit code. */
 export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
@@ -108,7 +108,7 @@ async function runBatch(
   const fits = (size: number, name: string, record: BackendRecord): string | undefined => oversizeMessage(size, record, requested, name);
   try {
     if (pool) {
-      const { runPoolBatch } = await import("./process-pool.js");
+      const { runPoolBatch } = await import("./pool.js");
       const { concurrency } = options;
       const poolReport = { ...report, record: disk.record };
       await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport }, pending);

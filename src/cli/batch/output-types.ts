@@ -6,9 +6,9 @@
  * output type", PNG for graphics and JPEG for photos.
  */
 import { closeSync, openSync } from "node:fs";
-import { detectFormat, type DetectedFormat } from "../protocol/formats.js";
-import { readFullySync } from "../read-fully.js";
-import type { CliOutputType } from "./flags.js";
+import { detectFormat, type DetectedFormat } from "../../protocol/formats.js";
+import { readFullySync } from "../../read-fully.js";
+import type { CliOutputType } from "../flags.js";
 import { inputFlags } from "./input-file.js";
 
 /** What an input is written as when no type is asked for (the README's table). */

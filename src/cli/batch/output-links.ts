@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { lstat, readlink, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
-import { AciimgError } from "../errors.js";
+import { AciimgError } from "../../errors.js";
 
 /** Links followed at most, as the kernel's ELOOP limit (MAXSYMLINKS): past it the write fails on its own. */
 const maxLinks = 40;

@@ -4,10 +4,10 @@
  * complaint and the flag that lets it through; the resolution limit with its value and the
  * settings that raise it. imaginary's status and message stay in the error's `detail`.
  */
-import { AciimgError, isAciimgError } from "../errors.js";
-import type { BackendRecord } from "../engine/types.js";
-import { damagedComplaint } from "../protocol/fail-on.js";
-import { overResolutionMessage } from "./backend-settings.js";
+import { AciimgError, isAciimgError } from "../../errors.js";
+import type { BackendRecord } from "../../engine/types.js";
+import { damagedComplaint } from "../../protocol/fail-on.js";
+import { overResolutionMessage } from "../backend-settings.js";
 
 /** The resolution refusals: imaginary's for the input, the built-in backend's for an animation's frames, the output. */
 const overResolution = /^(Image resolution is too big|(Output )?(image resolution|animation) is too big\b)/i;

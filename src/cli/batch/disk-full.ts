@@ -3,7 +3,7 @@
  * (EROFS). Every later output of a batch would fail the same way, so the batch stops at the
  * first (README "aciimg process"), as E_DISK.
  */
-import { AciimgError } from "../errors.js";
+import { AciimgError } from "../../errors.js";
 
 const causes = {
   ENOSPC: { title: "disk full", words: "no space left on device", advice: "free some space" },

@@ -13,10 +13,10 @@ import type { MemberView, Pool, PoolEvent } from "../../engine/pool.js";
 import { formatDuration } from "../../units.js";
 import { driftWarning } from "../backend-settings.js";
 import { printWarning } from "../context.js";
-import type { ImagePlan } from "../plan.js";
-import type { createBatchReport } from "./process.js";
-import { backendCpus } from "./process-io.js";
-import { runJobs, type BatchContext, type Job, type Route } from "./process-one.js";
+import type { ImagePlan } from "./plan.js";
+import type { createBatchReport } from "./run.js";
+import { backendCpus } from "./io.js";
+import { runJobs, type BatchContext, type Job, type Route } from "./one.js";
 
 export interface PoolBatch {
   config: Config;

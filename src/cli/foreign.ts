@@ -1,5 +1,5 @@
 /** How `status`, `reap --verbose` and `down` name a backend this state does not own. */
-import type { ForeignBackend } from "../../engine/types.js";
+import type { ForeignBackend } from "../engine/types.js";
 
 /** `aci backend "default" (/subscriptions/…/aciimg-default): not ours, owner 3f2a…` */
 export function describeOther(other: ForeignBackend): string {

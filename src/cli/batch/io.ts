@@ -13,14 +13,14 @@ import { createImaginaryClient } from "../../client/client.js";
 import { flattenedHeader, flattenedWarning } from "../../protocol/frames.js";
 import { formatBytes } from "../../units.js";
 import { withEngine } from "../context.js";
-import { problemOf } from "../input-file.js";
-import { prepareFolders, removeEmptyFolders } from "../output-plan.js";
-import { writeAtomically, type InPlace } from "../outputs.js";
-import { ignoresQuality, outputTypeOf, qualityIgnoredWarning } from "../output-types.js";
-import type { ImagePlan } from "../plan.js";
-import { refusalOf } from "../refusals.js";
-import { createReporter, summarize, type FileResult, type ReporterOptions } from "../report.js";
-import { stopSignal, stopWords } from "./signals.js";
+import { problemOf } from "./input-file.js";
+import { prepareFolders, removeEmptyFolders } from "./output-plan.js";
+import { writeAtomically, type InPlace } from "./outputs.js";
+import { ignoresQuality, outputTypeOf, qualityIgnoredWarning } from "./output-types.js";
+import type { ImagePlan } from "./plan.js";
+import { refusalOf } from "./refusals.js";
+import { createReporter, summarize, type FileResult, type ReporterOptions } from "./report.js";
+import { stopSignal, stopWords } from "../signals.js";
 
 /** Reads stdin whole (bounded by the backend's upload limit) so the call can be retried once. */
 async function readStdin(limitBytes: number): Promise<Buffer> {

@@ -4,8 +4,8 @@
  * Data on stdout, talk on stderr (STYLE.md).
  */
 import type { Writable } from "node:stream";
-import { formatDuration } from "../units.js";
-import { stopWords, type StopReason } from "./commands/signals.js";
+import { formatDuration } from "../../units.js";
+import { stopWords, type StopReason } from "../signals.js";
 import { diskTitle, type DiskErrno } from "./disk-full.js";
 
 /** One file's outcome; the `--json` line format (README "process --json"). */

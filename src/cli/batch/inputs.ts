@@ -10,7 +10,7 @@
 import { realpathSync, statSync, type Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { AciimgError } from "../errors.js";
+import { AciimgError } from "../../errors.js";
 import { identity, walk, type WalkResult } from "./walk.js";
 
 /** Extensions a folder is searched for (formats the backend reads, imaginary-api.md §4). */

@@ -6,11 +6,11 @@
 import { realpathSync } from "node:fs";
 import { mkdir, access, constants, lstat, realpath, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
-import { AciimgError, isAciimgError, usageError } from "../errors.js";
-import type { CliOutputType } from "./flags.js";
+import { AciimgError, isAciimgError, usageError } from "../../errors.js";
+import type { CliOutputType } from "../flags.js";
 import type { InputItem } from "./inputs.js";
 import { refuseUntrustedLinks } from "./output-links.js";
-import { fileIdentityOf } from "../protocol/file-identity.js";
+import { fileIdentityOf } from "../../protocol/file-identity.js";
 import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
 import { diskError } from "./disk-full.js";
 import { outputLockName } from "./output-lock.js";

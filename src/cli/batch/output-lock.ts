@@ -17,8 +17,8 @@ import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { AciimgError } from "../errors.js";
-import { isProcessAlive, procStartTime } from "../host-process.js";
+import { AciimgError } from "../../errors.js";
+import { isProcessAlive, procStartTime } from "../../host-process.js";
 import { diskError } from "./disk-full.js";
 import { temporarySuffix } from "./outputs.js";
 

@@ -3,10 +3,10 @@
  * `POST /<op>`, several become one `POST /pipeline` (imaginary-api.md §1.6), validated against the
  * catalogue before any backend is woken.
  */
-import { AciimgError, usageError } from "../errors.js";
-import { isOperationName, validateRequest, type OperationName } from "../protocol/operations.js";
-import { colourParam, white, type Rgb } from "./colour.js";
-import { parseOutputType, parseParam, type CliOutputType } from "./flags.js";
+import { AciimgError, usageError } from "../../errors.js";
+import { isOperationName, validateRequest, type OperationName } from "../../protocol/operations.js";
+import { colourParam, white, type Rgb } from "../colour.js";
+import { parseOutputType, parseParam, type CliOutputType } from "../flags.js";
 
 type ParamValue = string | number | boolean;
 

@@ -9,10 +9,10 @@ import {
 } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { AciimgError } from "../errors.js";
-import { fileIdentityOf } from "../protocol/file-identity.js";
-import { readFullySync } from "../read-fully.js";
-import { needsSvgScreen, screenSvg } from "../protocol/svg-screen.js";
+import { AciimgError } from "../../errors.js";
+import { fileIdentityOf } from "../../protocol/file-identity.js";
+import { readFullySync } from "../../read-fully.js";
+import { needsSvgScreen, screenSvg } from "../../protocol/svg-screen.js";
 import { truncationOf } from "./integrity.js";
 
 /**

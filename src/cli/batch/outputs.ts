@@ -8,14 +8,14 @@ import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { replaceAtomically, replaceAtomicallySync } from "../atomic-write.js";
-import { requestTimeoutAdvice } from "../config.js";
-import { AciimgError, isAciimgError } from "../errors.js";
+import { replaceAtomically, replaceAtomicallySync } from "../../atomic-write.js";
+import { requestTimeoutAdvice } from "../../config.js";
+import { AciimgError, isAciimgError } from "../../errors.js";
 import { diskError } from "./disk-full.js";
-import { fileIdentityOf } from "../protocol/file-identity.js";
-import { formatDuration } from "../units.js";
-import { extensionsOf } from "../protocol/output-types.js";
-import type { CliOutputType } from "./flags.js";
+import { fileIdentityOf } from "../../protocol/file-identity.js";
+import { formatDuration } from "../../units.js";
+import { extensionsOf } from "../../protocol/output-types.js";
+import type { CliOutputType } from "../flags.js";
 
 /** The file extensions of each output type, the usual one first. */
 export const extensionOf: Record<CliOutputType, readonly string[]> = extensionsOf;
