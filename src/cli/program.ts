@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { Command, Option } from "commander";
 import { oneLine } from "./failure.js";
 import { parseInteger } from "./flags.js";
-import { addProcessCommand } from "./commands/process-options.js";
+import { addProcessCommand } from "./commands/process.js";
 
 /** The version in package.json (two levels up from src/cli and from dist/cli). */
 function packageVersion(): string {

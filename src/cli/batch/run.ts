@@ -27,7 +27,7 @@ import { lockOutputFolder, type OutputLock } from "./output-lock.js";
 import { backendCpus, runStdin } from "./io.js";
 import { runJobs, type Job, type Route } from "./one.js";
 import { stopSignal, stopWords } from "../signals.js";
-import type { ProcessOptions } from "../commands/process-options.js";
+import type { ProcessOptions } from "../commands/process.js";
 
 /** Runs the command; resolves with the exit code. */
 export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
