@@ -2,7 +2,8 @@
  * aciimg as a library (`import … from "aciimg"`): the engine the CLI, `serve` and the Functions app
  * are built on. Importing it starts nothing, registers nothing and reads no environment; the Azure
  * SDK is loaded only when an Azure provider or store is made. The Functions app is
- * `aciimg/functions`. README "Use it from code".
+ * `aciimg/functions`. README "Use it from code". Only what a user opens, calls and catches is exported;
+ * the parts they are made of (engine, pool, client, servers) stay internal, so they can change.
  */
 import type { Readable } from "node:stream";
 import type { AciProviderOptions } from "./providers/aci/aci.js";
@@ -14,15 +15,11 @@ import { isOperationName, validateRequest } from "./protocol/operations.js";
 
 export { AciimgError, errorCodes, isAciimgError } from "./errors.js";
 export type { ErrorCode, AciimgErrorOptions } from "./errors.js";
-export { DEFAULT_IMAGE, backendSpecOf, loadConfig } from "./config.js";
+export { loadConfig } from "./config.js";
 export type { AzureConfig, BlobStateConfig, Config, ConfigOverrides, ServeConfig } from "./config.js";
 export { openEngine, openPool, openProvider, openStore } from "./compose.js";
 export type { OpenOptions } from "./compose.js";
-export { createEngine } from "./engine/engine.js";
-export type { EngineOptions } from "./engine/engine.js";
-export { createPool } from "./engine/pool.js";
 export type { MemberView, Pool, PoolEvent, PoolMember, PoolOptions, PoolSlot } from "./engine/pool.js";
-export { isVanished } from "./engine/call-retry.js";
 export type * from "./engine/types.js";
 export { createLocalProvider } from "./providers/local/local.js";
 export type { LocalProviderOptions } from "./providers/local/local.js";
@@ -30,12 +27,6 @@ export type { AciProviderOptions } from "./providers/aci/aci.js";
 export { createFileStateStore } from "./state/file.js";
 export type { FileStateStoreOptions } from "./state/file.js";
 export type { BlobStateDeps } from "./state/blob.js";
-export { startBackend } from "./backend/server.js";
-export type { BackendOptions, RunningBackend } from "./backend/server.js";
-export { startHttpServer } from "./http/server.js";
-export type { HttpServer, HttpServerOptions } from "./http/server.js";
-export { createImaginaryClient } from "./client/client.js";
-export type { HealthInfo, ImaginaryClient, ImaginaryClientOptions } from "./client/client.js";
 
 /** The Azure Container Instances provider; loads the Azure SDK on first use. */
 export async function createAciProvider(options: AciProviderOptions): Promise<Provider> {

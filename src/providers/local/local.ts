@@ -64,7 +64,7 @@ export interface LocalProviderOptions {
 /** Creates the local provider. (Long only for its methods, each short: they share the registry, the clock and the bounds.) */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const clock = options.clock ?? systemClock;
-  const cliPath = options.cliPath ?? fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
+  const cliPath = options.cliPath ?? fileURLToPath(new URL("../../../bin/aciimg.js", import.meta.url));
   const logDir = options.logDir ?? join(dirname(defaultStatePath(options.env)), "local");
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
