@@ -14,7 +14,7 @@ import { formatDuration } from "../../units.js";
 import { driftWarning } from "../backend-settings.js";
 import { printWarning } from "../context.js";
 import type { ImagePlan } from "./plan.js";
-import type { createBatchReport } from "./run.js";
+import type { createBatchReport } from "./batch-report.js";
 import { backendCpus } from "./io.js";
 import { runJobs, type BatchContext, type Job, type Route } from "./one.js";
 
