@@ -148,6 +148,12 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
     expect(imports.filter((entry) => entry.file.startsWith("engine/") && forbidden.includes(partOf(entry.module)))).toEqual([]);
   });
 
+  it("no source file is over 300 lines (a file is one idea; past that, split it by meaning)", () => {
+    const lineCount = (path: string) => readFileSync(path, "utf8").trimEnd().split("\n").length;
+    const long = sourceFiles(srcDir).map((path) => `${relative(srcDir, path)}: ${lineCount(path)}`).filter((entry) => Number(entry.split(": ")[1]) > 300);
+    expect(long).toEqual([]);
+  });
+
   it("every import follows the table or a listed exception", () => {
     expect(violations()).toEqual([]);
   });
