@@ -131,75 +131,86 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
   }
 }
 
-/** Maps any error from an Azure SDK call to an AciimgError (AciimgErrors pass through). (Long as one switch over ARM's error codes, each case a message.) */
+/** Maps any error from an Azure SDK call to an AciimgError (AciimgErrors pass through). */
 export function mapAzureError(error: unknown, ctx: AzureErrorContext): AciimgError {
   if (isAciimgError(error)) return error;
   if (isAbortError(error)) {
     return new AciimgError("E_ABORTED", `${ctx.action}: cancelled`, { cause: error });
   }
-  if (error instanceof Error && credentialErrorNames.has(error.name)) {
-    const reasons = (error as Error & { errors?: unknown[] }).errors;
-    const list = Array.isArray(reasons)
-      ? reasons.map((e) => `  - ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`).join("\n")
-      : `  - ${error.message.split("\n")[0]}`;
-    return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: no Azure credentials. ${NO_CREDENTIALS_HELP}\nTried:\n${list}`, {
-      cause: error,
-    });
-  }
+  if (error instanceof Error && credentialErrorNames.has(error.name)) return noCredentialsError(error, ctx);
   const rest = asRestError(error);
-  if (rest) {
-    const detail = `${rest.statusCode ?? "no response"} ${rest.code ?? ""}: ${rest.message.slice(0, 300)}`.replace(/\s+/g, " ").trim();
-    const known = rest.statusCode === 429 ? undefined : byArmCode(rest.code, detail, ctx, error);
-    if (known) return known;
-    if (rest.statusCode === 401) {
-      return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: Azure rejected the token (${detail}). ${NO_CREDENTIALS_HELP}`, {
-        cause: error,
-      });
-    }
-    if (rest.statusCode === 403) {
-      return new AciimgError("E_FORBIDDEN", `cannot ${ctx.action}: access denied (${detail}). ${ROLE_HELP}`, { cause: error });
-    }
-    if (rest.statusCode === 429) {
-      const after = retryAfterOf(rest);
-      return new AciimgError(
-        "E_THROTTLED",
-        `cannot ${ctx.action}: Azure Resource Manager is throttling requests (${detail})` +
-          `${after ? `; it asked to retry after ${after} s` : ""}. Wait and retry; fewer parallel aciimg runs help.`,
-        { cause: error, detail: { retryAfter: after } },
-      );
-    }
-    if (rest.statusCode !== undefined && rest.statusCode >= 500) {
-      return new AciimgError(
-        "E_AZURE",
-        `cannot ${ctx.action}: Azure answered ${detail} after retries. This is usually transient: retry in a minute; see https://status.azure.com.`,
-        { cause: error },
-      );
-    }
-    if (rest.statusCode === undefined) {
-      return new AciimgError(
-        "E_AZURE",
-        `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). Check the network and AZURE_ARM_ENDPOINT.`,
-        { cause: error },
-      );
-    }
-    return new AciimgError("E_AZURE", `cannot ${ctx.action}: Azure answered ${detail}.`, { cause: error });
-  }
+  if (rest) return armAnswerError(rest, error, ctx);
   if (error instanceof Error && error.message.startsWith("The long-running operation has failed")) {
-    const armCode = lroErrorCode(error.message);
-    const detail = error.message.replace(/^The long-running operation has failed\.?\s*/, "") || "no error details";
-    const known = byArmCode(armCode, detail, ctx, error);
-    if (known) {
-      if (ctx.events?.length) known.message += eventsText(ctx);
-      return known;
-    }
-    return new AciimgError(
-      "E_PROVISION",
-      `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, its tag and the registry settings.`,
-      { cause: error, detail: { armCode } },
-    );
+    return provisionFailedError(error, ctx);
   }
   if (error instanceof Error && /Operation was canceled/i.test(error.message)) {
     return new AciimgError("E_PROVISION", `cannot ${ctx.action}: Azure cancelled the operation.${eventsText(ctx)}`, { cause: error });
   }
   return new AciimgError("E_INTERNAL", `cannot ${ctx.action}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** No credential in the chain worked: each one's reason, and how to log in. */
+function noCredentialsError(error: Error, ctx: AzureErrorContext): AciimgError {
+  const reasons = (error as Error & { errors?: unknown[] }).errors;
+  const list = Array.isArray(reasons)
+    ? reasons.map((e) => `  - ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`).join("\n")
+    : `  - ${error.message.split("\n")[0]}`;
+  return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: no Azure credentials. ${NO_CREDENTIALS_HELP}\nTried:\n${list}`, {
+    cause: error,
+  });
+}
+
+/** ARM answered with an error (or not at all): by its error code where known, else by its status. */
+function armAnswerError(rest: RestErrorLike, error: unknown, ctx: AzureErrorContext): AciimgError {
+  const detail = `${rest.statusCode ?? "no response"} ${rest.code ?? ""}: ${rest.message.slice(0, 300)}`.replace(/\s+/g, " ").trim();
+  const known = rest.statusCode === 429 ? undefined : byArmCode(rest.code, detail, ctx, error);
+  if (known) return known;
+  if (rest.statusCode === 401) {
+    return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: Azure rejected the token (${detail}). ${NO_CREDENTIALS_HELP}`, {
+      cause: error,
+    });
+  }
+  if (rest.statusCode === 403) {
+    return new AciimgError("E_FORBIDDEN", `cannot ${ctx.action}: access denied (${detail}). ${ROLE_HELP}`, { cause: error });
+  }
+  if (rest.statusCode === 429) {
+    const after = retryAfterOf(rest);
+    return new AciimgError(
+      "E_THROTTLED",
+      `cannot ${ctx.action}: Azure Resource Manager is throttling requests (${detail})` +
+        `${after ? `; it asked to retry after ${after} s` : ""}. Wait and retry; fewer parallel aciimg runs help.`,
+      { cause: error, detail: { retryAfter: after } },
+    );
+  }
+  if (rest.statusCode !== undefined && rest.statusCode >= 500) {
+    return new AciimgError(
+      "E_AZURE",
+      `cannot ${ctx.action}: Azure answered ${detail} after retries. This is usually transient: retry in a minute; see https://status.azure.com.`,
+      { cause: error },
+    );
+  }
+  if (rest.statusCode === undefined) {
+    return new AciimgError(
+      "E_AZURE",
+      `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). Check the network and AZURE_ARM_ENDPOINT.`,
+      { cause: error },
+    );
+  }
+  return new AciimgError("E_AZURE", `cannot ${ctx.action}: Azure answered ${detail}.`, { cause: error });
+}
+
+/** A long-running operation (a group's create) failed: by ARM's error code where known, with the container's events. */
+function provisionFailedError(error: Error, ctx: AzureErrorContext): AciimgError {
+  const armCode = lroErrorCode(error.message);
+  const detail = error.message.replace(/^The long-running operation has failed\.?\s*/, "") || "no error details";
+  const known = byArmCode(armCode, detail, ctx, error);
+  if (known) {
+    if (ctx.events?.length) known.message += eventsText(ctx);
+    return known;
+  }
+  return new AciimgError(
+    "E_PROVISION",
+    `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, its tag and the registry settings.`,
+    { cause: error, detail: { armCode } },
+  );
 }
