@@ -21,7 +21,7 @@ import { believedCreatedAt } from "./created-at.js";
 import { isProvisionerDead } from "./ensure.js";
 import { foreignOf, ownershipOf } from "./owner.js";
 import { memberIndex, poolOf } from "./pool-names.js";
-import type { BackendRef, Clock, Provider, ReapReport, StateStore } from "./types.js";
+import type { BackendRecord, BackendRef, Clock, Provider, ReapReport, StateStore } from "./types.js";
 
 export interface ReapContext {
   provider: Provider;
@@ -48,50 +48,66 @@ const listedRefOf = (ref: BackendRef, now: number): BackendRef => {
   return believedCreatedAt(ref.createdAt, now) === undefined ? rest : { ...rest, createdAt: ref.createdAt as string };
 };
 
-/** Runs one reap pass: the recorded backend (idle or gone), then orphans and others' backends from the provider's list. (Long for those two halves, which share the report.) */
-export async function reapBackends(context: ReapContext, options: { idleMs: number; dryRun?: boolean; signal?: AbortSignal }): Promise<ReapReport> {
-  const { provider, store, clock } = context;
-  const dryRun = options.dryRun ?? false;
-  const report: ReapReport = { removed: [], kept: [], foreign: [], dryRun };
+type ReapOptions = { idleMs: number; dryRun?: boolean; signal?: AbortSignal };
 
-  const state = await store.read();
+/** Runs one reap pass: the recorded backends (idle or gone), then orphans and others' backends from the provider's list. */
+export async function reapBackends(context: ReapContext, options: ReapOptions): Promise<ReapReport> {
+  const report: ReapReport = { removed: [], kept: [], foreign: [], dryRun: options.dryRun ?? false };
+  const state = await context.store.read();
   for (const record of Object.values(state.backends)) {
-    if (record.provider !== provider.kind) continue;
-    if (record.status === "provisioning") {
-      if (!isProvisionerDead(record, context)) {
-        report.kept.push({ ...refOf(record), reason: "provisioning" });
-      } else if (!dryRun) {
-        // An abandoned claim names no backend; clearing it lets the next ensure claim again.
-        await store.update((s) => {
-          if (s.backends[record.name]?.id === record.id) delete s.backends[record.name];
-        });
-      }
-      continue;
-    }
-    const idleMs = clock.now() - Date.parse(record.lastUsed);
-    if (!(idleMs > options.idleMs)) {
-      report.kept.push({ ...refOf(record), reason: "in-use", idleMs });
-      continue;
-    }
-    if (dryRun) {
-      report.removed.push({ ...refOf(record), reason: "idle", idleMs });
-      continue;
-    }
-    const taken = await store.update((s) => {
-      const current = s.backends[record.name];
-      if (!current || current.id !== record.id || current.status !== "running") return undefined;
-      if (!(clock.now() - Date.parse(current.lastUsed) > options.idleMs)) return undefined;
-      delete s.backends[record.name];
-      return current;
-    });
-    if (!taken) {
-      report.kept.push({ ...refOf(record), reason: "in-use", idleMs: clock.now() - Date.parse(record.lastUsed) });
-      continue;
-    }
-    await provider.delete(taken, options.signal);
-    report.removed.push({ ...refOf(taken), reason: "idle", idleMs: clock.now() - Date.parse(taken.lastUsed) });
+    if (record.provider !== context.provider.kind) continue;
+    if (record.status === "provisioning") await reapClaim(context, record, report);
+    else await reapRecorded(context, record, options, report);
   }
+  await reapListed(context, options, report);
+  return report;
+}
 
+/** A provisioning claim: kept while its provisioner lives, cleared once it is dead. */
+async function reapClaim(context: ReapContext, record: BackendRecord, report: ReapReport): Promise<void> {
+  if (!isProvisionerDead(record, context)) {
+    report.kept.push({ ...refOf(record), reason: "provisioning" });
+  } else if (!report.dryRun) {
+    // An abandoned claim names no backend; clearing it lets the next ensure claim again.
+    await context.store.update((s) => {
+      if (s.backends[record.name]?.id === record.id) delete s.backends[record.name];
+    });
+  }
+}
+
+/**
+ * A running backend in the state: deleted when idle past the limit, taken out of the state first
+ * (only if it is still that backend and still idle), so a batch that just used it keeps it.
+ */
+async function reapRecorded(context: ReapContext, record: BackendRecord, options: ReapOptions, report: ReapReport): Promise<void> {
+  const { provider, store, clock } = context;
+  const idleMs = clock.now() - Date.parse(record.lastUsed);
+  if (!(idleMs > options.idleMs)) {
+    report.kept.push({ ...refOf(record), reason: "in-use", idleMs });
+    return;
+  }
+  if (report.dryRun) {
+    report.removed.push({ ...refOf(record), reason: "idle", idleMs });
+    return;
+  }
+  const taken = await store.update((s) => {
+    const current = s.backends[record.name];
+    if (!current || current.id !== record.id || current.status !== "running") return undefined;
+    if (!(clock.now() - Date.parse(current.lastUsed) > options.idleMs)) return undefined;
+    delete s.backends[record.name];
+    return current;
+  });
+  if (!taken) {
+    report.kept.push({ ...refOf(record), reason: "in-use", idleMs: clock.now() - Date.parse(record.lastUsed) });
+    return;
+  }
+  await provider.delete(taken, options.signal);
+  report.removed.push({ ...refOf(taken), reason: "idle", idleMs: clock.now() - Date.parse(taken.lastUsed) });
+}
+
+/** What the provider lists but the state does not know: others' backends reported, our orphans deleted once old enough. */
+async function reapListed(context: ReapContext, options: ReapOptions, report: ReapReport): Promise<void> {
+  const { provider, store, clock } = context;
   // List first, then read the state: a backend recorded in between is known, not an orphan.
   const listed = await provider.list(options.signal);
   const after = await store.read();
@@ -116,8 +132,7 @@ export async function reapBackends(context: ReapContext, options: { idleMs: numb
       report.kept.push({ ...listedRefOf(ref, now), reason: "provisioning" });
       continue;
     }
-    if (!dryRun) await provider.delete(ref, options.signal);
+    if (!report.dryRun) await provider.delete(ref, options.signal);
     report.removed.push({ ...listedRefOf(ref, now), reason: "orphan" });
   }
-  return report;
 }
