@@ -64,7 +64,7 @@ async function inspect(
   }
 }
 
-/** Answers one request to an image route (everything but `/` and `/health`). (Long for imaginary's check order, kept in one readable sequence: imaginary-api.md §1.8.) */
+/** Answers one request to an image route (everything but `/` and `/health`), in imaginary's check order (imaginary-api.md §1.8). */
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;
   if (r.op === "watermarkimage") {
@@ -99,29 +99,15 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (!parsed.ok) return r.sendError(res, parsed.status, parsed.message);
     const failOn = failOnOf(r.query);
     if (!failOn.ok) return r.sendError(res, failOn.status, failOn.message);
-    let options: ImageOptions = parsed.value;
-    if (options.type === "auto") {
-      errorHeaders = { Vary: "Accept" }; // set on errors too (§1.7)
-      const { type: _auto, ...rest } = options;
-      const negotiated = negotiateType(req.headers.accept ?? "");
-      options = negotiated ? { ...rest, type: negotiated } : rest;
-    }
-    // /info reports everything libvips knows; other ops only need the size and orientation.
-    const header = r.op === "info" ? undefined : readHeader(bytes, type);
-    const inspected = header ? undefined : await inspect(bytes, type, failOn.value);
-    const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
+    const options = negotiated(parsed.value, req.headers.accept);
+    if (parsed.value.type === "auto") errorHeaders = { Vary: "Accept" }; // set on errors too (§1.7)
+    const { info, inspected } = await inputInfoOf(r.op, bytes, type, failOn.value);
     if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
     releaseWork = await r.slots.work.acquire(abort.signal);
     // The bound runs from here: waiting for a slot is not work (deadline.ts).
     const deadline = startDeadline(limits.maxRenderTimeMs);
 
-    if (r.op === "info" && inspected) {
-      const m = inspected.meta;
-      return sendBody(res, Buffer.from(JSON.stringify({
-        width: m.width, height: m.height, type: m.format === "heif" ? "avif" : m.format, space: m.space ?? "srgb",
-        hasAlpha: m.hasAlpha ?? false, hasProfile: m.hasProfile ?? false, channels: m.channels ?? 0, orientation: m.orientation ?? 0,
-      })), { "Content-Type": "application/json" });
-    }
+    if (r.op === "info" && inspected) return sendInfo(res, inspected.meta);
     let result: ImageResult;
     if (r.op === "pipeline") {
       const checked = validateRequest("pipeline", r.query);
@@ -138,13 +124,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
       return r.sendError(res, 501, messages.notImplemented);
     }
     if (abort.signal.aborted) return;
-    sendBody(res, result.data, {
-      "Content-Type": mimeOf[result.type],
-      "Image-Width": String(result.width),
-      "Image-Height": String(result.height),
-      ...framesHeaders(result),
-      ...errorHeaders,
-    });
+    sendResult(res, result, errorHeaders);
   } catch (error) {
     if (abort.signal.aborted) return;
     if (error instanceof ImagingError) return r.sendError(res, error.status, error.message, errorHeaders);
@@ -155,6 +135,40 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     releaseWork();
     release();
   }
+}
+
+/** `type=auto`: the type the Accept header prefers, or none (the input's own type). */
+function negotiated(options: ImageOptions, accept: string | undefined): ImageOptions {
+  if (options.type !== "auto") return options;
+  const { type: _auto, ...rest } = options;
+  const type = negotiateType(accept ?? "");
+  return type ? { ...rest, type } : rest;
+}
+
+/** /info reports everything libvips knows; other ops only need the size and orientation, read from the header. */
+async function inputInfoOf(op: ImageRequest["op"], bytes: Buffer, type: InputType, failOn: FailOn) {
+  const header = op === "info" ? undefined : readHeader(bytes, type);
+  const inspected = header ? undefined : await inspect(bytes, type, failOn);
+  const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
+  return { info, inspected };
+}
+
+/** /info's answer, in imaginary's field names. */
+function sendInfo(res: ServerResponse, m: Metadata): void {
+  sendBody(res, Buffer.from(JSON.stringify({
+    width: m.width, height: m.height, type: m.format === "heif" ? "avif" : m.format, space: m.space ?? "srgb",
+    hasAlpha: m.hasAlpha ?? false, hasProfile: m.hasProfile ?? false, channels: m.channels ?? 0, orientation: m.orientation ?? 0,
+  })), { "Content-Type": "application/json" });
+}
+
+function sendResult(res: ServerResponse, result: ImageResult, errorHeaders: Record<string, string>): void {
+  sendBody(res, result.data, {
+    "Content-Type": mimeOf[result.type],
+    "Image-Width": String(result.width),
+    "Image-Height": String(result.height),
+    ...framesHeaders(result),
+    ...errorHeaders,
+  });
 }
 
 /**
