@@ -130,17 +130,25 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
     expect(has("state/file.ts", "state/lock", false)).toBe(true); // import { withLock } from
     expect(has("state/lock.ts", "engine/types", true)).toBe(true); // import type { Clock } from
     expect(has("engine/types.ts", "client/types", true)).toBe(true); // export type { … } from
-    expect(has("cli/program.ts", "cli/commands/process", false)).toBe(true); // await import("…")
+    expect(has("cli/program.ts", "cli/batch/run", false)).toBe(true); // await import("…")
   });
 
   it("protocol/ is the leaf: it imports no other part", () => {
+    expect(imports.filter((entry) => entry.file.startsWith("protocol/")).length).toBeGreaterThan(10);
     expect(imports.filter((entry) => entry.file.startsWith("protocol/") && !entry.module.startsWith("protocol/") && !neutral.has(entry.module))).toEqual([]);
   });
 
   it("client/ imports only the protocol, and the protocol never the client", () => {
+    expect(imports.filter((entry) => entry.file.startsWith("client/")).length).toBeGreaterThan(10);
     const outside = (entry: Import) => !["client", "protocol"].includes(partOf(entry.module)) && !neutral.has(entry.module);
     expect(imports.filter((entry) => entry.file.startsWith("client/") && outside(entry))).toEqual([]);
     expect(imports.filter((entry) => entry.file.startsWith("protocol/") && partOf(entry.module) === "client")).toEqual([]);
+  });
+
+  it("cli/commands/ is thin: only the program loads a command, and the batch reads its options' types", () => {
+    const intoCommands = imports.filter((entry) => entry.module.startsWith("cli/commands/") && !entry.file.startsWith("cli/commands/"));
+    expect(intoCommands.filter((entry) => entry.file !== "cli/program.ts" && !entry.isTypeOnly)).toEqual([]);
+    expect(imports.some((entry) => entry.file.startsWith("cli/batch/") && !entry.module.startsWith("cli/batch/"))).toBe(true);
   });
 
   it("engine/ names no concrete provider, store or surface", () => {
