@@ -13,6 +13,7 @@ import sharp from "sharp";
 import { AciimgError } from "../errors.js";
 import { keyChecker, presentedKey } from "../protocol/auth.js";
 import { isOperationName, type OperationName } from "../protocol/operations.js";
+import { builtInServer } from "../protocol/frames.js";
 import { answerThenLinger, hasUnreadBody, lingerBounds } from "../protocol/linger.js";
 import { errorBody, messages, refusedMethod } from "../protocol/replies.js";
 import { handleImage } from "./handler.js";
@@ -254,7 +255,7 @@ function createHandle(backend: {
   renderEnv?: NodeJS.ProcessEnv;
 }): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { isKey, slots, buffers, limits, status, refuse, mount, renderEnv } = backend;
-  const serverHeader = `aciimg-backend (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
+  const serverHeader = `${builtInServer} (sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips})`;
   return async (req, res) => {
     res.setHeader("Server", serverHeader);
     const url = new URL(req.url ?? "/", "http://backend.invalid");

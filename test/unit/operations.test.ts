@@ -128,6 +128,9 @@ describe("pipeline JSON", () => {
     expect(err('[{"operation":"resize","params":{"width":true}}]')).toBe('Error while processing the image: error while processing parameter "width" with value %!q(bool=true), error: unsupported value');
     expect(err('[{"operation":"watermark","params":{"text":5}}]')).toContain("with value %!q(float64=5), error: unsupported value");
     expect(err('[{"operation":"resize","params":{"width":null}}]')).toContain("with value %!q(<nil>)");
+    expect(err('[{"operation":"watermark","params":{"text":1000000}}]')).toContain("with value %!q(float64=1e+06), error");
+    expect(err('[{"operation":"resize","params":{"width":[1,{"b":null,"a":"x"}]}}]'))
+      .toContain('with value [%!q(float64=1) map["a":"x" "b":<nil>]], error: unsupported value');
   });
   test("validateRequest decodes operations on any route, as imaginary does", () => {
     const r = validateRequest("resize", q("width=5&operations=" + encodeURIComponent("[{")));

@@ -27,6 +27,8 @@ export interface InputFile {
   identity: string;
   /** A new stream of the file's bytes on every call (a retried call sends it again). */
   body: () => Readable;
+  /** The file's first bytes (up to `pieceBytes`), read with the check; until `release`, which lends them on. */
+  head: () => Buffer;
   /** The call is over (answered, failed or abandoned): its first piece may be reused. Idempotent. */
   release(): void;
 }
@@ -76,7 +78,7 @@ export async function openInput(path: string, name: string, identity?: string, s
       if (problem) throw problem;
       const version = versionOf(stats);
       const body = (): Readable => Readable.from(pieces(path, name, size, first, version), { objectMode: false });
-      return { size, identity: fileIdentityOf(stats), body, release };
+      return { size, identity: fileIdentityOf(stats), body, head: () => first, release };
     } catch (error) {
       release();
       throw error;

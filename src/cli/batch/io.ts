@@ -10,7 +10,7 @@ import { oversizeMessage, warnDrift } from "../backend-settings.js";
 import { AciimgError } from "../../errors.js";
 import type { BackendRecord } from "../../engine/types.js";
 import { createImaginaryClient } from "../../client/client.js";
-import { flattenedHeader, flattenedWarning } from "../../protocol/frames.js";
+import { framesWarning } from "../../protocol/frames.js";
 import { formatBytes } from "../../units.js";
 import { withEngine } from "../context.js";
 import { problemOf } from "./input-file.js";
@@ -84,11 +84,11 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
           if (refusal instanceof AciimgError && refusal !== error) return fail(refusal);
           throw refusal;
         }
-        const warning = flattenedWarning(response.headers[flattenedHeader]);
-        if (warning && !reporter) process.stderr.write(`aciimg: warning: the image on stdin: ${warning}\n`);
         if (response.status >= 400) {
           return fail(new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`));
         }
+        const warning = framesWarning(response.headers, () => bytes);
+        if (warning && !reporter) process.stderr.write(`aciimg: warning: the image on stdin: ${warning}\n`);
         if (!target || !reporter) {
           await pipeline(response.body, process.stdout);
           return 0;

@@ -7,7 +7,7 @@
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
 import { fileChangedStatus } from "../../protocol/file-identity.js";
-import { flattenedHeader, flattenedWarning } from "../../protocol/frames.js";
+import { framesWarning } from "../../protocol/frames.js";
 import { messages } from "../../protocol/replies.js";
 import type { BackendRecord, ImageRequest, ImageResponse } from "../../engine/types.js";
 import { checkedBody, checkedFile, fileVersion, openInput, type InputFile } from "./input-file.js";
@@ -87,10 +87,14 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
   const { plan, signal } = context;
   let response: ImageResponse | undefined;
   let input: InputFile | undefined;
+  // Its first bytes, for framesWarning. A backend that reads the file itself is the built-in one,
+  // which says what became of the frames: none are needed.
+  let head: () => Uint8Array = () => new Uint8Array(0);
   try {
     if (readsOurFiles(target.record)) response = await callReading(context, job, target);
     if (response === undefined) {
       input = await openInput(job.realPath, job.input, job.identity, context.screenSvg);
+      head = input.head;
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
       const { op, query } = plan.requestFor(job.type);
@@ -103,7 +107,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
     const bytes = await writeAtomically(job.output, response.body, job.direct, context.requestTimeoutMs);
     const width = Number(response.headers["image-width"]);
     const height = Number(response.headers["image-height"]);
-    const warning = flattenedWarning(response.headers[flattenedHeader]);
+    const warning = framesWarning(response.headers, head);
     return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}), ...(warning ? { warning } : {}) };
   } catch (error) {
     response?.body.destroy();
