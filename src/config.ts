@@ -108,7 +108,12 @@ type Sources = ReturnType<typeof settingSources>;
  * Resolves the configuration from flags, environment, config file and defaults. Settings are
  * parsed in the order of the result, which is the order bad values are reported in.
  */
-export function loadConfig(overrides: ConfigOverrides = {}, env: Env = {}, cwd: string = ".", options: LoadConfigOptions = {}): Config {
+export function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: Env = {},
+  cwd: string = ".",
+  options: LoadConfigOptions = {},
+): Config {
   const { configFile, file, hasFile } = configFileOf(overrides, env, cwd, options);
   const sources = settingSources(env, file, configFile);
   const subscriptionId = str(sources.pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"));

@@ -64,7 +64,10 @@ async function inspect(
   }
 }
 
-/** Answers one request to an image route (everything but `/` and `/health`), in imaginary's check order (imaginary-api.md §1.8). */
+/**
+ * Answers one request to an image route (everything but `/` and `/health`), in imaginary's check
+ * order (imaginary-api.md §1.8).
+ */
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;
   if (r.op === "watermarkimage") {

@@ -50,7 +50,10 @@ const listedRefOf = (ref: BackendRef, now: number): BackendRef => {
 
 type ReapOptions = { idleMs: number; dryRun?: boolean; signal?: AbortSignal };
 
-/** Runs one reap pass: the recorded backends (idle or gone), then orphans and others' backends from the provider's list. */
+/**
+ * Runs one reap pass: the recorded backends (idle or gone), then orphans and others' backends
+ * from the provider's list.
+ */
 export async function reapBackends(context: ReapContext, options: ReapOptions): Promise<ReapReport> {
   const report: ReapReport = { removed: [], kept: [], foreign: [], dryRun: options.dryRun ?? false };
   const state = await context.store.read();
@@ -79,7 +82,9 @@ async function reapClaim(context: ReapContext, record: BackendRecord, report: Re
  * A running backend in the state: deleted when idle past the limit, taken out of the state first
  * (only if it is still that backend and still idle), so a batch that just used it keeps it.
  */
-async function reapRecorded(context: ReapContext, record: BackendRecord, options: ReapOptions, report: ReapReport): Promise<void> {
+async function reapRecorded(
+  context: ReapContext, record: BackendRecord, options: ReapOptions, report: ReapReport,
+): Promise<void> {
   const { provider, store, clock } = context;
   const idleMs = clock.now() - Date.parse(record.lastUsed);
   if (!(idleMs > options.idleMs)) {
@@ -105,7 +110,10 @@ async function reapRecorded(context: ReapContext, record: BackendRecord, options
   report.removed.push({ ...refOf(taken), reason: "idle", idleMs: clock.now() - Date.parse(taken.lastUsed) });
 }
 
-/** What the provider lists but the state does not know: others' backends reported, our orphans deleted once old enough. */
+/**
+ * What the provider lists but the state does not know: others' backends reported, our orphans
+ * deleted once old enough.
+ */
 async function reapListed(context: ReapContext, options: ReapOptions, report: ReapReport): Promise<void> {
   const { provider, store, clock } = context;
   // List first, then read the state: a backend recorded in between is known, not an orphan.

@@ -27,7 +27,8 @@ const publicNames = [
 
 /** The parts the public functions are made of: each must fail to import, by type as well as at run time. */
 const internalNames = [
-  "createPool", "isVanished", "startBackend", "startHttpServer", "createImaginaryClient", "backendSpecOf", "createEngine",
+  "createPool", "isVanished", "startBackend", "startHttpServer", "createImaginaryClient", "backendSpecOf",
+  "createEngine",
 ];
 
 /** A consumer's file that uses the public types and would import the internals, each expected to fail. */
@@ -43,7 +44,8 @@ export const exitCode: number = errorCodes[code];
 export const error = new AciimgError(code, "x", { cause: new Error("y") } satisfies AciimgErrorOptions);
 export const local = (options: LocalProviderOptions): Provider => createLocalProvider(options);
 export async function slotOf(config: Config, signal: AbortSignal): Promise<PoolSlot> {
-  const pool: Pool = await openPool(config, { initialWindow: (record: BackendRecord) => record.spec.cpu * 2 }, {} as OpenOptions);
+  const window = (record: BackendRecord) => record.spec.cpu * 2;
+  const pool: Pool = await openPool(config, { initialWindow: window }, {} as OpenOptions);
   await pool.start(signal);
   return pool.acquire(signal);
 }

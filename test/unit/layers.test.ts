@@ -135,20 +135,27 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
 
   it("protocol/ is the leaf: it imports no other part", () => {
     expect(imports.filter((entry) => entry.file.startsWith("protocol/")).length).toBeGreaterThan(10);
-    expect(imports.filter((entry) => entry.file.startsWith("protocol/") && !entry.module.startsWith("protocol/") && !neutral.has(entry.module))).toEqual([]);
+    const outside = (entry: Import) => !entry.module.startsWith("protocol/") && !neutral.has(entry.module);
+    expect(imports.filter((entry) => entry.file.startsWith("protocol/") && outside(entry))).toEqual([]);
   });
 
   it("client/ imports only the protocol, and the protocol never the client", () => {
     expect(imports.filter((entry) => entry.file.startsWith("client/")).length).toBeGreaterThan(10);
-    const outside = (entry: Import) => !["client", "protocol"].includes(partOf(entry.module)) && !neutral.has(entry.module);
+    const outside = (entry: Import) =>
+      !["client", "protocol"].includes(partOf(entry.module)) && !neutral.has(entry.module);
     expect(imports.filter((entry) => entry.file.startsWith("client/") && outside(entry))).toEqual([]);
-    expect(imports.filter((entry) => entry.file.startsWith("protocol/") && partOf(entry.module) === "client")).toEqual([]);
+    const intoClient = imports.filter(
+      (entry) => entry.file.startsWith("protocol/") && partOf(entry.module) === "client",
+    );
+    expect(intoClient).toEqual([]);
   });
 
   it("cli/commands/ is thin: only the program loads a command, and the batch reads its options' types", () => {
-    const intoCommands = imports.filter((entry) => entry.module.startsWith("cli/commands/") && !entry.file.startsWith("cli/commands/"));
+    const intoCommands = imports.filter(
+      (entry) => entry.module.startsWith("cli/commands/") && !entry.file.startsWith("cli/commands/"),
+    );
     expect(intoCommands.filter((entry) => entry.file !== "cli/program.ts" && !entry.isTypeOnly)).toEqual([]);
-    expect(imports.some((entry) => entry.file.startsWith("cli/batch/") && !entry.module.startsWith("cli/batch/"))).toBe(true);
+    expect(imports.filter((entry) => entry.file.startsWith("cli/batch/")).length).toBeGreaterThan(10);
   });
 
   it("engine/ names no concrete provider, store or surface", () => {
@@ -158,7 +165,9 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
 
   it("no source file is over 300 lines (a file is one idea; past that, split it by meaning)", () => {
     const lineCount = (path: string) => readFileSync(path, "utf8").trimEnd().split("\n").length;
-    const long = sourceFiles(srcDir).map((path) => `${relative(srcDir, path)}: ${lineCount(path)}`).filter((entry) => Number(entry.split(": ")[1]) > 300);
+    const long = sourceFiles(srcDir)
+      .map((path) => ({ file: relative(srcDir, path), lines: lineCount(path) }))
+      .filter((entry) => entry.lines > 300);
     expect(long).toEqual([]);
   });
 
