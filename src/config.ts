@@ -15,8 +15,8 @@ import { failOnLevels, isFailOn, type FailOn } from "./imaginary/fail-on.js";
 /**
  * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
  * Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks -max-allowed-resolution;
- * imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env var, so the key
- * never appears in the ARM-visible `command` (src/providers/aci-spec.ts).
+ * docs/reference/imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env var, so
+ * the key never appears in the ARM-visible `command` (src/providers/aci-spec.ts).
  * From ghcr.io, not Docker Hub: ACI pulls from shared egress addresses, where Docker Hub's anonymous pull
  * limit shows up as RegistryErrorResponse; Nextcloud moved its AIO images to ghcr.io/nextcloud-releases for
  * that reason (nextcloud/all-in-one#6123). The tag is the one AIO's own helm chart pins:
@@ -207,7 +207,7 @@ function failOnLevel(value: Setting): FailOn {
   return level;
 }
 
-/** How a person raises the request timeout, as E_REQUEST_TIMEOUT's message tells them (README "Configuration"). */
+/** How a person raises the request timeout, as E_REQUEST_TIMEOUT's message tells them (docs/configuration.md). */
 export const requestTimeoutAdvice =
   "If the image is this costly, raise the limit: " +
   '--request-timeout, ACIIMG_REQUEST_TIMEOUT or "requestTimeout" in the config file.';
@@ -248,7 +248,7 @@ export function stateKeyParts(key: string): { name: string; member?: number | "l
 
 /**
  * The largest pool (`--backends`): ACI allows 100 cores and 300 creates an hour per region by
- * default (arm-notes.md), and each member is billed on its own; a typo of 100 must not start 100.
+ * default (docs/reference/arm-notes.md), and each member is billed on its own; a typo of 100 must not start 100.
  */
 export const maxBackends = 20;
 

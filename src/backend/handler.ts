@@ -1,5 +1,5 @@
 /**
- * One image request, in imaginary's check order (imaginary-api.md §1.3, controllers.go
+ * One image request, in imaginary's check order (docs/reference/imaginary-api.md §1.3, controllers.go
  * imageHandler): read the body (or, on a GET with a mount, the file: mount.ts) → empty 400 →
  * sniff 406 → params 400 → type 400 → size → 422 → operation (400 on any failure). An intake
  * slot is taken before the body is read and a work slot before libvips runs, so bodies and images
@@ -64,7 +64,10 @@ async function inspect(
   }
 }
 
-/** Answers one request to an image route (everything but `/` and `/health`). (Long for imaginary's check order, kept in one readable sequence: imaginary-api.md §1.8.) */
+/**
+ * Answers one request to an image route (everything but `/` and `/health`), in imaginary's check order, kept in one
+ * readable sequence (docs/reference/imaginary-api.md §1.8).
+ */
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;
   if (r.op === "watermarkimage") {

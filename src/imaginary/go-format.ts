@@ -1,6 +1,6 @@
 /**
  * Go's formatting, as imaginary's error texts show it: `%q` of strings and of JSON values, `%v`
- * of a float64 (imaginary-api.md §1.4, §1.6).
+ * of a float64 (docs/reference/imaginary-api.md §1.4, §1.6).
  */
 
 /** Go's %q for a string (close enough: JSON escaping is Go's for printable text). */
