@@ -44,7 +44,7 @@ export async function replaceAtomically<T>(target: string, fill: (handle: FileHa
 /**
  * replaceAtomically for content already in memory, with synchronous calls: a thumbnail's create,
  * write, close and rename are four thread-pool round trips that cost the caller more CPU than the
- * calls themselves (about 190 µs against 85 µs per file here). For small content on a local disk;
+ * calls themselves (about twice the calls' own time per file). For small content on a local disk;
  * the same guarantees (new temporary file, removed on failure). Returns the bytes written.
  */
 export function replaceAtomicallySync(target: string, data: Buffer, options: AtomicWriteOptions): number {

@@ -29,7 +29,7 @@ export function localRunDir(config: Config): string {
   return join(dirname(config.statePath), "local");
 }
 
-/** A local backend is healthy in about a second; ACI takes minutes (arm-notes.md). */
+/** A local backend is healthy in about a second; ACI takes minutes (docs/reference/arm-notes.md). */
 const localCreateTimeoutMs = 60_000;
 
 /** True when the state is in Azure Blob (the Functions app), not in the JSON file. */

@@ -52,7 +52,7 @@ export function armRetries(value: string): number {
 
 /**
  * The largest pool (`--backends`): ACI allows 100 cores and 300 creates an hour per region by
- * default (arm-notes.md), and each member is billed on its own; a typo of 100 must not start 100.
+ * default (docs/reference/arm-notes.md), and each member is billed on its own; a typo of 100 must not start 100.
  */
 export const maxBackends = 20;
 

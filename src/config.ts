@@ -22,8 +22,8 @@ export { maxBackends } from "./config-values.js";
 /**
  * The imaginary image ACI runs by default: Nextcloud's aio-imaginary, maintained (rebuilt with current
  * Alpine/libvips, newer imaginary than the 2020 h2non/imaginary:1.2.4, which lacks -max-allowed-resolution;
- * imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env var, so the key
- * never appears in the ARM-visible `command` (src/providers/aci/spec.ts).
+ * docs/reference/imaginary-api.md §2.4), and its /start.sh takes the API key from the IMAGINARY_SECRET env
+ * var, so the key never appears in the ARM-visible `command` (src/providers/aci/spec.ts).
  * From ghcr.io, not Docker Hub: ACI pulls from shared egress addresses, where Docker Hub's anonymous pull
  * limit shows up as RegistryErrorResponse; Nextcloud moved its AIO images to ghcr.io/nextcloud-releases for
  * that reason (nextcloud/all-in-one#6123). The tag is the one AIO's own helm chart pins:

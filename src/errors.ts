@@ -5,7 +5,7 @@
  * AggregateAuthenticationError, undici errors) are mapped once, where they occur.
  */
 
-/** Stable error codes. Documented in the README with their exit codes; never renamed. */
+/** Stable error codes. Documented in docs/cli.md with their exit codes; never renamed. */
 export const errorCodes = {
   /** A flag, parameter or config value is malformed. */
   E_USAGE: 2,
@@ -79,7 +79,7 @@ export class AciimgError extends Error {
     this.detail = options.detail;
   }
 
-  /** The process exit code the CLI uses for this error (README "Exit codes"). */
+  /** The process exit code the CLI uses for this error (docs/cli.md "Exit codes"). */
   get exitCode(): number {
     return errorCodes[this.code];
   }

@@ -42,7 +42,7 @@ export async function createBlobStateStore(options: BlobStateConfig, deps?: Blob
 
 /** One image through an engine, as `aciimg process` sends it: an imaginary operation and its parameters. */
 export interface ProcessImageRequest {
-  /** imaginary operation, e.g. "resize", "crop", "convert", "pipeline" (imaginary-api.md §1). */
+  /** imaginary operation, e.g. "resize", "crop", "convert", "pipeline" (docs/reference/imaginary-api.md §1). */
   operation: string;
   /** Its query parameters, e.g. `{ width: 300, height: 200, type: "webp" }`. */
   params?: Record<string, string | number | boolean>;

@@ -3,8 +3,8 @@
  * registry (entries name processes to stop and files to remove), so, as ssh does for ~/.ssh, it
  * refuses one that another user owns or that others can write: whoever can write there could plant
  * what aciimg then acts on. Its parents are checked too, as ssh's StrictModes checks the path to
- * ~/.ssh: whoever can write a parent can rename the directory away and put their own in its place
- * (issue 22, point 6), so each must be ours or root's and writable by no one else unless sticky
+ * ~/.ssh: whoever can write a parent can rename the directory away and put their own in its place,
+ * so each must be ours or root's and writable by no one else unless sticky
  * (a 0700 directory of ours under /tmp is safe: no one else can rename or remove it there).
  * Used by the file state store (the state file's directory) and the local provider (`local/`).
  */

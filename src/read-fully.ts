@@ -1,7 +1,7 @@
 /**
  * Reading a whole range of an open file with synchronous calls: neutral, used by the backend's
  * file source and the CLI's input checks, where a read is a few microseconds from the page cache
- * and a thread-pool round trip would cost more (issue 15).
+ * and a thread-pool round trip would cost more.
  */
 import { readSync } from "node:fs";
 

@@ -1,6 +1,6 @@
 /**
  * Reads the image of a request: the raw body, or the multipart field `file` (imaginary's
- * source_body.go, imaginary-api.md §1.2), with imaginary's messages. Unlike imaginary, which has
+ * source_body.go, docs/reference/imaginary-api.md §1.2), with imaginary's messages. Unlike imaginary, which has
  * no limit, the body is capped: a declared Content-Length over the cap is refused before reading,
  * and a streamed body is refused as soon as it crosses the cap (413).
  */

@@ -1,5 +1,5 @@
 /**
- * Estimates, from sizes and parameters only, of the work no input size bounds (issue 12, point 4):
+ * Estimates, from sizes and parameters only, of the work no input size bounds:
  * the text watermark's render and the blur's kernel. imaging.ts checks them against the output
  * pixel limit before any pixel work; the parameter-only bounds are the catalogue's (bounds.ts).
  */

@@ -1,7 +1,7 @@
 /**
- * How long one request's image work may take (issue 22, point 5): from when it gets its work slot
+ * How long one request's image work may take: from when it gets its work slot
  * to its answer. imaginary bounds nothing but the connection (`-http-write-timeout`, 60 s,
- * imaginary-api.md §2.3); here the work itself stops, so the slot and the CPU are freed.
+ * docs/reference/imaginary-api.md §2.3); here the work itself stops, so the slot and the CPU are freed.
  */
 import { ImagingError } from "./plan.js";
 

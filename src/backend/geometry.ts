@@ -1,7 +1,7 @@
 /**
  * bimg's size arithmetic (resizer.go: normalizeOperation, imageCalculations, the "do not enlarge"
  * rule, shouldTransformImage, extractOrEmbedImage, calculateCrop) as a pure function, so the
- * sizes imaginary produces (imaginary-api.md §1.5, §5.2) follow from the same rules here.
+ * sizes imaginary produces (docs/reference/imaginary-api.md §1.5, §5.2) follow from the same rules here.
  */
 
 export type Gravity = "centre" | "north" | "south" | "east" | "west" | "smart";
@@ -98,7 +98,7 @@ export function planGeometry(inW: number, inH: number, input: BimgPlan): Geometr
   return { zoomed, scaled, finish: { kind: "none" } };
 }
 
-/** bimg's getAngle: rounded down to a multiple of 90, at most 270 (imaginary-api.md §1.4). */
+/** bimg's getAngle: rounded down to a multiple of 90, at most 270 (docs/reference/imaginary-api.md §1.4). */
 export function roundAngle(angle: number): 0 | 90 | 180 | 270 {
   const a = Math.min(angle - (angle % 90), 270);
   return (a === 90 || a === 180 || a === 270 ? a : 0);

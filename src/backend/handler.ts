@@ -1,5 +1,5 @@
 /**
- * One image request, in imaginary's check order (imaginary-api.md §1.3, controllers.go
+ * One image request, in imaginary's check order (docs/reference/imaginary-api.md §1.3, controllers.go
  * imageHandler): read the body (or, on a GET with a mount, the file: mount.ts) → empty 400 →
  * sniff 406 → params 400 → type 400 → size → 422 → operation (400 on any failure). An intake
  * slot is taken before the body is read and a work slot before libvips runs, so bodies and images
@@ -66,7 +66,7 @@ async function inspect(
 
 /**
  * Answers one request to an image route (everything but `/` and `/health`), in imaginary's check
- * order (imaginary-api.md §1.8).
+ * order (docs/reference/imaginary-api.md §1.8).
  */
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;

@@ -1,6 +1,6 @@
 /**
  * One imaginary operation on one image, on sharp (libvips), following bimg's resizer order
- * (imaginary-api.md §1.5): auto-rotate (unless norotation) → rotate → flip/flop → zoom → resize
+ * (docs/reference/imaginary-api.md §1.5): auto-rotate (unless norotation) → rotate → flip/flop → zoom → resize
  * → crop/embed/extract → blur → watermark → flatten → colourspace → save. What is done, and
  * whether it may be, is decided before any pixel work by plan.ts. Failures throw `ImagingError`
  * carrying imaginary's status and message.

@@ -1,5 +1,5 @@
 /**
- * imaginary's local file source (`-mount`, source_fs.go; imaginary-api.md §1.2, §2.3): with a
+ * imaginary's local file source (`-mount`, source_fs.go; docs/reference/imaginary-api.md §1.2, §2.3): with a
  * mounted directory, `GET /<op>?file=<path under it>` reads the image from disk instead of a body.
  * The messages are imaginary's; the path check is stricter. imaginary joins, cleans and compares
  * prefixes without a trailing separator, and follows symlinks: `../fixtures2/x.jpg` escapes into a
@@ -90,8 +90,7 @@ export function fileParam(query: URLSearchParams): string | undefined {
  *
  * Synchronous, on purpose. Through the thread pool these six calls were six round trips, each
  * queued behind the libvips work that holds the pool's threads, and they cost the backend about
- * 3% more CPU per image than the whole read (issue 15: 2.64–2.84 s → 2.59–2.66 s for 200 images
- * on one CPU). A mounted file is on a local disk, usually just written or checked by the client:
+ * 3% more CPU per image than the whole read. A mounted file is on a local disk, usually just written or checked by the client:
  * an open and a stat take microseconds and a 1 MB read from the page cache about 0.1 ms, time
  * during which libvips goes on in its own threads.
  */

@@ -1,7 +1,7 @@
 /**
  * What an operation will do to an image, decided from the header and the parameters alone, before
  * any pixel work: imaginary's checks, the output type, bimg's geometry (geometry.ts), and our
- * limits on what no input size bounds (issue 12, point 4): the output and zoom intermediate, the
+ * limits on what no input size bounds: the output and zoom intermediate, the
  * text watermark's render, the blur's kernel. A pipeline is planned step by step from the input's
  * size, so a chain that multiplies sizes is refused before its first step runs.
  */

@@ -1,8 +1,8 @@
 /**
  * The built-in imaginary-compatible backend: a node:http server (node:https when given a
  * certificate, as imaginary's -certfile/-keyfile) on sharp (libvips) that answers imaginary's
- * routes, statuses and messages (imaginary-api.md §1). Started by `aciimg backend` or imported.
- * Differences from imaginary are deliberate and listed in the README.
+ * routes, statuses and messages (docs/reference/imaginary-api.md §1). Started by `aciimg backend` or imported.
+ * Differences from imaginary are deliberate and listed in docs/formats.md.
  */
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
@@ -60,8 +60,8 @@ export interface BackendOptions {
   /**
    * Images processed at once, one libvips thread each; the rest wait. Default 2 per CPU: an
    * image holds its slot through phases that use no CPU (parsing, handing the result back), and
-   * with only one image per CPU those left a CPU idle (bench/backend.mjs: 0.77× → 0.90× of
-   * in-process sharp at 4 clients on 2 CPUs, unchanged at 1 and 2).
+   * with only one image per CPU those left a CPU idle (bench/backend.mjs at 4 clients on 2 CPUs;
+   * docs/benchmarks.md).
    */
   concurrency?: number;
   /**

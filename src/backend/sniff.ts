@@ -1,6 +1,6 @@
 /**
  * Input types the built-in backend decodes. Only formats the bundled libvips can load are
- * accepted (imaginary-api.md §4: "must be loadable by the linked libvips"): sharp's prebuilt
+ * accepted (docs/reference/imaginary-api.md §4: "must be loadable by the linked libvips"): sharp's prebuilt
  * libvips has no PDF (poppler), HEVC-HEIF or BMP loader, so those answer 406 here as imaginary
  * would with such a libvips.
  */

@@ -1,5 +1,5 @@
 /**
- * Listening on a Unix domain socket the owner alone can reach (issue 12): the local provider puts it
+ * Listening on a Unix domain socket the owner alone can reach: the local provider puts it
  * in its 0700 directory, and the socket itself is 0600 from the moment it exists.
  */
 import { chmod, lstat, unlink } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * The JSON of `/` and `/health`, with imaginary's field names (imaginary-api.md §1.1, §3). The Go
+ * The JSON of `/` and `/health`, with imaginary's field names (docs/reference/imaginary-api.md §1.1, §3). The Go
  * runtime figures map onto Node's: allocatedMemory = heapUsed, totalAllocatedMemory = heapUsed +
  * external, maxHeapUsage = heapTotal, heapInUse = heapUsed, OSMemoryObtained = rss (all MB, 2 dp);
  * goroutines = requests in flight + queued; objectsInUse = images libvips is processing;

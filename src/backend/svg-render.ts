@@ -1,6 +1,6 @@
 /**
- * SVG rasterised in a child process that is killed when the request's render time runs out
- * (issue 22, point 5). sharp's `timeout()` cannot stop librsvg: libvips checks it between tiles,
+ * SVG rasterised in a child process that is killed when the request's render time runs out.
+ * sharp's `timeout()` cannot stop librsvg: libvips checks it between tiles,
  * and one tile of a filter chain (`feMorphology` radius 100 + `feGaussianBlur` on 3000×3000, a
  * 211-byte file) renders for minutes in one call: with `timeout({ seconds: 2 })` it was still
  * rendering after 90 s (39 s of CPU). A worker thread cannot be stopped either (libvips runs on

@@ -1,6 +1,6 @@
 /**
  * `--background`: a colour as people write it, turned into imaginary's `background=R,G,B`
- * (imaginary-api.md §1.4). imaginary's colours have no alpha, so neither do these.
+ * (docs/reference/imaginary-api.md §1.4). imaginary's colours have no alpha, so neither do these.
  */
 import { usageError } from "../errors.js";
 

@@ -1,6 +1,6 @@
 /**
  * How a failed run reports itself, for the one top-level catch in index.ts. Every failure gets a
- * code and an exit status (README "Exit codes"): the human line always goes to stderr (talk), and
+ * code and an exit status (docs/cli.md "Exit codes"): the human line always goes to stderr (talk), and
  * with `--json` the run also ends with one `{"error":{"code","message"[,"detail"]}}` line on stdout,
  * so a script reading stdout learns why it failed without parsing stderr.
  */

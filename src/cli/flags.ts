@@ -32,7 +32,7 @@ export function parsePositive(flag: string, value: string, example: string): num
   return n;
 }
 
-/** Rotation: imaginary rounds down to a multiple of 90 (imaginary-api.md §1.4), so accept only those. */
+/** Rotation: imaginary rounds down to a multiple of 90 (docs/reference/imaginary-api.md §1.4): accept only those. */
 export function parseRotation(flag: string, value: string): number {
   const text = value.trim();
   if (!["90", "180", "270"].includes(text)) throw usageError(flag, "90, 180 or 270", value);

@@ -35,7 +35,7 @@ export interface ResponseTimeouts {
 const socketUnreachableCodes: ReadonlySet<string> = new Set([...unreachableCodes, "ENOENT", "EACCES"]);
 
 /**
- * imaginary's error bodies are `{"message","status"}` JSON (imaginary-api.md §1.8), except the
+ * imaginary's error bodies are `{"message","status"}` JSON (docs/reference/imaginary-api.md §1.8), except the
  * throttle's 429 `text/plain` "limit exceeded". Keep imaginary's status and message so surfaces
  * can pass them through unchanged. The message is imaginary's, without the route it came from:
  * people did not ask for "/pipeline" (the CLI's flags are one), so it would only puzzle them.

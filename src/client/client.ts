@@ -1,5 +1,5 @@
 /**
- * Typed client of the imaginary HTTP API (imaginary-api.md §1): one keep-alive transport per
+ * Typed client of the imaginary HTTP API (docs/reference/imaginary-api.md §1): one keep-alive transport per
  * backend (undici's Pool over TCP, node:http over a `unix:` socket: transport.ts), request bodies
  * streamed from their source (files are piped, never read whole), responses handed back as
  * streams. An https:// backend is reached only when it presents the pinned certificate
@@ -22,7 +22,7 @@ export interface ImaginaryClientOptions {
    * socket (the local provider's backends, reachable only through their owner's 0700 directory).
    */
   endpoint: string;
-  /** Sent as the `API-Key` header on every request, /health included (imaginary-api.md §2.1). */
+  /** Sent as the `API-Key` header on every request, /health included (docs/reference/imaginary-api.md §2.1). */
   apiKey: string;
   /** TCP connect timeout (a Unix socket connects or fails at once). Default 10 s. */
   connectTimeoutMs?: number;
@@ -48,7 +48,7 @@ export interface ImaginaryClientOptions {
   fileRoot?: string | undefined;
 }
 
-/** imaginary's /health body (imaginary-api.md §3); only the fields aciimg uses are typed. */
+/** imaginary's /health body (docs/reference/imaginary-api.md §3); only the fields aciimg uses are typed. */
 export interface HealthInfo {
   uptime?: number;
   /** The backend's CPU count: the CLI's default batch concurrency. */

@@ -1,5 +1,5 @@
 /**
- * Certificate pinning for HTTPS backends (issue 11): an undici connector that accepts exactly one
+ * Certificate pinning for HTTPS backends: an undici connector that accepts exactly one
  * certificate, named by its SHA-256 fingerprint, and nothing else.
  *
  * Chain validation is off (`rejectUnauthorized: false`) on purpose: the backend's certificate is

@@ -15,7 +15,7 @@ export interface ImageRequest {
   /**
    * The absolute path `body` reads. A backend that reads files under a root holding it (the
    * client's `fileRoot`) is sent `GET /<op>?…&file=` with no body and reads the file itself
-   * (imaginary's -mount source, imaginary-api.md §1.2); any other is sent `body`.
+   * (imaginary's -mount source, docs/reference/imaginary-api.md §1.2); any other is sent `body`.
    */
   file?: string;
   /**

@@ -58,7 +58,7 @@ export async function sendWithRetry(record: BackendRecord, request: ImageRequest
     } catch (error) {
       if (!isVanished(error)) throw error;
       // Reaped, killed or replaced under us: forget it (the next ensure probes, and provisions
-      // if needed), then retry. Operations are idempotent (imaginary-api.md §1.5), so a replay
+      // if needed), then retry. Operations are idempotent (docs/reference/imaginary-api.md §1.5), so a replay
       // is safe. Normally one retry is enough; a second covers a reaper with a tiny idle limit
       // deleting even the backend provisioned for the first retry before the replay reached it.
       backends.forget(record);

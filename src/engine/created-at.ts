@@ -1,5 +1,5 @@
 /**
- * How far a listed backend's creation time is believed (issue 22). On aci it is the
+ * How far a listed backend's creation time is believed. On aci it is the
  * `aciimg-created` tag, which anyone who can write the group can set, so it is a claim: it only
  * decides whether an unrecorded group of ours may still be a create in progress (reap keeps it)
  * and what reports show, and only within these bounds:

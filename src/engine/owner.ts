@@ -1,8 +1,8 @@
 /**
- * Owner ids (issue 11 "Owner-scoped lifecycle"): each state has a random, persistent owner id, and
+ * Owner ids: each state has a random, persistent owner id, and
  * every backend it makes carries it. Reaping, replacing and `down` touch only backends with our id,
  * so two states sharing a resource group (two people, two CI pipelines) never delete each other's.
- * The id on a backend is a claim its writer can copy: it allows a delete, never trust (issue 22).
+ * The id on a backend is a claim its writer can copy: it allows a delete, never trust.
  */
 import { randomBytes } from "node:crypto";
 import type { BackendRef, ForeignBackend, Ownership, State } from "./types.js";

@@ -1,5 +1,5 @@
 /**
- * The names of a pool's members (README "A pool of backends"). Member 1 keeps the pool's own name, so a
+ * The names of a pool's members (docs/cli.md "A pool of backends"). Member 1 keeps the pool's own name, so a
  * pool of one is exactly the single backend of before (same state key, same container group);
  * member i > 1 is `<name>--<i>`, which no name a person picks can be (config.ts forbids `--`).
  * Each member is a backend of its own: its state record, its single-flight claim, its lastUsed.

@@ -1,5 +1,5 @@
 /**
- * A pool of backends for one batch (README "A pool of backends"): every member is started at once, each
+ * A pool of backends for one batch (docs/cli.md "A pool of backends"): every member is started at once, each
  * joins as it becomes healthy, and each request goes to the ready member with the fewest in
  * flight, within that member's window (pool-window.ts, adapted to its link).
  *

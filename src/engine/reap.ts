@@ -14,7 +14,7 @@
  * orphans: another state's, or one made before owner ids, is reported in `foreign` and never
  * deleted — it may be someone else's running backend. And only under a name this state's names
  * make (its backend name, its recorded keys, and their pools' members): a tag is a claim anyone
- * who can write the group can make (issue 22), so a group of another name tagged with our owner id
+ * who can write the group can make, so a group of another name tagged with our owner id
  * is no orphan of ours. One of another backend name is reaped by a reap run with that name.
  */
 import { believedCreatedAt } from "./created-at.js";

@@ -4,7 +4,7 @@
  *
  * This is the one place with module-scope singletons (DESIGN.md §2): the host loads this module
  * once per worker and calls the handlers many times, so the engine (its SDK clients, pools and
- * credential) is opened once, on the first invocation, and reused (arm-notes.md §7).
+ * credential) is opened once, on the first invocation, and reused (docs/reference/arm-notes.md §7).
  *
  * package.json is `"type": "module"` and `main` points here: the Node worker imports a `.js` main
  * as ESM when package.json says so (azure-functions-nodejs-worker src/loadScriptFile.ts, isESModule).
@@ -49,7 +49,7 @@ export const processTrigger = {
   handler: processImage,
 } satisfies HttpFunctionOptions;
 
-/** The reaper: NCRONTAB, six fields, second 0 of every 5th minute (arm-notes.md §7). */
+/** The reaper: NCRONTAB, six fields, second 0 of every 5th minute (docs/reference/arm-notes.md §7). */
 export const cleanupTimer = {
   schedule: "0 */5 * * * *",
   handler: cleanup,

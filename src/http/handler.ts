@@ -1,7 +1,7 @@
 /**
  * The one HTTP request handler (DESIGN.md §2), framework-neutral: `aciimg serve` adapts node:http
  * to it, the Functions app adapts HttpRequest. imaginary's routes and error bodies
- * (imaginary-api.md §1), with everything checkable checked before a backend is woken.
+ * (docs/reference/imaginary-api.md §1), with everything checkable checked before a backend is woken.
  */
 import type { Readable } from "node:stream";
 import type { Engine } from "../engine/types.js";
@@ -114,7 +114,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     if (path === "/") return jsonReply(200, { name: "aciimg", operations: operationNames });
     if (path === "/status") return statusReply(engine, request.signal, log);
     if (!isOperationName(op)) return errorReply(404, messages.notFound);
-    // The backend refuses it too: it fetches a URL given by the client (SSRF; imaginary-api.md §1.2).
+    // The backend refuses it too: it fetches a URL given by the client (SSRF; docs/reference/imaginary-api.md §1.2).
     if (op === "watermarkimage") return errorReply(501, messages.notImplemented);
 
     // A body that cannot fit in what is free now is refused unread. Nothing is reserved for it
@@ -247,7 +247,7 @@ function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<
 }
 
 /**
- * Response headers worth passing on from the backend (imaginary-api.md §1.7), and what the
+ * Response headers worth passing on from the backend (docs/reference/imaginary-api.md §1.7), and what the
  * built-in backend says of an animation's frames (frames.ts); not its `Server`.
  */
 const passedHeaders = [

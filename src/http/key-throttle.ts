@@ -1,6 +1,6 @@
 /**
- * Slows down API key guessing, per client address (issue 12: 2,000 wrong keys at 764/s were all
- * answered). Each address may fail `burst` times at once, then once per `refillMs` (a token
+ * Slows down API key guessing, per client address: unthrottled, a client can try keys as fast as
+ * the server answers. Each address may fail `burst` times at once, then once per `refillMs` (a token
  * bucket of failures). While its allowance is spent, its keyed requests get 429 + Retry-After
  * *without the key being checked*: an answer that still depended on the key would let the guessing
  * go on at full speed. A client with the right key behind the same address waits at most

@@ -1,5 +1,5 @@
 /**
- * Responses in imaginary's shape: every error is `{"message","status"}` JSON (imaginary-api.md
+ * Responses in imaginary's shape: every error is `{"message","status"}` JSON (docs/reference/imaginary-api.md
  * §1.8), and an engine failure becomes the status a client can act on.
  */
 import { isAciimgError, type ErrorCode } from "../errors.js";

@@ -1,6 +1,6 @@
 /**
  * Reads the image out of a request: the raw body, or the multipart field `file` as imaginary
- * does (imaginary-api.md §1.2). The bytes are held in memory, bounded by the upload limit, so the
+ * does (docs/reference/imaginary-api.md §1.2). The bytes are held in memory, bounded by the upload limit, so the
  * engine can replay them if its one retry is needed; crossing the limit answers at once.
  */
 import type { Readable } from "node:stream";
@@ -46,7 +46,7 @@ export async function acquireImage(
   const upload = await readUpload(body, headers.contentType, maxBytes, stop);
   if (!upload.ok) return upload;
   // Never the part's own Content-Type: a client's "multipart/…" there made the backend parse the
-  // image as a multipart body again (issue 22, point 7). The backend sniffs the format anyway.
+  // image as a multipart body again. The backend sniffs the format anyway.
   const contentType = "application/octet-stream";
   return { ok: true, body: upload.bytes, prefix: upload.bytes, contentType, discard: () => {} };
 }

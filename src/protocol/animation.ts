@@ -1,6 +1,6 @@
 /**
  * Whether an input is an animation, told from its first bytes: for what imaginary leaves unsaid
- * (it keeps the first frame of any animation, imaginary-api.md §4). The walk is bounded by the
+ * (it keeps the first frame of any animation, docs/reference/imaginary-api.md §4). The walk is bounded by the
  * bytes given and stops at a second frame; where they end before it, the animation's own marker
  * decides: a GIF's looping extension, a WebP's animation flag or ANIM chunk.
  */

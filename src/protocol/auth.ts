@@ -1,4 +1,4 @@
-/** imaginary's API key (imaginary-api.md §1.4): sent as the `API-Key` header or `?key=`. */
+/** imaginary's API key (docs/reference/imaginary-api.md §1.4): sent as the `API-Key` header or `?key=`. */
 import { createHash, timingSafeEqual } from "node:crypto";
 
 /** The key a request presents: the `API-Key` header (its first value), else `?key=`, else "". */

@@ -1,7 +1,7 @@
 /**
- * Bounds on the parameters whose cost no input size bounds (issue 12, point 4): the text
+ * Bounds on the parameters whose cost no input size bounds: the text
  * watermark's text, dpi, font size and text width, and the blur's sigma. imaginary has none of
- * these (imaginary-api.md §1.4, §2.3: "output size is unbounded"); a 519-byte JPEG with
+ * these (docs/reference/imaginary-api.md §1.4, §2.3: "output size is unbounded"); a 519-byte JPEG with
  * `dpi=1500&textwidth=16000` made a backend render an 88 MP text mask. These checks need only
  * the parameters, so the CLI and `serve` refuse before waking a backend; what depends on the
  * image's size (the render area, the blur's work) is the backend's (src/backend/costs.ts).

@@ -1,5 +1,5 @@
 /**
- * The operation catalogue: one entry per imaginary operation (imaginary-api.md §1.5) carrying its
+ * The operation catalogue: one entry per imaginary operation (docs/reference/imaginary-api.md §1.5) carrying its
  * parameters, its required-param check, whether and under which name it may be a /pipeline step,
  * and its dedicated `aciimg process` flags. The HTTP surface, the backend, the client and the CLI
  * all read it: adding an operation is one entry here plus its pixel code in src/backend/.

@@ -1,5 +1,5 @@
 /**
- * Go-compatible coercion of query and pipeline parameters (params.go, imaginary-api.md §1.4):
+ * Go-compatible coercion of query and pipeline parameters (params.go, docs/reference/imaginary-api.md §1.4):
  * ints are |float| rounded, bools are strconv.ParseBool, unknown enum values fall back as
  * imaginary's do, and errors carry Go's texts.
  */

@@ -4,7 +4,7 @@
  * JPEG with bytes overwritten, or cut short and given an end marker, decodes "successfully" into
  * a smeared or grey-bottomed picture with only a decoder warning; `failon=warning` refuses it.
  * Without the param the backend decodes as imaginary does (bimg loads with libvips' fail=false):
- * anything the decoder can make a picture of. imaginary ignores unknown params (imaginary-api.md
+ * anything the decoder can make a picture of. imaginary ignores unknown params (docs/reference/imaginary-api.md
  * §1.4), so an imaginary backend decodes damaged data whatever is sent.
  */
 import { goQuote, paramError } from "./go-format.js";

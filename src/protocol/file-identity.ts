@@ -1,10 +1,10 @@
 /**
- * aciimg's extension to imaginary's file source (imaginary-api.md §1.2), read by the built-in
+ * aciimg's extension to imaginary's file source (docs/reference/imaginary-api.md §1.2), read by the built-in
  * backend alone: a `GET /<op>?file=` may carry the device and inode the client checked the file to
  * be. The backend then opens the file without following a final symbolic link and reads it only
  * when it is that inode, and says so by sending the header back with its answer. Without it, a
  * file in a folder another user can write could be replaced by a link to a private file between
- * the client's check and the backend's read (issue 22 §4). imaginary ignores unknown headers, and
+ * the client's check and the backend's read. imaginary ignores unknown headers, and
  * aciimg never sends it a `file=`: only a local provider's record has a `fileRoot`.
  */
 

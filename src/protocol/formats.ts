@@ -1,6 +1,6 @@
 /**
  * What image format some bytes are, judged the way imaginary does before anything else
- * (imaginary-api.md §1.3: magic numbers via http.DetectContentType and filetype, then bimg's SVG
+ * (docs/reference/imaginary-api.md §1.3: magic numbers via http.DetectContentType and filetype, then bimg's SVG
  * pattern). One detector for every part: the HTTP surface uses it to refuse non-images without
  * waking a backend (whatever imaginary may load passes), the built-in backend to pick a decoder
  * (only what sharp's libvips loads passes).

@@ -1,7 +1,7 @@
 /**
  * aciimg's extension to imaginary's answers, sent by the built-in backend alone: what became of
  * an animated input's frames. imaginary keeps the first frame of any animation and says nothing
- * (imaginary-api.md §4); the built-in backend keeps them all where it can (src/backend/plan.ts).
+ * (docs/reference/imaginary-api.md §4); the built-in backend keeps them all where it can (src/backend/plan.ts).
  */
 import { isAnimated } from "./animation.js";
 

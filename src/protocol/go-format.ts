@@ -1,6 +1,6 @@
 /**
  * Go's fmt, as imaginary's error texts show it: `%q` of a string, and `%q` of a pipeline param
- * value as encoding/json decodes it into interface{} (imaginary-api.md §1.4, §1.6).
+ * value as encoding/json decodes it into interface{} (docs/reference/imaginary-api.md §1.4, §1.6).
  * test/fixtures/go-format.json holds real Go's output for these.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The image of a multipart request: the field `file`, as imaginary's source_body.go reads it
- * (imaginary-api.md §1.2), with its messages. Unlike imaginary, the whole request is bounded.
+ * (docs/reference/imaginary-api.md §1.2), with its messages. Unlike imaginary, the whole request is bounded.
  */
 import type { Readable } from "node:stream";
 import busboy from "busboy";

@@ -1,5 +1,5 @@
 /**
- * The formats imaginary can write (imaginary-api.md §4), declared once: the catalogue's `type`
+ * The formats imaginary can write (docs/reference/imaginary-api.md §4), declared once: the catalogue's `type`
  * coercion, the backend's encoder choice, the CLI's `--type` and its output file names all read
  * this list.
  */
@@ -12,7 +12,7 @@ export const extensionsOf = {
   tiff: ["tiff", "tif"],
 } as const satisfies Record<string, readonly string[]>;
 
-/** Output formats imaginary can write (imaginary-api.md §4). */
+/** Output formats imaginary can write (docs/reference/imaginary-api.md §4). */
 export type OutputType = keyof typeof extensionsOf;
 export const outputTypes = Object.keys(extensionsOf) as OutputType[];
 

@@ -1,5 +1,5 @@
 /**
- * imaginary's query parameters (params.go `paramTypeCoercions`, imaginary-api.md §1.4): each one's
+ * imaginary's query parameters (params.go `paramTypeCoercions`, docs/reference/imaginary-api.md §1.4): each one's
  * coercion kind, description and default, and the typed options they coerce into.
  */
 import type { PipelineName } from "./catalogue.js";

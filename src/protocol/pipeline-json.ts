@@ -1,6 +1,6 @@
 /**
  * Decoding the `operations` JSON of /pipeline the way imaginary's Go does (json.Decoder with
- * DisallowUnknownFields, imaginary-api.md §1.6), with Go's error texts. Names and params are
+ * DisallowUnknownFields, docs/reference/imaginary-api.md §1.6), with Go's error texts. Names and params are
  * checked afterwards (pipeline.ts).
  */
 import { goQuote } from "./go-format.js";

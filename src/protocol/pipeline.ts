@@ -1,5 +1,5 @@
 /**
- * /pipeline (imaginary-api.md §1.6): the checks imaginary's Pipeline() makes before running
+ * /pipeline (docs/reference/imaginary-api.md §1.6): the checks imaginary's Pipeline() makes before running
  * anything, and our cost bounds on every step.
  */
 import { checkCostBounds } from "./bounds.js";

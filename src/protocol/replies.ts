@@ -1,5 +1,5 @@
 /**
- * What imaginary answers when it refuses a request (imaginary-api.md §1.8), written once for the
+ * What imaginary answers when it refuses a request (docs/reference/imaginary-api.md §1.8), written once for the
  * two servers that speak its protocol: `serve` (src/http) and the built-in backend (src/backend).
  */
 

@@ -1,6 +1,6 @@
 /**
  * A screen for SVG inputs before they reach a backend whose render time nothing bounds (imaginary
- * in ACI; issue 22, point 5): librsvg renders a filter chain for minutes from a 211-byte file
+ * in ACI): librsvg renders a filter chain for minutes from a 211-byte file
  * (feMorphology radius 100 + feGaussianBlur at 3000×3000), and imaginary has no way to stop it.
  * Refused, unless the person opts in: filters (the `<filter>` element, its `fe*` primitives, and
  * the `filter` property or attribute, which also takes CSS functions like blur()), and what would

@@ -42,7 +42,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
   /**
    * Checked on every read and update, not once per store: a long-running `serve` must not go on
    * trusting a path whose parent has since become writable by others, where the state directory can
-   * be renamed away and another planted in its place (issue 22, point 6). The parents are checked
+   * be renamed away and another planted in its place. The parents are checked
    * too (private-dir.ts), so between this check and the update's end only we or root can re-link it.
    */
   function checkDirectory(): Promise<PrivateDirectory> {

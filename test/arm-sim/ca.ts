@@ -1,6 +1,6 @@
 /**
  * A throw-away certificate authority for the ARM simulator's HTTPS endpoint. The real SDK only
- * sends bearer tokens over TLS (arm-notes.md §4.1), so the simulator must be HTTPS and the client
+ * sends bearer tokens over TLS (docs/reference/arm-notes.md §4.1), so the simulator must be HTTPS and the client
  * must trust it the standard way: NODE_EXTRA_CA_CERTS (read when Node starts).
  * Keys come from node:crypto (fast); node-forge builds and signs the X.509 certificates.
  */

@@ -3,7 +3,7 @@
  * environment, and the image's /start.sh starts a real `src/backend/` process the way
  * Nextcloud's aio-imaginary starts imaginary (start-sh.mjs): the key from IMAGINARY_SECRET (a
  * secureValue in the PUT), TLS from the files the command wrote, `-max-allowed-resolution` from
- * its flags (imaginary-api.md §2.4). Each group gets its own loopback address (127.x.y.z) and
+ * its flags (docs/reference/imaginary-api.md §2.4). Each group gets its own loopback address (127.x.y.z) and
  * port 9000, as ACI gives each group its own IP with the container port.
  */
 import { spawn, type ChildProcess } from "node:child_process";

@@ -1,6 +1,6 @@
 /**
  * The faults a test sets on the simulator, and what they mean for one PUT: the ARM errors real ACI
- * sends (arm-notes.md §3.1) and the `CreatePlan` fixed when a group is created, so changing a fault
+ * sends (docs/reference/arm-notes.md §3.1) and the `CreatePlan` fixed when a group is created, so changing a fault
  * later never rewrites a group already on its way. Per-group faults are keyed by group name, so a
  * pool (`aciimg-<name>`, `aciimg2-<name>`, …) can have one slow or failing member.
  */
@@ -46,7 +46,7 @@ export interface Faults {
 
 export const defaultFaults = (): Faults => ({ pendingPolls: 1, creatingPolls: 1, stuckPending: false, unhealthyBackend: false, deleteVariant: 200 });
 
-/** Real ACI's quota refusal, with the limit and the usage it counted (arm-notes.md §3.1). */
+/** Real ACI's quota refusal, with the limit and the usage it counted (docs/reference/arm-notes.md §3.1). */
 export function quotaError(limit: number, usage: number): { status: 400; code: "ContainerGroupQuotaReached"; message: string } {
   return {
     status: 400,
@@ -55,7 +55,7 @@ export function quotaError(limit: number, usage: number): { status: 400; code: "
   };
 }
 
-/** Ready-made ARM errors as real ACI sends them (arm-notes.md §3.1). */
+/** Ready-made ARM errors as real ACI sends them (docs/reference/arm-notes.md §3.1). */
 export const armErrors = {
   quota: quotaError(4, 4),
   capacity: { status: 409, code: "ServiceUnavailable", message: "The requested resource is not available in the location 'westeurope' at this moment. Please retry with a different resource request or in another location. Resource requested: '1' CPU '1.5' GB memory 'Linux' OS" },

@@ -1,7 +1,7 @@
 /**
  * The simulator's container groups: their lifecycle (Pending → Creating → Succeeded | Failed)
  * and how ARM renders them. Shapes follow the real recordings in
- * shared/reference/aci/sdk-js-recordings (arm-notes.md §1.3, §2.5): `cpu` echoed, `secureValue`
+ * test/arm-sim/recordings (docs/reference/arm-notes.md §1.3, §2.5): `cpu` echoed, `secureValue`
  * never echoed, `ip` missing until provisioning finished, no `instanceView` in list results.
  */
 import type { ContainerEnv, RunningContainer } from "./containers.js";
@@ -94,7 +94,7 @@ export function event(name: string, message: string, type: "Normal" | "Warning" 
 }
 
 /**
- * ARM's naming rules (Azure "resource-name-rules"; arm-notes.md §1.2). The DNS label message is ACI's
+ * ARM's naming rules (Azure "resource-name-rules"; docs/reference/arm-notes.md §1.2). The DNS label message is ACI's
  * own (quoted in derekbekoe/vscode-spot#37); the group-name and tag codes are ARM's generic ones.
  * The rules say "lowercase", but real ACI created `mycontainerGroupxxx` (recordings/…create_test.json:
  * ARM names are case-insensitive), so capitals pass here; aciimg's own names are lowercase anyway.
@@ -110,7 +110,10 @@ export interface Refusal {
   message: string;
 }
 
-/** Validates a PUT the way ARM would (the group's name, required fields, DNS label, tags: arm-notes.md §1.2). */
+/**
+ * Validates a PUT the way ARM would (the group's name, required fields, DNS label, tags:
+ * docs/reference/arm-notes.md §1.2).
+ */
 export function invalidPut(name: string, body: PutBody): Refusal | undefined {
   const content = (message: string): Refusal => ({ code: "InvalidRequestContent", message });
   if (!groupNameRule.test(name)) {

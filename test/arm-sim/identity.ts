@@ -1,6 +1,6 @@
 /**
  * An App Service-style managed-identity endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER), the
- * source msal-node picks when both are set (arm-notes.md §4.3). Real App Service serves it over
+ * source msal-node picks when both are set (docs/reference/arm-notes.md §4.3). Real App Service serves it over
  * plain HTTP on localhost, so this does too. Tokens it issues are the only ones the ARM
  * simulator accepts.
  */

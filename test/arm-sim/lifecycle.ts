@@ -1,6 +1,6 @@
 /**
  * How a simulated container group moves through provisioning, one operation poll at a time
- * (arm-notes.md "Determinism for tests": count polls, not wall time): Pending for `pendingPolls`,
+ * (docs/reference/arm-notes.md "Determinism for tests": count polls, not wall time): Pending for `pendingPolls`,
  * then Creating while the image is pulled (`startDelayMs`, wall-clock: it stands for a real pull)
  * and the container (a real backend process) starts, then Succeeded with the
  * Pulling/Pulled/Created/Started events real ACI shows — or Failed with the planned error.

@@ -242,7 +242,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       const invalid = invalidPut(name, put);
       if (invalid) return armError(res, 400, invalid.code, invalid.message);
       if (existing) {
-        // Updates that change resources are refused by ACI (arm-notes.md §6 "Known issues").
+        // Updates that change resources are refused by ACI (docs/reference/arm-notes.md §6 "Known issues").
         return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one.`);
       }
       const quota = quotaRefusal(faults, groups.size);

@@ -1,4 +1,4 @@
-// The simulator's stand-in for Nextcloud's aio-imaginary /start.sh (imaginary-api.md §2.4), which
+// The simulator's stand-in for Nextcloud's aio-imaginary /start.sh (docs/reference/imaginary-api.md §2.4), which
 // runs `imaginary -return-size -max-allowed-resolution 222.2 [-key $IMAGINARY_SECRET] "$@"`.
 // Here "imaginary" is the built-in backend (`aciimg backend`), run in this process; the group's
 // real `command` (a shell step) runs in /bin/sh before it and execs this script with its flags.
@@ -25,7 +25,7 @@ const resolution = flag("max-allowed-resolution");
 if (resolution) backend.push("--max-resolution", resolution);
 const certfile = flag("certfile");
 const keyfile = flag("keyfile");
-// imaginary serves TLS "when both are set" (imaginary-api.md §2.2).
+// imaginary serves TLS "when both are set" (docs/reference/imaginary-api.md §2.2).
 if (certfile && keyfile && !(env.ACIIMG_SIM_IMAGE ?? "").includes("plain-http")) backend.push("--tls-cert", certfile, "--tls-key", keyfile);
 if (env.IMAGINARY_SECRET) env.ACIIMG_BACKEND_KEY = env.IMAGINARY_SECRET;
 delete env.IMAGINARY_SECRET;

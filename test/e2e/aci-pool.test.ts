@@ -1,6 +1,6 @@
 /**
  * `--backends N` and `--with-local` through the spawned CLI, the real SDK and the ARM simulator
- * (README "A pool of backends"): N groups made in parallel, each image to the least busy member,
+ * (docs/cli.md "A pool of backends"): N groups made in parallel, each image to the least busy member,
  * a member lost mid-batch costing nothing, a quota stopping the pool's growth but not the batch,
  * every member reaped on its own, and the local backend working while the groups start.
  */
@@ -24,7 +24,7 @@ beforeAll(async () => {
   cli = simCli(sim, dir);
   inputs = join(dir, "in");
   mkdirSync(inputs);
-  // The size of imaginary's large fixture (imaginary-api.md), each image distinct.
+  // The size of imaginary's large fixture (docs/reference/imaginary-api.md), each image distinct.
   for (let i = 0; i < images; i++) {
     const image = sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: (i * 37) % 256, g: 90, b: 200 - i } } });
     writeFileSync(join(inputs, `img-${String(i).padStart(2, "0")}.jpg`), await image.jpeg({ quality: 80 }).toBuffer());

@@ -152,10 +152,10 @@ describe("globs, folders and output names", () => {
     expect(await listFiles(join(ws.dir, "thumbs"))).toEqual(["icons/logo.webp", "photos/logo.webp"]);
   });
 
-  it("the README's CI recipe runs as written: same-named files in different folders both land", async () => {
-    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
-    const line = /- run: npx aciimg (process .*) --json > report\.jsonl/.exec(readme)?.[1];
-    expect(line, "README's CI job has an `npx aciimg process … --json > report.jsonl` step").toBeDefined();
+  it("the CI recipe of docs/cli.md runs as written: same-named files in different folders both land", async () => {
+    const cliReference = await readFile(new URL("../../docs/cli.md", import.meta.url), "utf8");
+    const line = /- run: npx aciimg (process .*) --json > report\.jsonl/.exec(cliReference)?.[1];
+    expect(line, "docs/cli.md's CI job has an `npx aciimg process … --json > report.jsonl` step").toBeDefined();
     // The step's words as the shell splits them (single quotes only, as the recipe uses).
     const args = [...(line ?? "").matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "");
     const recipe = join(ws.dir, "recipe");

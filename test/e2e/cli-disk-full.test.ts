@@ -1,5 +1,5 @@
 /**
- * An output disk that takes no more writes stops a batch at the first refusal (README "aciimg
+ * An output disk that takes no more writes stops a batch at the first refusal (docs/cli.md "aciimg
  * process", exit 74). The errors come from the kernel, not from a mock:
  * - /dev/full refuses every write with ENOSPC, for any user;
  * - a small tmpfs and a read-only bind mount in a mount namespace of their own. Any user may make

@@ -1,5 +1,5 @@
 /**
- * One batch at a time per output folder (README "aciimg process"). The backend is a stand-in
+ * One batch at a time per output folder (docs/cli.md "aciimg process"). The backend is a stand-in
  * imaginary on loopback that holds the second request it gets until the test lets it go, so a
  * first batch is held mid-way (one output written, one in flight) for as long as the test needs,
  * without timing anything.

@@ -329,7 +329,7 @@ describe("stopping a batch", () => {
     await Promise.race([firstDone, closed]);
     child.kill("SIGINT");
     expect(await closed).toBe(130);
-    // The summary, then the E_ABORTED error line (README "Exit codes").
+    // The summary, then the E_ABORTED error line (docs/cli.md "Exit codes").
     const summary = jsonLines(stdout).find((line) => "summary" in line)?.summary as { ok: number; total: number };
     expect(summary.ok).toBeGreaterThan(0);
     expect(summary.ok).toBeLessThan(40);

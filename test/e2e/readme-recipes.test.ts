@@ -1,6 +1,7 @@
 /**
- * Every README recipe that runs without Azure, run exactly as written: each ```sh block by bash
- * (`-e -o pipefail`: every command must succeed, not only the last), the cron line's command by
+ * Every recipe of the README and of the pages in docs/ that runs without Azure, run exactly as written:
+ * each ```sh block by bash (`-e -o pipefail`: every command must succeed, not only the last), the cron line's
+ * command by
  * /bin/sh with cron's bare environment, and the CI job's `run:` steps by `bash -e`, as GitHub
  * Actions runs them. Each recipe gets a folder of its own holding the files the recipes name
  * (images made by sharp), `aciimg` on PATH as the built bin, a private HOME (so its own state and
@@ -11,10 +12,10 @@
  * (needs a subscription) or `<!-- recipe: checkout -->` (npm in a checkout: .ci/run runs the quick
  * start as written, library-package.test.ts installs the packed tarball). `exits N` runs a block
  * that is meant to fail with N; `backend up` runs `aciimg up` before it. Every other block is run,
- * so a recipe added to the README is tested the day it is written.
+ * so a recipe added to the README or a docs/ page is tested the day it is written.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
+import { existsSync, openSync, closeSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,9 +25,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliPath, jsonLines, until } from "./cli-harness.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
+/** The README and the pages of docs/ (not docs/reference/: copies of outside notes, whose commands are not ours). */
+const docs = readdirSync(join(repo, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`);
+const pages = ["README.md", ...docs];
 const readme = readFileSync(join(repo, "README.md"), "utf8");
 
 interface Block {
+  /** The page it is in, relative to the repository. */
+  file: string;
   /** 1-based line of the opening fence. */
   line: number;
   lang: string;
@@ -36,7 +42,7 @@ interface Block {
 }
 
 /** The fenced blocks of a Markdown text, indented ones (in list items) included. */
-function fencedBlocks(markdown: string): Block[] {
+function fencedBlocks(file: string, markdown: string): Block[] {
   const lines = markdown.split("\n");
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -53,7 +59,7 @@ function fencedBlocks(markdown: string): Block[] {
     while (k >= 0 && (lines[k] ?? "").trim() === "") k--;
     const comment = /^\s*<!-- recipe: ([a-z0-9 ]+?)(?: \((.*)\))? -->\s*$/.exec(lines[k] ?? "");
     const mark = comment ? { kind: comment[1] ?? "", note: comment[2] ?? "" } : undefined;
-    blocks.push({ line: i + 1, lang: open[2] ?? "", text: `${body.join("\n")}\n`, mark });
+    blocks.push({ file, line: i + 1, lang: open[2] ?? "", text: `${body.join("\n")}\n`, mark });
     i = j;
   }
   return blocks;
@@ -62,7 +68,7 @@ function fencedBlocks(markdown: string): Block[] {
 /** Blocks that are recipes (commands to run); json, ts and unlabelled blocks are outputs and code. */
 const recipeLangs = new Set(["sh", "bash", "cron", "yaml"]);
 const otherLangs = new Set(["json", "ts", ""]);
-const blocks = fencedBlocks(readme);
+const blocks = pages.flatMap((file) => fencedBlocks(file, readFileSync(join(repo, file), "utf8")));
 const recipes = blocks.filter((block) => recipeLangs.has(block.lang));
 const notRun = new Set(["azure", "checkout"]);
 const runnable = recipes.filter((block) => !notRun.has(block.mark?.kind ?? ""));
@@ -420,24 +426,28 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
 
 // ---------------------------------------------------------------------------------------------
 
-describe("README recipes", () => {
+describe("README and docs/ recipes", () => {
   it("every shell, cron and YAML block is run here, or marked with why it cannot be", () => {
     const unknown = blocks.filter((block) => !recipeLangs.has(block.lang) && !otherLangs.has(block.lang));
-    expect(unknown.map((block) => `line ${block.line}: ${block.lang}`), "blocks in a language not classified here")
+    const where = (block: Block) => `${block.file}:${block.line}`;
+    expect(unknown.map((block) => `${where(block)}: ${block.lang}`), "blocks in a language not classified here")
       .toEqual([]);
     for (const block of recipes) {
       const kind = block.mark?.kind;
       if (kind === undefined || /^exits \d+$/.test(kind)) continue;
-      expect(Object.keys(markRules), `line ${block.line}: a known mark`).toContain(kind);
+      expect(Object.keys(markRules), `${where(block)}: a known mark`).toContain(kind);
       const looksSo = markRules[kind]?.(block);
-      expect(looksSo, `line ${block.line}: marked "${kind}", but it does not look so:\n${block.text}`).toBe(true);
+      expect(looksSo, `${where(block)}: marked "${kind}", but it does not look so:\n${block.text}`).toBe(true);
     }
     expect(runnable.length).toBeGreaterThan(10);
+    // The reference pages hold recipes too (the CI job, the serve commands), and they are run.
+    expect(new Set(runnable.map((block) => block.file))).toEqual(new Set(["README.md", "docs/azure.md",
+      "docs/cli.md", "docs/configuration.md", "docs/serve-and-functions.md"]));
   });
 
   it("the quick start, marked as run by .ci/run, is run there as written", () => {
     const heading = readme.slice(0, readme.indexOf("## Quick start")).split("\n").length;
-    const quickStart = recipes.find((block) => block.line > heading);
+    const quickStart = recipes.find((block) => block.file === "README.md" && block.line > heading);
     expect(quickStart?.mark).toEqual({ kind: "checkout", note: ".ci/run runs this block as written" });
     const ciRun = readFileSync(join(repo, ".ci", "run"), "utf8");
     expect(ciRun).toContain("/^## Quick start/");
@@ -448,9 +458,11 @@ describe("README recipes", () => {
     for (const { text } of promises) expect(runnable.some((block) => block.text.includes(text)), text).toBe(true);
   });
 
-  const table = runnable.map((block) => [`line ${block.line}: ${commandLines(block.text)[0] ?? ""}`, block] as const);
+  const table = runnable
+    .map((block) => [`${block.file}:${block.line}: ${commandLines(block.text)[0] ?? ""}`, block] as const);
   it.concurrent.each(table)("%s: runs as written, with the outcome it promises", async (_name, block) => {
-    const where = await place(`line${block.line}`);
+    // Short: the folder is part of the local backend's socket path, which holds at most 107 bytes.
+    const where = await place(`p${pages.indexOf(block.file)}-${block.line}`);
     try {
       const run = await runBlock(block, where);
       expect(run.code, `exit code\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`).toBe(expectedExit(block));

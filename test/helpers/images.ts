@@ -1,5 +1,5 @@
 /**
- * Test images made by sharp at the dimensions of imaginary's own fixtures (imaginary-api.md §5.1),
+ * Test images made by sharp at the dimensions of imaginary's own fixtures (docs/reference/imaginary-api.md §5.1),
  * so the sizes imaginary's tests assert (§1.5, §5.2) can be reproduced without binary fixtures in
  * the repository. Every generator is deterministic; `loadFixtures()` caches per process, so a test
  * file pays for generation once.

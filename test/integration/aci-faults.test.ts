@@ -116,7 +116,8 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.count("PUT")).toBe(3);
   });
 
-  test("Retry-After on an operation poll replaces the poll interval (core-lro, arm-notes.md §2.4)", async () => {
+  // core-lro's rule: docs/reference/arm-notes.md §2.4.
+  test("Retry-After on an operation poll replaces the poll interval, as core-lro does", async () => {
     h.sim.faults.pollRetryAfter = 1;
     h.sim.faults.pendingPolls = 2;
     const started = Date.now();

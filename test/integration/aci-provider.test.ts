@@ -38,7 +38,7 @@ describe("aci provider on the ARM simulator", () => {
     expect(phases).toContain("Pulling");
     expect(phases.indexOf("Pulling")).toBeLessThan(phases.indexOf("Started"));
     expect(phases.at(-1)).toBe("healthy");
-    // The SDK followed Azure-AsyncOperation and then did the final GET itself (arm-notes.md §2.2).
+    // The SDK followed Azure-AsyncOperation and then did the final GET itself (docs/reference/arm-notes.md §2.2).
     expect(h.sim.count("GET", /\/operations\//)).toBeGreaterThanOrEqual(2);
   });
 
@@ -68,7 +68,7 @@ describe("aci provider on the ARM simulator", () => {
     const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: "key-mp", tlsFingerprint: record.tlsFingerprint, connections: 1 });
     try {
       const tooLarge = await client.request({ op: "resize", query: new URLSearchParams({ width: "10" }), body: image, signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
-      // 0.31 MP > 0.1 MP (imaginary-api.md §1.8)
+      // 0.31 MP > 0.1 MP (docs/reference/imaginary-api.md §1.8)
       expect(tooLarge).toMatchObject({ code: "E_IMAGE", detail: { status: 422 } });
     } finally {
       await client.close();

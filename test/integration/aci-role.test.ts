@@ -26,7 +26,7 @@ interface RoleDefinition {
 }
 
 const role = JSON.parse(readFileSync(new URL("../../deploy/aciimg-operator.role.json", import.meta.url), "utf8")) as RoleDefinition;
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const azureDocs = readFileSync(new URL("../../docs/azure.md", import.meta.url), "utf8");
 
 const SUB = "/subscriptions/[^/]+";
 const GROUPS = `${SUB}/resourceGroups/[^/]+/providers/Microsoft\\.ContainerInstance/containerGroups`;
@@ -108,9 +108,9 @@ describe("the aciimg operator role", () => {
     expect(routes.filter((r) => !h.sim.requests.some((q) => q.method === r.method && r.path.test(q.path))).map((r) => r.call)).toEqual([]);
   });
 
-  test("the README's Setup lists each action of the role, and no longer asks for Contributor", () => {
-    const start = readme.indexOf("### Setup\n");
-    const setup = readme.slice(start, readme.indexOf("\n### ", start + 1));
+  test("docs/azure.md's Setup lists each action of the role, and no longer asks for Contributor", () => {
+    const start = azureDocs.indexOf("## Setup\n");
+    const setup = azureDocs.slice(start, azureDocs.indexOf("\n## ", start + 1));
     expect(start).toBeGreaterThanOrEqual(0);
     for (const action of role.Actions) expect(setup).toContain(`\`${action}\``);
     expect(setup).toContain("deploy/aciimg-operator.role.json");

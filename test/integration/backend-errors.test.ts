@@ -1,5 +1,5 @@
 /**
- * The built-in backend answers imaginary's error rows (imaginary-api.md §1.8) with the same status
+ * The built-in backend answers imaginary's error rows (docs/reference/imaginary-api.md §1.8) with the same status
  * and message, in imaginary's check order (§1.3), plus our documented limits (413, output cap).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

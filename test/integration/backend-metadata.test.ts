@@ -1,6 +1,6 @@
 /**
  * What the built-in backend keeps of a photo's metadata (`stripmeta`) and how it flattens
- * transparency (`background`), as imaginary on bimg 1.1.7 does (imaginary-api.md §1.4).
+ * transparency (`background`), as imaginary on bimg 1.1.7 does (docs/reference/imaginary-api.md §1.4).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import sharp from "sharp";

@@ -1,5 +1,5 @@
 /**
- * The built-in backend's local file source, imaginary's -mount (imaginary-api.md §1.2, §1.8,
+ * The built-in backend's local file source, imaginary's -mount (docs/reference/imaginary-api.md §1.2, §1.8,
  * §2.3): GET /<op>?file=… with imaginary's statuses and messages, and a stricter path check
  * (symlinks and sibling directories sharing the root's name prefix are refused; imaginary serves
  * both). Files are real, made by sharp at imaginary's fixture sizes (§5.1).

@@ -1,6 +1,6 @@
 /**
  * Operation semantics of the built-in backend: EXIF orientations 1–8, bimg's flip/flop/rotate
- * order, every parameter family, and the /pipeline rules (imaginary-api.md §1.4–§1.6).
+ * order, every parameter family, and the /pipeline rules (docs/reference/imaginary-api.md §1.4–§1.6).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import sharp from "sharp";

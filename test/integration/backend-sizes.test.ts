@@ -1,5 +1,5 @@
 /**
- * The built-in backend reproduces imaginary's verified output sizes (imaginary-api.md §1.5, §5.2)
+ * The built-in backend reproduces imaginary's verified output sizes (docs/reference/imaginary-api.md §1.5, §5.2)
  * on sharp-made images of the same dimensions as imaginary's fixtures.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

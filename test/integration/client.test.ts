@@ -14,7 +14,7 @@ const key = "test-key-123";
 
 /**
  * A loopback server answering as imaginary does on the routes the client must handle
- * (imaginary-api.md §1.8 error bodies, §3 /health, the 429 text/plain of the throttle).
+ * (docs/reference/imaginary-api.md §1.8 error bodies, §3 /health, the 429 text/plain of the throttle).
  */
 function imaginaryLike(): { server: Server; connections: () => number; lastRequest: () => { url: string; headers: IncomingMessage["headers"] } | undefined } {
   let connections = 0;

@@ -78,7 +78,7 @@ describe("npm run package:functions", () => {
     // Run from the unpacked app with no access to the repository's node_modules.
     const { stdout, stderr } = await run(process.execPath, ["--input-type=module", "-e", probe], { cwd: app, timeout: 60_000 });
     expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual(["cleanup", "cleanupTimer", "processImage", "processTrigger"]);
-    // Outside the host, @azure/functions skips registration (arm-notes.md §7) and says so.
+    // Outside the host, @azure/functions skips registration (docs/reference/arm-notes.md §7) and says so.
     expect(stderr).toContain('register function "process"');
     expect(stderr).toContain('register function "cleanup"');
   }, 60_000);

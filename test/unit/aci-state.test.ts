@@ -25,7 +25,7 @@ describe("liveStateOf", () => {
     expect(liveStateOf(group("Succeeded", "Running", "Running", "20.1.2.3"))).toEqual({ state: "running", endpoint: "https://20.1.2.3:9000" });
   });
 
-  test("without an IP yet it is still provisioning (the 201 body has none, arm-notes.md §1.3)", () => {
+  test("without an IP yet it is still provisioning (the 201 body has none, docs/reference/arm-notes.md §1.3)", () => {
     expect(liveStateOf(group("Succeeded", "Running", "Running")).state).toBe("provisioning");
   });
 

@@ -5,7 +5,7 @@ import { sniffImageType } from "../../src/backend/sniff.js";
 
 const ascii = (text: string, size = 64): Buffer => Buffer.concat([Buffer.from(text, "latin1"), Buffer.alloc(Math.max(0, size - text.length))]);
 
-describe("image format detection (imaginary-api.md §1.3)", () => {
+describe("image format detection (docs/reference/imaginary-api.md §1.3)", () => {
   it("names every format sharp writes", async () => {
     const base = sharp({ create: { width: 8, height: 8, channels: 3, background: "#fff" } });
     for (const format of ["jpeg", "png", "webp", "tiff", "gif"] as const) {

@@ -1,5 +1,5 @@
 /**
- * The README's Functions deployment steps against what Azure Functions runs: a Node major it still
+ * The Functions deployment steps (docs/serve-and-functions.md) against what Azure Functions runs: a Node major it still
  * supports (Node 20's support ended 2026-04-30; 22 is GA until 2027-04-30, per the "supported
  * languages" page), and no storage account key left in the app settings when the text says so.
  * On Flex Consumption, `az functionapp create` writes the deployment storage's connection string
@@ -9,14 +9,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const page = readFileSync(new URL("../../docs/serve-and-functions.md", import.meta.url), "utf8");
 const SUPPORTED_NODE_MAJORS = [22, 24];
 
 function deploySteps(): string {
-  const start = readme.indexOf("### Deploying it, step by step\n");
-  expect(start, 'README has a "### Deploying it, step by step" section').toBeGreaterThanOrEqual(0);
-  const end = readme.indexOf("\n### ", start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
+  const start = page.indexOf("## Deploying it, step by step\n");
+  expect(start, 'docs/serve-and-functions.md has a "## Deploying it, step by step" section').toBeGreaterThanOrEqual(0);
+  const end = page.indexOf("\n## ", start + 1);
+  return page.slice(start, end === -1 ? undefined : end);
 }
 
 /** The shell commands of the section, with `\` continuations joined into one line each. */
@@ -25,7 +25,7 @@ function commands(text: string): string[] {
   return blocks.flatMap((block) => block.replace(/\\\n\s*/g, " ").split("\n").map((line) => line.trim()).filter(Boolean));
 }
 
-describe("README: deploying the Functions app", () => {
+describe("docs: deploying the Functions app", () => {
   const steps = deploySteps();
   const creates = commands(steps).filter((line) => line.startsWith("az functionapp create "));
 

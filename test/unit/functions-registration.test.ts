@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 describe("the Functions app module", () => {
   it("registers process as an HTTP trigger on {op} with function-level auth", async () => {
-    // Outside the host, @azure/functions runs in test mode and skips registration (arm-notes.md §7).
+    // Outside the host, @azure/functions runs in test mode and skips registration (docs/reference/arm-notes.md §7).
     const app = await import("../../src/functions/index.js");
     expect(app.processTrigger).toMatchObject({ methods: ["GET", "POST"], authLevel: "function", route: "{op}" });
     expect(app.processTrigger.handler).toBe(app.processImage);

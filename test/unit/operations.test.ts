@@ -1,4 +1,7 @@
-/** The operation catalogue coerces and validates exactly as imaginary does (imaginary-api.md §1.4–§1.6). */
+/**
+ * The operation catalogue coerces and validates exactly as imaginary does (docs/reference/imaginary-api.md
+ * §1.4–§1.6).
+ */
 import { describe, expect, test } from "vitest";
 import {
   checkRequired, isOperationName, negotiateType, operationNames, operationSpecs, paramSpecs,

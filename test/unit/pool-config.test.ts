@@ -1,5 +1,5 @@
 /**
- * The pool's settings (README "A pool of backends"): `backends` and `withLocal` from flags,
+ * The pool's settings (docs/cli.md "A pool of backends"): `backends` and `withLocal` from flags,
  * environment and the config file; member names (engine/pool-names.ts) that no chosen name can be.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * The request timeout (README "Configuration"): flag > ACIIMG_REQUEST_TIMEOUT > "requestTimeout" in
+ * The request timeout (docs/configuration.md "Configuration"): flag > ACIIMG_REQUEST_TIMEOUT > "requestTimeout" in
  * the config file > 2m, checked where it was set; and what its E_REQUEST_TIMEOUT tells a person.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

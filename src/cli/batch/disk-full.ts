@@ -1,7 +1,7 @@
 /**
  * A file system that takes no more writes: full (ENOSPC), over quota (EDQUOT) or read-only
  * (EROFS). Every later output of a batch would fail the same way, so the batch stops at the
- * first (README "aciimg process"), as E_DISK.
+ * first (docs/cli.md "aciimg process"), as E_DISK.
  */
 import { AciimgError } from "../../errors.js";
 

@@ -45,7 +45,7 @@ const maxSpare = 16;
  * Flags of every open of an input: O_NONBLOCK, so a FIFO put in the file's place does not hang
  * the open (it is refused as not regular); O_NOFOLLOW, since inputs are opened by the real path
  * resolved when the batch was planned, so a link there was put in since, by whoever can write
- * the folder (issue 22 §4: a link to a private file, whose rendering would land in an output
+ * the folder (a link to a private file, whose rendering would land in an output
  * they can read).
  */
 export const inputFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;

@@ -3,7 +3,7 @@
  * the path its output takes under an output folder. What could not be searched or read is a
  * failure of that input, reported with the batch, never a silent skip.
  *
- * Two rules (README "aciimg process"): an input named on the command line is used as named,
+ * Two rules (docs/cli.md "aciimg process"): an input named on the command line is used as named,
  * symbolic link or not; links met while searching a folder or a glob are not followed unless
  * `followSymlinks` is set. Each real file is an input once, however many paths reach it.
  */
@@ -13,7 +13,7 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } 
 import { AciimgError } from "../../errors.js";
 import { identity, walk, type WalkResult } from "./walk.js";
 
-/** Extensions a folder is searched for (formats the backend reads, imaginary-api.md §4). */
+/** Extensions a folder is searched for (formats the backend reads, docs/reference/imaginary-api.md §4). */
 export const imageExtensions = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "avif", "heic", "heif", "svg"] as const;
 const searchedExtensions = new Set<string>(imageExtensions.map((e) => `.${e}`));
 
@@ -63,7 +63,7 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
   };
 
   // Named files are looked at with synchronous calls, one after another as before: a shell glob
-  // names hundreds, and three thread-pool round trips each cost more than the calls (issue 15).
+  // names hundreds, and three thread-pool round trips each cost more than the calls.
   const realFolders = new Map<string, string>();
   for (const input of inputs) {
     const absolute = resolve(options.cwd, input);
@@ -93,7 +93,7 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
   return expansion;
 }
 
-/** picomatch, loaded only for an input that does not exist: ~7 ms of every other run's start-up (issue 15). */
+/** picomatch, loaded only for an input that does not exist: its load is ~7 ms of every other run's start-up. */
 async function loadPicomatch(): Promise<typeof import("picomatch")> {
   return (await import("picomatch")).default;
 }

@@ -1,6 +1,6 @@
 /**
  * The stream ends of `aciimg process`: `-` (stdin to stdout or to -o), the backend's CPU count for
- * the default concurrency (imaginary's /health `cpus`, imaginary-api.md §3), and error bodies.
+ * the default concurrency (imaginary's /health `cpus`, docs/reference/imaginary-api.md §3), and error bodies.
  */
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
@@ -137,7 +137,7 @@ export async function readResponseText(body: Readable, limitBytes = 64 * 1024): 
     const parsed = JSON.parse(text) as { message?: unknown };
     if (typeof parsed.message === "string") return parsed.message;
   } catch {
-    // not JSON: imaginary's 429 is text/plain (imaginary-api.md §1.8)
+    // not JSON: imaginary's 429 is text/plain (docs/reference/imaginary-api.md §1.8)
   }
   return text.trim() || "(empty answer)";
 }

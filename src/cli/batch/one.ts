@@ -26,7 +26,7 @@ export interface Job {
    * backend reading files is sent, opened without following a link (one there is new).
    */
   realPath: string;
-  /** `<dev>:<ino>` of the file checked when the batch was planned: no other is sent (issue 22 §4). */
+  /** `<dev>:<ino>` of the file checked when the batch was planned: no other is sent. */
   identity: string;
   /** The output as shown to people. */
   shownOutput: string;

@@ -1,6 +1,6 @@
 /**
  * The kernel's `fs.protected_symlinks` rule, applied by aciimg itself to the folders outputs go
- * to, whatever the sysctl says on this machine (issue 22 §3): a symbolic link in a sticky folder
+ * to, whatever the sysctl says on this machine: a symbolic link in a sticky folder
  * that others can write (`/tmp`) is followed only when it is the user's own or the folder owner's
  * (Documentation/admin-guide/sysctl/fs.rst, `protected_symlinks`; fs/namei.c may_follow_link).
  * Anyone can make `/tmp/out` a link to a folder of yours before you run `-o /tmp/out`, and have

@@ -1,6 +1,6 @@
 /**
  * Where each output of `aciimg process` goes, decided before any backend is woken. Two promises
- * hold here (README "aciimg process"): no output is written to a path that resolves (realpath)
+ * hold here (docs/cli.md "aciimg process"): no output is written to a path that resolves (realpath)
  * to an input, whichever way either is reached; and no two inputs write the same file.
  */
 import { realpathSync } from "node:fs";

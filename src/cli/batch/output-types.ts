@@ -1,8 +1,8 @@
 /**
  * The format each output of `aciimg process` is written in, so that its name and its bytes agree
- * (README "aciimg process"): the one asked for (`--type`, or the extension of an `-o` file), else
+ * (docs/cli.md "aciimg process"): the one asked for (`--type`, or the extension of an `-o` file), else
  * the input's own, read from its bytes rather than its name; and for an input in a format
- * imaginary cannot write (imaginary-api.md §4), where the backend would answer "Unsupported image
+ * imaginary cannot write (docs/reference/imaginary-api.md §4), where the backend would answer "Unsupported image
  * output type", PNG for graphics and JPEG for photos.
  */
 import { closeSync, openSync } from "node:fs";
@@ -11,7 +11,7 @@ import { readFullySync } from "../../read-fully.js";
 import type { CliOutputType } from "../flags.js";
 import { inputFlags } from "./input-file.js";
 
-/** What an input is written as when no type is asked for (the README's table). */
+/** What an input is written as when no type is asked for (the table in docs/cli.md). */
 export const defaultOutputTypes: Record<DetectedFormat, CliOutputType> = {
   jpeg: "jpeg",
   png: "png",

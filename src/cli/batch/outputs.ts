@@ -81,7 +81,7 @@ const writeBatchBytes = 1024 * 1024;
  * written with synchronous calls, in one go (replaceAtomicallySync); a larger one is written as it
  * arrives, in pieces of that size, with plain handle writes. An fs.WriteStream and pipeline() per
  * file, and then the thread pool's round trips, cost more of the CLI's CPU than the writing itself
- * (CLI profiles, issue 15): CPU that the local backend shares.
+ * (in profiles of the CLI): CPU that the local backend shares.
  */
 export async function writeAtomically(
   target: string,
@@ -165,7 +165,7 @@ export async function writeAtomically(
  * it is still the inode planning saw; undefined when it is not, for a temporary file and a rename
  * instead. Opened without O_CREAT or O_TRUNC, and without following a link unless the name given
  * is one: whoever can write its folder could otherwise swap it for a link to a file of yours
- * between planning and writing, and have that file truncated and overwritten (issue 22 §3).
+ * between planning and writing, and have that file truncated and overwritten.
  */
 async function writeInPlace<T>(
   target: string,

@@ -1,6 +1,6 @@
 /**
  * Turns the operation flags of `aciimg process` into one imaginary request: one operation becomes
- * `POST /<op>`, several become one `POST /pipeline` (imaginary-api.md §1.6), validated against the
+ * `POST /<op>`, several become one `POST /pipeline` (docs/reference/imaginary-api.md §1.6), validated against the
  * catalogue before any backend is woken.
  */
 import { AciimgError, usageError } from "../../errors.js";
@@ -139,7 +139,7 @@ function buildRequest(
     for (const [key, value] of Object.entries(only.params)) query.set(key, String(value));
     return { op: only.operation, query };
   }
-  // imaginary's pipeline names the image watermark "watermarkImage" (imaginary-api.md §1.6).
+  // imaginary's pipeline names the image watermark "watermarkImage" (docs/reference/imaginary-api.md §1.6).
   const operations = withOutput.map((s) => ({
     operation: s.operation === "watermarkimage" ? "watermarkImage" : s.operation,
     params: s.params,

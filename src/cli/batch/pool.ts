@@ -1,6 +1,6 @@
 /**
  * `aciimg process` on a pool (`--backends N`, `--with-local`, or one remote backend, for its
- * window that adapts to the link; README "A pool of backends"): every member
+ * window that adapts to the link; docs/cli.md "A pool of backends"): every member
  * starts at once and the batch begins as soon as one serves; the others join as they become
  * healthy. Each file goes to the least busy member (engine/pool.ts); one whose member vanished
  * is sent again to another, so nothing is lost and each output is written once. A member that

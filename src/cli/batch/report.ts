@@ -8,7 +8,7 @@ import { formatDuration } from "../../units.js";
 import { stopWords, type StopReason } from "../signals.js";
 import { diskTitle, type DiskErrno } from "./disk-full.js";
 
-/** One file's outcome; the `--json` line format (README "process --json"). */
+/** One file's outcome; the `--json` line format (docs/cli.md "process --json"). */
 export interface FileResult {
   input: string;
   output: string | null;

@@ -2,7 +2,7 @@
  * Creating one backend as a container group: delete a same-named group of ours without a word to it,
  * PUT the spec and follow the long-running operation, wait for Running + IP, probe GET /health with
  * the key, and refuse an image that serves without it. Any failure deletes what was made and says
- * so (arm-notes.md §2, §6).
+ * so (docs/reference/arm-notes.md §2, §6).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { randomBytes } from "node:crypto";
@@ -139,7 +139,7 @@ async function putAndFollow(
       else if (typeof body?.properties?.provisioningState === "string") phase(body.properties.provisioningState);
     },
   });
-  // The operation status carries events only at the end (recordings, arm-notes.md §2.5), so
+  // The operation status carries events only at the end (recordings, docs/reference/arm-notes.md §2.5), so
   // watch the group's instanceView meanwhile for Pulling/Pulled/Started to show on a spinner.
   const watching = new AbortController();
   const watcher = watchEvents(access, clock, resourceGroup, name, AbortSignal.any([bound, watching.signal]), phase);
@@ -150,7 +150,7 @@ async function putAndFollow(
     watching.abort();
     await watcher;
   }
-  // Succeeded means the containers run (arm-notes.md §1.3); wait for Running + IP if not yet.
+  // Succeeded means the containers run (docs/reference/arm-notes.md §1.3); wait for Running + IP if not yet.
   for (let live = liveStateOf(result); live.state !== "running"; live = liveStateOf(result)) {
     if (live.state === "failed") throw new AciimgError("E_PROVISION", `${action}: ${live.detail}`);
     await clock.sleep(azure.pollIntervalMs, bound);

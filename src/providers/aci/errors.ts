@@ -2,7 +2,7 @@
  * Maps what the Azure SDK throws (RestError, AggregateAuthenticationError, the plain Error of a
  * failed long-running operation) to an AciimgError saying what happened and what to do.
  * Errors are matched by `name`, never `instanceof`: duplicate package copies break instanceof
- * (arm-notes.md §3.2, §4.3). No @azure import here, so it is cheap to load.
+ * (docs/reference/arm-notes.md §3.2, §4.3). No @azure import here, so it is cheap to load.
  */
 import { AciimgError, isAbortError, isAciimgError, type ErrorCode } from "../../errors.js";
 
@@ -46,7 +46,7 @@ const NO_CREDENTIALS_HELP =
 // refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
   "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (README \"Setup\"). " +
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (docs/azure.md \"Setup\"). " +
   "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
 
 // A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration
@@ -55,7 +55,7 @@ const REGISTER_HELP =
   "Register it once with `az provider register --namespace Microsoft.ContainerInstance --wait` " +
   "(needs Contributor or Owner on the subscription), then retry.";
 
-/** A failed LRO carries the ARM error only in its message (arm-notes.md §2.3). */
+/** A failed LRO carries the ARM error only in its message (docs/reference/arm-notes.md §2.3). */
 function lroErrorCode(message: string): string | undefined {
   const match = /^The long-running operation has failed\.\s+([A-Za-z][A-Za-z0-9]*)\./.exec(message);
   return match?.[1];
@@ -115,7 +115,7 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
           "from ghcr.io (drop --image / ACIIMG_IMAGE), or copy the image into your own Azure Container Registry " +
           "with `az acr import --name <acr> --source <image> --image <name:tag>` and use " +
           "--image <acr>.azurecr.io/<name:tag> with --registry-server <acr>.azurecr.io, --registry-username " +
-          "and ACIIMG_REGISTRY_PASSWORD (README \"What gets created\").",
+          "and ACIIMG_REGISTRY_PASSWORD (docs/azure.md \"What gets created\").",
       );
     case "InaccessibleImage":
       return make(

@@ -1,7 +1,7 @@
 /**
  * Probes a fresh container group's imaginary with the key until GET /health answers. Succeeded +
- * Running does not mean the app listens yet, so retry with back-off, IP first (arm-notes.md §6).
- * /health needs the key when imaginary runs with -key (imaginary-api.md §2.1, §3). Every probe
+ * Running does not mean the app listens yet, so retry with back-off, IP first (docs/reference/arm-notes.md §6).
+ * /health needs the key when imaginary runs with -key (docs/reference/imaginary-api.md §2.1, §3). Every probe
  * goes through the imaginary client over HTTPS pinned to the group's certificate: nothing, not
  * even the key, is sent to an address that does not prove it holds that certificate.
  */
@@ -64,7 +64,7 @@ export async function probeHealth(backend: GroupBackend, options: ProbeOptions):
 
 /**
  * True when the backend answers GET /health without any key. imaginary checks the key on every
- * route once `-key` is set (imaginary-api.md §2.1), so a 200 here means the image ignored
+ * route once `-key` is set (docs/reference/imaginary-api.md §2.1), so a 200 here means the image ignored
  * IMAGINARY_SECRET and would serve anyone who reaches its public IP.
  */
 export async function servesWithoutKey(backend: GroupBackend, signal?: AbortSignal): Promise<boolean> {

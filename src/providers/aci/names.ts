@@ -1,6 +1,6 @@
 /**
  * The names ARM sees for a backend (pure). ARM's rules (Azure "resource-name-rules" for
- * Microsoft.ContainerInstance; arm-notes.md §1.2; the DNS label's from ACI's own refusal, quoted in
+ * Microsoft.ContainerInstance; docs/reference/arm-notes.md §1.2; the DNS label's from ACI's own refusal, quoted in
  * test/arm-sim/groups.ts):
  * - a container group: 1–63 of [a-z0-9-], no '-' first or last, no "--";
  * - a DNS name label: 5–63 of [a-z0-9-], a letter first, a letter or digit last.
@@ -46,7 +46,7 @@ export function stateKeyOfGroup(groupName: string): string | undefined {
 
 /**
  * A DNS label unique per group: ACI's default `Unsecure` scope needs the label free region-wide
- * (arm-notes.md §6). The group's name (a letter first) and up to 12 of the suffix's [a-z0-9].
+ * (docs/reference/arm-notes.md §6). The group's name (a letter first) and up to 12 of the suffix's [a-z0-9].
  */
 export function dnsLabelOf(stateKey: string, uniqueSuffix: string): string {
   const suffix = uniqueSuffix.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 12) || "x0000";

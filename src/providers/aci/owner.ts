@@ -1,7 +1,7 @@
 /**
  * Whose a container group is (pure): create replaces (never uses) a same-named group only when it
- * carries our owner id (issue 11 "Owner-scoped lifecycle"; issue 22: the tag is a claim, so it
- * allows a delete, never trust). Any other group with our name is left as it is, and create stops
+ * carries our owner id (the tag is a claim anyone who can write groups can make, so it allows a
+ * delete, never trust). Any other group with our name is left as it is, and create stops
  * with a message naming the group and the way out.
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";

@@ -1,15 +1,15 @@
 /**
  * The container-group spec aciimg sends to ARM (pure: no SDK, no I/O), and the dry-run view of
- * it. Shapes follow the 2023-05-01 API the v9 SDK speaks (arm-notes.md §1.2).
+ * it. Shapes follow the 2023-05-01 API the v9 SDK speaks (docs/reference/arm-notes.md §1.2).
  *
- * Why the image is started the way it is (README "Azure Container Instances"):
+ * Why the image is started the way it is (docs/azure.md "Azure Container Instances"):
  * - The key reaches imaginary only through the `secureValue` env var IMAGINARY_SECRET, which
- *   nextcloud/aio-imaginary's /start.sh turns into `-key` (imaginary-api.md §2.4). ARM shows
+ *   nextcloud/aio-imaginary's /start.sh turns into `-key` (docs/reference/imaginary-api.md §2.4). ARM shows
  *   `command` and plain `value`s to anyone with read access; it never echoes `secureValue`s.
  * - HTTPS only: each group gets its own self-signed certificate (tls.ts), pinned by its
  *   fingerprint in the state. The private key travels as a `secureValue` too; the certificate
  *   (public) as a plain value, so the pin can be re-derived from ARM. imaginary reads both from
- *   files (`-certfile`, `-keyfile`, imaginary-api.md §2.2), so `command` is a shell step that
+ *   files (`-certfile`, `-keyfile`, docs/reference/imaginary-api.md §2.2), so `command` is a shell step that
  *   writes them to the container's /tmp (umask 077: the image runs as uid 65534, which owns
  *   them), drops the key from the environment, and execs the image's /start.sh with the TLS
  *   flags. ACI's `command` replaces the ENTRYPOINT (there is no separate `args`); /start.sh
@@ -17,7 +17,7 @@
  *   flag, so our `-max-allowed-resolution` wins. No secret is in `command`.
  * - URL sources stay off: no `-enable-url-source`, no `-mount`, and `-disable-endpoints
  *   watermarkimage`, which would otherwise fetch any URL for whoever holds the key (SSRF,
- *   imaginary-api.md §2.3).
+ *   docs/reference/imaginary-api.md §2.3).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { AzureConfig, Config } from "../../config.js";
@@ -25,7 +25,7 @@ import { backendSpecOf } from "../../config.js";
 import type { BackendSpec } from "../../engine/types.js";
 import { dnsLabelOf, groupNameOf } from "./names.js";
 
-/** ARM api-version the v9 SDK sends (arm-notes.md §0). */
+/** ARM api-version the v9 SDK sends (docs/reference/arm-notes.md §0). */
 export const ARM_API_VERSION = "2023-05-01";
 /** The port imaginary listens on in the container (image ENV PORT=9000). */
 export const IMAGINARY_PORT = 9000;
@@ -145,7 +145,7 @@ export function groupPath(azure: Pick<AzureConfig, "subscriptionId" | "resourceG
 
 const MASK = "***";
 
-/** The group as it goes on the wire (`properties` nesting, arm-notes.md §1.2), secrets masked. */
+/** The group as it goes on the wire (`properties` nesting, docs/reference/arm-notes.md §1.2), secrets masked. */
 function wireBody(group: ContainerGroup): unknown {
   const { location, tags, containers, imageRegistryCredentials, ...rest } = group;
   return {

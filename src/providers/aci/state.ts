@@ -1,7 +1,7 @@
 /**
  * Reading ARM's answers (pure): which backend state a container group is in, its last events,
  * and where a group id points. provisioningState is the last operation; instanceView.state is the
- * runtime state; both matter (arm-notes.md §1.3, §6).
+ * runtime state; both matter (docs/reference/arm-notes.md §1.3, §6).
  */
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import type { LiveState } from "../../engine/types.js";

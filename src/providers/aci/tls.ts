@@ -1,5 +1,5 @@
 /**
- * The certificate an ACI backend serves (issue 11): a fresh ECDSA P-256 key pair and a
+ * The certificate an ACI backend serves: a fresh ECDSA P-256 key pair and a
  * self-signed X.509 v3 certificate per container group, pinned by its SHA-256 fingerprint.
  *
  * Made with Node's own crypto and the small DER writer below rather than a library: node-forge

@@ -1,5 +1,5 @@
 /**
- * The environment of a local backend (issue 12): an allowlist, not the caller's environment. The
+ * The environment of a local backend: an allowlist, not the caller's environment. The
  * backend decodes untrusted images for as long as it lives; it must not hold the Azure client
  * secret, the serve key, registry passwords or anything else the CLI happened to inherit.
  */

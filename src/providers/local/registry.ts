@@ -106,7 +106,7 @@ export interface LocalRegistry {
 export function createLocalRegistry(logDir: string): LocalRegistry {
   const entryPath = (pid: number): string => join(logDir, `backend-${pid}.json`);
   // Checked on every use, not once: a parent that became writable by others since would let them
-  // swap `local/` for their own (private-dir.ts; issue 22, point 6).
+  // swap `local/` for their own (private-dir.ts).
   function check(): Promise<PrivateDirectory> {
     return checkPrivateDirectory(logDir, "the local backend registry");
   }
