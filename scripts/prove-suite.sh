@@ -6,7 +6,7 @@
 #
 #   scripts/prove-suite.sh --as root --runs 5
 #   scripts/prove-suite.sh --as nobody --runs 5
-#   scripts/prove-suite.sh --as nobody --runs 1 -- test/integration/state-file.test.ts   # some files only
+#   scripts/prove-suite.sh --as nobody --runs 1 -- test/integration/state-file.test.ts  # some files only
 #
 # Each run's output is kept in the log folder it names (PROVE_LOGS, default /tmp); the clone is removed.
 set -euo pipefail
@@ -71,7 +71,8 @@ done
 for run in $(seq 1 "$runs"); do
   log="$logs/run-$run.log"
   started=$(date +%s)
-  if run_as npm test -- "$@" >"$log" 2>&1; then status=passed; else status=FAILED; fi
+  # Verbose: the log names every test, and each skipped one with its reason.
+  if run_as npm test -- --reporter=verbose "$@" >"$log" 2>&1; then status=passed; else status=FAILED; fi
   summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests ' | tail -1 | sed 's/^ *//')
   echo "run $run/$runs: $status in $(($(date +%s) - started)) s: ${summary:-no summary}"
   if [ "$status" = FAILED ]; then

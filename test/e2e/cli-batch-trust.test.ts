@@ -314,12 +314,20 @@ describe("an interrupted batch says so and counts every input", () => {
   });
 });
 
+interface Reader {
+  dir: string;
+  uid: number;
+  gid: number;
+  argv: string[];
+  env: Record<string, string>;
+}
+
 describe("folders that cannot be read", () => {
   /**
    * A folder of the user the CLI runs as, and how to run it: as root, nobody (whom permissions bind)
    * through a CLI nobody can read; as anyone else, this user.
    */
-  async function asReader(): Promise<{ dir: string; uid: number; gid: number; argv: string[]; env: Record<string, string> } | string> {
+  async function asReader(): Promise<Reader | string> {
     const cli = isRoot ? await nobodysCli() : { argv: [process.execPath, cliPath] };
     if (typeof cli === "string") return cli;
     const [uid, gid] = isRoot ? [NOBODY, NOBODY] : [process.getuid?.() ?? 0, process.getgid?.() ?? 0];
@@ -328,10 +336,12 @@ describe("folders that cannot be read", () => {
     return { dir, uid, gid, argv: cli.argv, env: isRoot ? nobodysEnv : {} };
   }
 
-  it("an unreadable sub-folder is a failure of the batch, also through a glob (as nobody when root, whom permissions do not bind)", async (context) => {
+  // As nobody when root, whom permissions do not bind.
+  it("an unreadable sub-folder is a failure of the batch, also through a glob", async (context) => {
     const who = await asReader();
     if (typeof who === "string") return context.skip(who);
-    const as = { ...(isRoot ? { uid: who.uid, gid: who.gid } : {}), cwd: who.dir, env: { ...who.env, ACIIMG_STATE: join(who.dir, "state", "state.json") } };
+    const env = { ...who.env, ACIIMG_STATE: join(who.dir, "state", "state.json") };
+    const as = { ...(isRoot ? { uid: who.uid, gid: who.gid } : {}), cwd: who.dir, env };
     const run = (args: string[]) => ws.runCommand(who.argv[0] as string, [...who.argv.slice(1), ...args], as);
     try {
       const d = join(who.dir, "d");

@@ -89,7 +89,8 @@ describe("the local backend reads the inputs of `process` itself", () => {
 
   // The CLI is root in its namespace: in a user namespace of its own, root's folders (/tmp) would be
   // nobody's to it, and it would rightly refuse its state. sharesMountNamespace is tested as any user.
-  it("a CLI in another mount namespace (unshare -m, as under systemd's PrivateTmp) uploads its files: the backend would read another file at the same path (needs root: unshare -m)", async (context) => {
+  it("a CLI in another mount namespace (unshare -m, as under systemd's PrivateTmp) uploads its files: " +
+    "the backend would read another file at the same path (needs root: unshare -m)", async (context) => {
     if (!isRoot) return context.skip("needs root: mounts a tmpfs in a mount namespace of the CLI's own (unshare -m)");
     // The backend (started by beforeAll, outside) sees the 800x200 photo; the CLI, in a namespace
     // with a tmpfs over that folder, sees a 400x400 one at the same path, and must get it resized.
@@ -134,8 +135,8 @@ describe("the local backend reads the inputs of `process` itself", () => {
   it.for([
     { owner: "ours", needs: "" },
     { owner: "another user's", needs: " (needs root: hands it to nobody)" },
-  ])("an input outside the working directory, in a read-only folder $owner, is read too$needs", async ({ needs }, context) => {
-    if (needs && !isRoot) return context.skip(`needs root: hands the folder to the user nobody (uid ${NOBODY})`);
+  ])("an input outside the working directory, in a read-only folder $owner, is read$needs", async ({ needs }, c) => {
+    if (needs && !isRoot) return c.skip(`needs root: hands the folder to the user nobody (uid ${NOBODY})`);
     const shared = await mkdtemp(join(tmpdir(), "aciimg-e2e-shared-"));
     const name = needs ? "theirs.jpg" : "mine.jpg";
     try {
@@ -146,14 +147,16 @@ describe("the local backend reads the inputs of `process` itself", () => {
       const out = `out-shared-${name}/`;
       await processOk([join(shared, name), "--resize", "60x40", "-o", out]);
       expect(await sharp(join(ws.dir, out, name)).metadata()).toMatchObject({ width: 60, height: 40 });
-      expect((await imageRequests()).filter((line) => line.includes(name))).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
+      const requests = (await imageRequests()).filter((line) => line.includes(name));
+      expect(requests).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
     } finally {
       await chmod(shared, 0o755).catch(() => undefined);
       await rm(shared, { recursive: true, force: true });
     }
   });
 
-  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) is uploaded after the backend's refusal (needs root: setpriv as nobody)", async (context) => {
+  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) " +
+    "is uploaded after the backend's refusal (needs root: setpriv as nobody)", async (context) => {
     // As nobody (root reads everything): the backend runs without group 4343, the CLI with it,
     // and the photo is readable by that group only.
     const cli = await nobodysCli();

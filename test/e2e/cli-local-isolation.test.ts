@@ -155,9 +155,10 @@ describe("the local backend is reachable only by its owner", () => {
   });
 
   // The modes that keep others out are checked as any user by the test above.
-  it("after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` starts a new backend and nothing else receives a byte (needs root: runs a squatter as nobody)", async (context) => {
+  it("after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` " +
+    "starts a new backend and nothing else receives a byte (needs root: runs a squatter as nobody)", async (ctx) => {
     const cannot = await cannotActAsNobody();
-    if (cannot) return context.skip(cannot);
+    if (cannot) return ctx.skip(cannot);
     const ws = await workspace();
     // Everything up to the state's own directory is open to other users, as a home directory often
     // is: what keeps them out must be aciimg's own directory and socket.

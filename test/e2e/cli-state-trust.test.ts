@@ -4,7 +4,7 @@
  * directory (or its `local/`) that others can write or that another user owns is refused with the
  * command that fixes it, and a state file others can read is tightened to 0600 with a warning.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,7 +37,7 @@ async function ownedState(ws: Workspace): Promise<{ owner: string; registry: str
 }
 
 /** Starts a long-lived process (killed in cleanup); resolves once it has printed "ready". */
-async function bystander(args: string[], options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
+async function bystander(args: string[], options: SpawnOptions = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
   cleanups.push(async () => void child.kill("SIGKILL"));
   let stderr = "";
@@ -94,9 +94,9 @@ describe("a planted registry entry", () => {
   });
 
   // Only root can signal another user's process: elsewhere the kernel refuses, whatever aciimg does.
-  it("reap never signals a backend-looking process of another user (needs root: starts one as nobody)", async (context) => {
+  it("reap never signals a backend-looking process of another user (needs root: starts one as nobody)", async (ctx) => {
     const cannot = await cannotActAsNobody();
-    if (cannot) return context.skip(cannot);
+    if (cannot) return ctx.skip(cannot);
     const ws = await workspace();
     const { owner, registry } = await ownedState(ws);
     // `node <dir>/aciimg.js backend`, as nobody: the command line of a backend, the uid of someone else.
@@ -104,7 +104,8 @@ describe("a planted registry entry", () => {
     cleanups.push(() => rm(scriptDir, { recursive: true, force: true }));
     await chmod(scriptDir, 0o755);
     await writeFile(join(scriptDir, "aciimg.js"), `${LOOP}\n`, { mode: 0o644 });
-    const other = await bystander([join(scriptDir, "aciimg.js"), "backend"], { uid: NOBODY, gid: NOBODY, env: { ...process.env, ...nobodysEnv } });
+    const asNobody = { uid: NOBODY, gid: NOBODY, env: { ...process.env, ...nobodysEnv } };
+    const other = await bystander([join(scriptDir, "aciimg.js"), "backend"], asNobody);
     await writeFile(join(registry, `backend-${other.pid}.json`), plantedEntry(other.pid as number, owner), { mode: 0o600 });
 
     const result = await ws.run(["reap", "--verbose"]);
@@ -153,7 +154,8 @@ describe("an untrusted state directory", () => {
     expect(result.stderr).toContain(advice(registry));
   });
 
-  it("status refuses a state directory owned by another user (nobody's as root, root's as anyone else), naming the chown that fixes it", async () => {
+  // nobody's as root, root's as anyone else.
+  it("status refuses a state directory owned by another user, naming the chown that fixes it", async () => {
     const ws = await workspace();
     const theirs = await foreignFolder();
     cleanups.push(() => theirs.remove());
@@ -164,7 +166,8 @@ describe("an untrusted state directory", () => {
   });
 
   // Links of root's are trusted (root can do anything anyway): another owner needs root's lchown.
-  it("a state directory that is a symbolic link another user owns is refused; one of ours is followed (needs root: hands the link to nobody)", async (context) => {
+  it("a state directory that is a symbolic link another user owns is refused; one of ours is followed " +
+    "(needs root: hands the link to nobody)", async (context) => {
     if (!isRoot) return context.skip(`needs root: hands a link to the user nobody (uid ${NOBODY})`);
     const ws = await workspace();
     const real = join(ws.dir, "real-state");
@@ -190,7 +193,8 @@ describe("an untrusted state directory", () => {
     const stateDir = join(home, "state");
     await mkdir(stateDir, { mode: 0o700 });
     await chown(stateDir, NOBODY, NOBODY);
-    const as = { uid: NOBODY, gid: NOBODY, cwd: home, env: { ...nobodysEnv, ACIIMG_STATE: join(stateDir, "state.json") } };
+    const env = { ...nobodysEnv, ACIIMG_STATE: join(stateDir, "state.json") };
+    const as = { uid: NOBODY, gid: NOBODY, cwd: home, env };
     const status = () => ws.runCommand(process.execPath, [cli.cliPath, "status"], as);
     const fine = await status();
     expect(fine.code, fine.stderr).toBe(0);

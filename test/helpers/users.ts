@@ -32,7 +32,8 @@ interface Ran {
 function run(program: string, args: string[], asNobody: boolean): Promise<Ran> {
   return new Promise((resolve) => {
     const env = { ...process.env, ...nobodysEnv };
-    const child = spawn(program, args, { cwd: "/", env, stdio: ["ignore", "pipe", "pipe"], ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}) });
+    const user = asNobody ? { uid: NOBODY, gid: NOBODY } : {};
+    const child = spawn(program, args, { cwd: "/", env, stdio: ["ignore", "pipe", "pipe"], ...user });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -74,7 +75,8 @@ export function cliForNobody(): () => Promise<NobodysCli | string> {
   });
   const usable = async (cliPath: string): Promise<NobodysCli | string> => {
     const probe = await run(process.execPath, [cliPath, "--version"], true);
-    return probe.code === 0 ? { cliPath, argv: [process.execPath, cliPath] } : `user nobody (${NOBODY}) cannot run ${cliPath}: ${probe.output}`;
+    if (probe.code !== 0) return `user nobody (${NOBODY}) cannot run ${cliPath}: ${probe.output}`;
+    return { cliPath, argv: [process.execPath, cliPath] };
   };
   const make = async (): Promise<NobodysCli | string> => {
     const cannot = await cannotActAsNobody();

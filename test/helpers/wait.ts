@@ -6,7 +6,11 @@ import { vi } from "vitest";
  * For facts no event announces (another process's death, a count in a backend): wait on the
  * event itself where there is one.
  */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   await vi.waitFor(
     async () => {
       if (!(await condition())) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

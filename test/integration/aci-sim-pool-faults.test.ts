@@ -90,7 +90,8 @@ describe("cold start per group (startDelayMs)", () => {
       const pulling = phaseSeen("Pulling");
       const slow = failure(create(name, pulling.onPhase));
       await Promise.race([pulling.seen, slow.then((e) => expect.fail(`create ended before Pulling: ${e.message}`))]);
-      expect(h.sim.group(`aciimg-${name}`)).toMatchObject({ provisioningState: "Creating", containerState: "Waiting", plan: { startDelayMs: hour } });
+      const stillPulling = { provisioningState: "Creating", containerState: "Waiting", plan: { startDelayMs: hour } };
+      expect(h.sim.group(`aciimg-${name}`)).toMatchObject(stillPulling);
       await h.sim.deleteOutOfBand(`aciimg-${name}`);
       expect((await slow).name).toBe("AciimgError");
     }

@@ -29,7 +29,8 @@ async function backendWith(options: Partial<Parameters<typeof startBackend>[0]> 
 
 /** Waits, bounded, until /health's `goroutines` (in flight + queued) equals `n`. */
 async function waitForLoad(b: RunningBackend, n: number): Promise<void> {
-  const load = async () => ((await call(b.url, "/health", { method: "GET", headers: auth })).json() as { goroutines: number }).goroutines;
+  const get = { method: "GET", headers: auth };
+  const load = async () => ((await call(b.url, "/health", get)).json() as { goroutines: number }).goroutines;
   await until(async () => (await load()) === n, `a backend load of ${n}`);
 }
 

@@ -14,7 +14,7 @@ afterEach(() => {
   for (const child of started.splice(0)) child.kill("SIGKILL");
 });
 
-/** A process that says "ready" once `prefix` (unshare, if any) has run, then sleeps; undefined and why, if it cannot start. */
+/** A process that says "ready" once `prefix` (unshare, if any) has run, then sleeps; or why it cannot start. */
 async function sleeper(prefix: string[]): Promise<{ pid: number } | string> {
   const argv = [...prefix, "/bin/sh", "-c", "echo ready && exec sleep 600"];
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });

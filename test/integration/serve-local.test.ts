@@ -255,7 +255,8 @@ describe("aciimg serve with the local provider", () => {
       expect(first.status).toBe(200);
       await first.arrayBuffer();
       // Bounded wait for the condition: the reaper has reported a pass that removed the backend.
-      await until(() => lines.some((line) => /reaped backend default \(idle\)/.test(line)), "the reaper's report", 15_000);
+      const reaped = () => lines.some((line) => /reaped backend default \(idle\)/.test(line));
+      await until(reaped, "the reaper's report", 15_000);
       expect(await engine.provider.list()).toEqual([]);
       expect(lines.join("\n")).toMatch(/reaped backend default \(idle\)/);
       const next = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });

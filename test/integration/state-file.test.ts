@@ -111,13 +111,15 @@ describe("JSON file state", () => {
     expect(await readdir(shared)).toEqual([]);
   });
 
-  it("refuses, for read and update alike, a directory another user owns (nobody's as root, root's as anyone else)", async () => {
+  // nobody's as root, root's as anyone else.
+  it("refuses, for read and update alike, a directory another user owns, and creates nothing in it", async () => {
     const theirs = await foreignFolder();
     cleanups.push(() => theirs.remove());
     const before = await readdir(theirs.dir);
     const store = createFileStateStore({ path: join(theirs.dir, "state.json") });
     for (const attempt of [() => store.read(), () => store.update((state) => void (state.backends = {}))]) {
-      await expect(attempt()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`${theirs.dir} belongs to uid ${theirs.uid}`) });
+      const refusal = `${theirs.dir} belongs to uid ${theirs.uid}`;
+      await expect(attempt()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(refusal) });
     }
     expect(await readdir(theirs.dir)).toEqual(before);
   });
