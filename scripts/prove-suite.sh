@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the suite (npm test) several times in a row from a fresh clone in a private (0700) folder,
-# with two CPU-bound processes beside it, as a newcomer's machine would: as root (--as root), or as
+# with two CPU-bound processes beside it (--burners N), as a newcomer's machine would: as root (--as root), or as
 # a user who is not root, in a 0700 home of theirs (--as nobody, or --as USER for an existing user).
 # Stops at the first failed run. Run it as root from a checkout; it proves the committed HEAD.
 #
@@ -13,12 +13,14 @@ set -euo pipefail
 
 runs=5
 as=root
+burners=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --as) as="$2"; shift 2 ;;
+    --burners) burners="$2"; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--as root|nobody|USER] [--runs N] [-- test files...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--as root|nobody|USER] [--runs N] [--burners N] [-- test files...]" >&2; exit 2 ;;
   esac
 done
 if [ "$(id -u)" -ne 0 ]; then
@@ -30,9 +32,9 @@ repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 head=$(git -C "$repo" rev-parse HEAD)
 logs=$(mktemp -d "${PROVE_LOGS:-/tmp}/aciimg-prove-$as-XXXXXX")
 work=$(mktemp -d)
-burners=()
+burning=()
 cleanup() {
-  for pid in "${burners[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${burning[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,9 +65,9 @@ run_as npm ci --prefer-offline --no-audit --no-fund >"$logs/npm-ci.log" 2>&1 || 
   exit 1
 }
 
-for _ in 1 2; do
+for _ in $(seq 1 "$burners"); do
   sh -c 'while :; do :; done' &
-  burners+=($!)
+  burning+=($!)
 done
 
 for run in $(seq 1 "$runs"); do
