@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the suite (npm test) several times in a row from a fresh clone in a private (0700) folder,
-# with two CPU-bound processes beside it (--burners N), as a newcomer's machine would: as root (--as root), or as
-# a user who is not root, in a 0700 home of theirs (--as nobody, or --as USER for an existing user).
+# with two CPU-bound processes beside it (--burners N), as a newcomer's machine would: as root
+# (--as root), or as a user who is not root, in a 0700 home of theirs (--as nobody, or --as USER).
 # Stops at the first failed run. Run it as root from a checkout; it proves the committed HEAD.
 #
 #   scripts/prove-suite.sh --as root --runs 5
