@@ -154,8 +154,8 @@ describe("the local backend reads the inputs of `process` itself", () => {
     await readOutside("mine.jpg");
   });
 
-  it("an input outside the working directory, in a folder another user owns, is read too (needs root)", async (context) => {
-    if (!isRoot) return context.skip(`needs root: hands the folder to the user nobody (uid ${NOBODY})`);
+  it("an input outside the working directory, in a folder another user owns, is read too (needs root)", async (c) => {
+    if (!isRoot) return c.skip(`needs root: hands the folder to the user nobody (uid ${NOBODY})`);
     await readOutside("theirs.jpg", NOBODY);
   });
 
