@@ -4,8 +4,8 @@
  * /bin/sh with cron's bare environment, and the CI job's `run:` steps by `bash -e`, as GitHub
  * Actions runs them. Each recipe gets a folder of its own holding the files the recipes name
  * (images made by sharp), `aciimg` on PATH as the built bin, a private HOME (so its own state and
- * local backend) and a network namespace of its own (unshare), so two `serve --port 8080` recipes,
- * or another test run, never meet on a port.
+ * local backend) and, as root, a network namespace of its own (unshare), so two `serve --port 8080`
+ * recipes, or another test run, never meet on a port (without root, those recipes skip).
  *
  * A block that cannot run here says why in an HTML comment just before it: `<!-- recipe: azure -->`
  * (needs a subscription) or `<!-- recipe: checkout -->` (npm in a checkout: .ci/run runs the quick
