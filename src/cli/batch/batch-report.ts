@@ -66,7 +66,15 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
  * the one failure reported; what was in flight or never started is not attempted (`finish`).
  * `record` stands in for the report's.
  */
-export function diskStop(report: BatchReport) {
+export interface DiskStop {
+  /** Aborted at the first output the disk refused. */
+  signal: AbortSignal;
+  record: (result: FileResult) => void;
+  /** The refusal's errno, once there was one. */
+  errno: () => DiskErrno | undefined;
+}
+
+export function diskStop(report: BatchReport): DiskStop {
   const halt = new AbortController();
   let errno: DiskErrno | undefined;
   const record = (result: FileResult): void => {
