@@ -34,7 +34,8 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     const where = parseGroupId(record.id);
     if (!where) return { state: "gone" };
     try {
-      const group = await arm(`inspect container group ${where.name}`).containerGroups.get(where.resourceGroup, where.name, { abortSignal: signal });
+      const client = await arm(`inspect container group ${where.name}`);
+      const group = await client.containerGroups.get(where.resourceGroup, where.name, { abortSignal: signal });
       return liveStateOf(group);
     } catch (error) {
       // A vanished group, or its whole resource group deleted: either way the backend is gone.
@@ -54,7 +55,8 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     const { resourceGroup } = configured(action);
     const refs: BackendRef[] = [];
     try {
-      for await (const group of arm(action).containerGroups.listByResourceGroup(resourceGroup, { abortSignal: signal })) {
+      const client = await arm(action);
+      for await (const group of client.containerGroups.listByResourceGroup(resourceGroup, { abortSignal: signal })) {
         // Named by the group's own name, which is what a delete acts on; the name tag is a claim.
         // A group no state key names (`webshop`, tagged like ours) is no backend of aciimg's.
         const key = group.name === undefined ? undefined : stateKeyOfGroup(group.name);
@@ -80,7 +82,9 @@ export function createAciProvider(options: AciProviderOptions): Provider {
     if (!where) return "";
     const action = `read the logs of container group ${where.name}`;
     try {
-      const result = await arm(action).containers.listLogs(where.resourceGroup, where.name, CONTAINER_NAME, { tail, abortSignal: signal });
+      const client = await arm(action);
+      const options = { tail, abortSignal: signal };
+      const result = await client.containers.listLogs(where.resourceGroup, where.name, CONTAINER_NAME, options);
       return result.content ?? "";
     } catch (error) {
       if (statusOf(error) === 404) {

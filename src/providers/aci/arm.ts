@@ -4,9 +4,8 @@
  * and the few group reads and deletes the provider and its create flow share. Every SDK error
  * leaves here as an AciimgError (errors.ts).
  */
-import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
+import type { ContainerGroup, ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
 import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
 import type { AzureConfig } from "../../config.js";
 import { AciimgError } from "../../errors.js";
 import { mapAzureError, type AzureErrorContext } from "./errors.js";
@@ -17,8 +16,8 @@ export interface ArmAccess {
   readonly azure: AzureConfig;
   /** The subscription and resource group, or E_CONFIG naming what is missing. */
   configured(action: string): { subscriptionId: string; resourceGroup: string };
-  /** The client (made on first use). */
-  arm(action: string): ContainerInstanceManagementClient;
+  /** The client (made on first use, when the SDK is loaded). */
+  arm(action: string): Promise<ContainerInstanceManagementClient>;
   /** Context for error messages. */
   context(action: string, extra?: Partial<AzureErrorContext>): AzureErrorContext;
   /** GET the group; undefined when it does not exist. */
@@ -31,7 +30,7 @@ export interface ArmAccess {
 
 /** Makes the ARM access for `azure`; `credential` defaults to DefaultAzureCredential, created on first use. (Long only for its methods, each short: they share the lazily made client.) */
 export function createArmAccess(azure: AzureConfig, credential?: TokenCredential): ArmAccess {
-  let client: ContainerInstanceManagementClient | undefined;
+  let client: Promise<ContainerInstanceManagementClient> | undefined;
 
   function configured(action: string): { subscriptionId: string; resourceGroup: string } {
     if (!azure.subscriptionId || !azure.resourceGroup) {
@@ -43,9 +42,14 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
     return { subscriptionId: azure.subscriptionId, resourceGroup: azure.resourceGroup };
   }
 
-  function arm(action: string): ContainerInstanceManagementClient {
-    const { subscriptionId } = configured(action);
-    client ??= new ContainerInstanceManagementClient(credential ?? new DefaultAzureCredential(), subscriptionId, {
+  // The SDK costs about half a second of start-up, and a call to a running backend needs no ARM
+  // (its record and pinned certificate are in the state): load it only for the first ARM request.
+  async function makeClient(subscriptionId: string): Promise<ContainerInstanceManagementClient> {
+    const [{ ContainerInstanceManagementClient }, { DefaultAzureCredential }] = await Promise.all([
+      import("@azure/arm-containerinstance"),
+      import("@azure/identity"),
+    ]);
+    return new ContainerInstanceManagementClient(credential ?? new DefaultAzureCredential(), subscriptionId, {
       endpoint: azure.armEndpoint,
       ...(azure.armMaxRetries !== undefined || azure.armRetryDelayMs !== undefined
         ? {
@@ -56,6 +60,11 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
           }
         : {}),
     });
+  }
+
+  async function arm(action: string): Promise<ContainerInstanceManagementClient> {
+    const { subscriptionId } = configured(action);
+    client ??= makeClient(subscriptionId);
     return client;
   }
 
@@ -66,7 +75,7 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
   /** GET the group; undefined when it does not exist (a missing resource group is an error). */
   async function getGroup(resourceGroup: string, name: string, action: string, signal?: AbortSignal): Promise<ContainerGroup | undefined> {
     try {
-      return await arm(action).containerGroups.get(resourceGroup, name, { abortSignal: signal });
+      return await (await arm(action)).containerGroups.get(resourceGroup, name, { abortSignal: signal });
     } catch (error) {
       if (statusOf(error) === 404 && (error as { code?: string }).code !== "ResourceGroupNotFound") return undefined;
       throw mapAzureError(error, context(action));
@@ -76,7 +85,7 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
   async function deleteGroup(resourceGroup: string, name: string, signal?: AbortSignal): Promise<void> {
     const action = `delete container group ${name}`;
     try {
-      await arm(action).containerGroups.beginDeleteAndWait(resourceGroup, name, {
+      await (await arm(action)).containerGroups.beginDeleteAndWait(resourceGroup, name, {
         updateIntervalInMs: azure.pollIntervalMs,
         abortSignal: signal,
       });
@@ -89,7 +98,9 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
 
   async function tailLogs(resourceGroup: string, name: string, signal: AbortSignal): Promise<string> {
     try {
-      const result = await arm("logs").containers.listLogs(resourceGroup, name, CONTAINER_NAME, { tail: 5, abortSignal: signal });
+      const client = await arm("logs");
+      const options = { tail: 5, abortSignal: signal };
+      const result = await client.containers.listLogs(resourceGroup, name, CONTAINER_NAME, options);
       return (result.content ?? "").trim().split("\n").join(" | ").slice(0, 600);
     } catch {
       return "";

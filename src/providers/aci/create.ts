@@ -127,7 +127,7 @@ async function putAndFollow(
 ): Promise<ContainerGroup> {
   const { azure, arm, getGroup } = access;
   const { resourceGroup, name, action } = where;
-  const poller = await arm(action).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
+  const poller = await (await arm(action)).containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
     updateIntervalInMs: azure.pollIntervalMs,
     abortSignal: bound,
     onResponse: (raw) => {
@@ -247,7 +247,7 @@ async function watchEvents(access: ArmAccess, clock: Clock, resourceGroup: strin
   while (!signal.aborted) {
     try {
       await clock.sleep(Math.max(access.azure.pollIntervalMs, 50), signal);
-      const group = await access.arm("watch").containerGroups.get(resourceGroup, name, { abortSignal: signal });
+      const group = await (await access.arm("watch")).containerGroups.get(resourceGroup, name, { abortSignal: signal });
       const events = group.containers[0]?.instanceView?.events ?? [];
       const newest = events[events.length - 1]?.name;
       if (newest) phase(newest);
