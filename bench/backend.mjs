@@ -125,11 +125,11 @@ try {
     const cpuMs = (side) => (sum[side].cpu / done) * 1000;
     rows.push({ concurrency: c, backend: rate("backend"), local: rate("local"), cover: rate("cover"), backendCpu: cpuMs("backend"), localCpu: cpuMs("local") });
   }
-  console.log(`2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
-  console.log("| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |");
+  console.log(`2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests ` + `per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
+  console.log("| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req " + "backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |");
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    console.log(`| ${r.concurrency} | ${r.backend.toFixed(1)} | ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} | ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`);
+    console.log(`| ${r.concurrency} | ${r.backend.toFixed(1)} ` + `| ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} ` + `| ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`);
   }
   const worst = Math.min(...rows.map((r) => r.backend / r.local));
   console.log(`worst throughput ratio vs the same work ${worst.toFixed(2)}x (target >= 0.85x)`);

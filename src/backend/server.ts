@@ -153,7 +153,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
-  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) needs --socket: it is only for a backend reachable through its owner's socket");
+  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) " + "needs --socket: it is only for a backend reachable through its owner's socket");
   const mount = options.mount === undefined ? undefined : await openMount(options.mount, options.allowRootMount === true);
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {

@@ -19,7 +19,7 @@ function packageVersion(): string {
 /** Builds the program; `setExitCode` receives each command's exit status. (Long as a list: one registration of a few lines per command.) */
 export function createProgram(setExitCode: (code: number) => void): Command {
   const program = new Command("aciimg")
-    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\nA backend is provisioned on first use and reaped when idle.")
+    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\n" + "A backend is provisioned on first use and reaped when idle.")
     .version(packageVersion(), "-V, --version")
     .option("--provider <local|aci>", "where the backend runs (default: aci when a subscription and resource group are set, else local)")
     .option("--config <file>", "config file (default: ./aciimg.config.json)")
@@ -65,7 +65,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("ensure a backend runs; print provider, endpoint and time to ready")
     .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
     .option("--backends <N>", "aci: start (pre-warm) a pool of N container groups, each billed (default 1; env ACIIMG_BACKENDS)")
-    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
+    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n" + "  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
     .action(lazyAction(async () => (await import("./commands/up.js")).runUp));
 
   program
@@ -80,7 +80,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("delete the backend if idle longer than --idle (cron-friendly: silent when nothing to do)")
     .option("--idle <duration>", "idle limit such as 90s, 5m, 1h (default: config idle, 5m)")
     .option("--dry-run", "say what would be deleted, delete nothing")
-    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
+    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n" + "  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
     .action(lazyAction(async () => (await import("./commands/reap.js")).runReap));
 
   program

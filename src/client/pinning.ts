@@ -45,7 +45,7 @@ function untrustedError(endpoint: string, presented: string | undefined, expecte
     "E_BACKEND_UNTRUSTED",
     `the backend at ${endpoint} presented certificate ${presented ?? "(none)"} where ${expected} was expected; ` +
       `the connection was closed before anything was sent (no API key, no image). ` +
-      `If the backend was restarted by hand, run \`aciimg down\` to replace it; otherwise someone may be intercepting the connection to ${endpoint}.`,
+      `If the backend was restarted by hand, run \`aciimg down\` to replace it; ` + `otherwise someone may be intercepting the connection to ${endpoint}.`,
     { detail: { endpoint, presented: presented ?? null, expected } },
   );
 }

@@ -62,7 +62,7 @@ export async function verify(
         if (clock.now() < patientUntil) return "wait";
         throw new AciimgError(
           "E_BACKEND_UNREACHABLE",
-          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ${(error as Error).message}. ` +
+          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ` + `${(error as Error).message}. ` +
             `Retry in a moment, or run \`aciimg down\` to replace it.`,
           { cause: error },
         );

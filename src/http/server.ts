@@ -112,7 +112,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       : error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"]
       : [400, "Bad Request"];
     const body = errorBody(status, reason, "space");
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
   // and uploads are read at once (never held back by a cold start), so they cannot run into them.
@@ -215,5 +215,5 @@ function accessLine(req: IncomingMessage, remote: string | undefined, status: nu
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");
   const query = url.searchParams.toString();
-  return `${new Date().toISOString()} ${remote ?? "-"} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
+  return `${new Date().toISOString()} ${remote ?? "-"} ` + `${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
 }

@@ -132,7 +132,7 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
         if (attempt >= maxAttempts) {
           throw new AciimgError(
             "E_STATE",
-            `cannot update the state in ${location}: ${maxAttempts} attempts lost the race to other writers; retry later`,
+            `cannot update the state in ${location}: ` + `${maxAttempts} attempts lost the race to other writers; retry later`,
           );
         }
         // Full jitter, doubling from 10 ms: contenders spread out instead of colliding again.
@@ -166,7 +166,7 @@ async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Pro
   }
   throw new AciimgError(
     "E_CONFIG",
-    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) or a container URL (ACIIMG_STATE_BLOB_URL)",
+    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) " + "or a container URL (ACIIMG_STATE_BLOB_URL)",
   );
 }
 
@@ -182,7 +182,7 @@ function redactUrl(url: string): string {
 
 /** Words a schema problem for the blob: what is wrong with it, and that deleting it is the way out. */
 function describeBlobProblem(location: string): (problem: StateProblem) => AciimgError {
-  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: \`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
+  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: ` + `\`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
   const corrupt = (why: string) => new AciimgError("E_STATE", `the state in ${location} is corrupt (${why}); ${wayOut}`);
   return (problem) => {
     switch (problem.kind) {
@@ -193,7 +193,7 @@ function describeBlobProblem(location: string): (problem: StateProblem) => Aciim
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state in ${location} has version ${problem.version}, newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
+          `the state in ${location} has version ${problem.version}, ` + `newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
         );
       case "wrong-version":
         return corrupt(`version ${JSON.stringify(problem.version)}`);

@@ -58,7 +58,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       await handle.chmod(0o600);
       options.onWarning?.(`${path} was ${was}: it holds backend keys; tightened to 0600`);
     } catch (error) {
-      options.onWarning?.(`${path} is ${was} and holds backend keys, but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
+      options.onWarning?.(`${path} is ${was} and holds backend keys, ` + `but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
     }
   }
 
@@ -73,8 +73,8 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
     if (uid === undefined || info.uid === uid) return;
     throw new AciimgError(
       "E_STATE",
-      `the state file ${path} belongs to uid ${info.uid}, not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
-        `If you did not put it there, move it aside (mv ${path} ${path}.bak); if you did, make it yours again (as root: chown ${uid} ${path}).`,
+      `the state file ${path} belongs to uid ${info.uid}, ` + `not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
+        `If you did not put it there, move it aside (mv ${path} ${path}.bak); ` + `if you did, make it yours again (as root: chown ${uid} ${path}).`,
       { detail: { stateFile: path } },
     );
   }
@@ -97,7 +97,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return emptyState();
       if (code === "ELOOP") {
-        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
+        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: ` + `aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
           cause: error,
           detail: { stateFile: path },
         });
@@ -136,7 +136,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
 function wayOut(path: string): string {
   return (
     `aciimg will not overwrite it. Move it aside (mv ${path} ${path}.bak) and run the command again; ` +
-    `a backend it recorded is then another state's: \`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
+    `a backend it recorded is then another state's: ` + `\`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
   );
 }
 
@@ -156,7 +156,7 @@ function describeFileProblem(path: string): (problem: StateProblem) => AciimgErr
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state file ${path} has schema version ${problem.version}, written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
+          `the state file ${path} has schema version ${problem.version}, ` + `written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
             `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
           { detail: { stateFile: path, version: problem.version } },
         );

@@ -177,7 +177,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     const throttled = takeFault(faults.throttle, method);
     if (throttled) {
       const headers: Record<string, string> = throttled.retryAfterSeconds !== undefined ? { "retry-after": String(throttled.retryAfterSeconds) } : {};
-      return armError(res, 429, "SubscriptionRequestsThrottled", `Number of '${method === "GET" ? "read" : "write"}' requests for subscription '${subscriptionId}' exceeded. Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`, headers);
+      return armError(res, 429, "SubscriptionRequestsThrottled", `Number of '${method === "GET" ? "read" : "write"}' ` + `requests for subscription '${subscriptionId}' exceeded. ` + `Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`, headers);
     }
     const failing = takeFault(faults.serverError, method);
     if (failing) return armError(res, failing.status, failing.status === 503 ? "ServiceUnavailable" : "InternalServerError", "The server encountered an internal error. Please retry the request.");
@@ -220,7 +220,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
 
     const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
     const existing = groups.get(id.toLowerCase());
-    const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource ` + `group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
 
     if (rgMatch?.[3]) {
       if (method !== "GET") return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
@@ -243,7 +243,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (invalid) return armError(res, 400, invalid.code, invalid.message);
       if (existing) {
         // Updates that change resources are refused by ACI (docs/reference/arm-notes.md §6 "Known issues").
-        return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one.`);
+        return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. ` + `If you are going to update the os type, restart policy, network profile, CPU, ` + `memory or GPU resources for a container group, you must delete it first and then create a new one.`);
       }
       const quota = quotaRefusal(faults, groups.size);
       if (quota) return armError(res, quota.status, quota.code, quota.message, writeHeaders);

@@ -78,7 +78,7 @@ function perMember(files: Array<Record<string, unknown>>): Record<string, number
 }
 
 describe("a pool of backends (spawned CLI, ARM simulator)", () => {
-  test("up --backends 3 makes three groups in parallel; status lists each; a 60-image batch gives every member a fair share", async () => {
+  test("up --backends 3 makes three groups in parallel; " + "status lists each; a 60-image batch gives every member a fair share", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(3);
@@ -192,7 +192,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("--with-local, groups that never come up: the local backend does the whole batch; the groups are cancelled and deleted", async () => {
+  test("--with-local, groups that never come up: " + "the local backend does the whole batch; the groups are cancelled and deleted", async () => {
     sim.faults.stuckPending = true;
     const run = await cli(batch("--backends", "2", "--with-local"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
@@ -207,7 +207,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
   }, 240_000);
 
-  test("--with-local with a slow cold start: the local backend processes images before any group is healthy, then the groups join", async () => {
+  test("--with-local with a slow cold start: " + "the local backend processes images before any group is healthy, then the groups join", async () => {
     // The groups' image pull lasts until the local backend has written 5 images. Then the local
     // backend is paused (SIGSTOP: a machine whose cores are busy elsewhere) until a group has
     // answered, so the groups joining mid-batch does not depend on how fast this machine is.
@@ -258,7 +258,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.count("PUT")).toBeLessThanOrEqual(4);
   }, 240_000);
 
-  test("no member can start: the batch fails with the first member's error, every member's reason given, in --json too", async () => {
+  test("no member can start: the batch fails with the first member's error, " + "every member's reason given, in --json too", async () => {
     sim.faults.maxGroups = 0;
     const run = await cli(batch("--backends", "2"), {}, 120_000);
     expect(run.code, run.stderr).toBe(6);
@@ -268,7 +268,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("Ctrl-C stops a pool batch: every input counted, nothing partial, the local member taken down, the groups kept for reap", async () => {
+  test("Ctrl-C stops a pool batch: every input counted, " + "nothing partial, the local member taken down, the groups kept for reap", async () => {
     const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let signalled = false;
@@ -306,7 +306,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "out", "b"))).toHaveLength(images);
   }, 240_000);
 
-  test("another pipeline's state with the same name: its groups are not ours, so no member starts, and nothing is deleted", async () => {
+  test("another pipeline's state with the same name: " + "its groups are not ours, so no member starts, and nothing is deleted", async () => {
     const other = await cli(["up", "--backends", "2", "--json"], { ACIIMG_STATE: join(dir, "other-state.json") }, 120_000);
     expect(other.code, other.stderr).toBe(0);
     const run = await cli(batch("--backends", "2"), {}, 120_000);

@@ -54,7 +54,7 @@ function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
 const state = (): { backends: Record<string, { endpoint: string; tlsFingerprint?: string }> } => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
 
 describe("HTTPS only, pinned", () => {
-  test("up → process → status → reap over HTTPS; the private key is nowhere ARM readers, the state or any output can see", async () => {
+  test("up → process → status → reap over HTTPS; " + "the private key is nowhere ARM readers, the state or any output can see", async () => {
     const earlier = sim.handshakeErrors().length;
     const outputs: CliRun[] = [];
     const run = async (args: string[]): Promise<CliRun> => {

@@ -76,7 +76,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect(uploaded).toEqual([expect.stringMatching(/"POST \/resize\?width=100&type=jpeg&stripmeta=true&background=255%2C255%2C255&failon=warning HTTP\/1\.1" 200 /)]);
   });
 
-  it("a symbolic link named on the command line is sent as the file it resolves to, and the output keeps the link's name", async () => {
+  it("a symbolic link named on the command line is sent as the file it resolves to, " + "and the output keeps the link's name", async () => {
     await mkdir(join(ws.dir, "targets"));
     await writeJpeg(join(ws.dir, "targets", "wide.jpg"), 800, 200);
     await symlink(join(ws.dir, "targets", "wide.jpg"), join(ws.dir, "link.jpg"));
@@ -85,7 +85,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("wide.jpg") || line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?[^"]*targets%252Fwide\.jpg HTTP/)]);
   });
 
-  it("a CLI in another mount namespace (unshare -m, as under systemd's PrivateTmp) uploads its files: the backend would read another file at the same path", async () => {
+  it("a CLI in another mount namespace (unshare -m, " + "as under systemd's PrivateTmp) uploads its files: the backend would read another file at the same path", async () => {
     // The backend (started by beforeAll, outside) sees the 800x200 photo; the CLI, in a namespace
     // with a tmpfs over that folder, sees a 400x400 one at the same path, and must get it resized.
     await mkdir(join(ws.dir, "private"));
@@ -141,7 +141,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     }
   });
 
-  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) is uploaded after the backend's refusal", async () => {
+  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) " + "is uploaded after the backend's refusal", async () => {
     // As nobody (root reads everything): the backend runs without group 4343, the CLI with it,
     // and the photo is readable by that group only.
     const home = await mkdtemp(join(tmpdir(), "aciimg-e2e-groups-"));
@@ -199,7 +199,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     const stalled = Array.from({ length: 16 }, () => {
       const socket = connect(socketPath);
       socket.on("error", () => undefined);
-      socket.write(`POST /resize?width=10 HTTP/1.1\r\nHost: backend\r\nAPI-Key: ${record.apiKey}\r\nContent-Length: 100000\r\n\r\n\xff\xd8`);
+      socket.write(`POST /resize?width=10 HTTP/1.1\r\n` + `Host: backend\r\nAPI-Key: ${record.apiKey}\r\nContent-Length: 100000\r\n\r\n\xff\xd8`);
       return socket;
     });
     try {
@@ -220,7 +220,7 @@ describe("the local backend reads the inputs of `process` itself", () => {
     }
   });
 
-  it("a backend whose record does not say it reads files (started before aciimg had the file source) is sent the bytes", async () => {
+  it("a backend whose record does not " + "say it reads files (started before aciimg had the file source) is sent the bytes", async () => {
     const state = JSON.parse(await readFile(ws.statePath, "utf8")) as { backends: Record<string, Record<string, unknown>> };
     for (const backend of Object.values(state.backends)) delete backend.fileRoot;
     await writeFile(ws.statePath, JSON.stringify(state));

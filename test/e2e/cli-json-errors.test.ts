@@ -95,7 +95,7 @@ describe("state and other errors under --json", () => {
 
   it("a failure nobody mapped (the working directory was deleted) ends with E_INTERNAL, exit 70, stack on stderr", async () => {
     const ws = await workspace();
-    const script = `mkdir gone && cd gone && rmdir ../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
+    const script = `mkdir gone && cd gone && rmdir ` + `../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
     const result = await ws.runCommand("sh", ["-c", script]);
     expect(result.code).toBe(70);
     expect(errorOf(result.stdout, result.stderr)).toMatchObject({ code: "E_INTERNAL", message: expect.stringContaining("a bug") });

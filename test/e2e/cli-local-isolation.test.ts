@@ -171,7 +171,7 @@ describe("the local backend is reachable only by its owner", () => {
     expect(status.stdout).toContain(`endpoint:  unix:${socketPath}\n`);
   });
 
-  it("after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` starts a new backend and nothing else receives a byte", async (context) => {
+  it("after a kill -9, another user can neither reach its socket nor bind in its place; " + "the next `process` starts a new backend and nothing else receives a byte", async (context) => {
     const reason = await cannotRunAsNobody();
     if (reason) {
       console.warn(`skipped: ${reason}`);

@@ -80,7 +80,7 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(error).toBeInstanceOf(AciimgError);
     expect(error).toMatchObject({ code: "E_CONFLICT", detail: { group: "aciimg-default", resourceGroup: h.sim.resourceGroup, owner: ownerA } });
     const message = (error as Error).message;
-    expect(message).toContain(`container group aciimg-default in resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`);
+    expect(message).toContain(`container group aciimg-default in ` + `resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`);
     expect(message).toContain("--name");
     expect(message).toContain("aciimg down --name default --force");
     // b's failed create left no claim behind, and b never got an owner-tagged group of its own.

@@ -103,7 +103,7 @@ describe("aci provider on the ARM simulator", () => {
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
-  test("list returns only groups tagged managed-by=aciimg, across nextLink pages, with name and createdAt from tags", async () => {
+  test("list returns only groups tagged managed-by=aciimg, " + "across nextLink pages, with name and createdAt from tags", async () => {
     h.sim.faults.unhealthyBackend = true; // list needs no running backends
     const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
     const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } satisfies Partial<ContainerGroup>;

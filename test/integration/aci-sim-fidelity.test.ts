@@ -147,7 +147,7 @@ describe("ARM simulator vs real ACI recordings", () => {
     expect(at(noRg.body, "error.code")).toBe("ResourceGroupNotFound");
   });
 
-  test("a PUT ARM would refuse is refused with 400: a group name with '--', a DNS label that starts with a digit, too many or too long tags", async () => {
+  test("a PUT ARM would refuse is refused with 400: " + "a group name with '--', a DNS label that starts with a digit, too many or too long tags", async () => {
     const put = entries("recording_containergroups_create_test.json")[0]!;
     const body = put.RequestBody as { tags?: Record<string, string>; properties: { ipAddress?: { dnsNameLabel?: string } } };
     const named = (name: string, changed: typeof body = body) =>

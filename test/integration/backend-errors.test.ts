@@ -115,12 +115,12 @@ describe("bodies", () => {
 describe("params", () => {
   test("a bad number is 400 with Go's strconv message", async () => {
     expect((await post("/resize?width=abc", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, error while processing parameter "width" with value "abc", error: strconv.ParseFloat: parsing "abc": invalid syntax'));
+      'Error while processing parameters, error while processing parameter "width" with value "abc", ' + 'error: strconv.ParseFloat: parsing "abc": invalid syntax'));
   });
 
   test("a bad bool is 400 unsupported value", async () => {
     expect((await post("/resize?width=10&force=yes", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, error while processing parameter "force" with value "yes", error: unsupported value'));
+      'Error while processing parameters, ' + 'error while processing parameter "force" with value "yes", error: unsupported value'));
   });
 
   test("ints are |float| rounded and the first repeated value wins", async () => {

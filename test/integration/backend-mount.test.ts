@@ -221,7 +221,7 @@ describe("GET rules", () => {
     expect(await sizeOf(resized.bytes)).toMatchObject({ width: 300, height: 169 });
   });
 
-  test("files read at once never share bytes: 48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
+  test("files read at once never share bytes: " + "48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
     // The backend reads mounted files into reused buffers (src/backend/buffers.ts): a buffer
     // handed to the next request while its first was still in libvips would mix two images.
     const colours = [

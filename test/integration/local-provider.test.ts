@@ -36,7 +36,7 @@ describe("local provider", () => {
     return dir;
   }
 
-  it("passes the key only through the environment, never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
+  it("passes the key only through the environment, " + "never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
     const apiKey = randomBytes(18).toString("hex");

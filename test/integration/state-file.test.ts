@@ -96,7 +96,7 @@ describe("JSON file state", () => {
     expect(warnings).toEqual([`${path} was readable by others (0644): it holds backend keys; tightened to 0600`]);
   });
 
-  it("refuses, for read and update alike, a directory others can write or another user owns, and creates nothing in it", async () => {
+  it("refuses, for read and update alike, " + "a directory others can write or another user owns, and creates nothing in it", async () => {
     const dir = await workspace();
     const shared = join(dir, "shared");
     await mkdir(shared);

@@ -111,7 +111,7 @@ describe("openInput: the body", () => {
     c.release();
   });
 
-  it("fails the upload, not a mix of two files, when another file of the same size is renamed over it after it was checked", async () => {
+  it("fails the upload, not a mix of two files, " + "when another file of the same size is renamed over it after it was checked", async () => {
     const bytes = await bigJpeg(pieceBytes);
     const other = Buffer.from(bytes).fill(0x33, pieceBytes, pieceBytes + 1000);
     const path = await write("renamed.jpg", bytes);
@@ -205,7 +205,7 @@ describe("truncationOf: the whole-file scan", () => {
     return { verdict, largestRead };
   }
 
-  it("finds the scan and its end when each is split across two pieces, in a file of several pieces, reading one piece at a time", () => {
+  it("finds the scan and its end when each is split across two pieces, " + "in a file of several pieces, reading one piece at a time", () => {
     const size = 5 * scanPieceBytes;
     // SOS split by the first piece's end, EOI by the third's; a trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
     const complete = file(size, [[scanPieceBytes - 1, SOS], [3 * scanPieceBytes - 1, EOI]]);

@@ -59,7 +59,7 @@ describe("writeAtomically", () => {
     expect(await temporaries(dir)).toEqual([]);
   });
 
-  it("an answer that goes silent past the body timeout is E_REQUEST_TIMEOUT naming the limit, which no route sends again", async () => {
+  it("an answer that goes silent past the body timeout is E_REQUEST_TIMEOUT naming the limit, " + "which no route sends again", async () => {
     const target = join(dir, "stalled.jpg");
     // What undici's BodyTimeoutError and the socket transport's carry: the code.
     const timedOut = Object.assign(new Error("Body Timeout Error"), { name: "BodyTimeoutError", code: "UND_ERR_BODY_TIMEOUT" });
@@ -80,7 +80,7 @@ describe("writeAtomically", () => {
     }
   });
 
-  it("a rename that fails after the temporary was written (the target is a folder) is E_OUTPUT and removes the temporary", async () => {
+  it("a rename that fails after the temporary was written (the target is a folder) " + "is E_OUTPUT and removes the temporary", async () => {
     const target = join(dir, "a-folder.jpg");
     await mkdir(join(target, "inside"), { recursive: true });
     expect(await codeOf(writeAtomically(target, body(randomBytes(500), 100)))).toBe("E_OUTPUT");
@@ -88,7 +88,7 @@ describe("writeAtomically", () => {
     expect(await readdir(target)).toEqual(["inside"]);
   });
 
-  it("writes an output whose name is near the 255-byte limit (ASCII or multi-byte), small or large, leaving no temporary", async () => {
+  it("writes an output whose name is near the 255-byte limit (ASCII or multi-byte), " + "small or large, leaving no temporary", async () => {
     for (const name of [`${"n".repeat(250)}.jpg`, `${"é".repeat(125)}.jpg`]) {
       expect(Buffer.byteLength(name)).toBeGreaterThan(240);
       for (const size of [2_000, 2 * 1024 * 1024]) {

@@ -79,7 +79,7 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
     if (info.isDirectory()) {
       const { found, unreadable } = await searchFolder(absolute, input, options, expansion, push, fail, isImageName, (rel) => !basename(rel).startsWith("."));
       if (found === 0 && unreadable === 0) {
-        fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, also in sub-folders)`);
+        fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, ` + `also in sub-folders)`);
       }
     } else if (info.isFile()) {
       const folder = dirname(absolute);
@@ -165,7 +165,7 @@ async function searchFolder(
   expansion.linksNotFollowed += result.linksNotFollowed;
   for (const path of result.misnamed) {
     const shown = displayUnder(name, relative(root, path));
-    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
+    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, ` + `and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
   }
   for (const { path, error } of result.unreadable) {
     const shown = displayUnder(name, relative(root, path));

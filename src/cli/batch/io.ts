@@ -29,7 +29,7 @@ async function readStdin(limitBytes: number): Promise<Buffer> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limitBytes) {
-      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
+      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} ` + `the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
     }
     chunks.push(chunk);
   }

@@ -114,7 +114,7 @@ function noteOf(event: PoolEvent, members: readonly MemberView[]): string | unde
       return `aciimg: ${event.label} serving (${how}); ${of}${drift ? `\naciimg: warning: ${drift}` : ""}`;
     }
     case "failed":
-      return `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\naciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`;
+      return `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\n` + `aciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`;
     case "gone":
       return `aciimg: ${event.label} vanished (${event.error.message}); its images go to the other backends; ${of}`;
     case "reviving":

@@ -14,7 +14,7 @@ import { describeOther } from "../foreign.js";
  */
 function nextStep(state: StatusReport["state"]): string | undefined {
   if (state === "none") return "no backend running; aciimg up starts one, aciimg process starts one on demand";
-  if (state === "gone") return "the backend is gone; the next aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
+  if (state === "gone") return "the backend is gone; the next " + "aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
   if (state === "failed") return "the next aciimg process or aciimg up replaces this backend (aciimg down deletes it now)";
   return undefined;
 }

@@ -32,7 +32,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       return `The half-made container group ${name} was deleted.`;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
+      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it ` + `by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
     }
   }
 
@@ -176,8 +176,8 @@ async function checkServes(
     if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
     throw new AciimgError(
       "E_PROVISION",
-      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
-        `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
+      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, ` + `not HTTPS, so it would carry the API key and every image in clear. ` +
+        `aciimg starts the image's /start.sh with -certfile/-keyfile; ` + `use an image whose /start.sh passes its arguments to imaginary ` +
         `(Nextcloud's aio-imaginary, the default, or one built FROM it).`,
       { cause: error },
     );
@@ -185,14 +185,14 @@ async function checkServes(
   if (health !== "healthy") {
     throw new AciimgError(
       "E_BACKEND_UNREACHABLE",
-      `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
+      `${action}: the container runs ` + `but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
     );
   }
   if (await servesWithoutKey(backend, bound)) {
     throw new AciimgError(
       "E_PROVISION",
       `${action}: ${about.image} answers without the API key, so anyone who finds its public IP could use it. ` +
-        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, Nextcloud's aio-imaginary, does).`,
+        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, ` + `Nextcloud's aio-imaginary, does).`,
     );
   }
 }
@@ -229,8 +229,8 @@ async function createFailure(
     return new AciimgError(
       "E_TIMEOUT",
       probing
-        ? `${action}: the container started, but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
-            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
+        ? `${action}: the container started, ` + `but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
+            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check ` + `that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
         : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
             `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
       { cause: error, detail: { lastState } },

@@ -64,7 +64,7 @@ export function commandFor(spec: BackendSpec): string[] {
     `printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`,
     `printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`,
     `unset ${TLS_KEY_ENV}`,
-    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
+    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile ` + `"$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
   ].join(" && ");
   return ["/bin/sh", "-c", script];
 }

@@ -151,7 +151,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         if ("invalid" in entry) {
           // Not an entry aciimg wrote (or a damaged one): nothing it names is stopped or removed.
           options.onWarning?.(
-            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); nothing it names was stopped or removed. Delete it if you did not put it there.`,
+            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); ` + `nothing it names was stopped or removed. Delete it if you did not put it there.`,
           );
           continue;
         }
