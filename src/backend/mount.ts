@@ -90,7 +90,8 @@ export function fileParam(query: URLSearchParams): string | undefined {
  *
  * Synchronous, on purpose. Through the thread pool these six calls were six round trips, each
  * queued behind the libvips work that holds the pool's threads, and they cost the backend about
- * 3% more CPU per image than the whole read. A mounted file is on a local disk, usually just written or checked by the client:
+ * 3% more CPU per image than the whole read. A mounted file is on
+ * a local disk, usually just written or checked by the client:
  * an open and a stat take microseconds and a 1 MB read from the page cache about 0.1 ms, time
  * during which libvips goes on in its own threads.
  */

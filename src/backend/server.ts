@@ -86,7 +86,10 @@ export interface BackendOptions {
    * what an idle stop counts as work (`aciimg backend --idle-exit`). Probes never keep it alive.
    */
   onWork?: { start(): void; end(): void };
-  /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
+  /**
+   * Log sink, one line per request (imaginary's format, key
+   * redacted) and per failed TLS handshake (Go's net/http format).
+   */
   log?: (line: string) => void;
 }
 
@@ -146,7 +149,10 @@ function packageVersion(): string {
   }
 }
 
-/** Starts the backend; resolves once it listens. Refuses an empty key. (Long for its options, each resolved in a line or two before listen.) */
+/**
+ * Starts the backend; resolves once it listens. Refuses an empty key.
+ * (Long for its options, each resolved in a line or two before listen.)
+ */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
   if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
   // The client speaks plain HTTP over a socket (unix: endpoints); the socket's file mode is its protection.

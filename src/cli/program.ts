@@ -16,7 +16,10 @@ function packageVersion(): string {
   return typeof version === "string" ? version : "unknown";
 }
 
-/** Builds the program; `setExitCode` receives each command's exit status. (Long as a list: one registration of a few lines per command.) */
+/**
+ * Builds the program; `setExitCode` receives each command's exit status.
+ * (Long as a list: one registration of a few lines per command.)
+ */
 export function createProgram(setExitCode: (code: number) => void): Command {
   const program = new Command("aciimg")
     .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\n" + "A backend is provisioned on first use and reaped when idle.")

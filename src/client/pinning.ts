@@ -14,7 +14,9 @@ import { buildConnector } from "undici";
 import { AciimgError } from "../errors.js";
 import { normalizeFingerprint } from "./fingerprint.js";
 
-/** A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate. */
+/**
+ * A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate.
+ */
 export function pinnedConnector(options: { endpoint: string; fingerprint: string; timeoutMs: number }): buildConnector.connector {
   const connect = buildConnector({
     timeout: options.timeoutMs,

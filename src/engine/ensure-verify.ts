@@ -8,7 +8,10 @@ import { dropRecord as dropRecordOf } from "./ensure-claim.js";
 import type { EnsureContext } from "./ensure.js";
 import type { BackendRecord } from "./types.js";
 
-/** `patientUntil`: while the provider says running but /health fails, wait until then (a container still starting its server), then fail. */
+/**
+ * `patientUntil`: while the provider says running but /health fails,
+ * wait until then (a container still starting its server), then fail.
+ */
 export async function verify(
   context: EnsureContext,
   seenHealthy: Map<string, number>,

@@ -25,7 +25,10 @@ export interface UsageTrackerOptions {
   intervalMs: number;
 }
 
-/** Creates the tracker for one backend name. (Long only for its methods, each short: they share the in-flight count and the pending write.) */
+/**
+ * Creates the tracker for one backend name. (Long only for its methods,
+ * each short: they share the in-flight count and the pending write.)
+ */
 export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   const { store, name, clock, intervalMs } = options;
   let working = 0;

@@ -10,7 +10,9 @@ export const MIN_SERVE_KEY_LENGTH = 16;
 
 const HOW_TO_MAKE_ONE = "e.g. `export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)` (--key works too, " + "but shows the key to anyone who can list processes)";
 
-/** Returns the key `serve` runs with; E_USAGE when it is missing or shorter than MIN_SERVE_KEY_LENGTH. Never prints it. */
+/**
+ * Returns the key `serve` runs with; E_USAGE when it is missing or shorter than MIN_SERVE_KEY_LENGTH. Never prints it.
+ */
 export function checkServeKey(key: string | undefined): string {
   if (!key) throw new AciimgError("E_USAGE", `serve: no API key for its clients: set ACIIMG_SERVE_KEY, ${HOW_TO_MAKE_ONE}`);
   if (key.length < MIN_SERVE_KEY_LENGTH) {

@@ -58,7 +58,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the server; resolves once it listens. (Long for the server's lifecycle in one place: listen, access log, throttle, reaper, graceful close.) */
+/**
+ * Starts the server; resolves once it listens. (Long for the server's lifecycle
+ * in one place: listen, access log, throttle, reaper, graceful close.)
+ */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const key = checkServeKey(options.key);
   const warning = exposureWarning(options.host, options.tls !== undefined);
@@ -210,7 +213,9 @@ async function respond(
   return bytes;
 }
 
-/** `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query. */
+/**
+ * `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query.
+ */
 function accessLine(req: IncomingMessage, remote: string | undefined, status: number, bytes: number, ms: number): string {
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");

@@ -41,7 +41,10 @@ function statusOf(error: unknown): { status?: number; code?: string } {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Creates the blob state store; the container is created on the first write if it is missing. (Long only for its methods, each short: they share the client and the ETag retry.) */
+/**
+ * Creates the blob state store; the container is created on the first write if it is missing.
+ * (Long only for its methods, each short: they share the client and the ETag retry.)
+ */
 export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDeps = {}): StateStore {
   const maxAttempts = deps.maxAttempts ?? 50;
   const maxBackoffMs = deps.maxBackoffMs ?? 400;

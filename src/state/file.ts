@@ -32,7 +32,10 @@ export interface FileStateStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Creates a StateStore on a JSON file. A missing file is an empty state. (Long only for its methods, each short: they share the path, the lock and the directory check.) */
+/**
+ * Creates a StateStore on a JSON file. A missing file is an empty state. (Long only
+ * for its methods, each short: they share the path, the lock and the directory check.)
+ */
 export function createFileStateStore(options: FileStateStoreOptions): StateStore {
   const { path } = options;
   const clock = options.clock ?? systemClock;
@@ -192,7 +195,10 @@ async function sweepLeftovers(path: string): Promise<void> {
   }
 }
 
-/** The writer's pid when `entry` is one of the state's or its lock's temporaries (the names writeAtomically and lock.ts give them). */
+/**
+ * The writer's pid when `entry` is one of the state's or its lock's
+ * temporaries (the names writeAtomically and lock.ts give them).
+ */
 function leftoverPid(stateName: string, entry: string): number | undefined {
   if (!entry.startsWith(`${stateName}.`)) return undefined;
   const match = /^(?:lock\.(?:break\.)?)?(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry.slice(stateName.length + 1));

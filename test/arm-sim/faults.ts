@@ -28,7 +28,10 @@ export interface Faults {
    * has seen what it waits for, so "before the groups are healthy" does not depend on timing.
    */
   pullGate?: Promise<void>;
-  /** A PUT that would create a group while this many exist in the subscription is refused with ContainerGroupQuotaReached. */
+  /**
+   * A PUT that would create a group while this many exist in the
+   * subscription is refused with ContainerGroupQuotaReached.
+   */
   maxGroups?: number;
   /** The PUT is refused synchronously with this ARM error. */
   putError?: { status: number; code: string; message: string };

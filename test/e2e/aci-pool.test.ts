@@ -48,7 +48,10 @@ afterAll(async () => {
 
 const out = (): string => join(dir, "out");
 const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", "300x200", "-o", out(), "--json", ...extra];
-/** A blur of each full image first: each image costs enough that most of the batch is still to come when a test acts mid-batch. */
+/**
+ * A blur of each full image first: each image costs enough that
+ * most of the batch is still to come when a test acts mid-batch.
+ */
 const heavyBatch = (...extra: string[]): string[] => ["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", ...extra];
 
 /** The `--json` lines of a batch: one per file, then the summary. */

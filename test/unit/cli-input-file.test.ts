@@ -195,7 +195,10 @@ describe("truncationOf: the whole-file scan", () => {
   }
   const SOS = Buffer.from([0xff, 0xda]);
   const EOI = Buffer.from([0xff, 0xd9]);
-  /** truncationOf over `bytes` as the checks call it (16 bytes first, the rest through readAt), and the largest read it asked for. */
+  /**
+   * truncationOf over `bytes` as the checks call it (16 bytes first,
+   * the rest through readAt), and the largest read it asked for.
+   */
   function check(bytes: Buffer): { verdict: string | undefined; largestRead: number } {
     let largestRead = 0;
     const verdict = truncationOf(bytes.subarray(0, 16), bytes.length, (length, position) => {
@@ -207,7 +210,8 @@ describe("truncationOf: the whole-file scan", () => {
 
   it("finds the scan and its end when each is split across two pieces, " + "in a file of several pieces, reading one piece at a time", () => {
     const size = 5 * scanPieceBytes;
-    // SOS split by the first piece's end, EOI by the third's; a trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
+    // SOS split by the first piece's end, EOI by the third's; a
+    // trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
     const complete = file(size, [[scanPieceBytes - 1, SOS], [3 * scanPieceBytes - 1, EOI]]);
     expect(check(complete)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
     // The same without its end, and with the end before the scan: both are cut short.

@@ -17,7 +17,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A body of `bytes` in chunks of `chunk` bytes (as a socket delivers an answer), failing after `failAfter` chunks when asked. */
+/**
+ * A body of `bytes` in chunks of `chunk` bytes (as a socket
+ * delivers an answer), failing after `failAfter` chunks when asked.
+ */
 function body(bytes: Buffer, chunk: number, failAfter?: number): Readable {
   return Readable.from((function* () {
     for (let offset = 0, index = 0; offset < bytes.length; offset += chunk, index++) {

@@ -146,7 +146,10 @@ function foldersFor(glob: string): (relativePath: string) => boolean {
   };
 }
 
-/** Searches `root` (named `name` in messages); says how many files it found (new or not) and how many folders it could not read. */
+/**
+ * Searches `root` (named `name` in messages); says how many files
+ * it found (new or not) and how many folders it could not read.
+ */
 async function searchFolder(
   root: string,
   name: string,

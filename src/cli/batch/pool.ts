@@ -31,7 +31,9 @@ export interface PoolBatch {
 /** The most a member's window grows to: enough for a member 100 ms away with 4 CPUs. */
 const maxWindow = 64;
 
-/** Runs the batch's `jobs` on a pool opened for it, and closes the pool (lastUsed written, the local member taken down). */
+/**
+ * Runs the batch's `jobs` on a pool opened for it, and closes the pool (lastUsed written, the local member taken down).
+ */
 export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Promise<void> {
   const { isPoolOfOne, openPool } = await import("../../compose.js");
   const { reporter } = batch.report;

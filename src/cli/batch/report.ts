@@ -120,7 +120,10 @@ export function summarize(results: readonly FileResult[], startedAt: number, sto
   };
 }
 
-/** Creates the reporter for the mode; the TTY one loads ora on demand. (Long for its three reporters, side by side so their lines stay alike.) */
+/**
+ * Creates the reporter for the mode; the TTY one loads ora on demand.
+ * (Long for its three reporters, side by side so their lines stay alike.)
+ */
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const { stdout, stderr } = options;
   if (options.mode === "json") {

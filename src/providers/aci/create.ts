@@ -21,7 +21,10 @@ import { lastEvents, liveStateOf } from "./state.js";
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
-/** Returns `create` for the aci provider. (Long only for its helpers, each short: they share the ARM access and the clock.) */
+/**
+ * Returns `create` for the aci provider. (Long only for its
+ * helpers, each short: they share the ARM access and the clock.)
+ */
 export function createBackendCreator({ access, clock }: { access: ArmAccess; clock: Clock }): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
   const { azure, configured, context, getGroup, deleteGroup } = access;
 
@@ -116,7 +119,10 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
   return create;
 }
 
-/** PUTs the group and follows the long-running operation (phases from its responses and the instanceView) until it runs with an IP. */
+/**
+ * PUTs the group and follows the long-running operation (phases from
+ * its responses and the instanceView) until it runs with an IP.
+ */
 async function putAndFollow(
   access: ArmAccess,
   clock: Clock,
