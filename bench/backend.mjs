@@ -31,7 +31,8 @@ const LEVELS = [1, 2, 4];
 /** A photo-like 2000x1500 JPEG: gradient, shapes and fine noise so the codec has real work. */
 async function makePhoto() {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="1500">
-    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4e89"/><stop offset="1" stop-color="#e0b84c"/></linearGradient></defs>
+    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4e89"/>
+    <stop offset="1" stop-color="#e0b84c"/></linearGradient></defs>
     <rect width="100%" height="100%" fill="url(#g)"/><circle cx="1200" cy="900" r="380" fill="#f28c28"/>
     <rect x="200" y="150" width="600" height="400" fill="#f2f2f2"/></svg>`;
   const noise = await sharp(randomBytes(2000 * 1500), { raw: { width: 2000, height: 1500, channels: 1 } }).blur(0.6).toColourspace("srgb").png().toBuffer();

@@ -286,11 +286,11 @@ try {
   const afterRate = after.length > 1 ? (after.length - 1) / (after.at(-1).at - after[0].at) : undefined;
   const localBefore = firstRemote < 0 ? cold.files.length : firstRemote;
   const beforeRate = firstRemote > 1 ? (firstRemote - 1) / (cold.files[firstRemote - 1].at - cold.files[0].at) : undefined;
-  console.log(`\n(e): local finished ${localBefore} images before the first remote one${firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`}; ${joined.join("; ") || "no remote joined"}.`);
+  console.log(`\n(e): local finished ${localBefore} images before the first remote one` + (firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`) + `; ${joined.join("; ") || "no remote joined"}.`);
   if (beforeRate && afterRate) console.log(`(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the ` + `remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`);
   notes.push(
     canPin
-      ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
+      ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), " + "the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
       : "not pinned: the CLI, the local backend, the groups and the link emulators share every core.",
     "on 2 cores the remote members share one CPU: adding a member adds no CPU. " + "The rows show how much a pool overlaps the link's latency and how it spreads the images, " + "not scale-out; real groups each bring their own CPU.",
     "each remote member has its own emulated link (c-shared: one link for both, " + "as when this machine's uplink is the narrow part). The link rate bounds a member at about " +

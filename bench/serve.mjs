@@ -31,13 +31,20 @@ import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 const [origin, key] = process.argv.slice(1);
 // A local backend listens on a Unix socket: its endpoint is unix:/path.sock.
-const pool = origin.startsWith("unix:") ? new Pool("http://localhost", { connections: 16, socketPath: origin.slice(5) }) : new Pool(origin, { connections: 16 });
+const pool = origin.startsWith("unix:")
+  ? new Pool("http://localhost", { connections: 16, socketPath: origin.slice(5) })
+  : new Pool(origin, { connections: 16 });
 const server = createServer(async (req, res) => {
   const r = await pool.request({ method: "POST", path: req.url, headers: { "api-key": key }, body: req });
-  res.writeHead(r.statusCode, { "content-type": r.headers["content-type"], "content-length": r.headers["content-length"] });
+  res.writeHead(r.statusCode, {
+    "content-type": r.headers["content-type"],
+    "content-length": r.headers["content-length"],
+  });
   await pipeline(r.body, res);
 });
-server.listen(0, "127.0.0.1", () => process.stderr.write("listening on http://127.0.0.1:" + server.address().port + "\\n"));
+server.listen(0, "127.0.0.1", () =>
+  process.stderr.write("listening on http://127.0.0.1:" + server.address().port + "\\n"),
+);
 `;
 
 /** A pool to an origin, or to the Unix socket of a local backend's `unix:/path.sock` endpoint. */

@@ -117,7 +117,8 @@ Run aciimg <command> --help for a command's flags and examples.`,
 Examples:
   $ export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)
   $ aciimg serve --port 8080 &
-  $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg
+  $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg \
+'http://127.0.0.1:8080/resize?width=300' > small.jpg
   $ aciimg serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem`,
     )
     .action(lazyAction(async () => (await import("./commands/serve.js")).runServe));
@@ -137,7 +138,7 @@ Examples:
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .option("--mount <dir>", "serve GET /<op>?file=<path under dir> from this directory, as imaginary's -mount (not /)")
     .option("--idle-exit <duration>", "with --socket: idle this long (and in --state), remove its record and stop")
-    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
+    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
     .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 
   return program;

@@ -51,7 +51,8 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
   const random = deps.random ?? Math.random;
   const sleep = deps.sleep ?? defaultSleep;
   // Never the connection string or a SAS: the location appears in messages.
-  const location = `blob ${options.containerUrl ? redactUrl(options.containerUrl) : options.container}/${options.blobName}`;
+  const where = options.containerUrl ? redactUrl(options.containerUrl) : options.container;
+  const location = `blob ${where}/${options.blobName}`;
 
   let containerPromise: Promise<ContainerClient> | undefined;
   const container = (): Promise<ContainerClient> => {

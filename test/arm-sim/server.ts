@@ -202,7 +202,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       );
     }
 
-    const rgMatch = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/i.exec(rest);
+    const rgMatch = new RegExp(/^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance/.source + /\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/.source, "i").exec(rest);
     const subList = /^\/providers\/Microsoft\.ContainerInstance\/containerGroups$/i.test(rest);
     if (!rgMatch && !subList) return armError(res, 404, "NotFound", `No route for ${method} ${p}`);
     const rg = rgMatch?.[1];
@@ -218,7 +218,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return send(res, 200, { value: page, ...(next ? { nextLink: next } : {}) });
     }
 
-    const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
+    const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}` + `/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
     const existing = groups.get(id.toLowerCase());
     const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource ` + `group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
 
@@ -251,7 +251,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       groups.set(id.toLowerCase(), g);
       const opId = randomUUID();
       operations.set(opId, { id: opId, groupId: id, kind: "create", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: false });
-      const asyncUrl = `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
+      const asyncUrl = `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
       return send(res, 201, renderGroup(g), { "azure-asyncoperation": asyncUrl, ...writeHeaders });
     }
 
@@ -263,7 +263,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (faults.deleteVariant === 202) {
         const opId = randomUUID();
         operations.set(opId, { id: opId, groupId: id, kind: "delete", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: true });
-        return send(res, 202, undefined, { "azure-asyncoperation": `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance/locations/${existing.location}/operations/${opId}?api-version=2018-06-01` });
+        return send(res, 202, undefined, { "azure-asyncoperation": `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${existing.location}/operations/${opId}?api-version=2018-06-01` });
       }
       return send(res, 200, rendered, { "x-ms-ratelimit-remaining-subscription-deletes": "14999" });
     }

@@ -119,7 +119,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     for (const n of served) expect(n, JSON.stringify(served)).toBeGreaterThanOrEqual(10);
   }, 240_000);
 
-  test("a member deleted out of band mid-batch: its images go to the others, every output is written once, exit 0", async () => {
+  test("a member deleted out of band mid-batch: " + "its images go to the others, every output is written once, exit 0", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<void> | undefined;

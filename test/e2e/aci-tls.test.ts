@@ -96,7 +96,7 @@ describe("HTTPS only, pinned", () => {
     expect(sim.handshakeErrors()).toHaveLength(earlier);
   }, 90_000);
 
-  test("a man in the middle with a CA-trusted certificate for the group's address is refused and gets no request", async () => {
+  test("a man in the middle with a CA-trusted certificate " + "for the group's address is refused and gets no request", async () => {
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);
     const group = sim.group("aciimg-default");
@@ -144,7 +144,7 @@ describe("HTTPS only, pinned", () => {
     await vi.waitFor(() => expect(sim.handshakeErrors()).toHaveLength(earlier + 1), { timeout: 5000 });
   }, 60_000);
 
-  test("a state recorded before TLS (plain http, no pin) is never spoken to in clear: its group is replaced", async () => {
+  test("a state recorded before TLS (plain http, " + "no pin) is never spoken to in clear: its group is replaced", async () => {
     const earlier = sim.handshakeErrors().length;
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);

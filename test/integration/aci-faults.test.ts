@@ -132,7 +132,7 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([503, 201]);
   });
 
-  test("a resource group that does not exist is E_RESOURCE_GROUP_NOT_FOUND with the az command to create it", async () => {
+  test("a resource group that does not exist is " + "E_RESOURCE_GROUP_NOT_FOUND with the az command to create it", async () => {
     const error = await createFails({ AZURE_RESOURCE_GROUP: "no-such-rg" });
     expect(error.code).toBe("E_RESOURCE_GROUP_NOT_FOUND");
     expect(error.message).toMatch(/az group create -n no-such-rg/);

@@ -110,7 +110,7 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(await a.engine.provider.inspect(first)).toMatchObject({ state: "running" });
   });
 
-  test("a group made before owner ids is listed as such, never reaped or replaced, and down --force removes it", async () => {
+  test("a group made before owner ids is listed as such, " + "never reaped or replaced, and down --force removes it", async () => {
     await putGroup("aciimg-default", { "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-01-01T00:00:00.000Z" });
     const b = await stateEngine({ clock: hourAhead });
 

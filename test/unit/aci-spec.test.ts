@@ -152,7 +152,7 @@ describe("dryRunRequest", () => {
     const request = dryRunRequest(config);
     expect(request.method).toBe("PUT");
     expect(request.url).toBe(
-      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
+      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9" + "/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
     );
     const text = JSON.stringify(request.body);
     expect(text).not.toContain("registry-pw-123");

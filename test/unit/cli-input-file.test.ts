@@ -121,7 +121,7 @@ describe("openInput: the body", () => {
     await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "renamed.jpg changed while it was being sent" });
   });
 
-  it("fails the upload when the file was written to in place after it was checked (same size, same inode)", async () => {
+  it("fails the upload when the file was written to in " + "place after it was checked (same size, same inode)", async () => {
     const bytes = await bigJpeg(pieceBytes);
     const path = await write("rewritten.jpg", bytes);
     // Last modified an hour ago, so the write below moves its time whatever the clock's grain.

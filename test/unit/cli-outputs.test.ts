@@ -41,7 +41,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("writeAtomically", () => {
-  it("writes a small answer (one go) and a large one (pieces of 1 MiB) byte for byte, replacing what was there", async () => {
+  it("writes a small answer (one go) and a large one (pieces " + "of 1 MiB) byte for byte, replacing what was there", async () => {
     for (const size of [0, 1, 15_000, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 17]) {
       const target = join(dir, `out-${size}.jpg`);
       await writeFile(target, "old content");
@@ -52,7 +52,7 @@ describe("writeAtomically", () => {
     expect(await temporaries(dir)).toEqual([]);
   });
 
-  it("an answer that breaks off, small or large, leaves the old file and no temporary, as E_BACKEND_UNREACHABLE", async () => {
+  it("an answer that breaks off, small or large, " + "leaves the old file and no temporary, as E_BACKEND_UNREACHABLE", async () => {
     for (const [size, failAfter] of [[20_000, 1], [3 * 1024 * 1024, 40]] as const) {
       const target = join(dir, `broken-${size}.jpg`);
       await writeFile(target, "old content");

@@ -125,7 +125,7 @@ describe("pipeline JSON", () => {
     expect(err('[{"operation":"crop","ignore_failure":"yes"}]')).toContain("of type bool");
     expect(err('{"operation":"crop"}')).toContain("json: cannot unmarshal object into Go value of type main.PipelineOperations");
   });
-  test("param values: numbers truncated with sign kept, strings by query rules, others unsupported with Go's %!q", () => {
+  test("param values: numbers truncated with sign kept, " + "strings by query rules, others unsupported with Go's %!q", () => {
     expect(ok('[{"operation":"resize","params":{"width":-100.7,"height":"-20.5","force":"t","type":"png","nope":1}}]')[0]?.params)
       .toEqual({ width: -100, height: 21, force: true, type: "png" });
     expect(err('[{"operation":"resize","params":{"width":true}}]')).toBe('Error while processing the image: ' + 'error while processing parameter "width" with value %!q(bool=true), error: unsupported value');

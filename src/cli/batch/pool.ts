@@ -51,7 +51,9 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       maxWindow,
       ...(batch.concurrency === undefined ? {} : { maxInFlight: batch.concurrency }),
       onPhase: (label, phase) => {
-        if (!begun) reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
+        if (!begun) {
+          reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
+        }
       },
       onEvent: (event) => {
         const text = single ? singleNoteOf(event) : noteOf(event, pool?.members() ?? []);

@@ -29,7 +29,9 @@ function countdown(inMs: number, idleMs: number, stopsItself: boolean): string {
 
 function memberLine(member: MemberStatus): string {
   const idle = member.idleMs === undefined ? "" : `, idle ${formatDuration(member.idleMs)}`;
-  return `${member.backend} "${member.name}" ${member.state}${member.endpoint ? ` at ${member.endpoint}` : ""}${idle}${member.detail ? ` (${member.detail})` : ""}`;
+  const at = member.endpoint ? ` at ${member.endpoint}` : "";
+  const detail = member.detail ? ` (${member.detail})` : "";
+  return `${member.backend} "${member.name}" ${member.state}${at}${idle}${detail}`;
 }
 
 export async function runStatus(options: { showKey?: boolean }, command: Command): Promise<number> {

@@ -45,8 +45,11 @@ const NO_CREDENTIALS_HELP =
 // ARM caches role assignments, so a new one can take minutes to apply and the first `up` after it may still be
 // refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
-  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (docs/azure.md \"Setup\"). " +
+  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) " +
+  "on the resource group, e.g. " +
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" " +
+  "--scope /subscriptions/<sub>/resourceGroups/<rg>` " +
+  "(docs/azure.md \"Setup\"). " +
   "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
 
 // A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration

@@ -138,7 +138,8 @@ export function containerGroupSpec(
 /** The ARM URL of a group (without the api-version). */
 export function groupPath(azure: Pick<AzureConfig, "subscriptionId" | "resourceGroup">, groupName: string): string {
   return (
-    `/subscriptions/${azure.subscriptionId ?? "<subscription>"}/resourceGroups/${azure.resourceGroup ?? "<resource-group>"}` +
+    `/subscriptions/${azure.subscriptionId ?? "<subscription>"}` +
+    `/resourceGroups/${azure.resourceGroup ?? "<resource-group>"}` +
     `/providers/Microsoft.ContainerInstance/containerGroups/${groupName}`
   );
 }
