@@ -50,7 +50,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         .update((state) => {
           const record = state.backends[name];
           // Only a running backend is touched: a provisioning claim has its own heartbeat.
-          if (!record || record.status !== "running") return;
+          if (record?.status !== "running") return;
           if (Date.parse(record.lastUsed) >= usedAt) return;
           record.lastUsed = new Date(usedAt).toISOString();
         })

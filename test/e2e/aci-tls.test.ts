@@ -44,7 +44,7 @@ afterAll(async () => {
 /** The secrets of the one PUT so far, as the simulator received them. */
 function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
   const put = sim.requests.find((r) => r.method === "PUT");
-  const env = (put?.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
+  const env = (put!.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
   const of = (name: string) => env.find((e) => e.name === name);
   // The TLS pair travels as one-line base64 (src/providers/aci/spec.ts `commandFor`).
   const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");

@@ -6,7 +6,7 @@
  * The tests that hand files to another user run as root, with `nobody` as that user, and skip with
  * the reason otherwise; the rest run as any user.
  */
-import { chmod, chown, lchown, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

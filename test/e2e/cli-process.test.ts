@@ -253,7 +253,7 @@ describe("bad input: a clear error, nothing lost", () => {
     const before = await sha(join(dir, "a.png"));
     const result = await ws.run(["process", "pair/a.jpg", "pair/a.png", "--resize", "60x40", "--type", "png", "-o", "pair", "--json"]);
     expect(result.code).toBe(1);
-    const failures = (jsonLines(result.stdout).at(-1)?.summary as { failures: Array<{ input: string; error: string }> }).failures;
+    const failures = (jsonLines(result.stdout).at(-1)!.summary as { failures: Array<{ input: string; error: string }> }).failures;
     expect(failures.map((f) => f.input).sort()).toEqual(["pair/a.jpg", "pair/a.png"]);
     expect(await sha(join(dir, "a.png"))).toBe(before);
   });

@@ -48,7 +48,7 @@ describe("aci provider on the ARM simulator", () => {
     await provider.create(h.spec(), { owner: "test-owner", apiKey: key });
 
     const put = h.sim.requests.find((r) => r.method === "PUT");
-    const container = (put?.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
+    const container = (put!.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
       .properties.containers[0]!.properties;
     expect(container.environmentVariables.find((e) => e.name === "IMAGINARY_SECRET")).toEqual({ name: "IMAGINARY_SECRET", secureValue: key });
     expect(JSON.stringify(container.command ?? [])).not.toContain(key);

@@ -60,6 +60,7 @@ export const TAG_OWNER = "aciimg-owner";
 export function commandFor(spec: BackendSpec): string[] {
   const script = [
     "umask 077",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, run by sh in the container
     'd="${TMPDIR:-/tmp}"',
     `printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`,
     `printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`,
