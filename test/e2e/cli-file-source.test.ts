@@ -10,9 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliForNobody, isRoot, NOBODY, nobodysEnv } from "../helpers/users.js";
 import { cliPath, createWorkspace, jsonLines, until, writeJpeg, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
+const nobodysCli = cliForNobody();
 
 /** The access-log lines of image requests (`"GET /resize?…" 200`), as the backend logged them. */
 async function imageRequests(): Promise<string[]> {
@@ -85,7 +87,11 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("wide.jpg") || line.includes("link.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?[^"]*targets%252Fwide\.jpg HTTP/)]);
   });
 
-  it("a CLI in another mount namespace (unshare -m, " + "as under systemd's PrivateTmp) uploads its files: the backend would read another file at the same path", async () => {
+  // The CLI is root in its namespace: in a user namespace of its own, root's folders (/tmp) would be
+  // nobody's to it, and it would rightly refuse its state. sharesMountNamespace is tested as any user.
+  it("a CLI in another mount namespace (unshare -m, as under systemd's PrivateTmp) uploads its files: " +
+    "the backend would read another file at the same path (needs root: unshare -m)", async (context) => {
+    if (!isRoot) return context.skip("needs root: mounts a tmpfs in a mount namespace of the CLI's own (unshare -m)");
     // The backend (started by beforeAll, outside) sees the 800x200 photo; the CLI, in a namespace
     // with a tmpfs over that folder, sees a 400x400 one at the same path, and must get it resized.
     await mkdir(join(ws.dir, "private"));
@@ -124,31 +130,46 @@ describe("the local backend reads the inputs of `process` itself", () => {
     expect((await imageRequests()).filter((line) => line.includes("cut.jpg"))).toEqual([]);
   });
 
-  it("an input outside the working directory, in a folder another user owns, is read too", async () => {
-    // The local backend mounts /, so no input is outside its file source. The tests run as root;
-    // the folder belongs to nobody, as a shared photo folder would.
+  // The local backend mounts /, so no input is outside its file source: a read-only folder elsewhere,
+  // and (as root) one that belongs to nobody, as a shared photo folder would.
+  async function readOutside(name: string, owner?: number): Promise<void> {
     const shared = await mkdtemp(join(tmpdir(), "aciimg-e2e-shared-"));
     try {
-      await writeJpeg(join(shared, "theirs.jpg"), 600, 400);
-      await chmod(join(shared, "theirs.jpg"), 0o444);
+      await writeJpeg(join(shared, name), 600, 400);
+      await chmod(join(shared, name), 0o444);
       await chmod(shared, 0o555);
-      await chown(shared, 65534, 65534);
-      await processOk([join(shared, "theirs.jpg"), "--resize", "60x40", "-o", "out-shared/"]);
-      expect(await sharp(join(ws.dir, "out-shared", "theirs.jpg")).metadata()).toMatchObject({ width: 60, height: 40 });
-      expect((await imageRequests()).filter((line) => line.includes("theirs.jpg"))).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
+      if (owner !== undefined) await chown(shared, owner, owner);
+      const out = `out-shared-${name}/`;
+      await processOk([join(shared, name), "--resize", "60x40", "-o", out]);
+      expect(await sharp(join(ws.dir, out, name)).metadata()).toMatchObject({ width: 60, height: 40 });
+      const requests = (await imageRequests()).filter((line) => line.includes(name));
+      expect(requests).toEqual([expect.stringMatching(/"GET \/resize\?/)]);
     } finally {
+      await chmod(shared, 0o755).catch(() => undefined);
       await rm(shared, { recursive: true, force: true });
     }
+  }
+
+  it("an input outside the working directory, in a read-only folder of ours, is read too", async () => {
+    await readOutside("mine.jpg");
   });
 
-  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) " + "is uploaded after the backend's refusal", async () => {
+  it("an input outside the working directory, in a folder another user owns, is read too (needs root)", async (c) => {
+    if (!isRoot) return c.skip(`needs root: hands the folder to the user nobody (uid ${NOBODY})`);
+    await readOutside("theirs.jpg", NOBODY);
+  });
+
+  it("a file the backend cannot open but the CLI can (a group the CLI joined after the backend started) " +
+    "is uploaded after the backend's refusal (needs root: setpriv as nobody)", async (context) => {
     // As nobody (root reads everything): the backend runs without group 4343, the CLI with it,
     // and the photo is readable by that group only.
+    const cli = await nobodysCli();
+    if (typeof cli === "string") return context.skip(cli);
     const home = await mkdtemp(join(tmpdir(), "aciimg-e2e-groups-"));
-    const as = (groups: string): string[] => ["--reuid=65534", "--regid=65534", groups, process.execPath, cliPath];
-    const options = { cwd: home, env: { ACIIMG_STATE: join(home, "state", "state.json") } };
+    const as = (groups: string): string[] => [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, groups, ...cli.argv];
+    const options = { cwd: home, env: { ...nobodysEnv, ACIIMG_STATE: join(home, "state", "state.json") } };
     try {
-      await chown(home, 65534, 65534);
+      await chown(home, NOBODY, NOBODY);
       await mkdir(join(home, "grouped"), { mode: 0o750 });
       await writeJpeg(join(home, "grouped", "members.jpg"), 600, 300);
       await chmod(join(home, "grouped", "members.jpg"), 0o640);

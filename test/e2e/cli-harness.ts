@@ -10,6 +10,9 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterEach } from "vitest";
 
+// The e2e files wait through the harness; the wait itself is shared with the other tests.
+export { until } from "../helpers/wait.js";
+
 export const cliPath = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
 
 export interface RunResult {
@@ -91,15 +94,6 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Waits, bounded, for a condition that another process brings about (checked every 20 ms). */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A fresh workspace per call, each cleaned up (its backend stopped) after the test that made it. */

@@ -8,10 +8,12 @@ import { chmod, mkdir, readdir, readFile, readlink, stat } from "node:fs/promise
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/host-process.js";
+import { cannotActAsNobody, NOBODY } from "../helpers/users.js";
+import { until } from "../helpers/wait.js";
 import { jsonLines, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
 const workspace = workspacesFor("aciimg-e2e-isolation-");
-const nobody = { uid: 65534, gid: 65534 };
+const nobody = { uid: NOBODY, gid: NOBODY };
 
 interface Backend {
   pid: number;
@@ -25,15 +27,6 @@ async function backendOf(ws: Workspace): Promise<Backend> {
   const record = state.backends.default;
   if (!record) throw new Error("no backend in the state");
   return record;
-}
-
-/** Bounded wait on a condition that no event announces (another process's death). */
-async function waitUntil(condition: () => boolean, boundMs: number): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${boundMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Inodes of the sockets `pid` holds open (/proc/<pid>/fd → "socket:[123]"). */
@@ -135,16 +128,6 @@ async function startSquatter(ws: Workspace, endpoint: string): Promise<{ outcome
   };
 }
 
-/** Why this machine cannot run a process as `nobody`, or undefined when it can. */
-async function cannotRunAsNobody(): Promise<string | undefined> {
-  const probe = await new Promise<{ code: number | null; error?: string }>((resolve) => {
-    const child = spawn(process.execPath, ["-e", "0"], { ...nobody, cwd: "/", stdio: "ignore" });
-    child.once("error", (error) => resolve({ code: -1, error: error.message }));
-    child.once("close", (code) => resolve({ code }));
-  });
-  return probe.code === 0 ? undefined : `user nobody (65534) cannot run ${process.execPath}: ${probe.error ?? `exit ${probe.code}`}`;
-}
-
 describe("the local backend is reachable only by its owner", () => {
   it("listens on a 0600 Unix socket in a 0700 directory, and on no TCP port", async () => {
     const ws = await workspace();
@@ -171,13 +154,11 @@ describe("the local backend is reachable only by its owner", () => {
     expect(status.stdout).toContain(`endpoint:  unix:${socketPath}\n`);
   });
 
-  it("after a kill -9, another user can neither reach its socket nor bind in its place; " + "the next `process` starts a new backend and nothing else receives a byte", async (context) => {
-    const reason = await cannotRunAsNobody();
-    if (reason) {
-      console.warn(`skipped: ${reason}`);
-      context.skip();
-      return;
-    }
+  // The modes that keep others out are checked as any user by the test above.
+  it("after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` " +
+    "starts a new backend and nothing else receives a byte (needs root: runs a squatter as nobody)", async (ctx) => {
+    const cannot = await cannotActAsNobody();
+    if (cannot) return ctx.skip(cannot);
     const ws = await workspace();
     // Everything up to the state's own directory is open to other users, as a home directory often
     // is: what keeps them out must be aciimg's own directory and socket.
@@ -188,7 +169,7 @@ describe("the local backend is reachable only by its owner", () => {
     expect((await ws.run(["up"])).code).toBe(0);
     const first = await backendOf(ws);
     process.kill(first.pid, "SIGKILL");
-    await waitUntil(() => !isProcessAlive(first.pid), 5_000);
+    await until(() => !isProcessAlive(first.pid), `backend ${first.pid} to die`);
 
     const squat = await startSquatter(ws, first.endpoint);
     let received: Array<Record<string, unknown>> = [];

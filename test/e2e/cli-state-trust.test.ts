@@ -4,16 +4,17 @@
  * directory (or its `local/`) that others can write or that another user owns is refused with the
  * command that fixes it, and a state file others can read is tightened to 0600 with a warning.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/host-process.js";
+import { cliForNobody, cannotActAsNobody, foreignFolder, isRoot, NOBODY, nobodysEnv } from "../helpers/users.js";
 import { cliPath, createWorkspace, writeJpeg, type Workspace } from "./cli-harness.js";
 
-const NOBODY = 65534;
+const nobodysCli = cliForNobody();
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -36,7 +37,7 @@ async function ownedState(ws: Workspace): Promise<{ owner: string; registry: str
 }
 
 /** Starts a long-lived process (killed in cleanup); resolves once it has printed "ready". */
-async function bystander(args: string[], options: { uid?: number; gid?: number } = {}): Promise<ChildProcess> {
+async function bystander(args: string[], options: SpawnOptions = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
   cleanups.push(async () => void child.kill("SIGKILL"));
   let stderr = "";
@@ -60,18 +61,6 @@ const LOOP = "process.stdout.write('ready\\n'); setInterval(() => {}, 1e9)";
 /** A planted entry that checks out (an old orphan of this state), naming `pid`. */
 function plantedEntry(pid: number, owner: string): string {
   return JSON.stringify({ id: `local:${pid}@1577836800000001`, name: "default", pid, endpoint: "", createdAt: "2020-01-01T00:00:00.000Z", owner });
-}
-
-/** The reason `nobody` cannot run the CLI here, or undefined when it can. */
-async function nobodyCannotRun(ws: Workspace): Promise<string | undefined> {
-  const dir = await mkdtemp(join(tmpdir(), "aciimg-e2e-nobody-"));
-  try {
-    await chown(dir, NOBODY, NOBODY);
-    const probe = await ws.run(["--version"], { uid: NOBODY, gid: NOBODY, cwd: dir }).catch((error: Error) => ({ code: -1, stderr: error.message }));
-    return probe.code === 0 ? undefined : `user nobody (${NOBODY}) cannot run ${cliPath}: ${probe.stderr.trim()}`;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 describe("a planted registry entry", () => {
@@ -105,7 +94,10 @@ describe("a planted registry entry", () => {
     expect((await readdir(registry)).sort()).toEqual([basename(deadEntry), basename(unrelatedEntry)].sort());
   });
 
-  it("reap never signals a backend-looking process of another user (run as root)", async (context) => {
+  // Only root can signal another user's process: elsewhere the kernel refuses, whatever aciimg does.
+  it("reap never signals a backend-looking process of another user (needs root: starts one as nobody)", async (ctx) => {
+    const cannot = await cannotActAsNobody();
+    if (cannot) return ctx.skip(cannot);
     const ws = await workspace();
     const { owner, registry } = await ownedState(ws);
     // `node <dir>/aciimg.js backend`, as nobody: the command line of a backend, the uid of someone else.
@@ -113,14 +105,8 @@ describe("a planted registry entry", () => {
     cleanups.push(() => rm(scriptDir, { recursive: true, force: true }));
     await chmod(scriptDir, 0o755);
     await writeFile(join(scriptDir, "aciimg.js"), `${LOOP}\n`, { mode: 0o644 });
-    let other: ChildProcess;
-    try {
-      other = await bystander([join(scriptDir, "aciimg.js"), "backend"], { uid: NOBODY, gid: NOBODY });
-    } catch (error) {
-      console.warn(`skipped: user nobody (${NOBODY}) cannot run node here: ${(error as Error).message}`);
-      context.skip();
-      return;
-    }
+    const asNobody = { uid: NOBODY, gid: NOBODY, env: { ...process.env, ...nobodysEnv } };
+    const other = await bystander([join(scriptDir, "aciimg.js"), "backend"], asNobody);
     await writeFile(join(registry, `backend-${other.pid}.json`), plantedEntry(other.pid as number, owner), { mode: 0o600 });
 
     const result = await ws.run(["reap", "--verbose"]);
@@ -169,19 +155,21 @@ describe("an untrusted state directory", () => {
     expect(result.stderr).toContain(advice(registry));
   });
 
+  // nobody's as root, root's as anyone else.
   it("status refuses a state directory owned by another user, naming the chown that fixes it", async () => {
     const ws = await workspace();
-    const stateDir = dirname(ws.statePath);
-    await mkdir(stateDir, { mode: 0o700 });
-    await chown(stateDir, NOBODY, NOBODY);
-    cleanups.push(() => chown(stateDir, process.getuid?.() ?? 0, process.getgid?.() ?? 0));
-    const result = await ws.run(["status"]);
+    const theirs = await foreignFolder();
+    cleanups.push(() => theirs.remove());
+    const result = await ws.run(["status"], { env: { ACIIMG_STATE: join(theirs.dir, "state.json") } });
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain(`uid ${NOBODY}`);
-    expect(result.stderr).toMatch(new RegExp(`chown \\d+:\\d+ ${stateDir}`));
+    expect(result.stderr).toContain(`${theirs.dir} belongs to uid ${theirs.uid}`);
+    expect(result.stderr).toContain(`chown ${process.getuid?.()}:${process.getgid?.()} ${theirs.dir}`);
   });
 
-  it("a state directory that is a symbolic link another user owns is refused; one of ours is followed", async () => {
+  // Links of root's are trusted (root can do anything anyway): another owner needs root's lchown.
+  it("a state directory that is a symbolic link another user owns is refused; one of ours is followed " +
+    "(needs root: hands the link to nobody)", async (context) => {
+    if (!isRoot) return context.skip(`needs root: hands a link to the user nobody (uid ${NOBODY})`);
     const ws = await workspace();
     const real = join(ws.dir, "real-state");
     await mkdir(real, { mode: 0o700 });
@@ -195,32 +183,31 @@ describe("an untrusted state directory", () => {
     expect(theirs.stderr).toContain(`${link} is a symbolic link owned by uid ${NOBODY}`);
   });
 
-  it("the same checks hold for a user other than root (run as nobody)", async (context) => {
+  // Run as any other user, the tests above are these checks already.
+  it("the same checks hold for a user other than root (needs root: runs the CLI as nobody)", async (context) => {
+    const cli = await nobodysCli();
+    if (typeof cli === "string") return context.skip(cli);
     const ws = await workspace();
-    const reason = await nobodyCannotRun(ws);
-    if (reason) {
-      console.warn(`skipped: ${reason}`);
-      context.skip();
-      return;
-    }
     const home = await mkdtemp(join(tmpdir(), "aciimg-e2e-nobody-"));
     cleanups.push(() => rm(home, { recursive: true, force: true }));
     await chown(home, NOBODY, NOBODY);
     const stateDir = join(home, "state");
     await mkdir(stateDir, { mode: 0o700 });
     await chown(stateDir, NOBODY, NOBODY);
-    const as = { uid: NOBODY, gid: NOBODY, cwd: home, env: { ACIIMG_STATE: join(stateDir, "state.json") } };
-    const fine = await ws.run(["status"], as);
+    const env = { ...nobodysEnv, ACIIMG_STATE: join(stateDir, "state.json") };
+    const as = { uid: NOBODY, gid: NOBODY, cwd: home, env };
+    const status = () => ws.runCommand(process.execPath, [cli.cliPath, "status"], as);
+    const fine = await status();
     expect(fine.code, fine.stderr).toBe(0);
     await chmod(stateDir, 0o775);
-    const open = await ws.run(["status"], as);
+    const open = await status();
     expect(open.code, open.stderr).toBe(3);
     expect(open.stderr).toContain(advice(stateDir));
     // A directory root made for nobody is not nobody's.
     await chmod(stateDir, 0o700);
     await chown(stateDir, 0, 0);
     await chmod(stateDir, 0o755);
-    const foreign = await ws.run(["status"], as);
+    const foreign = await status();
     expect(foreign.code, foreign.stderr).toBe(3);
     expect(foreign.stderr).toContain(`uid 0`);
   });

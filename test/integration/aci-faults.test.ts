@@ -3,7 +3,7 @@
  * its documented AciimgError — and no container group is left behind.
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { errorCodes, type AciimgError } from "../../src/errors.js";
 import { startHarness, type SimHarness } from "../arm-sim/harness.js";
 import { armErrors } from "../arm-sim/server.js";
@@ -116,14 +116,26 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.count("PUT")).toBe(3);
   });
 
-  // core-lro's rule: docs/reference/arm-notes.md §2.4.
-  test("Retry-After on an operation poll replaces the poll interval, as core-lro does", async () => {
-    h.sim.faults.pollRetryAfter = 1;
+  test("Retry-After on an operation poll replaces the poll interval as core-lro does", async () => {
+    // core-lro's rule: docs/reference/arm-notes.md §2.4. An hour: a client that honours it polls the operation once, however long the test looks.
+    h.sim.faults.pollRetryAfter = 3600;
     h.sim.faults.pendingPolls = 2;
-    const started = Date.now();
-    await h.provider().create(h.spec(), { owner: "test-owner", apiKey: "poll-key" });
-    // With the 20 ms interval alone this takes well under a second.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    const operationPolls = () => h.sim.count("GET", /\/operations\//);
+    const groupReads = () => h.sim.count("GET", /\/containerGroups\/[^/]+$/);
+    const stop = new AbortController();
+    const create = h.provider().create(h.spec(), { owner: "test-owner", apiKey: "poll-key", signal: stop.signal }).then(
+      () => expect.fail("create should wait out the Retry-After"),
+      (e: unknown) => e,
+    );
+    await vi.waitFor(() => expect(operationPolls()).toBeGreaterThan(0));
+    // Meanwhile the provider reads the group every 50 ms for its events: ten of those would be
+    // twenty-odd operation polls at the 20 ms interval alone. core-lro polls twice at once (as the
+    // operation starts, then as pollUntilDone begins); the Retry-After rules from then on.
+    const reads = groupReads();
+    await vi.waitFor(() => expect(groupReads()).toBeGreaterThanOrEqual(reads + 10), { timeout: 30_000 });
+    expect(operationPolls()).toBeLessThanOrEqual(2);
+    stop.abort();
+    expect(await create).toMatchObject({ name: "AciimgError" });
   });
 
   test("a transient 503 is retried and the create succeeds", async () => {

@@ -10,6 +10,7 @@ import sharp from "sharp";
 import { request } from "undici";
 import { startBackend, type RunningBackend } from "../../src/backend/server.js";
 import { makeJpeg } from "../helpers/images.js";
+import { until } from "../helpers/wait.js";
 import { call } from "./backend-http.js";
 
 const key = "load-test-key";
@@ -26,15 +27,11 @@ async function backendWith(options: Partial<Parameters<typeof startBackend>[0]> 
   return b;
 }
 
-/** Polls /health until `goroutines` (in flight + queued) equals `n`; bounded. */
+/** Waits, bounded, until /health's `goroutines` (in flight + queued) equals `n`. */
 async function waitForLoad(b: RunningBackend, n: number): Promise<void> {
-  let last = -1;
-  for (let i = 0; i < 200; i += 1) {
-    last = ((await call(b.url, "/health", { method: "GET", headers: auth })).json() as { goroutines: number }).goroutines;
-    if (last === n) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`backend load stayed at ${last}, expected ${n}`);
+  const get = { method: "GET", headers: auth };
+  const load = async () => ((await call(b.url, "/health", get)).json() as { goroutines: number }).goroutines;
+  await until(async () => (await load()) === n, `a backend load of ${n}`);
 }
 
 /** A request body that sends `head` and then waits until `release()` before finishing. */

@@ -15,6 +15,7 @@ import { buffer } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
 import { isAciimgError, type AciimgError } from "../../src/errors.js";
 import { createImaginaryClient, type ImaginaryClient } from "../../src/client/client.js";
+import { until } from "../helpers/wait.js";
 
 const key = "socket-client-key";
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -78,15 +79,6 @@ async function rejection(promise: Promise<unknown>): Promise<AciimgError> {
   const error = await promise.then(() => undefined, (e: unknown) => e);
   if (!isAciimgError(error)) throw new Error(`expected an AciimgError, got ${String(error)}`);
   return error;
-}
-
-/** Waits, bounded, for a condition a server brings about. */
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const post = (c: ImaginaryClient, body: Uint8Array | (() => Readable), extra: { op?: string; length?: number; signal?: AbortSignal } = {}) =>

@@ -16,6 +16,7 @@ import type { BackendSpec, Clock, Engine, ImageRequest, Provider, StateStore } f
 import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 import { makeJpeg } from "../helpers/images.js";
+import { until } from "../helpers/wait.js";
 
 const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
 const minutes = (n: number): number => n * 60_000;
@@ -115,7 +116,7 @@ describe("engine on the local provider", () => {
     await expectResized(engine);
     const killed = (await r.store.read()).backends.default;
     process.kill(killed?.pid as number, "SIGKILL");
-    await waitUntil(() => !isProcessAlive(killed?.pid as number), 5_000);
+    await until(() => !isProcessAlive(killed?.pid as number), `backend ${killed?.pid} to die`);
     await expectResized(engine);
     const replaced = (await r.store.read()).backends.default;
     expect(replaced?.id).not.toBe(killed?.id);
@@ -291,11 +292,3 @@ describe("engine on the local provider", () => {
     expect(isProcessAlive(record.pid as number)).toBe(false);
   });
 });
-
-async function waitUntil(condition: () => boolean, boundMs: number): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${boundMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type Timer } from "@azure/functions";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openEngine } from "../../src/compose.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
@@ -67,17 +67,6 @@ function request(method: string, op: string, query: string, body?: Buffer, heade
 /** What the host does with the returned init: wrap it in an HttpResponse and read it. */
 const asResponse = (init: HttpResponseInit) => new HttpResponse(init);
 
-/** Polls `probe` until it yields a value, at most `timeoutMs` (the log is written as the backend finishes). */
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
 
 describe("Functions app handlers", () => {
@@ -92,7 +81,12 @@ describe("Functions app handlers", () => {
     expect(record?.status).toBe("running");
     // The backend's access log shows what it was sent: the params, not the host's key.
     const provider = (await engine).provider;
-    const line = await waitFor(async () => (await provider.logs!(record!, 50)).split("\n").find((l) => l.includes("POST /resize")), 5_000);
+    // The line is written as the backend finishes: bounded wait for it.
+    const line = await vi.waitFor(async () => {
+      const found = (await provider.logs!(record!, 50)).split("\n").find((l) => l.includes("POST /resize"));
+      if (found === undefined) throw new Error("no POST /resize line in the backend's log yet");
+      return found;
+    }, { timeout: 5_000, interval: 25 });
     expect(line).toContain("width=300&height=200");
     expect(line).not.toContain("code=");
     expect(line).not.toContain("host-function-key");

@@ -3,12 +3,14 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local/local.js";
 import { readListening } from "../../src/providers/local/process.js";
+import { manualClock } from "../helpers/manual-clock.js";
 import { describeProvider } from "../helpers/provider-contract.js";
+import { until } from "../helpers/wait.js";
 
 const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
 
@@ -61,7 +63,7 @@ describe("local provider", () => {
     const record = await provider.create(spec, { owner: "test-owner", apiKey: "k1" });
     cleanups.push(() => provider.delete(record));
     process.kill(record.pid as number, "SIGKILL");
-    await waitUntil(() => !isProcessAlive(record.pid as number), 5_000);
+    await until(() => !isProcessAlive(record.pid as number), `backend ${record.pid} to die`);
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
     await expect(provider.delete(record)).resolves.toBeUndefined();
     expect(await provider.list()).toEqual([]);
@@ -166,13 +168,22 @@ describe("local provider", () => {
        const socket = process.argv[process.argv.indexOf("--socket") + 1];
        server.listen(socket, () => process.stdout.write(JSON.stringify({ listening: { socket } }) + "\\n"));`,
     );
-    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local"), cliPath: script, stopTimeoutMs: 300 });
-    const record = await provider.create(spec, { owner: "test-owner", apiKey: "k4" });
-    cleanups.push(async () => void (isProcessAlive(record.pid as number) && process.kill(record.pid as number, "SIGKILL")));
-    const started = Date.now();
-    await provider.delete(record);
-    expect(isProcessAlive(record.pid as number)).toBe(false);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    const options = { env: {}, logDir: join(dir, "local"), cliPath: script, stopTimeoutMs: 300 };
+    const record = await createLocalProvider(options).create(spec, { owner: "test-owner", apiKey: "k4" });
+    const pid = record.pid as number;
+    cleanups.push(async () => void (isProcessAlive(pid) && process.kill(pid, "SIGKILL")));
+    // The stop waits on the provider's clock, which moves only when the test says.
+    const clock = manualClock(Date.now());
+    const provider = createLocalProvider({ ...options, clock });
+    const deleted = provider.delete(record);
+    await vi.waitFor(() => expect(clock.sleeping()).toBe(1));
+    await clock.advance(275);
+    await vi.waitFor(() => expect(clock.sleeping()).toBe(1));
+    expect(isProcessAlive(pid), "SIGTERM alone, before the bound").toBe(true);
+    await clock.advance(25);
+    await until(() => !isProcessAlive(pid), "the SIGKILL at the bound");
+    await clock.advance(25);
+    await deleted;
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
@@ -199,11 +210,3 @@ describe("local provider", () => {
     await expect(readListening(child.stdout!, child, 20_000)).rejects.toThrow("exited before listening (exit code 3)");
   });
 });
-
-async function waitUntil(condition: () => boolean, boundMs: number): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${boundMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

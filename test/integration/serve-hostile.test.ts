@@ -16,6 +16,7 @@ import { loadConfig } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startHttpServer, type HttpServer, type HttpServerOptions } from "../../src/http/server.js";
 import { createTestCa, issueServerCert } from "../arm-sim/ca.js";
+import { until } from "../helpers/wait.js";
 
 const KEY = "serve-hostile-key-0123456789";
 
@@ -107,15 +108,6 @@ async function slowClient(url: string, declaredBytes: number): Promise<{ socket:
   };
 }
 
-/** Waits for `condition` (polled), failing after `ms`. */
-async function eventually(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const statusOf = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
 
 describe("aciimg serve under hostile clients", () => {
@@ -187,7 +179,9 @@ describe("aciimg serve under hostile clients", () => {
 
     // Once the wrong attempts stop, the right key from the throttled address gets in within a second or so.
     let last = 0;
-    await eventually(async () => (last = (await send(`${server.url}/`, { headers: { "api-key": KEY }, localAddress: "127.0.0.1" })).status) !== 429, 3_000, "the throttle to let the right key in");
+    const options = { headers: { "api-key": KEY }, localAddress: "127.0.0.1" };
+    const status = async () => (await send(`${server.url}/`, options)).status;
+    await until(async () => (last = await status()) !== 429, "the throttle to let the right key in", 3_000);
     expect(last).toBe(200);
     // …the way h2non's node client sends it too: `?key=` with a multipart upload.
     const form = new FormData();
@@ -196,7 +190,7 @@ describe("aciimg serve under hostile clients", () => {
     expect(multipart.status).toBe(200);
     expect((await sharp(Buffer.from(await multipart.arrayBuffer())).metadata()).width).toBe(70);
 
-    await eventually(() => lines.some((line) => / 127\.0\.0\.2 GET \/ 200 /.test(line)), 5_000, "the access log line");
+    await until(() => lines.some((line) => / 127\.0\.0\.2 GET \/ 200 /.test(line)), "the access log line", 5_000);
     expect(lines.some((line) => / 127\.0\.0\.1 GET \/ 401 /.test(line))).toBe(true);
     expect(lines.some((line) => / 127\.0\.0\.1 GET \/ 429 /.test(line))).toBe(true);
     const log = lines.join("\n");

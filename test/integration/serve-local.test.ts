@@ -16,6 +16,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startHttpServer, type HttpServer } from "../../src/http/server.js";
 import { startUpload } from "../helpers/upload-in-flight.js";
+import { until } from "../helpers/wait.js";
 
 const KEY = "serve-test-key-0123456789";
 const MAX_UPLOAD = 1_000_000;
@@ -188,8 +189,7 @@ describe("aciimg serve with the local provider", () => {
     const body = await response.arrayBuffer();
     // The line is written once the server has finished sending; bounded wait for it.
     const find = () => logLines.slice(before).find((l) => l.includes("POST /resize"));
-    const deadline = Date.now() + 5_000;
-    while (!find() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => find() !== undefined, "the access log line", 5_000);
     const line = find();
     expect(line).toMatch(/POST \/resize\?width=64 200 \d+ms \d+B$/);
     // The byte count is what was sent: the image, not a header that may be absent (streamed bodies).
@@ -223,12 +223,13 @@ describe("aciimg serve with the local provider", () => {
       const holding = await startUpload(`${bounded.url}/resize?width=100`, KEY, photo, photo.length - 1000);
       // Bounded wait until those bytes have reached the server (until then a second upload fits and is served).
       let refused: Response | undefined;
-      for (const deadline = Date.now() + 5_000; !refused && Date.now() < deadline;) {
+      await until(async () => {
         const response = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
-        if (response.status === 503) refused = response;
-        else expect(response.status).toBe(200);
-        if (!refused) await response.arrayBuffer();
-      }
+        if (response.status === 503) return Boolean((refused = response));
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+        return false;
+      }, "an upload refused while the held one fills the budget", 5_000);
       expect(refused?.status).toBe(503);
       expect(refused?.headers.get("retry-after")).toBe("1");
       expect(await refused?.json()).toEqual({ message: "Too many uploads in progress; retry shortly", status: 503 });
@@ -255,8 +256,7 @@ describe("aciimg serve with the local provider", () => {
       await first.arrayBuffer();
       // Bounded wait for the condition: the reaper has reported a pass that removed the backend.
       const reaped = () => lines.some((line) => /reaped backend default \(idle\)/.test(line));
-      const deadline = Date.now() + 15_000;
-      while (!reaped() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(reaped, "the reaper's report", 15_000);
       expect(await engine.provider.list()).toEqual([]);
       expect(lines.join("\n")).toMatch(/reaped backend default \(idle\)/);
       const next = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });

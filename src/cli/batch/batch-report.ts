@@ -60,19 +60,20 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
   };
 }
 
-/** What `diskStop` hands the batch: the signal that stops it, its recorder, the disk's errno once it refused. */
-export interface DiskStop {
-  signal: AbortSignal;
-  record: (result: FileResult) => void;
-  errno: () => DiskErrno | undefined;
-}
-
 /**
  * The first output the disk refuses (full, over quota, read-only) stops the batch: every later
  * one would fail the same way, and a batch of thousands printed as many failures. That file is
  * the one failure reported; what was in flight or never started is not attempted (`finish`).
  * `record` stands in for the report's.
  */
+export interface DiskStop {
+  /** Aborted at the first output the disk refused. */
+  signal: AbortSignal;
+  record: (result: FileResult) => void;
+  /** The refusal's errno, once there was one. */
+  errno: () => DiskErrno | undefined;
+}
+
 export function diskStop(report: BatchReport): DiskStop {
   const halt = new AbortController();
   let errno: DiskErrno | undefined;
