@@ -117,7 +117,8 @@ describe("create failures on the ARM simulator", () => {
   });
 
   test("Retry-After on an operation poll replaces the poll interval as core-lro does", async () => {
-    // core-lro's rule: docs/reference/arm-notes.md §2.4. An hour: a client that honours it polls the operation once, however long the test looks.
+    // core-lro's rule: docs/reference/arm-notes.md §2.4. An hour: a client
+    // that honours it polls the operation once, however long the test looks.
     h.sim.faults.pollRetryAfter = 3600;
     h.sim.faults.pendingPolls = 2;
     const operationPolls = () => h.sim.count("GET", /\/operations\//);
