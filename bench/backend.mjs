@@ -31,7 +31,8 @@ const LEVELS = [1, 2, 4];
 /** A photo-like 2000x1500 JPEG: gradient, shapes and fine noise so the codec has real work. */
 async function makePhoto() {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="1500">
-    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4e89"/><stop offset="1" stop-color="#e0b84c"/></linearGradient></defs>
+    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4e89"/>
+    <stop offset="1" stop-color="#e0b84c"/></linearGradient></defs>
     <rect width="100%" height="100%" fill="url(#g)"/><circle cx="1200" cy="900" r="380" fill="#f28c28"/>
     <rect x="200" y="150" width="600" height="400" fill="#f2f2f2"/></svg>`;
   const noise = await sharp(randomBytes(2000 * 1500), { raw: { width: 2000, height: 1500, channels: 1 } }).blur(0.6).toColourspace("srgb").png().toBuffer();
@@ -125,11 +126,11 @@ try {
     const cpuMs = (side) => (sum[side].cpu / done) * 1000;
     rows.push({ concurrency: c, backend: rate("backend"), local: rate("local"), cover: rate("cover"), backendCpu: cpuMs("backend"), localCpu: cpuMs("local") });
   }
-  console.log(`2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
-  console.log("| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |");
+  console.log(`2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests ` + `per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
+  console.log("| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req " + "backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |");
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    console.log(`| ${r.concurrency} | ${r.backend.toFixed(1)} | ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} | ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`);
+    console.log(`| ${r.concurrency} | ${r.backend.toFixed(1)} ` + `| ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} ` + `| ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`);
   }
   const worst = Math.min(...rows.map((r) => r.backend / r.local));
   console.log(`worst throughput ratio vs the same work ${worst.toFixed(2)}x (target >= 0.85x)`);

@@ -237,30 +237,30 @@ try {
         child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`convert exited ${code}`))));
       })),
     );
-    notes.push(`ImageMagick convert (${magick.replace(/^Version: /, "")}, concurrency ${CONCURRENCY}): ${magickSeconds.toFixed(2)} s, ${(defaultSharp / magickSeconds).toFixed(2)}x of sharp`);
+    notes.push(`ImageMagick convert (${magick.replace(/^Version: /, "")}, concurrency ${CONCURRENCY}): ` + `${magickSeconds.toFixed(2)} s, ${(defaultSharp / magickSeconds).toFixed(2)}x of sharp`);
   } else {
-    notes.push("ImageMagick: skipped, `convert -version` does not report ImageMagick here (apt-get install imagemagick to include it).");
+    notes.push("ImageMagick: skipped, `convert " + "-version` does not report ImageMagick here (apt-get install imagemagick to include it).");
   }
 
   const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
-  console.log(`\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200, ${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating rounds\n`);
-  console.log("Both sides are whole commands for aciimg (spawn to exit). The sharp baseline is shown two ways: its work alone (timed inside the script, no node or sharp start-up) and the whole command (spawn to exit), which is how aciimg is timed.\n");
-  console.log("| setup | aciimg s (median) | sharp work s | sharp command s | aciimg img/s | ratio vs sharp work | ratio vs sharp command | aciimg rounds (min–max) | per-round ratios (work / command) |");
+  console.log(`\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200, ` + `${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating rounds\n`);
+  console.log("Both sides are whole commands for aciimg (spawn to exit). " + "The sharp baseline is shown two ways: its work alone (timed inside the script, " + "no node or sharp start-up) and the whole command (spawn to exit), which is how aciimg is timed.\n");
+  console.log("| setup | aciimg s (median) | sharp work s | sharp command s | aciimg img/s | ratio " + "vs sharp work | ratio vs sharp command | aciimg rounds (min–max) | per-round ratios (work / command) |");
   console.log("|---|---:|---:|---:|---:|---:|---:|---|---|");
   for (const row of rows) {
     const ratios = row.cliRuns.map((x, i) => `${(row.sharpRuns[i] / x).toFixed(2)}/${(row.sharpCommands[i] / x).toFixed(2)}`).join(", ");
-    console.log(`| ${row.label} | ${row.cli.toFixed(2)} | ${row.sharp.toFixed(2)} | ${row.sharpCommand.toFixed(2)} | ${(IMAGES / row.cli).toFixed(1)} | ${(row.sharp / row.cli).toFixed(2)}x | ${(row.sharpCommand / row.cli).toFixed(2)}x | ${spread(row.cliRuns)} | ${ratios} |`);
+    console.log(`| ${row.label} | ${row.cli.toFixed(2)} | ${row.sharp.toFixed(2)} | ${row.sharpCommand.toFixed(2)} ` + `| ${(IMAGES / row.cli).toFixed(1)} | ${(row.sharp / row.cli).toFixed(2)}x ` + `| ${(row.sharpCommand / row.cli).toFixed(2)}x | ${spread(row.cliRuns)} | ${ratios} |`);
   }
-  console.log("\nThe floor: bench/floor-client.mjs, the same requests to the same backend from a client that does nothing else (no planning, checks, atomic writes or report). Its gap to sharp is the design's (node's start-up, the socket, the backend); aciimg's gap to it is the CLI's.\n");
+  console.log("\nThe floor: bench/floor-client.mjs, the same requests to the same " + "backend from a client that does nothing else (no planning, checks, atomic writes or report). Its gap " + "to sharp is the design's (node's start-up, the socket, the backend); aciimg's gap to it is the CLI's.\n");
   console.log("| setup | floor s | floor ratio vs sharp work | floor ratio vs sharp command | aciimg − floor s |");
   console.log("|---|---:|---:|---:|---:|");
-  for (const row of rows) console.log(`| ${row.label} | ${row.floor.toFixed(2)} | ${(row.sharp / row.floor).toFixed(2)}x | ${(row.sharpCommand / row.floor).toFixed(2)}x | ${(row.cli - row.floor).toFixed(2)} |`);
+  for (const row of rows) console.log(`| ${row.label} | ${row.floor.toFixed(2)} | ${(row.sharp / row.floor).toFixed(2)}x ` + `| ${(row.sharpCommand / row.floor).toFixed(2)}x | ${(row.cli - row.floor).toFixed(2)} |`);
   if (before) {
-    console.log(`\nBefore and after: aciimg as it was at ${before.rev} and as it is, in the same alternating rounds (ratios: against sharp's work / against the sharp command)\n`);
+    console.log(`\nBefore and after: aciimg as it was at ${before.rev} and as it is, ` + `in the same alternating rounds (ratios: against sharp's work / against the sharp command)\n`);
     console.log(`| setup | ${before.rev} s | ${before.rev} ratio | now s | now ratio |`);
     console.log("|---|---:|---:|---:|---:|");
     const ratio = (row, x) => `${(row.sharp / x).toFixed(2)}x / ${(row.sharpCommand / x).toFixed(2)}x`;
-    for (const row of rows) console.log(`| ${row.label} | ${row.before.toFixed(2)} | ${ratio(row, row.before)} | ${row.cli.toFixed(2)} | ${ratio(row, row.cli)} |`);
+    for (const row of rows) console.log(`| ${row.label} | ${row.before.toFixed(2)} ` + `| ${ratio(row, row.before)} | ${row.cli.toFixed(2)} | ${ratio(row, row.cli)} |`);
     console.log("");
   }
   for (const row of rows) {
@@ -268,7 +268,7 @@ try {
     if (goal === undefined) continue;
     const [work, command] = [row.sharp / row.cli, row.sharpCommand / row.cli];
     const verdict = (ratio) => `${ratio >= goal ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`;
-    console.log(`goal >= ${goal.toFixed(2)}x sharp, ${row.label}: against sharp's work alone ${verdict(work)}; against the sharp command ${verdict(command)}; the floor reaches ${(row.sharp / row.floor).toFixed(2)}x / ${(row.sharpCommand / row.floor).toFixed(2)}x`);
+    console.log(`goal >= ${goal.toFixed(2)}x sharp, ${row.label}: ` + `against sharp's work alone ${verdict(work)}; against the sharp command ${verdict(command)}; the ` + `floor reaches ${(row.sharp / row.floor).toFixed(2)}x / ${(row.sharpCommand / row.floor).toFixed(2)}x`);
   }
   if (SETUPS.length === 0 || (setupsArg.includes("pinned") && !SETUPS.includes("pinned"))) notes.push(`pinned: skipped, it needs 2 CPUs (${CPUS} here) and ${TASKSET}`);
   if (WITH_RSS) await measureRss(files, notes);
@@ -294,11 +294,11 @@ async function measureRss(files, notes) {
   const seconds = (performance.now() - started) / 1000;
   const bigSummary = JSON.parse(big.stdout.trim().split("\n").at(-1) ?? "{}").summary;
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(big.stderr)?.[1] ?? NaN);
-  console.log(`\nCLI batch of ${RSS_IMAGES} images: ${bigSummary?.ok ?? 0} ok in ${seconds.toFixed(1)} s (${(RSS_IMAGES / seconds).toFixed(1)} img/s)`);
+  console.log(`\nCLI batch of ${RSS_IMAGES} images: ` + `${bigSummary?.ok ?? 0} ok in ${seconds.toFixed(1)} s (${(RSS_IMAGES / seconds).toFixed(1)} img/s)`);
   // The same 1,000 files through the sharp baseline, for the ratio once the CLI's start-up is amortized.
   const baseline = await runNode([baselineScript, many, join(root, "out-many-sharp"), "--concurrency", String(CONCURRENCY), "--vips-threads", "1"]);
   const manySharpSeconds = JSON.parse(baseline.stdout.trim().split("\n").at(-1) ?? "{}").seconds;
-  console.log(`sharp in one process, same ${RSS_IMAGES} images: ${manySharpSeconds.toFixed(1)} s (${(RSS_IMAGES / manySharpSeconds).toFixed(1)} img/s); aciimg process ${(manySharpSeconds / seconds).toFixed(2)}x of it`);
+  console.log(`sharp in one process, same ${RSS_IMAGES} images: ` + `${manySharpSeconds.toFixed(1)} s (${(RSS_IMAGES / manySharpSeconds).toFixed(1)} img/s); ` + `aciimg process ${(manySharpSeconds / seconds).toFixed(2)}x of it`);
   if (Number.isFinite(rssKb)) {
     const mb = rssKb / 1024;
     console.log(`CLI peak RSS: ${mb.toFixed(1)} MB (target <= 150 MB: ${mb <= 150 ? "met" : "NOT met"})`);

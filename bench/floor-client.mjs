@@ -23,7 +23,8 @@ mkdirSync(outDir, { recursive: true });
 
 /** One image: resolves once its answer is on disk; a non-200 answer fails the run. */
 const one = (file) => new Promise((resolve, reject) => {
-  const path = `/resize?width=300&height=200&file=${encodeURIComponent(encodeURIComponent(relative(backend.fileRoot, file)))}`;
+  const name = encodeURIComponent(encodeURIComponent(relative(backend.fileRoot, file)));
+  const path = `/resize?width=300&height=200&file=${name}`;
   const req = request({ socketPath, agent, path, headers: { "API-Key": backend.apiKey } }, (res) => {
     const chunks = [];
     res.on("data", (chunk) => chunks.push(chunk));

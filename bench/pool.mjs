@@ -147,7 +147,7 @@ async function batch(inputs, out, extra, expected, env = {}) {
   const run = await runCli(["process", inputs, "--resize", "300x200", "-o", out + "/", "--json", ...extra], { env });
   const parsed = run.lines.map(({ at, line }) => ({ at, value: JSON.parse(line) }));
   const summary = parsed.find((p) => p.value.summary)?.value.summary;
-  if (run.code !== 0 || summary?.ok !== expected) throw new Error(`aciimg process ${extra.join(" ")} failed (exit ${run.code}, ${summary?.ok ?? 0}/${expected} ok): ${run.stderr.slice(-2000)}`);
+  if (run.code !== 0 || summary?.ok !== expected) throw new Error(`aciimg process ${extra.join(" ")} failed (exit ${run.code}, ` + `${summary?.ok ?? 0}/${expected} ok): ${run.stderr.slice(-2000)}`);
   const files = parsed.filter((p) => !p.value.summary).map((p) => ({ at: p.at, backend: p.value.backend ?? "—" }));
   const counts = summary.backends ?? { [extra.includes("local") ? "local" : "aci-1"]: summary.ok };
   return { ...run, summary, files, counts };
@@ -181,7 +181,7 @@ try {
   if (!canPin) notes.push(`not pinned: ${CPUS < 2 ? `${CPUS} CPU` : "no /usr/bin/taskset"}; every role shares every core.`);
 
   const check = await checkLink({ rttMs: RTT_MS, mbitPerSecond: MBIT }, { host: "127.0.0.1" });
-  console.log(`link emulator self-check (set: ${RTT_MS} ms RTT, ${MBIT} Mbit/s per direction): round trip ${check.rttMs.toFixed(1)} ms (median of 5), first reply on a new connection ${check.firstReplyMs.toFixed(1)} ms (handshake + 1 RTT), 16 MiB upload at ${check.mbitPerSecond.toFixed(0)} Mbit/s`);
+  console.log(`link emulator self-check (set: ` + `${RTT_MS} ms RTT, ${MBIT} Mbit/s per direction): round trip ${check.rttMs.toFixed(1)} ms (median of 5), ` + `first reply on a new connection ${check.firstReplyMs.toFixed(1)} ms (handshake + 1 RTT), ` + `16 MiB upload at ${check.mbitPerSecond.toFixed(0)} Mbit/s`);
 
   // The simulator's CA, as global-setup.ts makes it for vitest: the CLI trusts it through NODE_EXTRA_CA_CERTS.
   const caDir = join(root, "ca");
@@ -258,45 +258,45 @@ try {
   const coldBase = await batch(many, join(root, "out-cold-local"), ["--provider", "local"], coldImages);
 
   // The tables.
-  console.log(`\nPool: ${IMAGES} JPEGs 2000x1500 (mean ${(meanBytes / 1e6).toFixed(2)} MB) -> 300x200; remote members each behind an emulated ${RTT_MS} ms RTT, ${MBIT} Mbit/s link; ${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating round(s); remotes pre-warmed with \`up --backends 2\` (no cold start in these rows)\n`);
-  console.log("| setup | images/s (batch) | vs local only | images/s (wall, with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
+  console.log(`\nPool: ${IMAGES} JPEGs 2000x1500 (mean ${(meanBytes / 1e6).toFixed(2)} MB) ` + `-> 300x200; remote members each behind an emulated ${RTT_MS} ms RTT, ${MBIT} Mbit/s link; ` + `${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating round(s); ` + `remotes pre-warmed with \`up --backends 2\` (no cold start in these rows)\n`);
+  console.log("| setup | images/s (batch) | vs local only | images/s (wall, " + "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
   console.log("|---|---:|---:|---:|---|---|---|");
   const rate = rateOf;
   for (const setup of setups) {
     if (setup.key === "f-local") {
-      console.log(`\nWindow on small images: ${SMALL_IMAGES} JPEGs 640x480 (mean ${(smallMeanBytes / 1e3).toFixed(0)} kB) -> 300x200, same links; ratios against local only on these images\n`);
-      console.log("| setup | images/s (batch) | vs local only | images/s (wall, with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
+      console.log(`\nWindow on small images: ${SMALL_IMAGES} JPEGs 640x480 (mean ${(smallMeanBytes / 1e3).toFixed(0)} ` + `kB) -> 300x200, same links; ratios against local only on these images\n`);
+      console.log("| setup | images/s (batch) | vs local only | images/s (wall, " + "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
       console.log("|---|---:|---:|---:|---|---|---|");
     }
     const base = rate(setup.small ? "f-local" : "a");
     const runs = results.get(setup.key);
     const mid = [...runs].sort((x, y) => x.batchSeconds - y.batchSeconds)[Math.floor(runs.length / 2)];
     const peakText = setup.args.includes("local") ? "—" : Object.entries(mid.peaks).filter(([label, n]) => n && mid.counts[label]).map(([label, n]) => `${label} ${n}`).join(", ");
-    console.log(`| (${setup.key}) ${setup.name} | ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x | ${((setup.small ? SMALL_IMAGES : IMAGES) / median(runs.map((r) => r.wallSeconds))).toFixed(1)} | ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`);
+    console.log(`| (${setup.key}) ${setup.name} ` + `| ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x ` + `| ${((setup.small ? SMALL_IMAGES : IMAGES) / median(runs.map((r) => r.wallSeconds))).toFixed(1)} ` + `| ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`);
   }
   const coldRate = coldImages / cold.seconds;
   const coldBaseRate = coldImages / coldBase.seconds;
-  console.log(`\nCold start: ${coldImages} images (the same files, hard-linked); both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling", polled every 2 s (the default); wall time from spawn to exit\n`);
+  console.log(`\nCold start: ${coldImages} images (the same files, hard-linked); ` + `both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling", ` + `polled every 2 s (the default); wall time from spawn to exit\n`);
   console.log("| setup | seconds | images/s | vs local only, same files | per member |");
   console.log("|---|---:|---:|---:|---|");
-  console.log(`| (e0) local only (\`--provider local\`) | ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`);
-  console.log(`| (e) \`--with-local\` + 2 remotes, ${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} | ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`);
+  console.log(`| (e0) local only (\`--provider local\`) ` + `| ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`);
+  console.log(`| (e) \`--with-local\` + 2 remotes, ` + `${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} ` + `| ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`);
   // Once the remotes serve: the images finished from the first remote one to the last, per second.
   const after = firstRemote < 0 ? [] : cold.files.slice(firstRemote);
   const afterRate = after.length > 1 ? (after.length - 1) / (after.at(-1).at - after[0].at) : undefined;
   const localBefore = firstRemote < 0 ? cold.files.length : firstRemote;
   const beforeRate = firstRemote > 1 ? (firstRemote - 1) / (cold.files[firstRemote - 1].at - cold.files[0].at) : undefined;
-  console.log(`\n(e): local finished ${localBefore} images before the first remote one${firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`}; ${joined.join("; ") || "no remote joined"}.`);
-  if (beforeRate && afterRate) console.log(`(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`);
+  console.log(`\n(e): local finished ${localBefore} images before the first remote one` + (firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`) + `; ${joined.join("; ") || "no remote joined"}.`);
+  if (beforeRate && afterRate) console.log(`(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the ` + `remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`);
   notes.push(
     canPin
-      ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
+      ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), " + "the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
       : "not pinned: the CLI, the local backend, the groups and the link emulators share every core.",
-    "on 2 cores the remote members share one CPU: adding a member adds no CPU. The rows show how much a pool overlaps the link's latency and how it spreads the images, not scale-out; real groups each bring their own CPU.",
-    "each remote member has its own emulated link (c-shared: one link for both, as when this machine's uplink is the narrow part). The link rate bounds a member at about " +
-      `${((MBIT * 1e6) / 8 / meanBytes).toFixed(0)} images/s (${(meanBytes / 1e6).toFixed(2)} MB up per image at ${MBIT} Mbit/s).`,
-    "one remote backend without `--concurrency` is a pool of one: its window adapts as a pool member's does. (b-fixed) is the fixed 2 per backend CPU it had before; (b-wide) a fixed window covering the link.",
-    "peak in flight = the most TCP connections the member's link emulator had open at once (the client opens one per request in flight): the widest its window got, not its final size.",
+    "on 2 cores the remote members share one CPU: adding a member adds no CPU. " + "The rows show how much a pool overlaps the link's latency and how it spreads the images, " + "not scale-out; real groups each bring their own CPU.",
+    "each remote member has its own emulated link (c-shared: one link for both, " + "as when this machine's uplink is the narrow part). The link rate bounds a member at about " +
+      `${((MBIT * 1e6) / 8 / meanBytes).toFixed(0)} ` + `images/s (${(meanBytes / 1e6).toFixed(2)} MB up per image at ${MBIT} Mbit/s).`,
+    "one remote backend without `--concurrency` is a pool of one: its window adapts as a pool member's does. " + "(b-fixed) is the fixed 2 per backend CPU it had before; (b-wide) a fixed window covering the link.",
+    "peak in flight = the most TCP connections the member's link emulator had open " + "at once (the client opens one per request in flight): the widest its window got, not its final size.",
   );
   for (const note of notes) console.log(`note: ${note}`);
   console.log(`bench took ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);

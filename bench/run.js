@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const scripts = ["backend.mjs", "batch.mjs", "serve.mjs", "startup.mjs", "pool.mjs"]; // sharp-batch.mjs and floor-client.mjs (batch.mjs's baseline and floor) and images.mjs (the inputs) are not benchmarks
+// sharp-batch.mjs and floor-client.mjs (batch.mjs's baseline and floor) and images.mjs (the inputs) are not benchmarks
+const scripts = ["backend.mjs", "batch.mjs", "serve.mjs", "startup.mjs", "pool.mjs"];
 let failed = 0;
 for (const script of scripts) {
   const path = fileURLToPath(new URL(script, import.meta.url));

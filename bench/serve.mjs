@@ -31,13 +31,20 @@ import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 const [origin, key] = process.argv.slice(1);
 // A local backend listens on a Unix socket: its endpoint is unix:/path.sock.
-const pool = origin.startsWith("unix:") ? new Pool("http://localhost", { connections: 16, socketPath: origin.slice(5) }) : new Pool(origin, { connections: 16 });
+const pool = origin.startsWith("unix:")
+  ? new Pool("http://localhost", { connections: 16, socketPath: origin.slice(5) })
+  : new Pool(origin, { connections: 16 });
 const server = createServer(async (req, res) => {
   const r = await pool.request({ method: "POST", path: req.url, headers: { "api-key": key }, body: req });
-  res.writeHead(r.statusCode, { "content-type": r.headers["content-type"], "content-length": r.headers["content-length"] });
+  res.writeHead(r.statusCode, {
+    "content-type": r.headers["content-type"],
+    "content-length": r.headers["content-length"],
+  });
   await pipeline(r.body, res);
 });
-server.listen(0, "127.0.0.1", () => process.stderr.write("listening on http://127.0.0.1:" + server.address().port + "\\n"));
+server.listen(0, "127.0.0.1", () =>
+  process.stderr.write("listening on http://127.0.0.1:" + server.address().port + "\\n"),
+);
 `;
 
 /** A pool to an origin, or to the Unix socket of a local backend's `unix:/path.sock` endpoint. */
@@ -48,7 +55,7 @@ function poolOf(origin, connections) {
 /** A photo-like JPEG of about 1 MB: noise under a gradient, quality searched to land near 1 MB. */
 async function photoOfAboutOneMegabyte() {
   const raw = await sharp({ create: { width: 2400, height: 1600, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } } })
-    .composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="2400" height="1600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect width="2400" height="1600" fill="url(#g)" opacity="0.9"/></svg>') }])
+    .composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="2400" ' + 'height="1600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" ' + 'stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect ' + 'width="2400" height="1600" fill="url(#g)" opacity="0.9"/></svg>') }])
     .blur(1.5)
     .raw()
     .toBuffer();
@@ -161,17 +168,17 @@ try {
     console.log(JSON.stringify({ imageBytes: photo.length, rows }));
   } else {
     const ms = (v) => `${v.toFixed(1)} ms`;
-    console.log(`input: ${(photo.length / 1e6).toFixed(2)} MB JPEG 2400x1600 -> resize 300x200; ${REQUESTS} requests per cell, direct and serve alternating`);
-    console.log("conc | target | p50      | p99      | req/s  | p50 overhead vs direct (target <= 5%) | throughput vs direct (target >= 0.95x)");
+    console.log(`input: ${(photo.length / 1e6).toFixed(2)} MB JPEG 2400x1600 -> resize 300x200; ` + `${REQUESTS} requests per cell, direct and serve alternating`);
+    console.log("conc | target | p50      | p99      | req/s  | p50 overhead vs direct (target <= 5%) " + "| throughput vs direct (target >= 0.95x)");
     for (const row of rows) {
       for (const name of ["direct", "serve", "pipe"]) {
         const s = row[name];
         const extra = name === "serve"
-          ? ` | ${(row.p50Overhead * 100).toFixed(1)}% ${row.p50Overhead <= 0.05 ? "ok" : "MISSED"} | ${row.throughputRatio.toFixed(3)}x ${row.throughputRatio >= 0.95 ? "ok" : "MISSED"}`
+          ? ` | ${(row.p50Overhead * 100).toFixed(1)}% ${row.p50Overhead <= 0.05 ? "ok" : "MISSED"} ` + `| ${row.throughputRatio.toFixed(3)}x ${row.throughputRatio >= 0.95 ? "ok" : "MISSED"}`
           : name === "pipe"
             ? ` | (floor) ${(row.pipeP50Overhead * 100).toFixed(1)}% | ${row.pipeThroughputRatio.toFixed(3)}x`
             : " | |";
-        console.log(`${String(row.concurrency).padStart(4)} | ${name.padEnd(6)} | ${ms(s.p50).padStart(8)} | ${ms(s.p99).padStart(8)} | ${s.throughput.toFixed(1).padStart(6)}${extra}`);
+        console.log(`${String(row.concurrency).padStart(4)} | ${name.padEnd(6)} | ${ms(s.p50).padStart(8)} ` + `| ${ms(s.p99).padStart(8)} | ${s.throughput.toFixed(1).padStart(6)}${extra}`);
       }
     }
   }

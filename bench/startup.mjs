@@ -51,7 +51,7 @@ try {
   console.log("| command | median ms | min–max ms | vs node -e 0 |");
   console.log("|---|---:|---:|---:|");
   for (const row of rows) {
-    console.log(`| ${row.name} | ${row.median.toFixed(0)} | ${row.min.toFixed(0)}–${row.max.toFixed(0)} | ${(row.median / base).toFixed(2)}x (+${(row.median - base).toFixed(0)} ms) |`);
+    console.log(`| ${row.name} | ${row.median.toFixed(0)} | ${row.min.toFixed(0)}–${row.max.toFixed(0)} ` + `| ${(row.median / base).toFixed(2)}x (+${(row.median - base).toFixed(0)} ms) |`);
   }
 } finally {
   spawnSync(process.execPath, [cli, "down"], { env, cwd: root, stdio: "ignore", timeout: 30_000 });

@@ -2,7 +2,8 @@
 import sharp from "sharp";
 const w = 1200, h = 800;
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">
-<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#2b6cb0"/><stop offset="1" stop-color="#fbd38d"/></linearGradient></defs>
+<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#2b6cb0"/>
+<stop offset="1" stop-color="#fbd38d"/></linearGradient></defs>
 <rect width="${w}" height="${h}" fill="url(#sky)"/>
 <circle cx="880" cy="240" r="110" fill="#fff5d6"/>
 <polygon points="0,800 320,380 560,800" fill="#2f855a"/>

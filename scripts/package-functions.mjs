@@ -114,7 +114,7 @@ function main() {
   writeAtomically(out, zip.toBuffer());
   const size = statSync(out).size;
   process.stderr.write(
-    `package:functions: wrote ${relative(process.cwd(), out) || out} (${(size / 1e6).toFixed(1)} MB, ${packages.length} production packages, ${files} dependency files)\n`,
+    `package:functions: wrote ${relative(process.cwd(), out) || out} (${(size / 1e6).toFixed(1)} MB, ` + `${packages.length} production packages, ${files} dependency files)\n`,
   );
 }
 

@@ -8,11 +8,15 @@ import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 
 export interface AtomicWriteOptions {
-  /** The temporary file, in the target's directory. Created new (`wx`): a planted file or link there fails the write. */
+  /**
+   * The temporary file, in the target's directory. Created new (`wx`): a planted file or link there fails the write.
+   */
   temporary: string;
   /** Mode the temporary file is created with (the umask applies). */
   mode: number;
-  /** fsync the file before the rename and the directory after it, so the new content survives a crash. Default false. */
+  /**
+   * fsync the file before the rename and the directory after it, so the new content survives a crash. Default false.
+   */
   isDurable?: boolean;
 }
 

@@ -149,7 +149,7 @@ export function checkPoolConfig(config: Config): void {
   if (config.provider === "local" && config.backends > 1) {
     throw usageError(
       "--backends",
-      "1 on the local provider (it runs one backend, on this machine, using every core; a pool of backends is for --provider aci)",
+      "1 on the local provider (it runs one backend, " + "on this machine, using every core; a pool of backends is for --provider aci)",
       config.backends,
     );
   }

@@ -13,7 +13,8 @@ import { octal } from "./private-dir.js";
 /**
  * Settings that decide where a secret goes, which a file never sets: `armEndpoint` (your Azure
  * token), `registryServer` (the registry password), `image` (the code your images and the backend's
- * key are handed to) and `state` (the file that holds backend keys and says which backend to trust). A file you own may still be one you did not write (a checked-out
+ * key are handed to) and `state` (the file that holds backend keys and says which
+ * backend to trust). A file you own may still be one you did not write (a checked-out
  * repository), so these come only from flags and the environment, with the variable to use instead.
  */
 const flagOrEnvOnly = new Map<string, string>([
@@ -37,7 +38,9 @@ const fileKeys = new Set<string>([
 /** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */
 const switchKeys = new Set<string>(["withLocal"]);
 
-/** How the file was chosen: named (`--config`, ACIIMG_CONFIG: an untrusted one fails) or found in the working directory. */
+/**
+ * How the file was chosen: named (`--config`, ACIIMG_CONFIG: an untrusted one fails) or found in the working directory.
+ */
 export interface ConfigFileSource {
   /** The flag or variable that named the file; undefined for `aciimg.config.json` found in the working directory. */
   namedBy?: string;
@@ -107,7 +110,10 @@ function openTrusted(path: string): Opened {
   }
 }
 
-/** Why a file or link with these stats is not trusted by owner: only this user and root are. Undefined where owners do not exist (Windows). */
+/**
+ * Why a file or link with these stats is not trusted by owner: only this
+ * user and root are. Undefined where owners do not exist (Windows).
+ */
 function ownerProblem(info: Stats, what: string): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined || info.uid === uid || info.uid === 0) return undefined;

@@ -21,7 +21,10 @@ export interface AzureConfig {
   createTimeoutMs: number;
   /** LRO poll interval passed to the SDK (`updateIntervalInMs`). Default 2000. */
   pollIntervalMs: number;
-  /** SDK retries of a failed ARM request (429 with Retry-After, 5xx, network), from ACIIMG_ARM_MAX_RETRIES. SDK default 3. */
+  /**
+   * SDK retries of a failed ARM request (429 with Retry-After,
+   * 5xx, network), from ACIIMG_ARM_MAX_RETRIES. SDK default 3.
+   */
   armMaxRetries?: number;
   /** Base delay of the SDK's exponential retry, from ACIIMG_ARM_RETRY_DELAY (e.g. "1s", "10ms"). SDK default 1s. */
   armRetryDelayMs?: number;

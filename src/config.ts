@@ -46,7 +46,7 @@ export const requestTimeoutAdvice =
 export const backendNamePattern = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 /** `backendNamePattern` in words, for messages. */
 export const backendNameRule =
-  "1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--' (Azure's rule for container group names, " +
+  "1-32 lowercase letters, digits or '-', " + "not starting or ending with '-', no '--' (Azure's rule for container group names, " +
   "which get an aciimg- prefix)";
 
 /**

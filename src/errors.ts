@@ -19,7 +19,10 @@ export const errorCodes = {
   E_OUTPUT_BUSY: 75,
   /** The backend answered with an imaginary error (4xx) for this image. */
   E_IMAGE: 1,
-  /** The state file is corrupt, of a newer version, or cannot be locked/written; or its directory is not the user's alone. */
+  /**
+   * The state file is corrupt, of a newer version, or cannot be
+   * locked/written; or its directory is not the user's alone.
+   */
   E_STATE: 3,
   /** The backend could not be reached or did not become healthy in time. */
   E_BACKEND_UNREACHABLE: 4,

@@ -1,4 +1,7 @@
-/** Processes on this host (pid liveness, /proc): neutral, used by the local provider, the engine (provisioners) and the state lock. */
+/**
+ * Processes on this host (pid liveness, /proc): neutral, used by
+ * the local provider, the engine (provisioners) and the state lock.
+ */
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 
 /**

@@ -5,7 +5,9 @@
  */
 import { readSync } from "node:fs";
 
-/** Fills `buffer` from `position` of the open file `fd`; returns the part filled (shorter only at the end of the file). */
+/**
+ * Fills `buffer` from `position` of the open file `fd`; returns the part filled (shorter only at the end of the file).
+ */
 export function readFullySync(fd: number, buffer: Buffer, position: number): Buffer {
   let filled = 0;
   while (filled < buffer.length) {

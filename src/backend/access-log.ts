@@ -13,7 +13,7 @@ export function logAccess(req: IncomingMessage, res: ServerResponse, started: bi
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const when = new Date().toISOString().replace("T", " ").slice(0, 19);
     const bytes = Number(res.getHeader("Content-Length") ?? 0);
-    log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
+    log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ` + `${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
   });
 }
 

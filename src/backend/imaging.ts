@@ -30,7 +30,7 @@ export async function runOperation(
 ): Promise<ImageResult> {
   const plan = planOperation(op, info, o, limits);
   try {
-    return await render(plan, op, input, info, o, deadline, failOn);
+    return await render(plan, op, input, o, deadline, failOn);
   } catch (error) {
     const isDecodeCandidate = error instanceof ImagingError && error.status === 400 && Buffer.isBuffer(input);
     if (failOn === "none" || !isDecodeCandidate) throw error;
@@ -41,7 +41,7 @@ export async function runOperation(
 
 /** The pixel work of a planned operation, in bimg's order. */
 async function render(
-  plan: OperationPlan, op: StepName, input: Buffer | RawImage, info: InputInfo, o: ImageOptions, deadline: Deadline,
+  plan: OperationPlan, op: StepName, input: Buffer | RawImage, o: ImageOptions, deadline: Deadline,
   failOn: FailOn,
 ): Promise<ImageResult> {
   const { animation } = plan;
@@ -101,7 +101,7 @@ async function render(
   }
   if (plan.textWidth !== undefined) img = img.composite([await textWatermark(o, plan.textWidth, outW, outH, deadline)]);
   // bimg ≥ 1.1.2 flattens any input with alpha, and skips black: a JPEG save makes that anyway.
-  if (o.background && o.background.some((channel) => channel !== 0)) {
+  if (o.background?.some((channel) => channel !== 0)) {
     const [r, g, b] = o.background;
     img = img.flatten({ background: { r, g, b } });
   }

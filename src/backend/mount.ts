@@ -38,10 +38,10 @@ export async function openMount(dir: string, allowRoot = false): Promise<Mount> 
   try {
     real = await realpath(dir);
   } catch (error) {
-    throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount it (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`, { cause: error });
+    throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount it ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`, { cause: error });
   }
   if (!(await stat(real)).isDirectory()) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: not a directory; expected the directory that holds the images`);
-  if (real === sep && !allowRoot) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
+  if (real === sep && !allowRoot) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory ` + `for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
   return { root: resolve(dir), realPrefix: real === sep ? sep : real + sep };
 }
 
@@ -90,7 +90,8 @@ export function fileParam(query: URLSearchParams): string | undefined {
  *
  * Synchronous, on purpose. Through the thread pool these six calls were six round trips, each
  * queued behind the libvips work that holds the pool's threads, and they cost the backend about
- * 3% more CPU per image than the whole read. A mounted file is on a local disk, usually just written or checked by the client:
+ * 3% more CPU per image than the whole read. A mounted file is on
+ * a local disk, usually just written or checked by the client:
  * an open and a stat take microseconds and a 1 MB read from the page cache about 0.1 ms, time
  * during which libvips goes on in its own threads.
  */

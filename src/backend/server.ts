@@ -86,7 +86,10 @@ export interface BackendOptions {
    * what an idle stop counts as work (`aciimg backend --idle-exit`). Probes never keep it alive.
    */
   onWork?: { start(): void; end(): void };
-  /** Log sink, one line per request (imaginary's format, key redacted) and per failed TLS handshake (Go's net/http format). */
+  /**
+   * Log sink, one line per request (imaginary's format, key
+   * redacted) and per failed TLS handshake (Go's net/http format).
+   */
   log?: (line: string) => void;
 }
 
@@ -146,14 +149,17 @@ function packageVersion(): string {
   }
 }
 
-/** Starts the backend; resolves once it listens. Refuses an empty key. (Long for its options, each resolved in a line or two before listen.) */
+/**
+ * Starts the backend; resolves once it listens. Refuses an empty key.
+ * (Long for its options, each resolved in a line or two before listen.)
+ */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
   if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
   // The client speaks plain HTTP over a socket (unix: endpoints); the socket's file mode is its protection.
   if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
-  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) needs --socket: it is only for a backend reachable through its owner's socket");
+  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) " + "needs --socket: it is only for a backend reachable through its owner's socket");
   const mount = options.mount === undefined ? undefined : await openMount(options.mount, options.allowRootMount === true);
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {

@@ -78,10 +78,10 @@ export function oversizeMessage(sizeBytes: number, record: Pick<BackendRecord, "
   const limit = record.spec.maxUploadBytes;
   if (typeof limit !== "number" || sizeBytes <= limit) return undefined;
   const [size, running] = shown("maxUploadBytes", sizeBytes, limit);
-  const head = `${subject} is ${size}, more than the ${running} the running ${record.provider} backend "${record.name}" accepts`;
+  const head = `${subject} is ${size}, more than ` + `the ${running} the running ${record.provider} backend "${record.name}" accepts`;
   const { from } = settings.maxUploadBytes;
   if (requested.maxUploadBytes >= sizeBytes) {
-    return `${head}: it was started before the limit became ${formatBytes(requested.maxUploadBytes)} (${from}); run \`aciimg down\` and retry`;
+    return `${head}: it was started before the limit became ${formatBytes(requested.maxUploadBytes)} (${from}); ` + `run \`aciimg down\` and retry`;
   }
   const now = requested.maxUploadBytes === limit ? "" : ` (configured now: ${formatBytes(requested.maxUploadBytes)})`;
   return `${head}: raise ${from}${now} above ${size}, then run \`aciimg down\` and retry`;

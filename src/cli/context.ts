@@ -54,7 +54,9 @@ export function configOf(options: GlobalOptions, extra: ConfigOverrides = {}): C
   return loadConfig(overridesOf(options, extra), processEnvironment(), process.cwd(), { onWarning: printWarning });
 }
 
-/** Says what the config and the engine's parts warn about (compose.ts `warn`), as one `aciimg: warning:` line on stderr. */
+/**
+ * Says what the config and the engine's parts warn about (compose.ts `warn`), as one `aciimg: warning:` line on stderr.
+ */
 export function printWarning(message: string): void {
   process.stderr.write(`aciimg: warning: ${message}\n`);
 }

@@ -41,7 +41,7 @@ function tellPerson(error: unknown, verbose: boolean): void {
     if (verbose && error.cause instanceof Error) process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
     return;
   }
-  process.stderr.write(`aciimg: unexpected error (a bug; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(`aciimg: unexpected error (a bug; please report it):\n` + `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -16,10 +16,13 @@ function packageVersion(): string {
   return typeof version === "string" ? version : "unknown";
 }
 
-/** Builds the program; `setExitCode` receives each command's exit status. (Long as a list: one registration of a few lines per command.) */
+/**
+ * Builds the program; `setExitCode` receives each command's exit status.
+ * (Long as a list: one registration of a few lines per command.)
+ */
 export function createProgram(setExitCode: (code: number) => void): Command {
   const program = new Command("aciimg")
-    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\nA backend is provisioned on first use and reaped when idle.")
+    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\n" + "A backend is provisioned on first use and reaped when idle.")
     .version(packageVersion(), "-V, --version")
     .option("--provider <local|aci>", "where the backend runs (default: aci when a subscription and resource group are set, else local)")
     .option("--config <file>", "config file (default: ./aciimg.config.json)")
@@ -65,7 +68,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("ensure a backend runs; print provider, endpoint and time to ready")
     .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
     .option("--backends <N>", "aci: start (pre-warm) a pool of N container groups, each billed (default 1; env ACIIMG_BACKENDS)")
-    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
+    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n" + "  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
     .action(lazyAction(async () => (await import("./commands/up.js")).runUp));
 
   program
@@ -80,7 +83,7 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("delete the backend if idle longer than --idle (cron-friendly: silent when nothing to do)")
     .option("--idle <duration>", "idle limit such as 90s, 5m, 1h (default: config idle, 5m)")
     .option("--dry-run", "say what would be deleted, delete nothing")
-    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
+    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n" + "  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
     .action(lazyAction(async () => (await import("./commands/reap.js")).runReap));
 
   program
@@ -114,7 +117,8 @@ Run aciimg <command> --help for a command's flags and examples.`,
 Examples:
   $ export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)
   $ aciimg serve --port 8080 &
-  $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg 'http://127.0.0.1:8080/resize?width=300' > small.jpg
+  $ curl -s --retry 5 --retry-connrefused -X POST -H "API-Key: $ACIIMG_SERVE_KEY" --data-binary @photo.jpg \
+'http://127.0.0.1:8080/resize?width=300' > small.jpg
   $ aciimg serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem`,
     )
     .action(lazyAction(async () => (await import("./commands/serve.js")).runServe));
@@ -134,7 +138,7 @@ Examples:
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .option("--mount <dir>", "serve GET /<op>?file=<path under dir> from this directory, as imaginary's -mount (not /)")
     .option("--idle-exit <duration>", "with --socket: idle this long (and in --state), remove its record and stop")
-    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
+    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
     .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 
   return program;

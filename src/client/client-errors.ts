@@ -63,7 +63,7 @@ export function imaginaryError(status: number, contentType: string, text: string
 export function emptyResponseError(endpoint: string, path: string): AciimgError {
   return new AciimgError(
     "E_BACKEND_UNREACHABLE",
-    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, which is never a valid result; ` +
+    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, ` + `which is never a valid result; ` +
       `it may be overloaded or broken. Check \`aciimg logs\` and retry.`,
     { detail: { status: 200, message: "empty response" } },
   );

@@ -95,7 +95,10 @@ const maxRequestTarget = 8 * 1024;
 /** Largest error body read into memory: imaginary's are one short JSON line (§1.8). */
 const maxErrorBodyBytes = 64 * 1024;
 
-/** Creates a client of one backend. (Long only for its methods, each short: they share the lazily made transport and the pin.) */
+/**
+ * Creates a client of one backend. (Long only for its methods,
+ * each short: they share the lazily made transport and the pin.)
+ */
 export function createImaginaryClient(options: ImaginaryClientOptions): ImaginaryClient {
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const headersTimeout = options.headersTimeoutMs ?? 120_000;

@@ -15,7 +15,10 @@ export interface HealthWaitOptions {
   clock: { sleep(ms: number, signal?: AbortSignal): Promise<void> };
   /** Cancels the wait: checked before and after each probe, passed to each probe and pause. */
   signal?: AbortSignal | undefined;
-  /** Most probes; when they run out the last one is the outcome. Default: no bound (`onAttempt` or `onError` ends the wait). */
+  /**
+   * Most probes; when they run out the last one is the outcome.
+   * Default: no bound (`onAttempt` or `onError` ends the wait).
+   */
   attempts?: number;
   /** Bound on one probe, besides the client's own timeouts. Default: only the client's. */
   attemptTimeoutMs?: number;
@@ -24,7 +27,10 @@ export interface HealthWaitOptions {
   maxDelayMs: number;
   /** Told each probe that is not healthy; true ends the wait with it, throwing ends it with the error. */
   onAttempt?: (probe: UnhealthyProbe, attempt: number) => boolean;
-  /** Told an error a probe threw (cancellation included); true keeps waiting as after an unreachable probe. Default: the error ends the wait. */
+  /**
+   * Told an error a probe threw (cancellation included); true keeps waiting
+   * as after an unreachable probe. Default: the error ends the wait.
+   */
   onError?: (error: unknown) => boolean;
 }
 

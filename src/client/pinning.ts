@@ -14,7 +14,9 @@ import { buildConnector } from "undici";
 import { AciimgError } from "../errors.js";
 import { normalizeFingerprint } from "./fingerprint.js";
 
-/** A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate. */
+/**
+ * A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate.
+ */
 export function pinnedConnector(options: { endpoint: string; fingerprint: string; timeoutMs: number }): buildConnector.connector {
   const connect = buildConnector({
     timeout: options.timeoutMs,
@@ -45,7 +47,7 @@ function untrustedError(endpoint: string, presented: string | undefined, expecte
     "E_BACKEND_UNTRUSTED",
     `the backend at ${endpoint} presented certificate ${presented ?? "(none)"} where ${expected} was expected; ` +
       `the connection was closed before anything was sent (no API key, no image). ` +
-      `If the backend was restarted by hand, run \`aciimg down\` to replace it; otherwise someone may be intercepting the connection to ${endpoint}.`,
+      `If the backend was restarted by hand, run \`aciimg down\` to replace it; ` + `otherwise someone may be intercepting the connection to ${endpoint}.`,
     { detail: { endpoint, presented: presented ?? null, expected } },
   );
 }

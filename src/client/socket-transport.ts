@@ -56,7 +56,9 @@ export function createSocketTransport(options: SocketTransportOptions): Transpor
   };
 }
 
-/** One request: `response` settles with the headers; `done` when its socket is released or destroyed (never rejects). */
+/**
+ * One request: `response` settles with the headers; `done` when its socket is released or destroyed (never rejects).
+ */
 function send(agent: Agent, socketPath: string, request: TransportRequest): { response: Promise<TransportResponse>; done: Promise<void> } {
   const { signal, body } = request;
   let finish!: () => void;

@@ -16,7 +16,10 @@ export function queryString(query: URLSearchParams, file?: string): string {
   return joined ? `?${joined}` : "";
 }
 
-/** `file` relative to `root` when both are given and `file` is absolute and under `root`, else undefined (the bytes are sent). */
+/**
+ * `file` relative to `root` when both are given and `file` is
+ * absolute and under `root`, else undefined (the bytes are sent).
+ */
 export function fileUnder(root: string | undefined, file: string | undefined): string | undefined {
   if (root === undefined || file === undefined || !isAbsolute(file)) return undefined;
   const rel = relative(root, file);

@@ -14,7 +14,10 @@ export interface DownContext {
   onDeleted(id: string): Promise<void>;
 }
 
-/** Deletes the backends of the spec's name (its pool's members); resolves with the report and the ids the state recorded. */
+/**
+ * Deletes the backends of the spec's name (its pool's members);
+ * resolves with the report and the ids the state recorded.
+ */
 export async function takeDown(
   context: DownContext,
   options: { signal?: AbortSignal; force?: boolean },

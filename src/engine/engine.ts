@@ -54,7 +54,10 @@ export interface EngineOptions {
   poolMember?: boolean;
 }
 
-/** Creates an engine. (Long only for its methods, each short: they share `active`, the client cache and the usage tracker.) */
+/**
+ * Creates an engine. (Long only for its methods, each short:
+ * they share `active`, the client cache and the usage tracker.)
+ */
 export function createEngine(options: EngineOptions): Engine {
   const { provider, store, spec } = options;
   const clock = options.clock ?? systemClock;

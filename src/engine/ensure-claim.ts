@@ -116,7 +116,9 @@ async function provision(
   return { record: { ...record, status: "running" }, created: true, readyMs: clock.now() - started, drift: [] };
 }
 
-/** Refreshes the claim's heartbeat every `heartbeatMs` until `stop` fires, so other processes see its provisioner alive. */
+/**
+ * Refreshes the claim's heartbeat every `heartbeatMs` until `stop` fires, so other processes see its provisioner alive.
+ */
 async function keepClaimAlive(context: EnsureContext, claimId: string, stop: AbortSignal): Promise<void> {
   const { store, clock } = context;
   const name = context.spec.name;

@@ -8,7 +8,10 @@ import { dropRecord as dropRecordOf } from "./ensure-claim.js";
 import type { EnsureContext } from "./ensure.js";
 import type { BackendRecord } from "./types.js";
 
-/** `patientUntil`: while the provider says running but /health fails, wait until then (a container still starting its server), then fail. */
+/**
+ * `patientUntil`: while the provider says running but /health fails,
+ * wait until then (a container still starting its server), then fail.
+ */
 export async function verify(
   context: EnsureContext,
   seenHealthy: Map<string, number>,
@@ -62,7 +65,7 @@ export async function verify(
         if (clock.now() < patientUntil) return "wait";
         throw new AciimgError(
           "E_BACKEND_UNREACHABLE",
-          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ${(error as Error).message}. ` +
+          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ` + `${(error as Error).message}. ` +
             `Retry in a moment, or run \`aciimg down\` to replace it.`,
           { cause: error },
         );

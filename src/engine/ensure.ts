@@ -80,7 +80,7 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       if (record.provider !== provider.kind) {
         throw new AciimgError(
           "E_STATE",
-          `the state ${store.location} records a ${record.provider} backend named "${name}", but the provider is ${provider.kind}. ` +
+          `the state ${store.location} records a ${record.provider} backend named "${name}", ` + `but the provider is ${provider.kind}. ` +
             `Run \`aciimg down --provider ${record.provider}\` first, or use another --name.`,
         );
       }

@@ -139,7 +139,10 @@ export interface StateStore {
   /** Where the state lives, for messages ("/home/me/.local/state/aciimg/state.json", "blob aciimg/state.json"). */
   readonly location: string;
   read(): Promise<State>;
-  /** Read-modify-write, serialized across processes: file lock (file) or ETag retry (blob). `fn` may run more than once (blob). */
+  /**
+   * Read-modify-write, serialized across processes: file lock (file)
+   * or ETag retry (blob). `fn` may run more than once (blob).
+   */
   update<T>(fn: (state: State) => T | Promise<T>): Promise<T>;
 }
 

@@ -25,7 +25,10 @@ export interface UsageTrackerOptions {
   intervalMs: number;
 }
 
-/** Creates the tracker for one backend name. (Long only for its methods, each short: they share the in-flight count and the pending write.) */
+/**
+ * Creates the tracker for one backend name. (Long only for its methods,
+ * each short: they share the in-flight count and the pending write.)
+ */
 export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   const { store, name, clock, intervalMs } = options;
   let working = 0;
@@ -47,7 +50,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         .update((state) => {
           const record = state.backends[name];
           // Only a running backend is touched: a provisioning claim has its own heartbeat.
-          if (!record || record.status !== "running") return;
+          if (record?.status !== "running") return;
           if (Date.parse(record.lastUsed) >= usedAt) return;
           record.lastUsed = new Date(usedAt).toISOString();
         })

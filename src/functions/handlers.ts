@@ -82,7 +82,7 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
       const kept = report.kept.map((ref) => `${ref.name} (${ref.reason})`).join(", ") || "none";
       // Another state's backends (another app or person sharing the resource group) are never reaped here.
       const others = report.foreign.map((ref) => `${ref.name} (${ref.reason})`).join(", ");
-      context.log(`cleanup${timer.isPastDue ? " (past due)" : ""}: removed ${removed}; kept ${kept}${others ? `; left, not ours: ${others}` : ""}`);
+      context.log(`cleanup${timer.isPastDue ? " (past due)" : ""}: ` + `removed ${removed}; kept ${kept}${others ? `; left, not ours: ${others}` : ""}`);
     },
   };
 }

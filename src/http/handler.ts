@@ -58,7 +58,10 @@ export interface HandlerOptions {
    * trickling client cannot hold a request open. Default 5000.
    */
   bodyIdleMs?: number;
-  /** Longest wait for the backend's answer, a cold start included, before a 503. Default 11 min (ACI's 10-min create bound + work). */
+  /**
+   * Longest wait for the backend's answer, a cold start included,
+   * before a 503. Default 11 min (ACI's 10-min create bound + work).
+   */
   timeoutMs?: number;
   /** Seconds in `Retry-After` of a 503. Default 30. */
   retryAfterSeconds?: number;
@@ -75,7 +78,10 @@ export interface HandlerOptions {
 
 export type RequestHandler = (request: HandlerRequest) => Promise<HandlerResponse>;
 
-/** Creates the handler. It holds no state of its own beyond the engine it is given. (Long for one request's path, in the order imaginary checks a request: method, key, params, body, relay; each step a few lines.) */
+/**
+ * Creates the handler. It holds no state of its own beyond the engine it is given. (Long for one request's
+ * path, in the order imaginary checks a request: method, key, params, body, relay; each step a few lines.)
+ */
 export function createHandler(options: HandlerOptions): RequestHandler {
   const { engine, maxUploadBytes } = options;
   const timeoutMs = options.timeoutMs ?? 11 * 60_000;

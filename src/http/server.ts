@@ -58,7 +58,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the server; resolves once it listens. (Long for the server's lifecycle in one place: listen, access log, throttle, reaper, graceful close.) */
+/**
+ * Starts the server; resolves once it listens. (Long for the server's lifecycle
+ * in one place: listen, access log, throttle, reaper, graceful close.)
+ */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const key = checkServeKey(options.key);
   const warning = exposureWarning(options.host, options.tls !== undefined);
@@ -112,7 +115,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       : error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"]
       : [400, "Bad Request"];
     const body = errorBody(status, reason, "space");
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
   // and uploads are read at once (never held back by a cold start), so they cannot run into them.
@@ -210,10 +213,12 @@ async function respond(
   return bytes;
 }
 
-/** `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query. */
+/**
+ * `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query.
+ */
 function accessLine(req: IncomingMessage, remote: string | undefined, status: number, bytes: number, ms: number): string {
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");
   const query = url.searchParams.toString();
-  return `${new Date().toISOString()} ${remote ?? "-"} ${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
+  return `${new Date().toISOString()} ${remote ?? "-"} ` + `${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
 }

@@ -10,7 +10,10 @@ import type { ImageOptions, ParamName, Rejection } from "./params.js";
  * A dedicated `aciimg process` flag that adds its operation as a step; the CLI parses the value
  * (src/cli/flags.ts). `flags` and `help` are commander's option flags and description.
  */
-export type CliFlag = { readonly flags: string; readonly help: string } & (
+export type CliFlag = { readonly flags: string; readonly help: string } & CliFlagValue;
+
+/** How the CLI parses a flag's value. */
+type CliFlagValue =
   /** `WxH` → `width` and `height`. */
   | { readonly kind: "size" }
   /** A whole number within [min, max] into `param`. */
@@ -22,8 +25,7 @@ export type CliFlag = { readonly flags: string; readonly help: string } & (
   /** A positive decimal number into `param`. */
   | { readonly kind: "positive"; readonly param: ParamName; readonly example: string }
   /** No value: sets `param` to true. */
-  | { readonly kind: "switch"; readonly param: ParamName }
-);
+  | { readonly kind: "switch"; readonly param: ParamName };
 
 /** What an operation does, which params apply to it, and how it is checked and offered. */
 export interface OperationSpec {

@@ -10,7 +10,10 @@ export type Refusal = { ok: false; status: number; message: string; headers?: Re
 export const messages = {
   /** Any method but GET and POST (§1.3). */
   methodNotAllowed: "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)",
-  /** GET on an image route without a source for it: neither server fetches URLs; only the backend reads files, with a mount. */
+  /**
+   * GET on an image route without a source for it: neither server
+   * fetches URLs; only the backend reads files, with a mount.
+   */
   getNotAllowed: "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source",
   badKey: "Invalid or missing API key",
   notFound: "Not found",

@@ -41,14 +41,18 @@ function statusOf(error: unknown): { status?: number; code?: string } {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Creates the blob state store; the container is created on the first write if it is missing. (Long only for its methods, each short: they share the client and the ETag retry.) */
+/**
+ * Creates the blob state store; the container is created on the first write if it is missing.
+ * (Long only for its methods, each short: they share the client and the ETag retry.)
+ */
 export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDeps = {}): StateStore {
   const maxAttempts = deps.maxAttempts ?? 50;
   const maxBackoffMs = deps.maxBackoffMs ?? 400;
   const random = deps.random ?? Math.random;
   const sleep = deps.sleep ?? defaultSleep;
   // Never the connection string or a SAS: the location appears in messages.
-  const location = `blob ${options.containerUrl ? redactUrl(options.containerUrl) : options.container}/${options.blobName}`;
+  const where = options.containerUrl ? redactUrl(options.containerUrl) : options.container;
+  const location = `blob ${where}/${options.blobName}`;
 
   let containerPromise: Promise<ContainerClient> | undefined;
   const container = (): Promise<ContainerClient> => {
@@ -132,7 +136,7 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
         if (attempt >= maxAttempts) {
           throw new AciimgError(
             "E_STATE",
-            `cannot update the state in ${location}: ${maxAttempts} attempts lost the race to other writers; retry later`,
+            `cannot update the state in ${location}: ` + `${maxAttempts} attempts lost the race to other writers; retry later`,
           );
         }
         // Full jitter, doubling from 10 ms: contenders spread out instead of colliding again.
@@ -166,7 +170,7 @@ async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Pro
   }
   throw new AciimgError(
     "E_CONFIG",
-    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) or a container URL (ACIIMG_STATE_BLOB_URL)",
+    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) " + "or a container URL (ACIIMG_STATE_BLOB_URL)",
   );
 }
 
@@ -182,7 +186,7 @@ function redactUrl(url: string): string {
 
 /** Words a schema problem for the blob: what is wrong with it, and that deleting it is the way out. */
 function describeBlobProblem(location: string): (problem: StateProblem) => AciimgError {
-  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: \`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
+  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: ` + `\`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
   const corrupt = (why: string) => new AciimgError("E_STATE", `the state in ${location} is corrupt (${why}); ${wayOut}`);
   return (problem) => {
     switch (problem.kind) {
@@ -193,7 +197,7 @@ function describeBlobProblem(location: string): (problem: StateProblem) => Aciim
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state in ${location} has version ${problem.version}, newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
+          `the state in ${location} has version ${problem.version}, ` + `newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
         );
       case "wrong-version":
         return corrupt(`version ${JSON.stringify(problem.version)}`);

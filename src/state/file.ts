@@ -32,7 +32,10 @@ export interface FileStateStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Creates a StateStore on a JSON file. A missing file is an empty state. (Long only for its methods, each short: they share the path, the lock and the directory check.) */
+/**
+ * Creates a StateStore on a JSON file. A missing file is an empty state. (Long only
+ * for its methods, each short: they share the path, the lock and the directory check.)
+ */
 export function createFileStateStore(options: FileStateStoreOptions): StateStore {
   const { path } = options;
   const clock = options.clock ?? systemClock;
@@ -58,7 +61,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       await handle.chmod(0o600);
       options.onWarning?.(`${path} was ${was}: it holds backend keys; tightened to 0600`);
     } catch (error) {
-      options.onWarning?.(`${path} is ${was} and holds backend keys, but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
+      options.onWarning?.(`${path} is ${was} and holds backend keys, ` + `but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
     }
   }
 
@@ -73,8 +76,8 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
     if (uid === undefined || info.uid === uid) return;
     throw new AciimgError(
       "E_STATE",
-      `the state file ${path} belongs to uid ${info.uid}, not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
-        `If you did not put it there, move it aside (mv ${path} ${path}.bak); if you did, make it yours again (as root: chown ${uid} ${path}).`,
+      `the state file ${path} belongs to uid ${info.uid}, ` + `not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
+        `If you did not put it there, move it aside (mv ${path} ${path}.bak); ` + `if you did, make it yours again (as root: chown ${uid} ${path}).`,
       { detail: { stateFile: path } },
     );
   }
@@ -97,7 +100,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return emptyState();
       if (code === "ELOOP") {
-        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
+        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: ` + `aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
           cause: error,
           detail: { stateFile: path },
         });
@@ -136,7 +139,7 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
 function wayOut(path: string): string {
   return (
     `aciimg will not overwrite it. Move it aside (mv ${path} ${path}.bak) and run the command again; ` +
-    `a backend it recorded is then another state's: \`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
+    `a backend it recorded is then another state's: ` + `\`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
   );
 }
 
@@ -156,7 +159,7 @@ function describeFileProblem(path: string): (problem: StateProblem) => AciimgErr
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state file ${path} has schema version ${problem.version}, written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
+          `the state file ${path} has schema version ${problem.version}, ` + `written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
             `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
           { detail: { stateFile: path, version: problem.version } },
         );
@@ -192,7 +195,10 @@ async function sweepLeftovers(path: string): Promise<void> {
   }
 }
 
-/** The writer's pid when `entry` is one of the state's or its lock's temporaries (the names writeAtomically and lock.ts give them). */
+/**
+ * The writer's pid when `entry` is one of the state's or its lock's
+ * temporaries (the names writeAtomically and lock.ts give them).
+ */
 function leftoverPid(stateName: string, entry: string): number | undefined {
   if (!entry.startsWith(`${stateName}.`)) return undefined;
   const match = /^(?:lock\.(?:break\.)?)?(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry.slice(stateName.length + 1));

@@ -28,7 +28,10 @@ export interface Faults {
    * has seen what it waits for, so "before the groups are healthy" does not depend on timing.
    */
   pullGate?: Promise<void>;
-  /** A PUT that would create a group while this many exist in the subscription is refused with ContainerGroupQuotaReached. */
+  /**
+   * A PUT that would create a group while this many exist in the
+   * subscription is refused with ContainerGroupQuotaReached.
+   */
   maxGroups?: number;
   /** The PUT is refused synchronously with this ARM error. */
   putError?: { status: number; code: string; message: string };
@@ -51,16 +54,16 @@ export function quotaError(limit: number, usage: number): { status: 400; code: "
   return {
     status: 400,
     code: "ContainerGroupQuotaReached",
-    message: `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'StandardCores' exceeded in region 'westeurope'. Limit: '${limit}', Usage: '${usage}' Requested: '1'.`,
+    message: `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota ` + `'StandardCores' exceeded in region 'westeurope'. Limit: '${limit}', Usage: '${usage}' Requested: '1'.`,
   };
 }
 
 /** Ready-made ARM errors as real ACI sends them (docs/reference/arm-notes.md §3.1). */
 export const armErrors = {
   quota: quotaError(4, 4),
-  capacity: { status: 409, code: "ServiceUnavailable", message: "The requested resource is not available in the location 'westeurope' at this moment. Please retry with a different resource request or in another location. Resource requested: '1' CPU '1.5' GB memory 'Linux' OS" },
+  capacity: { status: 409, code: "ServiceUnavailable", message: "The requested resource is not available in the location 'westeurope' at this moment. " + "Please retry with a different resource request or in another location. " + "Resource requested: '1' CPU '1.5' GB memory 'Linux' OS" },
   registry: { status: 409, code: "RegistryErrorResponse", message: "An error response is received from the docker registry 'index.docker.io'. Please retry later." },
-  inaccessibleImage: { status: 400, code: "InaccessibleImage", message: "The image 'nope/nope:1' in container group 'aciimg-default' is not accessible. Please check the image and registry credential." },
+  inaccessibleImage: { status: 400, code: "InaccessibleImage", message: "The image 'nope/nope:1' in container group 'aciimg-default' is not accessible. " + "Please check the image and registry credential." },
   // A subscription that never used ACI (Azure/aci-connector-k8s#33; 409 per MicrosoftDocs/azure-docs#28770).
   notRegistered: {
     status: 409,
@@ -69,7 +72,7 @@ export const armErrors = {
       "The subscription is not registered to use namespace 'Microsoft.ContainerInstance'. " +
       "See https://aka.ms/rps-not-found for how to register subscriptions.",
   },
-  forbidden: { status: 403, code: "AuthorizationFailed", message: "The client 'x' with object id 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' over scope '/subscriptions/x/resourceGroups/x' or the scope is invalid." },
+  forbidden: { status: 403, code: "AuthorizationFailed", message: "The client 'x' with object id " + "'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' " + "over scope '/subscriptions/x/resourceGroups/x' or the scope is invalid." },
 } as const;
 
 /** The entry for `groupName` (ARM names are case-insensitive), else the `"*"` entry. */

@@ -119,7 +119,7 @@ export function invalidPut(name: string, body: PutBody): Refusal | undefined {
   if (!groupNameRule.test(name)) {
     return {
       code: "InvalidResourceName",
-      message: `The container group name '${name}' is invalid. The name must be between 1 and 63 characters long, contain only lowercase letters, numbers and hyphens, not start or end with a hyphen, and not contain consecutive hyphens.`,
+      message: `The container group name '${name}' is invalid. ` + `The name must be between 1 and 63 characters long, contain only lowercase letters, ` + `numbers and hyphens, not start or end with a hyphen, and not contain consecutive hyphens.`,
     };
   }
   const containers = body.properties?.containers;
@@ -136,7 +136,7 @@ export function invalidPut(name: string, body: PutBody): Refusal | undefined {
   if (label !== undefined && !dnsLabelRule.test(label)) {
     return {
       code: "InvalidDnsNameLabel",
-      message: `The DNS name label '${label}' in container group '${name}' is invalid. It can contain only lowercase letters, numbers and hyphens. The first character must be a letter. The last character must be a letter or number. The value must be between 5 and 63 characters long.`,
+      message: `The DNS name label '${label}' in container group '${name}' is invalid. ` + `It can contain only lowercase letters, numbers and hyphens. The first character must be a letter. ` + `The last character must be a letter or number. The value must be between 5 and 63 characters long.`,
     };
   }
   return invalidTags(body.tags ?? {});

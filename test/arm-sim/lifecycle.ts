@@ -34,7 +34,9 @@ export interface LifecycleDeps {
 export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { advance(op: Operation): void } {
   const isCurrent = (g: SimGroup) => groups.get(g.id.toLowerCase()) === g;
 
-  /** Pulls (the planned wall-clock delay), then launches; stops early when the group is deleted or the simulator closes. */
+  /**
+   * Pulls (the planned wall-clock delay), then launches; stops early when the group is deleted or the simulator closes.
+   */
   async function startContainer(g: SimGroup, op: Operation): Promise<void> {
     const stop = AbortSignal.any([signal, g.removed.signal]);
     try {

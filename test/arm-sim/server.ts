@@ -177,7 +177,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     const throttled = takeFault(faults.throttle, method);
     if (throttled) {
       const headers: Record<string, string> = throttled.retryAfterSeconds !== undefined ? { "retry-after": String(throttled.retryAfterSeconds) } : {};
-      return armError(res, 429, "SubscriptionRequestsThrottled", `Number of '${method === "GET" ? "read" : "write"}' requests for subscription '${subscriptionId}' exceeded. Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`, headers);
+      return armError(res, 429, "SubscriptionRequestsThrottled", `Number of '${method === "GET" ? "read" : "write"}' ` + `requests for subscription '${subscriptionId}' exceeded. ` + `Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`, headers);
     }
     const failing = takeFault(faults.serverError, method);
     if (failing) return armError(res, failing.status, failing.status === 503 ? "ServiceUnavailable" : "InternalServerError", "The server encountered an internal error. Please retry the request.");
@@ -202,7 +202,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       );
     }
 
-    const rgMatch = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/i.exec(rest);
+    const rgMatch = new RegExp(/^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance/.source + /\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/.source, "i").exec(rest);
     const subList = /^\/providers\/Microsoft\.ContainerInstance\/containerGroups$/i.test(rest);
     if (!rgMatch && !subList) return armError(res, 404, "NotFound", `No route for ${method} ${p}`);
     const rg = rgMatch?.[1];
@@ -218,9 +218,9 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return send(res, 200, { value: page, ...(next ? { nextLink: next } : {}) });
     }
 
-    const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
+    const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}` + `/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
     const existing = groups.get(id.toLowerCase());
-    const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource ` + `group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
 
     if (rgMatch?.[3]) {
       if (method !== "GET") return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
@@ -243,7 +243,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (invalid) return armError(res, 400, invalid.code, invalid.message);
       if (existing) {
         // Updates that change resources are refused by ACI (docs/reference/arm-notes.md §6 "Known issues").
-        return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. If you are going to update the os type, restart policy, network profile, CPU, memory or GPU resources for a container group, you must delete it first and then create a new one.`);
+        return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. ` + `If you are going to update the os type, restart policy, network profile, CPU, ` + `memory or GPU resources for a container group, you must delete it first and then create a new one.`);
       }
       const quota = quotaRefusal(faults, groups.size);
       if (quota) return armError(res, quota.status, quota.code, quota.message, writeHeaders);
@@ -251,7 +251,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       groups.set(id.toLowerCase(), g);
       const opId = randomUUID();
       operations.set(opId, { id: opId, groupId: id, kind: "create", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: false });
-      const asyncUrl = `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
+      const asyncUrl = `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
       return send(res, 201, renderGroup(g), { "azure-asyncoperation": asyncUrl, ...writeHeaders });
     }
 
@@ -263,7 +263,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (faults.deleteVariant === 202) {
         const opId = randomUUID();
         operations.set(opId, { id: opId, groupId: id, kind: "delete", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: true });
-        return send(res, 202, undefined, { "azure-asyncoperation": `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance/locations/${existing.location}/operations/${opId}?api-version=2018-06-01` });
+        return send(res, 202, undefined, { "azure-asyncoperation": `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${existing.location}/operations/${opId}?api-version=2018-06-01` });
       }
       return send(res, 200, rendered, { "x-ms-ratelimit-remaining-subscription-deletes": "14999" });
     }

@@ -112,7 +112,7 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     expect(run.code, run.stderr).toBe(0);
     const request = JSON.parse(run.stdout) as { method: string; url: string; body: { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }> } } };
     expect(request.method).toBe("PUT");
-    expect(request.url).toBe(`${sim.endpoint}/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01`);
+    expect(request.url).toBe(`${sim.endpoint}/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}` + `/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01`);
     expect(request.body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: "IMAGINARY_SECRET", secureValue: "***" });
     expect(sim.requests).toEqual([]);
   });

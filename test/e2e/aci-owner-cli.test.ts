@@ -49,13 +49,13 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     const reap = await cli("b.json", ["reap", "--idle", "0s", "--verbose"]);
     expect(reap.code, reap.stderr).toBe(0);
     expect(reap.stdout).toBe("");
-    expect(reap.stderr).toContain(`left aci backend "default" (${groupId}): not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
+    expect(reap.stderr).toContain(`left aci backend "default" (${groupId}): ` + `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
     const reapJson = await cli("b.json", ["reap", "--idle", "0s", "--json"]);
     expect(json(reapJson)).toMatchObject({ removed: [], foreign: [{ provider: "aci", id: groupId, name: "default", owner: ownerA, reason: "not-ours" }] });
 
     const upB = await cli("b.json", ["up"]);
     expect(upB.code).toBe(5);
-    expect(upB.stderr).toContain(`container group aciimg-default in resource group ${sim.resourceGroup} belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…): it was left as it is.`);
+    expect(upB.stderr).toContain(`container group aciimg-default in resource group ${sim.resourceGroup} ` + `belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…): it was left as it is.`);
     expect(upB.stderr).toContain("Use --name to give this state a backend of its own");
     expect(upB.stderr).toContain("`aciimg down --name default --force`");
     const upBJson = await cli("b.json", ["up", "--json"]);
@@ -65,7 +65,7 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     const status = await cli("b.json", ["status"]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain("state:     none");
-    expect(status.stdout).toContain(`other:     aci backend "default" (${groupId}): not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
+    expect(status.stdout).toContain(`other:     aci backend "default" (${groupId}): ` + `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
     const statusJson = await cli("b.json", ["status", "--json"]);
     expect(json(statusJson)).toMatchObject({ state: "none", others: [{ id: groupId, owner: ownerA, reason: "not-ours" }] });
 

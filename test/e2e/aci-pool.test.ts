@@ -48,7 +48,10 @@ afterAll(async () => {
 
 const out = (): string => join(dir, "out");
 const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", "300x200", "-o", out(), "--json", ...extra];
-/** A blur of each full image first: each image costs enough that most of the batch is still to come when a test acts mid-batch. */
+/**
+ * A blur of each full image first: each image costs enough that
+ * most of the batch is still to come when a test acts mid-batch.
+ */
 const heavyBatch = (...extra: string[]): string[] => ["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", ...extra];
 
 /** The `--json` lines of a batch: one per file, then the summary. */
@@ -78,7 +81,7 @@ function perMember(files: Array<Record<string, unknown>>): Record<string, number
 }
 
 describe("a pool of backends (spawned CLI, ARM simulator)", () => {
-  test("up --backends 3 makes three groups in parallel; status lists each; a 60-image batch gives every member a fair share", async () => {
+  test("up --backends 3 makes three groups in parallel; " + "status lists each; a 60-image batch gives every member a fair share", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(3);
@@ -116,7 +119,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     for (const n of served) expect(n, JSON.stringify(served)).toBeGreaterThanOrEqual(10);
   }, 240_000);
 
-  test("a member deleted out of band mid-batch: its images go to the others, every output is written once, exit 0", async () => {
+  test("a member deleted out of band mid-batch: " + "its images go to the others, every output is written once, exit 0", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<void> | undefined;
@@ -192,7 +195,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("--with-local, groups that never come up: the local backend does the whole batch; the groups are cancelled and deleted", async () => {
+  test("--with-local, groups that never come up: " + "the local backend does the whole batch; the groups are cancelled and deleted", async () => {
     sim.faults.stuckPending = true;
     const run = await cli(batch("--backends", "2", "--with-local"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
@@ -207,7 +210,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
   }, 240_000);
 
-  test("--with-local with a slow cold start: the local backend processes images before any group is healthy, then the groups join", async () => {
+  test("--with-local with a slow cold start: " + "the local backend processes images before any group is healthy, then the groups join", async () => {
     // The groups' image pull lasts until the local backend has written 5 images. Then the local
     // backend is paused (SIGSTOP: a machine whose cores are busy elsewhere) until a group has
     // answered, so the groups joining mid-batch does not depend on how fast this machine is.
@@ -258,7 +261,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.count("PUT")).toBeLessThanOrEqual(4);
   }, 240_000);
 
-  test("no member can start: the batch fails with the first member's error, every member's reason given, in --json too", async () => {
+  test("no member can start: the batch fails with the first member's error, " + "every member's reason given, in --json too", async () => {
     sim.faults.maxGroups = 0;
     const run = await cli(batch("--backends", "2"), {}, 120_000);
     expect(run.code, run.stderr).toBe(6);
@@ -268,7 +271,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("Ctrl-C stops a pool batch: every input counted, nothing partial, the local member taken down, the groups kept for reap", async () => {
+  test("Ctrl-C stops a pool batch: every input counted, " + "nothing partial, the local member taken down, the groups kept for reap", async () => {
     const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let signalled = false;
@@ -306,7 +309,7 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "out", "b"))).toHaveLength(images);
   }, 240_000);
 
-  test("another pipeline's state with the same name: its groups are not ours, so no member starts, and nothing is deleted", async () => {
+  test("another pipeline's state with the same name: " + "its groups are not ours, so no member starts, and nothing is deleted", async () => {
     const other = await cli(["up", "--backends", "2", "--json"], { ACIIMG_STATE: join(dir, "other-state.json") }, 120_000);
     expect(other.code, other.stderr).toBe(0);
     const run = await cli(batch("--backends", "2"), {}, 120_000);

@@ -44,7 +44,7 @@ afterAll(async () => {
 /** The secrets of the one PUT so far, as the simulator received them. */
 function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
   const put = sim.requests.find((r) => r.method === "PUT");
-  const env = (put?.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
+  const env = (put!.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
   const of = (name: string) => env.find((e) => e.name === name);
   // The TLS pair travels as one-line base64 (src/providers/aci/spec.ts `commandFor`).
   const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");
@@ -54,7 +54,7 @@ function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
 const state = (): { backends: Record<string, { endpoint: string; tlsFingerprint?: string }> } => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
 
 describe("HTTPS only, pinned", () => {
-  test("up → process → status → reap over HTTPS; the private key is nowhere ARM readers, the state or any output can see", async () => {
+  test("up → process → status → reap over HTTPS; " + "the private key is nowhere ARM readers, the state or any output can see", async () => {
     const earlier = sim.handshakeErrors().length;
     const outputs: CliRun[] = [];
     const run = async (args: string[]): Promise<CliRun> => {
@@ -96,7 +96,7 @@ describe("HTTPS only, pinned", () => {
     expect(sim.handshakeErrors()).toHaveLength(earlier);
   }, 90_000);
 
-  test("a man in the middle with a CA-trusted certificate for the group's address is refused and gets no request", async () => {
+  test("a man in the middle with a CA-trusted certificate " + "for the group's address is refused and gets no request", async () => {
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);
     const group = sim.group("aciimg-default");
@@ -144,7 +144,7 @@ describe("HTTPS only, pinned", () => {
     await vi.waitFor(() => expect(sim.handshakeErrors()).toHaveLength(earlier + 1), { timeout: 5000 });
   }, 60_000);
 
-  test("a state recorded before TLS (plain http, no pin) is never spoken to in clear: its group is replaced", async () => {
+  test("a state recorded before TLS (plain http, " + "no pin) is never spoken to in clear: its group is replaced", async () => {
     const earlier = sim.handshakeErrors().length;
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);

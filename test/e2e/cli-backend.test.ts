@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { cliPath } from "./cli-harness.js";
 
 describe("aciimg backend", () => {
-  it("prints exactly one listening line, serves with the key from the environment, and exits 0 on SIGTERM", async () => {
+  it("prints exactly one listening line, " + "serves with the key from the environment, and exits 0 on SIGTERM", async () => {
     const key = randomBytes(16).toString("hex");
     const child = spawn(process.execPath, [cliPath, "backend", "--host", "127.0.0.1", "--port", "0", "--concurrency", "1"], {
       env: { PATH: process.env.PATH ?? "", ACIIMG_BACKEND_KEY: key },

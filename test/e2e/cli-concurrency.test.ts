@@ -15,7 +15,10 @@ import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-har
 const apiKey = "k".repeat(32);
 const cpus = 3;
 const expectedInFlight = 2 * cpus;
-/** If the CLI never reaches the expected count, the held requests are answered after this, and the test fails on the count. */
+/**
+ * If the CLI never reaches the expected count, the held requests
+ * are answered after this, and the test fails on the count.
+ */
 const gateBoundMs = 15_000;
 
 let ws: Workspace;

@@ -6,7 +6,7 @@
  * The tests that hand files to another user run as root, with `nobody` as that user, and skip with
  * the reason otherwise; the rest run as any user.
  */
-import { chmod, chown, lchown, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,7 +60,7 @@ function status(cwd: string, args: string[] = [], env: Record<string, string | u
 }
 
 describe("a config file another user can write", () => {
-  it("in a folder another user owns, their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint", async (context) => {
+  it("in a folder another user owns, " + "their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint", async (context) => {
     needsRoot(context);
     const drop = await folder("nobody");
     const file = join(drop, "aciimg.config.json");
@@ -143,7 +143,7 @@ describe("a config file another user can write", () => {
 });
 
 describe("a config file of ours that we did not write (a checked-out repository)", () => {
-  it("may not set armEndpoint, registryServer, image or state: E_USAGE naming the variable to use, and nothing is sent", async () => {
+  it("may not set armEndpoint, registryServer, " + "image or state: E_USAGE naming the variable to use, and nothing is sent", async () => {
     const checkout = await folder("me");
     const file = join(checkout, "aciimg.config.json");
     await writeFile(file, planted(), { mode: 0o644 });

@@ -65,7 +65,7 @@ describe("a running backend with other settings than configured", () => {
     const result = await ws.run(["up", "--cpu", "2", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ provider: "local", created: false });
-    expect(result.stderr).toMatch(/^aciimg: warning: .*CPUs 1 where 2 is configured now \(--cpu, ACIIMG_CPU or config "cpu"\).*`aciimg down && aciimg up`/m);
+    expect(result.stderr).toMatch(new RegExp(/^aciimg: warning: .*CPUs 1 where 2 is configured now/.source + / \(--cpu, ACIIMG_CPU or config "cpu"\).*`aciimg down && aciimg up`/.source, "m"));
   }, 60_000);
 
   it("serve warns at start-up that the running backend has a smaller upload limit, naming `aciimg down`", async () => {
@@ -77,7 +77,7 @@ describe("a running backend with other settings than configured", () => {
     const exited = exitOf(child);
     try {
       await listening(child, stderr);
-      expect(stderr.text).toMatch(/^aciimg: warning: the running local backend "default" was started with max upload 1 MB where 60 MB is configured now .*run `aciimg down`/m);
+      expect(stderr.text).toMatch(new RegExp(/^aciimg: warning: the running local backend "default" was started with max upload 1 MB/.source + / where 60 MB is configured now .*run `aciimg down`/.source, "m"));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {
@@ -101,7 +101,7 @@ describe("process against a backend started with a smaller upload limit", () => 
     expect(result.stderr.split("\n").filter((line) => line.startsWith("aciimg: warning: "))).toHaveLength(1);
     const [line] = jsonLines(result.stdout);
     expect(line).toMatchObject({ input: "big.png", status: "failed", code: "E_BAD_INPUT" });
-    expect(String(line?.error)).toMatch(/^big\.png is [\d.]+ MB, more than the 1 MB the running local backend "default" accepts: it was started before the limit became 60 MB .*run `aciimg down` and retry$/);
+    expect(String(line?.error)).toMatch(new RegExp(/^big\.png is [\d.]+ MB, more than the 1 MB the running local backend "default" accepts/.source + /: it was started before the limit became 60 MB .*run `aciimg down` and retry$/.source));
     const stdin = await ws.run(["process", "-", "--resize", "10x10"], { ...raised, input: await readFile(big) });
     expect(stdin.code).toBe(1);
     expect(stdin.stdoutBytes.length).toBe(0);

@@ -112,7 +112,7 @@ export function workspacesFor(prefix: string): () => Promise<Workspace> {
 /** A JPEG made by sharp: a gradient-ish noise image, so it is a real photo-like file. */
 export async function writeJpeg(path: string, width: number, height: number): Promise<void> {
   await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
-    .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#fc0"/></svg>`) }])
+    .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><circle ` + `cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#fc0"/></svg>`) }])
     .jpeg({ quality: 85 })
     .toFile(path);
 }

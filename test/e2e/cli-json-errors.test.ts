@@ -93,9 +93,9 @@ describe("state and other errors under --json", () => {
     expect(errorOf(result.stdout, result.stderr)).toMatchObject({ code: "E_BAD_INPUT", message: expect.stringContaining("aciimg up") });
   });
 
-  it("a failure nobody mapped (the working directory was deleted) ends with E_INTERNAL, exit 70, stack on stderr", async () => {
+  it("a failure nobody mapped (the working directory was " + "deleted) ends with E_INTERNAL, exit 70, stack on stderr", async () => {
     const ws = await workspace();
-    const script = `mkdir gone && cd gone && rmdir ../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
+    const script = `mkdir gone && cd gone && rmdir ` + `../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
     const result = await ws.runCommand("sh", ["-c", script]);
     expect(result.code).toBe(70);
     expect(errorOf(result.stdout, result.stderr)).toMatchObject({ code: "E_INTERNAL", message: expect.stringContaining("a bug") });
@@ -166,7 +166,7 @@ describe("status of a backend killed with kill -9", () => {
 });
 
 describe("serve --help", () => {
-  it("has an example that works when pasted: a random key in ACIIMG_SERVE_KEY, and curl sending it as API-Key", async () => {
+  it("has an example that works when pasted: " + "a random key in ACIIMG_SERVE_KEY, and curl sending it as API-Key", async () => {
     const ws = await workspace();
     const result = await ws.run(["serve", "--help"]);
     expect(result.code).toBe(0);

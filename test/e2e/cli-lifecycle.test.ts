@@ -72,7 +72,8 @@ describe("aciimg lifecycle on the local provider", () => {
     const holder = spawn(process.execPath, ["--input-type=module", "-e", `
       const { withLock } = await import(${JSON.stringify(lockModule)});
       const { systemClock } = await import(${JSON.stringify(clockModule)});
-      await withLock({ path: ${JSON.stringify(`${ws.statePath}.lock`)}, clock: systemClock, what: "state" }, async () => {
+      const path = ${JSON.stringify(`${ws.statePath}.lock`)};
+      await withLock({ path, clock: systemClock, what: "state" }, async () => {
         process.stdout.write("locked\\n");
         await systemClock.sleep(${holdBoundMs});
       });`], { stdio: ["ignore", "pipe", "inherit"] });

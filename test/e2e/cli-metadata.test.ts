@@ -30,7 +30,7 @@ async function processed(args: string[], output: string): Promise<Buffer> {
 }
 
 describe("metadata", () => {
-  it("is stripped by default: no camera, GPS or XMP; colours in sRGB; the photo upright with no tag to turn it again", async () => {
+  it("is stripped by default: no camera, " + "GPS or XMP; colours in sRGB; the photo upright with no tag to turn it again", async () => {
     const out = await processed(["camera.jpg", "--width", "150"], "web/camera.jpg");
     const meta = await sharp(out).metadata();
     expect({ exif: meta.exif, xmp: meta.xmp, icc: meta.icc, orientation: meta.orientation })

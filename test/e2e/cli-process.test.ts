@@ -53,11 +53,11 @@ describe("aciimg process", () => {
     expect(await sharp(join(ws.dir, "single.png")).metadata()).toMatchObject({ width: 100, height: 67, format: "png" });
   });
 
-  it("refuses an image file name as -o for several inputs (exit 2, nothing made); with a trailing / it is a folder of that name", async () => {
+  it("refuses an image file name as -o for several inputs (exit 2, " + "nothing made); with a trailing / it is a folder of that name", async () => {
     await writeJpeg(join(ws.dir, "second.jpg"), 200, 100);
     const refused = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toBe('aciimg: -o/--output: expected a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name), got "many/thumb.jpg (a file name)"\n');
+    expect(refused.stderr).toBe('aciimg: -o/--output: expected a folder when the inputs are several files, ' + 'a folder or a glob (end it with / to make a folder of that name), got "many/thumb.jpg (a file name)"\n');
     expect(existsSync(join(ws.dir, "many"))).toBe(false);
     const folder = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg/"]);
     expect(folder.code, folder.stderr).toBe(0);
@@ -77,7 +77,7 @@ describe("aciimg process", () => {
     const lengthened = await ws.run(["process", "long-names", "--width", "40", "--type", "webp", "-o", "out-long-webp/", "--json"]);
     expect(lengthened.code).toBe(1);
     expect(jsonLines(lengthened.stdout).at(-1)).toMatchObject({
-      summary: { total: 1, failed: 1, failures: [{ code: "E_OUTPUT", error: `refusing to write out-long-webp/${stem}.webp: its name is 256 bytes long, more than the 255 a file name can hold` }] },
+      summary: { total: 1, failed: 1, failures: [{ code: "E_OUTPUT", error: `refusing to write out-long-webp/${stem}.webp: ` + `its name is 256 bytes long, more than the 255 a file name can hold` }] },
     });
     expect(existsSync(join(ws.dir, "out-long-webp"))).toBe(false);
   });
@@ -175,7 +175,7 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(result.stderr).toMatch(/^aciimg: no images in directory empty-dir \(looked for \*\.jpg/);
   });
 
-  it("files and folders whose names are not UTF-8 (Latin-1 café.jpg) are each reported as such; the rest are processed", async () => {
+  it("files and folders whose names are not UTF-8 (Latin-1 café.jpg) " + "are each reported as such; the rest are processed", async () => {
     const root = join(ws.dir, "latin1");
     await mkdir(root);
     await writeJpeg(join(root, "plain.jpg"), 160, 120);
@@ -189,7 +189,7 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(result.code).toBe(1);
     const summary = jsonLines(result.stdout).at(-1)?.summary as { total: number; ok: number; failed: number; failures: Array<{ input: string; code: string; error: string }> };
     expect(summary).toMatchObject({ total: 3, ok: 1, failed: 2 });
-    const said = "its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)";
+    const said = "its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; " + "rename it (convmv converts names from another encoding)";
     expect(summary.failures.map((f) => [f.input, f.code, f.error]).sort()).toEqual([
       ["latin1/caf\uFFFD.jpg", "E_BAD_INPUT", `cannot read latin1/caf\uFFFD.jpg: ${said}`],
       ["latin1/d\uFFFDj\uFFFD", "E_BAD_INPUT", `cannot read latin1/d\uFFFDj\uFFFD: ${said}`],
@@ -253,7 +253,7 @@ describe("bad input: a clear error, nothing lost", () => {
     const before = await sha(join(dir, "a.png"));
     const result = await ws.run(["process", "pair/a.jpg", "pair/a.png", "--resize", "60x40", "--type", "png", "-o", "pair", "--json"]);
     expect(result.code).toBe(1);
-    const failures = (jsonLines(result.stdout).at(-1)?.summary as { failures: Array<{ input: string; error: string }> }).failures;
+    const failures = (jsonLines(result.stdout).at(-1)!.summary as { failures: Array<{ input: string; error: string }> }).failures;
     expect(failures.map((f) => f.input).sort()).toEqual(["pair/a.jpg", "pair/a.png"]);
     expect(await sha(join(dir, "a.png"))).toBe(before);
   });
@@ -284,7 +284,7 @@ describe("on a terminal", () => {
     await mkdir(join(ws.dir, "tty"), { recursive: true });
     for (const name of ["x1.jpg", "x2.jpg", "y.jpg"]) await writeJpeg(join(ws.dir, "tty", name), 160, 120);
     // util-linux `script` gives the CLI a real pseudo-terminal; stty gives it a width.
-    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} process tty --resize 80x60 -o outt/`;
+    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ` + `${JSON.stringify(cliPath)} process tty --resize 80x60 -o outt/`;
     const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
     expect(result.code, result.stdout).toBe(0);
     const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
@@ -300,7 +300,7 @@ describe("process - with a terminal on either end", () => {
   it("refuses to print image bytes to a terminal, before anything is read or started (exit 2)", async () => {
     await writeJpeg(join(ws.dir, "to-tty.jpg"), 160, 120);
     const result = await ws.runCommand("script", ["-qec", `${cli} process - --resize 80x60 < to-tty.jpg; echo "exit $?"`, "/dev/null"], { timeoutMs: 20_000 });
-    expect(result.stdout).toContain("aciimg: -: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
+    expect(result.stdout).toContain("aciimg: -: stdout is a terminal, " + "and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
     expect(result.stdout).toMatch(/exit 2\r?\n$/);
   });
 

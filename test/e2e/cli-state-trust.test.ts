@@ -88,7 +88,8 @@ describe("a planted registry entry", () => {
     for (const canary of canaries) expect(await readFile(canary, "utf8")).toBe("keep me\n");
     expect(isProcessAlive(mimic.pid as number)).toBe(true);
     expect(isProcessAlive(unrelated.pid as number)).toBe(true);
-    // The entries naming files elsewhere are reported and left alone; the one whose pid is not our backend is forgotten.
+    // The entries naming files elsewhere are reported and left
+    // alone; the one whose pid is not our backend is forgotten.
     for (const entry of [deadEntry, unrelatedEntry]) expect(result.stderr).toContain(`aciimg: warning: ignored ${entry}`);
     expect((await readdir(registry)).sort()).toEqual([basename(deadEntry), basename(unrelatedEntry)].sort());
   });

@@ -131,7 +131,7 @@ describe("aciimg serve exposed (spawned CLI)", () => {
     expect(half.stderr).toContain("--tls-cert (ACIIMG_SERVE_TLS_CERT) is not");
   });
 
-  it("serves HTTPS with --tls-cert/--tls-key, and ends an upload that goes silent with 408 after its default few seconds", async () => {
+  it("serves HTTPS with --tls-cert/--tls-key, " + "and ends an upload that goes silent with 408 after its default few seconds", async () => {
     const ws = await workspace();
     const ca = createTestCa();
     const cert = issueServerCert(ca, ["127.0.0.1"]);
@@ -160,7 +160,7 @@ describe("aciimg serve exposed (spawned CLI)", () => {
       const { port } = new URL(url);
       const raw = await new Promise<string>((resolve, reject) => {
         const socket = tlsConnect({ host: "127.0.0.1", port: Number(port), ca: ca.certPem }, () => {
-          socket.write(`POST /resize?width=100 HTTP/1.1\r\nHost: 127.0.0.1\r\nAPI-Key: ${KEY}\r\nContent-Length: ${photo.length}\r\n\r\n`);
+          socket.write(`POST /resize?width=100 HTTP/1.1\r\n` + `Host: 127.0.0.1\r\nAPI-Key: ${KEY}\r\nContent-Length: ${photo.length}\r\n\r\n`);
           socket.write(photo.subarray(0, 100));
         });
         let text = "";

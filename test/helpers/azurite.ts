@@ -69,7 +69,7 @@ export async function startAzurite(timeoutMs = 20_000): Promise<Azurite> {
   const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
   return {
     blobEndpoint,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};` + `AccountKey=${ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");

@@ -158,7 +158,7 @@ async function generateFixtures(): Promise<Fixtures> {
     sharp(sceneSvg(200, 100)).gif().toBuffer(),
   ]);
   const svg = Buffer.from(
-    `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="172" height="42" viewBox="0 0 172 42">` +
+    `<?xml version="1.0" encoding="UTF-8"?>\n` + `<svg xmlns="http://www.w3.org/2000/svg" width="172" height="42" viewBox="0 0 172 42">` +
       `<rect width="172" height="42" rx="6" fill="#7b3be2"/><circle cx="21" cy="21" r="12" fill="#fff"/></svg>\n`,
   );
   return {

@@ -117,7 +117,8 @@ describe("create failures on the ARM simulator", () => {
   });
 
   test("Retry-After on an operation poll replaces the poll interval as core-lro does", async () => {
-    // core-lro's rule: docs/reference/arm-notes.md §2.4. An hour: a client that honours it polls the operation once, however long the test looks.
+    // core-lro's rule: docs/reference/arm-notes.md §2.4. An hour: a client
+    // that honours it polls the operation once, however long the test looks.
     h.sim.faults.pollRetryAfter = 3600;
     h.sim.faults.pendingPolls = 2;
     const operationPolls = () => h.sim.count("GET", /\/operations\//);
@@ -144,7 +145,7 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([503, 201]);
   });
 
-  test("a resource group that does not exist is E_RESOURCE_GROUP_NOT_FOUND with the az command to create it", async () => {
+  test("a resource group that does not exist is " + "E_RESOURCE_GROUP_NOT_FOUND with the az command to create it", async () => {
     const error = await createFails({ AZURE_RESOURCE_GROUP: "no-such-rg" });
     expect(error.code).toBe("E_RESOURCE_GROUP_NOT_FOUND");
     expect(error.message).toMatch(/az group create -n no-such-rg/);

@@ -80,7 +80,7 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(error).toBeInstanceOf(AciimgError);
     expect(error).toMatchObject({ code: "E_CONFLICT", detail: { group: "aciimg-default", resourceGroup: h.sim.resourceGroup, owner: ownerA } });
     const message = (error as Error).message;
-    expect(message).toContain(`container group aciimg-default in resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`);
+    expect(message).toContain(`container group aciimg-default in ` + `resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`);
     expect(message).toContain("--name");
     expect(message).toContain("aciimg down --name default --force");
     // b's failed create left no claim behind, and b never got an owner-tagged group of its own.
@@ -110,7 +110,7 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(await a.engine.provider.inspect(first)).toMatchObject({ state: "running" });
   });
 
-  test("a group made before owner ids is listed as such, never reaped or replaced, and down --force removes it", async () => {
+  test("a group made before owner ids is listed as such, " + "never reaped or replaced, and down --force removes it", async () => {
     await putGroup("aciimg-default", { "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-01-01T00:00:00.000Z" });
     const b = await stateEngine({ clock: hourAhead });
 

@@ -48,7 +48,7 @@ describe("aci provider on the ARM simulator", () => {
     await provider.create(h.spec(), { owner: "test-owner", apiKey: key });
 
     const put = h.sim.requests.find((r) => r.method === "PUT");
-    const container = (put?.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
+    const container = (put!.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
       .properties.containers[0]!.properties;
     expect(container.environmentVariables.find((e) => e.name === "IMAGINARY_SECRET")).toEqual({ name: "IMAGINARY_SECRET", secureValue: key });
     expect(JSON.stringify(container.command ?? [])).not.toContain(key);
@@ -103,7 +103,7 @@ describe("aci provider on the ARM simulator", () => {
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
-  test("list returns only groups tagged managed-by=aciimg, across nextLink pages, with name and createdAt from tags", async () => {
+  test("list returns only groups tagged managed-by=aciimg, " + "across nextLink pages, with name and createdAt from tags", async () => {
     h.sim.faults.unhealthyBackend = true; // list needs no running backends
     const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
     const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } satisfies Partial<ContainerGroup>;

@@ -35,7 +35,7 @@ const route = (method: string, path: string, action: string, call: string) => ({
 /** ARM request → the action ARM authorizes it with, and the aciimg call that sends it. */
 const routes = [
   route("GET", GROUPS, "Microsoft.ContainerInstance/containerGroups/read", "containerGroups.listByResourceGroup and its nextLink pages (list, reap)"),
-  route("GET", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/read", "containerGroups.get (inspect, the check for a same-named group, the create watcher; the SDK's final GET after the PUT)"),
+  route("GET", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/read", "containerGroups.get (inspect, " + "the check for a same-named group, the create watcher; the SDK's final GET after the PUT)"),
   route("PUT", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/write", "containerGroups.beginCreateOrUpdate (create)"),
   route("DELETE", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/delete", "containerGroups.beginDeleteAndWait (down, reap, removing a failed create)"),
   route("GET", `${GROUPS}/[^/]+/containers/[^/]+/logs`, "Microsoft.ContainerInstance/containerGroups/containers/logs/read", "containers.listLogs (logs, the last lines in a timeout message)"),

@@ -80,13 +80,13 @@ describe("ARM simulator vs real ACI recordings", () => {
   const polls = create.filter((e) => e.RequestUri.includes("/operations/"));
   const finalGet = create[create.length - 1]!;
 
-  test("PUT → 201 with an absolute Azure-AsyncOperation URL (api-version=2018-06-01) and the Pending group", async () => {
+  test("PUT → 201 with an absolute Azure-AsyncOperation " + "URL (api-version=2018-06-01) and the Pending group", async () => {
     const response = await replay(put);
     expect(response.status).toBe(put.StatusCode);
     const asyncOp = response.headers.get("azure-asyncoperation");
     const recordedOp = put.ResponseHeaders["Azure-AsyncOperation"] as string;
-    expect(asyncOp).toMatch(new RegExp(`^${sim.endpoint}/subscriptions/${sim.subscriptionId}/providers/Microsoft\\.ContainerInstance/locations/eastus2/operations/[0-9a-f-]+\\?api-version=2018-06-01$`));
-    expect(recordedOp).toMatch(/\/providers\/Microsoft\.ContainerInstance\/locations\/eastus2\/operations\/[0-9a-f-]+\?api-version=2018-06-01$/);
+    expect(asyncOp).toMatch(new RegExp(`^${sim.endpoint}/subscriptions/${sim.subscriptionId}/providers/Microsoft\\.ContainerInstance` + `/locations/eastus2/operations/[0-9a-f-]+\\?api-version=2018-06-01$`));
+    expect(recordedOp).toMatch(new RegExp(/\/providers\/Microsoft\.ContainerInstance/.source + /\/locations\/eastus2\/operations\/[0-9a-f-]+\?api-version=2018-06-01$/.source));
     expect(response.headers.get("location")).toBeNull();
     expect(response.headers.get("retry-after")).toBeNull();
     expect(response.headers.get("x-ms-request-id")).toBeTruthy();
@@ -137,7 +137,7 @@ describe("ARM simulator vs real ACI recordings", () => {
     expect(after.body).toEqual(list.ResponseBody);
   });
 
-  test("errors use ARM's shape: 404 ResourceNotFound for a missing group, ResourceGroupNotFound for a missing RG", async () => {
+  test("errors use ARM's shape: 404 ResourceNotFound for a " + "missing group, ResourceGroupNotFound for a missing RG", async () => {
     const get = entries("recording_containergroups_get_test.json")[0]!;
     const missing = await replay(get, get.RequestUri.replace("mycontainerGroupxxx", "nope"));
     expect(missing.status).toBe(404);
@@ -147,7 +147,7 @@ describe("ARM simulator vs real ACI recordings", () => {
     expect(at(noRg.body, "error.code")).toBe("ResourceGroupNotFound");
   });
 
-  test("a PUT ARM would refuse is refused with 400: a group name with '--', a DNS label that starts with a digit, too many or too long tags", async () => {
+  test("a PUT ARM would refuse is refused with 400: " + "a group name with '--', a DNS label that starts with a digit, too many or too long tags", async () => {
     const put = entries("recording_containergroups_create_test.json")[0]!;
     const body = put.RequestBody as { tags?: Record<string, string>; properties: { ipAddress?: { dnsNameLabel?: string } } };
     const named = (name: string, changed: typeof body = body) =>

@@ -42,7 +42,7 @@ const failure = (promise: Promise<unknown>): Promise<AciimgError> =>
 function identityOf(harness: SimHarness): TokenCredential {
   return {
     getToken: async () => {
-      const url = `${harness.sim.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent(harness.sim.endpoint)}`;
+      const url = `${harness.sim.identityEndpoint}?api-version=2019-08-01` + `&resource=${encodeURIComponent(harness.sim.endpoint)}`;
       const response = await fetch(url, { headers: { "X-IDENTITY-HEADER": harness.sim.identityHeader }, signal: AbortSignal.timeout(5000) });
       const { access_token: token } = (await response.json()) as { access_token: string };
       return { token, expiresOnTimestamp: Date.now() + 3600_000 };

@@ -39,7 +39,7 @@ describe("a spawned `aciimg backend` (default limits: 18 MP in, 72 MP out)", () 
     await closed;
   });
 
-  test("the text watermark of issue 12 (60 lines, dpi 1500, textwidth 16000, on a tiny JPEG) is 422 and the peak memory stays put", async () => {
+  test("the text watermark of issue 12 (60 lines, " + "dpi 1500, textwidth 16000, on a tiny JPEG) is 422 and the peak memory stays put", async () => {
     const before = peakRssMB();
     const res = await post(`/watermark?${query({ text: lines(60, "watermark"), dpi: 1500, textwidth: 16000 })}`);
     expect(res.json()).toEqual({ status: 422, message: "Watermark dpi is too big (limit 600)" });
@@ -88,7 +88,7 @@ describe("an in-process backend with small limits (1 MP in, 4 MP out)", () => {
     expect(await sizeOf(`/watermark?${query({ text: lines(3, "aciimg"), textwidth: 900, opacity: 0.5 })}`)).toBe("1000x1000");
   });
 
-  test("a blur whose kernel over the output is more than 200 taps × the output limit is 422, naming the largest sigma", async () => {
+  test("a blur whose kernel over the output is more than 200 taps × the output limit is 422, " + "naming the largest sigma", async () => {
     const res = await post(`/enlarge?${query({ width: 2000, height: 2000, sigma: 100 })}`);
     expect(res.json()).toEqual({ status: 422, message: "Blur sigma is too big for the image size (limit 54.9 at 2000x2000)" });
     expect(await sizeOf(`/enlarge?${query({ width: 2000, height: 2000, sigma: 50 })}`)).toBe("2000x2000");

@@ -115,12 +115,12 @@ describe("bodies", () => {
 describe("params", () => {
   test("a bad number is 400 with Go's strconv message", async () => {
     expect((await post("/resize?width=abc", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, error while processing parameter "width" with value "abc", error: strconv.ParseFloat: parsing "abc": invalid syntax'));
+      'Error while processing parameters, error while processing parameter "width" with value "abc", ' + 'error: strconv.ParseFloat: parsing "abc": invalid syntax'));
   });
 
   test("a bad bool is 400 unsupported value", async () => {
     expect((await post("/resize?width=10&force=yes", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, error while processing parameter "force" with value "yes", error: unsupported value'));
+      'Error while processing parameters, ' + 'error while processing parameter "force" with value "yes", error: unsupported value'));
   });
 
   test("ints are |float| rounded and the first repeated value wins", async () => {
@@ -201,7 +201,7 @@ describe("limits", () => {
   test("enlarge, zoom and huge sizes cannot allocate past the output cap (72 MP by default): 422", async () => {
     for (const path of ["/enlarge?width=50000&height=50000", "/zoom?factor=10", "/thumbnail?width=20000&height=20000&force=true",
       "/crop?width=1000000000&height=10", "/smartcrop?width=1000000000&height=10", "/resize?width=1000000000&height=10",
-      `/pipeline?operations=${encodeURIComponent('[{"operation":"zoom","params":{"factor":3}},{"operation":"zoom","params":{"factor":3}}]')}`]) {
+      "/pipeline?operations=" + encodeURIComponent('[{"operation":"zoom","params":{"factor":3}},' + '{"operation":"zoom","params":{"factor":3}}]')]) {
       const res = await post(path, fx.large.buffer);
       expect(res.status, path).toBe(422);
       expect((res.json() as { message: string }).message).toBe("Output image resolution is too big (limit 72 MP)");

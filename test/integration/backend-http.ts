@@ -16,7 +16,7 @@ export function multipart(parts: Array<{ name: string; data: Buffer | string; fi
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const disposition = `form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ""}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.filename ? "Content-Type: application/octet-stream\r\n" : ""}\r\n`));
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n` + `${p.filename ? "Content-Type: application/octet-stream\r\n" : ""}\r\n`));
     chunks.push(Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data));
     chunks.push(Buffer.from("\r\n"));
   }

@@ -93,7 +93,7 @@ describe("files under the mount", () => {
       resize: "width=100", fit: "width=100&height=100", enlarge: "width=2000&height=1200", extract: "top=10&left=10&areawidth=50&areaheight=40",
       crop: "width=100", smartcrop: "width=100&height=100", rotate: "rotate=90", autorotate: "", flip: "", flop: "", thumbnail: "width=100",
       zoom: "factor=1", convert: "type=png", watermark: "text=hi", info: "", blur: "sigma=2",
-      pipeline: `operations=${encodeURIComponent(JSON.stringify([{ operation: "crop", params: { width: 300, height: 260 } }]))}`,
+      pipeline: "operations=" + encodeURIComponent(JSON.stringify([{ operation: "crop", params: { width: 300, height: 260 } }])),
     };
     for (const op of operationNames.filter((name) => name !== "watermarkimage")) {
       const res = await get(`/${op}?file=large.jpg&${queries[op] ?? ""}`);
@@ -125,12 +125,12 @@ describe("files refused: imaginary's 400 Invalid file path", () => {
     expect((await get(`/resize?width=100&file=${encodeURIComponent(join(base, "outside/secret.jpg"))}`)).json()).toEqual(invalidFilePath);
   });
 
-  test("a symlink in the mount pointing outside it, to a file or through a directory (imaginary follows both)", async () => {
+  test("a symlink in the mount pointing outside it, " + "to a file or through a directory (imaginary follows both)", async () => {
     expect((await get("/resize?width=100&file=escape.jpg")).json()).toEqual(invalidFilePath);
     expect((await get("/resize?width=100&file=escape-dir/secret.jpg")).json()).toEqual(invalidFilePath);
   });
 
-  test("a sibling directory whose name starts with the root's: ../fixtures2/secret.jpg (imaginary serves it)", async () => {
+  test("a sibling directory whose name starts with the root's: " + "../fixtures2/secret.jpg (imaginary serves it)", async () => {
     expect((await get("/resize?width=100&file=../fixtures2/secret.jpg")).json()).toEqual(invalidFilePath);
   });
 
@@ -195,7 +195,7 @@ describe("GET rules", () => {
     }
   });
 
-  test("with a mount, a GET without file (or with only url=, never fetched) is imaginary's 400 missing params", async () => {
+  test("with a mount, a GET without file (or with only url=, " + "never fetched) is imaginary's 400 missing params", async () => {
     for (const query of ["", "?width=100", "?file=", "?url=http://127.0.0.1:1/x.jpg", "?file=%25zz"]) {
       expect((await get(`/resize${query}`)).json(), query).toEqual(imaginaryError(400, "Cannot process the image due to missing or invalid params"));
     }
@@ -221,7 +221,7 @@ describe("GET rules", () => {
     expect(await sizeOf(resized.bytes)).toMatchObject({ width: 300, height: 169 });
   });
 
-  test("files read at once never share bytes: 48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
+  test("files read at once never share bytes: " + "48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
     // The backend reads mounted files into reused buffers (src/backend/buffers.ts): a buffer
     // handed to the next request while its first was still in libvips would mix two images.
     const colours = [

@@ -68,7 +68,8 @@ describe("rotate, flip and flop follow bimg", () => {
   test("rotate=90 turns clockwise, and flip applies after the rotation", async () => {
     expectCorners(await corners((await post("/rotate?rotate=90", upright)).bytes), [B, R, W, G]);
     expectCorners(await corners((await post("/rotate?rotate=90&flip=true", upright)).bytes), [R, B, G, W]);
-    expectCorners(await corners((await post("/rotate?rotate=400", upright)).bytes), [G, W, R, B]); // 360 → capped at 270
+    // 360 → capped at 270
+    expectCorners(await corners((await post("/rotate?rotate=400", upright)).bytes), [G, W, R, B]);
   });
 });
 
@@ -160,9 +161,9 @@ describe("pipeline", () => {
 
   test("unknown fields and bad JSON are parameter errors", async () => {
     const extra = '[{"operation":"crop","extra":1}]';
-    expect((await run(extra)).json()).toEqual(err(`Error while processing parameters, error while processing parameter "operations" with value ${JSON.stringify(extra)}, error: json: unknown field "extra"`));
+    expect((await run(extra)).json()).toEqual(err(`Error while processing parameters, error while processing ` + `parameter "operations" with value ${JSON.stringify(extra)}, error: json: unknown field "extra"`));
     const cut = '[{"operation":"crop"';
-    expect((await run(cut)).json()).toEqual(err(`Error while processing parameters, error while processing parameter "operations" with value ${JSON.stringify(cut)}, error: unexpected EOF`));
+    expect((await run(cut)).json()).toEqual(err(`Error while processing parameters, error ` + `while processing parameter "operations" with value ${JSON.stringify(cut)}, error: unexpected EOF`));
     expect((await post(`/resize?width=10&operations=${encodeURIComponent(cut)}`, fx.imaginary.buffer)).status).toBe(400);
   });
 
@@ -170,7 +171,7 @@ describe("pipeline", () => {
     const ok = await run([{ operation: "resize", params: { width: "200" } }]);
     expect(ok.headers["image-width"]).toBe("200");
     expect((await run([{ operation: "resize", params: { width: true } }])).json())
-      .toEqual(err('Error while processing the image: error while processing parameter "width" with value %!q(bool=true), error: unsupported value'));
+      .toEqual(err('Error while processing the image: ' + 'error while processing parameter "width" with value %!q(bool=true), error: unsupported value'));
   });
 
   test("negative numbers are not abs'ed: width -100 leaves the image unchanged", async () => {

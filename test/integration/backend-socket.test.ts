@@ -37,7 +37,7 @@ async function deadSocket(path: string): Promise<void> {
 }
 
 describe("backend on a Unix socket", () => {
-  it("serves on a 0600 socket that our client reaches through its unix: endpoint, and removes it on close", async () => {
+  it("serves on a 0600 socket that our client reaches " + "through its unix: endpoint, and removes it on close", async () => {
     const dir = await tempDir();
     const path = join(dir, "b.sock");
     const backend = await start(path);

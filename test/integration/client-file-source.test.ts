@@ -39,7 +39,7 @@ const resize = (file: string | undefined, body: () => Readable) =>
   client.request({ op: "resize", query: new URLSearchParams({ width: "100", height: "75" }), body, ...(file === undefined ? {} : { file }) });
 
 describe("a backend that reads files under the client's fileRoot", () => {
-  test("a file whose name needs escaping is sent as GET ?file= (escaped twice) with no body, and read as named", async () => {
+  test("a file whose name needs escaping is sent as GET " + "?file= (escaped twice) with no body, and read as named", async () => {
     let opened = false;
     const response = await resize(join(dir, "a b%c+d.jpg"), () => {
       opened = true;
@@ -47,7 +47,7 @@ describe("a backend that reads files under the client's fileRoot", () => {
     });
     expect(await sharp(Buffer.concat(await response.body.toArray())).metadata()).toMatchObject({ width: 100, height: 75 });
     expect(opened).toBe(false);
-    expect(logged.at(-1)).toContain(`"GET /resize?width=100&height=75&file=${encodeURIComponent(encodeURIComponent(join(dir, "a b%c+d.jpg").slice(1)))} HTTP/1.1" 200`);
+    expect(logged.at(-1)).toContain(`"GET /resize?width=100&height=75&file=` + encodeURIComponent(encodeURIComponent(join(dir, "a b%c+d.jpg").slice(1))) + ` HTTP/1.1" 200`);
   });
 
   test("a request without `file`, or with a relative one, sends its bytes", async () => {

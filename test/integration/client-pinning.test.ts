@@ -110,7 +110,7 @@ describe("imaginary client pinned to a TLS backend", () => {
     }
   });
 
-  it("keeps one pin per client: a wrong-pin client beside a connected right-pin one shares none of its connections", async () => {
+  it("keeps one pin per client: a wrong-pin " + "client beside a connected right-pin one shares none of its connections", async () => {
     const right = createImaginaryClient({ endpoint: backend.url, apiKey: key, tlsFingerprint: cert.fingerprint, connectTimeoutMs, connections: 1 });
     const wrong = createImaginaryClient({ endpoint: backend.url, apiKey: key, tlsFingerprint: createBackendCertificate(new Date()).fingerprint, connectTimeoutMs, connections: 1 });
     try {
@@ -138,7 +138,7 @@ describe("imaginary client pinned to a TLS backend", () => {
     expect(unreachable).toMatchObject({ state: "unreachable", error: { code: "E_BACKEND_UNREACHABLE" } });
   });
 
-  it("sends nothing to an impostor whose certificate a trusted CA signed, and fails at the handshake, not by a timeout", async () => {
+  it("sends nothing to an impostor whose certificate a trusted CA signed, " + "and fails at the handshake, not by a timeout", async () => {
     const caDir = process.env[CA_DIR_ENV];
     expect(caDir, "the ARM simulator's global setup provides a CA this process trusts").toBeTruthy();
     const ca: TestCa = { certPem: readFileSync(join(caDir!, "ca.pem"), "utf8"), keyPem: readFileSync(join(caDir!, "ca-key.pem"), "utf8") };

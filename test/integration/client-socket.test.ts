@@ -116,7 +116,7 @@ describe("imaginary client over a unix: socket", () => {
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
     expect(error.code).toBe("E_REQUEST_TIMEOUT");
     expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
-    expect(error.message).toBe(`the backend at unix:${path} gave no answer to /resize within 200ms. It may still be working on it, so it was not sent again.`);
+    expect(error.message).toBe(`the backend at unix:${path} gave no answer to /resize within 200ms. ` + `It may still be working on it, so it was not sent again.`);
     await until(() => open() === 0, "the timed-out connection to close");
   });
 
@@ -151,7 +151,7 @@ describe("imaginary client over a unix: socket", () => {
     expect((await buffer(response.body)).length).toBe(4 * 1024 * 1024);
   });
 
-  it("fails with the body's error when the upload stream fails, closes that connection, and the next request works", async () => {
+  it("fails with the body's error when the upload stream fails, " + "closes that connection, and the next request works", async () => {
     const { path, open, connections } = await listen(echoServer());
     const c = client(path, { connections: 1 });
     const failure = Object.assign(new Error("disk went away"), { code: "EIO" });
@@ -183,7 +183,7 @@ describe("imaginary client over a unix: socket", () => {
     await until(() => open() === 0, "the aborted connection to close");
   });
 
-  it("an abort after the answer started fails its body with the signal's reason; a dropped body frees its connection", async () => {
+  it("an abort after the answer started fails its body with the signal's reason; " + "a dropped body frees its connection", async () => {
     const { path, open } = await listen(echoServer());
     const c = client(path);
     const controller = new AbortController();
@@ -201,7 +201,7 @@ describe("imaginary client over a unix: socket", () => {
     expect((await rejection(missing.health())).detail).toEqual({ code: "ENOENT" });
     // A socket file whose listener was killed, as kill -9 leaves it: connecting is refused.
     const path = await socketPath();
-    const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`], { stdio: "ignore" });
+    const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, ` + `() => process.kill(process.pid, "SIGKILL"))`], { stdio: "ignore" });
     await new Promise((resolve) => child.once("close", resolve));
     expect((await rejection(client(path).health())).detail).toEqual({ code: "ECONNREFUSED" });
   });

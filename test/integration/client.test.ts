@@ -226,7 +226,7 @@ describe("imaginary client", () => {
       expect(error.code).toBe("E_REQUEST_TIMEOUT");
       expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
       expect(error.message).toBe(
-        `the backend at ${endpoint} gave no answer to /hang within 200ms. It may still be working on it, so it was not sent again. Raise --request-timeout.`,
+        `the backend at ${endpoint} gave no answer to /hang within 200ms. ` + `It may still be working on it, so it was not sent again. Raise --request-timeout.`,
       );
     } finally {
       await client.close();

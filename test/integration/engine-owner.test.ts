@@ -73,7 +73,7 @@ describe("owner ids on the local provider", () => {
     expect(JSON.parse(await readFile(join(r.dir, "a.json"), "utf8"))).toMatchObject({ version: 1, owner });
   });
 
-  it("another state's reap --idle 0, down and status leave the first state's running backend alone and list it as not ours", async () => {
+  it("another state's reap --idle 0, " + "down and status leave the first state's running backend alone and list it as not ours", async () => {
     const r = await rig();
     const { record: first } = await r.engine("a").ensure();
     const ownerA = (await r.storeOf("a").read()).owner;

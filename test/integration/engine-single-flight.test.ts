@@ -19,11 +19,13 @@ function ensureInChild(cwd: string, statePath: string): Promise<{ code: number |
   const script = `
     const { loadConfig } = await import(${JSON.stringify(dist("config.js"))});
     const { openEngine } = await import(${JSON.stringify(dist("compose.js"))});
-    const config = loadConfig({ provider: "local", state: ${JSON.stringify(statePath)}, cpu: 1 }, {}, ${JSON.stringify(cwd)});
+    const options = { provider: "local", state: ${JSON.stringify(statePath)}, cpu: 1 };
+    const config = loadConfig(options, {}, ${JSON.stringify(cwd)});
     const engine = await openEngine(config);
     try {
       const result = await engine.ensure();
-      process.stdout.write(JSON.stringify({ id: result.record.id, created: result.created, readyMs: result.readyMs }) + "\\n");
+      const { record, created, readyMs } = result;
+      process.stdout.write(JSON.stringify({ id: record.id, created, readyMs }) + "\\n");
     } finally {
       await engine.close();
     }`;

@@ -134,7 +134,7 @@ describe("a slow answer is not a vanished backend", () => {
     return engine;
   }
 
-  it("a request the backend holds past the request timeout is sent once and fails with E_REQUEST_TIMEOUT naming it", async () => {
+  it("a request the backend holds past " + "the request timeout is sent once and fails with E_REQUEST_TIMEOUT naming it", async () => {
     const { config, gate, record } = await gatedBackend();
     const engine = await engineOf(config);
     gate.mode = "hold";

@@ -139,7 +139,7 @@ describe("Functions app handlers", () => {
     expect((await createBlobStateStore(config.blob).read()).backends).toEqual({});
   });
 
-  it("process answers 503 with Retry-After when no backend can be provisioned (aci without a subscription)", async () => {
+  it("process answers 503 with Retry-After when no backend " + "can be provisioned (aci without a subscription)", async () => {
     const broken = createFunctionHandlers({
       engine: () => openEngine(loadConfig({ provider: "aci" }, { HOME: dir }, dir)),
       key: undefined,

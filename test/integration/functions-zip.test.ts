@@ -74,7 +74,7 @@ describe("npm run package:functions", () => {
   it("unpacks into an app whose main loads with only the zipped dependencies", async () => {
     const app = join(dir, "app");
     zip.extractAllTo(app, true);
-    const probe = `const m = await import(${JSON.stringify(join(app, "dist/functions/index.js"))}); console.log(JSON.stringify(Object.keys(m).sort()));`;
+    const probe = `const m = await import(${JSON.stringify(join(app, "dist/functions/index.js"))}); ` + `console.log(JSON.stringify(Object.keys(m).sort()));`;
     // Run from the unpacked app with no access to the repository's node_modules.
     const { stdout, stderr } = await run(process.execPath, ["--input-type=module", "-e", probe], { cwd: app, timeout: 60_000 });
     expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual(["cleanup", "cleanupTimer", "processImage", "processTrigger"]);

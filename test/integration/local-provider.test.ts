@@ -38,7 +38,7 @@ describe("local provider", () => {
     return dir;
   }
 
-  it("passes the key only through the environment, never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
+  it("passes the key only through the environment, " + "never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
     const dir = await workspace();
     const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
     const apiKey = randomBytes(18).toString("hex");
@@ -91,7 +91,7 @@ describe("local provider", () => {
     expect(isProcessAlive(pid)).toBe(true);
   });
 
-  it("finds its backends through the registry after the state is lost, and logs() returns the backend's log", async () => {
+  it("finds its backends through the registry after the " + "state is lost, and logs() returns the backend's log", async () => {
     const dir = await workspace();
     const logDir = join(dir, "local");
     const first = createLocalProvider({ env: {}, logDir });
@@ -124,7 +124,7 @@ describe("local provider", () => {
     expect(warnings).toEqual([expect.stringContaining(`ignored ${entry}: not a registry entry aciimg wrote ("logFile" is not a log in ${logDir})`)]);
   });
 
-  it("list() forgets a stale entry of an older aciimg with its log, when the log is one it made in the registry", async () => {
+  it("list() forgets a stale entry of an older aciimg with its log, " + "when the log is one it made in the registry", async () => {
     const dir = await workspace();
     const logDir = join(dir, "local");
     await mkdir(logDir, { mode: 0o700 });
@@ -187,7 +187,7 @@ describe("local provider", () => {
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
-  it("a backend that exits before listening fails create with E_PROVISION and its log, leaving nothing behind", async () => {
+  it("a backend that exits before listening fails create " + "with E_PROVISION and its log, leaving nothing behind", async () => {
     const dir = await workspace();
     const script = join(dir, "broken-aciimg.js");
     await writeFile(script, "process.stderr.write('cannot bind: address in use\\n'); process.exit(3);\n");

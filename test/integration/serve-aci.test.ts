@@ -73,7 +73,7 @@ describe("aciimg serve with the aci provider on the ARM simulator", () => {
     expect(h.sim.groups()).toHaveLength(0);
   });
 
-  it("a cold start longer than the wait bound answers 503 + Retry-After, and the provisioning carries on for the retry", async () => {
+  it("a cold start longer than the wait bound answers 503 + Retry-After, " + "and the provisioning carries on for the retry", async () => {
     // Each operation poll takes ~20 ms (FAST_ENV); 40 "Creating" polls make a create of about a second.
     h.sim.faults.creatingPolls = 40;
     const { server } = await serve(150);

@@ -93,7 +93,7 @@ async function slowClient(url: string, declaredBytes: number): Promise<{ socket:
     socket.once("close", settle);
   });
   socket.write(
-    `POST ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}\r\nAPI-Key: ${KEY}\r\nContent-Length: ${declaredBytes}\r\nExpect: 100-continue\r\n\r\n`,
+    `POST ${pathname}${search} HTTP/1.1\r\n` + `Host: ${hostname}\r\nAPI-Key: ${KEY}\r\nContent-Length: ${declaredBytes}\r\nExpect: 100-continue\r\n\r\n`,
   );
   await continued;
   let sent = 0;
@@ -139,7 +139,7 @@ describe("aciimg serve under hostile clients", () => {
     expect(after.map((answer) => answer.status)).toEqual([200, 200, 200]);
   });
 
-  it("holds budget for the bytes that arrived, not the length declared: a silent 20 MB declaration locks nobody out", async () => {
+  it("holds budget for the bytes that arrived, " + "not the length declared: a silent 20 MB declaration locks nobody out", async () => {
     // Room for one upload at the limit; the silence bound is long, so it is not what saves the day.
     const server = await serve({ maxUploadBytes: 20_000_000, maxBufferedBytes: 20_000_000, bodyIdleMs: 30_000 });
     const silent = await slowClient(`${server.url}/resize?width=100`, 20_000_000);
@@ -152,7 +152,7 @@ describe("aciimg serve under hostile clients", () => {
     }
   });
 
-  it("answers wrong keys from one address 429 past ten, while another address is unaffected, and logs addresses, never keys", async () => {
+  it("answers wrong keys from one address 429 past ten, " + "while another address is unaffected, and logs addresses, never keys", async () => {
     const lines: string[] = [];
     const server = await serve({ log: (line) => lines.push(line) });
     const wrong = (i: number) => `wrong-key-${i}-abcdefghijkl`;

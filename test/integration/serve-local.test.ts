@@ -132,7 +132,7 @@ describe("aciimg serve with the local provider", () => {
 
   it("replays a streamed upload on a new backend when the one in use vanished", async () => {
     const before = await engine.status({ showKey: true });
-    const record = (await engine.provider.list()).find((ref) => before.endpoint !== undefined && before.endpoint.endsWith(`/backend-${ref.id.split("@")[1]}.sock`));
+    const record = (await engine.provider.list()).find((ref) => before.endpoint?.endsWith(`/backend-${ref.id.split("@")[1]}.sock`));
     expect(record).toBeDefined();
     // Killed behind the engine's back, as a reaper elsewhere (or a crash) would.
     await engine.provider.delete(record!);

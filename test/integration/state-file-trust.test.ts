@@ -52,7 +52,7 @@ function asNobody(script: string, ...args: string[]): Promise<{ code: number | n
 }
 
 describe("a state directory someone else could swap", () => {
-  it("a running store whose parent became writable by others refuses the next update after nobody swaps in their state", async (context) => {
+  it("a running store whose parent became " + "writable by others refuses the next update after nobody swaps in their state", async (context) => {
     needsRoot(context);
     const dir = await workspace();
     const shared = join(dir, "drop");

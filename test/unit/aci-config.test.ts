@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { DEFAULT_IMAGE, loadConfig } from "../../src/config.js";
 
 describe("Azure settings the aci provider reads", () => {
-  test("ARM retry tuning comes from ACIIMG_ARM_MAX_RETRIES and ACIIMG_ARM_RETRY_DELAY, else the SDK defaults apply", () => {
+  test("ARM retry tuning comes from ACIIMG_ARM_MAX_RETRIES " + "and ACIIMG_ARM_RETRY_DELAY, else the SDK defaults apply", () => {
     expect(loadConfig({}, {}, "/nonexistent").azure).toMatchObject({ armMaxRetries: undefined, armRetryDelayMs: undefined });
     const tuned = loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: "0", ACIIMG_ARM_RETRY_DELAY: "10ms" }, "/nonexistent").azure;
     expect(tuned).toMatchObject({ armMaxRetries: 0, armRetryDelayMs: 10 });

@@ -15,8 +15,8 @@ describe("conflictWith", () => {
     const error = conflictWith(group({ "managed-by": "aciimg", "aciimg-owner": "fedcba9876543210" }), where, ours);
     expect(error).toMatchObject({ code: "E_CONFLICT", exitCode: 5, detail: { group: "aciimg-default", resourceGroup: "images", owner: "fedcba9876543210" } });
     expect(error?.message).toBe(
-      "container group aciimg-default in resource group images belongs to another aciimg state (owner fedcba98…): it was left as it is. " +
-        "Use --name to give this state a backend of its own, or, if nobody uses that group, delete it with `aciimg down --name default --force`.",
+      "container group aciimg-default " + "in resource group images belongs to another aciimg state (owner fedcba98…): it was left as it is. " +
+        "Use --name to give this state a backend of its own, " + "or, if nobody uses that group, delete it with `aciimg down --name default --force`.",
     );
   });
 

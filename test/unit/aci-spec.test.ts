@@ -64,17 +64,17 @@ describe("containerGroupSpec", () => {
     expect(values.filter((v) => /[\r\n]/.test(v))).toEqual([]);
   });
 
-  test("writes the TLS pair to private files, drops the key, and execs start.sh with TLS, our limit and no URL fetching", () => {
+  test("writes the TLS pair to private files, " + "drops the key, and execs start.sh with TLS, our limit and no URL fetching", () => {
     expect(container.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     const script = container.command?.[2] ?? "";
     expect(script).toMatch(/^umask 077 && /);
     expect(script).toContain(`printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`);
     expect(script).toContain(`printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`);
-    expect(script).toContain(`unset ${TLS_KEY_ENV} && exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution 18 -disable-endpoints watermarkimage`);
+    expect(script).toContain(`unset ${TLS_KEY_ENV} && exec /start.sh -certfile "$d/aciimg-cert.pem" ` + `-keyfile "$d/aciimg-key.pem" -max-allowed-resolution 18 -disable-endpoints watermarkimage`);
     expect(script).not.toMatch(/enable-url-source|-mount|-key /);
   });
 
-  test("starts every image the same way: an image that cannot serve TLS is refused when it answers, not guessed from its name", () => {
+  test("starts every image the same way: " + "an image that cannot serve TLS is refused when it answers, not guessed from its name", () => {
     expect(commandFor({ ...spec, image: "myacr.azurecr.io/imaginary:1" })).toEqual(commandFor(spec));
   });
 
@@ -152,7 +152,7 @@ describe("dryRunRequest", () => {
     const request = dryRunRequest(config);
     expect(request.method).toBe("PUT");
     expect(request.url).toBe(
-      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
+      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9" + "/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
     );
     const text = JSON.stringify(request.body);
     expect(text).not.toContain("registry-pw-123");

@@ -111,7 +111,7 @@ describe("openInput: the body", () => {
     c.release();
   });
 
-  it("fails the upload, not a mix of two files, when another file of the same size is renamed over it after it was checked", async () => {
+  it("fails the upload, not a mix of two files, " + "when another file of the same size is renamed over it after it was checked", async () => {
     const bytes = await bigJpeg(pieceBytes);
     const other = Buffer.from(bytes).fill(0x33, pieceBytes, pieceBytes + 1000);
     const path = await write("renamed.jpg", bytes);
@@ -121,7 +121,7 @@ describe("openInput: the body", () => {
     await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "renamed.jpg changed while it was being sent" });
   });
 
-  it("fails the upload when the file was written to in place after it was checked (same size, same inode)", async () => {
+  it("fails the upload when the file was written to in " + "place after it was checked (same size, same inode)", async () => {
     const bytes = await bigJpeg(pieceBytes);
     const path = await write("rewritten.jpg", bytes);
     // Last modified an hour ago, so the write below moves its time whatever the clock's grain.
@@ -195,7 +195,10 @@ describe("truncationOf: the whole-file scan", () => {
   }
   const SOS = Buffer.from([0xff, 0xda]);
   const EOI = Buffer.from([0xff, 0xd9]);
-  /** truncationOf over `bytes` as the checks call it (16 bytes first, the rest through readAt), and the largest read it asked for. */
+  /**
+   * truncationOf over `bytes` as the checks call it (16 bytes first,
+   * the rest through readAt), and the largest read it asked for.
+   */
   function check(bytes: Buffer): { verdict: string | undefined; largestRead: number } {
     let largestRead = 0;
     const verdict = truncationOf(bytes.subarray(0, 16), bytes.length, (length, position) => {
@@ -205,9 +208,10 @@ describe("truncationOf: the whole-file scan", () => {
     return { verdict, largestRead };
   }
 
-  it("finds the scan and its end when each is split across two pieces, in a file of several pieces, reading one piece at a time", () => {
+  it("finds the scan and its end when each is split across two pieces, " + "in a file of several pieces, reading one piece at a time", () => {
     const size = 5 * scanPieceBytes;
-    // SOS split by the first piece's end, EOI by the third's; a trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
+    // SOS split by the first piece's end, EOI by the third's; a
+    // trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
     const complete = file(size, [[scanPieceBytes - 1, SOS], [3 * scanPieceBytes - 1, EOI]]);
     expect(check(complete)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
     // The same without its end, and with the end before the scan: both are cut short.

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -17,7 +17,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A body of `bytes` in chunks of `chunk` bytes (as a socket delivers an answer), failing after `failAfter` chunks when asked. */
+/**
+ * A body of `bytes` in chunks of `chunk` bytes (as a socket
+ * delivers an answer), failing after `failAfter` chunks when asked.
+ */
 function body(bytes: Buffer, chunk: number, failAfter?: number): Readable {
   return Readable.from((function* () {
     for (let offset = 0, index = 0; offset < bytes.length; offset += chunk, index++) {
@@ -38,7 +41,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("writeAtomically", () => {
-  it("writes a small answer (one go) and a large one (pieces of 1 MiB) byte for byte, replacing what was there", async () => {
+  it("writes a small answer (one go) and a large one (pieces " + "of 1 MiB) byte for byte, replacing what was there", async () => {
     for (const size of [0, 1, 15_000, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 17]) {
       const target = join(dir, `out-${size}.jpg`);
       await writeFile(target, "old content");
@@ -49,7 +52,7 @@ describe("writeAtomically", () => {
     expect(await temporaries(dir)).toEqual([]);
   });
 
-  it("an answer that breaks off, small or large, leaves the old file and no temporary, as E_BACKEND_UNREACHABLE", async () => {
+  it("an answer that breaks off, small or large, " + "leaves the old file and no temporary, as E_BACKEND_UNREACHABLE", async () => {
     for (const [size, failAfter] of [[20_000, 1], [3 * 1024 * 1024, 40]] as const) {
       const target = join(dir, `broken-${size}.jpg`);
       await writeFile(target, "old content");
@@ -59,7 +62,7 @@ describe("writeAtomically", () => {
     expect(await temporaries(dir)).toEqual([]);
   });
 
-  it("an answer that goes silent past the body timeout is E_REQUEST_TIMEOUT naming the limit, which no route sends again", async () => {
+  it("an answer that goes silent past the body timeout is E_REQUEST_TIMEOUT naming the limit, " + "which no route sends again", async () => {
     const target = join(dir, "stalled.jpg");
     // What undici's BodyTimeoutError and the socket transport's carry: the code.
     const timedOut = Object.assign(new Error("Body Timeout Error"), { name: "BodyTimeoutError", code: "UND_ERR_BODY_TIMEOUT" });
@@ -80,7 +83,7 @@ describe("writeAtomically", () => {
     }
   });
 
-  it("a rename that fails after the temporary was written (the target is a folder) is E_OUTPUT and removes the temporary", async () => {
+  it("a rename that fails after the temporary was written (the target is a folder) " + "is E_OUTPUT and removes the temporary", async () => {
     const target = join(dir, "a-folder.jpg");
     await mkdir(join(target, "inside"), { recursive: true });
     expect(await codeOf(writeAtomically(target, body(randomBytes(500), 100)))).toBe("E_OUTPUT");
@@ -88,7 +91,7 @@ describe("writeAtomically", () => {
     expect(await readdir(target)).toEqual(["inside"]);
   });
 
-  it("writes an output whose name is near the 255-byte limit (ASCII or multi-byte), small or large, leaving no temporary", async () => {
+  it("writes an output whose name is near the 255-byte limit (ASCII or multi-byte), " + "small or large, leaving no temporary", async () => {
     for (const name of [`${"n".repeat(250)}.jpg`, `${"é".repeat(125)}.jpg`]) {
       expect(Buffer.byteLength(name)).toBeGreaterThan(240);
       for (const size of [2_000, 2 * 1024 * 1024]) {

@@ -96,7 +96,7 @@ describe("planRequest", () => {
     expect(() => planRequest(eleven)).toThrow(/pipeline/i);
   });
 
-  it("refuses costly parameters no image size bounds, alone or in a pipeline, before any backend is involved (issue 12)", () => {
+  it("refuses costly parameters no image size bounds, " + "alone or in a pipeline, before any backend is involved (issue 12)", () => {
     const watermark = collect((c) => {
       c.op("watermark");
       c.param("text=x");

@@ -74,7 +74,7 @@ describe("upload budget", () => {
     expect(budget.available()).toBe(100);
   });
 
-  it("charges a watched body chunk by chunk, and refuses it with 503 once the budget cannot hold the next one", async () => {
+  it("charges a watched body chunk by chunk, " + "and refuses it with 503 once the budget cannot hold the next one", async () => {
     const budget = createUploadBudget(2000);
     const reservation = budget.open();
     const body = new PassThrough();

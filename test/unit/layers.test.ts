@@ -110,7 +110,8 @@ function violations(): string[] {
       return typeExceptions.some((e) => e.from === from && e.module === module) && isTypeOnly ? [] : [`${line} (a neutral module imports only neutral modules)`];
     }
     const rule = table[from];
-    if (!rule) return []; // compose.ts, config.ts, index.ts: the composition root and the library entry import anything below.
+    // compose.ts, config.ts, index.ts: the composition root and the library entry import anything below.
+    if (!rule) return [];
     if (rule.values.includes(to)) return [];
     if (isTypeOnly && (rule.types?.includes(to) || typeExceptions.some((e) => e.from === from && e.module === module))) return [];
     if (!isTypeOnly) {

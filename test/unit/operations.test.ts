@@ -25,12 +25,12 @@ describe("parameter coercion", () => {
     expect(parsed("width=2.5").width).toBe(3);
   });
   test("a malformed number carries Go's strconv message, value quoted", () => {
-    expect(rejection("width=abc")).toEqual({ status: 400, message: 'Error while processing parameters, error while processing parameter "width" with value "abc", error: strconv.ParseFloat: parsing "abc": invalid syntax' });
+    expect(rejection("width=abc")).toEqual({ status: 400, message: 'Error while processing parameters, error while processing parameter "width" with value "abc", ' + 'error: strconv.ParseFloat: parsing "abc": invalid syntax' });
     expect(rejection("factor=1e400")?.message).toContain('parsing "1e400": value out of range');
   });
   test("floats are absolute; a malformed float is unsupported value", () => {
     expect(parsed("sigma=-2.5&opacity=0.5")).toMatchObject({ sigma: 2.5, opacity: 0.5 });
-    expect(rejection("sigma=x")?.message).toBe('Error while processing parameters, error while processing parameter "sigma" with value "x", error: unsupported value');
+    expect(rejection("sigma=x")?.message).toBe('Error while processing parameters, ' + 'error while processing parameter "sigma" with value "x", error: unsupported value');
   });
   test("bools follow Go's ParseBool; empty is false; yes/no are errors", () => {
     for (const v of ["1", "t", "T", "TRUE", "true", "True"]) expect(parsed(`force=${v}`).force).toBe(true);
@@ -96,7 +96,7 @@ describe("pipeline JSON", () => {
     const r = parsePipeline(json);
     return r.ok ? "ok" : r.message;
   };
-  const paramErr = (json: string, e: string) => `Error while processing parameters, error while processing parameter "operations" with value ${JSON.stringify(json)}, error: ${e}`;
+  const paramErr = (json: string, e: string) => `Error while processing parameters, ` + `error while processing parameter "operations" with value ${JSON.stringify(json)}, error: ${e}`;
 
   test("missing, empty, too short, null and [] are all 'Missing or invalid'", () => {
     for (const j of [null, "", "[", "[]", "null"]) expect(err(j)).toBe("Error while processing the image: Missing or invalid pipeline operations JSON");
@@ -125,10 +125,10 @@ describe("pipeline JSON", () => {
     expect(err('[{"operation":"crop","ignore_failure":"yes"}]')).toContain("of type bool");
     expect(err('{"operation":"crop"}')).toContain("json: cannot unmarshal object into Go value of type main.PipelineOperations");
   });
-  test("param values: numbers truncated with sign kept, strings by query rules, others unsupported with Go's %!q", () => {
+  test("param values: numbers truncated with sign kept, " + "strings by query rules, others unsupported with Go's %!q", () => {
     expect(ok('[{"operation":"resize","params":{"width":-100.7,"height":"-20.5","force":"t","type":"png","nope":1}}]')[0]?.params)
       .toEqual({ width: -100, height: 21, force: true, type: "png" });
-    expect(err('[{"operation":"resize","params":{"width":true}}]')).toBe('Error while processing the image: error while processing parameter "width" with value %!q(bool=true), error: unsupported value');
+    expect(err('[{"operation":"resize","params":{"width":true}}]')).toBe('Error while processing the image: ' + 'error while processing parameter "width" with value %!q(bool=true), error: unsupported value');
     expect(err('[{"operation":"watermark","params":{"text":5}}]')).toContain("with value %!q(float64=5), error: unsupported value");
     expect(err('[{"operation":"resize","params":{"width":null}}]')).toContain("with value %!q(<nil>)");
     expect(err('[{"operation":"watermark","params":{"text":1000000}}]')).toContain("with value %!q(float64=1e+06), error");

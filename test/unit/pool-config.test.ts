@@ -31,7 +31,7 @@ describe("pool settings", () => {
     expect(() => loadConfig({}, { ACIIMG_WITH_LOCAL: "maybe" }, dir)).toThrow(/ACIIMG_WITH_LOCAL: expected true or false/);
   });
 
-  test("the local provider refuses a pool; withLocal alone changes nothing there; on aci a pool of one is the single backend", () => {
+  test("the local provider refuses a pool; " + "withLocal alone changes nothing there; on aci a pool of one is the single backend", () => {
     expect(() => checkPoolConfig(loadConfig({ backends: "2" }, {}, dir))).toThrow(/--backends: expected 1 on the local provider/);
     expect(isPoolOfOne(loadConfig({ withLocal: true }, {}, dir))).toBe(true);
     expect(isPoolOfOne(loadConfig({}, aci, dir))).toBe(true);

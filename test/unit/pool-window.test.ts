@@ -42,7 +42,7 @@ describe("pool window", () => {
     expect(throughput(limit)).toBeGreaterThan(throughput(2) * 1.4);
   });
 
-  it("shrinks when the member's answers slow down (a queue builds there), to a few in flight and never below one", () => {
+  it("shrinks when the member's answers slow down (a queue " + "builds there), to a few in flight and never below one", () => {
     const window = createWindow({ initial: 16, max: 64 });
     for (let i = 0; i < 10; i++) window.sample(100, true);
     for (let i = 0; i < 200; i++) window.sample(400, true);

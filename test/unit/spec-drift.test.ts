@@ -66,7 +66,7 @@ describe("driftWarning", () => {
     const warning = driftWarning(local, specDrift(spec, { ...spec, maxUploadBytes: 60e6 }, "local"));
     expect(warning).toBe(
       'the running local backend "default" was started with max upload 20 MB where 60 MB is configured now ' +
-        '(ACIIMG_MAX_SIZE or config "maxSize"); a backend keeps its settings while it runs: run `aciimg down` and retry to apply the new settings',
+        '(ACIIMG_MAX_SIZE or config "maxSize"); ' + 'a backend keeps its settings while it runs: run `aciimg down` and retry to apply the new settings',
     );
   });
 
@@ -98,14 +98,14 @@ describe("oversizeMessage", () => {
 
   it("says the running backend predates the raised limit, and to run `aciimg down`", () => {
     expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 60e6 }, "huge.jpg")).toBe(
-      'huge.jpg is 25.2 MB, more than the 20 MB the running local backend "default" accepts: it was started before the limit ' +
+      'huge.jpg is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' + 'it was started before the limit ' +
         'became 60 MB (ACIIMG_MAX_SIZE or config "maxSize"); run `aciimg down` and retry',
     );
   });
 
   it("says to raise the setting when the configured limit is too small as well", () => {
     expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 20e6 })).toBe(
-      'the image is 25.2 MB, more than the 20 MB the running local backend "default" accepts: raise ACIIMG_MAX_SIZE or config "maxSize" above 25.2 MB, then run `aciimg down` and retry',
+      'the image is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' + 'raise ACIIMG_MAX_SIZE or config "maxSize" above 25.2 MB, then run `aciimg down` and retry',
     );
     expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 22e6 })).toContain('raise ACIIMG_MAX_SIZE or config "maxSize" (configured now: 22 MB) above 25.2 MB');
   });

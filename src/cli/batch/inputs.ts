@@ -79,7 +79,7 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
     if (info.isDirectory()) {
       const { found, unreadable } = await searchFolder(absolute, input, options, expansion, push, fail, isImageName, (rel) => !basename(rel).startsWith("."));
       if (found === 0 && unreadable === 0) {
-        fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, also in sub-folders)`);
+        fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, ` + `also in sub-folders)`);
       }
     } else if (info.isFile()) {
       const folder = dirname(absolute);
@@ -146,7 +146,10 @@ function foldersFor(glob: string): (relativePath: string) => boolean {
   };
 }
 
-/** Searches `root` (named `name` in messages); says how many files it found (new or not) and how many folders it could not read. */
+/**
+ * Searches `root` (named `name` in messages); says how many files
+ * it found (new or not) and how many folders it could not read.
+ */
 async function searchFolder(
   root: string,
   name: string,
@@ -165,7 +168,7 @@ async function searchFolder(
   expansion.linksNotFollowed += result.linksNotFollowed;
   for (const path of result.misnamed) {
     const shown = displayUnder(name, relative(root, path));
-    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
+    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, ` + `and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
   }
   for (const { path, error } of result.unreadable) {
     const shown = displayUnder(name, relative(root, path));

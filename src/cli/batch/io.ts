@@ -29,7 +29,7 @@ async function readStdin(limitBytes: number): Promise<Buffer> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limitBytes) {
-      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
+      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} ` + `the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
     }
     chunks.push(chunk);
   }
@@ -52,7 +52,9 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
   const problem = problemOf(name, bytes, bytes.length, readAt, screensSvg(config));
   const reporter = target ? await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }) : undefined;
   const startedAt = performance.now();
-  /** A failure of the image itself is reported like a file's in a batch under --json; else it is the command's error. */
+  /**
+   * A failure of the image itself is reported like a file's in a batch under --json; else it is the command's error.
+   */
   const fail = (error: AciimgError): number => {
     if (!reporter || mode !== "json") throw error;
     const result: FileResult = { input: "-", output: target?.shown ?? null, status: "failed", ms: Math.round(performance.now() - startedAt), code: error.code, error: error.message };

@@ -132,7 +132,10 @@ function readsOurFiles(record: BackendRecord): boolean {
   return reads;
 }
 
-/** readsOurFiles per backend record, asked once per batch: two readlinks of /proc cost ~35 µs, per image they were 1% of the CLI's CPU. */
+/**
+ * readsOurFiles per backend record, asked once per batch: two readlinks
+ * of /proc cost ~35 µs, per image they were 1% of the CLI's CPU.
+ */
 const readsOurFilesOf = new WeakMap<BackendRecord, boolean>();
 
 /**

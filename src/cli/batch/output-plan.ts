@@ -146,7 +146,9 @@ export async function planOutputs(
   return { planned, refused };
 }
 
-/** `path` with every link resolved, or `fallback` when it does not resolve (synchronous: one call per output, in turn). */
+/**
+ * `path` with every link resolved, or `fallback` when it does not resolve (synchronous: one call per output, in turn).
+ */
 function realPathOr(path: string, fallback: string): string {
   try {
     return realpathSync.native(path);

@@ -89,7 +89,8 @@ export async function writeAtomically(
   inPlace?: InPlace,
   requestTimeoutMs?: number,
 ): Promise<number> {
-  // The answer is read, then written, never both at once: a failure while reading it is the body's, any other the writer's.
+  // The answer is read, then written, never both at once: a failure
+  // while reading it is the body's, any other the writer's.
   let bodyFailed = false;
   const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let held: Buffer[] = [];

@@ -31,7 +31,9 @@ export interface PoolBatch {
 /** The most a member's window grows to: enough for a member 100 ms away with 4 CPUs. */
 const maxWindow = 64;
 
-/** Runs the batch's `jobs` on a pool opened for it, and closes the pool (lastUsed written, the local member taken down). */
+/**
+ * Runs the batch's `jobs` on a pool opened for it, and closes the pool (lastUsed written, the local member taken down).
+ */
 export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Promise<void> {
   const { isPoolOfOne, openPool } = await import("../../compose.js");
   const { reporter } = batch.report;
@@ -49,7 +51,9 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       maxWindow,
       ...(batch.concurrency === undefined ? {} : { maxInFlight: batch.concurrency }),
       onPhase: (label, phase) => {
-        if (!begun) reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
+        if (!begun) {
+          reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
+        }
       },
       onEvent: (event) => {
         const text = single ? singleNoteOf(event) : noteOf(event, pool?.members() ?? []);
@@ -114,7 +118,7 @@ function noteOf(event: PoolEvent, members: readonly MemberView[]): string | unde
       return `aciimg: ${event.label} serving (${how}); ${of}${drift ? `\naciimg: warning: ${drift}` : ""}`;
     }
     case "failed":
-      return `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\naciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`;
+      return `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\n` + `aciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`;
     case "gone":
       return `aciimg: ${event.label} vanished (${event.error.message}); its images go to the other backends; ${of}`;
     case "reviving":

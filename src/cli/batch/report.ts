@@ -78,7 +78,7 @@ export function progressText(done: number, total: number, failed: number, elapse
 
 function summaryText(s: Summary): string {
   const stopped = s.stopped ? `stopped by ${stopText(s.stopped)}: ` : "";
-  const head = `${stopped}${s.ok}/${s.total} images processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
+  const head = `${stopped}${s.ok}/${s.total} images ` + `processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
   const notAttempted = s.notAttempted ? `, ${s.notAttempted} not attempted` : "";
@@ -120,7 +120,10 @@ export function summarize(results: readonly FileResult[], startedAt: number, sto
   };
 }
 
-/** Creates the reporter for the mode; the TTY one loads ora on demand. (Long for its three reporters, side by side so their lines stay alike.) */
+/**
+ * Creates the reporter for the mode; the TTY one loads ora on demand.
+ * (Long for its three reporters, side by side so their lines stay alike.)
+ */
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const { stdout, stderr } = options;
   if (options.mode === "json") {
@@ -144,7 +147,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         if (r.status === "cancelled" || r.status === "not-attempted") return;
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
-        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
+        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ` + `${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
         if (r.warning) stderr.write(`warning ${r.input}: ${r.warning}\n`);
       },
       finish: (summary) => stderr.write(`${summaryText(summary)}\n`),

@@ -150,7 +150,7 @@ async function runBatch(
   if (errno !== undefined) throw diskFullError(errno, report.finish(errno), target);
   if (stop.signal.aborted) {
     const summary = report.finish(stop.received());
-    throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
+    throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ` + `${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
   }
   return report.finish(null).failed > 0 ? 1 : 0;
 }

@@ -143,13 +143,13 @@ async function readTls(options: BackendOptions): Promise<{ cert: Buffer; key: Bu
   if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined;
   if (options.tlsCert === undefined || options.tlsKey === undefined) {
     const missing = options.tlsCert === undefined ? "--tls-cert" : "--tls-key";
-    throw new AciimgError("E_USAGE", `backend: ${missing} is required with ${missing === "--tls-cert" ? "--tls-key" : "--tls-cert"}: pass both to serve HTTPS, or neither`);
+    throw new AciimgError("E_USAGE", `backend: ${missing} is required with ${missing === "--tls-cert" ? "--tls-key" : "--tls-cert"}: ` + `pass both to serve HTTPS, or neither`);
   }
   const read = async (flag: string, file: string): Promise<Buffer> => {
     try {
       return await readFile(file);
     } catch (error) {
-      throw new AciimgError("E_USAGE", `${flag}: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
+      throw new AciimgError("E_USAGE", `${flag}: cannot read ${JSON.stringify(file)} ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
     }
   };
   const cert = await read("--tls-cert", options.tlsCert);
@@ -158,7 +158,7 @@ async function readTls(options: BackendOptions): Promise<{ cert: Buffer; key: Bu
     createSecureContext({ cert, key });
   } catch (error) {
     // OpenSSL's message names the problem (bad PEM, key not matching the certificate); never the key itself.
-    throw new AciimgError("E_USAGE", `--tls-cert/--tls-key: ${JSON.stringify(options.tlsCert)} and ${JSON.stringify(options.tlsKey)} are not a PEM certificate and its private key (${(error as Error).message})`, { cause: error });
+    throw new AciimgError("E_USAGE", `--tls-cert/--tls-key: ${JSON.stringify(options.tlsCert)} and ${JSON.stringify(options.tlsKey)} ` + `are not a PEM certificate and its private key (${(error as Error).message})`, { cause: error });
   }
   return { cert, key };
 }

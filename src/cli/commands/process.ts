@@ -47,7 +47,7 @@ export function addProcessCommand(
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
     .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
     .option("--backends <N>", "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)")
-    .option("--with-local", "aci: the built-in local backend works from the first second, beside the groups as they start (env ACIIMG_WITH_LOCAL)")
+    .option("--with-local", "aci: the built-in local backend works from the first second, " + "beside the groups as they start (env ACIIMG_WITH_LOCAL)")
     .option("--allow-svg-filters", "aci: send SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
     .option("--fail-on <LEVEL>",
       "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)")

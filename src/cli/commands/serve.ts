@@ -71,7 +71,7 @@ async function readTls(serve: ServeConfig): Promise<{ cert: Buffer; key: Buffer 
     try {
       return await readFile(file.path);
     } catch (error) {
-      throw new AciimgError("E_USAGE", `${file.from}: cannot read ${JSON.stringify(file.path)} (${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
+      throw new AciimgError("E_USAGE", `${file.from}: cannot read ${JSON.stringify(file.path)} ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
     }
   };
   const cert = await read(tlsCert);
@@ -82,7 +82,7 @@ async function readTls(serve: ServeConfig): Promise<{ cert: Buffer; key: Buffer 
     // OpenSSL's message names the problem (bad PEM, key not matching the certificate); never the key itself.
     throw new AciimgError(
       "E_USAGE",
-      `${tlsCert.from}/${tlsKey.from}: ${JSON.stringify(tlsCert.path)} and ${JSON.stringify(tlsKey.path)} are not a PEM certificate and its private key (${(error as Error).message})`,
+      `${tlsCert.from}/${tlsKey.from}: ${JSON.stringify(tlsCert.path)} and ${JSON.stringify(tlsKey.path)} ` + `are not a PEM certificate and its private key (${(error as Error).message})`,
       { cause: error },
     );
   }

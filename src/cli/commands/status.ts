@@ -14,7 +14,7 @@ import { describeOther } from "../foreign.js";
  */
 function nextStep(state: StatusReport["state"]): string | undefined {
   if (state === "none") return "no backend running; aciimg up starts one, aciimg process starts one on demand";
-  if (state === "gone") return "the backend is gone; the next aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
+  if (state === "gone") return "the backend is gone; the next " + "aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
   if (state === "failed") return "the next aciimg process or aciimg up replaces this backend (aciimg down deletes it now)";
   return undefined;
 }
@@ -29,7 +29,9 @@ function countdown(inMs: number, idleMs: number, stopsItself: boolean): string {
 
 function memberLine(member: MemberStatus): string {
   const idle = member.idleMs === undefined ? "" : `, idle ${formatDuration(member.idleMs)}`;
-  return `${member.backend} "${member.name}" ${member.state}${member.endpoint ? ` at ${member.endpoint}` : ""}${idle}${member.detail ? ` (${member.detail})` : ""}`;
+  const at = member.endpoint ? ` at ${member.endpoint}` : "";
+  const detail = member.detail ? ` (${member.detail})` : "";
+  return `${member.backend} "${member.name}" ${member.state}${at}${idle}${detail}`;
 }
 
 export async function runStatus(options: { showKey?: boolean }, command: Command): Promise<number> {

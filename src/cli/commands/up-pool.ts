@@ -50,12 +50,12 @@ export async function upPool(config: Config, json: boolean): Promise<number> {
       const result = ready.get(row.backend);
       if (result) {
         const how = result.created ? `started in ${formatDuration(result.readyMs)}` : `already running (checked in ${formatDuration(result.readyMs)})`;
-        process.stdout.write(`${row.backend}: ${result.record.provider} backend "${result.record.name}" at ${result.record.endpoint}: ${how}\n`);
+        process.stdout.write(`${row.backend}: ${result.record.provider} ` + `backend "${result.record.name}" at ${result.record.endpoint}: ${how}\n`);
       } else if ("error" in row && row.error) {
         process.stdout.write(`${row.backend}: could not start (${row.error.code}): ${row.error.message}\n`);
       }
     }
-    process.stdout.write(`${serving} of ${config.backends} backends serving${serving < config.backends ? " (each is billed; `aciimg down` removes all)" : ""}\n`);
+    process.stdout.write(`${serving} of ${config.backends} ` + `backends serving${serving < config.backends ? " (each is billed; `aciimg down` removes all)" : ""}\n`);
     return 0;
   } catch (error) {
     spinner?.fail();

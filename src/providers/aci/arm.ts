@@ -28,7 +28,10 @@ export interface ArmAccess {
   tailLogs(resourceGroup: string, name: string, signal: AbortSignal): Promise<string>;
 }
 
-/** Makes the ARM access for `azure`; `credential` defaults to DefaultAzureCredential, created on first use. (Long only for its methods, each short: they share the lazily made client.) */
+/**
+ * Makes the ARM access for `azure`; `credential` defaults to DefaultAzureCredential, created
+ * on first use. (Long only for its methods, each short: they share the lazily made client.)
+ */
 export function createArmAccess(azure: AzureConfig, credential?: TokenCredential): ArmAccess {
   let client: Promise<ContainerInstanceManagementClient> | undefined;
 

@@ -21,7 +21,10 @@ import { lastEvents, liveStateOf } from "./state.js";
 /** How long cleanup of a half-made group may take, independent of the (maybe expired) create bound. */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
-/** Returns `create` for the aci provider. (Long only for its helpers, each short: they share the ARM access and the clock.) */
+/**
+ * Returns `create` for the aci provider. (Long only for its
+ * helpers, each short: they share the ARM access and the clock.)
+ */
 export function createBackendCreator({ access, clock }: { access: ArmAccess; clock: Clock }): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
   const { azure, configured, context, getGroup, deleteGroup } = access;
 
@@ -32,7 +35,7 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       return `The half-made container group ${name} was deleted.`;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
+      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it ` + `by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
     }
   }
 
@@ -116,7 +119,10 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
   return create;
 }
 
-/** PUTs the group and follows the long-running operation (phases from its responses and the instanceView) until it runs with an IP. */
+/**
+ * PUTs the group and follows the long-running operation (phases from
+ * its responses and the instanceView) until it runs with an IP.
+ */
 async function putAndFollow(
   access: ArmAccess,
   clock: Clock,
@@ -176,8 +182,8 @@ async function checkServes(
     if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
     throw new AciimgError(
       "E_PROVISION",
-      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, not HTTPS, so it would carry the API key and every image in clear. ` +
-        `aciimg starts the image's /start.sh with -certfile/-keyfile; use an image whose /start.sh passes its arguments to imaginary ` +
+      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, ` + `not HTTPS, so it would carry the API key and every image in clear. ` +
+        `aciimg starts the image's /start.sh with -certfile/-keyfile; ` + `use an image whose /start.sh passes its arguments to imaginary ` +
         `(Nextcloud's aio-imaginary, the default, or one built FROM it).`,
       { cause: error },
     );
@@ -185,14 +191,14 @@ async function checkServes(
   if (health !== "healthy") {
     throw new AciimgError(
       "E_BACKEND_UNREACHABLE",
-      `${action}: the container runs but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
+      `${action}: the container runs ` + `but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
     );
   }
   if (await servesWithoutKey(backend, bound)) {
     throw new AciimgError(
       "E_PROVISION",
       `${action}: ${about.image} answers without the API key, so anyone who finds its public IP could use it. ` +
-        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, Nextcloud's aio-imaginary, does).`,
+        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, ` + `Nextcloud's aio-imaginary, does).`,
     );
   }
 }
@@ -229,8 +235,8 @@ async function createFailure(
     return new AciimgError(
       "E_TIMEOUT",
       probing
-        ? `${action}: the container started, but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
-            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
+        ? `${action}: the container started, ` + `but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
+            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check ` + `that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
         : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
             `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
       { cause: error, detail: { lastState } },

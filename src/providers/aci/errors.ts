@@ -40,13 +40,16 @@ const credentialErrorNames = new Set([
 
 const NO_CREDENTIALS_HELP =
   "Sign in with `az login`, or set a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), " +
-  "or run where a managed identity is available (App Service/Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
+  "or run where a managed identity is available (App Service/Functions: " + "IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
 
 // ARM caches role assignments, so a new one can take minutes to apply and the first `up` after it may still be
 // refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
-  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" --scope /subscriptions/<sub>/resourceGroups/<rg>` (docs/azure.md \"Setup\"). " +
+  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) " +
+  "on the resource group, e.g. " +
+  "`az role assignment create --assignee <id> --role \"aciimg operator\" " +
+  "--scope /subscriptions/<sub>/resourceGroups/<rg>` " +
+  "(docs/azure.md \"Setup\"). " +
   "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
 
 // A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration
@@ -77,14 +80,14 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
     case "ResourceGroupNotFound":
       return make(
         "E_RESOURCE_GROUP_NOT_FOUND",
-        `cannot ${ctx.action}: resource group "${ctx.resourceGroup}" does not exist in subscription ${ctx.subscriptionId}. ` +
-          `Create it with \`az group create -n ${ctx.resourceGroup} -l ${ctx.location ?? "<region>"}\`, or set AZURE_RESOURCE_GROUP / --resource-group to an existing one.`,
+        `cannot ${ctx.action}: resource ` + `group "${ctx.resourceGroup}" does not exist in subscription ${ctx.subscriptionId}. ` +
+          `Create it with \`az group create -n ${ctx.resourceGroup} -l ${ctx.location ?? "<region>"}\`, ` + `or set AZURE_RESOURCE_GROUP / --resource-group to an existing one.`,
       );
     case "SubscriptionNotFound":
     case "InvalidSubscriptionId":
       return make(
         "E_CONFIG",
-        `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
+        `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). ` + `Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
       );
     case "MissingSubscriptionRegistration":
       return make(
@@ -98,13 +101,13 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
     case "ContainerGroupQuotaReached":
       return make(
         "E_QUOTA",
-        `cannot ${ctx.action}: the Container Instances quota in ${ctx.location ?? "the region"} is used up (${detail}). ` +
-          "Delete unused container groups (`aciimg reap`), use fewer --cpu/--memory, another --location, or request a quota increase.",
+        `cannot ${ctx.action}: the Container ` + `Instances quota in ${ctx.location ?? "the region"} is used up (${detail}). ` +
+          "Delete unused container groups (`aciimg reap`), " + "use fewer --cpu/--memory, another --location, or request a quota increase.",
       );
     case "ServiceUnavailable":
       return make(
         "E_CAPACITY",
-        `cannot ${ctx.action}: Azure has no capacity for this container group in ${ctx.location ?? "the region"} right now (${detail}). ` +
+        `cannot ${ctx.action}: Azure has ` + `no capacity for this container group in ${ctx.location ?? "the region"} right now (${detail}). ` +
           "Retry later, ask for less --cpu/--memory, or use another --location.",
       );
     case "RegistryErrorResponse":
@@ -121,7 +124,7 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
       return make(
         "E_IMAGE_PULL",
         `cannot ${ctx.action}: image ${ctx.image ?? ""} is not accessible (${detail}). ` +
-          "Check the --image name and tag, and for a private registry --registry-server, --registry-username and ACIIMG_REGISTRY_PASSWORD.",
+          "Check the --image name and tag, " + "and for a private registry --registry-server, --registry-username and ACIIMG_REGISTRY_PASSWORD.",
       );
     case "SubscriptionRequestsThrottled":
     case "TooManyRequests":
@@ -185,14 +188,14 @@ function armAnswerError(rest: RestErrorLike, error: unknown, ctx: AzureErrorCont
   if (rest.statusCode !== undefined && rest.statusCode >= 500) {
     return new AciimgError(
       "E_AZURE",
-      `cannot ${ctx.action}: Azure answered ${detail} after retries. This is usually transient: retry in a minute; see https://status.azure.com.`,
+      `cannot ${ctx.action}: Azure answered ${detail} after retries. ` + `This is usually transient: retry in a minute; see https://status.azure.com.`,
       { cause: error },
     );
   }
   if (rest.statusCode === undefined) {
     return new AciimgError(
       "E_AZURE",
-      `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). Check the network and AZURE_ARM_ENDPOINT.`,
+      `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). ` + `Check the network and AZURE_ARM_ENDPOINT.`,
       { cause: error },
     );
   }
@@ -210,7 +213,7 @@ function provisionFailedError(error: Error, ctx: AzureErrorContext): AciimgError
   }
   return new AciimgError(
     "E_PROVISION",
-    `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, its tag and the registry settings.`,
+    `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, ` + `its tag and the registry settings.`,
     { cause: error, detail: { armCode } },
   );
 }

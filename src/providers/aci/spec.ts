@@ -60,11 +60,12 @@ export const TAG_OWNER = "aciimg-owner";
 export function commandFor(spec: BackendSpec): string[] {
   const script = [
     "umask 077",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, run by sh in the container
     'd="${TMPDIR:-/tmp}"',
     `printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`,
     `printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`,
     `unset ${TLS_KEY_ENV}`,
-    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile "$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
+    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile ` + `"$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
   ].join(" && ");
   return ["/bin/sh", "-c", script];
 }
@@ -138,7 +139,8 @@ export function containerGroupSpec(
 /** The ARM URL of a group (without the api-version). */
 export function groupPath(azure: Pick<AzureConfig, "subscriptionId" | "resourceGroup">, groupName: string): string {
   return (
-    `/subscriptions/${azure.subscriptionId ?? "<subscription>"}/resourceGroups/${azure.resourceGroup ?? "<resource-group>"}` +
+    `/subscriptions/${azure.subscriptionId ?? "<subscription>"}` +
+    `/resourceGroups/${azure.resourceGroup ?? "<resource-group>"}` +
     `/providers/Microsoft.ContainerInstance/containerGroups/${groupName}`
   );
 }

@@ -51,7 +51,8 @@ export function createBackendCertificate(now: Date): BackendCertificate {
   // For EC keys crypto.sign returns the DER ECDSA-Sig-Value X.509 wants (dsaEncoding "der").
   const signature = sign("sha256", tbs, privateKey);
   const der = sequence(tbs, ecdsaWithSha256, bitString(signature, 0));
-  const certPem = `-----BEGIN CERTIFICATE-----\n${der.toString("base64").replace(/.{1,64}/g, "$&\n")}-----END CERTIFICATE-----\n`;
+  const lines = der.toString("base64").replace(/.{1,64}/g, "$&\n");
+  const certPem = `-----BEGIN CERTIFICATE-----\n${lines}-----END CERTIFICATE-----\n`;
   return {
     certPem,
     keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,

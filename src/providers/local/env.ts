@@ -20,7 +20,10 @@ const allowedNames = new Set([
   "UV_THREADPOOL_SIZE",
 ]);
 
-/** Families passed through by prefix: locale categories and libvips' own settings (VIPS_CONCURRENCY, VIPS_DISC_THRESHOLD, …). */
+/**
+ * Families passed through by prefix: locale categories and libvips'
+ * own settings (VIPS_CONCURRENCY, VIPS_DISC_THRESHOLD, …).
+ */
 const allowedPrefixes = ["LC_", "VIPS_"];
 
 /**

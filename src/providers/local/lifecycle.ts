@@ -54,7 +54,10 @@ async function hasExited(pid: number, clock: Clock, boundMs: number): Promise<bo
   return !isProcessAlive(pid);
 }
 
-/** SIGTERM, then SIGKILL after `stopTimeoutMs` (only to the same process); fails when even that does not end it within 2 s. */
+/**
+ * SIGTERM, then SIGKILL after `stopTimeoutMs` (only to the same
+ * process); fails when even that does not end it within 2 s.
+ */
 export async function stopProcess(pid: number, clock: Clock, stopTimeoutMs: number): Promise<void> {
   const startTime = procStartTime(pid);
   if (!signal(pid, "SIGTERM")) return;

@@ -40,7 +40,10 @@ import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, Live
 const fileSourceRoot = "/";
 
 export interface LocalProviderOptions {
-  /** The caller's environment: the default `logDir` comes from it, and the backend gets only its allowlisted variables (env.ts) and the key. */
+  /**
+   * The caller's environment: the default `logDir` comes from it, and the
+   * backend gets only its allowlisted variables (env.ts) and the key.
+   */
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
   /** The aciimg CLI script to run. Default: this package's bin/aciimg.js. */
@@ -57,11 +60,16 @@ export interface LocalProviderOptions {
    * run until reaped or taken down (a state in Azure Blob, which the backend cannot reach).
    */
   idleExit?: IdleExit;
-  /** Told, one sentence each, about registry entries that were ignored because they do not check out. Default: not told. */
+  /**
+   * Told, one sentence each, about registry entries that were ignored because they do not check out. Default: not told.
+   */
   onWarning?: (message: string) => void;
 }
 
-/** Creates the local provider. (Long only for its methods, each short: they share the registry, the clock and the bounds.) */
+/**
+ * Creates the local provider. (Long only for its methods, each
+ * short: they share the registry, the clock and the bounds.)
+ */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const clock = options.clock ?? systemClock;
   const cliPath = options.cliPath ?? fileURLToPath(new URL("../../../bin/aciimg.js", import.meta.url));
@@ -151,7 +159,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         if ("invalid" in entry) {
           // Not an entry aciimg wrote (or a damaged one): nothing it names is stopped or removed.
           options.onWarning?.(
-            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); nothing it names was stopped or removed. Delete it if you did not put it there.`,
+            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); ` + `nothing it names was stopped or removed. Delete it if you did not put it there.`,
           );
           continue;
         }

@@ -32,8 +32,8 @@ export function checkSocketPath(path: string): void {
   if (bytes <= 107) return;
   throw new AciimgError(
     "E_PROVISION",
-    `cannot start the local backend: its socket ${path} would be ${bytes} bytes long, and a Unix socket path holds at most 107. ` +
-      `Put the state in a shallower directory (ACIIMG_STATE or --state; the backend's socket lives in local/ beside the state file).`,
+    `cannot start the local backend: ` + `its socket ${path} would be ${bytes} bytes long, and a Unix socket path holds at most 107. ` +
+      `Put the state in a shallower directory (ACIIMG_STATE or --state; ` + `the backend's socket lives in local/ beside the state file).`,
   );
 }
 

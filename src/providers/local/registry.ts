@@ -89,7 +89,10 @@ export interface LocalRegistry {
   check(): Promise<PrivateDirectory>;
   /** The entry for `pid`: undefined when there is none, `{ invalid }` when it does not check out. */
   read(pid: number): Promise<ReadEntry>;
-  /** Writes the entry of `pid`; a temp file + rename, so a concurrent `list()` never reads half an entry (and forgets it). */
+  /**
+   * Writes the entry of `pid`; a temp file + rename, so a
+   * concurrent `list()` never reads half an entry (and forgets it).
+   */
   register(pid: number, entry: RegistryEntry): Promise<void>;
   /**
    * Removes the socket a dead backend left (kill -9 skips its close): only a socket, only at the
