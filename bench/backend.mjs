@@ -35,8 +35,15 @@ async function makePhoto() {
     <stop offset="1" stop-color="#e0b84c"/></linearGradient></defs>
     <rect width="100%" height="100%" fill="url(#g)"/><circle cx="1200" cy="900" r="380" fill="#f28c28"/>
     <rect x="200" y="150" width="600" height="400" fill="#f2f2f2"/></svg>`;
-  const noise = await sharp(randomBytes(2000 * 1500), { raw: { width: 2000, height: 1500, channels: 1 } }).blur(0.6).toColourspace("srgb").png().toBuffer();
-  return sharp(Buffer.from(svg)).composite([{ input: noise, blend: "soft-light" }]).jpeg({ quality: 88 }).toBuffer();
+  const noise = await sharp(randomBytes(2000 * 1500), { raw: { width: 2000, height: 1500, channels: 1 } })
+    .blur(0.6)
+    .toColourspace("srgb")
+    .png()
+    .toBuffer();
+  return sharp(Buffer.from(svg))
+    .composite([{ input: noise, blend: "soft-light" }])
+    .jpeg({ quality: 88 })
+    .toBuffer();
 }
 
 /** CPU seconds a child process has used so far (utime + stime from /proc, in clock ticks of 10 ms). */
@@ -56,12 +63,14 @@ async function timed(concurrency, total, task, pid) {
   const cpu = process.cpuUsage();
   const childBefore = pid ? childCpu(pid) : 0;
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      next += 1;
-      await task();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next += 1;
+        await task();
+      }
+    }),
+  );
   const used = process.cpuUsage(cpu);
   const child = pid ? childCpu(pid) - childBefore : 0;
   return { wall: Number(process.hrtime.bigint() - started) / 1e9, cpu: (used.user + used.system) / 1e6 + child };
@@ -77,7 +86,10 @@ async function startBackendProcess(apiKey) {
   const line = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("backend did not start within 20 s")), 20_000);
     child.once("exit", (code) => reject(new Error(`backend exited with ${code}`)));
-    createInterface({ input: child.stdout }).once("line", (text) => { clearTimeout(timer); resolve(text); });
+    createInterface({ input: child.stdout }).once("line", (text) => {
+      clearTimeout(timer);
+      resolve(text);
+    });
   });
   const { port } = JSON.parse(line).listening;
   return { child, url: `http://127.0.0.1:${port}` };
@@ -89,7 +101,12 @@ const backend = await startBackendProcess(apiKey);
 const pool = new Pool(backend.url, { connections: Math.max(...LEVELS), pipelining: 1 });
 
 const viaBackend = async () => {
-  const res = await pool.request({ path: "/resize?width=300&height=200", method: "POST", body: photo, headers: { "API-Key": apiKey } });
+  const res = await pool.request({
+    path: "/resize?width=300&height=200",
+    method: "POST",
+    body: photo,
+    headers: { "API-Key": apiKey },
+  });
   const out = Buffer.from(await res.body.arrayBuffer());
   if (res.statusCode !== 200 || res.headers["image-width"] !== "300" || res.headers["image-height"] !== "200") {
     throw new Error(`backend answered ${res.statusCode}: ${out.toString().slice(0, 200)}`);
@@ -106,10 +123,18 @@ const coverCrop = async () => {
 };
 
 try {
-  for (let i = 0; i < 6; i += 1) { await viaBackend(); await inProcess(); await coverCrop(); } // warm up every path
+  for (let i = 0; i < 6; i += 1) {
+    await viaBackend();
+    await inProcess();
+    await coverCrop();
+  } // warm up every path
   const rows = [];
   const perSlice = Math.max(1, Math.round(REQUESTS / SLICES));
-  const sides = [["backend", viaBackend, backend.child.pid], ["local", inProcess], ["cover", coverCrop]];
+  const sides = [
+    ["backend", viaBackend, backend.child.pid],
+    ["local", inProcess],
+    ["cover", coverCrop],
+  ];
   for (const c of LEVELS) {
     const sum = Object.fromEntries(sides.map(([side]) => [side, { wall: 0, cpu: 0 }]));
     for (let i = 0; i < SLICES; i += 1) {
@@ -124,13 +149,30 @@ try {
     const done = perSlice * SLICES;
     const rate = (side) => done / sum[side].wall;
     const cpuMs = (side) => (sum[side].cpu / done) * 1000;
-    rows.push({ concurrency: c, backend: rate("backend"), local: rate("local"), cover: rate("cover"), backendCpu: cpuMs("backend"), localCpu: cpuMs("local") });
+    rows.push({
+      concurrency: c,
+      backend: rate("backend"),
+      local: rate("local"),
+      cover: rate("cover"),
+      backendCpu: cpuMs("backend"),
+      localCpu: cpuMs("local"),
+    });
   }
-  console.log(`2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests ` + `per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
-  console.log("| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req " + "backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |");
+  console.log(
+    `2000x1500 JPEG -> 300x200 JPEG q75, ${perSlice * SLICES} requests ` +
+      `per cell in ${SLICES} rotating slices; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`,
+  );
+  console.log(
+    "| concurrency | backend process over HTTP (req/s) | same work in-process (req/s) | ratio | CPU ms/req " +
+      "backend (client+server) | CPU ms/req in-process | plain sharp cover crop (req/s) | ratio vs cover |",
+  );
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    console.log(`| ${r.concurrency} | ${r.backend.toFixed(1)} ` + `| ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} ` + `| ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`);
+    console.log(
+      `| ${r.concurrency} | ${r.backend.toFixed(1)} ` +
+        `| ${r.local.toFixed(1)} | ${(r.backend / r.local).toFixed(2)}x | ${r.backendCpu.toFixed(1)} ` +
+        `| ${r.localCpu.toFixed(1)} | ${r.cover.toFixed(1)} | ${(r.backend / r.cover).toFixed(2)}x |`,
+    );
   }
   const worst = Math.min(...rows.map((r) => r.backend / r.local));
   console.log(`worst throughput ratio vs the same work ${worst.toFixed(2)}x (target >= 0.85x)`);

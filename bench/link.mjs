@@ -143,7 +143,12 @@ export async function checkLink(params, { host = "127.0.0.1", bulkBytes = 16 << 
   });
   target.listen(0, host);
   await once(target, "listening");
-  const proxy = await startLinkProxy({ host, port: 0, target: { host, port: target.address().port }, linkOf: () => link });
+  const proxy = await startLinkProxy({
+    host,
+    port: 0,
+    target: { host, port: target.address().port },
+    linkOf: () => link,
+  });
   const timeout = AbortSignal.timeout(30_000);
   try {
     const connectedAt = performance.now();

@@ -44,7 +44,11 @@ const simDir = join(repo, "bench", ".sim");
 // The simulator is TypeScript: compiled with the repository's tsc into bench/.sim/ (git-ignored),
 // keeping the repository's layout. containers.ts finds the /start.sh stand-in next to itself, so
 // the compiled tree gets a link to the real one (which finds bin/aciimg.js from its real path).
-const compiled = spawnSync(join(repo, "node_modules", ".bin", "tsc"), ["-p", join(repo, "bench", "tsconfig.sim.json")], { stdio: "inherit", timeout: 120_000 });
+const compiled = spawnSync(
+  join(repo, "node_modules", ".bin", "tsc"),
+  ["-p", join(repo, "bench", "tsconfig.sim.json")],
+  { stdio: "inherit", timeout: 120_000 },
+);
 if (compiled.status !== 0) throw new Error("compiling the ARM simulator (bench/tsconfig.sim.json) failed");
 const startSh = join(simDir, "test", "arm-sim", "start-sh.mjs");
 if (!existsSync(startSh)) await symlink(join(repo, "test", "arm-sim", "start-sh.mjs"), startSh);
@@ -57,14 +61,17 @@ const { FAST_ENV } = await import(join(simDir, "test", "arm-sim", "harness.js"))
 const canPin = CPUS >= 2 && existsSync("/usr/bin/taskset");
 /** Pins every thread of `pid` to `cpus` (a taskset list); children started later inherit it. */
 function pin(pid, cpus) {
-  if (canPin && pid) spawnSync("/usr/bin/taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore", timeout: 5000 });
+  if (canPin && pid)
+    spawnSync("/usr/bin/taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore", timeout: 5000 });
 }
 
 /** Small JPEGs (640x480, q80, ~50 KB): the work and the bytes are small, the round trip is not. */
 async function makeSmallImages(dir, count) {
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < count; i++) {
-    await sharp({ create: { width: 640, height: 480, channels: 3, noise: { type: "gaussian", mean: 100 + (i % 50), sigma: 30 } } })
+    await sharp({
+      create: { width: 640, height: 480, channels: 3, noise: { type: "gaussian", mean: 100 + (i % 50), sigma: 30 } },
+    })
       .blur(1.5)
       .jpeg({ quality: 80 })
       .toFile(join(dir, `small-${String(i).padStart(4, "0")}.jpg`));
@@ -90,7 +97,12 @@ async function launchBehindLink(request, signal) {
   for (let attempt = 1; ; attempt++) {
     const host = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 255)}`;
     try {
-      const proxy = await startLinkProxy({ host, port: container.port, target: { host: container.ip, port: container.port }, linkOf });
+      const proxy = await startLinkProxy({
+        host,
+        port: container.port,
+        target: { host: container.ip, port: container.port },
+        linkOf,
+      });
       proxies.set(host, { proxy, link: own });
       return {
         ...container,
@@ -115,7 +127,14 @@ async function launchBehindLink(request, signal) {
  * provider's runs keep their own state file: one state holds one provider's backend of a name.
  */
 const cliEnv = (isLocal, extra) => {
-  const env = { PATH: process.env.PATH ?? "", HOME: root, ...sim.env(), ...FAST_ENV, ACIIMG_STATE: join(root, "state", isLocal ? "local.json" : "state.json"), ...extra };
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: root,
+    ...sim.env(),
+    ...FAST_ENV,
+    ACIIMG_STATE: join(root, "state", isLocal ? "local.json" : "state.json"),
+    ...extra,
+  };
   return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
 };
 
@@ -125,19 +144,36 @@ const cliEnv = (isLocal, extra) => {
  */
 function runCli(cliArgs, { timeoutMs = 300_000, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const [command, argv] = canPin ? ["/usr/bin/taskset", ["-c", "0", process.execPath, cli, ...cliArgs]] : [process.execPath, [cli, ...cliArgs]];
+    const [command, argv] = canPin
+      ? ["/usr/bin/taskset", ["-c", "0", process.execPath, cli, ...cliArgs]]
+      : [process.execPath, [cli, ...cliArgs]];
     const started = performance.now();
-    const child = spawn(command, argv, { cwd: root, env: cliEnv(cliArgs.join(" ").includes("--provider local"), env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, argv, {
+      cwd: root,
+      env: cliEnv(cliArgs.join(" ").includes("--provider local"), env),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines = [];
     const errLines = [];
-    createInterface({ input: child.stdout }).on("line", (line) => lines.push({ at: (performance.now() - started) / 1000, line }));
-    createInterface({ input: child.stderr }).on("line", (line) => errLines.push({ at: (performance.now() - started) / 1000, line }));
+    createInterface({ input: child.stdout }).on("line", (line) =>
+      lines.push({ at: (performance.now() - started) / 1000, line }),
+    );
+    createInterface({ input: child.stderr }).on("line", (line) =>
+      errLines.push({ at: (performance.now() - started) / 1000, line }),
+    );
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
-      resolve({ code, lines, errLines, seconds, stdout: lines.map((l) => l.line).join("\n"), stderr: errLines.map((l) => l.line).join("\n") });
+      resolve({
+        code,
+        lines,
+        errLines,
+        seconds,
+        stdout: lines.map((l) => l.line).join("\n"),
+        stderr: errLines.map((l) => l.line).join("\n"),
+      });
     });
   });
 }
@@ -147,7 +183,11 @@ async function batch(inputs, out, extra, expected, env = {}) {
   const run = await runCli(["process", inputs, "--resize", "300x200", "-o", out + "/", "--json", ...extra], { env });
   const parsed = run.lines.map(({ at, line }) => ({ at, value: JSON.parse(line) }));
   const summary = parsed.find((p) => p.value.summary)?.value.summary;
-  if (run.code !== 0 || summary?.ok !== expected) throw new Error(`aciimg process ${extra.join(" ")} failed (exit ${run.code}, ` + `${summary?.ok ?? 0}/${expected} ok): ${run.stderr.slice(-2000)}`);
+  if (run.code !== 0 || summary?.ok !== expected)
+    throw new Error(
+      `aciimg process ${extra.join(" ")} failed (exit ${run.code}, ` +
+        `${summary?.ok ?? 0}/${expected} ok): ${run.stderr.slice(-2000)}`,
+    );
   const files = parsed.filter((p) => !p.value.summary).map((p) => ({ at: p.at, backend: p.value.backend ?? "—" }));
   const counts = summary.backends ?? { [extra.includes("local") ? "local" : "aci-1"]: summary.ok };
   return { ...run, summary, files, counts };
@@ -163,25 +203,38 @@ const resetPeaks = () => {
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmtCounts = (counts) => Object.entries(counts).sort().map(([k, v]) => `${k} ${v}`).join(", ");
+const fmtCounts = (counts) =>
+  Object.entries(counts)
+    .sort()
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
 
 try {
   const inputs = join(root, "in");
   console.log(`generating ${IMAGES} JPEGs of 2000x1500 in ${inputs} …`);
   await makeImages(inputs, IMAGES);
   const files = (await readdir(inputs)).sort();
-  const meanBytes = (await Promise.all(files.map((f) => stat(join(inputs, f))))).reduce((sum, s) => sum + s.size, 0) / files.length;
+  const meanBytes =
+    (await Promise.all(files.map((f) => stat(join(inputs, f))))).reduce((sum, s) => sum + s.size, 0) / files.length;
   const smallInputs = join(root, "in-small");
   await makeSmallImages(smallInputs, SMALL_IMAGES);
   const smallFiles = await readdir(smallInputs);
-  const smallMeanBytes = (await Promise.all(smallFiles.map((f) => stat(join(smallInputs, f))))).reduce((sum, s) => sum + s.size, 0) / smallFiles.length;
+  const smallMeanBytes =
+    (await Promise.all(smallFiles.map((f) => stat(join(smallInputs, f))))).reduce((sum, s) => sum + s.size, 0) /
+    smallFiles.length;
 
   // From here the bench process (simulator, containers, link emulators) runs on CPU 1.
   pin(process.pid, "1");
-  if (!canPin) notes.push(`not pinned: ${CPUS < 2 ? `${CPUS} CPU` : "no /usr/bin/taskset"}; every role shares every core.`);
+  if (!canPin)
+    notes.push(`not pinned: ${CPUS < 2 ? `${CPUS} CPU` : "no /usr/bin/taskset"}; every role shares every core.`);
 
   const check = await checkLink({ rttMs: RTT_MS, mbitPerSecond: MBIT }, { host: "127.0.0.1" });
-  console.log(`link emulator self-check (set: ` + `${RTT_MS} ms RTT, ${MBIT} Mbit/s per direction): round trip ${check.rttMs.toFixed(1)} ms (median of 5), ` + `first reply on a new connection ${check.firstReplyMs.toFixed(1)} ms (handshake + 1 RTT), ` + `16 MiB upload at ${check.mbitPerSecond.toFixed(0)} Mbit/s`);
+  console.log(
+    `link emulator self-check (set: ` +
+      `${RTT_MS} ms RTT, ${MBIT} Mbit/s per direction): round trip ${check.rttMs.toFixed(1)} ms (median of 5), ` +
+      `first reply on a new connection ${check.firstReplyMs.toFixed(1)} ms (handshake + 1 RTT), ` +
+      `16 MiB upload at ${check.mbitPerSecond.toFixed(0)} Mbit/s`,
+  );
 
   // The simulator's CA, as global-setup.ts makes it for vitest: the CLI trusts it through NODE_EXTRA_CA_CERTS.
   const caDir = join(root, "ca");
@@ -207,18 +260,45 @@ try {
   const setups = [
     { key: "a", name: "local only (`--provider local`)", args: ["--provider", "local"] },
     { key: "b", name: "1 remote (`--backends 1`: a pool of one, adaptive window)", args: ["--backends", "1"] },
-    { key: "b-fixed", name: "1 remote, `--concurrency 2` (the fixed 2 per CPU a single backend had)", args: ["--backends", "1", "--concurrency", "2"] },
-    { key: "b-wide", name: "1 remote, `--concurrency 16` (a fixed window wide enough for the link)", args: ["--backends", "1", "--concurrency", "16"] },
+    {
+      key: "b-fixed",
+      name: "1 remote, `--concurrency 2` (the fixed 2 per CPU a single backend had)",
+      args: ["--backends", "1", "--concurrency", "2"],
+    },
+    {
+      key: "b-wide",
+      name: "1 remote, `--concurrency 16` (a fixed window wide enough for the link)",
+      args: ["--backends", "1", "--concurrency", "16"],
+    },
     { key: "b-nolink", name: "1 remote, no link emulation (plain loopback)", args: ["--backends", "1"], mode: "none" },
     { key: "c", name: "2 remotes (adaptive window)", args: ["--backends", "2"] },
-    { key: "c-fixed", name: "2 remotes, `--concurrency 4` (the old fixed window: 2 per member)", args: ["--backends", "2", "--concurrency", "4"] },
-    { key: "c-shared", name: "2 remotes sharing one link (adaptive window)", args: ["--backends", "2"], mode: "shared" },
+    {
+      key: "c-fixed",
+      name: "2 remotes, `--concurrency 4` (the old fixed window: 2 per member)",
+      args: ["--backends", "2", "--concurrency", "4"],
+    },
+    {
+      key: "c-shared",
+      name: "2 remotes sharing one link (adaptive window)",
+      args: ["--backends", "2"],
+      mode: "shared",
+    },
     { key: "d", name: "`--with-local` + 2 remotes", args: ["--backends", "2", "--with-local"] },
     { key: "f-local", small: true, name: "small: local only", args: ["--provider", "local"] },
     { key: "f-1", small: true, name: "small: 1 remote (adaptive window)", args: ["--backends", "1"] },
-    { key: "f-1-fixed", small: true, name: "small: 1 remote, `--concurrency 2` (fixed 2 in flight)", args: ["--backends", "1", "--concurrency", "2"] },
+    {
+      key: "f-1-fixed",
+      small: true,
+      name: "small: 1 remote, `--concurrency 2` (fixed 2 in flight)",
+      args: ["--backends", "1", "--concurrency", "2"],
+    },
     { key: "f-2", small: true, name: "small: 2 remotes, adaptive window", args: ["--backends", "2"] },
-    { key: "f-2-fixed", small: true, name: "small: 2 remotes, `--concurrency 4` (fixed 2 per member)", args: ["--backends", "2", "--concurrency", "4"] },
+    {
+      key: "f-2-fixed",
+      small: true,
+      name: "small: 2 remotes, `--concurrency 4` (fixed 2 per member)",
+      args: ["--backends", "2", "--concurrency", "4"],
+    },
   ];
   const results = new Map(setups.map((s) => [s.key, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -229,7 +309,9 @@ try {
       resetPeaks();
       const out = join(root, `out-${setup.key}-${round}`);
       const run = await batch(setup.small ? smallInputs : inputs, out, setup.args, setup.small ? SMALL_IMAGES : IMAGES);
-      results.get(setup.key).push({ batchSeconds: run.summary.ms / 1000, wallSeconds: run.seconds, counts: run.counts, peaks: peaks() });
+      results
+        .get(setup.key)
+        .push({ batchSeconds: run.summary.ms / 1000, wallSeconds: run.seconds, counts: run.counts, peaks: peaks() });
       await rm(out, { recursive: true, force: true });
     }
   }
@@ -247,56 +329,114 @@ try {
   const many = join(root, "in-many");
   await mkdir(many);
   const coldImages = COLD_IMAGES ?? Math.ceil(rateOf("a") * (COLD_START_MS / 1000 + 3) * 1.3);
-  for (let i = 0; i < coldImages; i++) await hardLink(join(inputs, files[i % files.length]), join(many, `img-${String(i).padStart(5, "0")}.jpg`));
+  for (let i = 0; i < coldImages; i++)
+    await hardLink(join(inputs, files[i % files.length]), join(many, `img-${String(i).padStart(5, "0")}.jpg`));
   sim.faults.startDelayMs = COLD_START_MS;
   // The product's own ARM poll interval (2 s), not the tests' 20 ms: polling is CPU on this machine.
-  const cold = await batch(many, join(root, "out-cold"), ["--backends", "2", "--with-local"], coldImages, { ACIIMG_POLL_INTERVAL: undefined });
+  const cold = await batch(many, join(root, "out-cold"), ["--backends", "2", "--with-local"], coldImages, {
+    ACIIMG_POLL_INTERVAL: undefined,
+  });
   delete sim.faults.startDelayMs;
   const firstRemote = cold.files.findIndex((f) => f.backend !== "local");
-  const joined = cold.errLines.filter((l) => /aci-\d serving/.test(l.line)).map((l) => `${l.line.replace(/^aciimg: /, "").replace(/;.*/, "")} at ${l.at.toFixed(1)} s`);
+  const joined = cold.errLines
+    .filter((l) => /aci-\d serving/.test(l.line))
+    .map((l) => `${l.line.replace(/^aciimg: /, "").replace(/;.*/, "")} at ${l.at.toFixed(1)} s`);
   await rm(join(root, "out-cold"), { recursive: true, force: true });
   const coldBase = await batch(many, join(root, "out-cold-local"), ["--provider", "local"], coldImages);
 
   // The tables.
-  console.log(`\nPool: ${IMAGES} JPEGs 2000x1500 (mean ${(meanBytes / 1e6).toFixed(2)} MB) ` + `-> 300x200; remote members each behind an emulated ${RTT_MS} ms RTT, ${MBIT} Mbit/s link; ` + `${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating round(s); ` + `remotes pre-warmed with \`up --backends 2\` (no cold start in these rows)\n`);
-  console.log("| setup | images/s (batch) | vs local only | images/s (wall, " + "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
+  console.log(
+    `\nPool: ${IMAGES} JPEGs 2000x1500 (mean ${(meanBytes / 1e6).toFixed(2)} MB) ` +
+      `-> 300x200; remote members each behind an emulated ${RTT_MS} ms RTT, ${MBIT} Mbit/s link; ` +
+      `${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating round(s); ` +
+      `remotes pre-warmed with \`up --backends 2\` (no cold start in these rows)\n`,
+  );
+  console.log(
+    "| setup | images/s (batch) | vs local only | images/s (wall, " +
+      "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |",
+  );
   console.log("|---|---:|---:|---:|---|---|---|");
   const rate = rateOf;
   for (const setup of setups) {
     if (setup.key === "f-local") {
-      console.log(`\nWindow on small images: ${SMALL_IMAGES} JPEGs 640x480 (mean ${(smallMeanBytes / 1e3).toFixed(0)} ` + `kB) -> 300x200, same links; ratios against local only on these images\n`);
-      console.log("| setup | images/s (batch) | vs local only | images/s (wall, " + "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |");
+      console.log(
+        `\nWindow on small images: ${SMALL_IMAGES} JPEGs 640x480 (mean ${(smallMeanBytes / 1e3).toFixed(0)} ` +
+          `kB) -> 300x200, same links; ratios against local only on these images\n`,
+      );
+      console.log(
+        "| setup | images/s (batch) | vs local only | images/s (wall, " +
+          "with CLI start) | per member (median run) | peak in flight per remote | all rounds, batch s |",
+      );
       console.log("|---|---:|---:|---:|---|---|---|");
     }
     const base = rate(setup.small ? "f-local" : "a");
     const runs = results.get(setup.key);
     const mid = [...runs].sort((x, y) => x.batchSeconds - y.batchSeconds)[Math.floor(runs.length / 2)];
-    const peakText = setup.args.includes("local") ? "—" : Object.entries(mid.peaks).filter(([label, n]) => n && mid.counts[label]).map(([label, n]) => `${label} ${n}`).join(", ");
-    console.log(`| (${setup.key}) ${setup.name} ` + `| ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x ` + `| ${((setup.small ? SMALL_IMAGES : IMAGES) / median(runs.map((r) => r.wallSeconds))).toFixed(1)} ` + `| ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`);
+    const peakText = setup.args.includes("local")
+      ? "—"
+      : Object.entries(mid.peaks)
+          .filter(([label, n]) => n && mid.counts[label])
+          .map(([label, n]) => `${label} ${n}`)
+          .join(", ");
+    console.log(
+      `| (${setup.key}) ${setup.name} ` +
+        `| ${rate(setup.key).toFixed(1)} | ${(rate(setup.key) / base).toFixed(2)}x ` +
+        `| ${((setup.small ? SMALL_IMAGES : IMAGES) / median(runs.map((r) => r.wallSeconds))).toFixed(1)} ` +
+        `| ${fmtCounts(mid.counts)} | ${peakText} | ${runs.map((r) => r.batchSeconds.toFixed(2)).join(", ")} |`,
+    );
   }
   const coldRate = coldImages / cold.seconds;
   const coldBaseRate = coldImages / coldBase.seconds;
-  console.log(`\nCold start: ${coldImages} images (the same files, hard-linked); ` + `both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling", ` + `polled every 2 s (the default); wall time from spawn to exit\n`);
+  console.log(
+    `\nCold start: ${coldImages} images (the same files, hard-linked); ` +
+      `both groups created by the batch, each ${(COLD_START_MS / 1000).toFixed(0)} s in "Pulling", ` +
+      `polled every 2 s (the default); wall time from spawn to exit\n`,
+  );
   console.log("| setup | seconds | images/s | vs local only, same files | per member |");
   console.log("|---|---:|---:|---:|---|");
-  console.log(`| (e0) local only (\`--provider local\`) ` + `| ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`);
-  console.log(`| (e) \`--with-local\` + 2 remotes, ` + `${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} ` + `| ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`);
+  console.log(
+    `| (e0) local only (\`--provider local\`) ` +
+      `| ${coldBase.seconds.toFixed(1)} | ${coldBaseRate.toFixed(1)} | 1.00x | local ${coldImages} |`,
+  );
+  console.log(
+    `| (e) \`--with-local\` + 2 remotes, ` +
+      `${(COLD_START_MS / 1000).toFixed(0)} s cold start | ${cold.seconds.toFixed(1)} ` +
+      `| ${coldRate.toFixed(1)} | ${(coldRate / coldBaseRate).toFixed(2)}x | ${fmtCounts(cold.counts)} |`,
+  );
   // Once the remotes serve: the images finished from the first remote one to the last, per second.
   const after = firstRemote < 0 ? [] : cold.files.slice(firstRemote);
   const afterRate = after.length > 1 ? (after.length - 1) / (after.at(-1).at - after[0].at) : undefined;
   const localBefore = firstRemote < 0 ? cold.files.length : firstRemote;
-  const beforeRate = firstRemote > 1 ? (firstRemote - 1) / (cold.files[firstRemote - 1].at - cold.files[0].at) : undefined;
-  console.log(`\n(e): local finished ${localBefore} images before the first remote one` + (firstRemote < 0 ? " (the remotes never joined: the batch ended first)" : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`) + `; ${joined.join("; ") || "no remote joined"}.`);
-  if (beforeRate && afterRate) console.log(`(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the ` + `remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`);
+  const beforeRate =
+    firstRemote > 1 ? (firstRemote - 1) / (cold.files[firstRemote - 1].at - cold.files[0].at) : undefined;
+  console.log(
+    `\n(e): local finished ${localBefore} images before the first remote one` +
+      (firstRemote < 0
+        ? " (the remotes never joined: the batch ended first)"
+        : ` (at ${cold.files[firstRemote].at.toFixed(1)} s)`) +
+      `; ${joined.join("; ") || "no remote joined"}.`,
+  );
+  if (beforeRate && afterRate)
+    console.log(
+      `(e): ${beforeRate.toFixed(1)} images/s with local alone, ${afterRate.toFixed(1)} images/s once the ` +
+        `remotes served (${(afterRate / beforeRate).toFixed(2)}x), counted from the --json lines as they came.`,
+    );
   notes.push(
     canPin
-      ? "pinned: the CLI and the local backend on CPU 0 (\"this machine\"), " + "the simulated groups, the ARM simulator and the link emulators on CPU 1 (\"Azure\")."
+      ? 'pinned: the CLI and the local backend on CPU 0 ("this machine"), ' +
+          'the simulated groups, the ARM simulator and the link emulators on CPU 1 ("Azure").'
       : "not pinned: the CLI, the local backend, the groups and the link emulators share every core.",
-    "on 2 cores the remote members share one CPU: adding a member adds no CPU. " + "The rows show how much a pool overlaps the link's latency and how it spreads the images, " + "not scale-out; real groups each bring their own CPU.",
-    "each remote member has its own emulated link (c-shared: one link for both, " + "as when this machine's uplink is the narrow part). The link rate bounds a member at about " +
-      `${((MBIT * 1e6) / 8 / meanBytes).toFixed(0)} ` + `images/s (${(meanBytes / 1e6).toFixed(2)} MB up per image at ${MBIT} Mbit/s).`,
-    "one remote backend without `--concurrency` is a pool of one: its window adapts as a pool member's does. " + "(b-fixed) is the fixed 2 per backend CPU it had before; (b-wide) a fixed window covering the link.",
-    "peak in flight = the most TCP connections the member's link emulator had open " + "at once (the client opens one per request in flight): the widest its window got, not its final size.",
+    "on 2 cores the remote members share one CPU: adding a member adds no CPU. " +
+      "The rows show how much a pool overlaps the link's latency and how it spreads the images, " +
+      "not scale-out; real groups each bring their own CPU.",
+    "each remote member has its own emulated link (c-shared: one link for both, " +
+      "as when this machine's uplink is the narrow part). The link rate bounds a member at about " +
+      `${((MBIT * 1e6) / 8 / meanBytes).toFixed(0)} ` +
+      `images/s (${(meanBytes / 1e6).toFixed(2)} MB up per image at ${MBIT} Mbit/s).`,
+    "one remote backend without `--concurrency` is a pool of one: its window adapts as a pool member's does. " +
+      "(b-fixed) is the fixed 2 per backend CPU it had before; (b-wide) a fixed window covering the link.",
+    "peak in flight = the most TCP connections the member's link emulator had open " +
+      "at once (the client opens one per request in flight): the widest its window got, not its final size.",
   );
   for (const note of notes) console.log(`note: ${note}`);
   console.log(`bench took ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);

@@ -49,20 +49,35 @@ server.listen(0, "127.0.0.1", () =>
 
 /** A pool to an origin, or to the Unix socket of a local backend's `unix:/path.sock` endpoint. */
 function poolOf(origin, connections) {
-  return origin.startsWith("unix:") ? new Pool("http://localhost", { connections, socketPath: origin.slice(5) }) : new Pool(origin, { connections });
+  return origin.startsWith("unix:")
+    ? new Pool("http://localhost", { connections, socketPath: origin.slice(5) })
+    : new Pool(origin, { connections });
 }
 
 /** A photo-like JPEG of about 1 MB: noise under a gradient, quality searched to land near 1 MB. */
 async function photoOfAboutOneMegabyte() {
-  const raw = await sharp({ create: { width: 2400, height: 1600, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } } })
-    .composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="2400" ' + 'height="1600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" ' + 'stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect ' + 'width="2400" height="1600" fill="url(#g)" opacity="0.9"/></svg>') }])
+  const raw = await sharp({
+    create: { width: 2400, height: 1600, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 } },
+  })
+    .composite([
+      {
+        input: Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="2400" ' +
+            'height="1600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" ' +
+            'stop-color="#2b6cb0"/><stop offset="1" stop-color="#f6ad55"/></linearGradient></defs><rect ' +
+            'width="2400" height="1600" fill="url(#g)" opacity="0.9"/></svg>',
+        ),
+      },
+    ])
     .blur(1.5)
     .raw()
     .toBuffer();
   let best;
   for (let low = 30, high = 95, step = 0; step < 7 && low <= high; step++) {
     const quality = Math.round((low + high) / 2);
-    const jpeg = await sharp(raw, { raw: { width: 2400, height: 1600, channels: 3 } }).jpeg({ quality }).toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: 2400, height: 1600, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
     if (!best || Math.abs(jpeg.length - 1e6) < Math.abs(best.length - 1e6)) best = jpeg;
     if (jpeg.length > 1e6) high = quality - 1;
     else low = quality + 1;
@@ -75,17 +90,20 @@ async function run(pool, headers, body, count, concurrency) {
   const latencies = [];
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next += 1;
-      if (Date.now() > DEADLINE) throw new Error("benchmark exceeded its time bound");
-      const t0 = performance.now();
-      const response = await pool.request({ method: "POST", path: "/resize?width=300&height=200", headers, body });
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (response.statusCode !== 200 || bytes.length === 0) throw new Error(`HTTP ${response.statusCode}: ${bytes.toString().slice(0, 200)}`);
-      latencies.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next += 1;
+        if (Date.now() > DEADLINE) throw new Error("benchmark exceeded its time bound");
+        const t0 = performance.now();
+        const response = await pool.request({ method: "POST", path: "/resize?width=300&height=200", headers, body });
+        const bytes = Buffer.from(await response.body.arrayBuffer());
+        if (response.statusCode !== 200 || bytes.length === 0)
+          throw new Error(`HTTP ${response.statusCode}: ${bytes.toString().slice(0, 200)}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
   return { latencies, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -94,7 +112,12 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((
 function summarize(samples) {
   const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
   const seconds = samples.reduce((sum, s) => sum + s.seconds, 0);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: latencies.length / seconds, n: latencies.length };
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    throughput: latencies.length / seconds,
+    n: latencies.length,
+  };
 }
 
 const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
@@ -143,20 +166,25 @@ try {
     const pools = Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, poolOf(t.origin, concurrency)]));
     const samples = { direct: [], serve: [], pipe: [] };
     // Warm both paths (connections, libvips caches) before measuring.
-    for (const name of Object.keys(targets)) await run(pools[name], targets[name].headers, photo, Math.max(4, concurrency), concurrency);
+    for (const name of Object.keys(targets))
+      await run(pools[name], targets[name].headers, photo, Math.max(4, concurrency), concurrency);
     const perRound = concurrency === 1 ? 1 : 2 * concurrency;
     const rounds = Math.ceil(REQUESTS / perRound);
     for (let round = 0; round < rounds; round++) {
       // Alternate which goes first, so neither always runs on a warmer machine.
       const order = round % 2 === 0 ? ["direct", "serve", "pipe"] : ["pipe", "serve", "direct"];
-      for (const name of order) samples[name].push(await run(pools[name], targets[name].headers, photo, perRound, concurrency));
+      for (const name of order)
+        samples[name].push(await run(pools[name], targets[name].headers, photo, perRound, concurrency));
     }
     await Promise.all(Object.values(pools).map((pool) => pool.close()));
     const direct = summarize(samples.direct);
     const serve = summarize(samples.serve);
     const pipe = summarize(samples.pipe);
     rows.push({
-      concurrency, direct, serve, pipe,
+      concurrency,
+      direct,
+      serve,
+      pipe,
       p50Overhead: serve.p50 / direct.p50 - 1,
       throughputRatio: serve.throughput / direct.throughput,
       pipeP50Overhead: pipe.p50 / direct.p50 - 1,
@@ -168,17 +196,28 @@ try {
     console.log(JSON.stringify({ imageBytes: photo.length, rows }));
   } else {
     const ms = (v) => `${v.toFixed(1)} ms`;
-    console.log(`input: ${(photo.length / 1e6).toFixed(2)} MB JPEG 2400x1600 -> resize 300x200; ` + `${REQUESTS} requests per cell, direct and serve alternating`);
-    console.log("conc | target | p50      | p99      | req/s  | p50 overhead vs direct (target <= 5%) " + "| throughput vs direct (target >= 0.95x)");
+    console.log(
+      `input: ${(photo.length / 1e6).toFixed(2)} MB JPEG 2400x1600 -> resize 300x200; ` +
+        `${REQUESTS} requests per cell, direct and serve alternating`,
+    );
+    console.log(
+      "conc | target | p50      | p99      | req/s  | p50 overhead vs direct (target <= 5%) " +
+        "| throughput vs direct (target >= 0.95x)",
+    );
     for (const row of rows) {
       for (const name of ["direct", "serve", "pipe"]) {
         const s = row[name];
-        const extra = name === "serve"
-          ? ` | ${(row.p50Overhead * 100).toFixed(1)}% ${row.p50Overhead <= 0.05 ? "ok" : "MISSED"} ` + `| ${row.throughputRatio.toFixed(3)}x ${row.throughputRatio >= 0.95 ? "ok" : "MISSED"}`
-          : name === "pipe"
-            ? ` | (floor) ${(row.pipeP50Overhead * 100).toFixed(1)}% | ${row.pipeThroughputRatio.toFixed(3)}x`
-            : " | |";
-        console.log(`${String(row.concurrency).padStart(4)} | ${name.padEnd(6)} | ${ms(s.p50).padStart(8)} ` + `| ${ms(s.p99).padStart(8)} | ${s.throughput.toFixed(1).padStart(6)}${extra}`);
+        const extra =
+          name === "serve"
+            ? ` | ${(row.p50Overhead * 100).toFixed(1)}% ${row.p50Overhead <= 0.05 ? "ok" : "MISSED"} ` +
+              `| ${row.throughputRatio.toFixed(3)}x ${row.throughputRatio >= 0.95 ? "ok" : "MISSED"}`
+            : name === "pipe"
+              ? ` | (floor) ${(row.pipeP50Overhead * 100).toFixed(1)}% | ${row.pipeThroughputRatio.toFixed(3)}x`
+              : " | |";
+        console.log(
+          `${String(row.concurrency).padStart(4)} | ${name.padEnd(6)} | ${ms(s.p50).padStart(8)} ` +
+            `| ${ms(s.p99).padStart(8)} | ${s.throughput.toFixed(1).padStart(6)}${extra}`,
+        );
       }
     }
   }

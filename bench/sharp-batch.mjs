@@ -23,11 +23,17 @@ const files = (await readdir(inDir)).sort().map((f) => join(inDir, f));
 await mkdir(outDir, { recursive: true });
 const started = performance.now();
 let next = 0;
-await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, async () => {
-  for (let i = next++; i < files.length; i = next++) {
-    const file = files[i];
-    // batch.mjs makes every input 2000x1500: fit inside 300x200 is 267x200, centred as bimg embeds.
-    await sharp(file).resize(267, 200, { fit: "fill" }).extend({ left: 16, right: 17, extendWith: "copy" }).jpeg({ quality: 75 }).toFile(join(outDir, file.split("/").at(-1)));
-  }
-}));
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, files.length) }, async () => {
+    for (let i = next++; i < files.length; i = next++) {
+      const file = files[i];
+      // batch.mjs makes every input 2000x1500: fit inside 300x200 is 267x200, centred as bimg embeds.
+      await sharp(file)
+        .resize(267, 200, { fit: "fill" })
+        .extend({ left: 16, right: 17, extendWith: "copy" })
+        .jpeg({ quality: 75 })
+        .toFile(join(outDir, file.split("/").at(-1)));
+    }
+  }),
+);
 console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000 }));

@@ -1,6 +1,7 @@
 // Made examples/sample.jpg once (committed): node examples/make-sample.mjs
 import sharp from "sharp";
-const w = 1200, h = 800;
+const w = 1200,
+  h = 800;
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">
 <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#2b6cb0"/>
 <stop offset="1" stop-color="#fbd38d"/></linearGradient></defs>
@@ -12,4 +13,8 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">
 <rect x="0" y="720" width="${w}" height="80" fill="#1a365d" opacity="0.6"/>
 </svg>`;
 await sharp(Buffer.from(svg)).jpeg({ quality: 82 }).toFile("examples/sample.jpg");
-console.log(await sharp("examples/sample.jpg").metadata().then(m => [m.width, m.height, m.size]));
+console.log(
+  await sharp("examples/sample.jpg")
+    .metadata()
+    .then((m) => [m.width, m.height, m.size]),
+);

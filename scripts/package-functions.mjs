@@ -41,9 +41,16 @@ function parseArgs(argv) {
 /** Absolute directories of the installed production packages (root excluded). */
 function productionPackages() {
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, ["ls", "--omit=dev", "--parseable", "--all"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(npm, ["ls", "--omit=dev", "--parseable", "--all"], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   // npm ls exits non-zero for extraneous packages but still prints the tree; an empty output is the failure.
-  const dirs = (result.stdout ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
+  const dirs = (result.stdout ?? "")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   if (dirs.length === 0) fail(`npm ls --omit=dev printed nothing (${result.error?.message ?? result.stderr})`);
   return dirs.filter((dir) => resolve(dir) !== root);
 }
@@ -95,7 +102,8 @@ function main() {
   if (!existsSync(mainFile)) fail(`${relative(root, mainFile)} is missing; run \`npm run build\` first`);
 
   const zip = new AdmZip();
-  const add = (file, zipPath) => zip.addFile(zipPath.split(sep).join("/"), readFileSync(file), "", statSync(file).mode & 0o777);
+  const add = (file, zipPath) =>
+    zip.addFile(zipPath.split(sep).join("/"), readFileSync(file), "", statSync(file).mode & 0o777);
 
   add(join(root, "host.json"), "host.json");
   zip.addFile("package.json", Buffer.from(deployedPackageJson()));
@@ -114,7 +122,8 @@ function main() {
   writeAtomically(out, zip.toBuffer());
   const size = statSync(out).size;
   process.stderr.write(
-    `package:functions: wrote ${relative(process.cwd(), out) || out} (${(size / 1e6).toFixed(1)} MB, ` + `${packages.length} production packages, ${files} dependency files)\n`,
+    `package:functions: wrote ${relative(process.cwd(), out) || out} (${(size / 1e6).toFixed(1)} MB, ` +
+      `${packages.length} production packages, ${files} dependency files)\n`,
   );
 }
 

@@ -24,7 +24,11 @@ export interface AtomicWriteOptions {
  * Fills a new temporary file through `fill` and renames it over `target`; on any failure the
  * temporary file is removed and the error is passed on as it came. Resolves with what `fill` did.
  */
-export async function replaceAtomically<T>(target: string, fill: (handle: FileHandle) => Promise<T>, options: AtomicWriteOptions): Promise<T> {
+export async function replaceAtomically<T>(
+  target: string,
+  fill: (handle: FileHandle) => Promise<T>,
+  options: AtomicWriteOptions,
+): Promise<T> {
   const { temporary } = options;
   let result: T;
   try {

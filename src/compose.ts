@@ -99,7 +99,8 @@ export async function describeCreate(config: Config): Promise<CreatePlan[]> {
   const provider = await openProvider(config);
   return Array.from({ length: config.backends }, (_, i) => {
     const plan = provider.describeCreate?.({ ...backendSpecOf(config), name: memberName(config.name, i + 1) });
-    if (!plan) throw new AciimgError("E_INTERNAL", `the ${provider.kind} provider cannot describe what it would create`);
+    if (!plan)
+      throw new AciimgError("E_INTERNAL", `the ${provider.kind} provider cannot describe what it would create`);
     return plan;
   });
 }
@@ -117,10 +118,18 @@ export async function openStore(config: Config, options: OpenOptions = {}): Prom
 /** The engine for this config. Call `close()` when done. */
 export async function openEngine(config: Config, options: OpenOptions = {}): Promise<Engine> {
   const clock = options.clock ?? systemClock;
-  const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
+  const [provider, store] = await Promise.all([
+    openProvider(config, { ...options, clock }),
+    openStore(config, { ...options, clock }),
+  ]);
   return createEngine({
-    provider, store, spec: backendSpecOf(config), clock, idleMs: config.idleMs,
-    createTimeoutMs: createTimeoutOf(config), requestTimeout: requestTimeoutOf(config),
+    provider,
+    store,
+    spec: backendSpecOf(config),
+    clock,
+    idleMs: config.idleMs,
+    createTimeoutMs: createTimeoutOf(config),
+    requestTimeout: requestTimeoutOf(config),
   });
 }
 
@@ -149,7 +158,8 @@ export function checkPoolConfig(config: Config): void {
   if (config.provider === "local" && config.backends > 1) {
     throw usageError(
       "--backends",
-      "1 on the local provider (it runs one backend, " + "on this machine, using every core; a pool of backends is for --provider aci)",
+      "1 on the local provider (it runs one backend, " +
+        "on this machine, using every core; a pool of backends is for --provider aci)",
       config.backends,
     );
   }
@@ -161,25 +171,49 @@ export function checkPoolConfig(config: Config): void {
  * backend on this machine, taken down when the pool closes. A pool of one is the single backend,
  * with its window. Call `close()` when done.
  */
-export async function openPool(config: Config, settings: Omit<PoolOptions, "members">, options: OpenOptions = {}): Promise<Pool> {
+export async function openPool(
+  config: Config,
+  settings: Omit<PoolOptions, "members">,
+  options: OpenOptions = {},
+): Promise<Pool> {
   checkPoolConfig(config);
   const clock = options.clock ?? systemClock;
-  const [provider, store] = await Promise.all([openProvider(config, { ...options, clock }), openStore(config, { ...options, clock })]);
+  const [provider, store] = await Promise.all([
+    openProvider(config, { ...options, clock }),
+    openStore(config, { ...options, clock }),
+  ]);
   // A pool member never provisions in a call: the pool sends a vanished member's requests
   // elsewhere. The one backend of a pool of one is the single backend, which does provision again.
   const single = isPoolOfOne(config);
   const member = (memberProvider: Provider, spec: ReturnType<typeof backendSpecOf>, createTimeoutMs: number): Engine =>
     createEngine({
-      provider: memberProvider, store, spec, clock, idleMs: config.idleMs, createTimeoutMs, poolMember: !single,
-      connections: settings.maxWindow ?? 64, requestTimeout: requestTimeoutOf(config),
+      provider: memberProvider,
+      store,
+      spec,
+      clock,
+      idleMs: config.idleMs,
+      createTimeoutMs,
+      poolMember: !single,
+      connections: settings.maxWindow ?? 64,
+      requestTimeout: requestTimeoutOf(config),
     });
   const members: PoolOptions["members"] = [];
   for (let index = 1; index <= config.backends; index++) {
-    members.push({ label: memberLabel(provider.kind, index), engine: member(provider, { ...backendSpecOf(config), name: memberName(config.name, index) }, createTimeoutOf(config)) });
+    members.push({
+      label: memberLabel(provider.kind, index),
+      engine: member(
+        provider,
+        { ...backendSpecOf(config), name: memberName(config.name, index) },
+        createTimeoutOf(config),
+      ),
+    });
   }
   if (config.withLocal && config.provider === "aci") {
     const local = localProviderOf(config, clock, options.warn);
-    const spec = { ...backendSpecOf({ ...config, provider: "local", cpu: availableParallelism() }), name: localMemberName(config.name) };
+    const spec = {
+      ...backendSpecOf({ ...config, provider: "local", cpu: availableParallelism() }),
+      name: localMemberName(config.name),
+    };
     const engine = member(local, spec, localCreateTimeoutMs);
     // The local member is the batch's own: it starts in a second, so none is left running after.
     members.push({ label: "local", engine, release: async () => void (await engine.down()) });

@@ -19,20 +19,48 @@ import { octal } from "./private-dir.js";
  */
 const flagOrEnvOnly = new Map<string, string>([
   ["armEndpoint", "it decides where your Azure token is sent: set AZURE_ARM_ENDPOINT instead"],
-  ["registryServer", "it decides where the registry password is sent: use --registry-server or ACIIMG_REGISTRY_SERVER instead"],
+  [
+    "registryServer",
+    "it decides where the registry password is sent: use --registry-server or ACIIMG_REGISTRY_SERVER instead",
+  ],
   ["image", "it decides which code receives your images and the backend's key: use --image or ACIIMG_IMAGE instead"],
   ["state", "it decides which backends (and keys) aciimg trusts: use --state or ACIIMG_STATE instead"],
 ]);
 
 /** The config file's accepted keys (camelCase), all optional. */
 export type FileConfig = Partial<
-  Record<Exclude<keyof ConfigOverrides, "config" | "key" | "state" | "registryServer" | "image"> | "pollInterval" | "blobContainer", string | number>
+  Record<
+    | Exclude<keyof ConfigOverrides, "config" | "key" | "state" | "registryServer" | "image">
+    | "pollInterval"
+    | "blobContainer",
+    string | number
+  >
 >;
 
 const fileKeys = new Set<string>([
-  "provider", "name", "idle", "cpu", "memory", "location", "subscription", "resourceGroup",
-  "registryUsername", "timeout", "maxSize", "maxResolution", "maxRenderTime", "host", "port", "pollInterval",
-  "blobContainer", "tlsCert", "tlsKey", "backends", "withLocal", "requestTimeout", "failOn",
+  "provider",
+  "name",
+  "idle",
+  "cpu",
+  "memory",
+  "location",
+  "subscription",
+  "resourceGroup",
+  "registryUsername",
+  "timeout",
+  "maxSize",
+  "maxResolution",
+  "maxRenderTime",
+  "host",
+  "port",
+  "pollInterval",
+  "blobContainer",
+  "tlsCert",
+  "tlsKey",
+  "backends",
+  "withLocal",
+  "requestTimeout",
+  "failOn",
 ]);
 
 /** Keys that are switches: `true`/`false` in the file, kept as the text a flag or variable would give. */
@@ -61,9 +89,13 @@ export function readConfigFile(path: string, source: ConfigFileSource = {}): Fil
   if ("untrusted" in opened) {
     const fix = `To use it, make it a file of yours only you can write (chown $(id -u) ${path} && chmod go-w ${path})`;
     if (source.namedBy !== undefined) {
-      throw new AciimgError("E_USAGE", `config file ${path} (named by ${source.namedBy}) is not trusted: ${opened.untrusted}. ${fix}.`, {
-        detail: { configFile: path },
-      });
+      throw new AciimgError(
+        "E_USAGE",
+        `config file ${path} (named by ${source.namedBy}) is not trusted: ${opened.untrusted}. ${fix}.`,
+        {
+          detail: { configFile: path },
+        },
+      );
     }
     source.onWarning?.(`ignored ${path}: ${opened.untrusted}. ${fix}.`);
     return {};
@@ -101,7 +133,8 @@ function openTrusted(path: string): Opened {
     const info = fstatSync(fd);
     if (!info.isFile()) return { untrusted: "it is not a regular file" };
     const problem = ownerProblem(info, "belongs to") ?? modeProblem(info);
-    if (problem) return { untrusted: `${problem}: whoever can write it could send your Azure token and images elsewhere` };
+    if (problem)
+      return { untrusted: `${problem}: whoever can write it could send your Azure token and images elsewhere` };
     return { text: readFileSync(fd, "utf8") };
   } catch (error) {
     throw unreadable(path, error);
@@ -143,7 +176,9 @@ function parseConfig(path: string, text: string): FileConfig {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new AciimgError("E_USAGE", `config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new AciimgError("E_USAGE", `config file ${path} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new AciimgError("E_USAGE", `config file ${path} must hold a JSON object`);
@@ -152,10 +187,16 @@ function parseConfig(path: string, text: string): FileConfig {
   for (const [key, value] of Object.entries(parsed)) {
     const onlyElsewhere = flagOrEnvOnly.get(key);
     if (onlyElsewhere !== undefined) {
-      throw new AciimgError("E_USAGE", `config file ${path}: "${key}" cannot be set in a config file, since ${onlyElsewhere}`);
+      throw new AciimgError(
+        "E_USAGE",
+        `config file ${path}: "${key}" cannot be set in a config file, since ${onlyElsewhere}`,
+      );
     }
     if (!fileKeys.has(key)) {
-      throw new AciimgError("E_USAGE", `config file ${path}: unknown key "${key}" (known: ${[...fileKeys].join(", ")})`);
+      throw new AciimgError(
+        "E_USAGE",
+        `config file ${path}: unknown key "${key}" (known: ${[...fileKeys].join(", ")})`,
+      );
     }
     if (switchKeys.has(key) && typeof value === "boolean") {
       (out as Record<string, string | number>)[key] = String(value);

@@ -8,7 +8,8 @@ import { parseDuration } from "./units.js";
 
 export function positiveNumber(value: string | number, what: string, expected: string): number {
   const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (typeof value === "string" && value.trim() === "")) throw usageError(what, expected, value);
+  if (!Number.isFinite(n) || n <= 0 || (typeof value === "string" && value.trim() === ""))
+    throw usageError(what, expected, value);
   return n;
 }
 
@@ -46,7 +47,8 @@ export function failOnLevel(value: Setting): FailOn {
 
 export function armRetries(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 10) throw usageError("ACIIMG_ARM_MAX_RETRIES", "an integer from 0 to 10", value);
+  if (!Number.isInteger(n) || n < 0 || n > 10)
+    throw usageError("ACIIMG_ARM_MAX_RETRIES", "an integer from 0 to 10", value);
   return n;
 }
 

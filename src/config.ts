@@ -10,7 +10,15 @@ import { usageError } from "./errors.js";
 import { readConfigFile, type FileConfig } from "./config-file.js";
 import type { AzureConfig, BlobStateConfig, Config, ConfigOverrides, ServeConfig } from "./config-types.js";
 import {
-  armEndpointOf, armRetries, backendCount, failOnLevel, port, positiveNumber, renderTime, requestTimeout, switchValue,
+  armEndpointOf,
+  armRetries,
+  backendCount,
+  failOnLevel,
+  port,
+  positiveNumber,
+  renderTime,
+  requestTimeout,
+  switchValue,
   type Setting,
 } from "./config-values.js";
 import type { ProviderKind } from "./engine/types.js";
@@ -46,7 +54,8 @@ export const requestTimeoutAdvice =
 export const backendNamePattern = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 /** `backendNamePattern` in words, for messages. */
 export const backendNameRule =
-  "1-32 lowercase letters, digits or '-', " + "not starting or ending with '-', no '--' (Azure's rule for container group names, " +
+  "1-32 lowercase letters, digits or '-', " +
+  "not starting or ending with '-', no '--' (Azure's rule for container group names, " +
   "which get an aciimg- prefix)";
 
 /**
@@ -68,7 +77,10 @@ export function stateKeyParts(key: string): { name: string; member?: number | "l
 
 /** The default state file: $XDG_STATE_HOME/aciimg/state.json, else ~/.local/state/aciimg/state.json. */
 export function defaultStatePath(env: Readonly<Record<string, string | undefined>>): string {
-  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
+  const base =
+    env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)
+      ? env.XDG_STATE_HOME
+      : join(env.HOME || homedir(), ".local", "state");
   return join(base, "aciimg", "state.json");
 }
 
@@ -82,7 +94,12 @@ const str = (v: string | number | undefined): string | undefined => (v === undef
  */
 function settingSources(env: Readonly<Record<string, string | undefined>>, file: FileConfig, configFile: string) {
   // No file key: a setting the file may not give (config-file.ts `flagOrEnvOnly`).
-  const setting = (flag: string | number | undefined, flagName: string, envNames: string[], fileKey?: keyof FileConfig): Setting | undefined => {
+  const setting = (
+    flag: string | number | undefined,
+    flagName: string,
+    envNames: string[],
+    fileKey?: keyof FileConfig,
+  ): Setting | undefined => {
     if (flag !== undefined && flag !== "") return { value: flag, from: flagName };
     for (const name of envNames) {
       const value = env[name];
@@ -91,8 +108,11 @@ function settingSources(env: Readonly<Record<string, string | undefined>>, file:
     const value = fileKey === undefined ? undefined : file[fileKey];
     return value === undefined ? undefined : { value, from: `"${fileKey}" in ${configFile}` };
   };
-  const pick = (flag: string | number | undefined, envNames: string[], fileKey?: keyof FileConfig): string | number | undefined =>
-    setting(flag, "", envNames, fileKey)?.value;
+  const pick = (
+    flag: string | number | undefined,
+    envNames: string[],
+    fileKey?: keyof FileConfig,
+  ): string | number | undefined => setting(flag, "", envNames, fileKey)?.value;
   return { setting, pick };
 }
 
@@ -116,8 +136,12 @@ export function loadConfig(
 ): Config {
   const { configFile, file, hasFile } = configFileOf(overrides, env, cwd, options);
   const sources = settingSources(env, file, configFile);
-  const subscriptionId = str(sources.pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"));
-  const resourceGroup = str(sources.pick(overrides.resourceGroup, ["AZURE_RESOURCE_GROUP", "RESOURCE_GROUP"], "resourceGroup"));
+  const subscriptionId = str(
+    sources.pick(overrides.subscription, ["AZURE_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"], "subscription"),
+  );
+  const resourceGroup = str(
+    sources.pick(overrides.resourceGroup, ["AZURE_RESOURCE_GROUP", "RESOURCE_GROUP"], "resourceGroup"),
+  );
   const provider = providerOf(overrides, sources, Boolean(subscriptionId && resourceGroup));
   return {
     provider,
@@ -139,7 +163,8 @@ export function loadConfig(
 function configFileOf(overrides: ConfigOverrides, env: Env, cwd: string, options: LoadConfigOptions) {
   const explicitFile = overrides.config ?? env.ACIIMG_CONFIG;
   const configFile = resolve(cwd, explicitFile ?? "aciimg.config.json");
-  const namedBy = overrides.config !== undefined ? "--config" : env.ACIIMG_CONFIG !== undefined ? "ACIIMG_CONFIG" : undefined;
+  const namedBy =
+    overrides.config !== undefined ? "--config" : env.ACIIMG_CONFIG !== undefined ? "ACIIMG_CONFIG" : undefined;
   const file = readConfigFile(configFile, { namedBy, onWarning: options.onWarning });
   return { configFile, file, hasFile: Object.keys(file).length > 0 || explicitFile !== undefined };
 }
@@ -183,7 +208,10 @@ function blobStateOf(env: Env, { pick }: Sources): BlobStateConfig {
   return {
     // An explicit ACIIMG_STATE_BLOB_URL (the state's own container, reached by the managed
     // identity) wins over the host's AzureWebJobsStorage, which a Functions app always has.
-    connectionString: env.ACIIMG_STATE_BLOB_CONNECTION_STRING || (env.ACIIMG_STATE_BLOB_URL ? undefined : env.AzureWebJobsStorage) || undefined,
+    connectionString:
+      env.ACIIMG_STATE_BLOB_CONNECTION_STRING ||
+      (env.ACIIMG_STATE_BLOB_URL ? undefined : env.AzureWebJobsStorage) ||
+      undefined,
     containerUrl: env.ACIIMG_STATE_BLOB_URL || undefined,
     container: str(pick(undefined, ["ACIIMG_STATE_BLOB_CONTAINER"], "blobContainer")) ?? "aciimg",
     blobName: "state.json",
@@ -191,33 +219,68 @@ function blobStateOf(env: Env, { pick }: Sources): BlobStateConfig {
 }
 
 /** Idle time, timeouts, the backend's size and its limits, and what the batch accepts. */
-type Limits = Pick<Config, "idleMs" | "requestTimeoutMs" | "image" | "cpu" | "memoryInGB" | "maxUploadBytes"
-  | "maxResolutionMP" | "maxRenderTimeMs" | "allowSvgFilters" | "failOn">;
+type Limits = Pick<
+  Config,
+  | "idleMs"
+  | "requestTimeoutMs"
+  | "image"
+  | "cpu"
+  | "memoryInGB"
+  | "maxUploadBytes"
+  | "maxResolutionMP"
+  | "maxRenderTimeMs"
+  | "allowSvgFilters"
+  | "failOn"
+>;
 
 function limitsOf(overrides: ConfigOverrides, env: Env, { setting, pick }: Sources, provider: ProviderKind): Limits {
   const idle = setting(overrides.idle, "--idle", ["ACIIMG_IDLE"], "idle");
-  const requestTimeoutSetting =
-    setting(overrides.requestTimeout, "--request-timeout", ["ACIIMG_REQUEST_TIMEOUT"], "requestTimeout");
+  const requestTimeoutSetting = setting(
+    overrides.requestTimeout,
+    "--request-timeout",
+    ["ACIIMG_REQUEST_TIMEOUT"],
+    "requestTimeout",
+  );
   const cpu = setting(overrides.cpu, "--cpu", ["ACIIMG_CPU"], "cpu");
   const memory = setting(overrides.memory, "--memory", ["ACIIMG_MEMORY"], "memory");
   const maxSize = setting(overrides.maxSize, "--max-size", ["ACIIMG_MAX_SIZE"], "maxSize");
-  const maxResolution = setting(overrides.maxResolution, "--max-resolution", ["ACIIMG_MAX_RESOLUTION"], "maxResolution");
-  const maxRenderTime = setting(overrides.maxRenderTime, "--max-render-time", ["ACIIMG_MAX_RENDER_TIME"],
-    "maxRenderTime");
+  const maxResolution = setting(
+    overrides.maxResolution,
+    "--max-resolution",
+    ["ACIIMG_MAX_RESOLUTION"],
+    "maxResolution",
+  );
+  const maxRenderTime = setting(
+    overrides.maxRenderTime,
+    "--max-render-time",
+    ["ACIIMG_MAX_RENDER_TIME"],
+    "maxRenderTime",
+  );
   const failOn = setting(overrides.failOn, "--fail-on", ["ACIIMG_FAIL_ON"], "failOn");
   return {
     idleMs: idle === undefined ? 5 * 60_000 : parseDuration(idle.value, idle.from),
-    requestTimeoutMs: requestTimeoutSetting === undefined
-      ? 2 * 60_000
-      : requestTimeout(requestTimeoutSetting.value, requestTimeoutSetting.from),
+    requestTimeoutMs:
+      requestTimeoutSetting === undefined
+        ? 2 * 60_000
+        : requestTimeout(requestTimeoutSetting.value, requestTimeoutSetting.from),
     image: str(pick(overrides.image, ["ACIIMG_IMAGE"])) ?? DEFAULT_IMAGE,
-    cpu: cpu === undefined ? (provider === "local" ? availableParallelism() : 1) : positiveNumber(cpu.value, cpu.from, "a positive number of vCPUs such as 1 or 2"),
-    memoryInGB: memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
+    cpu:
+      cpu === undefined
+        ? provider === "local"
+          ? availableParallelism()
+          : 1
+        : positiveNumber(cpu.value, cpu.from, "a positive number of vCPUs such as 1 or 2"),
+    memoryInGB:
+      memory === undefined ? 1.5 : positiveNumber(memory.value, memory.from, "a positive number of GB such as 1.5"),
     maxUploadBytes: maxSize === undefined ? 20 * 1000 * 1000 : parseBytes(maxSize.value, maxSize.from),
-    maxResolutionMP: maxResolution === undefined ? 18 : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
+    maxResolutionMP:
+      maxResolution === undefined
+        ? 18
+        : positiveNumber(maxResolution.value, maxResolution.from, "a positive number of megapixels such as 18"),
     maxRenderTimeMs: maxRenderTime === undefined ? 60_000 : renderTime(maxRenderTime),
     // Not from a config file: one planted in a working directory must not lower a protection.
-    allowSvgFilters: overrides.allowSvgFilters === true ||
+    allowSvgFilters:
+      overrides.allowSvgFilters === true ||
       (env.ACIIMG_ALLOW_SVG_FILTERS ? switchValue(env.ACIIMG_ALLOW_SVG_FILTERS, "ACIIMG_ALLOW_SVG_FILTERS") : false),
     failOn: failOn === undefined ? "warning" : failOnLevel(failOn),
   };
@@ -243,7 +306,9 @@ function azureConfigOf(
     createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
     pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval.value, pollInterval.from),
     armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
-    armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY") : undefined,
+    armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY
+      ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY")
+      : undefined,
   };
 }
 

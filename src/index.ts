@@ -63,10 +63,14 @@ export interface ProcessedImage {
  * `E_USAGE` before any backend is woken; `E_IMAGE` when the backend refuses the image.
  */
 export async function processImage(engine: Engine, request: ProcessImageRequest): Promise<ProcessedImage> {
-  const query = new URLSearchParams(Object.entries(request.params ?? {}).map(([key, value]): [string, string] => [key, String(value)]));
-  if (!isOperationName(request.operation)) throw new AciimgError("E_USAGE", `processImage: unknown imaginary operation ${JSON.stringify(request.operation)}`);
+  const query = new URLSearchParams(
+    Object.entries(request.params ?? {}).map(([key, value]): [string, string] => [key, String(value)]),
+  );
+  if (!isOperationName(request.operation))
+    throw new AciimgError("E_USAGE", `processImage: unknown imaginary operation ${JSON.stringify(request.operation)}`);
   const checked = validateRequest(request.operation, query);
-  if (!checked.ok) throw new AciimgError("E_USAGE", `processImage: the backend would refuse this request: ${checked.message}`);
+  if (!checked.ok)
+    throw new AciimgError("E_USAGE", `processImage: the backend would refuse this request: ${checked.message}`);
   const response = await engine.call({ op: request.operation, query, body: request.image, signal: request.signal });
   return { bytes: await collect(response.body), headers: response.headers };
 }

@@ -35,17 +35,29 @@ export async function checkPrivateDirectory(dir: string, what: string): Promise<
     if (info === undefined) return "missing";
   }
   if (!info.isDirectory()) {
-    throw refused(dir, `${what} ${dir} is not a directory. Move it aside or use another state file (--state or ACIIMG_STATE).`);
+    throw refused(
+      dir,
+      `${what} ${dir} is not a directory. Move it aside or use another state file (--state or ACIIMG_STATE).`,
+    );
   }
   if (uid === undefined) return "private";
   if (info.uid !== uid) {
-    throw refused(dir, `${what} ${dir} belongs to uid ${info.uid}, ` + `not to you (uid ${uid}): its owner could plant files that aciimg acts on. ` +
-      `Make it yours (as root: chown ${uid}:${gid} ${quoted} && chmod 700 ${quoted}) ` + `or use another state file (--state or ACIIMG_STATE).`);
+    throw refused(
+      dir,
+      `${what} ${dir} belongs to uid ${info.uid}, ` +
+        `not to you (uid ${uid}): its owner could plant files that aciimg acts on. ` +
+        `Make it yours (as root: chown ${uid}:${gid} ${quoted} && chmod 700 ${quoted}) ` +
+        `or use another state file (--state or ACIIMG_STATE).`,
+    );
   }
   if ((info.mode & 0o022) !== 0) {
     const who = (info.mode & 0o002) !== 0 ? "every user" : "its group";
-    throw refused(dir, `${what} ${dir} is writable by ${who} (mode ${octal(info.mode)}): ` + `anyone who can write there could plant files that aciimg acts on. ` +
-      `Make it private: chmod 700 ${quoted}`);
+    throw refused(
+      dir,
+      `${what} ${dir} is writable by ${who} (mode ${octal(info.mode)}): ` +
+        `anyone who can write there could plant files that aciimg acts on. ` +
+        `Make it private: chmod 700 ${quoted}`,
+    );
   }
   return "private";
 }
@@ -69,10 +81,15 @@ async function checkParents(dir: string, what: string, uid: number): Promise<voi
     if (info.isSymbolicLink()) {
       if (info.uid !== uid && info.uid !== 0) {
         const how = current === resolve(dir) ? "is" : `is reached through ${current}, which is`;
-        throw refused(dir, `${what} ${dir} ${how} a symbolic link owned by uid ${info.uid}, not by you (uid ${uid}) or root: ` +
-          `its owner can point it anywhere. ` + `Remove it (rm ${shellQuote(current)}) or use another state file (--state or ACIIMG_STATE).`);
+        throw refused(
+          dir,
+          `${what} ${dir} ${how} a symbolic link owned by uid ${info.uid}, not by you (uid ${uid}) or root: ` +
+            `its owner can point it anywhere. ` +
+            `Remove it (rm ${shellQuote(current)}) or use another state file (--state or ACIIMG_STATE).`,
+        );
       }
-      if (++links > maxLinks) throw refused(dir, `${what} ${dir} is reached through more than ${maxLinks} symbolic links.`);
+      if (++links > maxLinks)
+        throw refused(dir, `${what} ${dir} is reached through more than ${maxLinks} symbolic links.`);
       const target = await readlink(current);
       pending.push(...parts(target));
       current = isAbsolute(target) ? sep : dirname(current);
@@ -90,23 +107,35 @@ async function checkParents(dir: string, what: string, uid: number): Promise<voi
 
 /** `path` as its names, last first (a stack: the next one to walk is popped). */
 function parts(path: string): string[] {
-  return path.split(sep).filter((name) => name !== "").reverse();
+  return path
+    .split(sep)
+    .filter((name) => name !== "")
+    .reverse();
 }
 
 /** Fails unless no one but us and root can rename entries of `parent` (`dir` itself gets the stricter check after). */
 function checkParent(dir: string, what: string, parent: string, info: Stats, uid: number): void {
   const advice = `Use a state file in a directory only you can change (--state or ACIIMG_STATE)`;
   if (info.uid !== uid && info.uid !== 0) {
-    throw refused(dir, `${what} ${dir} is inside ${parent}, ` + `which belongs to uid ${info.uid}: its owner could rename ${what} away and put their own ` +
-      `in its place. ${advice}.`);
+    throw refused(
+      dir,
+      `${what} ${dir} is inside ${parent}, ` +
+        `which belongs to uid ${info.uid}: its owner could rename ${what} away and put their own ` +
+        `in its place. ${advice}.`,
+    );
   }
   const isSticky = (info.mode & 0o1000) !== 0;
   if ((info.mode & 0o022) !== 0 && !isSticky) {
     const who = (info.mode & 0o002) !== 0 ? "every user" : "its group";
     const quoted = shellQuote(parent);
-    throw refused(dir, `${what} ${dir} is inside ${parent}, ` + `which ${who} can write (mode ${octal(info.mode)}, not sticky): anyone who can write there ` +
-      `could rename ${what} away and put their own in its place. ` + `Make it writable only by you (chmod go-w ${quoted}), ` +
-      `or sticky as /tmp is (chmod +t ${quoted}); or: ${advice}.`);
+    throw refused(
+      dir,
+      `${what} ${dir} is inside ${parent}, ` +
+        `which ${who} can write (mode ${octal(info.mode)}, not sticky): anyone who can write there ` +
+        `could rename ${what} away and put their own in its place. ` +
+        `Make it writable only by you (chmod go-w ${quoted}), ` +
+        `or sticky as /tmp is (chmod +t ${quoted}); or: ${advice}.`,
+    );
   }
 }
 
@@ -120,7 +149,10 @@ async function statOf(how: typeof lstat, dir: string, what: string): Promise<Sta
     return await how(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new AciimgError("E_STATE", `cannot inspect ${what} ${dir}: ${(error as Error).message}`, { cause: error, detail: { directory: dir } });
+    throw new AciimgError("E_STATE", `cannot inspect ${what} ${dir}: ${(error as Error).message}`, {
+      cause: error,
+      detail: { directory: dir },
+    });
   }
 }
 

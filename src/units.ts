@@ -34,7 +34,16 @@ export function parseDuration(value: string | number, what: string): number {
   return Math.round(total);
 }
 
-const sizeUnits: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const sizeUnits: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
 
 /** Parses "20MB", "512KiB", "1048576" into bytes. */
 export function parseBytes(value: string | number, what: string): number {

@@ -8,12 +8,21 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 
 /** One access-log line per finished response, in imaginary's format, the key redacted from the URI. */
-export function logAccess(req: IncomingMessage, res: ServerResponse, started: bigint, log: (line: string) => void, redact: (uri: string) => string): void {
+export function logAccess(
+  req: IncomingMessage,
+  res: ServerResponse,
+  started: bigint,
+  log: (line: string) => void,
+  redact: (uri: string) => string,
+): void {
   res.on("finish", () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const when = new Date().toISOString().replace("T", " ").slice(0, 19);
     const bytes = Number(res.getHeader("Content-Length") ?? 0);
-    log(`${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ` + `${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`);
+    log(
+      `${req.socket.remoteAddress ?? "-"} - - [${when}] "${req.method} ` +
+        `${redact(req.url ?? "/")} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} ${seconds.toFixed(4)}`,
+    );
   });
 }
 

@@ -19,10 +19,19 @@ export async function readImageBody(req: IncomingMessage, maxBytes: number, sign
   if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(maxBytes);
   const contentType = req.headers["content-type"] ?? "";
   if (/^multipart\//i.test(contentType)) {
-    return readMultipartImage(req, { contentType, maxBytes, limits: { fieldSize: 1 << 20 }, stop: signal, stopped: clientLeft });
+    return readMultipartImage(req, {
+      contentType,
+      maxBytes,
+      limits: { fieldSize: 1 << 20 },
+      stop: signal,
+      stopped: clientLeft,
+    });
   }
-  const read = await readBoundedBody(req, { maxBytes, stop: signal, ...(Number.isFinite(declared) ? { declaredBytes: declared } : {}) })
-    .catch(() => undefined);
+  const read = await readBoundedBody(req, {
+    maxBytes,
+    stop: signal,
+    ...(Number.isFinite(declared) ? { declaredBytes: declared } : {}),
+  }).catch(() => undefined);
   if (read === undefined) return { ok: false, status: 400, message: messages.emptyImage };
   if (read.ok) return read;
   return read.why === "too-large" ? tooLarge(maxBytes) : clientLeft();

@@ -34,7 +34,13 @@ export function createBufferPool(keep: number): BufferPool {
     },
     give(buffer) {
       const backing = buffer.buffer;
-      if (!(backing instanceof ArrayBuffer) || backing.byteLength > maxPooledBytes || free.length >= keep || free.includes(backing)) return;
+      if (
+        !(backing instanceof ArrayBuffer) ||
+        backing.byteLength > maxPooledBytes ||
+        free.length >= keep ||
+        free.includes(backing)
+      )
+        return;
       free.push(backing);
     },
   };

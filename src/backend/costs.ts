@@ -31,7 +31,12 @@ export function largestSigma(maxTaps: number, minAmplitude: number): number {
  * width overflows it rather than being broken (measured: 500 × "x" at width 300 is 6000 px wide).
  * The em is the font size at `dpi`, or in px when that is larger (a `px` size ignores the dpi).
  */
-export function textRenderSize(text: string, font: string, dpi: number, wrapWidthPx: number): { width: number; height: number } {
+export function textRenderSize(
+  text: string,
+  font: string,
+  dpi: number,
+  wrapWidthPx: number,
+): { width: number; height: number } {
   const emPx = fontSizeOf(font) * Math.max(1, dpi / 72);
   let widest = 0;
   let rows = 0;

@@ -17,7 +17,13 @@ export interface Deadline {
 /** A deadline `limitMs` from now, on a monotonic clock. */
 export function startDeadline(limitMs: number, now: () => number = () => performance.now()): Deadline {
   let end = now() + limitMs;
-  return { limitMs, remainingMs: () => end - now(), exclude: (ms) => { end += ms; } };
+  return {
+    limitMs,
+    remainingMs: () => end - now(),
+    exclude: (ms) => {
+      end += ms;
+    },
+  };
 }
 
 /**

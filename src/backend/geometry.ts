@@ -8,14 +8,21 @@ export type Gravity = "centre" | "north" | "south" | "east" | "west" | "smart";
 
 /** bimg.Options after imaginary's per-operation forcing (image.go). */
 export interface BimgPlan {
-  width: number; height: number;
-  crop: boolean; embed: boolean; force: boolean; enlarge: boolean;
+  width: number;
+  height: number;
+  crop: boolean;
+  embed: boolean;
+  force: boolean;
+  enlarge: boolean;
   gravity: Gravity;
   /** The user's `rotate` param before rounding (normalizeOperation tests it against 0). */
   rotateParam: number;
   /** Zoom factor: replication ×(zoom+1); 0 = none. */
   zoom: number;
-  top: number; left: number; areawidth: number; areaheight: number;
+  top: number;
+  left: number;
+  areawidth: number;
+  areaheight: number;
 }
 
 /** What to do to an image of inW×inH (already auto-rotated and rotated). */
@@ -36,11 +43,16 @@ export interface Geometry {
 function cropOrigin(inW: number, inH: number, outW: number, outH: number, gravity: Gravity): [number, number] {
   const half = (n: number): number => Math.trunc(n / 2);
   switch (gravity) {
-    case "north": return [half(inW - outW + 1), 0];
-    case "east": return [inW - outW, half(inH - outH + 1)];
-    case "south": return [half(inW - outW + 1), inH - outH];
-    case "west": return [0, half(inH - outH + 1)];
-    default: return [half(inW - outW + 1), half(inH - outH + 1)];
+    case "north":
+      return [half(inW - outW + 1), 0];
+    case "east":
+      return [inW - outW, half(inH - outH + 1)];
+    case "south":
+      return [half(inW - outW + 1), inH - outH];
+    case "west":
+      return [0, half(inH - outH + 1)];
+    default:
+      return [half(inW - outW + 1), half(inH - outH + 1)];
   }
 }
 
@@ -48,7 +60,8 @@ function cropOrigin(inW: number, inH: number, outW: number, outH: number, gravit
 export function planGeometry(inW: number, inH: number, input: BimgPlan): Geometry {
   const o = { ...input };
   // normalizeOperation: a bare width/height with nothing else means "force" (thumbnail distorts).
-  if (!o.force && !o.crop && !o.embed && !o.enlarge && o.rotateParam === 0 && (o.width > 0 || o.height > 0)) o.force = true;
+  if (!o.force && !o.crop && !o.embed && !o.enlarge && o.rotateParam === 0 && (o.width > 0 || o.height > 0))
+    o.force = true;
 
   // imageCalculations
   let factor = 1;
@@ -57,25 +70,47 @@ export function planGeometry(inW: number, inH: number, input: BimgPlan): Geometr
   if (o.width > 0 && o.height > 0) factor = o.crop ? Math.min(xf, yf) : Math.max(xf, yf);
   else if (o.width > 0) {
     if (o.crop) o.height = inH;
-    else { factor = xf; o.height = Math.round(inH / factor); }
+    else {
+      factor = xf;
+      o.height = Math.round(inH / factor);
+    }
   } else if (o.height > 0) {
     if (o.crop) o.width = inW;
-    else { factor = yf; o.width = Math.round(inW / factor); }
-  } else { o.width = inW; o.height = inH; }
+    else {
+      factor = yf;
+      o.width = Math.round(inW / factor);
+    }
+  } else {
+    o.width = inW;
+    o.height = inH;
+  }
 
   // Never upscale unless enlarge/force, and only when both sides are smaller.
   if (!o.enlarge && !o.force && inW < o.width && inH < o.height) {
-    factor = 1; o.width = inW; o.height = inH;
+    factor = 1;
+    o.width = inW;
+    o.height = inH;
   }
 
   const zoomed = o.zoom > 0 ? { width: inW * (o.zoom + 1), height: inH * (o.zoom + 1) } : { width: inW, height: inH };
-  const transform = o.force || (o.width > 0 && o.width !== inW) || (o.height > 0 && o.height !== inH) || o.areawidth > 0 || o.areaheight > 0;
+  const transform =
+    o.force ||
+    (o.width > 0 && o.width !== inW) ||
+    (o.height > 0 && o.height !== inH) ||
+    o.areawidth > 0 ||
+    o.areaheight > 0;
   if (!transform) return { zoomed, scaled: zoomed, finish: { kind: "none" } };
 
   const scaled = o.force
     ? { width: o.width, height: o.height }
-    : { width: Math.max(1, Math.round(zoomed.width / factor)), height: Math.max(1, Math.round(zoomed.height / factor)) };
-  if (o.force) { o.crop = false; o.embed = false; }
+    : {
+        width: Math.max(1, Math.round(zoomed.width / factor)),
+        height: Math.max(1, Math.round(zoomed.height / factor)),
+      };
+  if (o.force) {
+    o.crop = false;
+    o.embed = false;
+  }
 
   // extractOrEmbedImage: the first matching case wins, in bimg's order.
   const { width: sw, height: sh } = scaled;
@@ -85,10 +120,30 @@ export function planGeometry(inW: number, inH: number, input: BimgPlan): Geometr
   }
   if (o.crop) {
     const [left, top] = cropOrigin(sw, sh, o.width, o.height, o.gravity);
-    return { zoomed, scaled, finish: { kind: "extract", left: Math.max(left, 0), top: Math.max(top, 0), width: Math.min(sw, o.width), height: Math.min(sh, o.height) } };
+    return {
+      zoomed,
+      scaled,
+      finish: {
+        kind: "extract",
+        left: Math.max(left, 0),
+        top: Math.max(top, 0),
+        width: Math.min(sw, o.width),
+        height: Math.min(sh, o.height),
+      },
+    };
   }
   if (o.embed) {
-    return { zoomed, scaled, finish: { kind: "embed", left: Math.trunc((o.width - sw) / 2), top: Math.trunc((o.height - sh) / 2), width: o.width, height: o.height } };
+    return {
+      zoomed,
+      scaled,
+      finish: {
+        kind: "embed",
+        left: Math.trunc((o.width - sw) / 2),
+        top: Math.trunc((o.height - sh) / 2),
+        width: o.width,
+        height: o.height,
+      },
+    };
   }
   if (o.top !== 0 || o.left !== 0 || o.areawidth !== 0 || o.areaheight !== 0) {
     const width = o.areawidth || o.width;
@@ -101,11 +156,18 @@ export function planGeometry(inW: number, inH: number, input: BimgPlan): Geometr
 /** bimg's getAngle: rounded down to a multiple of 90, at most 270 (docs/reference/imaginary-api.md §1.4). */
 export function roundAngle(angle: number): 0 | 90 | 180 | 270 {
   const a = Math.min(angle - (angle % 90), 270);
-  return (a === 90 || a === 180 || a === 270 ? a : 0);
+  return a === 90 || a === 180 || a === 270 ? a : 0;
 }
 
 /** imaginary's fit box (image.go Fit + calculateDestinationFitDimension), incl. its 5–8 swap. */
-export function fitBox(storedW: number, storedH: number, orientation: number, noRotation: boolean, w: number, h: number): { width: number; height: number } {
+export function fitBox(
+  storedW: number,
+  storedH: number,
+  orientation: number,
+  noRotation: boolean,
+  w: number,
+  h: number,
+): { width: number; height: number } {
   const swap = !noRotation && orientation > 4;
   const [ow, oh] = swap ? [storedH, storedW] : [storedW, storedH];
   let [fw, fh] = swap ? [h, w] : [w, h];
@@ -115,9 +177,15 @@ export function fitBox(storedW: number, storedH: number, orientation: number, no
 }
 
 /** imaginary's aspectratio ("W:H", integer maths), applied when exactly one side is given. */
-export function applyAspectRatio(width: number, height: number, ratio: string | undefined): { width: number; height: number } {
+export function applyAspectRatio(
+  width: number,
+  height: number,
+  ratio: string | undefined,
+): { width: number; height: number } {
   if (!ratio || (width !== 0) === (height !== 0)) return { width, height };
   const [rw, rh] = ratio.split(":").map((n) => Number.parseInt(n, 10));
   if (!rw || !rh) return { width, height };
-  return width !== 0 ? { width, height: Math.trunc((width * rh) / rw) } : { width: Math.trunc((height * rw) / rh), height };
+  return width !== 0
+    ? { width, height: Math.trunc((width * rh) / rw) }
+    : { width: Math.trunc((height * rw) / rh), height };
 }

@@ -8,8 +8,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import sharp, { type Metadata } from "sharp";
 import {
-  negotiateType, parseImageOptions, validateRequest,
-  type ImageOptions, type OperationName, type PipelineStep,
+  negotiateType,
+  parseImageOptions,
+  validateRequest,
+  type ImageOptions,
+  type OperationName,
+  type PipelineStep,
 } from "../protocol/operations.js";
 import { damagedMessage, failOnOf, type FailOn } from "../protocol/fail-on.js";
 import { fileIdentityHeader } from "../protocol/file-identity.js";
@@ -21,7 +25,13 @@ import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
 import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
 import {
-  fail, ImagingError, planOperation, planPipeline, vipsText, type ImagingLimits, type InputInfo,
+  fail,
+  ImagingError,
+  planOperation,
+  planPipeline,
+  vipsText,
+  type ImagingLimits,
+  type InputInfo,
 } from "./plan.js";
 import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
@@ -52,7 +62,9 @@ const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff:
  * data's damage when the request asked to be told (`failOn` other than none).
  */
 async function inspect(
-  bytes: Buffer, type: InputType, failOn: FailOn = "none",
+  bytes: Buffer,
+  type: InputType,
+  failOn: FailOn = "none",
 ): Promise<InputInfo & { meta: Metadata }> {
   try {
     const meta = await sharp(bytes, { failOn: "none", limitInputPixels: false }).metadata();
@@ -75,7 +87,9 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (!rejected.ok) return r.sendError(res, rejected.status, rejected.message);
   }
   const abort = new AbortController();
-  res.on("close", () => { if (!res.writableFinished) abort.abort(new Error("client closed the connection")); });
+  res.on("close", () => {
+    if (!res.writableFinished) abort.abort(new Error("client closed the connection"));
+  });
   let release: () => void;
   let releaseWork = (): void => {};
   try {
@@ -105,7 +119,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     const options = negotiated(parsed.value, req.headers.accept);
     if (parsed.value.type === "auto") errorHeaders = { Vary: "Accept" }; // set on errors too (§1.7)
     const { info, inspected } = await inputInfoOf(r.op, bytes, type, failOn.value);
-    if ((info.width * info.height) / 1e6 > limits.maxResolutionMP) return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
+    if ((info.width * info.height) / 1e6 > limits.maxResolutionMP)
+      return r.sendError(res, 422, "Image resolution is too big", errorHeaders);
     releaseWork = await r.slots.work.acquire(abort.signal);
     // The bound runs from here: waiting for a slot is not work (deadline.ts).
     const deadline = startDeadline(limits.maxRenderTimeMs);
@@ -152,16 +167,33 @@ function negotiated(options: ImageOptions, accept: string | undefined): ImageOpt
 async function inputInfoOf(op: ImageRequest["op"], bytes: Buffer, type: InputType, failOn: FailOn) {
   const header = op === "info" ? undefined : readHeader(bytes, type);
   const inspected = header ? undefined : await inspect(bytes, type, failOn);
-  const info: InputInfo = inspected ?? { type, width: header?.width ?? 0, height: header?.height ?? 0, orientation: header?.orientation ?? 0 };
+  const info: InputInfo = inspected ?? {
+    type,
+    width: header?.width ?? 0,
+    height: header?.height ?? 0,
+    orientation: header?.orientation ?? 0,
+  };
   return { info, inspected };
 }
 
 /** /info's answer, in imaginary's field names. */
 function sendInfo(res: ServerResponse, m: Metadata): void {
-  sendBody(res, Buffer.from(JSON.stringify({
-    width: m.width, height: m.height, type: m.format === "heif" ? "avif" : m.format, space: m.space ?? "srgb",
-    hasAlpha: m.hasAlpha ?? false, hasProfile: m.hasProfile ?? false, channels: m.channels ?? 0, orientation: m.orientation ?? 0,
-  })), { "Content-Type": "application/json" });
+  sendBody(
+    res,
+    Buffer.from(
+      JSON.stringify({
+        width: m.width,
+        height: m.height,
+        type: m.format === "heif" ? "avif" : m.format,
+        space: m.space ?? "srgb",
+        hasAlpha: m.hasAlpha ?? false,
+        hasProfile: m.hasProfile ?? false,
+        channels: m.channels ?? 0,
+        orientation: m.orientation ?? 0,
+      }),
+    ),
+    { "Content-Type": "application/json" },
+  );
 }
 
 function sendResult(res: ServerResponse, result: ImageResult, errorHeaders: Record<string, string>): void {
@@ -181,8 +213,13 @@ function sendResult(res: ServerResponse, result: ImageResult, errorHeaders: Reco
  * at `failOn`: later steps read our own output. A step that flattened an animation is reported.
  */
 async function runPipeline(
-  steps: PipelineStep[], input: Buffer | RawImage, info: InputInfo, limits: ImagingLimits,
-  deadline: Deadline, signal: AbortSignal, failOn: FailOn,
+  steps: PipelineStep[],
+  input: Buffer | RawImage,
+  info: InputInfo,
+  limits: ImagingLimits,
+  deadline: Deadline,
+  signal: AbortSignal,
+  failOn: FailOn,
 ): Promise<ImageResult> {
   planPipeline(steps, info, limits);
   let current: { bytes: Buffer | RawImage; info: InputInfo } = { bytes: input, info };
@@ -197,7 +234,8 @@ async function runPipeline(
     // Re-read the header: the EXIF orientation survives a step run with `norotation`.
     current = { bytes: result.data, info: await inspect(result.data, result.type) };
   }
-  if (result === undefined) throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
+  if (result === undefined)
+    throw new ImagingError(400, "Error while processing the image: Missing or invalid pipeline operations JSON");
   return flattened ? { ...result, animation: flattened } : result;
 }
 
@@ -214,7 +252,12 @@ function framesHeaders(result: ImageResult): Record<string, string> {
  * can kill (svg-render.ts). The plan is checked first, so a refused request never renders.
  */
 async function decoded(
-  r: ImageRequest, bytes: Buffer, info: InputInfo, deadline: Deadline, signal: AbortSignal, plan: () => unknown,
+  r: ImageRequest,
+  bytes: Buffer,
+  info: InputInfo,
+  deadline: Deadline,
+  signal: AbortSignal,
+  plan: () => unknown,
 ): Promise<Buffer | RawImage> {
   if (info.type !== "svg") return bytes;
   plan();
@@ -225,7 +268,10 @@ async function decoded(
  * The image: a GET's `file` under the mount, else the body (imaginary's sources, §1.2; on a POST
  * `file=` is ignored). A GET without `file` is imaginary's 400, and `url=` is never fetched.
  */
-async function readSource(r: ImageRequest, signal: AbortSignal): Promise<BodyResult | (MountedFile & { pooled: true })> {
+async function readSource(
+  r: ImageRequest,
+  signal: AbortSignal,
+): Promise<BodyResult | (MountedFile & { pooled: true })> {
   if (r.req.method !== "GET" || r.mount === undefined) return readImageBody(r.req, r.limits.maxUploadBytes, signal);
   const file = fileParam(r.query);
   if (file === undefined) return { ok: false, status: 400, message: messages.missingSource };

@@ -6,7 +6,11 @@
  * format) answers undefined, and the caller asks libvips instead.
  */
 
-export interface Header { width: number; height: number; orientation: number }
+export interface Header {
+  width: number;
+  height: number;
+  orientation: number;
+}
 
 const sofMarkers = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
@@ -24,8 +28,14 @@ function jpegHeader(b: Buffer): Header | undefined {
   while (i + 4 <= b.length) {
     if (b[i] !== 0xff) return undefined;
     const marker = b[i + 1] ?? 0;
-    if (marker === 0xff) { i += 1; continue; } // fill byte
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) { i += 2; continue; }
+    if (marker === 0xff) {
+      i += 1;
+      continue;
+    } // fill byte
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      i += 2;
+      continue;
+    }
     if (marker === 0xd9 || marker === 0xda) return undefined; // end or scan before a frame header
     const length = b.readUInt16BE(i + 2);
     if (length < 2 || i + 2 + length > b.length) return undefined;
@@ -67,7 +77,7 @@ function exifOrientation(tiff: Buffer): number | undefined {
 function pngHeader(b: Buffer): Header | undefined {
   if (b.length < 33 || b.toString("latin1", 12, 16) !== "IHDR") return undefined;
   // libvips honours an eXIf chunk's orientation: leave such files to it.
-  for (let i = 8; i + 8 <= b.length;) {
+  for (let i = 8; i + 8 <= b.length; ) {
     const type = b.toString("latin1", i + 4, i + 8);
     if (type === "eXIf") return undefined;
     if (type === "IDAT") break;

@@ -10,13 +10,27 @@ import { damagedMessage, type FailOn } from "../protocol/fail-on.js";
 import type { ImageOptions, OutputType } from "../protocol/operations.js";
 import { isSharpTimeout, sharpTimeout, tooSlow, type Deadline } from "./deadline.js";
 import {
-  blurSigma, fail, ImagingError, planOperation, vipsText,
-  type Animation, type ImagingLimits, type InputInfo, type OperationPlan, type StepName,
+  blurSigma,
+  fail,
+  ImagingError,
+  planOperation,
+  vipsText,
+  type Animation,
+  type ImagingLimits,
+  type InputInfo,
+  type OperationPlan,
+  type StepName,
 } from "./plan.js";
 import type { RawImage } from "./svg-render.js";
 
 /** The encoded result; `width` and `height` are one frame's, and `animation` says what became of the input's frames. */
-export interface ImageResult { data: Buffer; type: OutputType; width: number; height: number; animation: Animation }
+export interface ImageResult {
+  data: Buffer;
+  type: OutputType;
+  width: number;
+  height: number;
+  animation: Animation;
+}
 
 /**
  * Runs `op` on `input` (encoded, or an SVG's pixels: svg-render.ts) with imaginary's semantics,
@@ -25,7 +39,12 @@ export interface ImageResult { data: Buffer; type: OutputType; width: number; he
  * default is none.
  */
 export async function runOperation(
-  op: StepName, input: Buffer | RawImage, info: InputInfo, o: ImageOptions, limits: ImagingLimits, deadline: Deadline,
+  op: StepName,
+  input: Buffer | RawImage,
+  info: InputInfo,
+  o: ImageOptions,
+  limits: ImagingLimits,
+  deadline: Deadline,
   failOn: FailOn = "none",
 ): Promise<ImageResult> {
   const plan = planOperation(op, info, o, limits);
@@ -41,13 +60,18 @@ export async function runOperation(
 
 /** The pixel work of a planned operation, in bimg's order. */
 async function render(
-  plan: OperationPlan, op: StepName, input: Buffer | RawImage, o: ImageOptions, deadline: Deadline,
+  plan: OperationPlan,
+  op: StepName,
+  input: Buffer | RawImage,
+  o: ImageOptions,
+  deadline: Deadline,
   failOn: FailOn,
 ): Promise<ImageResult> {
   const { animation } = plan;
-  const load = (): Sharp => Buffer.isBuffer(input)
-    ? sharp(input, { failOn, limitInputPixels: false, animated: animation.animated })
-    : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels } });
+  const load = (): Sharp =>
+    Buffer.isBuffer(input)
+      ? sharp(input, { failOn, limitInputPixels: false, animated: animation.animated })
+      : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels } });
   if (plan.op === "autorotate") return save(load().autoOrient(), plan.outType, {}, deadline, animation);
 
   const { autoRotate, angle, zoom, geometry: geo, width: outW, height: outH } = plan;
@@ -63,7 +87,11 @@ async function render(
   if (mirrorLR) img = img.flop();
   if (mirrorUD) img = img.flip();
 
-  if (zoom > 0 && geo.finish.kind !== "none" && (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)) {
+  if (
+    zoom > 0 &&
+    geo.finish.kind !== "none" &&
+    (geo.scaled.width !== geo.zoomed.width || geo.scaled.height !== geo.zoomed.height)
+  ) {
     // Zoom and a rescale are two resizes: materialise the zoom first.
     const zoomed = img.resize(geo.zoomed.width, geo.zoomed.height, { fit: "fill", kernel: "nearest" });
     const raw = await bounded(zoomed.raw(), deadline);
@@ -86,16 +114,30 @@ async function render(
     const { left, top, width, height } = geo.finish;
     if (left < 0 || top < 0) {
       // The scaled image overflows the box on one side: vips_embed crops it there.
-      img = img.extract({ left: Math.max(-left, 0), top: Math.max(-top, 0), width: Math.min(sw, width), height: Math.min(sh, height) });
+      img = img.extract({
+        left: Math.max(-left, 0),
+        top: Math.max(-top, 0),
+        width: Math.min(sw, width),
+        height: Math.min(sh, height),
+      });
     }
-    const padLeft = Math.max(left, 0), padTop = Math.max(top, 0);
-    const padRight = width - Math.min(sw, width) - padLeft, padBottom = height - Math.min(sh, height) - padTop;
+    const padLeft = Math.max(left, 0),
+      padTop = Math.max(top, 0);
+    const padRight = width - Math.min(sw, width) - padLeft,
+      padBottom = height - Math.min(sh, height) - padTop;
     if (padLeft || padTop || padRight > 0 || padBottom > 0) {
-      img = img.extend({ left: padLeft, top: padTop, right: Math.max(padRight, 0), bottom: Math.max(padBottom, 0), ...extendMode(o) });
+      img = img.extend({
+        left: padLeft,
+        top: padTop,
+        right: Math.max(padRight, 0),
+        bottom: Math.max(padBottom, 0),
+        ...extendMode(o),
+      });
     }
   }
 
-  const sigma = o.sigma ?? 0, minampl = o.minampl ?? 0;
+  const sigma = o.sigma ?? 0,
+    minampl = o.minampl ?? 0;
   if (sigma > 0 || minampl > 0) {
     img = img.blur({ sigma: blurSigma(sigma), ...(minampl > 0 ? { minAmplitude: Math.min(minampl, 1) } : {}) });
   }
@@ -115,14 +157,20 @@ async function render(
  * operation. Decodes as the operation did (every frame of a kept animation), under the deadline.
  */
 export async function decodeComplaint(
-  bytes: Buffer, failOn: FailOn, animated: boolean, deadline: Deadline,
+  bytes: Buffer,
+  failOn: FailOn,
+  animated: boolean,
+  deadline: Deadline,
 ): Promise<string | undefined> {
   const timeout = sharpTimeout(deadline);
   try {
     // Every pixel decoded, little kept: a JPEG shrinks on load but still reads all its data.
     // (stats() let damage through under concurrency: 10 of 60 damaged JPEGs passed, 0 of 60 so.)
     await sharp(bytes, { failOn, limitInputPixels: false, animated })
-      .resize(8, 8, { fit: "fill", kernel: "nearest" }).raw().timeout(timeout).toBuffer();
+      .resize(8, 8, { fit: "fill", kernel: "nearest" })
+      .raw()
+      .timeout(timeout)
+      .toBuffer();
     return undefined;
   } catch (error) {
     if (isSharpTimeout(error)) throw tooSlow(deadline);
@@ -141,34 +189,48 @@ async function bounded(img: Sharp, deadline: Deadline): Promise<{ data: Buffer; 
   }
 }
 
-function extendMode(o: ImageOptions): { extendWith: "background" | "copy" | "mirror"; background?: { r: number; g: number; b: number; alpha: number } } {
+function extendMode(o: ImageOptions): {
+  extendWith: "background" | "copy" | "mirror";
+  background?: { r: number; g: number; b: number; alpha: number };
+} {
   switch (o.extend ?? "copy") {
-    case "black": return { extendWith: "background", background: { r: 0, g: 0, b: 0, alpha: 1 } };
-    case "white": return { extendWith: "background", background: { r: 255, g: 255, b: 255, alpha: 1 } };
+    case "black":
+      return { extendWith: "background", background: { r: 0, g: 0, b: 0, alpha: 1 } };
+    case "white":
+      return { extendWith: "background", background: { r: 255, g: 255, b: 255, alpha: 1 } };
     case "background": {
       const [r, g, b] = o.background ?? [0, 0, 0];
       return { extendWith: "background", background: { r, g, b, alpha: 1 } };
     }
-    case "mirror": return { extendWith: "mirror" };
-    default: return { extendWith: "copy" }; // copy and lastpixel both repeat the edge pixels
+    case "mirror":
+      return { extendWith: "mirror" };
+    default:
+      return { extendWith: "copy" }; // copy and lastpixel both repeat the edge pixels
   }
 }
 
 /** bimg's text watermark defaults: width = image/6 (plan.ts), dpi 150, margin = width, opacity 0.25, white. */
 async function textWatermark(
-  o: ImageOptions, textWidth: number, imageW: number, imageH: number, deadline: Deadline,
+  o: ImageOptions,
+  textWidth: number,
+  imageW: number,
+  imageH: number,
+  deadline: Deadline,
 ): Promise<OverlayOptions> {
   const margin = o.margin || textWidth;
   const opacity = !o.opacity ? 0.25 : Math.min(o.opacity, 1);
   const [r, g, b] = o.color ?? [255, 255, 255];
   const text = { text: escapeMarkup(o.text ?? ""), font: o.font || "sans 10", dpi: o.dpi || 150, width: textWidth };
   const mask = await bounded(sharp({ text }).extractChannel(0).raw(), deadline);
-  const tileW = Math.min(mask.info.width + margin, imageW), tileH = Math.min(mask.info.height + margin, imageH);
+  const tileW = Math.min(mask.info.width + margin, imageW),
+    tileH = Math.min(mask.info.height + margin, imageH);
   const rgba = Buffer.alloc(tileW * tileH * 4);
   for (let y = 0; y < Math.min(mask.info.height, tileH); y += 1) {
     for (let x = 0; x < Math.min(mask.info.width, tileW); x += 1) {
       const i = (y * tileW + x) * 4;
-      rgba[i] = r; rgba[i + 1] = g; rgba[i + 2] = b;
+      rgba[i] = r;
+      rgba[i + 1] = g;
+      rgba[i + 2] = b;
       rgba[i + 3] = Math.round((mask.data[y * mask.info.width + x] ?? 0) * opacity);
     }
   }
@@ -180,7 +242,11 @@ function escapeMarkup(text: string): string {
 }
 
 async function save(
-  img: Sharp, type: OutputType, o: ImageOptions, deadline: Deadline, animation: Animation,
+  img: Sharp,
+  type: OutputType,
+  o: ImageOptions,
+  deadline: Deadline,
+  animation: Animation,
 ): Promise<ImageResult> {
   // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only. Stripped is sharp's
   // default: no EXIF, XMP, IPTC or profile, the pixels converted to sRGB through the input's profile.
@@ -188,10 +254,18 @@ async function save(
   const quality = Math.min(Math.max(o.quality || 75, 1), 100);
   const progressive = o.interlace ?? false;
   switch (type) {
-    case "jpeg": img = img.jpeg({ quality, progressive }); break;
-    case "png": img = img.png({ compressionLevel: Math.min(o.compression || 6, 9), progressive, palette: o.palette ?? false }); break;
-    case "webp": img = img.webp({ quality }); break;
-    case "tiff": img = img.tiff({ quality }); break;
+    case "jpeg":
+      img = img.jpeg({ quality, progressive });
+      break;
+    case "png":
+      img = img.png({ compressionLevel: Math.min(o.compression || 6, 9), progressive, palette: o.palette ?? false });
+      break;
+    case "webp":
+      img = img.webp({ quality });
+      break;
+    case "tiff":
+      img = img.tiff({ quality });
+      break;
   }
   const { data, info } = await bounded(img, deadline);
   // libvips holds an animation as its frames stacked in one tall image.

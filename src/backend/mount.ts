@@ -38,10 +38,24 @@ export async function openMount(dir: string, allowRoot = false): Promise<Mount> 
   try {
     real = await realpath(dir);
   } catch (error) {
-    throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount it ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`, { cause: error });
+    throw new AciimgError(
+      "E_USAGE",
+      `backend: --mount ${JSON.stringify(dir)}: cannot mount it ` +
+        `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected an existing directory of images`,
+      { cause: error },
+    );
   }
-  if (!(await stat(real)).isDirectory()) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: not a directory; expected the directory that holds the images`);
-  if (real === sep && !allowRoot) throw new AciimgError("E_USAGE", `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory ` + `for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`);
+  if (!(await stat(real)).isDirectory())
+    throw new AciimgError(
+      "E_USAGE",
+      `backend: --mount ${JSON.stringify(dir)}: not a directory; expected the directory that holds the images`,
+    );
+  if (real === sep && !allowRoot)
+    throw new AciimgError(
+      "E_USAGE",
+      `backend: --mount ${JSON.stringify(dir)}: cannot mount the root directory ` +
+        `for security reasons (as imaginary refuses -mount /); mount the directory that holds the images`,
+    );
   return { root: resolve(dir), realPrefix: real === sep ? sep : real + sep };
 }
 

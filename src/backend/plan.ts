@@ -7,7 +7,12 @@
  */
 import { checkCostBounds } from "../protocol/bounds.js";
 import {
-  checkRequired, checkWritable, type ImageOperationName, type ImageOptions, type OutputType, type PipelineStep,
+  checkRequired,
+  checkWritable,
+  type ImageOperationName,
+  type ImageOptions,
+  type OutputType,
+  type PipelineStep,
 } from "../protocol/operations.js";
 import { isOutputType } from "../protocol/output-types.js";
 import { blurTapsAtLimit, gaussianTaps, largestSigma, textRenderSize } from "./costs.js";
@@ -15,7 +20,10 @@ import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan, type
 import type { InputType } from "./sniff.js";
 
 export class ImagingError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -24,7 +32,13 @@ export class ImagingError extends Error {
  * What the caller already knows about the input (from the header read done for the 422 check).
  * `width` and `height` are one frame's; `pages` is the frame count of an animation (1 when absent).
  */
-export interface InputInfo { type: InputType; width: number; height: number; orientation: number; pages?: number }
+export interface InputInfo {
+  type: InputType;
+  width: number;
+  height: number;
+  orientation: number;
+  pages?: number;
+}
 
 export interface ImagingLimits {
   /**
@@ -50,14 +64,20 @@ export type StepName = ImageOperationName;
 export type OperationPlan =
   | { op: "autorotate"; outType: OutputType; width: number; height: number; animation: Animation }
   | {
-    op: Exclude<StepName, "autorotate">; outType: OutputType; width: number; height: number; animation: Animation;
-    autoRotate: boolean; angle: 0 | 90 | 180 | 270;
-    /** Size after auto-rotation and rotation: what the geometry starts from. */
-    rotated: { width: number; height: number };
-    zoom: number; geometry: Geometry;
-    /** The text watermark's wrap width, when there is a text watermark. */
-    textWidth?: number;
-  };
+      op: Exclude<StepName, "autorotate">;
+      outType: OutputType;
+      width: number;
+      height: number;
+      animation: Animation;
+      autoRotate: boolean;
+      angle: 0 | 90 | 180 | 270;
+      /** Size after auto-rotation and rotation: what the geometry starts from. */
+      rotated: { width: number; height: number };
+      zoom: number;
+      geometry: Geometry;
+      /** The text watermark's wrap width, when there is a text watermark. */
+      textWidth?: number;
+    };
 
 export const fail = (message: string): ImagingError =>
   new ImagingError(400, `Error while processing the image: ${vipsText(message)}`);
@@ -83,7 +103,10 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
   if (problem) throw new ImagingError(problem.status, problem.message);
 
   // Output defaults to the input format; bimg cannot save gif/svg/avif (§4).
-  const outType = op === "autorotate" ? writableOrNull(info.type) : (o.type === "auto" ? undefined : o.type) ?? writableOrNull(info.type);
+  const outType =
+    op === "autorotate"
+      ? writableOrNull(info.type)
+      : ((o.type === "auto" ? undefined : o.type) ?? writableOrNull(info.type));
   if (outType === null) throw fail("Unsupported image output type");
   // Ours, after imaginary's own refusals.
   const tooCostly = checkCostBounds(op, o);
@@ -105,25 +128,44 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
   const geometry = planGeometry(inW, inH, bimg);
 
   const { zoomed, scaled, finish } = geometry;
-  const biggest = Math.max(zoomed.width * zoomed.height, scaled.width * scaled.height, finish.kind === "embed" ? finish.width * finish.height : 0);
+  const biggest = Math.max(
+    zoomed.width * zoomed.height,
+    scaled.width * scaled.height,
+    finish.kind === "embed" ? finish.width * finish.height : 0,
+  );
   // `!(<=)`: a NaN from absurd arithmetic is refused too.
-  if (!(biggest <= limits.maxOutputPixels)) throw new ImagingError(422, `Output image resolution is too big (limit ${megapixels(limits)} MP)`);
+  if (!(biggest <= limits.maxOutputPixels))
+    throw new ImagingError(422, `Output image resolution is too big (limit ${megapixels(limits)} MP)`);
   const [width, height] = finish.kind === "none" ? [scaled.width, scaled.height] : [finish.width, finish.height];
   if (finish.kind === "extract") {
     const { left, top } = finish;
-    if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > scaled.width || top + height > scaled.height) {
+    if (
+      left < 0 ||
+      top < 0 ||
+      width <= 0 ||
+      height <= 0 ||
+      left + width > scaled.width ||
+      top + height > scaled.height
+    ) {
       throw fail("extract_area: bad extract area");
     }
   }
 
   checkBlur(o, width, height, limits);
-  const stillOnly = angle === 90 || angle === 270 || swapStored ? "a quarter turn"
-    : finish.kind === "smart" ? "a smart crop"
-    : op === "watermark" ? "a watermark"
-    : (o.sigma ?? 0) > 0 || (o.minampl ?? 0) > 0 ? "a blur"
-    : bimg.zoom > 0 && finish.kind !== "none" && (scaled.width !== zoomed.width || scaled.height !== zoomed.height)
-      ? "a zoom with a resize"
-    : undefined;
+  const stillOnly =
+    angle === 90 || angle === 270 || swapStored
+      ? "a quarter turn"
+      : finish.kind === "smart"
+        ? "a smart crop"
+        : op === "watermark"
+          ? "a watermark"
+          : (o.sigma ?? 0) > 0 || (o.minampl ?? 0) > 0
+            ? "a blur"
+            : bimg.zoom > 0 &&
+                finish.kind !== "none" &&
+                (scaled.width !== zoomed.width || scaled.height !== zoomed.height)
+              ? "a zoom with a resize"
+              : undefined;
   const animation = planAnimation({ ...info, width: inW, height: inH }, outType, biggest, limits, stillOnly);
   let textWidth: number | undefined;
   if (op === "watermark" && o.text) {
@@ -135,7 +177,15 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
     }
   }
   return {
-    op, outType, width, height, animation, autoRotate, angle, rotated: { width: inW, height: inH }, zoom: bimg.zoom,
+    op,
+    outType,
+    width,
+    height,
+    animation,
+    autoRotate,
+    angle,
+    rotated: { width: inW, height: inH },
+    zoom: bimg.zoom,
     geometry,
     ...(textWidth === undefined ? {} : { textWidth }),
   };
@@ -157,9 +207,12 @@ export function planPipeline(steps: PipelineStep[], info: InputInfo, limits: Ima
       return;
     }
     // The EXIF orientation survives only a step run with `norotation` that keeps metadata.
-    const keepsOrientation = op !== "autorotate" && (step.params.norotation ?? false) && !(step.params.stripmeta ?? false);
+    const keepsOrientation =
+      op !== "autorotate" && (step.params.norotation ?? false) && !(step.params.stripmeta ?? false);
     current = {
-      type: plan.outType, width: plan.width, height: plan.height,
+      type: plan.outType,
+      width: plan.width,
+      height: plan.height,
       orientation: keepsOrientation ? current.orientation : 0,
       pages: plan.animation.animated ? plan.animation.pages : 1,
     };
@@ -180,7 +233,11 @@ const animatable: ReadonlySet<InputType> = new Set(["gif", "webp"]);
  * step, per frame), before any pixel work: 10,000 frames of 200x200 are 400 MP, refused at once.
  */
 function planAnimation(
-  info: InputInfo, outType: OutputType, biggest: number, limits: ImagingLimits, stillOnly: string | undefined,
+  info: InputInfo,
+  outType: OutputType,
+  biggest: number,
+  limits: ImagingLimits,
+  stillOnly: string | undefined,
 ): Animation {
   const pages = info.pages ?? 1;
   if (pages <= 1) return { animated: false };
@@ -188,13 +245,18 @@ function planAnimation(
     const why = `a ${info.type.toUpperCase()} is flattened to its first page`;
     return { animated: false, flattened: { pages, why } };
   }
-  const why = outType !== "webp" ? `${outType.toUpperCase()} cannot animate`
-    : stillOnly && `${stillOnly} is not done frame by frame`;
+  const why =
+    outType !== "webp"
+      ? `${outType.toUpperCase()} cannot animate`
+      : stillOnly && `${stillOnly} is not done frame by frame`;
   if (why) return { animated: false, flattened: { pages, why } };
   const inputMP = (pages * info.width * info.height) / 1e6;
   if (!(inputMP <= limits.maxResolutionMP)) {
-    throw new ImagingError(422, `Animation is too big: ${pages} frames of ${info.width}x${info.height} are ` +
-      `${Math.round(inputMP * 10) / 10} MP (limit ${limits.maxResolutionMP} MP for all frames)`);
+    throw new ImagingError(
+      422,
+      `Animation is too big: ${pages} frames of ${info.width}x${info.height} are ` +
+        `${Math.round(inputMP * 10) / 10} MP (limit ${limits.maxResolutionMP} MP for all frames)`,
+    );
   }
   if (!(pages * biggest <= limits.maxOutputPixels)) {
     const limit = megapixels(limits);
@@ -205,7 +267,8 @@ function planAnimation(
 
 /** Blur runs on the output; its work is pixels × kernel taps (costs.ts). sharp clamps as imaging.ts does. */
 function checkBlur(o: ImageOptions, width: number, height: number, limits: ImagingLimits): void {
-  const sigma = o.sigma ?? 0, minampl = o.minampl ?? 0;
+  const sigma = o.sigma ?? 0,
+    minampl = o.minampl ?? 0;
   if (!(sigma > 0 || minampl > 0)) return;
   const minAmplitude = minampl > 0 ? Math.min(minampl, 1) : 0.2; // sharp's default
   const taps = gaussianTaps(blurSigma(sigma), minAmplitude);
@@ -233,27 +296,69 @@ function writableOrNull(type: InputType): OutputType | null {
 function bimgPlanFor(op: Exclude<StepName, "autorotate">, o: ImageOptions, info: InputInfo): BimgPlan {
   let { width, height } = applyAspectRatio(o.width ?? 0, o.height ?? 0, o.aspectratio);
   const plan: BimgPlan = {
-    width, height, crop: false, embed: o.embed ?? false, force: o.force ?? false, enlarge: false,
-    gravity: o.gravity ?? "centre", rotateParam: o.rotate ?? 0, zoom: 0, top: 0, left: 0, areawidth: 0, areaheight: 0,
+    width,
+    height,
+    crop: false,
+    embed: o.embed ?? false,
+    force: o.force ?? false,
+    enlarge: false,
+    gravity: o.gravity ?? "centre",
+    rotateParam: o.rotate ?? 0,
+    zoom: 0,
+    top: 0,
+    left: 0,
+    areawidth: 0,
+    areaheight: 0,
   };
   const area = (): void => {
-    plan.top = o.top ?? 0; plan.left = o.left ?? 0; plan.areawidth = o.areawidth ?? 0; plan.areaheight = o.areaheight ?? 0;
+    plan.top = o.top ?? 0;
+    plan.left = o.left ?? 0;
+    plan.areawidth = o.areawidth ?? 0;
+    plan.areaheight = o.areaheight ?? 0;
   };
   switch (op) {
-    case "resize": plan.embed = true; if (o.nocrop !== undefined) plan.crop = !o.nocrop; break;
+    case "resize":
+      plan.embed = true;
+      if (o.nocrop !== undefined) plan.crop = !o.nocrop;
+      break;
     case "fit": {
       if (info.width === 0 || info.height === 0) throw fail("Width or height of requested image is zero");
-      ({ width, height } = fitBox(info.width, info.height, info.orientation, o.norotation ?? false, o.width ?? 0, o.height ?? 0));
-      plan.width = width; plan.height = height; plan.embed = true; break;
+      ({ width, height } = fitBox(
+        info.width,
+        info.height,
+        info.orientation,
+        o.norotation ?? false,
+        o.width ?? 0,
+        o.height ?? 0,
+      ));
+      plan.width = width;
+      plan.height = height;
+      plan.embed = true;
+      break;
     }
-    case "enlarge": plan.enlarge = true; plan.crop = !(o.nocrop ?? false); break;
-    case "extract": area(); break;
-    case "crop": plan.crop = true; break;
-    case "smartcrop": plan.crop = true; plan.gravity = "smart"; break;
+    case "enlarge":
+      plan.enlarge = true;
+      plan.crop = !(o.nocrop ?? false);
+      break;
+    case "extract":
+      area();
+      break;
+    case "crop":
+      plan.crop = true;
+      break;
+    case "smartcrop":
+      plan.crop = true;
+      plan.gravity = "smart";
+      break;
     case "zoom":
-      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) { area(); if (o.nocrop !== undefined) plan.crop = !o.nocrop; }
-      plan.zoom = o.factor ?? 0; break;
-    default: break;
+      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) {
+        area();
+        if (o.nocrop !== undefined) plan.crop = !o.nocrop;
+      }
+      plan.zoom = o.factor ?? 0;
+      break;
+    default:
+      break;
   }
   return plan;
 }

@@ -110,11 +110,17 @@ type Route = OperationName | "index" | "health";
  * (linger.ts); `onCut` hears of a client that kept sending past the bounds.
  */
 export function sendError(
-  res: ServerResponse, status: number, message: string, headers: Record<string, string> = {},
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
   onCut?: (droppedBytes: number) => void,
 ): void {
   const body = errorBody(status, message, "strip");
-  if (res.headersSent) { res.destroy(); return; }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   const answer = { status, headers: { ...headers, "Content-Type": "application/json" }, body };
   if (hasUnreadBody(res.req)) return answerThenLinger(res.req, res, answer, lingerBounds, onCut);
   res.writeHead(status, { ...answer.headers, "Content-Length": Buffer.byteLength(body) });
@@ -142,7 +148,9 @@ function routeOf(path: string): Route | undefined {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
     return typeof pkg.version === "string" ? pkg.version : "0.0.0";
   } catch {
     return "0.0.0";
@@ -154,13 +162,27 @@ function packageVersion(): string {
  * (Long for its options, each resolved in a line or two before listen.)
  */
 export async function startBackend(options: BackendOptions): Promise<RunningBackend> {
-  if (!options.apiKey) throw new AciimgError("E_USAGE", "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one");
+  if (!options.apiKey)
+    throw new AciimgError(
+      "E_USAGE",
+      "aciimg backend: an API key is required (--key or ACIIMG_BACKEND_KEY); refusing to serve without one",
+    );
   // The client speaks plain HTTP over a socket (unix: endpoints); the socket's file mode is its protection.
-  if (options.tls && options.socketPath !== undefined) throw new AciimgError("E_USAGE", "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key");
+  if (options.tls && options.socketPath !== undefined)
+    throw new AciimgError(
+      "E_USAGE",
+      "aciimg backend: --socket serves plain HTTP; it cannot be combined with --tls-cert/--tls-key",
+    );
   const cpus = Math.max(1, Math.round(options.cpus ?? availableParallelism()));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2 * cpus));
-  if (options.allowRootMount && options.socketPath === undefined) throw new AciimgError("E_USAGE", "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) " + "needs --socket: it is only for a backend reachable through its owner's socket");
-  const mount = options.mount === undefined ? undefined : await openMount(options.mount, options.allowRootMount === true);
+  if (options.allowRootMount && options.socketPath === undefined)
+    throw new AciimgError(
+      "E_USAGE",
+      "aciimg backend: a mount of / (ACIIMG_BACKEND_MOUNT_ROOT=1) " +
+        "needs --socket: it is only for a backend reachable through its owner's socket",
+    );
+  const mount =
+    options.mount === undefined ? undefined : await openMount(options.mount, options.allowRootMount === true);
   const maxResolutionMP = options.maxResolutionMP ?? 18;
   const limits = {
     maxUploadBytes: options.maxUploadBytes ?? 20e6,
@@ -175,7 +197,10 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   sharp.cache(false);
 
   const redact = (uri: string): string =>
-    uri.replace(/([?&]key=)[^&]*/gi, "$1REDACTED").split(options.apiKey).join("REDACTED");
+    uri
+      .replace(/([?&]key=)[^&]*/gi, "$1REDACTED")
+      .split(options.apiKey)
+      .join("REDACTED");
 
   // Two gates: `intake` bounds the request bodies held in memory (reading overlaps processing,
   // so uploads do not leave libvips idle); `slots` bounds the images libvips works on at once.
@@ -186,13 +211,23 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
 
   // A client still sending past the bounds of a lingering refusal is cut off; the operator hears of it.
   const { log } = options;
-  const onCut = log && ((dropped: number): void => log(
-    `closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
-    `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`));
+  const onCut =
+    log &&
+    ((dropped: number): void =>
+      log(
+        `closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
+          `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`,
+      ));
   const refuse: typeof sendError = (res, status, message, headers = {}) =>
     sendError(res, status, message, headers, onCut);
   const handle = createHandle({
-    isKey: keyChecker(options.apiKey), slots, buffers, limits, status, refuse, ...(mount ? { mount } : {}),
+    isKey: keyChecker(options.apiKey),
+    slots,
+    buffers,
+    limits,
+    status,
+    refuse,
+    ...(mount ? { mount } : {}),
     ...(options.renderEnv ? { renderEnv: options.renderEnv } : {}),
   });
 
@@ -217,7 +252,9 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
       refuse(res, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
     });
   };
-  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(onRequest);
   if (options.tls && options.log) logHandshakeErrors(server, options.log);
   server.headersTimeout = 60_000;
   server.requestTimeout = 120_000;
@@ -231,7 +268,10 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const port = options.socketPath === undefined ? (server.address() as AddressInfo).port : 0;
   const host = options.host ?? "127.0.0.1";
   return {
-    url: options.socketPath !== undefined ? `unix:${options.socketPath}` : `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url:
+      options.socketPath !== undefined
+        ? `unix:${options.socketPath}`
+        : `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
@@ -275,8 +315,16 @@ function createHandle(backend: {
     if (route === "index") return sendJson(res, status.index());
     if (route === "health") return sendJson(res, status.health(slots.intake));
     await handleImage({
-      req, res, op: route, query: url.searchParams, slots, buffers, limits, sendError: refuse,
-      ...(mount ? { mount } : {}), ...(renderEnv ? { renderEnv } : {}),
+      req,
+      res,
+      op: route,
+      query: url.searchParams,
+      slots,
+      buffers,
+      limits,
+      sendError: refuse,
+      ...(mount ? { mount } : {}),
+      ...(renderEnv ? { renderEnv } : {}),
     });
   };
 }

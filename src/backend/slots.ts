@@ -29,7 +29,10 @@ export function createSlots(limit: number): Slots {
   const releaser = (): (() => void) => {
     let released = false;
     return () => {
-      if (!released) { released = true; release(); }
+      if (!released) {
+        released = true;
+        release();
+      }
     };
   };
 
@@ -54,7 +57,11 @@ export function createSlots(limit: number): Slots {
         queue.push(entry);
       });
     },
-    get active() { return active; },
-    get waiting() { return queue.length; },
+    get active() {
+      return active;
+    },
+    get waiting() {
+      return queue.length;
+    },
   };
 }

@@ -32,9 +32,11 @@ export async function removeStaleSocket(path: string): Promise<void> {
     probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "EUNKNOWN"));
   });
   if (code === undefined) throw socketError(path, "another process is listening on it");
-  if (code !== "ECONNREFUSED") throw socketError(path, `it exists and cannot be probed (${code}); refusing to replace it`);
+  if (code !== "ECONNREFUSED")
+    throw socketError(path, `it exists and cannot be probed (${code}); refusing to replace it`);
   await unlink(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw socketError(path, `cannot remove the dead socket (${error.code ?? String(error)})`, error);
+    if (error.code !== "ENOENT")
+      throw socketError(path, `cannot remove the dead socket (${error.code ?? String(error)})`, error);
   });
 }
 
@@ -45,7 +47,10 @@ export async function removeStaleSocket(path: string): Promise<void> {
  */
 export async function listenOnSocket(server: Server, path: string): Promise<void> {
   if (Buffer.byteLength(path) > maxSocketPathBytes) {
-    throw socketError(path, `the path is ${Buffer.byteLength(path)} bytes, longer than the ${maxSocketPathBytes} a Unix socket path may have`);
+    throw socketError(
+      path,
+      `the path is ${Buffer.byteLength(path)} bytes, longer than the ${maxSocketPathBytes} a Unix socket path may have`,
+    );
   }
   await removeStaleSocket(path);
   const previous = process.umask(0o177);
@@ -66,5 +71,9 @@ export async function listenOnSocket(server: Server, path: string): Promise<void
 }
 
 function socketError(path: string, what: string, cause?: unknown): AciimgError {
-  return new AciimgError("E_USAGE", `backend: --socket ${JSON.stringify(path)}: ${what}`, cause === undefined ? {} : { cause });
+  return new AciimgError(
+    "E_USAGE",
+    `backend: --socket ${JSON.stringify(path)}: ${what}`,
+    cause === undefined ? {} : { cause },
+  );
 }

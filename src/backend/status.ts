@@ -10,8 +10,16 @@ import { PerformanceObserver } from "node:perf_hooks";
 import sharp from "sharp";
 
 export interface HealthReport {
-  uptime: number; allocatedMemory: number; totalAllocatedMemory: number; goroutines: number; completedGCCycles: number;
-  cpus: number; maxHeapUsage: number; heapInUse: number; objectsInUse: number; OSMemoryObtained: number;
+  uptime: number;
+  allocatedMemory: number;
+  totalAllocatedMemory: number;
+  goroutines: number;
+  completedGCCycles: number;
+  cpus: number;
+  maxHeapUsage: number;
+  heapInUse: number;
+  objectsInUse: number;
+  OSMemoryObtained: number;
 }
 
 export interface StatusSource {
@@ -26,7 +34,9 @@ const mb = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 100) / 
 export function createStatusSource(version: string, now: () => number = Date.now): StatusSource {
   const started = now();
   let gcCycles = 0;
-  const observer = new PerformanceObserver((list) => { gcCycles += list.getEntries().length; });
+  const observer = new PerformanceObserver((list) => {
+    gcCycles += list.getEntries().length;
+  });
   observer.observe({ entryTypes: ["gc"] });
   return {
     health(load) {
@@ -44,7 +54,11 @@ export function createStatusSource(version: string, now: () => number = Date.now
         OSMemoryObtained: mb(m.rss),
       };
     },
-    index: () => ({ imaginary: `aciimg-backend ${version}`, bimg: `sharp ${sharp.versions.sharp ?? "?"}`, libvips: sharp.versions.vips }),
+    index: () => ({
+      imaginary: `aciimg-backend ${version}`,
+      bimg: `sharp ${sharp.versions.sharp ?? "?"}`,
+      libvips: sharp.versions.vips,
+    }),
     stop: () => observer.disconnect(),
   };
 }

@@ -13,7 +13,12 @@ import { ImagingError } from "./plan.js";
 import { tooSlow, type Deadline } from "./deadline.js";
 
 /** Pixels of a rendered SVG: 8-bit, `channels` per pixel, row by row (sharp's raw input). */
-export interface RawImage { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }
+export interface RawImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
 
 /**
  * The child's program, a string so the same code runs from src (tests) and dist: once sharp is
@@ -56,7 +61,10 @@ const startBoundMs = 60_000;
  * ever sees the image).
  */
 export function renderSvg(
-  svg: Buffer, deadline: Deadline, signal: AbortSignal, env?: NodeJS.ProcessEnv,
+  svg: Buffer,
+  deadline: Deadline,
+  signal: AbortSignal,
+  env?: NodeJS.ProcessEnv,
 ): Promise<RawImage> {
   if (deadline.remainingMs() <= 0) return Promise.reject(tooSlow(deadline));
   return new Promise((resolve, reject) => {
@@ -111,7 +119,9 @@ const failed = (status: number, message: string): ImagingError =>
 /** The child's output as pixels: the 12-byte header, then exactly width × height × channels bytes. */
 function rawImageOf(all: Buffer): RawImage | undefined {
   if (all.length < 12) return undefined;
-  const width = all.readUInt32BE(0), height = all.readUInt32BE(4), channels = all.readUInt32BE(8);
+  const width = all.readUInt32BE(0),
+    height = all.readUInt32BE(4),
+    channels = all.readUInt32BE(8);
   if (channels < 1 || channels > 4 || all.length !== 12 + width * height * channels) return undefined;
   return { data: all.subarray(12), width, height, channels: channels as RawImage["channels"] };
 }

@@ -13,10 +13,19 @@ import { formatBytes, formatDuration } from "../units.js";
  * `aciimg backend`), so those name the environment variable and the config file key.
  */
 const settings: Record<DriftSetting, { label: string; from: string; show: (value: number | string) => string }> = {
-  maxUploadBytes: { label: "max upload", from: 'ACIIMG_MAX_SIZE or config "maxSize"', show: (v) => (typeof v === "number" ? formatBytes(v) : v) },
-  maxResolutionMP: { label: "max resolution", from: 'ACIIMG_MAX_RESOLUTION or config "maxResolution"', show: (v) => `${v} MP` },
+  maxUploadBytes: {
+    label: "max upload",
+    from: 'ACIIMG_MAX_SIZE or config "maxSize"',
+    show: (v) => (typeof v === "number" ? formatBytes(v) : v),
+  },
+  maxResolutionMP: {
+    label: "max resolution",
+    from: 'ACIIMG_MAX_RESOLUTION or config "maxResolution"',
+    show: (v) => `${v} MP`,
+  },
   maxRenderTimeMs: {
-    label: "max render time", from: 'ACIIMG_MAX_RENDER_TIME or config "maxRenderTime"',
+    label: "max render time",
+    from: 'ACIIMG_MAX_RENDER_TIME or config "maxRenderTime"',
     show: (v) => (typeof v === "number" ? formatDuration(v) : v),
   },
   cpu: { label: "CPUs", from: '--cpu, ACIIMG_CPU or config "cpu"', show: String },
@@ -51,7 +60,11 @@ const remedies: Record<DriftRemedy, string> = {
  * One line saying how the running backend differs from the configuration and how to apply the
  * configuration; undefined when there is no drift.
  */
-export function driftWarning(backend: Pick<BackendRef, "provider" | "name">, drift: readonly SettingDrift[], remedy: DriftRemedy = "retry"): string | undefined {
+export function driftWarning(
+  backend: Pick<BackendRef, "provider" | "name">,
+  drift: readonly SettingDrift[],
+  remedy: DriftRemedy = "retry",
+): string | undefined {
   if (drift.length === 0) return undefined;
   const differences = drift.map(({ setting, running, requested }) => {
     const [was, wanted] = shown(setting, running, requested);
@@ -64,7 +77,12 @@ export function driftWarning(backend: Pick<BackendRef, "provider" | "name">, dri
 }
 
 /** Writes the drift warning, if any, as one `aciimg: warning: …` line on stderr. */
-export function warnDrift(backend: Pick<BackendRef, "provider" | "name">, drift: readonly SettingDrift[], remedy: DriftRemedy = "retry", stderr: NodeJS.WritableStream = process.stderr): void {
+export function warnDrift(
+  backend: Pick<BackendRef, "provider" | "name">,
+  drift: readonly SettingDrift[],
+  remedy: DriftRemedy = "retry",
+  stderr: NodeJS.WritableStream = process.stderr,
+): void {
   const warning = driftWarning(backend, drift, remedy);
   if (warning) stderr.write(`aciimg: warning: ${warning}\n`);
 }
@@ -74,14 +92,24 @@ export function warnDrift(backend: Pick<BackendRef, "provider" | "name">, drift:
  * fits. Checked against the running backend's limit, not the configured one: a raised
  * ACIIMG_MAX_SIZE does not reach a backend started before, and the message says so.
  */
-export function oversizeMessage(sizeBytes: number, record: Pick<BackendRecord, "provider" | "name" | "spec">, requested: Pick<BackendSpec, "maxUploadBytes">, subject = "the image"): string | undefined {
+export function oversizeMessage(
+  sizeBytes: number,
+  record: Pick<BackendRecord, "provider" | "name" | "spec">,
+  requested: Pick<BackendSpec, "maxUploadBytes">,
+  subject = "the image",
+): string | undefined {
   const limit = record.spec.maxUploadBytes;
   if (typeof limit !== "number" || sizeBytes <= limit) return undefined;
   const [size, running] = shown("maxUploadBytes", sizeBytes, limit);
-  const head = `${subject} is ${size}, more than ` + `the ${running} the running ${record.provider} backend "${record.name}" accepts`;
+  const head =
+    `${subject} is ${size}, more than ` +
+    `the ${running} the running ${record.provider} backend "${record.name}" accepts`;
   const { from } = settings.maxUploadBytes;
   if (requested.maxUploadBytes >= sizeBytes) {
-    return `${head}: it was started before the limit became ${formatBytes(requested.maxUploadBytes)} (${from}); ` + `run \`aciimg down\` and retry`;
+    return (
+      `${head}: it was started before the limit became ${formatBytes(requested.maxUploadBytes)} (${from}); ` +
+      `run \`aciimg down\` and retry`
+    );
   }
   const now = requested.maxUploadBytes === limit ? "" : ` (configured now: ${formatBytes(requested.maxUploadBytes)})`;
   return `${head}: raise ${from}${now} above ${size}, then run \`aciimg down\` and retry`;
@@ -93,12 +121,16 @@ export function oversizeMessage(sizeBytes: number, record: Pick<BackendRecord, "
  * frames or the output): the limit the backend was started with, and how to raise it.
  */
 export function overResolutionMessage(
-  record: Pick<BackendRecord, "provider" | "name" | "spec">, backendMessage: string, subject = "the image",
+  record: Pick<BackendRecord, "provider" | "name" | "spec">,
+  backendMessage: string,
+  subject = "the image",
 ): string {
   const limit = record.spec.maxResolutionMP;
   const accepts = typeof limit === "number" ? ` of ${settings.maxResolutionMP.show(limit)}` : "";
   const backend = `the running ${record.provider} backend "${record.name}"`;
-  return `${subject} is over the resolution limit${accepts} of ${backend} (${backendMessage}): ` +
+  return (
+    `${subject} is over the resolution limit${accepts} of ${backend} (${backendMessage}): ` +
     `raise ${settings.maxResolutionMP.from} above its megapixels, then run \`aciimg down\` and retry ` +
-    "(a backend keeps its limit while it runs)";
+    "(a backend keeps its limit while it runs)"
+  );
 }

@@ -17,7 +17,12 @@ export interface Failure {
 }
 
 /** Commander's non-error exits (help asked for, version). */
-const cleanExits = new Set(["commander.helpDisplayed", "commander.help", "commander.version", "commander.executeSubCommandAsync"]);
+const cleanExits = new Set([
+  "commander.helpDisplayed",
+  "commander.help",
+  "commander.version",
+  "commander.executeSubCommandAsync",
+]);
 
 /**
  * True when `--json` was given. Read from argv rather than parsed options, because a usage error
@@ -30,7 +35,10 @@ export function wantsJson(argv: readonly string[]): boolean {
 
 /** Commander's message as its one stderr line reads (program.ts configureOutput): no "error: " prefix, one line. */
 export function oneLine(text: string): string {
-  return text.replace(/^error: /, "").trimEnd().replace(/\s*\n\s*/g, " ");
+  return text
+    .replace(/^error: /, "")
+    .trimEnd()
+    .replace(/\s*\n\s*/g, " ");
 }
 
 /**
@@ -45,7 +53,13 @@ export function failureOf(error: unknown): Failure | undefined {
     if (cleanExits.has(error.code)) return undefined;
     return { code: "E_USAGE", message: oneLine(error.message), printed: true };
   }
-  if (isAciimgError(error)) return { code: error.code, message: error.message, ...(error.detail ? { detail: error.detail } : {}), printed: false };
+  if (isAciimgError(error))
+    return {
+      code: error.code,
+      message: error.message,
+      ...(error.detail ? { detail: error.detail } : {}),
+      printed: false,
+    };
   const message = error instanceof Error ? error.message : String(error);
   return { code: "E_INTERNAL", message: `unexpected error (a bug; please report it): ${message}`, printed: false };
 }

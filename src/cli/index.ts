@@ -38,10 +38,14 @@ for (const stream of [process.stdout, process.stderr]) {
 function tellPerson(error: unknown, verbose: boolean): void {
   if (isAciimgError(error)) {
     process.stderr.write(`aciimg: ${verbose && error.stack ? error.stack : error.message}\n`);
-    if (verbose && error.cause instanceof Error) process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
+    if (verbose && error.cause instanceof Error)
+      process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
     return;
   }
-  process.stderr.write(`aciimg: unexpected error (a bug; please report it):\n` + `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `aciimg: unexpected error (a bug; please report it):\n` +
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,13 @@
  * StepCollector as commander meets it, so steps keep command-line order.
  */
 import { Option, type Command } from "commander";
-import { operationNames, operationSpecs, type CliFlag, type OperationName, type OperationSpec } from "../protocol/operations.js";
+import {
+  operationNames,
+  operationSpecs,
+  type CliFlag,
+  type OperationName,
+  type OperationSpec,
+} from "../protocol/operations.js";
 import { parseInteger, parsePositive, parseRotation, parseSize } from "./flags.js";
 import type { StepCollector } from "./batch/plan.js";
 
@@ -30,15 +36,29 @@ export function addOperationFlags(command: Command, steps: StepCollector): void 
 }
 
 /** The value parser of `flag`: adds the step and keeps the text as the option's value. */
-function parserOf(steps: StepCollector, op: OperationName, flag: Exclude<CliFlag, { kind: "switch" }>): (value: string) => string {
+function parserOf(
+  steps: StepCollector,
+  op: OperationName,
+  flag: Exclude<CliFlag, { kind: "switch" }>,
+): (value: string) => string {
   const name = flag.flags.split(" ")[0] as string;
   return (value) => {
     switch (flag.kind) {
-      case "size": steps.add(op, parseSize(name, value)); break;
-      case "integer": steps.add(op, { [flag.param]: parseInteger(name, value, flag.min, flag.max, flag.example) }); break;
-      case "dimension": steps.dimension(flag.param, parseInteger(name, value, flag.min, flag.max, flag.example)); break;
-      case "rotation": steps.add(op, { [flag.param]: parseRotation(name, value) }); break;
-      case "positive": steps.add(op, { [flag.param]: parsePositive(name, value, flag.example) }); break;
+      case "size":
+        steps.add(op, parseSize(name, value));
+        break;
+      case "integer":
+        steps.add(op, { [flag.param]: parseInteger(name, value, flag.min, flag.max, flag.example) });
+        break;
+      case "dimension":
+        steps.dimension(flag.param, parseInteger(name, value, flag.min, flag.max, flag.example));
+        break;
+      case "rotation":
+        steps.add(op, { [flag.param]: parseRotation(name, value) });
+        break;
+      case "positive":
+        steps.add(op, { [flag.param]: parsePositive(name, value, flag.example) });
+        break;
     }
     return value;
   };

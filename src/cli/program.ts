@@ -22,9 +22,15 @@ function packageVersion(): string {
  */
 export function createProgram(setExitCode: (code: number) => void): Command {
   const program = new Command("aciimg")
-    .description("On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\n" + "A backend is provisioned on first use and reaped when idle.")
+    .description(
+      "On-demand image processing: imaginary in Azure Container Instances, or a local sharp backend.\n" +
+        "A backend is provisioned on first use and reaped when idle.",
+    )
     .version(packageVersion(), "-V, --version")
-    .option("--provider <local|aci>", "where the backend runs (default: aci when a subscription and resource group are set, else local)")
+    .option(
+      "--provider <local|aci>",
+      "where the backend runs (default: aci when a subscription and resource group are set, else local)",
+    )
     .option("--config <file>", "config file (default: ./aciimg.config.json)")
     .option("--state <file>", "state file (default: $XDG_STATE_HOME/aciimg/state.json)")
     .option("--name <name>", "logical backend name (default: default)")
@@ -67,8 +73,15 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .command("up")
     .description("ensure a backend runs; print provider, endpoint and time to ready")
     .option("--dry-run", "print what would be created (the ARM request for aci, the command for local) and stop")
-    .option("--backends <N>", "aci: start (pre-warm) a pool of N container groups, each billed (default 1; env ACIIMG_BACKENDS)")
-    .addHelpText("after", "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n" + "  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run")
+    .option(
+      "--backends <N>",
+      "aci: start (pre-warm) a pool of N container groups, each billed (default 1; env ACIIMG_BACKENDS)",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ aciimg up\n  $ aciimg up --json\n" +
+        "  $ aciimg up --provider aci --backends 3\n  $ aciimg up --provider aci --dry-run",
+    )
     .action(lazyAction(async () => (await import("./commands/up.js")).runUp));
 
   program
@@ -83,14 +96,24 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("delete the backend if idle longer than --idle (cron-friendly: silent when nothing to do)")
     .option("--idle <duration>", "idle limit such as 90s, 5m, 1h (default: config idle, 5m)")
     .option("--dry-run", "say what would be deleted, delete nothing")
-    .addHelpText("after", "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n" + "  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ aciimg reap\n  $ aciimg reap --idle 10m --dry-run --verbose\n" +
+        "  # crontab: every minute\n  * * * * * aciimg reap --idle 5m >> ~/.local/state/aciimg/reap.log 2>&1",
+    )
     .action(lazyAction(async () => (await import("./commands/reap.js")).runReap));
 
   program
     .command("down")
     .description("delete the backend now")
-    .option("--force", "also delete a backend of this --name that another aciimg state made, or one made before owner ids")
-    .addHelpText("after", "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json\n  $ aciimg down --name default --force")
+    .option(
+      "--force",
+      "also delete a backend of this --name that another aciimg state made, or one made before owner ids",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ aciimg down\n  $ aciimg down --name thumbs --json\n  $ aciimg down --name default --force",
+    )
     .action(lazyAction(async () => (await import("./commands/down.js")).runDown));
 
   program
@@ -105,7 +128,10 @@ Run aciimg <command> --help for a command's flags and examples.`,
     .description("serve imaginary's HTTP API here, proxying to an on-demand backend")
     .option("--port <port>", "port to listen on (default: 8080, env ACIIMG_SERVE_PORT)")
     .option("--host <address>", "address to listen on (default: 127.0.0.1)")
-    .option("--key <key>", "API key clients must send, at least 16 characters (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)")
+    .option(
+      "--key <key>",
+      "API key clients must send, at least 16 characters (prefer env ACIIMG_SERVE_KEY: a flag shows in ps)",
+    )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key; env ACIIMG_SERVE_TLS_CERT)")
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert; env ACIIMG_SERVE_TLS_KEY)")
     .option("--allow-svg-filters", "aci: pass on SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
@@ -128,7 +154,12 @@ Examples:
     .description("internal: run the built-in imaginary-compatible backend (the local provider starts it)")
     .addOption(new Option("--host <address>", "address to listen on").default("127.0.0.1"))
     .addOption(new Option("--port <port>", "port, 0 for a free one").default("0"))
-    .addOption(new Option("--socket <path>", "listen on this Unix domain socket (created 0600) instead of --host/--port").conflicts(["host", "port", "tlsCert", "tlsKey"]))
+    .addOption(
+      new Option(
+        "--socket <path>",
+        "listen on this Unix domain socket (created 0600) instead of --host/--port",
+      ).conflicts(["host", "port", "tlsCert", "tlsKey"]),
+    )
     .option("--max-size <size>", "largest request body (or --mount file), e.g. 20MB")
     .option("--max-resolution <MP>", "largest input resolution in megapixels")
     .option("--max-render-time <duration>", "longest work on one image, then 422 (default 60s)")
@@ -138,7 +169,12 @@ Examples:
     .option("--tls-key <file>", "the certificate's PEM private key (with --tls-cert)")
     .option("--mount <dir>", "serve GET /<op>?file=<path under dir> from this directory, as imaginary's -mount (not /)")
     .option("--idle-exit <duration>", "with --socket: idle this long (and in --state), remove its record and stop")
-    .addHelpText("after", "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket \"$XDG_RUNTIME_DIR/aciimg.sock\"\n" + "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000\n" +
+        '  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --socket "$XDG_RUNTIME_DIR/aciimg.sock"\n' +
+        "  $ ACIIMG_BACKEND_KEY=s3cret aciimg backend --port 9000 --mount ./photos",
+    )
     .action(lazyAction(async () => (await import("./commands/backend.js")).runBackend));
 
   return program;

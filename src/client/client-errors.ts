@@ -14,8 +14,17 @@ import { formatDuration } from "../units.js";
  * (engine/call-retry.ts).
  */
 const unreachableCodes = new Set([
-  "ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN",
-  "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
 ]);
 
 /**
@@ -63,7 +72,8 @@ export function imaginaryError(status: number, contentType: string, text: string
 export function emptyResponseError(endpoint: string, path: string): AciimgError {
   return new AciimgError(
     "E_BACKEND_UNREACHABLE",
-    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, ` + `which is never a valid result; ` +
+    `the backend at ${endpoint} answered ${path.split("?")[0]} with an empty 200 response, ` +
+      `which is never a valid result; ` +
       `it may be overloaded or broken. Check \`aciimg logs\` and retry.`,
     { detail: { status: 200, message: "empty response" } },
   );

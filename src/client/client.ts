@@ -114,7 +114,8 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
   let comparesIdentity = true;
   const openTransport = async (): Promise<Transport> => {
     const connections = options.connections ?? 16;
-    if (socketPath !== undefined) return (await import("./socket-transport.js")).createSocketTransport({ socketPath, connections });
+    if (socketPath !== undefined)
+      return (await import("./socket-transport.js")).createSocketTransport({ socketPath, connections });
     const { createPoolTransport } = await import("./pool-transport.js");
     return createPoolTransport({ endpoint, fingerprint, connections, connectTimeout, headersTimeout, bodyTimeout });
   };
@@ -178,7 +179,8 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
         if (!isAciimgError(error) || error.code === "E_ABORTED") throw error;
         if (error.code === "E_BACKEND_UNTRUSTED") return { state: "untrusted", error };
         const status = error.detail?.status;
-        if (error.code === "E_IMAGE" && (status === 401 || status === 403)) return { state: "unauthorized", status, error };
+        if (error.code === "E_IMAGE" && (status === 401 || status === 403))
+          return { state: "unauthorized", status, error };
         return { state: "unreachable", error };
       }
     },
@@ -212,7 +214,8 @@ export function createImaginaryClient(options: ImaginaryClientOptions): Imaginar
         path = `${op}${queryString(request.query)}`;
         headers["content-type"] = request.contentType ?? "application/octet-stream";
         const body = typeof request.body === "function" ? request.body() : request.body;
-        if (typeof request.body === "function" && request.length !== undefined) headers["content-length"] = String(request.length);
+        if (typeof request.body === "function" && request.length !== undefined)
+          headers["content-length"] = String(request.length);
         response = await send("POST", path, headers, body, request.signal);
       }
       // An empty 200 is never a valid image (or /info JSON): treat it as the backend failing.

@@ -13,7 +13,11 @@ import { normalizeFingerprint } from "./fingerprint.js";
 export function socketPathOf(endpoint: string): string | undefined {
   if (!endpoint.startsWith("unix:")) return undefined;
   const path = endpoint.slice("unix:".length);
-  if (!path.startsWith("/")) throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected unix:/absolute/path.sock, got ${JSON.stringify(endpoint)}`);
+  if (!path.startsWith("/"))
+    throw new AciimgError(
+      "E_INTERNAL",
+      `createImaginaryClient: expected unix:/absolute/path.sock, got ${JSON.stringify(endpoint)}`,
+    );
   return path;
 }
 
@@ -22,13 +26,30 @@ export function pinOf(endpoint: string, tlsFingerprint: string | undefined): str
   const protocol = endpoint.startsWith("unix:") ? "unix:" : new URL(endpoint).protocol;
   if ((protocol === "http:" || protocol === "unix:") && tlsFingerprint === undefined) return undefined;
   if (protocol === "http:" || protocol === "unix:") {
-    throw new AciimgError("E_INTERNAL", `createImaginaryClient: a tlsFingerprint was given for the plain-http endpoint ${endpoint}; ` + `refusing to drop the pin`);
+    throw new AciimgError(
+      "E_INTERNAL",
+      `createImaginaryClient: a tlsFingerprint was given for the plain-http endpoint ${endpoint}; ` +
+        `refusing to drop the pin`,
+    );
   }
-  if (protocol !== "https:") throw new AciimgError("E_INTERNAL", `createImaginaryClient: expected an http://, https:// or unix:/ endpoint, got ${JSON.stringify(endpoint)}`);
+  if (protocol !== "https:")
+    throw new AciimgError(
+      "E_INTERNAL",
+      `createImaginaryClient: expected an http://, https:// or unix:/ endpoint, got ${JSON.stringify(endpoint)}`,
+    );
   if (tlsFingerprint === undefined) {
-    throw new AciimgError("E_INTERNAL", `createImaginaryClient: the https endpoint ` + `${endpoint} needs a tlsFingerprint (the pinned certificate); refusing to trust any certificate`);
+    throw new AciimgError(
+      "E_INTERNAL",
+      `createImaginaryClient: the https endpoint ` +
+        `${endpoint} needs a tlsFingerprint (the pinned certificate); refusing to trust any certificate`,
+    );
   }
   const pin = normalizeFingerprint(tlsFingerprint);
-  if (!pin) throw new AciimgError("E_INTERNAL", `createImaginaryClient: tlsFingerprint: ` + `expected a SHA-256 fingerprint such as AB:CD:…(32 bytes), got ${JSON.stringify(tlsFingerprint)}`);
+  if (!pin)
+    throw new AciimgError(
+      "E_INTERNAL",
+      `createImaginaryClient: tlsFingerprint: ` +
+        `expected a SHA-256 fingerprint such as AB:CD:…(32 bytes), got ${JSON.stringify(tlsFingerprint)}`,
+    );
   return pin;
 }

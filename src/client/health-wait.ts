@@ -38,7 +38,10 @@ export interface HealthWaitOptions {
  * Probes until the backend is healthy, `onAttempt` stops, or the attempts run out; resolves with
  * the last probe. Fails when the signal fires, or with what a probe or `onAttempt` threw.
  */
-export async function waitForHealth(client: Pick<ImaginaryClient, "probe">, options: HealthWaitOptions): Promise<HealthProbe> {
+export async function waitForHealth(
+  client: Pick<ImaginaryClient, "probe">,
+  options: HealthWaitOptions,
+): Promise<HealthProbe> {
   const { clock, signal, attemptTimeoutMs } = options;
   const attempts = options.attempts ?? Number.POSITIVE_INFINITY;
   let delayMs = options.firstDelayMs;

@@ -17,7 +17,11 @@ import { normalizeFingerprint } from "./fingerprint.js";
 /**
  * A connector for undici's `connect` option that fails the connection unless the peer presents the pinned certificate.
  */
-export function pinnedConnector(options: { endpoint: string; fingerprint: string; timeoutMs: number }): buildConnector.connector {
+export function pinnedConnector(options: {
+  endpoint: string;
+  fingerprint: string;
+  timeoutMs: number;
+}): buildConnector.connector {
   const connect = buildConnector({
     timeout: options.timeoutMs,
     rejectUnauthorized: false,
@@ -47,7 +51,8 @@ function untrustedError(endpoint: string, presented: string | undefined, expecte
     "E_BACKEND_UNTRUSTED",
     `the backend at ${endpoint} presented certificate ${presented ?? "(none)"} where ${expected} was expected; ` +
       `the connection was closed before anything was sent (no API key, no image). ` +
-      `If the backend was restarted by hand, run \`aciimg down\` to replace it; ` + `otherwise someone may be intercepting the connection to ${endpoint}.`,
+      `If the backend was restarted by hand, run \`aciimg down\` to replace it; ` +
+      `otherwise someone may be intercepting the connection to ${endpoint}.`,
     { detail: { endpoint, presented: presented ?? null, expected } },
   );
 }
@@ -59,7 +64,8 @@ function untrustedError(endpoint: string, presented: string | undefined, expecte
  */
 function transportError(error: Error, endpoint: string): Error {
   const code = (error as { code?: unknown }).code;
-  const isTlsFailure = typeof code === "string" && (code === "EPROTO" || code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"));
+  const isTlsFailure =
+    typeof code === "string" && (code === "EPROTO" || code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"));
   if (!isTlsFailure) return error;
   const reason = (error as { reason?: unknown }).reason;
   return new AciimgError(

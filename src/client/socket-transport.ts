@@ -31,9 +31,12 @@ class TransportError extends Error {
   }
 }
 
-const headersTimeoutError = (): Error => new TransportError("HeadersTimeoutError", "Headers Timeout Error", "UND_ERR_HEADERS_TIMEOUT");
-const bodyTimeoutError = (): Error => new TransportError("BodyTimeoutError", "Body Timeout Error", "UND_ERR_BODY_TIMEOUT");
-const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new TransportError("AbortError", "Request aborted", "UND_ERR_ABORTED");
+const headersTimeoutError = (): Error =>
+  new TransportError("HeadersTimeoutError", "Headers Timeout Error", "UND_ERR_HEADERS_TIMEOUT");
+const bodyTimeoutError = (): Error =>
+  new TransportError("BodyTimeoutError", "Body Timeout Error", "UND_ERR_BODY_TIMEOUT");
+const abortReason = (signal: AbortSignal): unknown =>
+  signal.reason ?? new TransportError("AbortError", "Request aborted", "UND_ERR_ABORTED");
 
 /** Creates the node:http transport of one `unix:` endpoint. */
 export function createSocketTransport(options: SocketTransportOptions): Transport {
@@ -42,7 +45,8 @@ export function createSocketTransport(options: SocketTransportOptions): Transpor
   let closed = false;
   return {
     request(request) {
-      if (closed) return Promise.reject(new TransportError("ClientClosedError", "The client is closed", "UND_ERR_CLOSED"));
+      if (closed)
+        return Promise.reject(new TransportError("ClientClosedError", "The client is closed", "UND_ERR_CLOSED"));
       const exchange = send(agent, options.socketPath, request);
       inFlight.add(exchange.done);
       void exchange.done.then(() => inFlight.delete(exchange.done));
@@ -59,7 +63,11 @@ export function createSocketTransport(options: SocketTransportOptions): Transpor
 /**
  * One request: `response` settles with the headers; `done` when its socket is released or destroyed (never rejects).
  */
-function send(agent: Agent, socketPath: string, request: TransportRequest): { response: Promise<TransportResponse>; done: Promise<void> } {
+function send(
+  agent: Agent,
+  socketPath: string,
+  request: TransportRequest,
+): { response: Promise<TransportResponse>; done: Promise<void> } {
   const { signal, body } = request;
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));

@@ -51,7 +51,12 @@ export interface RetryingSend {
  * Sends `request` to `record`; on a vanished backend forgets it, ensures another and sends again
  * (at most `maxRetries` times; 0 for a pool's member, whose pool sends the request elsewhere).
  */
-export async function sendWithRetry(record: BackendRecord, request: ImageRequest, backends: RetryingSend, maxRetries = defaultVanishedRetries): Promise<ImageResponse> {
+export async function sendWithRetry(
+  record: BackendRecord,
+  request: ImageRequest,
+  backends: RetryingSend,
+  maxRetries = defaultVanishedRetries,
+): Promise<ImageResponse> {
   for (let retries = 0; ; retries++) {
     try {
       return await backends.send(record, request);

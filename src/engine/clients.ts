@@ -27,9 +27,10 @@ export interface RequestTimeout {
  * the answer's headers and each pause in its body (the client's defaults: 2 min, 1 min).
  */
 export function createBackendClients(connections: number | undefined, timeout?: RequestTimeout): BackendClients {
-  const timeouts = timeout === undefined
-    ? {}
-    : { headersTimeoutMs: timeout.ms, bodyTimeoutMs: timeout.ms, timeoutAdvice: timeout.advice };
+  const timeouts =
+    timeout === undefined
+      ? {}
+      : { headersTimeoutMs: timeout.ms, bodyTimeoutMs: timeout.ms, timeoutAdvice: timeout.advice };
   const clients = new Map<string, ImaginaryClient>();
   const seenHealthy = new Map<string, number>();
   return {

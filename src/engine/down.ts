@@ -27,7 +27,9 @@ export async function takeDown(
   let owner: string | undefined;
   const taken = await store.update((state) => {
     owner = state.owner;
-    const records = Object.entries(state.backends).filter(([key, record]) => isMember(key) && record.provider === provider.kind);
+    const records = Object.entries(state.backends).filter(
+      ([key, record]) => isMember(key) && record.provider === provider.kind,
+    );
     for (const [key] of records) delete state.backends[key];
     return records.map(([, record]) => record);
   });

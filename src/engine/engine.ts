@@ -15,7 +15,18 @@ import { reapBackends } from "./reap.js";
 import { createFlight } from "./shared-flight.js";
 import { specDrift } from "./spec-drift.js";
 import { statusOf } from "./status.js";
-import type { BackendRecord, BackendSpec, Clock, Engine, EnsureResult, ImageRequest, ImageResponse, Provider, StateStore, StatusReport } from "./types.js";
+import type {
+  BackendRecord,
+  BackendSpec,
+  Clock,
+  Engine,
+  EnsureResult,
+  ImageRequest,
+  ImageResponse,
+  Provider,
+  StateStore,
+  StatusReport,
+} from "./types.js";
 import { createUsageTracker } from "./usage.js";
 
 export interface EngineOptions {
@@ -72,7 +83,14 @@ export function createEngine(options: EngineOptions): Engine {
 
   const ensureOnce = createEnsure(
     {
-      provider, store, spec, clock, host, pid, createTimeoutMs, staleProvisionerMs,
+      provider,
+      store,
+      spec,
+      clock,
+      host,
+      pid,
+      createTimeoutMs,
+      staleProvisionerMs,
       heartbeatMs: options.heartbeatMs ?? 5_000,
       trustMs: options.trustMs ?? 10_000,
     },
@@ -117,15 +135,21 @@ export function createEngine(options: EngineOptions): Engine {
         }
       };
       try {
-        const record = active ?? (options.poolMember ? notEnsured(spec.name) : (await ensure({ signal: request.signal })).record);
-        const response = await sendWithRetry(record, request, {
-          send,
-          forget: (vanished) => {
-            if (active?.id === vanished.id) active = undefined;
-            seenHealthy.delete(vanished.id);
+        const record =
+          active ?? (options.poolMember ? notEnsured(spec.name) : (await ensure({ signal: request.signal })).record);
+        const response = await sendWithRetry(
+          record,
+          request,
+          {
+            send,
+            forget: (vanished) => {
+              if (active?.id === vanished.id) active = undefined;
+              seenHealthy.delete(vanished.id);
+            },
+            ensure: async (signal) => (await ensure({ signal })).record,
           },
-          ensure: async (signal) => (await ensure({ signal })).record,
-        }, options.poolMember ? 0 : undefined);
+          options.poolMember ? 0 : undefined,
+        );
         // Work ends when the response body is consumed (or abandoned), not when headers arrive.
         finished(response.body, end);
         return response;
@@ -161,12 +185,20 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     async status(statusOptions = {}): Promise<StatusReport> {
-      return statusOf({ provider, spec, clock, host, staleProvisionerMs, idleLimitMs }, await store.read(), statusOptions);
+      return statusOf(
+        { provider, spec, clock, host, staleProvisionerMs, idleLimitMs },
+        await store.read(),
+        statusOptions,
+      );
     },
 
     async down(downOptions = {}) {
-      const { report, takenIds } = await takeDown({ provider, store, spec, onDeleted: (id) => clients.drop(id) }, downOptions);
-      if (active && (takenIds.has(active.id) || report.removed.some((ref) => ref.id === active?.id))) active = undefined;
+      const { report, takenIds } = await takeDown(
+        { provider, store, spec, onDeleted: (id) => clients.drop(id) },
+        downOptions,
+      );
+      if (active && (takenIds.has(active.id) || report.removed.some((ref) => ref.id === active?.id)))
+        active = undefined;
       return report;
     },
 
@@ -179,5 +211,8 @@ export function createEngine(options: EngineOptions): Engine {
 
 /** A pool member's call with no backend found (or its backend found vanished): the pool sends it elsewhere. */
 function notEnsured(name: string): never {
-  throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend "${name}" vanished; the pool sends its images to another member`);
+  throw new AciimgError(
+    "E_BACKEND_UNREACHABLE",
+    `the backend "${name}" vanished; the pool sends its images to another member`,
+  );
 }

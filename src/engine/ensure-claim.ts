@@ -10,7 +10,10 @@ import { ownerOf } from "./owner.js";
 import type { BackendRecord, EnsureResult, StateStore } from "./types.js";
 
 /** True when a `provisioning` record's provisioner is gone: dead pid on this host, or a stale heartbeat. */
-export function isProvisionerDead(record: BackendRecord, context: Pick<EnsureContext, "host" | "clock" | "staleProvisionerMs">): boolean {
+export function isProvisionerDead(
+  record: BackendRecord,
+  context: Pick<EnsureContext, "host" | "clock" | "staleProvisionerMs">,
+): boolean {
   const provisioner = record.provisioner;
   if (!provisioner) return true;
   if (provisioner.host === context.host && !isProcessAlive(provisioner.pid)) return true;
@@ -83,14 +86,22 @@ async function provision(
   const beating = keepClaimAlive(context, claim.id, heartbeat.signal);
   let record: BackendRecord;
   try {
-    record = await provider.create(spec, { apiKey: claim.apiKey, owner, signal: options.signal, onPhase: options.onPhase });
+    record = await provider.create(spec, {
+      apiKey: claim.apiKey,
+      owner,
+      signal: options.signal,
+      onPhase: options.onPhase,
+    });
   } catch (error) {
     heartbeat.abort();
     await beating;
     await dropRecord(store, name, claim.id).catch(() => undefined);
     if (isAciimgError(error)) throw error;
-    if (isAbortError(error)) throw new AciimgError("E_ABORTED", `provisioning the ${provider.kind} backend was cancelled`, { cause: error });
-    throw new AciimgError("E_PROVISION", `cannot provision a ${provider.kind} backend: ${(error as Error).message}`, { cause: error });
+    if (isAbortError(error))
+      throw new AciimgError("E_ABORTED", `provisioning the ${provider.kind} backend was cancelled`, { cause: error });
+    throw new AciimgError("E_PROVISION", `cannot provision a ${provider.kind} backend: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   heartbeat.abort();
   await beating;
@@ -127,7 +138,8 @@ async function keepClaimAlive(context: EnsureContext, claimId: string, stop: Abo
       await clock.sleep(context.heartbeatMs, stop);
       await store.update((state) => {
         const current = state.backends[name];
-        if (current?.id === claimId && current.provisioner) current.provisioner.heartbeat = new Date(clock.now()).toISOString();
+        if (current?.id === claimId && current.provisioner)
+          current.provisioner.heartbeat = new Date(clock.now()).toISOString();
       });
     } catch {
       if (stop.aborted) return;

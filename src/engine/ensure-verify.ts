@@ -32,7 +32,15 @@ export async function verify(
   }
   // A probe of its own with short timeouts: the call pool waits minutes for big images, a
   // health check of a wedged backend must not.
-  const probe = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, connections: 1 });
+  const probe = createImaginaryClient({
+    endpoint: record.endpoint,
+    apiKey: record.apiKey,
+    tlsFingerprint: record.tlsFingerprint,
+    connectTimeoutMs: 3_000,
+    headersTimeoutMs: 10_000,
+    bodyTimeoutMs: 10_000,
+    connections: 1,
+  });
   try {
     await probe.health(signal);
     seenHealthy.set(record.id, clock.now());
@@ -65,7 +73,8 @@ export async function verify(
         if (clock.now() < patientUntil) return "wait";
         throw new AciimgError(
           "E_BACKEND_UNREACHABLE",
-          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ` + `${(error as Error).message}. ` +
+          `the ${provider.kind} backend ${record.id} is running but ${record.endpoint}/health fails: ` +
+            `${(error as Error).message}. ` +
             `Retry in a moment, or run \`aciimg down\` to replace it.`,
           { cause: error },
         );

@@ -48,7 +48,10 @@ export interface EnsureOptions {
 }
 
 /** Creates the ensure function of one engine; `seenHealthy` is shared with `call` (a success is a probe). */
-export function createEnsure(context: EnsureContext, seenHealthy: Map<string, number>): (options: EnsureOptions) => Promise<EnsureResult> {
+export function createEnsure(
+  context: EnsureContext,
+  seenHealthy: Map<string, number>,
+): (options: EnsureOptions) => Promise<EnsureResult> {
   const { provider, store, spec, clock } = context;
   const name = spec.name;
 
@@ -80,14 +83,21 @@ export function createEnsure(context: EnsureContext, seenHealthy: Map<string, nu
       if (record.provider !== provider.kind) {
         throw new AciimgError(
           "E_STATE",
-          `the state ${store.location} records a ${record.provider} backend named "${name}", ` + `but the provider is ${provider.kind}. ` +
+          `the state ${store.location} records a ${record.provider} backend named "${name}", ` +
+            `but the provider is ${provider.kind}. ` +
             `Run \`aciimg down --provider ${record.provider}\` first, or use another --name.`,
         );
       }
 
       if (record.status === "running") {
         const verdict = await verify(context, seenHealthy, record, started + unhealthyPatienceMs, options.signal);
-        if (verdict === "healthy") return { record, created: false, readyMs: clock.now() - started, drift: specDrift(record.spec, spec, provider.kind) };
+        if (verdict === "healthy")
+          return {
+            record,
+            created: false,
+            readyMs: clock.now() - started,
+            drift: specDrift(record.spec, spec, provider.kind),
+          };
         if (verdict === "replace") continue;
       } else if (isProvisionerDead(record, context)) {
         // Take over: clear the abandoned claim, then claim it ourselves on the next turn. A backend

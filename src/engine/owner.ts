@@ -26,5 +26,12 @@ export function ownershipOf(ref: BackendRef, owner: string | undefined): Ownersh
 
 /** `ref` as reported among the backends that are not ours. */
 export function foreignOf(ref: BackendRef, ownership: Exclude<Ownership, "ours">): ForeignBackend {
-  return { provider: ref.provider, id: ref.id, name: ref.name, ...(ref.createdAt ? { createdAt: ref.createdAt } : {}), ...(ref.owner ? { owner: ref.owner } : {}), reason: ownership };
+  return {
+    provider: ref.provider,
+    id: ref.id,
+    name: ref.name,
+    ...(ref.createdAt ? { createdAt: ref.createdAt } : {}),
+    ...(ref.owner ? { owner: ref.owner } : {}),
+    reason: ownership,
+  };
 }

@@ -105,23 +105,47 @@ interface Waiter {
 export function createPool(options: PoolOptions): Pool {
   const maxWindow = options.maxWindow ?? 64;
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
-  const members: Member[] = options.members.map((source) => ({ source, label: source.label, state: "starting", served: 0, window: 0, inFlight: 0, revivals: 0 }));
+  const members: Member[] = options.members.map((source) => ({
+    source,
+    label: source.label,
+    state: "starting",
+    served: 0,
+    window: 0,
+    inFlight: 0,
+    revivals: 0,
+  }));
   const waiters: Waiter[] = [];
   const stopping = new AbortController();
   const starting = new Set<Promise<void>>();
   let inFlight = 0;
   let firstReady: { resolve(): void; reject(error: unknown): void } | undefined;
 
-  const view = (): MemberView[] => members.map(({ label, state, error, served, window }) => ({ label, state, ...(error ? { error } : {}), served, window }));
+  const view = (): MemberView[] =>
+    members.map(({ label, state, error, served, window }) => ({
+      label,
+      state,
+      ...(error ? { error } : {}),
+      served,
+      window,
+    }));
 
   function startMember(member: Member): void {
     member.state = "starting";
     const run = (async () => {
       try {
-        const result = await member.source.engine.ensure({ signal: stopping.signal, onPhase: (phase) => options.onPhase?.(member.label, phase) });
+        const result = await member.source.engine.ensure({
+          signal: stopping.signal,
+          onPhase: (phase) => options.onPhase?.(member.label, phase),
+        });
         if (stopping.signal.aborted) return;
         const windowOf = createWindow({ initial: await options.initialWindow(result.record), max: maxWindow });
-        Object.assign(member, { state: "ready", record: result.record, windowOf, window: windowOf.limit, error: undefined });
+        Object.assign(member, {
+          state: "ready",
+          record: result.record,
+          windowOf,
+          window: windowOf.limit,
+          error: undefined,
+        });
         member.work ??= member.source.engine.beginWork();
         options.onEvent?.({ kind: "ready", label: member.label, result });
         firstReady?.resolve();
@@ -169,7 +193,12 @@ export function createPool(options: PoolOptions): Pool {
     let best: Member | undefined;
     for (const member of members) {
       if (member.state !== "ready" || !member.windowOf || member.inFlight >= member.windowOf.limit) continue;
-      if (!best || member.inFlight < best.inFlight || (member.inFlight === best.inFlight && member.served < best.served)) best = member;
+      if (
+        !best ||
+        member.inFlight < best.inFlight ||
+        (member.inFlight === best.inFlight && member.served < best.served)
+      )
+        best = member;
     }
     return best;
   }
@@ -218,7 +247,8 @@ export function createPool(options: PoolOptions): Pool {
       const ready = new Promise<void>((resolve, reject) => {
         firstReady = { resolve, reject };
       });
-      const onAbort = (): void => firstReady?.reject(new AciimgError("E_ABORTED", "starting the backends was cancelled"));
+      const onAbort = (): void =>
+        firstReady?.reject(new AciimgError("E_ABORTED", "starting the backends was cancelled"));
       signal.addEventListener("abort", onAbort, { once: true });
       for (const member of members) startMember(member);
       return ready.finally(() => signal.removeEventListener("abort", onAbort));

@@ -83,7 +83,10 @@ async function reapClaim(context: ReapContext, record: BackendRecord, report: Re
  * (only if it is still that backend and still idle), so a batch that just used it keeps it.
  */
 async function reapRecorded(
-  context: ReapContext, record: BackendRecord, options: ReapOptions, report: ReapReport,
+  context: ReapContext,
+  record: BackendRecord,
+  options: ReapOptions,
+  report: ReapReport,
 ): Promise<void> {
   const { provider, store, clock } = context;
   const idleMs = clock.now() - Date.parse(record.lastUsed);

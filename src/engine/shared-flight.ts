@@ -14,7 +14,9 @@ export interface Flight<T> {
 type Work<T> = (signal: AbortSignal, onPhase: (phase: string) => void) => Promise<T>;
 
 export function createFlight<T>(work: Work<T>): Flight<T> {
-  let current: { promise: Promise<T>; controller: AbortController; waiters: number; listeners: Set<(phase: string) => void> } | undefined;
+  let current:
+    | { promise: Promise<T>; controller: AbortController; waiters: number; listeners: Set<(phase: string) => void> }
+    | undefined;
 
   return {
     join(signal, onPhase) {
@@ -31,8 +33,12 @@ export function createFlight<T>(work: Work<T>): Flight<T> {
         current = run;
         // Settled runs leave the slot; the next join starts afresh.
         void run.promise.then(
-          () => { if (current === run) current = undefined; },
-          () => { if (current === run) current = undefined; },
+          () => {
+            if (current === run) current = undefined;
+          },
+          () => {
+            if (current === run) current = undefined;
+          },
         );
       }
       const run = current;
@@ -55,8 +61,14 @@ export function createFlight<T>(work: Work<T>): Flight<T> {
         };
         signal?.addEventListener("abort", onAbort, { once: true });
         run.promise.then(
-          (value) => { leave(); resolve(value); },
-          (error: unknown) => { leave(); reject(error); },
+          (value) => {
+            leave();
+            resolve(value);
+          },
+          (error: unknown) => {
+            leave();
+            reject(error);
+          },
         );
       });
     },

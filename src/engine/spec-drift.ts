@@ -8,7 +8,13 @@ import type { BackendSpec, ProviderKind } from "./types.js";
 
 /** The spec fields that shape a running backend. `name` is its identity, not a setting. */
 export type DriftSetting =
-  | "maxUploadBytes" | "maxResolutionMP" | "maxRenderTimeMs" | "cpu" | "image" | "memoryInGB" | "location";
+  | "maxUploadBytes"
+  | "maxResolutionMP"
+  | "maxRenderTimeMs"
+  | "cpu"
+  | "image"
+  | "memoryInGB"
+  | "location";
 
 /** One setting in which the running backend differs from the requested spec. */
 export interface SettingDrift {

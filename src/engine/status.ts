@@ -32,7 +32,11 @@ export async function othersIn(provider: Provider, state: State, signal?: AbortS
  * The status report for the backend `state` records under the spec's name, with `members`: that
  * one and every other member of its pool the state records, in order (aci-1, aci-2, …).
  */
-export async function statusOf(context: StatusContext, state: State, options: { showKey?: boolean; signal?: AbortSignal }): Promise<StatusReport> {
+export async function statusOf(
+  context: StatusContext,
+  state: State,
+  options: { showKey?: boolean; signal?: AbortSignal },
+): Promise<StatusReport> {
   const { provider, spec } = context;
   const listing = othersIn(provider, state, options.signal);
   // Settled here too: a failed inspect must not leave the listing's rejection unhandled.
@@ -41,7 +45,9 @@ export async function statusOf(context: StatusContext, state: State, options: { 
     .map((key) => memberIndex(spec.name, key))
     .filter((index): index is number => index !== undefined && index > 1)
     .sort((a, b) => a - b);
-  const [first, ...rest] = await Promise.all([1, ...indexes].map((index) => memberStatus(context, state, index, options)));
+  const [first, ...rest] = await Promise.all(
+    [1, ...indexes].map((index) => memberStatus(context, state, index, options)),
+  );
   const main = first as MemberStatus;
   const members = [main, ...rest].filter((member) => member.state !== "none");
   const { backend: _label, ...report } = main;
@@ -49,7 +55,12 @@ export async function statusOf(context: StatusContext, state: State, options: { 
 }
 
 /** One member's report: what the state records under its name and what the provider says now. */
-async function memberStatus(context: StatusContext, state: State, index: number, options: { showKey?: boolean; signal?: AbortSignal }): Promise<MemberStatus> {
+async function memberStatus(
+  context: StatusContext,
+  state: State,
+  index: number,
+  options: { showKey?: boolean; signal?: AbortSignal },
+): Promise<MemberStatus> {
   const { provider, clock } = context;
   const name = memberName(context.spec.name, index);
   const record = state.backends[name];
@@ -61,9 +72,15 @@ async function memberStatus(context: StatusContext, state: State, index: number,
     ...(options.showKey ? { apiKey: record.apiKey } : {}),
   };
   if (record.status === "provisioning") {
-    const who = record.provisioner ? `pid ${record.provisioner.pid} on ${record.provisioner.host}` : "an unknown process";
+    const who = record.provisioner
+      ? `pid ${record.provisioner.pid} on ${record.provisioner.host}`
+      : "an unknown process";
     return isProvisionerDead(record, context)
-      ? { ...common, state: "failed", detail: `provisioning by ${who} was abandoned; the next command starts a new backend` }
+      ? {
+          ...common,
+          state: "failed",
+          detail: `provisioning by ${who} was abandoned; the next command starts a new backend`,
+        }
       : { ...common, state: "provisioning", detail: `being provisioned by ${who}` };
   }
   const live = await provider.inspect(record, options.signal);
@@ -77,6 +94,10 @@ async function memberStatus(context: StatusContext, state: State, index: number,
     endpoint: live.state === "running" ? live.endpoint : record.endpoint,
     lastUsed: record.lastUsed,
     ...(exists ? { idleMs, reapInMs: Math.max(0, context.idleLimitMs - idleMs) } : {}),
-    ...(live.state === "failed" ? { detail: live.detail } : live.state === "provisioning" && live.detail ? { detail: live.detail } : {}),
+    ...(live.state === "failed"
+      ? { detail: live.detail }
+      : live.state === "provisioning" && live.detail
+        ? { detail: live.detail }
+        : {}),
   };
 }

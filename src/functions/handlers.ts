@@ -56,7 +56,9 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
       try {
         engine = await options.engine();
       } catch (error) {
-        return toInit(failureReply(error, { retryAfterSeconds: 30, timedOut: false, log: (line) => context.error(line) }));
+        return toInit(
+          failureReply(error, { retryAfterSeconds: 30, timedOut: false, log: (line) => context.error(line) }),
+        );
       }
       const url = new URL(request.url);
       // `code` is the host's function key: it is for the host, never for the backend or a log.
@@ -82,11 +84,18 @@ export function createFunctionHandlers(options: FunctionHandlersOptions): Functi
       const kept = report.kept.map((ref) => `${ref.name} (${ref.reason})`).join(", ") || "none";
       // Another state's backends (another app or person sharing the resource group) are never reaped here.
       const others = report.foreign.map((ref) => `${ref.name} (${ref.reason})`).join(", ");
-      context.log(`cleanup${timer.isPastDue ? " (past due)" : ""}: ` + `removed ${removed}; kept ${kept}${others ? `; left, not ours: ${others}` : ""}`);
+      context.log(
+        `cleanup${timer.isPastDue ? " (past due)" : ""}: ` +
+          `removed ${removed}; kept ${kept}${others ? `; left, not ours: ${others}` : ""}`,
+      );
     },
   };
 }
 
-function toInit(reply: { status: number; headers: Record<string, string>; body: Readable | Uint8Array | string }): HttpResponseInit {
+function toInit(reply: {
+  status: number;
+  headers: Record<string, string>;
+  body: Readable | Uint8Array | string;
+}): HttpResponseInit {
   return { status: reply.status, headers: reply.headers, body: reply.body };
 }

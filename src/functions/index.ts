@@ -16,17 +16,21 @@ import { openEngine } from "../compose.js";
 import type { Engine } from "../engine/types.js";
 import { createFunctionHandlers } from "./handlers.js";
 
-const config = loadConfig({}, processEnvironment(), ".", { onWarning: (message) => console.warn(`aciimg: warning: ${message}`) });
+const config = loadConfig({}, processEnvironment(), ".", {
+  onWarning: (message) => console.warn(`aciimg: warning: ${message}`),
+});
 
 let engine: Promise<Engine> | undefined;
 
 /** The app's one engine; a failed open is forgotten so the next invocation tries again. */
 function appEngine(): Promise<Engine> {
   // Warnings (a state file others could read, tightened) go to the host's log.
-  engine ??= openEngine(config, { warn: (message) => console.warn(`aciimg: warning: ${message}`) }).catch((error: unknown) => {
-    engine = undefined;
-    throw error;
-  });
+  engine ??= openEngine(config, { warn: (message) => console.warn(`aciimg: warning: ${message}`) }).catch(
+    (error: unknown) => {
+      engine = undefined;
+      throw error;
+    },
+  );
   return engine;
 }
 

@@ -51,7 +51,12 @@ export function watchBody(source: Readable, options: BodyWatchOptions): BodyWatc
     controller.abort(error);
   };
   const timer = setTimeout(() => {
-    refuse(new BodyRefusedError(408, `Request body too slow: less than ${progressBytes} bytes arrived in ${options.idleMs} ms`));
+    refuse(
+      new BodyRefusedError(
+        408,
+        `Request body too slow: less than ${progressBytes} bytes arrived in ${options.idleMs} ms`,
+      ),
+    );
   }, options.idleMs);
   // A watch left running must not keep a process alive.
   timer.unref();
@@ -84,5 +89,7 @@ export function watchBody(source: Readable, options: BodyWatchOptions): BodyWatc
 
 /** The refusal an aborted watch carries, as an upload failure. */
 export function refusalOf(reason: unknown): Refusal | undefined {
-  return reason instanceof BodyRefusedError ? { ok: false, status: reason.status, message: reason.message, headers: reason.headers } : undefined;
+  return reason instanceof BodyRefusedError
+    ? { ok: false, status: reason.status, message: reason.message, headers: reason.headers }
+    : undefined;
 }

@@ -8,17 +8,21 @@ import { AciimgError } from "../errors.js";
 /** The shortest client key `serve` accepts: `openssl rand -hex 32` gives 64 characters. */
 export const MIN_SERVE_KEY_LENGTH = 16;
 
-const HOW_TO_MAKE_ONE = "e.g. `export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)` (--key works too, " + "but shows the key to anyone who can list processes)";
+const HOW_TO_MAKE_ONE =
+  "e.g. `export ACIIMG_SERVE_KEY=$(openssl rand -hex 32)` (--key works too, " +
+  "but shows the key to anyone who can list processes)";
 
 /**
  * Returns the key `serve` runs with; E_USAGE when it is missing or shorter than MIN_SERVE_KEY_LENGTH. Never prints it.
  */
 export function checkServeKey(key: string | undefined): string {
-  if (!key) throw new AciimgError("E_USAGE", `serve: no API key for its clients: set ACIIMG_SERVE_KEY, ${HOW_TO_MAKE_ONE}`);
+  if (!key)
+    throw new AciimgError("E_USAGE", `serve: no API key for its clients: set ACIIMG_SERVE_KEY, ${HOW_TO_MAKE_ONE}`);
   if (key.length < MIN_SERVE_KEY_LENGTH) {
     throw new AciimgError(
       "E_USAGE",
-      `serve: the API key for its clients (ACIIMG_SERVE_KEY or --key) is ${key.length} characters long; ` + `it must be at least ${MIN_SERVE_KEY_LENGTH} and random, ${HOW_TO_MAKE_ONE}`,
+      `serve: the API key for its clients (ACIIMG_SERVE_KEY or --key) is ${key.length} characters long; ` +
+        `it must be at least ${MIN_SERVE_KEY_LENGTH} and random, ${HOW_TO_MAKE_ONE}`,
     );
   }
   return key;
@@ -40,6 +44,10 @@ export function isLoopbackHost(host: string): boolean {
 /** The warning for listening on `host` without TLS, or undefined when there is nothing to warn about. */
 export function exposureWarning(host: string, hasTls: boolean): string | undefined {
   if (hasTls || isLoopbackHost(host)) return undefined;
-  return `WARNING: serve listens on ${host}, reachable from other machines, ` + `over plain HTTP: the API key and every image cross the network unencrypted. ` +
-    "Serve HTTPS with --tls-cert and --tls-key (ACIIMG_SERVE_TLS_CERT, " + "ACIIMG_SERVE_TLS_KEY), or listen on 127.0.0.1 behind a TLS proxy.";
+  return (
+    `WARNING: serve listens on ${host}, reachable from other machines, ` +
+    `over plain HTTP: the API key and every image cross the network unencrypted. ` +
+    "Serve HTTPS with --tls-cert and --tls-key (ACIIMG_SERVE_TLS_CERT, " +
+    "ACIIMG_SERVE_TLS_KEY), or listen on 127.0.0.1 behind a TLS proxy."
+  );
 }

@@ -110,7 +110,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       const waitMs = throttle.waitMs(request.remoteAddress);
       if (waitMs > 0) {
         const seconds = Math.ceil(waitMs / 1000);
-        return errorReply(429, `Too many requests with a wrong API key from this address; retry in ${seconds} s`, { "retry-after": String(seconds) });
+        return errorReply(429, `Too many requests with a wrong API key from this address; retry in ${seconds} s`, {
+          "retry-after": String(seconds),
+        });
       }
     }
     if (!isAuthorized(presentedKey(request.headers["api-key"], url.searchParams))) {
@@ -172,9 +174,12 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const checked = validateRequest(op, query);
     // Every format imaginary may load passes (the real one in ACI can have PDF and HEIF loaders);
     // the backend makes the final decision.
-    const refusal = detectFormat(image.prefix) === undefined
-      ? errorReply(406, messages.unsupportedMediaType)
-      : checked.ok ? await svgRefusal(image, options.screenSvg === true) : errorReply(checked.status, checked.message);
+    const refusal =
+      detectFormat(image.prefix) === undefined
+        ? errorReply(406, messages.unsupportedMediaType)
+        : checked.ok
+          ? await svgRefusal(image, options.screenSvg === true)
+          : errorReply(checked.status, checked.message);
     if (refusal) {
       image.discard();
       return refusal;
@@ -185,12 +190,24 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     // provisioning the others wait for. A request that gives up stops waiting; the work goes on,
     // so a retry after Retry-After finds the backend ready.
     const accept = header(request, "accept");
-    const pending = engine.call({ op, query, body: image.body, contentType: image.contentType, ...(accept ? { accept } : {}) });
+    const pending = engine.call({
+      op,
+      query,
+      body: image.body,
+      contentType: image.contentType,
+      ...(accept ? { accept } : {}),
+    });
     // The rest of a relayed body may still be arriving: a refusal of it (too slow, over the
     // budget) answers at once, even while the engine waits for a cold start.
     const outcome = await settleWithin(pending, timeoutMs, [request.signal, bodyRefused]);
     // Abandoned: whatever arrives later is dropped, so its connection returns to the pool.
-    const abandon = () => holdUntil(pending.then((late) => late.body.destroy(), () => undefined));
+    const abandon = () =>
+      holdUntil(
+        pending.then(
+          (late) => late.body.destroy(),
+          () => undefined,
+        ),
+      );
     const cutShort = refusalOf(bodyRefused.reason);
     if (cutShort) {
       abandon();
@@ -213,9 +230,12 @@ async function svgRefusal(image: Extract<Image, { ok: true }>, screen: boolean):
   if (whole === undefined) return undefined; // the upload failed: the engine's call reports it as before
   const finding = screenSvg(whole);
   if (!finding) return undefined;
-  return errorReply(400, `SVG input refused: it has ${finding.construct} ` +
-    `(${finding.why}, and the backend cannot stop a render); ` +
-    "the server sends such SVGs only with --allow-svg-filters or ACIIMG_ALLOW_SVG_FILTERS=1");
+  return errorReply(
+    400,
+    `SVG input refused: it has ${finding.construct} ` +
+      `(${finding.why}, and the backend cannot stop a render); ` +
+      "the server sends such SVGs only with --allow-svg-filters or ACIIMG_ALLOW_SVG_FILTERS=1",
+  );
 }
 
 /** The whole of a relayed upload, or undefined when it fails (cut short, too slow). */
@@ -229,13 +249,20 @@ async function readAll(stream: Readable): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-type Outcome<T> = { kind: "answer"; value: T } | { kind: "failed"; error: unknown } | { kind: "abandoned"; why: string };
+type Outcome<T> =
+  | { kind: "answer"; value: T }
+  | { kind: "failed"; error: unknown }
+  | { kind: "abandoned"; why: string };
 
 /**
  * Waits for `promise` at most `timeoutMs`, or until one of `signals` fires (the client went away,
  * its body was refused); never cancels it.
  */
-function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<AbortSignal | undefined>): Promise<Outcome<T>> {
+function settleWithin<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  signals: Array<AbortSignal | undefined>,
+): Promise<Outcome<T>> {
   return new Promise((resolve) => {
     const done = (outcome: Outcome<T>) => {
       clearTimeout(timer);
@@ -248,7 +275,10 @@ function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
     }
-    promise.then((value) => done({ kind: "answer", value }), (error: unknown) => done({ kind: "failed", error }));
+    promise.then(
+      (value) => done({ kind: "answer", value }),
+      (error: unknown) => done({ kind: "failed", error }),
+    );
   });
 }
 
@@ -257,7 +287,13 @@ function settleWithin<T>(promise: Promise<T>, timeoutMs: number, signals: Array<
  * built-in backend says of an animation's frames (frames.ts); not its `Server`.
  */
 const passedHeaders = [
-  "content-type", "content-length", "image-width", "image-height", "vary", framesHeader, flattenedHeader,
+  "content-type",
+  "content-length",
+  "image-width",
+  "image-height",
+  "vary",
+  framesHeader,
+  flattenedHeader,
 ];
 
 function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
@@ -274,7 +310,11 @@ function header(request: HandlerRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function statusReply(engine: Engine, signal: AbortSignal | undefined, log: (line: string) => void): Promise<HandlerResponse> {
+async function statusReply(
+  engine: Engine,
+  signal: AbortSignal | undefined,
+  log: (line: string) => void,
+): Promise<HandlerResponse> {
   try {
     const { apiKey: _never, ...report } = await engine.status(signal ? { signal } : {});
     return jsonReply(200, report);

@@ -44,7 +44,8 @@ export function createKeyThrottle(options: KeyThrottleOptions = {}): KeyThrottle
   // Insertion order is failure order: an entry is moved to the end on each failure.
   const buckets = new Map<string, Bucket>();
 
-  const allowanceOf = (bucket: Bucket, at: number): number => Math.min(burst, bucket.allowance + (at - bucket.at) / refillMs);
+  const allowanceOf = (bucket: Bucket, at: number): number =>
+    Math.min(burst, bucket.allowance + (at - bucket.at) / refillMs);
 
   return {
     waitMs(address) {
@@ -80,9 +81,13 @@ export function clientOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(plain);
   if (mapped) return mapped[1] as string;
   const [head = "", tail] = plain.split("::");
-  const groupsOf = (part: string): string[] => (part === "" ? [] : part.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group])));
+  const groupsOf = (part: string): string[] =>
+    part === "" ? [] : part.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group]));
   const left = groupsOf(head);
   const right = tail === undefined ? [] : groupsOf(tail);
   const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
 }

@@ -29,7 +29,11 @@ export type RelayStart = { ok: true; upload: RelayedUpload } | Refusal;
  * by destroying the consumer's stream. (Long for the stream's events, handled in one closure so
  * no chunk is counted twice.)
  */
-export function startRelay(source: Readable, length: number, options: { prefixBytes?: number; stop?: AbortSignal } = {}): Promise<RelayStart> {
+export function startRelay(
+  source: Readable,
+  length: number,
+  options: { prefixBytes?: number; stop?: AbortSignal } = {},
+): Promise<RelayStart> {
   const prefixBytes = options.prefixBytes ?? 4096;
   const chunks: Buffer[] = [];
   let received = 0;
@@ -90,11 +94,15 @@ export function startRelay(source: Readable, length: number, options: { prefixBy
       if (!started) resolve(refusalOf(error) ?? { ok: false, status: 400, message: messages.emptyImage });
     };
     source.once("error", fail);
-    options.stop?.addEventListener("abort", () => {
-      source.off("data", onData);
-      chunks.length = 0;
-      fail(options.stop?.reason instanceof Error ? options.stop.reason : new Error("the upload was refused"));
-    }, { once: true });
+    options.stop?.addEventListener(
+      "abort",
+      () => {
+        source.off("data", onData);
+        chunks.length = 0;
+        fail(options.stop?.reason instanceof Error ? options.stop.reason : new Error("the upload was refused"));
+      },
+      { once: true },
+    );
     // A client that goes away mid-upload: Node reports 'aborted'/'close' without 'end'.
     source.once("close", () => {
       if (!ended) fail(new Error("the client closed the connection during the upload"));

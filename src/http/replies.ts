@@ -34,8 +34,20 @@ function jsonText(status: number, body: string, headers: Record<string, string>)
 
 /** Failures of the backend's life (provisioning, reachability, cloud limits): the client should come back later. */
 const unavailableCodes = new Set<ErrorCode>([
-  "E_PROVISION", "E_BACKEND_UNREACHABLE", "E_TIMEOUT", "E_CAPACITY", "E_QUOTA", "E_IMAGE_PULL", "E_THROTTLED",
-  "E_AZURE", "E_NO_CREDENTIALS", "E_CONFIG", "E_RESOURCE_GROUP_NOT_FOUND", "E_FORBIDDEN", "E_STATE", "E_ABORTED",
+  "E_PROVISION",
+  "E_BACKEND_UNREACHABLE",
+  "E_TIMEOUT",
+  "E_CAPACITY",
+  "E_QUOTA",
+  "E_IMAGE_PULL",
+  "E_THROTTLED",
+  "E_AZURE",
+  "E_NO_CREDENTIALS",
+  "E_CONFIG",
+  "E_RESOURCE_GROUP_NOT_FOUND",
+  "E_FORBIDDEN",
+  "E_STATE",
+  "E_ABORTED",
 ]);
 
 export interface FailureContext {

@@ -99,10 +99,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         if (closing) server.closeIdleConnections();
       });
   };
-  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(onRequest);
   // A failed handshake (a scanner, a client that does not trust the certificate) is one line, not a crash.
   server.on("tlsClientError", (error: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
-    options.log(`${new Date().toISOString()} ${socket.remoteAddress ?? "-"} TLS handshake failed: ${error.code ?? error.message}`);
+    options.log(
+      `${new Date().toISOString()} ${socket.remoteAddress ?? "-"} TLS handshake failed: ${error.code ?? error.message}`,
+    );
   });
   // Requests Node itself refuses (malformed, headers too large, too slow) get imaginary's JSON shape too.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -111,11 +115,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     const [status, reason] =
-      error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"]
-      : error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"]
-      : [400, "Bad Request"];
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout"]
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "Request Header Fields Too Large"]
+          : [400, "Bad Request"];
     const body = errorBody(status, reason, "space");
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   // Node's own bounds stay: receiving a request (headers 60 s, whole request 5 min) is bounded,
   // and uploads are read at once (never held back by a cold start), so they cannot run into them.
@@ -123,14 +132,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(new AciimgError("E_USAGE", `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, { cause: error })),
+      reject(
+        new AciimgError("E_USAGE", `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      ),
     );
     server.listen(options.port, options.host, () => resolve());
   });
   const reapEveryMs = options.reapEveryMs ?? 60_000;
-  const reaper = reapEveryMs > 0
-    ? startReaper({ engine: options.engine, idleMs: options.idleMs ?? 5 * 60_000, everyMs: reapEveryMs, log: options.log })
-    : undefined;
+  const reaper =
+    reapEveryMs > 0
+      ? startReaper({
+          engine: options.engine,
+          idleMs: options.idleMs ?? 5 * 60_000,
+          everyMs: reapEveryMs,
+          log: options.log,
+        })
+      : undefined;
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
@@ -187,8 +206,11 @@ async function respond(
     // the rest of the upload is drained, bounded, so the client reads the answer and not a reset.
     const { body } = reply;
     answerThenLinger(req, res, { status: reply.status, headers: reply.headers, body }, lingerBounds, (dropped) =>
-      log(`closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
-        `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`));
+      log(
+        `closed a connection still sending after its answer: ${dropped} bytes of its body dropped ` +
+          `(bounds ${lingerBounds.maxBytes} bytes, ${lingerBounds.maxMs} ms)`,
+      ),
+    );
     await new Promise<void>((resolve) => res.once("close", resolve));
     return typeof body === "string" ? Buffer.byteLength(body) : body.length;
   }
@@ -216,9 +238,18 @@ async function respond(
 /**
  * `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query.
  */
-function accessLine(req: IncomingMessage, remote: string | undefined, status: number, bytes: number, ms: number): string {
+function accessLine(
+  req: IncomingMessage,
+  remote: string | undefined,
+  status: number,
+  bytes: number,
+  ms: number,
+): string {
   const url = new URL(req.url ?? "/", "http://x");
   url.searchParams.delete("key");
   const query = url.searchParams.toString();
-  return `${new Date().toISOString()} ${remote ?? "-"} ` + `${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`;
+  return (
+    `${new Date().toISOString()} ${remote ?? "-"} ` +
+    `${req.method} ${url.pathname}${query ? `?${query}` : ""} ${status} ${Math.round(ms)}ms ${bytes}B`
+  );
 }

@@ -12,9 +12,7 @@ import { startRelay } from "./relay.js";
 
 export type { Refusal } from "../protocol/replies.js";
 
-export type Upload =
-  | { ok: true; bytes: Uint8Array; contentType: string }
-  | Refusal;
+export type Upload = { ok: true; bytes: Uint8Array; contentType: string } | Refusal;
 
 /** The image as the engine takes it, with its first bytes for sniffing. */
 export type Image =
@@ -41,7 +39,13 @@ export async function acquireImage(
     const relay = await startRelay(body, declared, stop ? { stop } : {});
     if (!relay.ok) return relay;
     const { upload } = relay;
-    return { ok: true, body: () => upload.open(), prefix: upload.prefix, contentType: "application/octet-stream", discard: () => upload.discard() };
+    return {
+      ok: true,
+      body: () => upload.open(),
+      prefix: upload.prefix,
+      contentType: "application/octet-stream",
+      discard: () => upload.discard(),
+    };
   }
   const upload = await readUpload(body, headers.contentType, maxBytes, stop);
   if (!upload.ok) return upload;
@@ -55,15 +59,20 @@ export async function acquireImage(
  * Reads the upload; fails with imaginary's status and message (400 empty, 413 too large, …), or
  * with the refusal `stop` aborts with.
  */
-export async function readUpload(body: Readable, contentType: string | undefined, maxBytes: number, stop?: AbortSignal): Promise<Upload> {
+export async function readUpload(
+  body: Readable,
+  contentType: string | undefined,
+  maxBytes: number,
+  stop?: AbortSignal,
+): Promise<Upload> {
   const upload = /^multipart\//i.test(contentType ?? "")
     ? await readMultipartImage(body, {
-      contentType: contentType as string,
-      maxBytes,
-      limits: { files: 1, fields: 32, parts: 64 },
-      ...(stop ? { stop } : {}),
-      stopped: (reason) => refusalOf(reason) ?? unreadableMultipart(),
-    })
+        contentType: contentType as string,
+        maxBytes,
+        limits: { files: 1, fields: 32, parts: 64 },
+        ...(stop ? { stop } : {}),
+        stopped: (reason) => refusalOf(reason) ?? unreadableMultipart(),
+      })
     : await readRaw(body, maxBytes, stop);
   if (upload.ok && upload.bytes.length === 0) return { ok: false, status: 400, message: messages.emptyImage };
   return upload;

@@ -41,11 +41,15 @@ export function checkCostBounds(op: OperationName | PipelineName, o: ImageOption
       return tooBig(`Watermark text is too long (limit ${costBounds.maxTextBytes} bytes)`);
     }
     // Pipeline numbers keep their sign (§1.6); a negative one is as large to Pango or refused by sharp.
-    if (Math.abs(o.dpi ?? 0) > costBounds.maxDpi) return tooBig(`Watermark dpi is too big (limit ${costBounds.maxDpi})`);
-    if (fontSizeOf(o.font ?? "") > costBounds.maxFontSize) return tooBig(`Watermark font size is too big (limit ${costBounds.maxFontSize})`);
-    if (Math.abs(o.textwidth ?? 0) > costBounds.maxTextWidthPx) return tooBig(`Watermark text width is too big (limit ${costBounds.maxTextWidthPx} px)`);
+    if (Math.abs(o.dpi ?? 0) > costBounds.maxDpi)
+      return tooBig(`Watermark dpi is too big (limit ${costBounds.maxDpi})`);
+    if (fontSizeOf(o.font ?? "") > costBounds.maxFontSize)
+      return tooBig(`Watermark font size is too big (limit ${costBounds.maxFontSize})`);
+    if (Math.abs(o.textwidth ?? 0) > costBounds.maxTextWidthPx)
+      return tooBig(`Watermark text width is too big (limit ${costBounds.maxTextWidthPx} px)`);
   }
-  if (Math.abs(o.sigma ?? 0) > costBounds.maxBlurSigma) return tooBig(`Blur sigma is too big (limit ${costBounds.maxBlurSigma})`);
+  if (Math.abs(o.sigma ?? 0) > costBounds.maxBlurSigma)
+    return tooBig(`Blur sigma is too big (limit ${costBounds.maxBlurSigma})`);
   return undefined;
 }
 

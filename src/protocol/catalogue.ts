@@ -17,9 +17,21 @@ type CliFlagValue =
   /** `WxH` → `width` and `height`. */
   | { readonly kind: "size" }
   /** A whole number within [min, max] into `param`. */
-  | { readonly kind: "integer"; readonly param: ParamName; readonly min: number; readonly max: number; readonly example: string }
+  | {
+      readonly kind: "integer";
+      readonly param: ParamName;
+      readonly min: number;
+      readonly max: number;
+      readonly example: string;
+    }
   /** Like integer, but joins the step of the other dimension flag given just before it (`--width 300 --height 200`). */
-  | { readonly kind: "dimension"; readonly param: "width" | "height"; readonly min: number; readonly max: number; readonly example: string }
+  | {
+      readonly kind: "dimension";
+      readonly param: "width" | "height";
+      readonly min: number;
+      readonly max: number;
+      readonly example: string;
+    }
   /** 90, 180 or 270 into `param`. */
   | { readonly kind: "rotation"; readonly param: ParamName }
   /** A positive decimal number into `param`. */
@@ -46,102 +58,224 @@ export interface OperationSpec {
 }
 
 // Params every image op passes to bimg (imaginary's BimgOptions).
-const common = ["type", "quality", "compression", "palette", "speed", "interlace", "stripmeta", "noprofile",
-  "norotation", "colorspace", "background", "extend", "sigma", "minampl", "flip", "flop", "rotate", "gravity",
-  "force", "embed", "aspectratio"] as const satisfies readonly ParamName[];
+const common = [
+  "type",
+  "quality",
+  "compression",
+  "palette",
+  "speed",
+  "interlace",
+  "stripmeta",
+  "noprofile",
+  "norotation",
+  "colorspace",
+  "background",
+  "extend",
+  "sigma",
+  "minampl",
+  "flip",
+  "flop",
+  "rotate",
+  "gravity",
+  "force",
+  "embed",
+  "aspectratio",
+] as const satisfies readonly ParamName[];
 
 const n = (v: number | undefined): number => v ?? 0;
-const needsWidthOrHeight = (message: string) => (o: ImageOptions): string | undefined =>
-  (n(o.width) === 0 && n(o.height) === 0 ? message : undefined);
+const needsWidthOrHeight =
+  (message: string) =>
+  (o: ImageOptions): string | undefined =>
+    n(o.width) === 0 && n(o.height) === 0 ? message : undefined;
 const needsWidthAndHeight = (o: ImageOptions): string | undefined =>
-  (n(o.width) === 0 || n(o.height) === 0 ? "Missing required params: height, width" : undefined);
+  n(o.width) === 0 || n(o.height) === 0 ? "Missing required params: height, width" : undefined;
 const size = (flags: string, help: string): CliFlag => ({ kind: "size", flags, help });
 
 /** The entries, in imaginary's route order (GET / lists them so). */
 export const operationSpecs = {
   resize: {
-    description: "resize keeping the aspect ratio", params: ["width", "height", "nocrop", ...common], requires: "width or height",
-    missing: needsWidthOrHeight("Missing required param: height or width"), pipeline: true,
-    cli: { rank: 1, flags: [
-      size("--resize <WxH>", "resize to fit WxH, extending to exactly WxH (imaginary /resize)"),
-      { kind: "dimension", flags: "--width <N>", help: "resize to N pixels wide", param: "width", min: 1, max: 100000, example: "300" },
-      { kind: "dimension", flags: "--height <N>", help: "resize to N pixels high", param: "height", min: 1, max: 100000, example: "200" },
-    ] },
+    description: "resize keeping the aspect ratio",
+    params: ["width", "height", "nocrop", ...common],
+    requires: "width or height",
+    missing: needsWidthOrHeight("Missing required param: height or width"),
+    pipeline: true,
+    cli: {
+      rank: 1,
+      flags: [
+        size("--resize <WxH>", "resize to fit WxH, extending to exactly WxH (imaginary /resize)"),
+        {
+          kind: "dimension",
+          flags: "--width <N>",
+          help: "resize to N pixels wide",
+          param: "width",
+          min: 1,
+          max: 100000,
+          example: "300",
+        },
+        {
+          kind: "dimension",
+          flags: "--height <N>",
+          help: "resize to N pixels high",
+          param: "height",
+          min: 1,
+          max: 100000,
+          example: "200",
+        },
+      ],
+    },
   },
   fit: {
-    description: "fit inside width x height", params: ["width", "height", ...common], requires: "width and height",
-    missing: needsWidthAndHeight, pipeline: true,
+    description: "fit inside width x height",
+    params: ["width", "height", ...common],
+    requires: "width and height",
+    missing: needsWidthAndHeight,
+    pipeline: true,
     cli: { rank: 4, flags: [size("--fit <WxH>", "shrink to fit inside WxH, keeping the aspect ratio")] },
   },
   enlarge: {
-    description: "enlarge (crops unless nocrop)", params: ["width", "height", "nocrop", ...common], requires: "width and height",
-    missing: needsWidthAndHeight, pipeline: true,
+    description: "enlarge (crops unless nocrop)",
+    params: ["width", "height", "nocrop", ...common],
+    requires: "width and height",
+    missing: needsWidthAndHeight,
+    pipeline: true,
   },
   extract: {
-    description: "extract an area", params: ["top", "left", "areawidth", "areaheight", ...common], requires: "areawidth and areaheight",
-    missing: (o) => (n(o.areawidth) === 0 || n(o.areaheight) === 0 ? "Missing required params: areawidth or areaheight" : undefined),
+    description: "extract an area",
+    params: ["top", "left", "areawidth", "areaheight", ...common],
+    requires: "areawidth and areaheight",
+    missing: (o) =>
+      n(o.areawidth) === 0 || n(o.areaheight) === 0 ? "Missing required params: areawidth or areaheight" : undefined,
     pipeline: true,
   },
   crop: {
-    description: "crop to width x height", params: ["width", "height", ...common], requires: "width or height",
-    missing: needsWidthOrHeight("Missing required param: height or width"), pipeline: true,
+    description: "crop to width x height",
+    params: ["width", "height", ...common],
+    requires: "width or height",
+    missing: needsWidthOrHeight("Missing required param: height or width"),
+    pipeline: true,
     cli: { rank: 2, flags: [size("--crop <WxH>", "crop to WxH around the centre")] },
   },
   smartcrop: {
-    description: "crop around the most interesting area", params: ["width", "height", ...common], requires: "width or height",
-    missing: needsWidthOrHeight("Missing required param: height or width"), pipeline: true,
+    description: "crop around the most interesting area",
+    params: ["width", "height", ...common],
+    requires: "width or height",
+    missing: needsWidthOrHeight("Missing required param: height or width"),
+    pipeline: true,
     cli: { rank: 3, flags: [size("--smartcrop <WxH>", "crop to WxH around the most interesting area")] },
   },
   rotate: {
-    description: "rotate by a multiple of 90 degrees", params: [...common], requires: "rotate",
-    missing: (o) => (n(o.rotate) === 0 ? "Missing required param: rotate" : undefined), pipeline: true,
-    cli: { rank: 6, flags: [{ kind: "rotation", flags: "--rotate <DEG>", help: "rotate by 90, 180 or 270 degrees", param: "rotate" }] },
+    description: "rotate by a multiple of 90 degrees",
+    params: [...common],
+    requires: "rotate",
+    missing: (o) => (n(o.rotate) === 0 ? "Missing required param: rotate" : undefined),
+    pipeline: true,
+    cli: {
+      rank: 6,
+      flags: [{ kind: "rotation", flags: "--rotate <DEG>", help: "rotate by 90, 180 or 270 degrees", param: "rotate" }],
+    },
   },
   autorotate: { description: "rotate by the EXIF orientation only", params: [], pipeline: true, ignoresType: true },
   flip: {
-    description: "mirror (bimg flip)", params: [...common], pipeline: true,
-    cli: { rank: 7, flags: [{ kind: "switch", flags: "--flip", help: "mirror vertically (imaginary's flip)", param: "flip" }] },
+    description: "mirror (bimg flip)",
+    params: [...common],
+    pipeline: true,
+    cli: {
+      rank: 7,
+      flags: [{ kind: "switch", flags: "--flip", help: "mirror vertically (imaginary's flip)", param: "flip" }],
+    },
   },
   flop: {
-    description: "mirror (bimg flop)", params: [...common], pipeline: true,
-    cli: { rank: 8, flags: [{ kind: "switch", flags: "--flop", help: "mirror horizontally (imaginary's flop)", param: "flop" }] },
+    description: "mirror (bimg flop)",
+    params: [...common],
+    pipeline: true,
+    cli: {
+      rank: 8,
+      flags: [{ kind: "switch", flags: "--flop", help: "mirror horizontally (imaginary's flop)", param: "flop" }],
+    },
   },
   thumbnail: {
-    description: "thumbnail (distorts when both sizes are given)", params: ["width", "height", ...common], requires: "width or height",
-    missing: needsWidthOrHeight("Missing required params: width or height"), pipeline: true,
-    cli: { rank: 5, flags: [
-      { kind: "integer", flags: "--thumbnail <N>", help: "thumbnail N pixels wide", param: "width", min: 1, max: 100000, example: "150" },
-    ] },
+    description: "thumbnail (distorts when both sizes are given)",
+    params: ["width", "height", ...common],
+    requires: "width or height",
+    missing: needsWidthOrHeight("Missing required params: width or height"),
+    pipeline: true,
+    cli: {
+      rank: 5,
+      flags: [
+        {
+          kind: "integer",
+          flags: "--thumbnail <N>",
+          help: "thumbnail N pixels wide",
+          param: "width",
+          min: 1,
+          max: 100000,
+          example: "150",
+        },
+      ],
+    },
   },
   zoom: {
-    description: "zoom x(factor+1)", params: ["factor", "top", "left", "areawidth", "areaheight", "nocrop", ...common], requires: "factor",
+    description: "zoom x(factor+1)",
+    params: ["factor", "top", "left", "areawidth", "areaheight", "nocrop", ...common],
+    requires: "factor",
     missing: (o) => {
       if (n(o.factor) === 0) return "Missing required param: factor";
       return (n(o.top) > 0 || n(o.left) > 0) && n(o.areawidth) === 0 && n(o.areaheight) === 0
-        ? "Missing required params: areawidth, areaheight" : undefined;
+        ? "Missing required params: areawidth, areaheight"
+        : undefined;
     },
     pipeline: true,
   },
   convert: {
-    description: "convert to another format", params: [...common], requires: "type",
-    missing: (o) => (o.type === undefined && o.unwritableType === undefined ? "Missing required param: type" : undefined), pipeline: true,
+    description: "convert to another format",
+    params: [...common],
+    requires: "type",
+    missing: (o) =>
+      o.type === undefined && o.unwritableType === undefined ? "Missing required param: type" : undefined,
+    pipeline: true,
   },
   blur: {
-    description: "gaussian blur", params: [...common], requires: "sigma or minampl",
-    missing: (o) => (n(o.sigma) === 0 && n(o.minampl) === 0 ? "Missing required param: sigma or minampl" : undefined), pipeline: true,
-    cli: { rank: 9, flags: [{ kind: "positive", flags: "--blur <SIGMA>", help: "Gaussian blur with this sigma", param: "sigma", example: "1.5" }] },
+    description: "gaussian blur",
+    params: [...common],
+    requires: "sigma or minampl",
+    missing: (o) => (n(o.sigma) === 0 && n(o.minampl) === 0 ? "Missing required param: sigma or minampl" : undefined),
+    pipeline: true,
+    cli: {
+      rank: 9,
+      flags: [
+        {
+          kind: "positive",
+          flags: "--blur <SIGMA>",
+          help: "Gaussian blur with this sigma",
+          param: "sigma",
+          example: "1.5",
+        },
+      ],
+    },
   },
   watermark: {
-    description: "text watermark", params: ["text", "font", "margin", "dpi", "textwidth", "opacity", "noreplicate", "color", ...common],
-    requires: "text", missing: (o) => (!o.text ? "Missing required param: text" : undefined), pipeline: true,
+    description: "text watermark",
+    params: ["text", "font", "margin", "dpi", "textwidth", "opacity", "noreplicate", "color", ...common],
+    requires: "text",
+    missing: (o) => (!o.text ? "Missing required param: text" : undefined),
+    pipeline: true,
   },
   // Makes the server fetch any URL (SSRF, §1.4 `image`), so never served.
   watermarkimage: {
-    description: "image watermark (not served: SSRF)", params: ["image", "top", "left", "opacity", ...common], requires: "image",
-    missing: (o) => (!o.image ? "Missing required param: image" : undefined), pipeline: "watermarkImage", unserved: true,
+    description: "image watermark (not served: SSRF)",
+    params: ["image", "top", "left", "opacity", ...common],
+    requires: "image",
+    missing: (o) => (!o.image ? "Missing required param: image" : undefined),
+    pipeline: "watermarkImage",
+    unserved: true,
   },
   info: { description: "image metadata as JSON", params: [], ignoresType: true },
-  pipeline: { description: "up to 10 operations in a row", params: ["operations"], requires: "operations", ignoresType: true },
+  pipeline: {
+    description: "up to 10 operations in a row",
+    params: ["operations"],
+    requires: "operations",
+    ignoresType: true,
+  },
 } as const satisfies Record<string, OperationSpec>;
 
 type Catalogue = typeof operationSpecs;
@@ -151,7 +285,9 @@ export type PipelineName = {
   [K in OperationName]: Catalogue[K] extends { pipeline: infer P } ? (P extends string ? P : K) : never;
 }[OperationName];
 /** The operations that transform one image: a step of a pipeline, or the backend's unit of work. */
-export type ImageOperationName = { [K in OperationName]: Catalogue[K] extends { pipeline: true } ? K : never }[OperationName];
+export type ImageOperationName = {
+  [K in OperationName]: Catalogue[K] extends { pipeline: true } ? K : never;
+}[OperationName];
 
 export const operationNames = Object.keys(operationSpecs) as readonly OperationName[];
 
@@ -160,10 +296,12 @@ export function isOperationName(name: string): name is OperationName {
 }
 
 /** Pipeline step name → its operation ("watermarkImage" → "watermarkimage"). */
-const operationOfStep = new Map<string, OperationName>(operationNames.flatMap((op) => {
-  const pipeline = (operationSpecs[op] as OperationSpec).pipeline;
-  return pipeline === undefined ? [] : [[pipeline === true ? op : pipeline, op] as const];
-}));
+const operationOfStep = new Map<string, OperationName>(
+  operationNames.flatMap((op) => {
+    const pipeline = (operationSpecs[op] as OperationSpec).pipeline;
+    return pipeline === undefined ? [] : [[pipeline === true ? op : pipeline, op] as const];
+  }),
+);
 
 export function isPipelineName(name: string): name is PipelineName {
   return operationOfStep.has(name);
@@ -176,7 +314,11 @@ export function specOf(op: OperationName | PipelineName): OperationSpec {
 
 // ---- checks done inside the operation (image.go), prefixed by the handler ----------------
 
-export const opError = (message: string): Rejection => ({ ok: false, status: 400, message: `Error while processing the image: ${message}` });
+export const opError = (message: string): Rejection => ({
+  ok: false,
+  status: 400,
+  message: `Error while processing the image: ${message}`,
+});
 export const notServed: Rejection = { ok: false, status: 501, message: "Not implemented endpoint" };
 
 /** The "Missing required param…" rejection of `op` (image.go), or undefined when satisfied. */

@@ -24,8 +24,20 @@ function parseGoFloat(s: string): number | string {
   if (!Number.isFinite(v)) return `strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`;
   return v;
 }
-const goBools: Record<string, boolean> = { 1: true, t: true, T: true, TRUE: true, true: true, True: true,
-  0: false, f: false, F: false, FALSE: false, false: false, False: false };
+const goBools: Record<string, boolean> = {
+  1: true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  0: false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
 
 /** parseColor: each of "R,G,B" as uint8 clamped to 255, non-numbers 0; fewer than 3 values → unused. */
 function parseColor(s: string): [number, number, number] | undefined {
@@ -46,7 +58,10 @@ export function coerce(out: CoercedOptions, name: ParamName, value: unknown): st
   const kind: ParamKind = paramSpecs[name].kind;
   switch (kind) {
     case "int": {
-      if (typeof value === "number") { o[name] = Math.trunc(value); return undefined; }
+      if (typeof value === "number") {
+        o[name] = Math.trunc(value);
+        return undefined;
+      }
       if (typeof value !== "string") return unsupported;
       const f = parseGoFloat(value);
       if (typeof f === "string") return f;
@@ -54,7 +69,10 @@ export function coerce(out: CoercedOptions, name: ParamName, value: unknown): st
       return undefined;
     }
     case "float": {
-      if (typeof value === "number") { o[name] = value; return undefined; }
+      if (typeof value === "number") {
+        o[name] = value;
+        return undefined;
+      }
       if (typeof value !== "string") return unsupported;
       const f = parseGoFloat(value);
       if (typeof f === "string") return unsupported;
@@ -62,9 +80,15 @@ export function coerce(out: CoercedOptions, name: ParamName, value: unknown): st
       return undefined;
     }
     case "bool": {
-      if (typeof value === "boolean") { o[name] = value; return undefined; }
+      if (typeof value === "boolean") {
+        o[name] = value;
+        return undefined;
+      }
       if (typeof value !== "string") return unsupported;
-      if (value === "") { o[name] = false; return undefined; }
+      if (value === "") {
+        o[name] = false;
+        return undefined;
+      }
       const b = goBools[value];
       if (b === undefined) return unsupported;
       o[name] = b;

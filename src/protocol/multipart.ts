@@ -38,7 +38,10 @@ export function readMultipartImage(body: Readable, options: MultipartImageOption
   const { maxBytes, stop } = options;
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: { "content-type": options.contentType }, limits: { ...options.limits, fileSize: maxBytes } });
+    parser = busboy({
+      headers: { "content-type": options.contentType },
+      limits: { ...options.limits, fileSize: maxBytes },
+    });
   } catch {
     // Nothing of this body will be read: let it drain, so the answer can be read on the connection.
     body.resume();
@@ -73,8 +76,11 @@ export function readMultipartImage(body: Readable, options: MultipartImageOption
         truncated = true;
         settle(tooLarge(maxBytes));
       });
-      file = readBoundedBody(stream, { maxBytes }).then((read): MultipartImage =>
-        !read.ok || truncated ? tooLarge(maxBytes) : { ok: true, bytes: read.bytes, contentType: info.mimeType || "application/octet-stream" },
+      file = readBoundedBody(stream, { maxBytes }).then(
+        (read): MultipartImage =>
+          !read.ok || truncated
+            ? tooLarge(maxBytes)
+            : { ok: true, bytes: read.bytes, contentType: info.mimeType || "application/octet-stream" },
       );
     });
     parser.once("close", () => {

@@ -5,12 +5,29 @@
  * (validate.ts), Go's formatting (go-format.ts) and the output formats (output-types.ts).
  */
 export {
-  checkRequired, checkWritable, isOperationName, isPipelineName, operationNames, operationSpecs, specOf,
-  type CliFlag, type ImageOperationName, type OperationName, type OperationSpec, type PipelineName,
+  checkRequired,
+  checkWritable,
+  isOperationName,
+  isPipelineName,
+  operationNames,
+  operationSpecs,
+  specOf,
+  type CliFlag,
+  type ImageOperationName,
+  type OperationName,
+  type OperationSpec,
+  type PipelineName,
 } from "./catalogue.js";
 export { parseImageOptions } from "./coerce.js";
 export {
-  paramSpecs, type Checked, type ImageOptions, type ParamName, type ParamSpec, type PipelineStep, type RawPipelineStep, type Rejection,
+  paramSpecs,
+  type Checked,
+  type ImageOptions,
+  type ParamName,
+  type ParamSpec,
+  type PipelineStep,
+  type RawPipelineStep,
+  type Rejection,
 } from "./params.js";
 export { parsePipeline } from "./pipeline.js";
 export { negotiateType, type OutputType, type UnwritableType } from "./output-types.js";

@@ -7,15 +7,44 @@ import type { OutputType, UnwritableType } from "./output-types.js";
 
 /** Parsed, coerced image options (imaginary's ImageOptions). Absent = not given. */
 export interface ImageOptions {
-  width?: number; height?: number; top?: number; left?: number; areawidth?: number; areaheight?: number;
-  quality?: number; compression?: number; rotate?: number; factor?: number; margin?: number; dpi?: number;
-  textwidth?: number; opacity?: number; flip?: boolean; flop?: boolean; force?: boolean; embed?: boolean;
-  nocrop?: boolean; noreplicate?: boolean; norotation?: boolean; noprofile?: boolean; stripmeta?: boolean;
-  interlace?: boolean; palette?: boolean; speed?: number; text?: string; font?: string;
-  color?: [number, number, number]; background?: [number, number, number]; image?: string;
-  type?: OutputType | "auto"; gravity?: "centre" | "north" | "south" | "east" | "west" | "smart";
-  colorspace?: "srgb" | "bw"; extend?: "black" | "white" | "copy" | "mirror" | "background" | "lastpixel";
-  sigma?: number; minampl?: number; aspectratio?: string;
+  width?: number;
+  height?: number;
+  top?: number;
+  left?: number;
+  areawidth?: number;
+  areaheight?: number;
+  quality?: number;
+  compression?: number;
+  rotate?: number;
+  factor?: number;
+  margin?: number;
+  dpi?: number;
+  textwidth?: number;
+  opacity?: number;
+  flip?: boolean;
+  flop?: boolean;
+  force?: boolean;
+  embed?: boolean;
+  nocrop?: boolean;
+  noreplicate?: boolean;
+  norotation?: boolean;
+  noprofile?: boolean;
+  stripmeta?: boolean;
+  interlace?: boolean;
+  palette?: boolean;
+  speed?: number;
+  text?: string;
+  font?: string;
+  color?: [number, number, number];
+  background?: [number, number, number];
+  image?: string;
+  type?: OutputType | "auto";
+  gravity?: "centre" | "north" | "south" | "east" | "west" | "smart";
+  colorspace?: "srgb" | "bw";
+  extend?: "black" | "white" | "copy" | "mirror" | "background" | "lastpixel";
+  sigma?: number;
+  minampl?: number;
+  aspectratio?: string;
   /** `type` named a format imaginary parses but cannot write (gif/svg/pdf): the op fails (§4). */
   unwritableType?: UnwritableType;
   /** The decoded `operations` query param (any route decodes it; only /pipeline uses it, §1.6). */
@@ -23,7 +52,11 @@ export interface ImageOptions {
 }
 
 /** A pipeline step as decoded from JSON, before its name and params are checked. */
-export interface RawPipelineStep { operation: string; ignore_failure: boolean; params: Record<string, unknown> }
+export interface RawPipelineStep {
+  operation: string;
+  ignore_failure: boolean;
+  params: Record<string, unknown>;
+}
 
 export interface PipelineStep {
   operation: PipelineName;
@@ -32,17 +65,35 @@ export interface PipelineStep {
 }
 
 /** A rejection with imaginary's exact status and message. */
-export interface Rejection { ok: false; status: number; message: string }
+export interface Rejection {
+  ok: false;
+  status: number;
+  message: string;
+}
 export type Checked<T> = { ok: true; value: T } | Rejection;
 
 export function reject(status: number, message: string): Rejection {
   return { ok: false, status, message };
 }
 
-export type ParamKind = "int" | "float" | "bool" | "string" | "color" | "type" | "gravity" | "colorspace" | "extend" | "operations";
+export type ParamKind =
+  | "int"
+  | "float"
+  | "bool"
+  | "string"
+  | "color"
+  | "type"
+  | "gravity"
+  | "colorspace"
+  | "extend"
+  | "operations";
 
 /** One query parameter: its coercion kind (§1.4), a one-line description and imaginary's default. */
-export interface ParamSpec { readonly kind: ParamKind; readonly description: string; readonly default?: string }
+export interface ParamSpec {
+  readonly kind: ParamKind;
+  readonly description: string;
+  readonly default?: string;
+}
 
 /** Every parameter imaginary coerces (params.go `paramTypeCoercions`); anything else is ignored. */
 export const paramSpecs = {

@@ -13,10 +13,14 @@ export function decodeOperations(data: string): RawPipelineStep[] | string {
   if (typeof parsed === "string") return parsed;
   const root = parsed.value;
   if (root === null) return [];
-  if (!Array.isArray(root)) return `json: cannot unmarshal ${jsonKind(root)} into Go value of type main.PipelineOperations`;
+  if (!Array.isArray(root))
+    return `json: cannot unmarshal ${jsonKind(root)} into Go value of type main.PipelineOperations`;
   const steps: RawPipelineStep[] = [];
   for (const item of root) {
-    if (item === null) { steps.push({ operation: "", ignore_failure: false, params: {} }); continue; }
+    if (item === null) {
+      steps.push({ operation: "", ignore_failure: false, params: {} });
+      continue;
+    }
     if (typeof item !== "object" || Array.isArray(item)) {
       return `json: cannot unmarshal ${jsonKind(item)} into Go value of type main.PipelineOperation`;
     }
@@ -36,9 +40,13 @@ function decodeStep(item: Record<string, unknown>): RawPipelineStep | string {
       `json: cannot unmarshal ${jsonKind(value)} into Go struct field PipelineOperation.${field} of type ${goType}`;
     if (field === undefined) return `json: unknown field ${goQuote(key)}`;
     if (value === null) continue;
-    if (field === "operation") { if (typeof value !== "string") return typeError("string"); step.operation = value; }
-    else if (field === "ignore_failure") { if (typeof value !== "boolean") return typeError("bool"); step.ignore_failure = value; }
-    else if (typeof value !== "object" || Array.isArray(value)) return typeError("map[string]interface {}");
+    if (field === "operation") {
+      if (typeof value !== "string") return typeError("string");
+      step.operation = value;
+    } else if (field === "ignore_failure") {
+      if (typeof value !== "boolean") return typeError("bool");
+      step.ignore_failure = value;
+    } else if (typeof value !== "object" || Array.isArray(value)) return typeError("map[string]interface {}");
     else step.params = value as Record<string, unknown>;
   }
   return step;

@@ -45,7 +45,8 @@ export function errorBody(status: number, message: string, lineBreaks: LineBreak
  * image route needs a source for it (imaginary's -mount or -enable-url-source): `hasGetSource`.
  */
 export function refusedMethod(method: string, isImageRoute: boolean, hasGetSource = false): Refusal | undefined {
-  if (isImageRoute && method === "GET" && !hasGetSource) return { ok: false, status: 405, message: messages.getNotAllowed };
+  if (isImageRoute && method === "GET" && !hasGetSource)
+    return { ok: false, status: 405, message: messages.getNotAllowed };
   if (method !== "GET" && method !== "POST") return { ok: false, status: 405, message: messages.methodNotAllowed };
   return undefined;
 }

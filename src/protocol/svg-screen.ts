@@ -11,7 +11,10 @@
  */
 
 /** What the screen found: the construct as a person would search the file for it, and why it is refused. */
-export interface SvgFinding { construct: string; why: string }
+export interface SvgFinding {
+  construct: string;
+  why: string;
+}
 
 import { detectFormat } from "./formats.js";
 

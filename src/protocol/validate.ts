@@ -3,7 +3,14 @@
  * rejected without waking a backend.
  */
 import { checkCostBounds } from "./bounds.js";
-import { checkRequired, checkWritable, notServed, operationSpecs, type OperationName, type OperationSpec } from "./catalogue.js";
+import {
+  checkRequired,
+  checkWritable,
+  notServed,
+  operationSpecs,
+  type OperationName,
+  type OperationSpec,
+} from "./catalogue.js";
 import { parseImageOptions } from "./coerce.js";
 import type { Checked, ImageOptions, PipelineStep } from "./params.js";
 import { checkPipeline } from "./pipeline.js";
@@ -13,7 +20,10 @@ import { checkPipeline } from "./pipeline.js";
  * validity, required params (with imaginary's exact "Missing required param…" messages), and for
  * `pipeline` the operations JSON; then our bounds on costly params (bounds.ts, 422).
  */
-export function validateRequest(op: OperationName, query: URLSearchParams): Checked<{ options: ImageOptions; pipeline?: PipelineStep[] }> {
+export function validateRequest(
+  op: OperationName,
+  query: URLSearchParams,
+): Checked<{ options: ImageOptions; pipeline?: PipelineStep[] }> {
   // An unserved operation answers like a disabled endpoint, whatever its params (§1.8).
   if ((operationSpecs[op] as OperationSpec).unserved) return notServed;
   const parsed = parseImageOptions(query);

@@ -136,7 +136,8 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
         if (attempt >= maxAttempts) {
           throw new AciimgError(
             "E_STATE",
-            `cannot update the state in ${location}: ` + `${maxAttempts} attempts lost the race to other writers; retry later`,
+            `cannot update the state in ${location}: ` +
+              `${maxAttempts} attempts lost the race to other writers; retry later`,
           );
         }
         // Full jitter, doubling from 10 ms: contenders spread out instead of colliding again.
@@ -148,13 +149,21 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
 
 async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Promise<ContainerClient> {
   const { AnonymousCredential, BlobServiceClient, ContainerClient } = await import("@azure/storage-blob");
-  const clientOptions = { retryOptions: { maxRetryDelayInMs: 4_000, ...(deps.retry ?? { maxTries: 3, retryDelayInMs: 500 }) } };
+  const clientOptions = {
+    retryOptions: { maxRetryDelayInMs: 4_000, ...(deps.retry ?? { maxTries: 3, retryDelayInMs: 500 }) },
+  };
   if (options.connectionString) {
     try {
-      return BlobServiceClient.fromConnectionString(options.connectionString, clientOptions).getContainerClient(options.container);
+      return BlobServiceClient.fromConnectionString(options.connectionString, clientOptions).getContainerClient(
+        options.container,
+      );
     } catch (error) {
       // The SDK's message may quote the connection string; ours never does.
-      throw new AciimgError("E_CONFIG", "the blob state connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) is malformed", { cause: error });
+      throw new AciimgError(
+        "E_CONFIG",
+        "the blob state connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) is malformed",
+        { cause: error },
+      );
     }
   }
   if (options.containerUrl) {
@@ -162,15 +171,21 @@ async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Pro
     try {
       url = new URL(options.containerUrl);
     } catch (error) {
-      throw new AciimgError("E_CONFIG", "ACIIMG_STATE_BLOB_URL is not a URL; expected https://<account>.blob.core.windows.net/<container>", { cause: error });
+      throw new AciimgError(
+        "E_CONFIG",
+        "ACIIMG_STATE_BLOB_URL is not a URL; expected https://<account>.blob.core.windows.net/<container>",
+        { cause: error },
+      );
     }
-    if (url.searchParams.has("sig")) return new ContainerClient(options.containerUrl, new AnonymousCredential(), clientOptions);
+    if (url.searchParams.has("sig"))
+      return new ContainerClient(options.containerUrl, new AnonymousCredential(), clientOptions);
     const credential = deps.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
     return new ContainerClient(options.containerUrl, credential, clientOptions);
   }
   throw new AciimgError(
     "E_CONFIG",
-    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) " + "or a container URL (ACIIMG_STATE_BLOB_URL)",
+    "blob state needs a connection string (AzureWebJobsStorage or ACIIMG_STATE_BLOB_CONNECTION_STRING) " +
+      "or a container URL (ACIIMG_STATE_BLOB_URL)",
   );
 }
 
@@ -186,25 +201,31 @@ function redactUrl(url: string): string {
 
 /** Words a schema problem for the blob: what is wrong with it, and that deleting it is the way out. */
 function describeBlobProblem(location: string): (problem: StateProblem) => AciimgError {
-  const wayOut = `delete the blob ${location} (backends it recorded are then another state's: ` + `\`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
-  const corrupt = (why: string) => new AciimgError("E_STATE", `the state in ${location} is corrupt (${why}); ${wayOut}`);
+  const wayOut =
+    `delete the blob ${location} (backends it recorded are then another state's: ` +
+    `\`aciimg status\` lists them and \`aciimg down --name <name> --force\` deletes them)`;
+  const corrupt = (why: string) =>
+    new AciimgError("E_STATE", `the state in ${location} is corrupt (${why}); ${wayOut}`);
   return (problem) => {
     switch (problem.kind) {
       case "not-json":
-        return new AciimgError("E_STATE", `the state in ${location} is not valid JSON; ${wayOut}`, { cause: problem.cause });
+        return new AciimgError("E_STATE", `the state in ${location} is not valid JSON; ${wayOut}`, {
+          cause: problem.cause,
+        });
       case "not-object":
         return corrupt("not a JSON object");
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state in ${location} has version ${problem.version}, ` + `newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
+          `the state in ${location} has version ${problem.version}, ` +
+            `newer than this aciimg understands (${STATE_VERSION}); upgrade aciimg`,
         );
       case "wrong-version":
         return corrupt(`version ${JSON.stringify(problem.version)}`);
       case "backends-not-object":
-        return corrupt("\"backends\" is not an object");
+        return corrupt('"backends" is not an object');
       case "malformed-owner":
-        return corrupt("\"owner\" is not an owner id");
+        return corrupt('"owner" is not an owner id');
       case "malformed-record":
         return corrupt(`backend "${problem.name}": ${problem.why}`);
     }

@@ -61,7 +61,10 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       await handle.chmod(0o600);
       options.onWarning?.(`${path} was ${was}: it holds backend keys; tightened to 0600`);
     } catch (error) {
-      options.onWarning?.(`${path} is ${was} and holds backend keys, ` + `but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`);
+      options.onWarning?.(
+        `${path} is ${was} and holds backend keys, ` +
+          `but aciimg cannot tighten it (${(error as Error).message}): run chmod 600 ${path}`,
+      );
     }
   }
 
@@ -71,13 +74,18 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
    */
   async function checkOwner(handle: FileHandle): Promise<void> {
     const info = await handle.stat();
-    if (!info.isFile()) throw new AciimgError("E_STATE", `the state file ${path} is not a regular file. ${wayOut(path)}`, { detail: { stateFile: path } });
+    if (!info.isFile())
+      throw new AciimgError("E_STATE", `the state file ${path} is not a regular file. ${wayOut(path)}`, {
+        detail: { stateFile: path },
+      });
     const uid = process.getuid?.();
     if (uid === undefined || info.uid === uid) return;
     throw new AciimgError(
       "E_STATE",
-      `the state file ${path} belongs to uid ${info.uid}, ` + `not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
-        `If you did not put it there, move it aside (mv ${path} ${path}.bak); ` + `if you did, make it yours again (as root: chown ${uid} ${path}).`,
+      `the state file ${path} belongs to uid ${info.uid}, ` +
+        `not to you (uid ${uid}): its owner could name a backend of theirs for your images and keys. ` +
+        `If you did not put it there, move it aside (mv ${path} ${path}.bak); ` +
+        `if you did, make it yours again (as root: chown ${uid} ${path}).`,
       { detail: { stateFile: path } },
     );
   }
@@ -100,12 +108,19 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return emptyState();
       if (code === "ELOOP") {
-        throw new AciimgError("E_STATE", `the state file ${path} is a symbolic link: ` + `aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`, {
-          cause: error,
-          detail: { stateFile: path },
-        });
+        throw new AciimgError(
+          "E_STATE",
+          `the state file ${path} is a symbolic link: ` +
+            `aciimg reads and writes its state only as a file of its own. ${wayOut(path)}`,
+          {
+            cause: error,
+            detail: { stateFile: path },
+          },
+        );
       }
-      throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, { cause: error });
+      throw new AciimgError("E_STATE", `cannot read the state file ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return parseState(text, describeFileProblem(path));
   }
@@ -117,7 +132,11 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
       // Its parents before anything is created among them; the directory itself once it exists.
       await checkDirectory();
       await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error: unknown) => {
-        throw new AciimgError("E_STATE", `cannot create the state directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
+        throw new AciimgError(
+          "E_STATE",
+          `cannot create the state directory ${dirname(path)}: ${(error as Error).message}`,
+          { cause: error },
+        );
       });
       // Before the lock: the lock file is created in this directory too.
       await checkDirectory();
@@ -139,27 +158,34 @@ export function createFileStateStore(options: FileStateStoreOptions): StateStore
 function wayOut(path: string): string {
   return (
     `aciimg will not overwrite it. Move it aside (mv ${path} ${path}.bak) and run the command again; ` +
-    `a backend it recorded is then another state's: ` + `\`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
+    `a backend it recorded is then another state's: ` +
+    `\`aciimg status\` lists it and \`aciimg down --name <name> --force\` deletes it.`
   );
 }
 
 /** Words a schema problem for the file: what is wrong with it, and the way out. */
 function describeFileProblem(path: string): (problem: StateProblem) => AciimgError {
   const detail = { stateFile: path };
-  const unusable = (what: string) => new AciimgError("E_STATE", `the state file ${path} ${what}. ${wayOut(path)}`, { detail });
+  const unusable = (what: string) =>
+    new AciimgError("E_STATE", `the state file ${path} ${what}. ${wayOut(path)}`, { detail });
   return (problem) => {
     switch (problem.kind) {
       case "not-json":
-        return new AciimgError("E_STATE", `the state file ${path} is not valid JSON (${(problem.cause as Error).message}). ${wayOut(path)}`, {
-          cause: problem.cause,
-          detail,
-        });
+        return new AciimgError(
+          "E_STATE",
+          `the state file ${path} is not valid JSON (${(problem.cause as Error).message}). ${wayOut(path)}`,
+          {
+            cause: problem.cause,
+            detail,
+          },
+        );
       case "not-object":
         return unusable("does not hold a JSON object");
       case "newer-version":
         return new AciimgError(
           "E_STATE",
-          `the state file ${path} has schema version ${problem.version}, ` + `written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
+          `the state file ${path} has schema version ${problem.version}, ` +
+            `written by a newer aciimg (this one reads version ${STATE_VERSION}). ` +
             `Upgrade aciimg, or use another state file (--state or ACIIMG_STATE). ${wayOut(path)}`,
           { detail: { stateFile: path, version: problem.version } },
         );
@@ -216,6 +242,9 @@ async function writeAtomically(path: string, content: string): Promise<void> {
   try {
     await replaceAtomically(path, fill, { temporary, mode: 0o600, isDurable: true });
   } catch (error) {
-    throw new AciimgError("E_STATE", `cannot write the state file ${path}: ${(error as Error).message}`, { cause: error, detail: { stateFile: path } });
+    throw new AciimgError("E_STATE", `cannot write the state file ${path}: ${(error as Error).message}`, {
+      cause: error,
+      detail: { stateFile: path },
+    });
   }
 }

@@ -46,7 +46,12 @@ async function acquire(options: LockOptions): Promise<string> {
   const { path, clock } = options;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = options.staleMs ?? 30_000;
-  const owner: LockOwner = { pid: process.pid, host: hostname(), time: clock.now(), token: randomBytes(12).toString("hex") };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    time: clock.now(),
+    token: randomBytes(12).toString("hex"),
+  };
   const started = clock.now();
   let backoffMs = 2;
   let lastHolder: LockOwner | undefined;
@@ -99,7 +104,12 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
 async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<LockOwner>;
-    if (typeof parsed.pid === "number" && typeof parsed.host === "string" && typeof parsed.time === "number" && typeof parsed.token === "string") {
+    if (
+      typeof parsed.pid === "number" &&
+      typeof parsed.host === "string" &&
+      typeof parsed.time === "number" &&
+      typeof parsed.token === "string"
+    ) {
       return parsed as LockOwner;
     }
   } catch {

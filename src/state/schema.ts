@@ -3,7 +3,7 @@
  * and endpoint, so a half-understood document must stop us rather than be overwritten. What is
  * wrong is a typed problem; each store words it for where it keeps the state (a file, a blob).
  */
-import { AciimgError } from "../errors.js";
+import type { AciimgError } from "../errors.js";
 import { STATE_VERSION, type BackendRecord, type State } from "../engine/types.js";
 
 /** Why a document is not version-1 state. */
@@ -62,6 +62,6 @@ function recordProblem(record: unknown): string | undefined {
     if (typeof record[key] !== "string") return `"${key}" is not a string`;
   }
   if (record.status !== "provisioning" && record.status !== "running") return "unknown status";
-  if (!isObject(record.spec)) return "\"spec\" is not an object";
+  if (!isObject(record.spec)) return '"spec" is not an object';
   return undefined;
 }

@@ -75,7 +75,10 @@ export const launchBackend: ContainerLauncher = async (request, signal) => {
   const containerEnv = Object.fromEntries(request.env.map((e) => [e.name, e.secureValue ?? e.value ?? ""]));
   const startSh = `${shellWord(process.execPath)} ${shellWord(START_SH)}`;
   const command = request.command.length > 0 ? request.command : ["/start.sh"];
-  const [program, ...args] = command[0] === "/start.sh" ? [process.execPath, START_SH, ...command.slice(1)] : command.map((word) => word.replaceAll("/start.sh", startSh));
+  const [program, ...args] =
+    command[0] === "/start.sh"
+      ? [process.execPath, START_SH, ...command.slice(1)]
+      : command.map((word) => word.replaceAll("/start.sh", startSh));
   for (let attempt = 1; attempt <= 8; attempt++) {
     const ip = randomLoopback();
     const tmp = await mkdtemp(join(tmpdir(), "aciimg-sim-container-"));
@@ -108,7 +111,9 @@ export const launchBackend: ContainerLauncher = async (request, signal) => {
       child.once("exit", () => resolve(false));
     });
     const bound = AbortSignal.any([signal, AbortSignal.timeout(20_000)]);
-    const aborted = new Promise<false>((resolve) => bound.addEventListener("abort", () => resolve(false), { once: true }));
+    const aborted = new Promise<false>((resolve) =>
+      bound.addEventListener("abort", () => resolve(false), { once: true }),
+    );
     const ok = await Promise.race([ready, aborted]);
     if (ok) {
       return {

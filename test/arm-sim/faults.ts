@@ -47,23 +47,51 @@ export interface Faults {
   pollRetryAfter?: number;
 }
 
-export const defaultFaults = (): Faults => ({ pendingPolls: 1, creatingPolls: 1, stuckPending: false, unhealthyBackend: false, deleteVariant: 200 });
+export const defaultFaults = (): Faults => ({
+  pendingPolls: 1,
+  creatingPolls: 1,
+  stuckPending: false,
+  unhealthyBackend: false,
+  deleteVariant: 200,
+});
 
 /** Real ACI's quota refusal, with the limit and the usage it counted (docs/reference/arm-notes.md §3.1). */
-export function quotaError(limit: number, usage: number): { status: 400; code: "ContainerGroupQuotaReached"; message: string } {
+export function quotaError(
+  limit: number,
+  usage: number,
+): { status: 400; code: "ContainerGroupQuotaReached"; message: string } {
   return {
     status: 400,
     code: "ContainerGroupQuotaReached",
-    message: `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota ` + `'StandardCores' exceeded in region 'westeurope'. Limit: '${limit}', Usage: '${usage}' Requested: '1'.`,
+    message:
+      `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota ` +
+      `'StandardCores' exceeded in region 'westeurope'. Limit: '${limit}', Usage: '${usage}' Requested: '1'.`,
   };
 }
 
 /** Ready-made ARM errors as real ACI sends them (docs/reference/arm-notes.md §3.1). */
 export const armErrors = {
   quota: quotaError(4, 4),
-  capacity: { status: 409, code: "ServiceUnavailable", message: "The requested resource is not available in the location 'westeurope' at this moment. " + "Please retry with a different resource request or in another location. " + "Resource requested: '1' CPU '1.5' GB memory 'Linux' OS" },
-  registry: { status: 409, code: "RegistryErrorResponse", message: "An error response is received from the docker registry 'index.docker.io'. Please retry later." },
-  inaccessibleImage: { status: 400, code: "InaccessibleImage", message: "The image 'nope/nope:1' in container group 'aciimg-default' is not accessible. " + "Please check the image and registry credential." },
+  capacity: {
+    status: 409,
+    code: "ServiceUnavailable",
+    message:
+      "The requested resource is not available in the location 'westeurope' at this moment. " +
+      "Please retry with a different resource request or in another location. " +
+      "Resource requested: '1' CPU '1.5' GB memory 'Linux' OS",
+  },
+  registry: {
+    status: 409,
+    code: "RegistryErrorResponse",
+    message: "An error response is received from the docker registry 'index.docker.io'. Please retry later.",
+  },
+  inaccessibleImage: {
+    status: 400,
+    code: "InaccessibleImage",
+    message:
+      "The image 'nope/nope:1' in container group 'aciimg-default' is not accessible. " +
+      "Please check the image and registry credential.",
+  },
   // A subscription that never used ACI (Azure/aci-connector-k8s#33; 409 per MicrosoftDocs/azure-docs#28770).
   notRegistered: {
     status: 409,
@@ -72,7 +100,14 @@ export const armErrors = {
       "The subscription is not registered to use namespace 'Microsoft.ContainerInstance'. " +
       "See https://aka.ms/rps-not-found for how to register subscriptions.",
   },
-  forbidden: { status: 403, code: "AuthorizationFailed", message: "The client 'x' with object id " + "'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' " + "over scope '/subscriptions/x/resourceGroups/x' or the scope is invalid." },
+  forbidden: {
+    status: 403,
+    code: "AuthorizationFailed",
+    message:
+      "The client 'x' with object id " +
+      "'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' " +
+      "over scope '/subscriptions/x/resourceGroups/x' or the scope is invalid.",
+  },
 } as const;
 
 /** The entry for `groupName` (ARM names are case-insensitive), else the `"*"` entry. */
@@ -100,5 +135,7 @@ export function planFor(faults: Faults, groupName: string): CreatePlan {
 
 /** The quota refusal for a PUT that would create a group while `existing` groups exist, if `maxGroups` forbids it. */
 export function quotaRefusal(faults: Faults, existing: number): ReturnType<typeof quotaError> | undefined {
-  return faults.maxGroups !== undefined && existing >= faults.maxGroups ? quotaError(faults.maxGroups, existing) : undefined;
+  return faults.maxGroups !== undefined && existing >= faults.maxGroups
+    ? quotaError(faults.maxGroups, existing)
+    : undefined;
 }

@@ -119,7 +119,10 @@ export function invalidPut(name: string, body: PutBody): Refusal | undefined {
   if (!groupNameRule.test(name)) {
     return {
       code: "InvalidResourceName",
-      message: `The container group name '${name}' is invalid. ` + `The name must be between 1 and 63 characters long, contain only lowercase letters, ` + `numbers and hyphens, not start or end with a hyphen, and not contain consecutive hyphens.`,
+      message:
+        `The container group name '${name}' is invalid. ` +
+        `The name must be between 1 and 63 characters long, contain only lowercase letters, ` +
+        `numbers and hyphens, not start or end with a hyphen, and not contain consecutive hyphens.`,
     };
   }
   const containers = body.properties?.containers;
@@ -127,16 +130,21 @@ export function invalidPut(name: string, body: PutBody): Refusal | undefined {
   if (!Array.isArray(containers) || containers.length === 0) return content("The 'containers' property is required.");
   if (!body.properties?.osType) return content("The 'osType' property is required.");
   for (const c of containers) {
-    if (!c.name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name)) return content(`The container name '${c.name}' is invalid.`);
+    if (!c.name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name))
+      return content(`The container name '${c.name}' is invalid.`);
     if (!c.properties?.image) return content("The 'image' property is required.");
     const req = c.properties.resources?.requests;
-    if (typeof req?.cpu !== "number" || typeof req.memoryInGB !== "number") return content("The 'resources.requests' property is required.");
+    if (typeof req?.cpu !== "number" || typeof req.memoryInGB !== "number")
+      return content("The 'resources.requests' property is required.");
   }
   const label = body.properties.ipAddress?.dnsNameLabel;
   if (label !== undefined && !dnsLabelRule.test(label)) {
     return {
       code: "InvalidDnsNameLabel",
-      message: `The DNS name label '${label}' in container group '${name}' is invalid. ` + `It can contain only lowercase letters, numbers and hyphens. The first character must be a letter. ` + `The last character must be a letter or number. The value must be between 5 and 63 characters long.`,
+      message:
+        `The DNS name label '${label}' in container group '${name}' is invalid. ` +
+        `It can contain only lowercase letters, numbers and hyphens. The first character must be a letter. ` +
+        `The last character must be a letter or number. The value must be between 5 and 63 characters long.`,
     };
   }
   return invalidTags(body.tags ?? {});
@@ -145,14 +153,23 @@ export function invalidPut(name: string, body: PutBody): Refusal | undefined {
 function invalidTags(tags: Record<string, string>): Refusal | undefined {
   const entries = Object.entries(tags);
   if (entries.length > tagLimits.count) {
-    return { code: "InvalidTagCount", message: `The number of tags (${entries.length}) exceeds the maximum of ${tagLimits.count} per resource.` };
+    return {
+      code: "InvalidTagCount",
+      message: `The number of tags (${entries.length}) exceeds the maximum of ${tagLimits.count} per resource.`,
+    };
   }
   for (const [tagName, value] of entries) {
     if (tagName.length > tagLimits.nameLength) {
-      return { code: "InvalidTagNameLength", message: `The tag name '${tagName}' exceeds the maximum length of '${tagLimits.nameLength}' characters.` };
+      return {
+        code: "InvalidTagNameLength",
+        message: `The tag name '${tagName}' exceeds the maximum length of '${tagLimits.nameLength}' characters.`,
+      };
     }
     if (typeof value !== "string" || value.length > tagLimits.valueLength) {
-      return { code: "InvalidTagValueLength", message: `The tag value of '${tagName}' exceeds the maximum length of '${tagLimits.valueLength}' characters.` };
+      return {
+        code: "InvalidTagValueLength",
+        message: `The tag value of '${tagName}' exceeds the maximum length of '${tagLimits.valueLength}' characters.`,
+      };
     }
   }
   return undefined;
@@ -164,10 +181,20 @@ function invalidTags(tags: Record<string, string>): Refusal | undefined {
  */
 function singleLine(env: ContainerEnv): ContainerEnv {
   const flat = (text: string | undefined) => text?.replace(/\r?\n/g, " ");
-  return { name: env.name, ...(env.value !== undefined ? { value: flat(env.value) } : {}), ...(env.secureValue !== undefined ? { secureValue: flat(env.secureValue) } : {}) };
+  return {
+    name: env.name,
+    ...(env.value !== undefined ? { value: flat(env.value) } : {}),
+    ...(env.secureValue !== undefined ? { secureValue: flat(env.secureValue) } : {}),
+  };
 }
 
-export function groupFromPut(id: string, resourceGroup: string, name: string, body: PutBody, plan: CreatePlan): SimGroup {
+export function groupFromPut(
+  id: string,
+  resourceGroup: string,
+  name: string,
+  body: PutBody,
+  plan: CreatePlan,
+): SimGroup {
   const props = body.properties ?? {};
   const first = props.containers?.[0] ?? {};
   const cprops = first.properties ?? {};
@@ -187,7 +214,10 @@ export function groupFromPut(id: string, resourceGroup: string, name: string, bo
     restartPolicy: props.restartPolicy ?? "Always",
     osType: props.osType ?? "Linux",
     dnsNameLabel: props.ipAddress?.dnsNameLabel,
-    registryCredentials: (props.imageRegistryCredentials ?? []).map(({ server, username }) => ({ server, ...(username ? { username } : {}) })),
+    registryCredentials: (props.imageRegistryCredentials ?? []).map(({ server, username }) => ({
+      server,
+      ...(username ? { username } : {}),
+    })),
     provisioningState: "Pending",
     runtimeState: "Pending",
     events: [],
@@ -204,7 +234,11 @@ export function renderGroup(g: SimGroup, forList = false): Record<string, unknow
       ? {
           instanceView: {
             restartCount: 0,
-            currentState: { state: g.containerState, ...(g.containerStartTime ? { startTime: g.containerStartTime } : {}), detailStatus: "" },
+            currentState: {
+              state: g.containerState,
+              ...(g.containerStartTime ? { startTime: g.containerStartTime } : {}),
+              detailStatus: "",
+            },
             events: g.events,
           },
         }
@@ -221,7 +255,9 @@ export function renderGroup(g: SimGroup, forList = false): Record<string, unknow
             command: g.command,
             ports: g.ports.map(({ port }) => ({ port })),
             // x-ms-secret: a secureValue is never echoed, only its name.
-            environmentVariables: g.env.map((e) => (e.secureValue !== undefined ? { name: e.name } : { name: e.name, value: e.value ?? "" })),
+            environmentVariables: g.env.map((e) =>
+              e.secureValue !== undefined ? { name: e.name } : { name: e.name, value: e.value ?? "" },
+            ),
             ...instanceView,
             resources: { requests: { memoryInGB: g.memoryInGB, cpu: g.cpu } },
           },
@@ -234,7 +270,9 @@ export function renderGroup(g: SimGroup, forList = false): Record<string, unknow
         ...(g.ip ? { ip: g.ip } : {}),
         ports: g.ports.map(({ port, protocol }) => ({ port, protocol: protocol ?? "TCP" })),
         type: "Public",
-        ...(g.dnsNameLabel ? { dnsNameLabel: g.dnsNameLabel, fqdn: `${g.dnsNameLabel}.${g.location}.azurecontainer.io` } : {}),
+        ...(g.dnsNameLabel
+          ? { dnsNameLabel: g.dnsNameLabel, fqdn: `${g.dnsNameLabel}.${g.location}.azurecontainer.io` }
+          : {}),
       },
       osType: g.osType,
       ...(forList ? {} : { instanceView: { events: [], state: g.runtimeState } }),

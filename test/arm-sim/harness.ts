@@ -45,7 +45,8 @@ export async function startHarness(options: ArmSimOptions = {}): Promise<SimHarn
     sim,
     dir,
     config,
-    provider: (extraEnv = {}, credential) => createAciProvider({ config: config(extraEnv), ...(credential ? { credential } : {}) }),
+    provider: (extraEnv = {}, credential) =>
+      createAciProvider({ config: config(extraEnv), ...(credential ? { credential } : {}) }),
     spec: (c = config()) => ({
       name: c.name,
       image: c.image,

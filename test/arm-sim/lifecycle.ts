@@ -48,7 +48,10 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
         op.launched = true;
         return;
       }
-      const container = await launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, stop);
+      const container = await launcher(
+        { image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 },
+        stop,
+      );
       if (!isCurrent(g)) return await container.stop(); // deleted (or replaced) meanwhile
       g.container = container;
       g.ip = container.ip;
@@ -56,7 +59,10 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
     } catch (error) {
       if (stop.aborted || !isCurrent(g)) return;
       op.status = "Failed";
-      op.error = { code: "ContainerGroupFailed", message: `The container failed to start: ${String(error).slice(0, 500)}` };
+      op.error = {
+        code: "ContainerGroupFailed",
+        message: `The container failed to start: ${String(error).slice(0, 500)}`,
+      };
       g.provisioningState = "Failed";
       g.containerState = "Waiting";
       g.events.push(event("Failed", "container exited during start-up", "Warning"));
@@ -91,7 +97,11 @@ export function createLifecycle({ groups, launcher, signal }: LifecycleDeps): { 
     }
     op.creatingPolls += 1;
     if (op.launched && op.creatingPolls >= g.plan.creatingPolls) {
-      g.events.push(event("Pulled", `Successfully pulled image "${g.image}"`), event("Created", `Created container ${g.containerName}`), event("Started", `Started container ${g.containerName}`));
+      g.events.push(
+        event("Pulled", `Successfully pulled image "${g.image}"`),
+        event("Created", `Created container ${g.containerName}`),
+        event("Started", `Started container ${g.containerName}`),
+      );
       g.provisioningState = "Succeeded";
       g.runtimeState = "Running";
       g.containerState = "Running";

@@ -50,7 +50,10 @@ export async function servedBy(container: RunningContainer, signal: AbortSignal)
   const logged = container.untilLogged(fence, signal);
   await new Promise<void>((resolve, reject) => {
     // The backend's certificate is its own (pinned by the product); the fence needs no trust.
-    const send = url.protocol === "https:" ? httpsRequest(url, { rejectUnauthorized: false, signal }) : httpRequest(url, { signal });
+    const send =
+      url.protocol === "https:"
+        ? httpsRequest(url, { rejectUnauthorized: false, signal })
+        : httpRequest(url, { signal });
     send.once("response", (res) => res.resume().once("end", resolve).once("error", reject));
     send.once("error", reject);
     send.end();

@@ -79,10 +79,13 @@ export interface ArmSim {
   close(): Promise<void>;
 }
 
-
 function loadCa(): { ca: TestCa; caPath: string | undefined } {
   const dir = process.env[CA_DIR_ENV];
-  if (dir) return { ca: { certPem: readFileSync(join(dir, "ca.pem"), "utf8"), keyPem: readFileSync(join(dir, "ca-key.pem"), "utf8") }, caPath: join(dir, "ca.pem") };
+  if (dir)
+    return {
+      ca: { certPem: readFileSync(join(dir, "ca.pem"), "utf8"), keyPem: readFileSync(join(dir, "ca-key.pem"), "utf8") },
+      caPath: join(dir, "ca.pem"),
+    };
   return { ca: createTestCa(), caPath: undefined };
 }
 
@@ -138,10 +141,18 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
 
-  const armError = (res: ServerResponse, status: number, code: string, message: string, headers?: Record<string, string>) =>
-    send(res, status, { error: { code, message } }, headers);
+  const armError = (
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers?: Record<string, string>,
+  ) => send(res, status, { error: { code, message } }, headers);
 
-  function takeFault<T extends { count: number; methods?: string[] }>(fault: T | undefined, method: string): T | undefined {
+  function takeFault<T extends { count: number; methods?: string[] }>(
+    fault: T | undefined,
+    method: string,
+  ): T | undefined {
     if (!fault || fault.count <= 0) return undefined;
     if (fault.methods && !fault.methods.includes(method)) return undefined;
     fault.count -= 1;
@@ -155,13 +166,24 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     await g.container?.stop();
   }
 
-  const writeHeaders = { "x-ms-ratelimit-remaining-subscription-writes": "1199", "x-ms-ratelimit-remaining-subscription-resource-requests-pt5m": "99", "x-ms-ratelimit-remaining-subscription-resource-requests-pt1h": "299" };
+  const writeHeaders = {
+    "x-ms-ratelimit-remaining-subscription-writes": "1199",
+    "x-ms-ratelimit-remaining-subscription-resource-requests-pt5m": "99",
+    "x-ms-ratelimit-remaining-subscription-resource-requests-pt1h": "299",
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", endpoint);
     const method = req.method ?? "GET";
     const body = await readBody(req);
-    const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, headers: { ...req.headers }, body, status: 0 };
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: { ...req.headers },
+      body,
+      status: 0,
+    };
     requests.push(record);
     const reply = res.writeHead.bind(res);
     res.writeHead = ((status: number, ...rest: unknown[]) => {
@@ -170,21 +192,50 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     }) as typeof res.writeHead;
 
     const auth = req.headers.authorization ?? "";
-    if (!auth.startsWith("Bearer ")) return armError(res, 401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
-    if (!identity.isIssued(auth.slice(7))) return armError(res, 401, "InvalidAuthenticationToken", "The access token is invalid.");
-    if (!url.searchParams.get("api-version")) return armError(res, 400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+    if (!auth.startsWith("Bearer "))
+      return armError(
+        res,
+        401,
+        "AuthenticationFailed",
+        "Authentication failed. The 'Authorization' header is missing.",
+      );
+    if (!identity.isIssued(auth.slice(7)))
+      return armError(res, 401, "InvalidAuthenticationToken", "The access token is invalid.");
+    if (!url.searchParams.get("api-version"))
+      return armError(
+        res,
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+      );
 
     const throttled = takeFault(faults.throttle, method);
     if (throttled) {
-      const headers: Record<string, string> = throttled.retryAfterSeconds !== undefined ? { "retry-after": String(throttled.retryAfterSeconds) } : {};
-      return armError(res, 429, "SubscriptionRequestsThrottled", `Number of '${method === "GET" ? "read" : "write"}' ` + `requests for subscription '${subscriptionId}' exceeded. ` + `Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`, headers);
+      const headers: Record<string, string> =
+        throttled.retryAfterSeconds !== undefined ? { "retry-after": String(throttled.retryAfterSeconds) } : {};
+      return armError(
+        res,
+        429,
+        "SubscriptionRequestsThrottled",
+        `Number of '${method === "GET" ? "read" : "write"}' ` +
+          `requests for subscription '${subscriptionId}' exceeded. ` +
+          `Please try again after '${throttled.retryAfterSeconds ?? 5}' seconds after the last request.`,
+        headers,
+      );
     }
     const failing = takeFault(faults.serverError, method);
-    if (failing) return armError(res, failing.status, failing.status === 503 ? "ServiceUnavailable" : "InternalServerError", "The server encountered an internal error. Please retry the request.");
+    if (failing)
+      return armError(
+        res,
+        failing.status,
+        failing.status === 503 ? "ServiceUnavailable" : "InternalServerError",
+        "The server encountered an internal error. Please retry the request.",
+      );
 
     const p = url.pathname;
     const sub = /^\/subscriptions\/([^/]+)(\/.*)?$/i.exec(p);
-    if (!sub || sub[1] !== subscriptionId) return armError(res, 404, "SubscriptionNotFound", `The subscription '${sub?.[1] ?? ""}' could not be found.`);
+    if (!sub || sub[1] !== subscriptionId)
+      return armError(res, 404, "SubscriptionNotFound", `The subscription '${sub?.[1] ?? ""}' could not be found.`);
     const rest = sub[2] ?? "";
 
     const opMatch = /^\/providers\/Microsoft\.ContainerInstance\/locations\/([^/]+)\/operations\/([^/]+)$/i.exec(rest);
@@ -197,35 +248,66 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       return send(
         res,
         200,
-        { id: op.groupId, status: op.status, startTime: op.startTime, properties: { events: done && g ? g.events : [] }, ...(op.error ? { error: op.error } : {}) },
+        {
+          id: op.groupId,
+          status: op.status,
+          startTime: op.startTime,
+          properties: { events: done && g ? g.events : [] },
+          ...(op.error ? { error: op.error } : {}),
+        },
         !done && faults.pollRetryAfter ? { "retry-after": String(faults.pollRetryAfter) } : {},
       );
     }
 
-    const rgMatch = new RegExp(/^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance/.source + /\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/.source, "i").exec(rest);
+    const rgMatch = new RegExp(
+      /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerInstance/.source +
+        /\/containerGroups(?:\/([^/]+))?(\/containers\/([^/]+)\/logs)?$/.source,
+      "i",
+    ).exec(rest);
     const subList = /^\/providers\/Microsoft\.ContainerInstance\/containerGroups$/i.test(rest);
     if (!rgMatch && !subList) return armError(res, 404, "NotFound", `No route for ${method} ${p}`);
     const rg = rgMatch?.[1];
-    if (rg !== undefined && !resourceGroups.has(rg.toLowerCase())) return armError(res, 404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
+    if (rg !== undefined && !resourceGroups.has(rg.toLowerCase()))
+      return armError(res, 404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
     const name = rgMatch?.[2];
 
     if (!name) {
       if (method !== "GET") return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
-      const all = [...groups.values()].filter((g) => rg === undefined || g.resourceGroup.toLowerCase() === rg.toLowerCase());
+      const all = [...groups.values()].filter(
+        (g) => rg === undefined || g.resourceGroup.toLowerCase() === rg.toLowerCase(),
+      );
       const skip = Number(url.searchParams.get("$skipToken") ?? 0);
       const page = all.slice(skip, skip + pageSize).map((g) => renderGroup(g, true));
-      const next = skip + pageSize < all.length ? `${endpoint}${p}?api-version=${url.searchParams.get("api-version")}&$skipToken=${skip + pageSize}` : undefined;
+      const next =
+        skip + pageSize < all.length
+          ? `${endpoint}${p}?api-version=${url.searchParams.get("api-version")}&$skipToken=${skip + pageSize}`
+          : undefined;
       return send(res, 200, { value: page, ...(next ? { nextLink: next } : {}) });
     }
 
-    const id = `/subscriptions/${subscriptionId}/resourceGroups/${rg}` + `/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
+    const id =
+      `/subscriptions/${subscriptionId}/resourceGroups/${rg}` +
+      `/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
     const existing = groups.get(id.toLowerCase());
-    const notFound = () => armError(res, 404, "ResourceNotFound", `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource ` + `group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    const notFound = () =>
+      armError(
+        res,
+        404,
+        "ResourceNotFound",
+        `The Resource 'Microsoft.ContainerInstance/containerGroups/${name}' under resource ` +
+          `group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+      );
 
     if (rgMatch?.[3]) {
       if (method !== "GET") return armError(res, 405, "MethodNotAllowed", "The requested method is not allowed.");
       if (!existing) return notFound();
-      if (existing.containerName !== rgMatch[4]) return armError(res, 404, "ContainerNotFound", `The container '${rgMatch[4]}' is not found in container group '${name}'.`);
+      if (existing.containerName !== rgMatch[4])
+        return armError(
+          res,
+          404,
+          "ContainerNotFound",
+          `The container '${rgMatch[4]}' is not found in container group '${name}'.`,
+        );
       const text = existing.container?.logs() ?? "";
       const tail = url.searchParams.get("tail");
       const lines = text.split("\n");
@@ -237,21 +319,40 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
     if (method === "GET") return existing ? send(res, 200, renderGroup(existing)) : notFound();
 
     if (method === "PUT") {
-      if (faults.putError) return armError(res, faults.putError.status, faults.putError.code, faults.putError.message, writeHeaders);
+      if (faults.putError)
+        return armError(res, faults.putError.status, faults.putError.code, faults.putError.message, writeHeaders);
       const put = (body ?? {}) as PutBody;
       const invalid = invalidPut(name, put);
       if (invalid) return armError(res, 400, invalid.code, invalid.message);
       if (existing) {
         // Updates that change resources are refused by ACI (docs/reference/arm-notes.md §6 "Known issues").
-        return armError(res, 400, "InvalidContainerGroupUpdate", `The updates on container group '${name}' are invalid. ` + `If you are going to update the os type, restart policy, network profile, CPU, ` + `memory or GPU resources for a container group, you must delete it first and then create a new one.`);
+        return armError(
+          res,
+          400,
+          "InvalidContainerGroupUpdate",
+          `The updates on container group '${name}' are invalid. ` +
+            `If you are going to update the os type, restart policy, network profile, CPU, ` +
+            `memory or GPU resources for a container group, you must delete it first and then create a new one.`,
+        );
       }
       const quota = quotaRefusal(faults, groups.size);
       if (quota) return armError(res, quota.status, quota.code, quota.message, writeHeaders);
       const g = groupFromPut(id, rg as string, name, put, planFor(faults, name));
       groups.set(id.toLowerCase(), g);
       const opId = randomUUID();
-      operations.set(opId, { id: opId, groupId: id, kind: "create", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: false });
-      const asyncUrl = `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
+      operations.set(opId, {
+        id: opId,
+        groupId: id,
+        kind: "create",
+        polls: 0,
+        creatingPolls: 0,
+        startTime: new Date().toISOString(),
+        status: "Pending",
+        launched: false,
+      });
+      const asyncUrl =
+        `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` +
+        `/locations/${g.location}/operations/${opId}?api-version=2018-06-01`;
       return send(res, 201, renderGroup(g), { "azure-asyncoperation": asyncUrl, ...writeHeaders });
     }
 
@@ -262,8 +363,21 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       if (faults.deleteVariant === 204) return send(res, 204);
       if (faults.deleteVariant === 202) {
         const opId = randomUUID();
-        operations.set(opId, { id: opId, groupId: id, kind: "delete", polls: 0, creatingPolls: 0, startTime: new Date().toISOString(), status: "Pending", launched: true });
-        return send(res, 202, undefined, { "azure-asyncoperation": `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` + `/locations/${existing.location}/operations/${opId}?api-version=2018-06-01` });
+        operations.set(opId, {
+          id: opId,
+          groupId: id,
+          kind: "delete",
+          polls: 0,
+          creatingPolls: 0,
+          startTime: new Date().toISOString(),
+          status: "Pending",
+          launched: true,
+        });
+        return send(res, 202, undefined, {
+          "azure-asyncoperation":
+            `${endpoint}/subscriptions/${subscriptionId}/providers/Microsoft.ContainerInstance` +
+            `/locations/${existing.location}/operations/${opId}?api-version=2018-06-01`,
+        });
       }
       return send(res, 200, rendered, { "x-ms-ratelimit-remaining-subscription-deletes": "14999" });
     }
@@ -303,16 +417,26 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<ArmSim> 
       const g = [...groups.values()].find((x) => x.name === name);
       if (g) await removeGroup(g);
     },
-    count: (method, pathPattern) => requests.filter((r) => r.method === method && (!pathPattern || pathPattern.test(r.path))).length,
+    count: (method, pathPattern) =>
+      requests.filter((r) => r.method === method && (!pathPattern || pathPattern.test(r.path))).length,
     restartOutOfBand: async (name) => {
       const g = [...groups.values()].find((x) => x.name === name);
       if (!g?.container) throw new Error(`group ${name} has no running container to restart`);
       await g.container.stop();
-      g.container = await launcher({ image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 }, closing.signal);
+      g.container = await launcher(
+        { image: g.image, command: g.command, env: g.env, port: g.ports[0]?.port ?? 80 },
+        closing.signal,
+      );
       g.ip = g.container.ip;
       return g.ip;
     },
-    handshakeErrors: () => started.flatMap((c) => c.logs().split("\n").filter((line) => /TLS handshake error/.test(line))),
+    handshakeErrors: () =>
+      started.flatMap((c) =>
+        c
+          .logs()
+          .split("\n")
+          .filter((line) => /TLS handshake error/.test(line)),
+      ),
     served,
     servedCount: async (name) => (await served(name)).length,
     issueTrustedCert: (ip) => issueServerCert(ca, [ip]),

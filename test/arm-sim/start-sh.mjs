@@ -26,7 +26,8 @@ if (resolution) backend.push("--max-resolution", resolution);
 const certfile = flag("certfile");
 const keyfile = flag("keyfile");
 // imaginary serves TLS "when both are set" (docs/reference/imaginary-api.md §2.2).
-if (certfile && keyfile && !(env.ACIIMG_SIM_IMAGE ?? "").includes("plain-http")) backend.push("--tls-cert", certfile, "--tls-key", keyfile);
+if (certfile && keyfile && !(env.ACIIMG_SIM_IMAGE ?? "").includes("plain-http"))
+  backend.push("--tls-cert", certfile, "--tls-key", keyfile);
 if (env.IMAGINARY_SECRET) env.ACIIMG_BACKEND_KEY = env.IMAGINARY_SECRET;
 delete env.IMAGINARY_SECRET;
 

@@ -23,11 +23,17 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-aci-"));
   cli = simCli(sim, dir);
   input = join(dir, "in.jpg");
-  writeFileSync(input, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } }).jpeg().toBuffer());
+  writeFileSync(
+    input,
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } })
+      .jpeg()
+      .toBuffer(),
+  );
 });
 afterEach(async () => {
   for (const g of sim.groups()) await sim.deleteOutOfBand(g.name);
-  for (const key of ["putError", "stuckPending", "throttle", "serverError", "provisionFailure"] as const) delete sim.faults[key];
+  for (const key of ["putError", "stuckPending", "throttle", "serverError", "provisionFailure"] as const)
+    delete sim.faults[key];
   if (existsSync(join(dir, "state.json"))) unlinkSync(join(dir, "state.json"));
   sim.requests.length = 0;
 });
@@ -69,7 +75,9 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
 
   test("20 concurrent `aciimg process` on a cold backend cause exactly one PUT", async () => {
     const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => cli(["process", input, "--resize", "64x48", "-o", join(dir, `c${i}.jpg`)], {}, 120_000)),
+      Array.from({ length: 20 }, (_, i) =>
+        cli(["process", input, "--resize", "64x48", "-o", join(dir, `c${i}.jpg`)], {}, 120_000),
+      ),
     );
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(1);
@@ -98,22 +106,36 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
     // A tagged group younger than the create timeout may be another process's create in flight: kept.
     const young = await cli(["reap", "--json"]);
     expect(young.code, young.stderr).toBe(0);
-    expect(json(young).kept).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "provisioning" })]);
+    expect(json(young).kept).toEqual([
+      expect.objectContaining({ provider: "aci", name: "default", reason: "provisioning" }),
+    ]);
     expect(sim.groups()).toHaveLength(1);
     // Older than the create timeout, nothing can still be creating it: an orphan, deleted.
     const reap = await cli(["reap", "--json"], { ACIIMG_CREATE_TIMEOUT: "1ms" });
     expect(reap.code, reap.stderr).toBe(0);
-    expect(json(reap).removed).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "orphan" })]);
+    expect(json(reap).removed).toEqual([
+      expect.objectContaining({ provider: "aci", name: "default", reason: "orphan" }),
+    ]);
     expect(sim.groups()).toEqual([]);
   });
 
   test("up --dry-run prints the ARM PUT with the key masked and creates nothing", async () => {
     const run = await cli(["up", "--dry-run"]);
     expect(run.code, run.stderr).toBe(0);
-    const request = JSON.parse(run.stdout) as { method: string; url: string; body: { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }> } } };
+    const request = JSON.parse(run.stdout) as {
+      method: string;
+      url: string;
+      body: { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }> } };
+    };
     expect(request.method).toBe("PUT");
-    expect(request.url).toBe(`${sim.endpoint}/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}` + `/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01`);
-    expect(request.body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: "IMAGINARY_SECRET", secureValue: "***" });
+    expect(request.url).toBe(
+      `${sim.endpoint}/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}` +
+        `/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01`,
+    );
+    expect(request.body.properties.containers[0]?.properties.environmentVariables).toContainEqual({
+      name: "IMAGINARY_SECRET",
+      secureValue: "***",
+    });
     expect(sim.requests).toEqual([]);
   });
 
@@ -139,9 +161,27 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
   type Inject = () => unknown;
   test.each<[string, Inject, Record<string, string>, number, RegExp]>([
     ["capacity", () => (sim.faults.putError = { ...armErrors.capacity }), {}, 6, /no capacity .*another --location/s],
-    ["Docker Hub pull limit", () => (sim.faults.putError = { ...armErrors.registry }), {}, 6, /Docker Hub.*ghcr\.io.*az acr import/s],
-    ["inaccessible image", () => (sim.faults.putError = { ...armErrors.inaccessibleImage }), {}, 6, /not accessible.*--image/s],
-    ["missing role", () => (sim.faults.putError = { ...armErrors.forbidden }), {}, 5, /"aciimg operator".*few minutes/s],
+    [
+      "Docker Hub pull limit",
+      () => (sim.faults.putError = { ...armErrors.registry }),
+      {},
+      6,
+      /Docker Hub.*ghcr\.io.*az acr import/s,
+    ],
+    [
+      "inaccessible image",
+      () => (sim.faults.putError = { ...armErrors.inaccessibleImage }),
+      {},
+      6,
+      /not accessible.*--image/s,
+    ],
+    [
+      "missing role",
+      () => (sim.faults.putError = { ...armErrors.forbidden }),
+      {},
+      5,
+      /"aciimg operator".*few minutes/s,
+    ],
     [
       "subscription never used ACI",
       () => (sim.faults.putError = { ...armErrors.notRegistered }),
@@ -150,8 +190,20 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
       /az provider register --namespace Microsoft\.ContainerInstance --wait/,
     ],
     ["429 without Retry-After", () => (sim.faults.throttle = { count: 1, methods: ["PUT"] }), {}, 6, /throttling/],
-    ["500 after retries", () => (sim.faults.serverError = { count: 10, status: 500, methods: ["PUT"] }), {}, 6, /500.*after retries/s],
-    ["missing resource group", () => undefined, { AZURE_RESOURCE_GROUP: "no-such-rg" }, 5, /az group create -n no-such-rg/],
+    [
+      "500 after retries",
+      () => (sim.faults.serverError = { count: 10, status: 500, methods: ["PUT"] }),
+      {},
+      6,
+      /500.*after retries/s,
+    ],
+    [
+      "missing resource group",
+      () => undefined,
+      { AZURE_RESOURCE_GROUP: "no-such-rg" },
+      5,
+      /az group create -n no-such-rg/,
+    ],
     [
       "provisioning Failed",
       () =>
@@ -164,15 +216,20 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
       4,
       /Failed to pull image: manifest unknown.*was deleted/s,
     ],
-  ])("%s: documented exit code and advice, no group left, no backend in the state", async (_, inject, env, exit, message) => {
-    inject();
-    const up = await cli(["up"], env);
-    expect(up.code, up.stderr).toBe(exit);
-    expect(up.stderr).toMatch(message);
-    expect(sim.groups()).toEqual([]);
-    const state = existsSync(join(dir, "state.json")) ? (JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: object }) : { backends: {} };
-    expect(state.backends).toEqual({});
-  });
+  ])(
+    "%s: documented exit code and advice, no group left, no backend in the state",
+    async (_, inject, env, exit, message) => {
+      inject();
+      const up = await cli(["up"], env);
+      expect(up.code, up.stderr).toBe(exit);
+      expect(up.stderr).toMatch(message);
+      expect(sim.groups()).toEqual([]);
+      const state = existsSync(join(dir, "state.json"))
+        ? (JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: object })
+        : { backends: {} };
+      expect(state.backends).toEqual({});
+    },
+  );
 
   test("never-registered subscription under --json: last line is E_CONFIG with the ARM code and command", async () => {
     sim.faults.putError = { ...armErrors.notRegistered };
@@ -207,7 +264,9 @@ describe("backend names ARM would refuse (spawned CLI, ARM simulator)", () => {
     expect(up.code, up.stderr).toBe(2);
     expect(json(up).error).toMatchObject({ code: "E_USAGE" });
     expect(up.stderr).toContain(`aciimg: ${from}`);
-    expect(up.stderr).toContain(": expected 1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--'");
+    expect(up.stderr).toContain(
+      ": expected 1-32 lowercase letters, digits or '-', not starting or ending with '-', no '--'",
+    );
     expect(sim.requests).toEqual([]);
   });
 });

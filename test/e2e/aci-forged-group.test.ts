@@ -84,7 +84,9 @@ beforeAll(async () => {
   cli = simCli(sim, dir);
   input = join(dir, "in.jpg");
   const plain = (width: number, height: number, background: { r: number; g: number; b: number }) =>
-    sharp({ create: { width, height, channels: 3, background } }).jpeg().toBuffer();
+    sharp({ create: { width, height, channels: 3, background } })
+      .jpeg()
+      .toBuffer();
   writeFileSync(input, await plain(640, 480, { r: 200, g: 80, b: 40 }));
   attackerBytes = await plain(200, 150, { r: 0, g: 255, b: 0 });
   // The attacker reads and writes ARM as anyone with the shipped role can (the simulator's managed identity).
@@ -112,16 +114,18 @@ async function forgeGroup(arm: ContainerInstanceManagementClient, owner: string)
       "aciimg-created": new Date().toISOString(),
       "aciimg-owner": owner,
     },
-    containers: [{
-      name: "imaginary",
-      image: ATTACKER_IMAGE,
-      ports: [{ port: 9000 }],
-      resources: { requests: { cpu: 1, memoryInGB: 1.5 } },
-      environmentVariables: [
-        { name: "ACIIMG_TLS_CERT", value: Buffer.from(tls.certPem).toString("base64") },
-        { name: "ATTACKER_KEY", secureValue: Buffer.from(tls.keyPem).toString("base64") },
-      ],
-    }],
+    containers: [
+      {
+        name: "imaginary",
+        image: ATTACKER_IMAGE,
+        ports: [{ port: 9000 }],
+        resources: { requests: { cpu: 1, memoryInGB: 1.5 } },
+        environmentVariables: [
+          { name: "ACIIMG_TLS_CERT", value: Buffer.from(tls.certPem).toString("base64") },
+          { name: "ATTACKER_KEY", secureValue: Buffer.from(tls.keyPem).toString("base64") },
+        ],
+      },
+    ],
   };
   const options = { updateIntervalInMs: 20 };
   await arm.containerGroups.beginCreateOrUpdateAndWait(sim.resourceGroup, "aciimg-default", group, options);

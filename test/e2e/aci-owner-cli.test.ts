@@ -21,7 +21,8 @@ function cli(state: string, args: string[], env: Record<string, string> = {}, ti
 }
 
 const json = lastJson;
-const ownerOf = (state: string): string => (JSON.parse(readFileSync(join(dir, state), "utf8")) as { owner: string }).owner;
+const ownerOf = (state: string): string =>
+  (JSON.parse(readFileSync(join(dir, state), "utf8")) as { owner: string }).owner;
 
 beforeAll(async () => {
   sim = await startArmSim();
@@ -49,13 +50,22 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     const reap = await cli("b.json", ["reap", "--idle", "0s", "--verbose"]);
     expect(reap.code, reap.stderr).toBe(0);
     expect(reap.stdout).toBe("");
-    expect(reap.stderr).toContain(`left aci backend "default" (${groupId}): ` + `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
+    expect(reap.stderr).toContain(
+      `left aci backend "default" (${groupId}): ` +
+        `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`,
+    );
     const reapJson = await cli("b.json", ["reap", "--idle", "0s", "--json"]);
-    expect(json(reapJson)).toMatchObject({ removed: [], foreign: [{ provider: "aci", id: groupId, name: "default", owner: ownerA, reason: "not-ours" }] });
+    expect(json(reapJson)).toMatchObject({
+      removed: [],
+      foreign: [{ provider: "aci", id: groupId, name: "default", owner: ownerA, reason: "not-ours" }],
+    });
 
     const upB = await cli("b.json", ["up"]);
     expect(upB.code).toBe(5);
-    expect(upB.stderr).toContain(`container group aciimg-default in resource group ${sim.resourceGroup} ` + `belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…): it was left as it is.`);
+    expect(upB.stderr).toContain(
+      `container group aciimg-default in resource group ${sim.resourceGroup} ` +
+        `belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…): it was left as it is.`,
+    );
     expect(upB.stderr).toContain("Use --name to give this state a backend of its own");
     expect(upB.stderr).toContain("`aciimg down --name default --force`");
     const upBJson = await cli("b.json", ["up", "--json"]);
@@ -65,9 +75,15 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     const status = await cli("b.json", ["status"]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain("state:     none");
-    expect(status.stdout).toContain(`other:     aci backend "default" (${groupId}): ` + `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`);
+    expect(status.stdout).toContain(
+      `other:     aci backend "default" (${groupId}): ` +
+        `not ours: it belongs to another aciimg state (owner ${ownerA.slice(0, 8)}…)`,
+    );
     const statusJson = await cli("b.json", ["status", "--json"]);
-    expect(json(statusJson)).toMatchObject({ state: "none", others: [{ id: groupId, owner: ownerA, reason: "not-ours" }] });
+    expect(json(statusJson)).toMatchObject({
+      state: "none",
+      others: [{ id: groupId, owner: ownerA, reason: "not-ours" }],
+    });
 
     const down = await cli("b.json", ["down"]);
     expect(down.code, down.stderr).toBe(0);
@@ -83,7 +99,12 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     // With its own --name, the second state gets its own group beside a's.
     const upOwn = await cli("b.json", ["up", "--name", "ci", "--json"]);
     expect(upOwn.code, upOwn.stderr).toBe(0);
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-ci", "aciimg-default"]);
+    expect(
+      sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-ci", "aciimg-default"]);
   });
 
   test("down --name default --force removes a group that is not ours (a lost state file's)", async () => {
@@ -104,6 +125,10 @@ describe("two state files in one resource group (spawned CLI, ARM simulator)", (
     const run = await cli("a.json", ["up", "--dry-run"]);
     expect(run.code, run.stderr).toBe(0);
     const request = JSON.parse(run.stdout) as { body: { tags: Record<string, string> } };
-    expect(request.body.tags).toMatchObject({ "managed-by": "aciimg", "aciimg-name": "default", "aciimg-owner": "(this state's owner id)" });
+    expect(request.body.tags).toMatchObject({
+      "managed-by": "aciimg",
+      "aciimg-name": "default",
+      "aciimg-owner": "(this state's owner id)",
+    });
   });
 });

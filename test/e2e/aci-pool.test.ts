@@ -26,7 +26,9 @@ beforeAll(async () => {
   mkdirSync(inputs);
   // The size of imaginary's large fixture (docs/reference/imaginary-api.md), each image distinct.
   for (let i = 0; i < images; i++) {
-    const image = sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: (i * 37) % 256, g: 90, b: 200 - i } } });
+    const image = sharp({
+      create: { width: 1920, height: 1080, channels: 3, background: { r: (i * 37) % 256, g: 90, b: 200 - i } },
+    });
     writeFileSync(join(inputs, `img-${String(i).padStart(2, "0")}.jpg`), await image.jpeg({ quality: 80 }).toBuffer());
   }
 }, 60_000);
@@ -47,16 +49,39 @@ afterAll(async () => {
 });
 
 const out = (): string => join(dir, "out");
-const batch = (...extra: string[]): string[] => ["process", inputs, "--resize", "300x200", "-o", out(), "--json", ...extra];
+const batch = (...extra: string[]): string[] => [
+  "process",
+  inputs,
+  "--resize",
+  "300x200",
+  "-o",
+  out(),
+  "--json",
+  ...extra,
+];
 /**
  * A blur of each full image first: each image costs enough that
  * most of the batch is still to come when a test acts mid-batch.
  */
-const heavyBatch = (...extra: string[]): string[] => ["process", inputs, "--blur", "8", "--resize", "300x200", "-o", out(), "--json", ...extra];
+const heavyBatch = (...extra: string[]): string[] => [
+  "process",
+  inputs,
+  "--blur",
+  "8",
+  "--resize",
+  "300x200",
+  "-o",
+  out(),
+  "--json",
+  ...extra,
+];
 
 /** The `--json` lines of a batch: one per file, then the summary. */
 function parse(run: CliRun): { files: Array<Record<string, unknown>>; summary: Record<string, unknown> } {
-  const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = run.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   const summary = lines.find((line) => "summary" in line)?.summary as Record<string, unknown>;
   return { files: lines.filter((line) => "input" in line), summary };
 }
@@ -81,11 +106,17 @@ function perMember(files: Array<Record<string, unknown>>): Record<string, number
 }
 
 describe("a pool of backends (spawned CLI, ARM simulator)", () => {
-  test("up --backends 3 makes three groups in parallel; " + "status lists each; a 60-image batch gives every member a fair share", async () => {
+  test("up --backends 3 makes three groups in parallel; " +
+    "status lists each; a 60-image batch gives every member a fair share", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(3);
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg2-default", "aciimg3-default"]);
+    expect(
+      sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-default", "aciimg2-default", "aciimg3-default"]);
     const upped = lastJson(up);
     expect(upped).toMatchObject({ requested: 3, serving: 3 });
     expect((upped.members as Array<Record<string, unknown>>).map((m) => [m.backend, m.state, m.created])).toEqual([
@@ -104,7 +135,10 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     ]);
     expect(status.stdout).not.toMatch(/apiKey/);
     const text = await cli(["status"]);
-    expect(text.stdout.match(/^member: +aci-\d "default(--\d)?" running at https:\/\/127\.[\d.]+:9000, idle /gm), text.stdout).toHaveLength(3);
+    expect(
+      text.stdout.match(/^member: +aci-\d "default(--\d)?" running at https:\/\/127\.[\d.]+:9000, idle /gm),
+      text.stdout,
+    ).toHaveLength(3);
 
     const run = await cli(batch("--backends", "3"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
@@ -114,12 +148,15 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const counts = perMember(files);
     expect(summary.backends).toEqual(counts);
     // No member under half its even share (60 / 3 / 2 = 10), as each group's backend counts it.
-    const served = await Promise.all(["aciimg-default", "aciimg2-default", "aciimg3-default"].map((name) => sim.servedCount(name)));
+    const served = await Promise.all(
+      ["aciimg-default", "aciimg2-default", "aciimg3-default"].map((name) => sim.servedCount(name)),
+    );
     expect(served, JSON.stringify(counts)).toEqual([counts["aci-1"], counts["aci-2"], counts["aci-3"]]);
     for (const n of served) expect(n, JSON.stringify(served)).toBeGreaterThanOrEqual(10);
   }, 240_000);
 
-  test("a member deleted out of band mid-batch: " + "its images go to the others, every output is written once, exit 0", async () => {
+  test("a member deleted out of band mid-batch: " +
+    "its images go to the others, every output is written once, exit 0", async () => {
     const up = await cli(["up", "--backends", "3", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<void> | undefined;
@@ -136,7 +173,12 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(summary).toMatchObject({ total: images, ok: images, failed: 0 });
     // Deleting it was not a reason to make another: the two left carried the batch.
     expect(sim.count("PUT")).toBe(3);
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg3-default"]);
+    expect(
+      sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-default", "aciimg3-default"]);
   }, 240_000);
 
   test("the quota reached at the third member: two serve, the message says why, the batch succeeds", async () => {
@@ -160,7 +202,9 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toHaveLength(2);
     const members = lastJson(upAgain).members as Array<Record<string, unknown>>;
     expect(members.find((m) => m.backend === refused)).toMatchObject({ state: "failed", error: { code: "E_QUOTA" } });
-    expect(members.filter((m) => m.state === "ready").map((m) => [m.backend, m.created])).toEqual(serving.map((label) => [label, false]));
+    expect(members.filter((m) => m.state === "ready").map((m) => [m.backend, m.created])).toEqual(
+      serving.map((label) => [label, false]),
+    );
     expect(lastJson(upAgain)).toMatchObject({ serving: 2 });
   }, 240_000);
 
@@ -169,7 +213,11 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(up.code, up.stderr).toBe(0);
     const reap = await cli(["reap", "--idle", "0s", "--json"]);
     expect(reap.code, reap.stderr).toBe(0);
-    expect((lastJson(reap).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual(["default", "default--2", "default--3"]);
+    expect((lastJson(reap).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual([
+      "default",
+      "default--2",
+      "default--3",
+    ]);
     expect(sim.groups()).toEqual([]);
     expect(lastJson(await cli(["status", "--json"])).members).toEqual([]);
 
@@ -182,20 +230,28 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 });
     const shrink = await cli(["reap", "--idle", "30m", "--json"]);
     expect(shrink.code, shrink.stderr).toBe(0);
-    expect((lastJson(shrink).removed as Array<Record<string, unknown>>).map((r) => [r.name, r.reason])).toEqual([["default--2", "idle"]]);
+    expect((lastJson(shrink).removed as Array<Record<string, unknown>>).map((r) => [r.name, r.reason])).toEqual([
+      ["default--2", "idle"],
+    ]);
     expect(sim.groups().map((g) => g.name)).toEqual(["aciimg-default"]);
-    expect((lastJson(await cli(["status", "--json"])).members as Array<Record<string, unknown>>).map((m) => m.backend)).toEqual(["aci-1"]);
+    expect(
+      (lastJson(await cli(["status", "--json"])).members as Array<Record<string, unknown>>).map((m) => m.backend),
+    ).toEqual(["aci-1"]);
     expect((await cli(["down", "--json"])).code).toBe(0);
 
     const again = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(again.code, again.stderr).toBe(0);
     const down = await cli(["down", "--json"]);
     expect(down.code, down.stderr).toBe(0);
-    expect((lastJson(down).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual(["default", "default--2"]);
+    expect((lastJson(down).removed as Array<Record<string, unknown>>).map((r) => r.name).sort()).toEqual([
+      "default",
+      "default--2",
+    ]);
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("--with-local, groups that never come up: " + "the local backend does the whole batch; the groups are cancelled and deleted", async () => {
+  test("--with-local, groups that never come up: " +
+    "the local backend does the whole batch; the groups are cancelled and deleted", async () => {
     sim.faults.stuckPending = true;
     const run = await cli(batch("--backends", "2", "--with-local"), {}, 120_000);
     expect(run.code, run.stderr).toBe(0);
@@ -210,7 +266,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
   }, 240_000);
 
-  test("--with-local with a slow cold start: " + "the local backend processes images before any group is healthy, then the groups join", async () => {
+  test("--with-local with a slow cold start: " +
+    "the local backend processes images before any group is healthy, then the groups join", async () => {
     // The groups' image pull lasts until the local backend has written 5 images. Then the local
     // backend is paused (SIGSTOP: a machine whose cores are busy elsewhere) until a group has
     // answered, so the groups joining mid-batch does not depend on how fast this machine is.
@@ -226,7 +283,9 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     const run = await cli(heavyBatch("--backends", "2", "--with-local"), {}, 120_000, (line) => {
       seen += 1;
       if (seen === 5) {
-        const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, { pid?: number }> };
+        const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as {
+          backends: Record<string, { pid?: number }>;
+        };
         paused = state.backends["default--local"]?.pid;
         if (paused !== undefined) didPause = process.kill(paused, "SIGSTOP");
         openPull();
@@ -250,7 +309,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(up.code, up.stderr).toBe(0);
     let deleting: Promise<unknown> | undefined;
     const run = await cli(heavyBatch("--backends", "2"), {}, 120_000, (_line, stderr) => {
-      if (!deleting && /2 of 2 serving/.test(stderr)) deleting = Promise.all(["aciimg-default", "aciimg2-default"].map((name) => sim.deleteOutOfBand(name)));
+      if (!deleting && /2 of 2 serving/.test(stderr))
+        deleting = Promise.all(["aciimg-default", "aciimg2-default"].map((name) => sim.deleteOutOfBand(name)));
     });
     await deleting;
     expect(run.code, run.stderr).toBe(0);
@@ -261,7 +321,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.count("PUT")).toBeLessThanOrEqual(4);
   }, 240_000);
 
-  test("no member can start: the batch fails with the first member's error, " + "every member's reason given, in --json too", async () => {
+  test("no member can start: the batch fails with the first member's error, " +
+    "every member's reason given, in --json too", async () => {
     sim.faults.maxGroups = 0;
     const run = await cli(batch("--backends", "2"), {}, 120_000);
     expect(run.code, run.stderr).toBe(6);
@@ -271,7 +332,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(sim.groups()).toEqual([]);
   }, 240_000);
 
-  test("Ctrl-C stops a pool batch: every input counted, " + "nothing partial, the local member taken down, the groups kept for reap", async () => {
+  test("Ctrl-C stops a pool batch: every input counted, " +
+    "nothing partial, the local member taken down, the groups kept for reap", async () => {
     const up = await cli(["up", "--backends", "2", "--json"], {}, 120_000);
     expect(up.code, up.stderr).toBe(0);
     let signalled = false;
@@ -289,8 +351,13 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(files).toHaveLength(images);
     // Each output written is whole, and only those reported ok were written.
     const ok = files.filter((f) => f.status === "ok").map((f) => String(f.output));
-    expect(readdirSync(out()).map((name) => join("out", name)).sort()).toEqual(ok.map((o) => o.replace(/^.*\/out\//, "out/")).sort());
-    for (const name of readdirSync(out())) expect((await sharp(readFileSync(join(out(), name))).metadata()).width).toBe(300);
+    expect(
+      readdirSync(out())
+        .map((name) => join("out", name))
+        .sort(),
+    ).toEqual(ok.map((o) => o.replace(/^.*\/out\//, "out/")).sort());
+    for (const name of readdirSync(out()))
+      expect((await sharp(readFileSync(join(out(), name))).metadata()).width).toBe(300);
     const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, unknown> };
     expect(Object.keys(state.backends).sort()).toEqual(["default", "default--2"]);
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
@@ -299,8 +366,16 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
 
   test("two batches started together on one state share the pool: each member is created once", async () => {
     const [first, second] = await Promise.all([
-      cli(["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "a"), "--json", "--backends", "2"], {}, 120_000),
-      cli(["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "b"), "--json", "--backends", "2"], {}, 120_000),
+      cli(
+        ["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "a"), "--json", "--backends", "2"],
+        {},
+        120_000,
+      ),
+      cli(
+        ["process", inputs, "--resize", "300x200", "-o", join(dir, "out", "b"), "--json", "--backends", "2"],
+        {},
+        120_000,
+      ),
     ]);
     expect(first.code, first.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);
@@ -309,13 +384,23 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(readdirSync(join(dir, "out", "b"))).toHaveLength(images);
   }, 240_000);
 
-  test("another pipeline's state with the same name: " + "its groups are not ours, so no member starts, and nothing is deleted", async () => {
-    const other = await cli(["up", "--backends", "2", "--json"], { ACIIMG_STATE: join(dir, "other-state.json") }, 120_000);
+  test("another pipeline's state with the same name: " +
+    "its groups are not ours, so no member starts, and nothing is deleted", async () => {
+    const other = await cli(
+      ["up", "--backends", "2", "--json"],
+      { ACIIMG_STATE: join(dir, "other-state.json") },
+      120_000,
+    );
     expect(other.code, other.stderr).toBe(0);
     const run = await cli(batch("--backends", "2"), {}, 120_000);
     expect(run.code, run.stderr).toBe(5);
     expect(lastJson(run).error).toMatchObject({ code: "E_CONFLICT" });
-    expect(sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg2-default"]);
+    expect(
+      sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-default", "aciimg2-default"]);
     expect(sim.count("DELETE")).toBe(0);
     rmSync(join(dir, "other-state.json"), { force: true });
   }, 240_000);
@@ -323,7 +408,17 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
   test("up --backends 3 --dry-run shows one masked ARM request per member and makes nothing", async () => {
     const run = await cli(["up", "--backends", "3", "--dry-run"]);
     expect(run.code, run.stderr).toBe(0);
-    const requests = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { method: string; url: string; body: { properties: { ipAddress: { dnsNameLabel: string } } } });
+    const requests = run.stdout
+      .trim()
+      .split("\n")
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            method: string;
+            url: string;
+            body: { properties: { ipAddress: { dnsNameLabel: string } } };
+          },
+      );
     const names = requests.map((r) => /containerGroups\/([^?]+)/.exec(r.url)?.[1] ?? "");
     expect(requests.map((r, i) => [r.method, names[i]])).toEqual([
       ["PUT", "aciimg-default"],
@@ -332,7 +427,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     ]);
     // ARM's rules (Azure resource-name-rules), written out here rather than imported from src.
     for (const name of names) expect(name).toMatch(/^(?!-)(?!.*-$)(?!.*--)[a-z0-9-]{1,63}$/);
-    for (const r of requests) expect(r.body.properties.ipAddress.dnsNameLabel).toMatch(/^[a-z][a-z0-9-]{3,61}[a-z0-9]$/);
+    for (const r of requests)
+      expect(r.body.properties.ipAddress.dnsNameLabel).toMatch(/^[a-z][a-z0-9-]{3,61}[a-z0-9]$/);
     expect(run.stdout).not.toMatch(/BEGIN|IMAGINARY_SECRET":"[^*]/);
     expect(sim.count("PUT")).toBe(0);
   });

@@ -26,7 +26,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "aciimg-e2e-tls-"));
   cli = simCli(sim, dir);
   input = join(dir, "in.jpg");
-  writeFileSync(input, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } }).jpeg().toBuffer());
+  writeFileSync(
+    input,
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 40 } } })
+      .jpeg()
+      .toBuffer(),
+  );
   // The test process reads ARM too, as any reader with access would (managed identity of the simulator).
   process.env.IDENTITY_ENDPOINT = sim.identityEndpoint;
   process.env.IDENTITY_HEADER = sim.identityHeader;
@@ -44,17 +49,32 @@ afterAll(async () => {
 /** The secrets of the one PUT so far, as the simulator received them. */
 function putSecrets(): { apiKey: string; tlsKey: string; certPem: string } {
   const put = sim.requests.find((r) => r.method === "PUT");
-  const env = (put!.body as { properties: { containers: Array<{ properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } }).properties.containers[0]?.properties.environmentVariables ?? [];
+  const env =
+    (
+      put!.body as {
+        properties: {
+          containers: Array<{
+            properties: { environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> };
+          }>;
+        };
+      }
+    ).properties.containers[0]?.properties.environmentVariables ?? [];
   const of = (name: string) => env.find((e) => e.name === name);
   // The TLS pair travels as one-line base64 (src/providers/aci/spec.ts `commandFor`).
   const pem = (text = "") => Buffer.from(text, "base64").toString("utf8");
-  return { apiKey: of("IMAGINARY_SECRET")?.secureValue ?? "", tlsKey: pem(of("ACIIMG_TLS_KEY")?.secureValue), certPem: pem(of("ACIIMG_TLS_CERT")?.value) };
+  return {
+    apiKey: of("IMAGINARY_SECRET")?.secureValue ?? "",
+    tlsKey: pem(of("ACIIMG_TLS_KEY")?.secureValue),
+    certPem: pem(of("ACIIMG_TLS_CERT")?.value),
+  };
 }
 
-const state = (): { backends: Record<string, { endpoint: string; tlsFingerprint?: string }> } => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
+const state = (): { backends: Record<string, { endpoint: string; tlsFingerprint?: string }> } =>
+  JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
 
 describe("HTTPS only, pinned", () => {
-  test("up → process → status → reap over HTTPS; " + "the private key is nowhere ARM readers, the state or any output can see", async () => {
+  test("up → process → status → reap over HTTPS; " +
+    "the private key is nowhere ARM readers, the state or any output can see", async () => {
     const earlier = sim.handshakeErrors().length;
     const outputs: CliRun[] = [];
     const run = async (args: string[]): Promise<CliRun> => {
@@ -77,11 +97,18 @@ describe("HTTPS only, pinned", () => {
     await run(["logs"]);
     await run(["up", "--dry-run"]);
 
-    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), sim.subscriptionId, { endpoint: sim.endpoint });
+    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), sim.subscriptionId, {
+      endpoint: sim.endpoint,
+    });
     const got = await reader.containerGroups.get(sim.resourceGroup, "aciimg-default");
     const listed = [];
     for await (const g of reader.containerGroups.listByResourceGroup(sim.resourceGroup)) listed.push(g);
-    const readable = [JSON.stringify(got), JSON.stringify(listed), JSON.stringify(got.containers[0]?.command), readFileSync(join(dir, "state.json"), "utf8")];
+    const readable = [
+      JSON.stringify(got),
+      JSON.stringify(listed),
+      JSON.stringify(got.containers[0]?.command),
+      readFileSync(join(dir, "state.json"), "utf8"),
+    ];
     for (const text of [...readable, ...outputs.map((o) => o.stdout + o.stderr)]) {
       expect(text).not.toContain(tlsKey.split("\n")[1]);
       expect(text).not.toContain(Buffer.from(tlsKey).toString("base64").slice(0, 64));
@@ -90,13 +117,16 @@ describe("HTTPS only, pinned", () => {
     for (const text of readable.slice(0, 3)) expect(text).not.toContain(apiKey);
 
     const reap = await run(["reap", "--idle", "0s", "--json"]);
-    expect(lastJson(reap).removed).toEqual([expect.objectContaining({ provider: "aci", name: "default", reason: "idle" })]);
+    expect(lastJson(reap).removed).toEqual([
+      expect.objectContaining({ provider: "aci", name: "default", reason: "idle" }),
+    ]);
     expect(sim.groups()).toEqual([]);
     // Every connection to the group was TLS: the backend logged no failed handshake.
     expect(sim.handshakeErrors()).toHaveLength(earlier);
   }, 90_000);
 
-  test("a man in the middle with a CA-trusted certificate " + "for the group's address is refused and gets no request", async () => {
+  test("a man in the middle with a CA-trusted certificate " +
+    "for the group's address is refused and gets no request", async () => {
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);
     const group = sim.group("aciimg-default");
@@ -136,7 +166,10 @@ describe("HTTPS only, pinned", () => {
     expect(before?.endpoint).not.toBe(`https://${ip}:9000`);
     const run = await cli(["process", input, "--resize", "100x75", "-o", join(dir, "moved.jpg")]);
     expect(run.code, run.stderr).toBe(0);
-    expect(state().backends.default).toMatchObject({ endpoint: `https://${ip}:9000`, tlsFingerprint: before?.tlsFingerprint });
+    expect(state().backends.default).toMatchObject({
+      endpoint: `https://${ip}:9000`,
+      tlsFingerprint: before?.tlsFingerprint,
+    });
     expect(sim.count("PUT")).toBe(1);
     // The detector the other tests rely on: a plain-http client does leave a handshake error.
     const earlier = sim.handshakeErrors().length;
@@ -144,11 +177,14 @@ describe("HTTPS only, pinned", () => {
     await vi.waitFor(() => expect(sim.handshakeErrors()).toHaveLength(earlier + 1), { timeout: 5000 });
   }, 60_000);
 
-  test("a state recorded before TLS (plain http, " + "no pin) is never spoken to in clear: its group is replaced", async () => {
+  test("a state recorded before TLS (plain http, " +
+    "no pin) is never spoken to in clear: its group is replaced", async () => {
     const earlier = sim.handshakeErrors().length;
     const up = await cli(["up", "--json"]);
     expect(up.code, up.stderr).toBe(0);
-    const old = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, Record<string, unknown>> };
+    const old = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as {
+      backends: Record<string, Record<string, unknown>>;
+    };
     const record = old.backends.default ?? {};
     record.endpoint = String(record.endpoint).replace("https:", "http:");
     delete record.tlsFingerprint;
@@ -164,7 +200,9 @@ describe("HTTPS only, pinned", () => {
   test("an image that serves plain HTTP is refused at create, saying why, and nothing is left", async () => {
     const up = await cli(["up", "--image", "example/plain-http-imaginary:1"]);
     expect(up.code, up.stderr).toBe(4);
-    expect(up.stderr).toMatch(/example\/plain-http-imaginary:1 answers in plain HTTP on port 9000, not HTTPS.*was deleted/s);
+    expect(up.stderr).toMatch(
+      /example\/plain-http-imaginary:1 answers in plain HTTP on port 9000, not HTTPS.*was deleted/s,
+    );
     expect(sim.groups()).toEqual([]);
   }, 60_000);
 });

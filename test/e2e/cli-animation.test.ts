@@ -24,8 +24,17 @@ afterAll(async () => {
 
 describe("an animated GIF", () => {
   it("to WebP keeps its frames, each resized", async () => {
-    const result = await ws.run(["process", "spinner.gif", "--resize", "60x40", "--type", "webp", 
-      "-o", "out/", "--json"]);
+    const result = await ws.run([
+      "process",
+      "spinner.gif",
+      "--resize",
+      "60x40",
+      "--type",
+      "webp",
+      "-o",
+      "out/",
+      "--json",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const [line] = jsonLines(result.stdout);
     expect(line).toMatchObject({ input: "spinner.gif", output: "out/spinner.webp", status: "ok", width: 60 });
@@ -35,8 +44,17 @@ describe("an animated GIF", () => {
   });
 
   it("to PNG is written as its first frame, and the file's line says the animation was flattened", async () => {
-    const json = await ws.run(["process", "spinner.gif", "--resize", "60x40", "--type", "png",
-      "-o", "flat/", "--json"]);
+    const json = await ws.run([
+      "process",
+      "spinner.gif",
+      "--resize",
+      "60x40",
+      "--type",
+      "png",
+      "-o",
+      "flat/",
+      "--json",
+    ]);
     expect(json.code, json.stderr).toBe(0);
     const [line] = jsonLines(json.stdout);
     expect(line).toMatchObject({ status: "ok", warning: "only the first of 8 frames was kept: PNG cannot animate" });

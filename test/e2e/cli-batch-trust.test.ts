@@ -15,15 +15,29 @@ import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "
 
 let ws: Workspace;
 const nobodysCli = cliForNobody();
-const sha = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 
 /** Every file under `dir`, relative, recursively (links listed, not followed). */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
-type Summary = { total: number; ok: number; failed: number; skipped: number; cancelled: number; stopped: string | null; failures: Array<{ input: string; code: string; error: string }> };
+type Summary = {
+  total: number;
+  ok: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  stopped: string | null;
+  failures: Array<{ input: string; code: string; error: string }>;
+};
 const summaryOf = (stdout: string): Summary => jsonLines(stdout).find((line) => "summary" in line)?.summary as Summary;
 
 beforeAll(async () => {
@@ -43,7 +57,12 @@ describe("inputs reached through symbolic links are never overwritten", () => {
     const before = await sha(join(ws.dir, "real", "p2.jpg"));
     const result = await ws.run(["process", "reallink", "--resize", "10x10", "-o", "real/", "--json"]);
     expect(result.code).toBe(1);
-    expect(summaryOf(result.stdout)).toMatchObject({ total: 1, ok: 0, failed: 1, failures: [{ input: "reallink/p2.jpg", code: "E_OUTPUT" }] });
+    expect(summaryOf(result.stdout)).toMatchObject({
+      total: 1,
+      ok: 0,
+      failed: 1,
+      failures: [{ input: "reallink/p2.jpg", code: "E_OUTPUT" }],
+    });
     expect(summaryOf(result.stdout).failures[0]?.error).toContain("the output would overwrite the input");
     expect(await sha(join(ws.dir, "real", "p2.jpg"))).toBe(before);
   });
@@ -86,7 +105,16 @@ describe("inputs reached through symbolic links are never overwritten", () => {
     expect(summaryOf(plain.stdout)).toMatchObject({ total: 1, ok: 1 });
     expect(plain.stderr).toContain("passed by 2 symbolic link(s)");
     expect(await listFiles(join(ws.dir, "out-nofollow"))).toEqual(["own.jpg"]);
-    const followed = await ws.run(["process", "tree", "--resize", "20x20", "-o", "out-follow", "--json", "--follow-symlinks"]);
+    const followed = await ws.run([
+      "process",
+      "tree",
+      "--resize",
+      "20x20",
+      "-o",
+      "out-follow",
+      "--json",
+      "--follow-symlinks",
+    ]);
     expect(followed.code, followed.stderr).toBe(0);
     // x.jpg is reached twice (through the folder link and the file link) and processed once.
     expect(summaryOf(followed.stdout)).toMatchObject({ total: 2, ok: 2 });
@@ -101,7 +129,16 @@ describe("inputs reached through symbolic links are never overwritten", () => {
     await writeJpeg(join(ws.dir, "loop", "sub", "b.jpg"), 120, 80);
     await symlink("..", join(ws.dir, "loop", "sub", "up"));
     await symlink(".", join(ws.dir, "loop", "self"));
-    const result = await ws.run(["process", "loop", "--resize", "20x20", "-o", "out-loop", "--json", "--follow-symlinks"]);
+    const result = await ws.run([
+      "process",
+      "loop",
+      "--resize",
+      "20x20",
+      "-o",
+      "out-loop",
+      "--json",
+      "--follow-symlinks",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const files = jsonLines(result.stdout).filter((line) => "input" in line);
     expect(files.map((line) => line.input).sort()).toEqual(["loop/a.jpg", "loop/sub/b.jpg"]);
@@ -112,10 +149,15 @@ describe("inputs reached through symbolic links are never overwritten", () => {
 describe("stdin", () => {
   it("a truncated image on stdin fails as E_BAD_INPUT and writes nothing", async () => {
     const whole = await readFile(join(ws.dir, "real", "p2.jpg"));
-    const result = await ws.run(["process", "-", "--resize", "30x20"], { input: whole.subarray(0, Math.floor(whole.length / 2)) });
+    const result = await ws.run(["process", "-", "--resize", "30x20"], {
+      input: whole.subarray(0, Math.floor(whole.length / 2)),
+    });
     expect(result.code).toBe(1);
     expect(result.stdoutBytes.length).toBe(0);
-    expect(result.stderr).toBe("aciimg: the image on stdin is truncated: " + "the JPEG ends before its end-of-image marker (an incomplete copy or download?)\n");
+    expect(result.stderr).toBe(
+      "aciimg: the image on stdin is truncated: " +
+        "the JPEG ends before its end-of-image marker (an incomplete copy or download?)\n",
+    );
   });
 
   it("-o with a trailing slash or an existing folder is a usage error naming -o", async () => {
@@ -133,8 +175,14 @@ describe("stdin", () => {
     const text = await ws.run(["process", "-", "--resize", "30x20", "-o", "stdin-out/deep/x.png"], { input: photo });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^ok - -> stdin-out\/deep\/x\.png 30x20 \d+ B \d+ ms\n$/);
-    expect(await sharp(join(ws.dir, "stdin-out", "deep", "x.png")).metadata()).toMatchObject({ format: "png", width: 30, height: 20 });
-    const json = await ws.run(["process", "-", "--resize", "30x20", "-o", "stdin-out/y.webp", "--json"], { input: photo });
+    expect(await sharp(join(ws.dir, "stdin-out", "deep", "x.png")).metadata()).toMatchObject({
+      format: "png",
+      width: 30,
+      height: 20,
+    });
+    const json = await ws.run(["process", "-", "--resize", "30x20", "-o", "stdin-out/y.webp", "--json"], {
+      input: photo,
+    });
     expect(json.code, json.stderr).toBe(0);
     const [line, summary] = jsonLines(json.stdout);
     expect(line).toMatchObject({ input: "-", output: "stdin-out/y.webp", status: "ok", width: 30, height: 20 });
@@ -148,8 +196,20 @@ describe("globs, folders and output names", () => {
     await mkdir(join(ws.dir, "assets", "icons"), { recursive: true });
     await mkdir(join(ws.dir, "assets", "photos"), { recursive: true });
     await writeJpeg(join(ws.dir, "assets", "photos", "logo.jpg"), 200, 100);
-    await sharp(await readFile(join(ws.dir, "assets", "photos", "logo.jpg"))).png().toFile(join(ws.dir, "assets", "icons", "logo.png"));
-    const result = await ws.run(["process", "assets/**/*.{jpg,png}", "--fit", "40x40", "--type", "webp", "-o", "thumbs/", "--json"]);
+    await sharp(await readFile(join(ws.dir, "assets", "photos", "logo.jpg")))
+      .png()
+      .toFile(join(ws.dir, "assets", "icons", "logo.png"));
+    const result = await ws.run([
+      "process",
+      "assets/**/*.{jpg,png}",
+      "--fit",
+      "40x40",
+      "--type",
+      "webp",
+      "-o",
+      "thumbs/",
+      "--json",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(await listFiles(join(ws.dir, "thumbs"))).toEqual(["icons/logo.webp", "photos/logo.webp"]);
   });
@@ -164,7 +224,9 @@ describe("globs, folders and output names", () => {
     await mkdir(join(recipe, "assets", "icons"), { recursive: true });
     await mkdir(join(recipe, "assets", "photos"), { recursive: true });
     await writeJpeg(join(recipe, "assets", "photos", "logo.jpg"), 800, 600);
-    await sharp(await readFile(join(recipe, "assets", "photos", "logo.jpg"))).png().toFile(join(recipe, "assets", "icons", "logo.png"));
+    await sharp(await readFile(join(recipe, "assets", "photos", "logo.jpg")))
+      .png()
+      .toFile(join(recipe, "assets", "icons", "logo.png"));
     const result = await ws.run([...args, "--json"], { cwd: recipe });
     expect(result.code, result.stderr).toBe(0);
     expect(summaryOf(result.stdout)).toMatchObject({ total: 2, ok: 2, failed: 0 });
@@ -187,7 +249,16 @@ describe("globs, folders and output names", () => {
     const ok = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "-o", "named.webp"]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(await sharp(join(ws.dir, "named.webp")).metadata()).toMatchObject({ format: "webp", width: 30 });
-    const contradiction = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "--type", "webp", "-o", "named.png"]);
+    const contradiction = await ws.run([
+      "process",
+      "real/p2.jpg",
+      "--resize",
+      "30x20",
+      "--type",
+      "webp",
+      "-o",
+      "named.png",
+    ]);
     expect(contradiction.code).toBe(2);
     expect(contradiction.stderr).toContain("named.png names a png file but --type asks for webp");
     const unknown = await ws.run(["process", "real/p2.jpg", "--resize", "30x20", "-o", "named.gif"]);
@@ -215,7 +286,9 @@ describe("globs, folders and output names", () => {
 describe("on a terminal", () => {
   it("with a backend already running, the spinner never says it is starting one", async () => {
     await writeJpeg(join(ws.dir, "tty.jpg"), 300, 200);
-    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ` + `${JSON.stringify(cliPath)} process tty.jpg --resize 30x20 -o out-tty/`;
+    const command =
+      `stty cols 100; ${JSON.stringify(process.execPath)} ` +
+      `${JSON.stringify(cliPath)} process tty.jpg --resize 30x20 -o out-tty/`;
     const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
     expect(result.code, result.stdout).toBe(0);
     const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
@@ -244,8 +317,21 @@ describe("a batch with nothing to send wakes no backend", () => {
 });
 
 describe("an interrupted batch says so and counts every input", () => {
-  async function interrupted(extra: string[], ready: (chunk: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = ws.start(["process", "many", "--resize", "300x200", "-o", `out-int-${extra.join("")}`, "--concurrency", "1", ...extra]);
+  async function interrupted(
+    extra: string[],
+    ready: (chunk: string) => boolean,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = ws.start([
+      "process",
+      "many",
+      "--resize",
+      "300x200",
+      "-o",
+      `out-int-${extra.join("")}`,
+      "--concurrency",
+      "1",
+      ...extra,
+    ]);
     let stdout = "";
     let stderr = "";
     const firstDone = new Promise<void>((resolve) =>
@@ -280,37 +366,61 @@ describe("an interrupted batch says so and counts every input", () => {
     expect(await listFiles(join(ws.dir, "out-int---json"))).toHaveLength(summary.ok);
   });
 
-  it("a reader that closes stdout (`| head -1`) " + "stops the batch as Ctrl-C does: exit 130, one line on stderr, whole outputs only", async () => {
-    const child = ws.start(["process", "many", "--resize", "300x200", "-o", "out-pipe", "--concurrency", "1", "--json"]);
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout?.once("data", () => child.stdout?.destroy());
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-    expect(code, stderr).toBe(130);
-    const said = new RegExp(/^aciimg: stopped by EPIPE \(standard output closed\): (\d+) of 30 images processed,/.source + / (\d+) cancelled; outputs written are complete, nothing partial was left\n$/.source).exec(stderr);
-    expect(said, stderr).not.toBeNull();
-    const [processed, cancelled] = [Number(said?.[1]), Number(said?.[2])];
-    expect(processed).toBeGreaterThan(0);
-    expect(processed + cancelled).toBe(30);
-    const written = await listFiles(join(ws.dir, "out-pipe"));
-    expect(written).toHaveLength(processed);
-    for (const name of written) expect(await sharp(join(ws.dir, "out-pipe", name)).metadata()).toMatchObject({ width: 300, height: 200 });
-  });
+  it(
+    "a reader that closes stdout (`| head -1`) " +
+      "stops the batch as Ctrl-C does: exit 130, one line on stderr, whole outputs only",
+    async () => {
+      const child = ws.start([
+        "process",
+        "many",
+        "--resize",
+        "300x200",
+        "-o",
+        "out-pipe",
+        "--concurrency",
+        "1",
+        "--json",
+      ]);
+      let stderr = "";
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.stdout?.once("data", () => child.stdout?.destroy());
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      expect(code, stderr).toBe(130);
+      const said = new RegExp(
+        /^aciimg: stopped by EPIPE \(standard output closed\): (\d+) of 30 images processed,/.source +
+          / (\d+) cancelled; outputs written are complete, nothing partial was left\n$/.source,
+      ).exec(stderr);
+      expect(said, stderr).not.toBeNull();
+      const [processed, cancelled] = [Number(said?.[1]), Number(said?.[2])];
+      expect(processed).toBeGreaterThan(0);
+      expect(processed + cancelled).toBe(30);
+      const written = await listFiles(join(ws.dir, "out-pipe"));
+      expect(written).toHaveLength(processed);
+      for (const name of written)
+        expect(await sharp(join(ws.dir, "out-pipe", name)).metadata()).toMatchObject({ width: 300, height: 200 });
+    },
+  );
 
-  it("another command whose stdout is closed before it writes (`status --json | true`) " + "finishes quietly, no stack trace", async () => {
-    const child = ws.start(["status", "--json"]);
-    child.stdout?.destroy();
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-  });
+  it(
+    "another command whose stdout is closed before it writes (`status --json | true`) " +
+      "finishes quietly, no stack trace",
+    async () => {
+      const child = ws.start(["status", "--json"]);
+      child.stdout?.destroy();
+      let stderr = "";
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    },
+  );
 
   it("text: the summary line says the run was stopped and how many were cancelled", async () => {
     const run = await interrupted([], (out) => out.startsWith("ok "));
     expect(run.code).toBe(130);
     const done = run.stdout.split("\n").filter((line) => line.startsWith("ok ")).length;
-    expect(run.stderr).toMatch(new RegExp(`stopped by SIGINT: ${done}/30 images processed in .*, ${30 - done} cancelled \\(not written\\)`));
+    expect(run.stderr).toMatch(
+      new RegExp(`stopped by SIGINT: ${done}/30 images processed in .*, ${30 - done} cancelled \\(not written\\)`),
+    );
   });
 });
 
@@ -348,14 +458,21 @@ describe("folders that cannot be read", () => {
       await mkdir(join(d, "x"), { recursive: true });
       await writeJpeg(join(d, "ok.jpg"), 120, 80);
       await writeJpeg(join(d, "x", "hidden.jpg"), 120, 80);
-      for (const path of [who.dir, d, join(d, "ok.jpg"), join(d, "x"), join(d, "x", "hidden.jpg")]) await chown(path, who.uid, who.gid);
+      for (const path of [who.dir, d, join(d, "ok.jpg"), join(d, "x"), join(d, "x", "hidden.jpg")])
+        await chown(path, who.uid, who.gid);
       await chmod(join(d, "x"), 0o000);
       for (const input of ["d", "d/**/*.jpg"]) {
         const result = await run(["process", input, "--resize", "20x20", "-o", "out", "--json"]);
         expect(result.code, result.stderr).toBe(1);
         const summary = summaryOf(result.stdout);
         expect(summary).toMatchObject({ total: 2, ok: 1, failed: 1 });
-        expect(summary.failures).toEqual([{ input: "d/x", code: "E_BAD_INPUT", error: "cannot search d/x: permission denied; images inside it were not processed" }]);
+        expect(summary.failures).toEqual([
+          {
+            input: "d/x",
+            code: "E_BAD_INPUT",
+            error: "cannot search d/x: permission denied; images inside it were not processed",
+          },
+        ]);
       }
       expect((await stat(join(who.dir, "out", "ok.jpg"))).isFile()).toBe(true);
     } finally {

@@ -44,21 +44,32 @@ async function answerResize(req: IncomingMessage, res: ServerResponse, thumbnail
   if (!gateOpen && inFlight >= expectedInFlight) openGate();
   if (!gateOpen) await new Promise<void>((resolve) => held.push(resolve));
   inFlight -= 1;
-  res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": thumbnail.length, "Image-Width": "30", "Image-Height": "20" });
+  res.writeHead(200, {
+    "Content-Type": "image/jpeg",
+    "Content-Length": thumbnail.length,
+    "Image-Width": "30",
+    "Image-Height": "20",
+  });
   res.end(thumbnail);
 }
 
 beforeAll(async () => {
-  const thumbnail = await sharp({ create: { width: 30, height: 20, channels: 3, background: "#369" } }).jpeg().toBuffer();
+  const thumbnail = await sharp({ create: { width: 30, height: 20, channels: 3, background: "#369" } })
+    .jpeg()
+    .toBuffer();
   server = createServer((req, res) => {
     if (req.headers["api-key"] !== apiKey) {
-      res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Invalid or missing API key", status: 401 }));
+      res
+        .writeHead(401, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ message: "Invalid or missing API key", status: 401 }));
     } else if (req.method === "GET" && req.url === "/health") {
       res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ uptime: 1, cpus }));
     } else if (req.method === "POST" && req.url?.startsWith("/resize?")) {
       void answerResize(req, res, thumbnail);
     } else {
-      res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Not found", status: 404 }));
+      res
+        .writeHead(404, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ message: "Not found", status: 404 }));
     }
   });
   server.listen(0, "127.0.0.1");
@@ -71,8 +82,16 @@ beforeAll(async () => {
   // finds no backend process of ours to stop and only forgets the record).
   const now = new Date().toISOString();
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint, apiKey, createdAt: now, lastUsed: now, status: "running",
-    spec: { name: "default", image: "unused", cpu: cpus, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 }, pid: process.pid,
+    provider: "local",
+    id: `local:${process.pid}@${port}`,
+    name: "default",
+    endpoint,
+    apiKey,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
+    spec: { name: "default", image: "unused", cpu: cpus, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
+    pid: process.pid,
   };
   await mkdir(join(ws.dir, "state"), { recursive: true });
   await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });

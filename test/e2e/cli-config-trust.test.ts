@@ -56,29 +56,41 @@ function planted(withEndpoint = true): string {
 
 /** `aciimg status` in `cwd` with the simulator's identity but no Azure settings: only a config file can pick aci. */
 function status(cwd: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  return cli(["status", ...args], { AZURE_ARM_ENDPOINT: undefined, AZURE_SUBSCRIPTION_ID: undefined, AZURE_RESOURCE_GROUP: undefined, ...env }, 60_000, undefined, cwd);
+  return cli(
+    ["status", ...args],
+    { AZURE_ARM_ENDPOINT: undefined, AZURE_SUBSCRIPTION_ID: undefined, AZURE_RESOURCE_GROUP: undefined, ...env },
+    60_000,
+    undefined,
+    cwd,
+  );
 }
 
 describe("a config file another user can write", () => {
-  it("in a folder another user owns, " + "their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint", async (context) => {
-    needsRoot(context);
-    const drop = await folder("nobody");
-    const file = join(drop, "aciimg.config.json");
-    await writeFile(file, planted(), { mode: 0o644 });
-    await chown(file, NOBODY, NOBODY);
+  it(
+    "in a folder another user owns, " +
+      "their aciimg.config.json is ignored with a warning, and no token goes to its armEndpoint",
+    async (context) => {
+      needsRoot(context);
+      const drop = await folder("nobody");
+      const file = join(drop, "aciimg.config.json");
+      await writeFile(file, planted(), { mode: 0o644 });
+      await chown(file, NOBODY, NOBODY);
 
-    const run = await status(drop);
-    expect(run.code, run.stderr).toBe(0);
-    expect(tokenRequests()).toEqual([]);
-    expect(run.stderr).toContain(`aciimg: warning: ignored ${file}: it belongs to uid ${NOBODY}, not you (uid 0) or root`);
-    // --json: the warning stays on stderr; stdout is still one JSON object per line.
-    const json = await status(drop, ["--json"]);
-    expect(json.code, json.stderr).toBe(0);
-    for (const line of json.stdout.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
-    expect(JSON.parse(json.stdout.trim())).toMatchObject({ provider: "local" });
-    expect(json.stderr).toContain(`ignored ${file}`);
-    expect(tokenRequests()).toEqual([]);
-  });
+      const run = await status(drop);
+      expect(run.code, run.stderr).toBe(0);
+      expect(tokenRequests()).toEqual([]);
+      expect(run.stderr).toContain(
+        `aciimg: warning: ignored ${file}: it belongs to uid ${NOBODY}, not you (uid 0) or root`,
+      );
+      // --json: the warning stays on stderr; stdout is still one JSON object per line.
+      const json = await status(drop, ["--json"]);
+      expect(json.code, json.stderr).toBe(0);
+      for (const line of json.stdout.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
+      expect(JSON.parse(json.stdout.trim())).toMatchObject({ provider: "local" });
+      expect(json.stderr).toContain(`ignored ${file}`);
+      expect(tokenRequests()).toEqual([]);
+    },
+  );
 
   it("named by --config (or ACIIMG_CONFIG), their file fails with E_USAGE and nothing is sent", async (context) => {
     needsRoot(context);
@@ -91,7 +103,9 @@ describe("a config file another user can write", () => {
     expect(named.code, named.stderr).toBe(2);
     const error = JSON.parse(named.stdout.trim()) as { error: { code: string; message: string } };
     expect(error.error.code).toBe("E_USAGE");
-    expect(error.error.message).toContain(`config file ${file} (named by --config) is not trusted: it belongs to uid ${NOBODY}`);
+    expect(error.error.message).toContain(
+      `config file ${file} (named by --config) is not trusted: it belongs to uid ${NOBODY}`,
+    );
     const fromEnv = await status(home, [], { ACIIMG_CONFIG: file });
     expect(fromEnv.code, fromEnv.stderr).toBe(2);
     expect(fromEnv.stderr).toContain("(named by ACIIMG_CONFIG) is not trusted");
@@ -143,30 +157,42 @@ describe("a config file another user can write", () => {
 });
 
 describe("a config file of ours that we did not write (a checked-out repository)", () => {
-  it("may not set armEndpoint, registryServer, " + "image or state: E_USAGE naming the variable to use, and nothing is sent", async () => {
-    const checkout = await folder("me");
-    const file = join(checkout, "aciimg.config.json");
-    await writeFile(file, planted(), { mode: 0o644 });
-    const run = await status(checkout, ["--json"]);
-    expect(run.code, run.stderr).toBe(2);
-    expect(JSON.parse(run.stdout.trim())).toMatchObject({
-      error: { code: "E_USAGE", message: expect.stringContaining(`"armEndpoint" cannot be set in a config file`) },
-    });
-    expect(run.stdout).toContain("AZURE_ARM_ENDPOINT");
-    expect(tokenRequests()).toEqual([]);
-    for (const [key, value, instead] of [["registryServer", "registry.example", "ACIIMG_REGISTRY_SERVER"], ["image", "evil.example/imaginary:1", "ACIIMG_IMAGE"], ["state", "./s.json", "ACIIMG_STATE"]]) {
-      await writeFile(file, JSON.stringify({ [key as string]: value }), { mode: 0o644 });
-      const refused = await status(checkout);
-      expect(refused.code, refused.stderr).toBe(2);
-      expect(refused.stderr).toContain(`"${key}" cannot be set in a config file`);
-      expect(refused.stderr).toContain(instead);
-    }
-  });
+  it(
+    "may not set armEndpoint, registryServer, " +
+      "image or state: E_USAGE naming the variable to use, and nothing is sent",
+    async () => {
+      const checkout = await folder("me");
+      const file = join(checkout, "aciimg.config.json");
+      await writeFile(file, planted(), { mode: 0o644 });
+      const run = await status(checkout, ["--json"]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(JSON.parse(run.stdout.trim())).toMatchObject({
+        error: { code: "E_USAGE", message: expect.stringContaining(`"armEndpoint" cannot be set in a config file`) },
+      });
+      expect(run.stdout).toContain("AZURE_ARM_ENDPOINT");
+      expect(tokenRequests()).toEqual([]);
+      for (const [key, value, instead] of [
+        ["registryServer", "registry.example", "ACIIMG_REGISTRY_SERVER"],
+        ["image", "evil.example/imaginary:1", "ACIIMG_IMAGE"],
+        ["state", "./s.json", "ACIIMG_STATE"],
+      ]) {
+        await writeFile(file, JSON.stringify({ [key as string]: value }), { mode: 0o644 });
+        const refused = await status(checkout);
+        expect(refused.code, refused.stderr).toBe(2);
+        expect(refused.stderr).toContain(`"${key}" cannot be set in a config file`);
+        expect(refused.stderr).toContain(instead);
+      }
+    },
+  );
 
   it("an http:// ARM endpoint from the environment is refused before any request", async () => {
     const dir = await folder("me");
     const plain = sim.endpoint.replace("https://", "http://");
-    const run = await status(dir, [], { AZURE_ARM_ENDPOINT: plain, AZURE_SUBSCRIPTION_ID: sim.subscriptionId, AZURE_RESOURCE_GROUP: sim.resourceGroup });
+    const run = await status(dir, [], {
+      AZURE_ARM_ENDPOINT: plain,
+      AZURE_SUBSCRIPTION_ID: sim.subscriptionId,
+      AZURE_RESOURCE_GROUP: sim.resourceGroup,
+    });
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(`AZURE_ARM_ENDPOINT: expected an https:// URL`);
     expect(sim.requests).toEqual([]);

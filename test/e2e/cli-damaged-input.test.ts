@@ -74,7 +74,10 @@ describe("a damaged input", () => {
     const summary = jsonLines(result.stdout).at(-1)?.summary as Summary;
     expect(summary).toMatchObject({ total: 4, ok: 2, failed: 2 });
     const failed = summary.failures.map((f) => [f.input, f.code]).sort();
-    expect(failed).toEqual([["batch/b.jpg", "E_BAD_INPUT"], ["batch/d.jpg", "E_BAD_INPUT"]]);
+    expect(failed).toEqual([
+      ["batch/b.jpg", "E_BAD_INPUT"],
+      ["batch/d.jpg", "E_BAD_INPUT"],
+    ]);
     expect((await readdir(join(ws.dir, "batch-out"))).sort()).toEqual(["a.jpg", "c.jpg"]);
   });
 

@@ -29,7 +29,9 @@ beforeAll(async () => {
   // Noise does not compress: each 150x150 PNG output is about 65 KB.
   for (let i = 0; i < images; i++) {
     const raw = { width: 200, height: 200, channels: 3 } as const;
-    await sharp(randomBytes(200 * 200 * 3), { raw }).png().toFile(join(ws.dir, "in", `p${i}.png`));
+    await sharp(randomBytes(200 * 200 * 3), { raw })
+      .png()
+      .toFile(join(ws.dir, "in", `p${i}.png`));
   }
   await writeJpeg(join(ws.dir, "one.jpg"), 64, 48);
 });
@@ -88,7 +90,8 @@ describe("aciimg process: a full output disk, for any user (/dev/full)", () => {
 async function privateMounts(full: string, readOnly: string): Promise<{ holder: ChildProcess; root: string } | string> {
   await mkdir(full, { recursive: true });
   await mkdir(readOnly, { recursive: true });
-  const script = `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" && mount --bind "$2" "$2" && ` +
+  const script =
+    `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" && mount --bind "$2" "$2" && ` +
     `mount -o remount,bind,ro "$2" && echo ready && exec cat`;
   const holder = spawn("unshare", ["-Urm", "sh", "-c", script, "sh", full, readOnly], { stdio: "pipe" });
   let output = "";
@@ -147,14 +150,16 @@ describe("aciimg process: a full disk, as root (a tmpfs mounted in `unshare -m`)
   const canUnshare = isRoot && spawnSync("unshare", ["-m", "true"]).status === 0;
 
   it("the batch run inside the namespace stops at the first failure, exit 74", async (context) => {
-    const why = isRoot ? "unshare -m does not work here"
+    const why = isRoot
+      ? "unshare -m does not work here"
       : "mounting a tmpfs needs root (the user-namespace test covers others)";
     if (!canUnshare) return context.skip(why);
     const mountPoint = join(ws.dir, "small-root");
     await mkdir(mountPoint);
     const folder = join(mountPoint, "out");
     // The CLI lists what it wrote before the namespace (and its tmpfs) goes away.
-    const script = `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" && ` +
+    const script =
+      `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" && ` +
       `"$2" "$3" process in --resize 150x150 -o "$4" --json; code=$?; ls -A "$4" >&2; exit $code`;
     const args = ["-m", "sh", "-c", script, "sh", mountPoint, process.execPath, cliPath, folder];
     const result = await ws.runCommand("unshare", args);
@@ -164,7 +169,10 @@ describe("aciimg process: a full disk, as root (a tmpfs mounted in `unshare -m`)
     expect(summary).toMatchObject({ total: images, failed: 1, stopped: "ENOSPC" });
     expect(summary.ok + summary.failed + summary.notAttempted).toBe(images);
     expect(summary.notAttempted).toBeGreaterThan(0);
-    const listed = result.stderr.trim().split("\n").filter((name) => /\.png$|^\.aciimg/.test(name));
+    const listed = result.stderr
+      .trim()
+      .split("\n")
+      .filter((name) => /\.png$|^\.aciimg/.test(name));
     expect(listed.sort()).toEqual(writtenBy(lines));
   });
 });

@@ -15,7 +15,10 @@ const workspace = workspacesFor("aciimg-e2e-drift-");
 /** Resolves once serve's stderr has its "listening on" line; bounded, and fails if serve exits first. */
 function listening(child: ChildProcess, stderr: { text: string }, timeoutMs = 20_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not listen within ${timeoutMs} ms:\n${stderr.text}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not listen within ${timeoutMs} ms:\n${stderr.text}`)),
+      timeoutMs,
+    );
     const onData = (): void => {
       if (!/listening on http:\/\/127\.0\.0\.1:\d+/.test(stderr.text)) return;
       clearTimeout(timer);
@@ -31,7 +34,9 @@ function listening(child: ChildProcess, stderr: { text: string }, timeoutMs = 20
 }
 
 const exitOf = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+  new Promise((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code)),
+  );
 
 describe("a running backend with other settings than configured", () => {
   it("up warns naming both upload limits and `aciimg down`, and down && up applies the new limit", async () => {
@@ -45,7 +50,9 @@ describe("a running backend with other settings than configured", () => {
     expect(raised.stdout).toContain("already running");
     const warnings = raised.stderr.split("\n").filter((line) => line.startsWith("aciimg: warning: "));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('local backend "default" was started with max upload 1 MB where 60 MB is configured now');
+    expect(warnings[0]).toContain(
+      'local backend "default" was started with max upload 1 MB where 60 MB is configured now',
+    );
     expect(warnings[0]).toContain("ACIIMG_MAX_SIZE");
     expect(warnings[0]).toContain("`aciimg down && aciimg up`");
 
@@ -65,19 +72,33 @@ describe("a running backend with other settings than configured", () => {
     const result = await ws.run(["up", "--cpu", "2", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ provider: "local", created: false });
-    expect(result.stderr).toMatch(new RegExp(/^aciimg: warning: .*CPUs 1 where 2 is configured now/.source + / \(--cpu, ACIIMG_CPU or config "cpu"\).*`aciimg down && aciimg up`/.source, "m"));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        /^aciimg: warning: .*CPUs 1 where 2 is configured now/.source +
+          / \(--cpu, ACIIMG_CPU or config "cpu"\).*`aciimg down && aciimg up`/.source,
+        "m",
+      ),
+    );
   }, 60_000);
 
   it("serve warns at start-up that the running backend has a smaller upload limit, naming `aciimg down`", async () => {
     const ws = await workspace();
     expect((await ws.run(["up"], { env: { ACIIMG_MAX_SIZE: "1MB" } })).code).toBe(0);
-    const child = ws.start(["serve", "--port", "0"], { env: { ACIIMG_SERVE_KEY: "e2e-drift-key-0123456789abcdef", ACIIMG_MAX_SIZE: "60MB" } });
+    const child = ws.start(["serve", "--port", "0"], {
+      env: { ACIIMG_SERVE_KEY: "e2e-drift-key-0123456789abcdef", ACIIMG_MAX_SIZE: "60MB" },
+    });
     const stderr = { text: "" };
     child.stderr?.on("data", (chunk: Buffer) => (stderr.text += chunk.toString()));
     const exited = exitOf(child);
     try {
       await listening(child, stderr);
-      expect(stderr.text).toMatch(new RegExp(/^aciimg: warning: the running local backend "default" was started with max upload 1 MB/.source + / where 60 MB is configured now .*run `aciimg down`/.source, "m"));
+      expect(stderr.text).toMatch(
+        new RegExp(
+          /^aciimg: warning: the running local backend "default" was started with max upload 1 MB/.source +
+            / where 60 MB is configured now .*run `aciimg down`/.source,
+          "m",
+        ),
+      );
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {
@@ -92,7 +113,17 @@ describe("process against a backend started with a smaller upload limit", () => 
     const ws = await workspace();
     expect((await ws.run(["up"], { env: { ACIIMG_MAX_SIZE: "1MB" } })).code).toBe(0);
     const big = join(ws.dir, "big.png");
-    await sharp({ create: { width: 800, height: 800, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toFile(big);
+    await sharp({
+      create: {
+        width: 800,
+        height: 800,
+        channels: 3,
+        background: "#000",
+        noise: { type: "gaussian", mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 0 })
+      .toFile(big);
     const size = (await stat(big)).size;
     expect(size).toBeGreaterThan(1_000_000);
     const raised = { env: { ACIIMG_MAX_SIZE: "60MB" } };
@@ -101,11 +132,18 @@ describe("process against a backend started with a smaller upload limit", () => 
     expect(result.stderr.split("\n").filter((line) => line.startsWith("aciimg: warning: "))).toHaveLength(1);
     const [line] = jsonLines(result.stdout);
     expect(line).toMatchObject({ input: "big.png", status: "failed", code: "E_BAD_INPUT" });
-    expect(String(line?.error)).toMatch(new RegExp(/^big\.png is [\d.]+ MB, more than the 1 MB the running local backend "default" accepts/.source + /: it was started before the limit became 60 MB .*run `aciimg down` and retry$/.source));
+    expect(String(line?.error)).toMatch(
+      new RegExp(
+        /^big\.png is [\d.]+ MB, more than the 1 MB the running local backend "default" accepts/.source +
+          /: it was started before the limit became 60 MB .*run `aciimg down` and retry$/.source,
+      ),
+    );
     const stdin = await ws.run(["process", "-", "--resize", "10x10"], { ...raised, input: await readFile(big) });
     expect(stdin.code).toBe(1);
     expect(stdin.stdoutBytes.length).toBe(0);
-    expect(stdin.stderr).toMatch(/aciimg: the image on stdin is [\d.]+ MB, more than the 1 MB the running local backend/);
+    expect(stdin.stderr).toMatch(
+      /aciimg: the image on stdin is [\d.]+ MB, more than the 1 MB the running local backend/,
+    );
   }, 60_000);
 });
 
@@ -114,7 +152,9 @@ describe("messages suggest only flags the command has", () => {
     const ws = await workspace();
     const result = await ws.run(["up"], { env: { ACIIMG_MAX_SIZE: "huge" } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('ACIIMG_MAX_SIZE: expected a size such as 20MB, 512KiB or a number of bytes, got "huge"');
+    expect(result.stderr).toContain(
+      'ACIIMG_MAX_SIZE: expected a size such as 20MB, 512KiB or a number of bytes, got "huge"',
+    );
     expect(result.stderr).not.toContain("--max-size");
   });
 

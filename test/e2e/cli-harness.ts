@@ -37,7 +37,13 @@ export interface RunOptions {
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(AZURE_|ACIIMG_|AzureWebJobs)/.test(key) || key === "SUBSCRIPTION_ID" || key === "RESOURCE_GROUP") continue;
+    if (
+      value === undefined ||
+      /^(AZURE_|ACIIMG_|AzureWebJobs)/.test(key) ||
+      key === "SUBSCRIPTION_ID" ||
+      key === "RESOURCE_GROUP"
+    )
+      continue;
     env[key] = value;
   }
   return env;
@@ -62,7 +68,13 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
   const statePath = join(dir, "state", "state.json");
   const env = { ...baseEnv(), ACIIMG_STATE: statePath, ACIIMG_PROVIDER: "local" };
   const spawnIn = (program: string, args: string[], options: RunOptions = {}) =>
-    spawn(program, args, { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"], uid: options.uid, gid: options.gid });
+    spawn(program, args, {
+      cwd: options.cwd ?? dir,
+      env: { ...env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+      uid: options.uid,
+      gid: options.gid,
+    });
   const start = (args: string[], options: RunOptions = {}) => spawnIn(process.execPath, [cliPath, ...args], options);
   const runCommand = (program: string, args: string[], options: RunOptions = {}): Promise<RunResult> =>
     new Promise((resolve, reject) => {
@@ -76,11 +88,18 @@ export async function createWorkspace(prefix = "aciimg-e2e-"): Promise<Workspace
       child.on("close", (code, signal) => {
         clearTimeout(timer);
         const stdoutBytes = Buffer.concat(out);
-        resolve({ code, signal, stdout: stdoutBytes.toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), stdoutBytes });
+        resolve({
+          code,
+          signal,
+          stdout: stdoutBytes.toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+          stdoutBytes,
+        });
       });
       child.stdin?.end(options.input);
     });
-  const run = (args: string[], options: RunOptions = {}): Promise<RunResult> => runCommand(process.execPath, [cliPath, ...args], options);
+  const run = (args: string[], options: RunOptions = {}): Promise<RunResult> =>
+    runCommand(process.execPath, [cliPath, ...args], options);
   return {
     dir,
     statePath,
@@ -112,12 +131,23 @@ export function workspacesFor(prefix: string): () => Promise<Workspace> {
 /** A JPEG made by sharp: a gradient-ish noise image, so it is a real photo-like file. */
 export async function writeJpeg(path: string, width: number, height: number): Promise<void> {
   await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
-    .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><circle ` + `cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#fc0"/></svg>`) }])
+    .composite([
+      {
+        input: Buffer.from(
+          `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><circle ` +
+            `cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#fc0"/></svg>`,
+        ),
+      },
+    ])
     .jpeg({ quality: 85 })
     .toFile(path);
 }
 
 /** Parses --json output lines. */
 export function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

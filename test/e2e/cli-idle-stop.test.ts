@@ -30,7 +30,11 @@ describe("status with no backend", () => {
     expect(human.stdout).toMatch(new RegExp(`^state: +none\nnext: +${nextStep}$`, "m"));
     const json = await ws.run(["status", "--json"]);
     expect(JSON.parse(json.stdout)).toEqual({
-      provider: "local", name: "default", state: "none", members: [], others: [],
+      provider: "local",
+      name: "default",
+      state: "none",
+      members: [],
+      others: [],
       next: nextStep,
     });
   });

@@ -35,8 +35,11 @@ async function answerConvert(req: IncomingMessage, res: ServerResponse): Promise
   const type = (query.get("type") ?? "png") as keyof FormatEnum;
   const { data, info } = await sharp(Buffer.concat(chunks)).toFormat(type).toBuffer({ resolveWithObject: true });
   res.writeHead(200, {
-    "Content-Type": `image/${type}`, "Content-Length": data.length, "Server": "imaginary 1.2.4 (bimg 1.1.7)",
-    "Image-Width": info.width, "Image-Height": info.height,
+    "Content-Type": `image/${type}`,
+    "Content-Length": data.length,
+    Server: "imaginary 1.2.4 (bimg 1.1.7)",
+    "Image-Width": info.width,
+    "Image-Height": info.height,
   });
   res.end(data);
 }
@@ -48,9 +51,15 @@ async function recordBackend(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const now = new Date().toISOString();
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default",
-    endpoint: `http://127.0.0.1:${port}`, apiKey,
-    createdAt: now, lastUsed: now, status: "running", pid: process.pid,
+    provider: "local",
+    id: `local:${process.pid}@${port}`,
+    name: "default",
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
+    pid: process.pid,
     spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
   };
   await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
@@ -59,17 +68,20 @@ async function recordBackend(): Promise<void> {
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.headers["api-key"] !== apiKey) {
-      res.writeHead(401, { "Content-Type": "application/json" })
+      res
+        .writeHead(401, { "Content-Type": "application/json" })
         .end(JSON.stringify({ message: "Invalid or missing API key", status: 401 }));
     } else if (req.method === "GET" && req.url === "/health") {
       res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ uptime: 1, cpus: 1 }));
     } else if (req.method === "POST" && req.url?.startsWith("/convert?")) {
       answerConvert(req, res).catch((error: unknown) => {
-        res.writeHead(400, { "Content-Type": "application/json" })
+        res
+          .writeHead(400, { "Content-Type": "application/json" })
           .end(JSON.stringify({ message: String(error), status: 400 }));
       });
     } else {
-      res.writeHead(404, { "Content-Type": "application/json" })
+      res
+        .writeHead(404, { "Content-Type": "application/json" })
         .end(JSON.stringify({ message: "Not found", status: 404 }));
     }
   });
@@ -79,8 +91,12 @@ beforeAll(async () => {
   await mkdir(join(ws.dir, "state"), { recursive: true });
   await recordBackend();
   await writeFile(join(ws.dir, "spinner.gif"), await animatedGif(8, 120, 80));
-  await writeFile(join(ws.dir, "still.gif"),
-    await sharp({ create: { width: 120, height: 80, channels: 3, background: "#369" } }).gif().toBuffer());
+  await writeFile(
+    join(ws.dir, "still.gif"),
+    await sharp({ create: { width: 120, height: 80, channels: 3, background: "#369" } })
+      .gif()
+      .toBuffer(),
+  );
 });
 afterAll(async () => {
   await ws.cleanup();
@@ -118,10 +134,11 @@ describe("an animated GIF on an imaginary backend", () => {
     expect(json.code, json.stderr).toBe(0);
     expect(jsonLines(json.stdout)[0]).toMatchObject({ input: "-", status: "ok", warning });
 
-    const still = await sharp({ create: { width: 120, height: 80, channels: 3, background: "#369" } }).gif().toBuffer();
+    const still = await sharp({ create: { width: 120, height: 80, channels: 3, background: "#369" } })
+      .gif()
+      .toBuffer();
     const stillPiped = await ws.run(["process", "-", "--type", "webp"], { input: still });
     expect(stillPiped.code, stillPiped.stderr).toBe(0);
     expect(stillPiped.stderr).not.toContain("the image on stdin");
   });
 });
-

@@ -22,13 +22,17 @@ interface ErrorLine {
 /** The error line, which must be the last line of stdout and the only one of its kind. */
 function errorOf(stdout: string, stderr = ""): ErrorLine {
   const lines = jsonLines(stdout);
-  expect(lines.filter((line) => "error" in line), `stdout: ${stdout}\nstderr: ${stderr}`).toHaveLength(1);
+  expect(
+    lines.filter((line) => "error" in line),
+    `stdout: ${stdout}\nstderr: ${stderr}`,
+  ).toHaveLength(1);
   const last = lines.at(-1) as { error?: ErrorLine } | undefined;
-  expect(last?.error, `stdout: ${stdout}\nstderr: ${stderr}`).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+  expect(last?.error, `stdout: ${stdout}\nstderr: ${stderr}`).toMatchObject({
+    code: expect.any(String),
+    message: expect.any(String),
+  });
   return last?.error as ErrorLine;
 }
-
-
 
 describe("usage errors under --json end with one E_USAGE line on stdout and exit 2", () => {
   let ws: Workspace;
@@ -42,12 +46,37 @@ describe("usage errors under --json end with one E_USAGE line on stdout and exit
   const says = /^aciimg: /;
   const helps = /^Usage: aciimg \[options\] \[command\]/;
   const cases: Array<[string, string[], RegExp, RegExp]> = [
-    ["an unknown flag (commander)", ["process", "a.jpg", "--sharpen", "-o", "out/", "--json"], /^unknown option '--sharpen'$/, says],
+    [
+      "an unknown flag (commander)",
+      ["process", "a.jpg", "--sharpen", "-o", "out/", "--json"],
+      /^unknown option '--sharpen'$/,
+      says,
+    ],
     ["a missing argument (commander)", ["--json", "process"], /^missing required argument 'inputs'$/, says],
-    ["an unknown command (commander)", ["--json", "statuz"], /^unknown command 'statuz' \(Did you mean status\?\)$/, says],
-    ["a bad value from a flag parser", ["process", "a.jpg", "--resize", "300by200", "-o", "out/", "--json"], /^--resize: expected WxH such as 300x200, got "300by200"$/, says],
-    ["a bad global flag value", ["status", "--provider", "gcp", "--json"], /^--provider: expected local or aci, got "gcp"$/, says],
-    ["a usage error a command throws", ["serve", "--json"], /^serve: no API key for its clients: set ACIIMG_SERVE_KEY/, says],
+    [
+      "an unknown command (commander)",
+      ["--json", "statuz"],
+      /^unknown command 'statuz' \(Did you mean status\?\)$/,
+      says,
+    ],
+    [
+      "a bad value from a flag parser",
+      ["process", "a.jpg", "--resize", "300by200", "-o", "out/", "--json"],
+      /^--resize: expected WxH such as 300x200, got "300by200"$/,
+      says,
+    ],
+    [
+      "a bad global flag value",
+      ["status", "--provider", "gcp", "--json"],
+      /^--provider: expected local or aci, got "gcp"$/,
+      says,
+    ],
+    [
+      "a usage error a command throws",
+      ["serve", "--json"],
+      /^serve: no API key for its clients: set ACIIMG_SERVE_KEY/,
+      says,
+    ],
     ["no command at all", ["--json"], /^no command given: run aciimg --help/, helps],
   ];
   for (const [what, args, message, stderr] of cases) {
@@ -71,7 +100,14 @@ describe("state and other errors under --json", () => {
     await writeFile(ws.statePath, "{ this is not json", { mode: 0o600 });
   };
 
-  for (const args of [["status"], ["up"], ["reap"], ["down"], ["logs"], ["process", "photo.jpg", "--resize", "40x30", "-o", "out/"]]) {
+  for (const args of [
+    ["status"],
+    ["up"],
+    ["reap"],
+    ["down"],
+    ["logs"],
+    ["process", "photo.jpg", "--resize", "40x30", "-o", "out/"],
+  ]) {
     it(`a corrupt state file makes ${args[0]} --json end with E_STATE naming the file, exit 3`, async () => {
       const ws = await workspace();
       await writeJpeg(join(ws.dir, "photo.jpg"), 80, 60);
@@ -90,18 +126,29 @@ describe("state and other errors under --json", () => {
     const ws = await workspace();
     const result = await ws.run(["logs", "--json"]);
     expect(result.code).toBe(1);
-    expect(errorOf(result.stdout, result.stderr)).toMatchObject({ code: "E_BAD_INPUT", message: expect.stringContaining("aciimg up") });
+    expect(errorOf(result.stdout, result.stderr)).toMatchObject({
+      code: "E_BAD_INPUT",
+      message: expect.stringContaining("aciimg up"),
+    });
   });
 
-  it("a failure nobody mapped (the working directory was " + "deleted) ends with E_INTERNAL, exit 70, stack on stderr", async () => {
-    const ws = await workspace();
-    const script = `mkdir gone && cd gone && rmdir ` + `../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
-    const result = await ws.runCommand("sh", ["-c", script]);
-    expect(result.code).toBe(70);
-    expect(errorOf(result.stdout, result.stderr)).toMatchObject({ code: "E_INTERNAL", message: expect.stringContaining("a bug") });
-    expect(result.stderr).toMatch(/^aciimg: unexpected error/);
-    expect(result.stderr).toMatch(/\n\s+at /);
-  });
+  it(
+    "a failure nobody mapped (the working directory was " + "deleted) ends with E_INTERNAL, exit 70, stack on stderr",
+    async () => {
+      const ws = await workspace();
+      const script =
+        `mkdir gone && cd gone && rmdir ` +
+        `../gone && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} status --json`;
+      const result = await ws.runCommand("sh", ["-c", script]);
+      expect(result.code).toBe(70);
+      expect(errorOf(result.stdout, result.stderr)).toMatchObject({
+        code: "E_INTERNAL",
+        message: expect.stringContaining("a bug"),
+      });
+      expect(result.stderr).toMatch(/^aciimg: unexpected error/);
+      expect(result.stderr).toMatch(/\n\s+at /);
+    },
+  );
 
   it("process --json stopped by SIGINT prints its file lines and summary, then E_ABORTED, exit 130", async () => {
     const ws = await workspace();
@@ -112,7 +159,9 @@ describe("state and other errors under --json", () => {
     let stdout = "";
     child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
     let closed = false;
-    const exit = new Promise<number | null>((resolve) => child.once("close", (code) => ((closed = true), resolve(code))));
+    const exit = new Promise<number | null>((resolve) =>
+      child.once("close", (code) => ((closed = true), resolve(code))),
+    );
     await until(() => stdout.includes('"status":"ok"') || closed, "the batch to finish its first image", 60_000);
     child.kill("SIGINT");
     expect(await exit).toBe(130);
@@ -132,7 +181,6 @@ describe("aciimg with no command", () => {
     expect(result.stderr).toMatch(/^Usage: aciimg \[options\] \[command\]/);
     expect(result.stderr).toContain("  process");
   });
-
 });
 
 describe("status of a backend killed with kill -9", () => {
@@ -166,16 +214,19 @@ describe("status of a backend killed with kill -9", () => {
 });
 
 describe("serve --help", () => {
-  it("has an example that works when pasted: " + "a random key in ACIIMG_SERVE_KEY, and curl sending it as API-Key", async () => {
-    const ws = await workspace();
-    const result = await ws.run(["serve", "--help"]);
-    expect(result.code).toBe(0);
-    const examples = result.stdout.slice(result.stdout.indexOf("Examples:"));
-    // A key printed in the help would be pasted as it is: the example makes one.
-    expect(examples).toMatch(/^ {2}\$ export ACIIMG_SERVE_KEY=\$\(openssl rand -hex 32\)$/m);
-    expect(examples).toMatch(/^ {2}\$ aciimg serve --port 8080 &$/m);
-    const curl = examples.split("\n").find((line) => line.includes("curl")) ?? "";
-    expect(curl).toContain(`-H "API-Key: $ACIIMG_SERVE_KEY"`);
-    expect(curl).toMatch(/http:\/\/127\.0\.0\.1:8080\//);
-  });
+  it(
+    "has an example that works when pasted: " + "a random key in ACIIMG_SERVE_KEY, and curl sending it as API-Key",
+    async () => {
+      const ws = await workspace();
+      const result = await ws.run(["serve", "--help"]);
+      expect(result.code).toBe(0);
+      const examples = result.stdout.slice(result.stdout.indexOf("Examples:"));
+      // A key printed in the help would be pasted as it is: the example makes one.
+      expect(examples).toMatch(/^ {2}\$ export ACIIMG_SERVE_KEY=\$\(openssl rand -hex 32\)$/m);
+      expect(examples).toMatch(/^ {2}\$ aciimg serve --port 8080 &$/m);
+      const curl = examples.split("\n").find((line) => line.includes("curl")) ?? "";
+      expect(curl).toContain(`-H "API-Key: $ACIIMG_SERVE_KEY"`);
+      expect(curl).toMatch(/http:\/\/127\.0\.0\.1:8080\//);
+    },
+  );
 });

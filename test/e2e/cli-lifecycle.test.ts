@@ -19,13 +19,13 @@ async function workspaceWithPhoto(): Promise<Workspace> {
   return ws;
 }
 
-
-
 describe("aciimg lifecycle on the local provider", () => {
   it("20 aciimg process runs started at once on a cold state start exactly one backend", async () => {
     const ws = await workspaceWithPhoto();
     const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => ws.run(["process", "photo.jpg", "--resize", "40x30", "-o", `out-${i}/`], { timeoutMs: 120_000 })),
+      Array.from({ length: 20 }, (_, i) =>
+        ws.run(["process", "photo.jpg", "--resize", "40x30", "-o", `out-${i}/`], { timeoutMs: 120_000 }),
+      ),
     );
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     for (let i = 0; i < 20; i++) expect(existsSync(join(ws.dir, `out-${i}`, "photo.jpg"))).toBe(true);
@@ -69,14 +69,22 @@ describe("aciimg lifecycle on the local provider", () => {
     // A real holder of the real lock, killed while holding it. It holds until killed; the bound
     // only keeps a holder from outliving a test that failed before the kill.
     const holdBoundMs = 120_000;
-    const holder = spawn(process.execPath, ["--input-type=module", "-e", `
+    const holder = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `
       const { withLock } = await import(${JSON.stringify(lockModule)});
       const { systemClock } = await import(${JSON.stringify(clockModule)});
       const path = ${JSON.stringify(`${ws.statePath}.lock`)};
       await withLock({ path, clock: systemClock, what: "state" }, async () => {
         process.stdout.write("locked\\n");
         await systemClock.sleep(${holdBoundMs});
-      });`], { stdio: ["ignore", "pipe", "inherit"] });
+      });`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let output = "";
     holder.stdout.on("data", (d: Buffer) => (output += d.toString()));
     await until(() => output.includes("locked"), "the holder to take the lock");

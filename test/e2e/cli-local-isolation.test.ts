@@ -96,8 +96,16 @@ const reach = (socketPath) => new Promise((resolve) => {
 `;
 
 /** Starts the squatter as `nobody`; resolves once its attempts are done, with a way to stop it and read what it got. */
-async function startSquatter(ws: Workspace, endpoint: string): Promise<{ outcomes: Record<string, string>; stop(): Promise<Array<Record<string, unknown>>> }> {
-  const child = spawn(process.execPath, ["-e", squatter, endpoint], { ...nobody, cwd: "/", env: { PATH: ws.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+async function startSquatter(
+  ws: Workspace,
+  endpoint: string,
+): Promise<{ outcomes: Record<string, string>; stop(): Promise<Array<Record<string, unknown>>> }> {
+  const child = spawn(process.execPath, ["-e", squatter, endpoint], {
+    ...nobody,
+    cwd: "/",
+    env: { PATH: ws.env.PATH ?? "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (data: Buffer) => (stdout += data.toString("utf8")));
@@ -147,7 +155,10 @@ describe("the local backend is reachable only by its owner", () => {
     expect([...held].filter((inode) => tcp.has(inode))).toEqual([]);
     // …and the socket it does hold is the one at that path.
     const unixTable = await readFile("/proc/net/unix", "utf8");
-    const listed = unixTable.split("\n").filter((line) => line.endsWith(` ${socketPath}`)).map((line) => line.trim().split(/\s+/)[6]);
+    const listed = unixTable
+      .split("\n")
+      .filter((line) => line.endsWith(` ${socketPath}`))
+      .map((line) => line.trim().split(/\s+/)[6]);
     expect(listed.some((inode) => inode !== undefined && held.has(inode))).toBe(true);
 
     const status = await ws.run(["status"]);
@@ -155,40 +166,43 @@ describe("the local backend is reachable only by its owner", () => {
   });
 
   // The modes that keep others out are checked as any user by the test above.
-  it("after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` " +
-    "starts a new backend and nothing else receives a byte (needs root: runs a squatter as nobody)", async (ctx) => {
-    const cannot = await cannotActAsNobody();
-    if (cannot) return ctx.skip(cannot);
-    const ws = await workspace();
-    // Everything up to the state's own directory is open to other users, as a home directory often
-    // is: what keeps them out must be aciimg's own directory and socket.
-    await chmod(ws.dir, 0o755);
-    await mkdir(dirname(ws.statePath), { mode: 0o755 });
-    await chmod(dirname(ws.statePath), 0o755);
-    await writeJpeg(join(ws.dir, "in.jpg"), 120, 80);
-    expect((await ws.run(["up"])).code).toBe(0);
-    const first = await backendOf(ws);
-    process.kill(first.pid, "SIGKILL");
-    await until(() => !isProcessAlive(first.pid), `backend ${first.pid} to die`);
+  it(
+    "after a kill -9, another user can neither reach its socket nor bind in its place; the next `process` " +
+      "starts a new backend and nothing else receives a byte (needs root: runs a squatter as nobody)",
+    async (ctx) => {
+      const cannot = await cannotActAsNobody();
+      if (cannot) return ctx.skip(cannot);
+      const ws = await workspace();
+      // Everything up to the state's own directory is open to other users, as a home directory often
+      // is: what keeps them out must be aciimg's own directory and socket.
+      await chmod(ws.dir, 0o755);
+      await mkdir(dirname(ws.statePath), { mode: 0o755 });
+      await chmod(dirname(ws.statePath), 0o755);
+      await writeJpeg(join(ws.dir, "in.jpg"), 120, 80);
+      expect((await ws.run(["up"])).code).toBe(0);
+      const first = await backendOf(ws);
+      process.kill(first.pid, "SIGKILL");
+      await until(() => !isProcessAlive(first.pid), `backend ${first.pid} to die`);
 
-    const squat = await startSquatter(ws, first.endpoint);
-    let received: Array<Record<string, unknown>> = [];
-    let run;
-    try {
-      run = await ws.run(["process", "in.jpg", "--resize", "60x40", "-o", "out/", "--json"]);
-    } finally {
-      received = await squat.stop();
-    }
-    // With a TCP port, the squatter got the key and the image here.
-    expect(received).toEqual([]);
-    expect(squat.outcomes).toEqual({ connectSocket: "EACCES", bindSocket: "EACCES", bindInDirectory: "EACCES" });
-    expect(run.code, run.stderr).toBe(0);
-    const second = await backendOf(ws);
-    expect(second.pid).not.toBe(first.pid);
-    expect(second.endpoint).not.toBe(first.endpoint);
-    expect(second.endpoint).toMatch(/^unix:\//);
-    expect((await stat(join(ws.dir, "out", "in.jpg"))).size).toBeGreaterThan(0);
-  });
+      const squat = await startSquatter(ws, first.endpoint);
+      let received: Array<Record<string, unknown>> = [];
+      let run;
+      try {
+        run = await ws.run(["process", "in.jpg", "--resize", "60x40", "-o", "out/", "--json"]);
+      } finally {
+        received = await squat.stop();
+      }
+      // With a TCP port, the squatter got the key and the image here.
+      expect(received).toEqual([]);
+      expect(squat.outcomes).toEqual({ connectSocket: "EACCES", bindSocket: "EACCES", bindInDirectory: "EACCES" });
+      expect(run.code, run.stderr).toBe(0);
+      const second = await backendOf(ws);
+      expect(second.pid).not.toBe(first.pid);
+      expect(second.endpoint).not.toBe(first.endpoint);
+      expect(second.endpoint).toMatch(/^unix:\//);
+      expect((await stat(join(ws.dir, "out", "in.jpg"))).size).toBeGreaterThan(0);
+    },
+  );
 
   it("up --dry-run shows exactly the command the provider then runs (but for the random instance)", async () => {
     const ws = await workspace();
@@ -199,7 +213,9 @@ describe("the local backend is reachable only by its owner", () => {
     expect((await ws.run(["up", "--cpu", "1"])).code).toBe(0);
     const backend = await backendOf(ws);
     const argv = (await readFile(`/proc/${backend.pid}/cmdline`, "utf8")).split("\0").filter(Boolean);
-    const unquoted = (shown as string).replace(/'([^']*)'/g, "$1").replace("<instance>", backend.id.split("@")[1] as string);
+    const unquoted = (shown as string)
+      .replace(/'([^']*)'/g, "$1")
+      .replace("<instance>", backend.id.split("@")[1] as string);
     expect(argv.slice(2).join(" ")).toBe(unquoted);
   });
 });
@@ -217,7 +233,9 @@ describe("the local backend's environment is an allowlist", () => {
     expect(up.code, up.stderr).toBe(0);
     const backend = await backendOf(ws);
     const environ = (await readFile(`/proc/${backend.pid}/environ`, "utf8")).split("\0").filter(Boolean);
-    const names = new Map(environ.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+    const names = new Map(
+      environ.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+    );
     for (const name of Object.keys(secrets)) expect(names.has(name), name).toBe(false);
     for (const value of Object.values(secrets)) expect(environ.join("\n")).not.toContain(value);
     expect(names.get("ACIIMG_BACKEND_KEY")).toBe(backend.apiKey);

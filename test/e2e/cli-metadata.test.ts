@@ -30,23 +30,36 @@ async function processed(args: string[], output: string): Promise<Buffer> {
 }
 
 describe("metadata", () => {
-  it("is stripped by default: no camera, " + "GPS or XMP; colours in sRGB; the photo upright with no tag to turn it again", async () => {
-    const out = await processed(["camera.jpg", "--width", "150"], "web/camera.jpg");
-    const meta = await sharp(out).metadata();
-    expect({ exif: meta.exif, xmp: meta.xmp, icc: meta.icc, orientation: meta.orientation })
-      .toEqual({ exif: undefined, xmp: undefined, icc: undefined, orientation: undefined });
-    // Stored 200x300 with orientation 6: upright it is landscape, red at the top left.
-    expect([meta.width, meta.height]).toEqual([150, 100]);
-    expect(isNear(await pixelAt(out, 5, 5), quadrants.topLeft)).toBe(true);
-  });
+  it(
+    "is stripped by default: no camera, " +
+      "GPS or XMP; colours in sRGB; the photo upright with no tag to turn it again",
+    async () => {
+      const out = await processed(["camera.jpg", "--width", "150"], "web/camera.jpg");
+      const meta = await sharp(out).metadata();
+      expect({ exif: meta.exif, xmp: meta.xmp, icc: meta.icc, orientation: meta.orientation }).toEqual({
+        exif: undefined,
+        xmp: undefined,
+        icc: undefined,
+        orientation: undefined,
+      });
+      // Stored 200x300 with orientation 6: upright it is landscape, red at the top left.
+      expect([meta.width, meta.height]).toEqual([150, 100]);
+      expect(isNear(await pixelAt(out, 5, 5), quadrants.topLeft)).toBe(true);
+    },
+  );
 
   it("is kept with --keep-metadata, the orientation reset to 1 after rotating", async () => {
     const out = await processed(["camera.jpg", "--width", "150", "--keep-metadata"], "kept/camera.jpg");
     const meta = await sharp(out).metadata();
     expect(meta.exif?.toString("latin1")).toContain("Pocket 7");
     expect(exifTags(meta.exif ?? Buffer.alloc(0))).toContain(gpsPointerTag);
-    expect([Boolean(meta.xmp), Boolean(meta.icc), meta.orientation, meta.width, meta.height])
-      .toEqual([true, true, 1, 150, 100]);
+    expect([Boolean(meta.xmp), Boolean(meta.icc), meta.orientation, meta.width, meta.height]).toEqual([
+      true,
+      true,
+      1,
+      150,
+      100,
+    ]);
   });
 
   it("is stripped by every step of a pipeline", async () => {
@@ -75,7 +88,8 @@ describe("transparency", () => {
     const result = await ws.run(["process", "logo.png", "--background", "rgba(0,0,0,0)", "-o", "bad.jpg"]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({
       code: 2,
-      stderr: 'aciimg: --background: expected a colour such as white, #fff, #ffffff or 255,255,255, got "rgba(0,0,0,0)"\n',
+      stderr:
+        'aciimg: --background: expected a colour such as white, #fff, #ffffff or 255,255,255, got "rgba(0,0,0,0)"\n',
     });
   });
 });

@@ -56,7 +56,9 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
     clearTimeout(bound);
   }
   const width = Number(new URL(req.url ?? "/", "http://x").searchParams.get("width")) || 30;
-  const image = await sharp({ create: { width, height: 20, channels: 3, background: "#369" } }).jpeg().toBuffer();
+  const image = await sharp({ create: { width, height: 20, channels: 3, background: "#369" } })
+    .jpeg()
+    .toBuffer();
   if (res.destroyed) return;
   const size = { "Image-Width": width, "Image-Height": 20 };
   const headers = { "Content-Type": "image/jpeg", "Content-Length": image.length, ...size };
@@ -82,8 +84,16 @@ beforeAll(async () => {
   const now = new Date().toISOString();
   const spec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 };
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`,
-    apiKey, createdAt: now, lastUsed: now, status: "running", spec, pid: process.pid,
+    provider: "local",
+    id: `local:${process.pid}@${port}`,
+    name: "default",
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
+    spec,
+    pid: process.pid,
   };
   await mkdir(join(ws.dir, "state"), { recursive: true });
   await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });

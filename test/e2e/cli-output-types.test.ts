@@ -27,8 +27,13 @@ beforeAll(async () => {
   const png = sharp({ create: { width: 200, height: 100, channels: 4, background: "#08f8" } }).png();
   await png.toFile(at("mislabelled.jpg"));
   await writeFile(at("vector.svg"), svg(1200, 600));
-  await sharp(Buffer.from(svg(120, 80))).gif().toFile(at("anim.gif"));
-  await sharp(Buffer.from(svg(160, 120))).flatten({ background: "#fff" }).avif().toFile(at("photo2.avif"));
+  await sharp(Buffer.from(svg(120, 80)))
+    .gif()
+    .toFile(at("anim.gif"));
+  await sharp(Buffer.from(svg(160, 120)))
+    .flatten({ background: "#fff" })
+    .avif()
+    .toFile(at("photo2.avif"));
   const up = await ws.run(["up", "--json"]);
   expect(up.code, up.stderr).toBe(0);
 });
@@ -94,7 +99,8 @@ describe("inputs in a format the backend cannot write get a default output type"
 
 describe("--quality where it does nothing", () => {
   it("says so once per run on stderr, with or without --json, and not for JPEG", async () => {
-    const warning = "aciimg: warning: --quality does nothing for PNG output (lossless); " +
+    const warning =
+      "aciimg: warning: --quality does nothing for PNG output (lossless); " +
       "it sets the quality of JPEG, WebP and TIFF";
     const qualityLines = (stderr: string): string[] => stderr.split("\n").filter((line) => /quality/.test(line));
     const args = ["process", "in/photo.jpg", "in/vector.svg", "--resize", "60x40", "--quality", "80"];

@@ -12,12 +12,18 @@ import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "
 
 let ws: Workspace;
 let photo: string;
-const sha = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 
 /** Every file under `dir`, relative, recursively. */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 beforeAll(async () => {
@@ -36,7 +42,11 @@ describe("aciimg process", () => {
     const before = await sha(photo);
     const result = await ws.run(["process", "photo.jpg", "--resize", "300x200", "-o", "out1/"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(await sharp(join(ws.dir, "out1", "photo.jpg")).metadata()).toMatchObject({ width: 300, height: 200, format: "jpeg" });
+    expect(await sharp(join(ws.dir, "out1", "photo.jpg")).metadata()).toMatchObject({
+      width: 300,
+      height: 200,
+      format: "jpeg",
+    });
     expect(await sha(photo)).toBe(before);
     expect(result.stdout).toMatch(/^ok photo\.jpg -> out1\/photo\.jpg /);
   });
@@ -53,19 +63,29 @@ describe("aciimg process", () => {
     expect(await sharp(join(ws.dir, "single.png")).metadata()).toMatchObject({ width: 100, height: 67, format: "png" });
   });
 
-  it("refuses an image file name as -o for several inputs (exit 2, " + "nothing made); with a trailing / it is a folder of that name", async () => {
-    await writeJpeg(join(ws.dir, "second.jpg"), 200, 100);
-    const refused = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg"]);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toBe('aciimg: -o/--output: expected a folder when the inputs are several files, ' + 'a folder or a glob (end it with / to make a folder of that name), got "many/thumb.jpg (a file name)"\n');
-    expect(existsSync(join(ws.dir, "many"))).toBe(false);
-    const folder = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg/"]);
-    expect(folder.code, folder.stderr).toBe(0);
-    expect((await readdir(join(ws.dir, "many", "thumb.jpg"))).sort()).toEqual(["photo.jpg", "second.jpg"]);
-    // One input that is not there is reported as missing, whatever -o says.
-    const missing = await ws.run(["process", "no-such.jpg", "--width", "50", "-o", "one.jpg"]);
-    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: "aciimg: cannot read input no-such.jpg: no such file or directory\n" });
-  });
+  it(
+    "refuses an image file name as -o for several inputs (exit 2, " +
+      "nothing made); with a trailing / it is a folder of that name",
+    async () => {
+      await writeJpeg(join(ws.dir, "second.jpg"), 200, 100);
+      const refused = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg"]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toBe(
+        "aciimg: -o/--output: expected a folder when the inputs are several files, " +
+          'a folder or a glob (end it with / to make a folder of that name), got "many/thumb.jpg (a file name)"\n',
+      );
+      expect(existsSync(join(ws.dir, "many"))).toBe(false);
+      const folder = await ws.run(["process", "photo.jpg", "second.jpg", "--width", "50", "-o", "many/thumb.jpg/"]);
+      expect(folder.code, folder.stderr).toBe(0);
+      expect((await readdir(join(ws.dir, "many", "thumb.jpg"))).sort()).toEqual(["photo.jpg", "second.jpg"]);
+      // One input that is not there is reported as missing, whatever -o says.
+      const missing = await ws.run(["process", "no-such.jpg", "--width", "50", "-o", "one.jpg"]);
+      expect({ code: missing.code, stderr: missing.stderr }).toEqual({
+        code: 1,
+        stderr: "aciimg: cannot read input no-such.jpg: no such file or directory\n",
+      });
+    },
+  );
 
   it("a 255-byte name is written; one that --type would make 256 bytes is refused before any work", async () => {
     const stem = "n".repeat(251);
@@ -74,10 +94,31 @@ describe("aciimg process", () => {
     const kept = await ws.run(["process", "long-names", "--width", "40", "-o", "out-long/", "--json"]);
     expect(kept.code, kept.stderr).toBe(0);
     expect(await sharp(join(ws.dir, "out-long", `${stem}.jpg`)).metadata()).toMatchObject({ width: 40, height: 30 });
-    const lengthened = await ws.run(["process", "long-names", "--width", "40", "--type", "webp", "-o", "out-long-webp/", "--json"]);
+    const lengthened = await ws.run([
+      "process",
+      "long-names",
+      "--width",
+      "40",
+      "--type",
+      "webp",
+      "-o",
+      "out-long-webp/",
+      "--json",
+    ]);
     expect(lengthened.code).toBe(1);
     expect(jsonLines(lengthened.stdout).at(-1)).toMatchObject({
-      summary: { total: 1, failed: 1, failures: [{ code: "E_OUTPUT", error: `refusing to write out-long-webp/${stem}.webp: ` + `its name is 256 bytes long, more than the 255 a file name can hold` }] },
+      summary: {
+        total: 1,
+        failed: 1,
+        failures: [
+          {
+            code: "E_OUTPUT",
+            error:
+              `refusing to write out-long-webp/${stem}.webp: ` +
+              `its name is 256 bytes long, more than the 255 a file name can hold`,
+          },
+        ],
+      },
     });
     expect(existsSync(join(ws.dir, "out-long-webp"))).toBe(false);
   });
@@ -85,7 +126,9 @@ describe("aciimg process", () => {
   it("processes a directory recursively, keeping sub-folders", async () => {
     await mkdir(join(ws.dir, "tree", "sub"), { recursive: true });
     await writeJpeg(join(ws.dir, "tree", "a.jpg"), 200, 100);
-    await sharp(await readFile(photo)).png().toFile(join(ws.dir, "tree", "sub", "b.png"));
+    await sharp(await readFile(photo))
+      .png()
+      .toFile(join(ws.dir, "tree", "sub", "b.png"));
     const result = await ws.run(["process", "tree", "--thumbnail", "50", "-o", "out3"]);
     expect(result.code, result.stderr).toBe(0);
     expect(await listFiles(join(ws.dir, "out3"))).toEqual(["a.jpg", "sub/b.png"]);
@@ -114,11 +157,25 @@ describe("aciimg process", () => {
 
   it("processes a file over 8 MiB, streamed from disk", async () => {
     const big = join(ws.dir, "noise.png");
-    await sharp({ create: { width: 2000, height: 1500, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toFile(big);
+    await sharp({
+      create: {
+        width: 2000,
+        height: 1500,
+        channels: 3,
+        background: "#000",
+        noise: { type: "gaussian", mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 0 })
+      .toFile(big);
     expect((await stat(big)).size).toBeGreaterThan(8 * 1024 * 1024);
     const result = await ws.run(["process", "noise.png", "--resize", "100x75", "-o", "outbig/"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(await sharp(join(ws.dir, "outbig", "noise.png")).metadata()).toMatchObject({ width: 100, height: 75, format: "png" });
+    expect(await sharp(join(ws.dir, "outbig", "noise.png")).metadata()).toMatchObject({
+      width: 100,
+      height: 75,
+      format: "png",
+    });
   });
 
   it("reads stdin and writes the image to stdout with -", async () => {
@@ -128,19 +185,56 @@ describe("aciimg process", () => {
   });
 
   it("sends several operations as one pipeline, in order", async () => {
-    const result = await ws.run(["process", "photo.jpg", "--crop", "200x200", "--rotate", "90", "--type", "png", "-o", "out5/", "--json"]);
+    const result = await ws.run([
+      "process",
+      "photo.jpg",
+      "--crop",
+      "200x200",
+      "--rotate",
+      "90",
+      "--type",
+      "png",
+      "-o",
+      "out5/",
+      "--json",
+    ]);
     expect(result.code, result.stderr).toBe(0);
-    expect(await sharp(join(ws.dir, "out5", "photo.png")).metadata()).toMatchObject({ width: 200, height: 200, format: "png" });
+    expect(await sharp(join(ws.dir, "out5", "photo.png")).metadata()).toMatchObject({
+      width: 200,
+      height: 200,
+      format: "png",
+    });
   });
 
   it("runs any operation with --op and --param", async () => {
-    const result = await ws.run(["process", "photo.jpg", "--op", "extract", "--param", "areawidth=50", "--param", "areaheight=40", "-o", "out6/"]);
+    const result = await ws.run([
+      "process",
+      "photo.jpg",
+      "--op",
+      "extract",
+      "--param",
+      "areawidth=50",
+      "--param",
+      "areaheight=40",
+      "-o",
+      "out6/",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(await sharp(join(ws.dir, "out6", "photo.jpg")).metadata()).toMatchObject({ width: 50, height: 40 });
   });
 
   it("writes one --json line per file and a summary", async () => {
-    const result = await ws.run(["process", "globbed", "--resize", "80x60", "-o", "out7", "--json", "--concurrency", "2"]);
+    const result = await ws.run([
+      "process",
+      "globbed",
+      "--resize",
+      "80x60",
+      "-o",
+      "out7",
+      "--json",
+      "--concurrency",
+      "2",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const lines = jsonLines(result.stdout);
     expect(lines).toHaveLength(4);
@@ -175,27 +269,38 @@ describe("bad input: a clear error, nothing lost", () => {
     expect(result.stderr).toMatch(/^aciimg: no images in directory empty-dir \(looked for \*\.jpg/);
   });
 
-  it("files and folders whose names are not UTF-8 (Latin-1 café.jpg) " + "are each reported as such; the rest are processed", async () => {
-    const root = join(ws.dir, "latin1");
-    await mkdir(root);
-    await writeJpeg(join(root, "plain.jpg"), 160, 120);
-    const jpeg = await readFile(join(root, "plain.jpg"));
-    const latin1 = (name: string): Buffer => Buffer.concat([Buffer.from(`${root}/`), Buffer.from(name, "latin1")]);
-    await writeFile(latin1("café.jpg"), jpeg);
-    await mkdir(latin1("déjà"));
-    await writeFile(Buffer.concat([latin1("déjà"), Buffer.from("/inside.jpg")]), jpeg);
-    await writeFile(latin1("notes-é.txt"), "not an image, not searched for");
-    const result = await ws.run(["process", "latin1", "--width", "40", "-o", "out-latin1/", "--json"]);
-    expect(result.code).toBe(1);
-    const summary = jsonLines(result.stdout).at(-1)?.summary as { total: number; ok: number; failed: number; failures: Array<{ input: string; code: string; error: string }> };
-    expect(summary).toMatchObject({ total: 3, ok: 1, failed: 2 });
-    const said = "its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; " + "rename it (convmv converts names from another encoding)";
-    expect(summary.failures.map((f) => [f.input, f.code, f.error]).sort()).toEqual([
-      ["latin1/caf\uFFFD.jpg", "E_BAD_INPUT", `cannot read latin1/caf\uFFFD.jpg: ${said}`],
-      ["latin1/d\uFFFDj\uFFFD", "E_BAD_INPUT", `cannot read latin1/d\uFFFDj\uFFFD: ${said}`],
-    ]);
-    expect(await readdir(join(ws.dir, "out-latin1"))).toEqual(["plain.jpg"]);
-  });
+  it(
+    "files and folders whose names are not UTF-8 (Latin-1 café.jpg) " +
+      "are each reported as such; the rest are processed",
+    async () => {
+      const root = join(ws.dir, "latin1");
+      await mkdir(root);
+      await writeJpeg(join(root, "plain.jpg"), 160, 120);
+      const jpeg = await readFile(join(root, "plain.jpg"));
+      const latin1 = (name: string): Buffer => Buffer.concat([Buffer.from(`${root}/`), Buffer.from(name, "latin1")]);
+      await writeFile(latin1("café.jpg"), jpeg);
+      await mkdir(latin1("déjà"));
+      await writeFile(Buffer.concat([latin1("déjà"), Buffer.from("/inside.jpg")]), jpeg);
+      await writeFile(latin1("notes-é.txt"), "not an image, not searched for");
+      const result = await ws.run(["process", "latin1", "--width", "40", "-o", "out-latin1/", "--json"]);
+      expect(result.code).toBe(1);
+      const summary = jsonLines(result.stdout).at(-1)?.summary as {
+        total: number;
+        ok: number;
+        failed: number;
+        failures: Array<{ input: string; code: string; error: string }>;
+      };
+      expect(summary).toMatchObject({ total: 3, ok: 1, failed: 2 });
+      const said =
+        "its name is not valid UTF-8, and aciimg can open files only by UTF-8 names; " +
+        "rename it (convmv converts names from another encoding)";
+      expect(summary.failures.map((f) => [f.input, f.code, f.error]).sort()).toEqual([
+        ["latin1/caf\uFFFD.jpg", "E_BAD_INPUT", `cannot read latin1/caf\uFFFD.jpg: ${said}`],
+        ["latin1/d\uFFFDj\uFFFD", "E_BAD_INPUT", `cannot read latin1/d\uFFFDj\uFFFD: ${said}`],
+      ]);
+      expect(await readdir(join(ws.dir, "out-latin1"))).toEqual(["plain.jpg"]);
+    },
+  );
 
   it("a non-image inside a batch fails alone: the others are processed and the summary names it", async () => {
     const dir = join(ws.dir, "mixed");
@@ -206,7 +311,11 @@ describe("bad input: a clear error, nothing lost", () => {
     const result = await ws.run(["process", "mixed", "--resize", "60x40", "-o", "outx", "--json"]);
     expect(result.code).toBe(1);
     const lines = jsonLines(result.stdout);
-    const summary = lines.at(-1)?.summary as { ok: number; failed: number; failures: Array<{ input: string; code: string }> };
+    const summary = lines.at(-1)?.summary as {
+      ok: number;
+      failed: number;
+      failures: Array<{ input: string; code: string }>;
+    };
     expect(summary).toMatchObject({ ok: 2, failed: 1 });
     expect(summary.failures).toEqual([expect.objectContaining({ input: "mixed/b.jpg", code: "E_IMAGE" })]);
     expect(await listFiles(join(ws.dir, "outx"))).toEqual(["a.jpg", "c.jpg"]);
@@ -220,16 +329,28 @@ describe("bad input: a clear error, nothing lost", () => {
     await writeFile(join(dir, "cut.jpg"), whole.subarray(0, Math.floor(whole.length / 3)));
     const result = await ws.run(["process", "broken", "--resize", "60x40", "-o", "outb", "--json"]);
     expect(result.code).toBe(1);
-    const byInput = Object.fromEntries(jsonLines(result.stdout).filter((l) => l.input).map((l) => [l.input, l]));
-    expect(byInput["broken/zero.jpg"]).toMatchObject({ status: "failed", code: "E_BAD_INPUT", error: "broken/zero.jpg is empty (0 bytes), not an image" });
+    const byInput = Object.fromEntries(
+      jsonLines(result.stdout)
+        .filter((l) => l.input)
+        .map((l) => [l.input, l]),
+    );
+    expect(byInput["broken/zero.jpg"]).toMatchObject({
+      status: "failed",
+      code: "E_BAD_INPUT",
+      error: "broken/zero.jpg is empty (0 bytes), not an image",
+    });
     expect(byInput["broken/cut.jpg"]).toMatchObject({ status: "failed", code: "E_BAD_INPUT" });
-    expect(byInput["broken/cut.jpg"]?.error).toBe("broken/cut.jpg is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)");
+    expect(byInput["broken/cut.jpg"]?.error).toBe(
+      "broken/cut.jpg is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)",
+    );
     // Nothing to write: the output folder is not even created.
     expect(existsSync(join(ws.dir, "outb"))).toBe(false);
   });
 
   it("an image over the resolution limit is refused by the backend (422) and reported", async () => {
-    await sharp({ create: { width: 6000, height: 3100, channels: 3, background: "#888" } }).jpeg().toFile(join(ws.dir, "huge.jpg"));
+    await sharp({ create: { width: 6000, height: 3100, channels: 3, background: "#888" } })
+      .jpeg()
+      .toFile(join(ws.dir, "huge.jpg"));
     const result = await ws.run(["process", "huge.jpg", "--resize", "60x40", "-o", "outh/", "--json"]);
     expect(result.code).toBe(1);
     const [line] = jsonLines(result.stdout);
@@ -249,11 +370,25 @@ describe("bad input: a clear error, nothing lost", () => {
     const dir = join(ws.dir, "pair");
     await mkdir(dir, { recursive: true });
     await writeJpeg(join(dir, "a.jpg"), 120, 80);
-    await sharp(await readFile(join(dir, "a.jpg"))).png().toFile(join(dir, "a.png"));
+    await sharp(await readFile(join(dir, "a.jpg")))
+      .png()
+      .toFile(join(dir, "a.png"));
     const before = await sha(join(dir, "a.png"));
-    const result = await ws.run(["process", "pair/a.jpg", "pair/a.png", "--resize", "60x40", "--type", "png", "-o", "pair", "--json"]);
+    const result = await ws.run([
+      "process",
+      "pair/a.jpg",
+      "pair/a.png",
+      "--resize",
+      "60x40",
+      "--type",
+      "png",
+      "-o",
+      "pair",
+      "--json",
+    ]);
     expect(result.code).toBe(1);
-    const failures = (jsonLines(result.stdout).at(-1)!.summary as { failures: Array<{ input: string; error: string }> }).failures;
+    const failures = (jsonLines(result.stdout).at(-1)!.summary as { failures: Array<{ input: string; error: string }> })
+      .failures;
     expect(failures.map((f) => f.input).sort()).toEqual(["pair/a.jpg", "pair/a.png"]);
     expect(await sha(join(dir, "a.png"))).toBe(before);
   });
@@ -271,7 +406,10 @@ describe("bad input: a clear error, nothing lost", () => {
     await mkdir(join(dir, "x1.jpg"), { recursive: true });
     const result = await ws.run(["process", "globbed", "--resize", "80x60", "-o", "outw", "--json"]);
     expect(result.code).toBe(1);
-    const summary = jsonLines(result.stdout).at(-1)?.summary as { ok: number; failures: Array<{ input: string; code: string }> };
+    const summary = jsonLines(result.stdout).at(-1)?.summary as {
+      ok: number;
+      failures: Array<{ input: string; code: string }>;
+    };
     expect(summary.ok).toBe(2);
     expect(summary.failures).toEqual([expect.objectContaining({ input: "globbed/x1.jpg", code: "E_OUTPUT" })]);
     expect(await listFiles(dir)).toEqual(["x2.jpg", "y.jpg"]);
@@ -284,7 +422,9 @@ describe("on a terminal", () => {
     await mkdir(join(ws.dir, "tty"), { recursive: true });
     for (const name of ["x1.jpg", "x2.jpg", "y.jpg"]) await writeJpeg(join(ws.dir, "tty", name), 160, 120);
     // util-linux `script` gives the CLI a real pseudo-terminal; stty gives it a width.
-    const command = `stty cols 100; ${JSON.stringify(process.execPath)} ` + `${JSON.stringify(cliPath)} process tty --resize 80x60 -o outt/`;
+    const command =
+      `stty cols 100; ${JSON.stringify(process.execPath)} ` +
+      `${JSON.stringify(cliPath)} process tty --resize 80x60 -o outt/`;
     const result = await ws.runCommand("script", ["-qec", command, "/dev/null"]);
     expect(result.code, result.stdout).toBe(0);
     const screen = result.stdout.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
@@ -299,14 +439,27 @@ describe("process - with a terminal on either end", () => {
 
   it("refuses to print image bytes to a terminal, before anything is read or started (exit 2)", async () => {
     await writeJpeg(join(ws.dir, "to-tty.jpg"), 160, 120);
-    const result = await ws.runCommand("script", ["-qec", `${cli} process - --resize 80x60 < to-tty.jpg; echo "exit $?"`, "/dev/null"], { timeoutMs: 20_000 });
-    expect(result.stdout).toContain("aciimg: -: stdout is a terminal, " + "and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
+    const result = await ws.runCommand(
+      "script",
+      ["-qec", `${cli} process - --resize 80x60 < to-tty.jpg; echo "exit $?"`, "/dev/null"],
+      { timeoutMs: 20_000 },
+    );
+    expect(result.stdout).toContain(
+      "aciimg: -: stdout is a terminal, " +
+        "and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)",
+    );
     expect(result.stdout).toMatch(/exit 2\r?\n$/);
   });
 
   it("refuses to read an image typed at a terminal instead of waiting for one (exit 2)", async () => {
-    const result = await ws.runCommand("script", ["-qec", `${cli} process - --resize 80x60 -o typed.jpg; echo "exit $?"`, "/dev/null"], { timeoutMs: 20_000 });
-    expect(result.stdout).toContain("aciimg: -: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)");
+    const result = await ws.runCommand(
+      "script",
+      ["-qec", `${cli} process - --resize 80x60 -o typed.jpg; echo "exit $?"`, "/dev/null"],
+      { timeoutMs: 20_000 },
+    );
+    expect(result.stdout).toContain(
+      "aciimg: -: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)",
+    );
     expect(result.stdout).toMatch(/exit 2\r?\n$/);
     expect(existsSync(join(ws.dir, "typed.jpg"))).toBe(false);
   });
@@ -335,7 +488,8 @@ describe("stopping a batch", () => {
     expect(summary.ok).toBeLessThan(40);
     const written = await listFiles(join(ws.dir, "outi"));
     expect(written).toHaveLength(summary.ok);
-    for (const name of written) expect(await sharp(join(ws.dir, "outi", name)).metadata()).toMatchObject({ width: 300, height: 200 });
+    for (const name of written)
+      expect(await sharp(join(ws.dir, "outi", name)).metadata()).toMatchObject({ width: 300, height: 200 });
   });
 });
 

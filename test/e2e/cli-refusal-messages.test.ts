@@ -24,17 +24,21 @@ afterAll(async () => {
 
 describe("a refused image", () => {
   it("over the resolution limit names the limit and the settings that raise it, for one step or several", async () => {
-    for (const flags of [["--resize", "60x40"], ["--resize", "60x40", "--blur", "1"]]) {
+    for (const flags of [
+      ["--resize", "60x40"],
+      ["--resize", "60x40", "--blur", "1"],
+    ]) {
       const result = await ws.run(["process", "huge.jpg", ...flags, "-o", "out/", "--json"]);
       expect(result.code).toBe(1);
       const [line] = jsonLines(result.stdout);
       expect(line).toMatchObject({ input: "huge.jpg", status: "failed", code: "E_IMAGE" });
       expect(line?.error).toBe(
         'huge.jpg is over the resolution limit of 18 MP of the running local backend "default" ' +
-        "(Image resolution is too big): " +
-        'raise ACIIMG_MAX_RESOLUTION or config "maxResolution" above its megapixels, ' +
-        "then run `aciimg down` and retry " +
-        "(a backend keeps its limit while it runs)");
+          "(Image resolution is too big): " +
+          'raise ACIIMG_MAX_RESOLUTION or config "maxResolution" above its megapixels, ' +
+          "then run `aciimg down` and retry " +
+          "(a backend keeps its limit while it runs)",
+      );
     }
   });
 
@@ -43,7 +47,8 @@ describe("a refused image", () => {
     const result = await ws.run(["process", "photo.jpg", ...outside, "--blur", "1", "-o", "x/"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /^failed photo\.jpg: Error while processing the image: extract_area: bad extract area\n/);
+      /^failed photo\.jpg: Error while processing the image: extract_area: bad extract area\n/,
+    );
     expect(result.stderr).not.toMatch(/\/(pipeline|extract):/);
   });
 });

@@ -28,7 +28,8 @@ beforeAll(async () => {
     cannotRun = "needs root, to act as the user nobody with runuser";
     return;
   }
-  const probe = await ws.runCommand("runuser", ["-u", "nobody", "--", "true"])
+  const probe = await ws
+    .runCommand("runuser", ["-u", "nobody", "--", "true"])
     .catch((error: Error) => ({ code: -1, stderr: error.message }));
   if (probe.code !== 0) {
     cannotRun = `runuser -u nobody cannot run here: ${probe.stderr.trim()}`;
@@ -145,7 +146,11 @@ describe("outputs written into folders another user can write (issue 22 §3)", (
       // The folder named, one below it, and a file in it: each is the folder written to.
       const link = join(sticky, "out");
       const deeper = join(link, "deeper");
-      const outputs = [[`${link}/`, link], [`${deeper}/`, deeper], [join(link, "in.jpg"), link]] as const;
+      const outputs = [
+        [`${link}/`, link],
+        [`${deeper}/`, deeper],
+        [join(link, "in.jpg"), link],
+      ] as const;
       for (const [output, folder] of outputs) {
         const run = await ws.run(["process", "in.jpg", "--width", "100", "-o", output]);
         expect(run.code, output).toBe(1);
@@ -180,7 +185,10 @@ describe("inputs in folders another user can write (issue 22 §4)", () => {
     expect(summaryOf(run.stdout)).toMatchObject({ total: 1, ok: 0, failed: 1, failures });
     await expect(lstat(join(ws.dir, "out-read", "drop.jpg"))).rejects.toMatchObject({ code: "ENOENT" });
     const logs = await ws.run(["logs", "--tail", "1000"]);
-    const refused = new RegExp(/"GET \/resize\?width=100&type=jpeg&stripmeta=true/.source + /&background=255%2C255%2C255&failon=warning&file=[^"]*drop\.jpg HTTP\/1\.1" 412 /.source);
+    const refused = new RegExp(
+      /"GET \/resize\?width=100&type=jpeg&stripmeta=true/.source +
+        /&background=255%2C255%2C255&failon=warning&file=[^"]*drop\.jpg HTTP\/1\.1" 412 /.source,
+    );
     const lines = logs.stdout.split("\n").filter((line) => line.includes("drop.jpg"));
     expect(lines).toEqual([expect.stringMatching(refused)]);
   });

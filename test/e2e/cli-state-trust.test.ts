@@ -6,7 +6,19 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  lchown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -60,7 +72,14 @@ const LOOP = "process.stdout.write('ready\\n'); setInterval(() => {}, 1e9)";
 
 /** A planted entry that checks out (an old orphan of this state), naming `pid`. */
 function plantedEntry(pid: number, owner: string): string {
-  return JSON.stringify({ id: `local:${pid}@1577836800000001`, name: "default", pid, endpoint: "", createdAt: "2020-01-01T00:00:00.000Z", owner });
+  return JSON.stringify({
+    id: `local:${pid}@1577836800000001`,
+    name: "default",
+    pid,
+    endpoint: "",
+    createdAt: "2020-01-01T00:00:00.000Z",
+    owner,
+  });
 }
 
 describe("a planted registry entry", () => {
@@ -72,16 +91,32 @@ describe("a planted registry entry", () => {
 
     // A process of ours whose command line ends like our backend's: `node -e <loop> <cli> backend`.
     const mimic = await bystander(["-e", LOOP, cliPath, "backend"]);
-    await writeFile(join(registry, `backend-${mimic.pid}.json`), plantedEntry(mimic.pid as number, owner), { mode: 0o600 });
+    await writeFile(join(registry, `backend-${mimic.pid}.json`), plantedEntry(mimic.pid as number, owner), {
+      mode: 0o600,
+    });
     // Entries that name a file outside the registry as their log: one for a pid that has exited, one for the mimic's.
     const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
     await new Promise((resolve) => gone.once("exit", resolve));
     const deadEntry = join(registry, `backend-${gone.pid}.json`);
-    const old = { name: "default", port: 1, endpoint: "http://127.0.0.1:1", createdAt: "2020-01-01T00:00:00.000Z", owner };
-    await writeFile(deadEntry, JSON.stringify({ ...old, id: `local:${gone.pid}@1`, pid: gone.pid, logFile: canaries[0] }), { mode: 0o600 });
+    const old = {
+      name: "default",
+      port: 1,
+      endpoint: "http://127.0.0.1:1",
+      createdAt: "2020-01-01T00:00:00.000Z",
+      owner,
+    };
+    await writeFile(
+      deadEntry,
+      JSON.stringify({ ...old, id: `local:${gone.pid}@1`, pid: gone.pid, logFile: canaries[0] }),
+      { mode: 0o600 },
+    );
     const unrelated = await bystander(["-e", LOOP]);
     const unrelatedEntry = join(registry, `backend-${unrelated.pid}.json`);
-    await writeFile(unrelatedEntry, JSON.stringify({ ...old, id: `local:${unrelated.pid}@1`, pid: unrelated.pid, logFile: canaries[1] }), { mode: 0o600 });
+    await writeFile(
+      unrelatedEntry,
+      JSON.stringify({ ...old, id: `local:${unrelated.pid}@1`, pid: unrelated.pid, logFile: canaries[1] }),
+      { mode: 0o600 },
+    );
 
     const result = await ws.run(["reap", "--verbose"]);
     expect(result.code, result.stderr).toBe(0);
@@ -90,7 +125,8 @@ describe("a planted registry entry", () => {
     expect(isProcessAlive(unrelated.pid as number)).toBe(true);
     // The entries naming files elsewhere are reported and left
     // alone; the one whose pid is not our backend is forgotten.
-    for (const entry of [deadEntry, unrelatedEntry]) expect(result.stderr).toContain(`aciimg: warning: ignored ${entry}`);
+    for (const entry of [deadEntry, unrelatedEntry])
+      expect(result.stderr).toContain(`aciimg: warning: ignored ${entry}`);
     expect((await readdir(registry)).sort()).toEqual([basename(deadEntry), basename(unrelatedEntry)].sort());
   });
 
@@ -107,7 +143,9 @@ describe("a planted registry entry", () => {
     await writeFile(join(scriptDir, "aciimg.js"), `${LOOP}\n`, { mode: 0o644 });
     const asNobody = { uid: NOBODY, gid: NOBODY, env: { ...process.env, ...nobodysEnv } };
     const other = await bystander([join(scriptDir, "aciimg.js"), "backend"], asNobody);
-    await writeFile(join(registry, `backend-${other.pid}.json`), plantedEntry(other.pid as number, owner), { mode: 0o600 });
+    await writeFile(join(registry, `backend-${other.pid}.json`), plantedEntry(other.pid as number, owner), {
+      mode: 0o600,
+    });
 
     const result = await ws.run(["reap", "--verbose"]);
     expect(result.code, result.stderr).toBe(0);
@@ -167,21 +205,24 @@ describe("an untrusted state directory", () => {
   });
 
   // Links of root's are trusted (root can do anything anyway): another owner needs root's lchown.
-  it("a state directory that is a symbolic link another user owns is refused; one of ours is followed " +
-    "(needs root: hands the link to nobody)", async (context) => {
-    if (!isRoot) return context.skip(`needs root: hands a link to the user nobody (uid ${NOBODY})`);
-    const ws = await workspace();
-    const real = join(ws.dir, "real-state");
-    await mkdir(real, { mode: 0o700 });
-    const link = dirname(ws.statePath);
-    await symlink(real, link);
-    const ours = await ws.run(["status"]);
-    expect(ours.code, ours.stderr).toBe(0);
-    await lchown(link, NOBODY, NOBODY);
-    const theirs = await ws.run(["status"]);
-    expect(theirs.code, theirs.stderr).toBe(3);
-    expect(theirs.stderr).toContain(`${link} is a symbolic link owned by uid ${NOBODY}`);
-  });
+  it(
+    "a state directory that is a symbolic link another user owns is refused; one of ours is followed " +
+      "(needs root: hands the link to nobody)",
+    async (context) => {
+      if (!isRoot) return context.skip(`needs root: hands a link to the user nobody (uid ${NOBODY})`);
+      const ws = await workspace();
+      const real = join(ws.dir, "real-state");
+      await mkdir(real, { mode: 0o700 });
+      const link = dirname(ws.statePath);
+      await symlink(real, link);
+      const ours = await ws.run(["status"]);
+      expect(ours.code, ours.stderr).toBe(0);
+      await lchown(link, NOBODY, NOBODY);
+      const theirs = await ws.run(["status"]);
+      expect(theirs.code, theirs.stderr).toBe(3);
+      expect(theirs.stderr).toContain(`${link} is a symbolic link owned by uid ${NOBODY}`);
+    },
+  );
 
   // Run as any other user, the tests above are these checks already.
   it("the same checks hold for a user other than root (needs root: runs the CLI as nobody)", async (context) => {
@@ -220,7 +261,9 @@ describe("a state file others can read", () => {
     await chmod(ws.statePath, 0o644);
     const result = await ws.run(["status"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain(`aciimg: warning: ${ws.statePath} was readable by others (0644): it holds backend keys; tightened to 0600`);
+    expect(result.stderr).toContain(
+      `aciimg: warning: ${ws.statePath} was readable by others (0644): it holds backend keys; tightened to 0600`,
+    );
     expect((await stat(ws.statePath)).mode & 0o777).toBe(0o600);
     const again = await ws.run(["status"]);
     expect(again.stderr).not.toContain("warning");

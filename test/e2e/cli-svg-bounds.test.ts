@@ -70,7 +70,9 @@ describe("local: the backend bounds the render", () => {
     expect(run.code).toBe(1);
     const files = jsonLines(run.stdout).filter((line) => "input" in line);
     expect(files.find((f) => String(f.input).endsWith("costly.svg"))).toMatchObject({
-      status: "failed", code: "E_IMAGE", error: expect.stringContaining("Image processing took too long (limit 1 s"),
+      status: "failed",
+      code: "E_IMAGE",
+      error: expect.stringContaining("Image processing took too long (limit 1 s"),
     });
     expect(files.find((f) => String(f.input).endsWith("blurred.svg"))).toMatchObject({ status: "ok" });
     expect(existsSync(join(ws.dir, "out", "costly.png"))).toBe(false);

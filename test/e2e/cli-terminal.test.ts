@@ -72,8 +72,15 @@ beforeAll(async () => {
   // process of ours to stop and only forgets the record (as in cli-concurrency.test.ts).
   const now = new Date().toISOString();
   const record = {
-    provider: "local", id: `local:${process.pid}@${port}`, name: "default", endpoint: `http://127.0.0.1:${port}`,
-    apiKey, createdAt: now, lastUsed: now, status: "running", pid: process.pid,
+    provider: "local",
+    id: `local:${process.pid}@${port}`,
+    name: "default",
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
+    pid: process.pid,
     spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
   };
   await mkdir(join(ws.dir, "state"), { recursive: true });
@@ -87,38 +94,45 @@ afterAll(async () => {
 });
 
 describe("Ctrl-C at a terminal", () => {
-  it.skipIf(scriptMissing)("stops a batch as SIGINT does: summary, exit 130, whole outputs, mode kept", async () => {
-    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)}`;
-    // `trap : INT`: the shell outlives the ^C (which the terminal sends to the whole foreground
-    // group) to report the exit status and the terminal's mode; the CLI gets the default handling.
-    const batch = `${cli} process in --resize 30x20 -o out --concurrency 1`;
-    const command = `trap : INT; stty cols 100; ${batch}; echo "exit $?"; stty -a`;
-    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ws.dir, env: ws.env, stdio: "pipe" });
-    let screen = "";
-    let typed = false;
-    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
-    child.stdout.on("data", (chunk: Buffer) => {
-      screen += chunk.toString("utf8");
-      // The progress line counts the first image done: the batch runs, the others are held.
-      if (!typed && /\b1\/6 · /.test(screen)) {
-        typed = true;
-        child.stdin.write("\x03");
-      }
-    });
-    // Ended here if the test fails first: closing the pseudo-terminal hangs up the CLI in it,
-    // which would otherwise run on after the stand-in closes (and start a real backend).
-    onTestFinished(() => void (child.exitCode === null && child.kill("SIGKILL")));
-    expect(await closed).toBe(0);
-    const text = screen.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
-    expect(typed, text).toBe(true);
-    expect(text).toContain(`stopped by SIGINT: 1/${images} images processed`);
-    expect(text).toContain(`${images - 1} cancelled (not written)`);
-    expect(text).toContain(`aciimg: stopped by SIGINT: 1 of ${images} images processed, ${images - 1} cancelled`);
-    expect(text).toMatch(/exit 130\r?\n/);
-    // The terminal still turns ^C into a signal after the run (never left in raw mode).
-    expect(text.slice(text.indexOf("exit 130"))).toMatch(/(?<![-\w])isig\b/);
-    const written = await readdir(join(ws.dir, "out"));
-    expect(written).toHaveLength(1);
-    expect(await sharp(join(ws.dir, "out", written[0] as string)).metadata()).toMatchObject({ width: 30, height: 20 });
-  }, 60_000);
+  it.skipIf(scriptMissing)(
+    "stops a batch as SIGINT does: summary, exit 130, whole outputs, mode kept",
+    async () => {
+      const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)}`;
+      // `trap : INT`: the shell outlives the ^C (which the terminal sends to the whole foreground
+      // group) to report the exit status and the terminal's mode; the CLI gets the default handling.
+      const batch = `${cli} process in --resize 30x20 -o out --concurrency 1`;
+      const command = `trap : INT; stty cols 100; ${batch}; echo "exit $?"; stty -a`;
+      const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ws.dir, env: ws.env, stdio: "pipe" });
+      let screen = "";
+      let typed = false;
+      const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+      child.stdout.on("data", (chunk: Buffer) => {
+        screen += chunk.toString("utf8");
+        // The progress line counts the first image done: the batch runs, the others are held.
+        if (!typed && /\b1\/6 · /.test(screen)) {
+          typed = true;
+          child.stdin.write("\x03");
+        }
+      });
+      // Ended here if the test fails first: closing the pseudo-terminal hangs up the CLI in it,
+      // which would otherwise run on after the stand-in closes (and start a real backend).
+      onTestFinished(() => void (child.exitCode === null && child.kill("SIGKILL")));
+      expect(await closed).toBe(0);
+      const text = screen.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, "");
+      expect(typed, text).toBe(true);
+      expect(text).toContain(`stopped by SIGINT: 1/${images} images processed`);
+      expect(text).toContain(`${images - 1} cancelled (not written)`);
+      expect(text).toContain(`aciimg: stopped by SIGINT: 1 of ${images} images processed, ${images - 1} cancelled`);
+      expect(text).toMatch(/exit 130\r?\n/);
+      // The terminal still turns ^C into a signal after the run (never left in raw mode).
+      expect(text.slice(text.indexOf("exit 130"))).toMatch(/(?<![-\w])isig\b/);
+      const written = await readdir(join(ws.dir, "out"));
+      expect(written).toHaveLength(1);
+      expect(await sharp(join(ws.dir, "out", written[0] as string)).metadata()).toMatchObject({
+        width: 30,
+        height: 20,
+      });
+    },
+    60_000,
+  );
 });

@@ -13,17 +13,45 @@ afterAll(async () => {
 
 describe("usage errors exit 2 with one line naming the flag, and start no backend", () => {
   const cases: Array<[string, string[], RegExp]> = [
-    ["a malformed size", ["process", "a.jpg", "--resize", "300by200", "-o", "out/"], /^aciimg: --resize: expected WxH such as 300x200, got "300by200"\n$/],
-    ["quality 0", ["process", "a.jpg", "--quality", "0", "-o", "out/"], /^aciimg: --quality: expected a whole number from 1 to 100 such as 80, got "0"\n$/],
-    ["a duration in parsecs", ["reap", "--idle", "5 parsecs"], /^aciimg: --idle: expected a duration such as 90s, 5m or 1h, got "5 parsecs"\n$/],
+    [
+      "a malformed size",
+      ["process", "a.jpg", "--resize", "300by200", "-o", "out/"],
+      /^aciimg: --resize: expected WxH such as 300x200, got "300by200"\n$/,
+    ],
+    [
+      "quality 0",
+      ["process", "a.jpg", "--quality", "0", "-o", "out/"],
+      /^aciimg: --quality: expected a whole number from 1 to 100 such as 80, got "0"\n$/,
+    ],
+    [
+      "a duration in parsecs",
+      ["reap", "--idle", "5 parsecs"],
+      /^aciimg: --idle: expected a duration such as 90s, 5m or 1h, got "5 parsecs"\n$/,
+    ],
     ["an unknown flag", ["process", "a.jpg", "--sharpen", "-o", "out/"], /^aciimg: unknown option '--sharpen'\n$/],
     ["an unknown command", ["statuz"], /^aciimg: unknown command 'statuz' \(Did you mean status\?\)\n$/],
     ["a bad provider", ["status", "--provider", "gcp"], /^aciimg: --provider: expected local or aci, got "gcp"\n$/],
-    ["a bad rotation", ["process", "a.jpg", "--rotate", "45", "-o", "out/"], /^aciimg: --rotate: expected 90, 180 or 270, got "45"\n$/],
-    ["an unknown --op", ["process", "a.jpg", "--op", "sharpen", "-o", "out/"], /^aciimg: --op: expected an image operation/],
-    ["a --param without --op", ["process", "a.jpg", "--param", "width=3", "-o", "out/"], /^aciimg: --param: expected KEY=VALUE after an --op NAME/],
+    [
+      "a bad rotation",
+      ["process", "a.jpg", "--rotate", "45", "-o", "out/"],
+      /^aciimg: --rotate: expected 90, 180 or 270, got "45"\n$/,
+    ],
+    [
+      "an unknown --op",
+      ["process", "a.jpg", "--op", "sharpen", "-o", "out/"],
+      /^aciimg: --op: expected an image operation/,
+    ],
+    [
+      "a --param without --op",
+      ["process", "a.jpg", "--param", "width=3", "-o", "out/"],
+      /^aciimg: --param: expected KEY=VALUE after an --op NAME/,
+    ],
     ["no operation at all", ["process", "a.jpg", "-o", "out/"], /^aciimg: process: nothing to do/],
-    ["an operation the catalogue refuses", ["process", "a.jpg", "--op", "zoom", "-o", "out/"], /^aciimg: process: the backend would refuse this request: .*factor/],
+    [
+      "an operation the catalogue refuses",
+      ["process", "a.jpg", "--op", "zoom", "-o", "out/"],
+      /^aciimg: process: the backend would refuse this request: .*factor/,
+    ],
     ["no output for a file", ["process", "a.jpg", "--resize", "30x20"], /^aciimg: -o is required: a file or folder/],
     ["no output for a folder", ["process", "photos/", "--resize", "30x20"], /^aciimg: -o is required: /],
   ];
@@ -55,7 +83,8 @@ describe("--help", () => {
   it("lists the commands, but not the internal backend", async () => {
     const result = await ws.run(["--help"]);
     expect(result.code).toBe(0);
-    for (const command of ["process", "up", "status", "reap", "down", "logs", "serve"]) expect(result.stdout).toContain(`  ${command}`);
+    for (const command of ["process", "up", "status", "reap", "down", "logs", "serve"])
+      expect(result.stdout).toContain(`  ${command}`);
     expect(result.stdout).not.toMatch(/^\s+backend\b/m);
   });
 });
@@ -86,7 +115,12 @@ describe("lazy loading", () => {
   const hook = new URL("./cli-load-hook.mjs", import.meta.url).href;
   const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hook)});`;
   const loaded = async (args: string[]): Promise<Set<string>> => {
-    const result = await ws.runCommand(process.execPath, ["--import", register, fileURLToPath(new URL(cliPath, "file://")), ...args]);
+    const result = await ws.runCommand(process.execPath, [
+      "--import",
+      register,
+      fileURLToPath(new URL(cliPath, "file://")),
+      ...args,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     return new Set([...result.stderr.matchAll(/^aciimg-test-loaded (\S+)$/gm)].map((m) => m[1] as string));
   };

@@ -21,13 +21,29 @@ let project: string;
 
 /** Every value `aciimg` exports: a new one is a decision, made here and in README "Use it from code". */
 const publicNames = [
-  "AciimgError", "createAciProvider", "createBlobStateStore", "createFileStateStore", "createLocalProvider",
-  "errorCodes", "isAciimgError", "loadConfig", "openEngine", "openPool", "openProvider", "openStore", "processImage",
+  "AciimgError",
+  "createAciProvider",
+  "createBlobStateStore",
+  "createFileStateStore",
+  "createLocalProvider",
+  "errorCodes",
+  "isAciimgError",
+  "loadConfig",
+  "openEngine",
+  "openPool",
+  "openProvider",
+  "openStore",
+  "processImage",
 ];
 
 /** The parts the public functions are made of: each must fail to import, by type as well as at run time. */
 const internalNames = [
-  "createPool", "isVanished", "startBackend", "startHttpServer", "createImaginaryClient", "backendSpecOf",
+  "createPool",
+  "isVanished",
+  "startBackend",
+  "startHttpServer",
+  "createImaginaryClient",
+  "backendSpecOf",
   "createEngine",
 ];
 
@@ -66,17 +82,28 @@ beforeAll(async () => {
   project = join(dir, "consumer");
   // --ignore-scripts: `npm test` has built dist/ already, and a rebuild would rewrite files other
   // test files are running from.
-  const packed = await run("npm", ["pack", repo, "--ignore-scripts", "--pack-destination", dir, "--json"], { cwd: dir });
+  const packed = await run("npm", ["pack", repo, "--ignore-scripts", "--pack-destination", dir, "--json"], {
+    cwd: dir,
+  });
   const tarball = join(dir, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]?.filename ?? "");
   await run("mkdir", ["-p", project]);
   await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  await run("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: project, timeout: 150_000 });
+  await run("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], {
+    cwd: project,
+    timeout: 150_000,
+  });
   await writeFile(
     join(project, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: {
-        target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, outDir: "out",
-        skipLibCheck: false, types: ["node"], typeRoots: [join(repo, "node_modules", "@types")],
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        outDir: "out",
+        skipLibCheck: false,
+        types: ["node"],
+        typeRoots: [join(repo, "node_modules", "@types")],
       },
       include: ["index.ts", "types.ts"],
     }),
@@ -89,13 +116,21 @@ afterAll(async () => {
 test("the packed package installs, type-checks by name (public types only) and processes an image", async () => {
   await writeFile(join(project, "index.ts"), await readmeExample());
   await writeFile(join(project, "types.ts"), typesFile);
-  const checked = await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project }).catch((error: { stdout?: string; stderr?: string }) => error);
+  const checked = await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project }).catch(
+    (error: { stdout?: string; stderr?: string }) => error,
+  );
   expect("stdout" in checked ? `${checked.stdout ?? ""}${checked.stderr ?? ""}` : "").toBe("");
-  await sharp({ create: { width: 640, height: 480, channels: 3, background: "#4080c0" } }).jpeg().toFile(join(project, "photo.jpg"));
+  await sharp({ create: { width: 640, height: 480, channels: 3, background: "#4080c0" } })
+    .jpeg()
+    .toFile(join(project, "photo.jpg"));
   const env = { PATH: process.env.PATH ?? "", HOME: project, ACIIMG_STATE: join(project, "state", "state.json") };
   const result = await run(process.execPath, ["out/index.js"], { cwd: project, env, timeout: 60_000 });
   expect(result.stderr).toBe("");
-  expect(await sharp(join(project, "small.webp")).metadata()).toMatchObject({ format: "webp", width: 300, height: 200 });
+  expect(await sharp(join(project, "small.webp")).metadata()).toMatchObject({
+    format: "webp",
+    width: 300,
+    height: 200,
+  });
 }, 120_000);
 
 test("`aciimg` exports exactly the public names, and none of the internal parts", async () => {
@@ -106,10 +141,20 @@ test("`aciimg` exports exactly the public names, and none of the internal parts"
 }, 60_000);
 
 test("`aciimg/functions` is the Functions app; `aciimg` itself registers nothing", async () => {
-  const library = await run(process.execPath, ["--input-type=module", "-e", 'const m = await import("aciimg"); console.log(typeof m.openEngine, typeof m.processImage, typeof m.AciimgError)'], { cwd: project });
+  const library = await run(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      'const m = await import("aciimg"); console.log(typeof m.openEngine, typeof m.processImage, typeof m.AciimgError)',
+    ],
+    { cwd: project },
+  );
   expect(library.stdout.trim()).toBe("function function function");
   expect(library.stderr).toBe("");
-  const functions = await run(process.execPath, ["--input-type=module", "-e", 'await import("aciimg/functions")'], { cwd: project });
+  const functions = await run(process.execPath, ["--input-type=module", "-e", 'await import("aciimg/functions")'], {
+    cwd: project,
+  });
   // Outside the Functions host, @azure/functions says it skips registering each function.
   expect(functions.stderr).toMatch(/register function "process"/);
   expect(functions.stderr).toMatch(/register function "cleanup"/);

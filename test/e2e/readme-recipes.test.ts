@@ -26,7 +26,9 @@ import { cliPath, jsonLines, until } from "./cli-harness.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 /** The README and the pages of docs/ (not docs/reference/: copies of outside notes, whose commands are not ours). */
-const docs = readdirSync(join(repo, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`);
+const docs = readdirSync(join(repo, "docs"))
+  .filter((name) => name.endsWith(".md"))
+  .map((name) => `docs/${name}`);
 const pages = ["README.md", ...docs];
 const readme = readFileSync(join(repo, "README.md"), "utf8");
 
@@ -82,7 +84,11 @@ const markRules: Record<string, (block: Block) => boolean> = {
 
 /** Logical command lines: `\` continuations joined, comments and blank lines dropped. */
 function commandLines(text: string): string[] {
-  return text.replace(/\\\n\s*/g, " ").split("\n").map((line) => line.replace(/(^|\s)#.*$/, "").trim()).filter(Boolean);
+  return text
+    .replace(/\\\n\s*/g, " ")
+    .split("\n")
+    .map((line) => line.replace(/(^|\s)#.*$/, "").trim())
+    .filter(Boolean);
 }
 
 function expectedExit(block: Block): number {
@@ -104,9 +110,10 @@ const ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((path) =>
 const isRoot = process.getuid?.() === 0;
 const listens = (block: Block): boolean => /\baciimg serve\b/.test(block.text);
 /** Brings up the namespace's loopback, then runs the rest of its arguments; as they are without root. */
-const inNamespace = (command: string[]): string[] => isRoot
-  ? ["unshare", "-n", "/bin/sh", "-c", '"$1" link set lo up && shift && exec "$@"', "sh", ip ?? "ip", ...command]
-  : command;
+const inNamespace = (command: string[]): string[] =>
+  isRoot
+    ? ["unshare", "-n", "/bin/sh", "-c", '"$1" link set lo up && shift && exec "$@"', "sh", ip ?? "ip", ...command]
+    : command;
 
 const jpeg = (width: number, height: number, path: string) =>
   sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
@@ -196,7 +203,10 @@ async function runInPlace(where: Place, command: string[], env = where.env, time
   const err = openSync(`${outPath}.stderr`, "w");
   const full = inNamespace(command);
   const child = spawn(full[0] ?? "", full.slice(1), {
-    cwd: where.dir, env, detached: true, stdio: ["ignore", out, err],
+    cwd: where.dir,
+    env,
+    detached: true,
+    stdio: ["ignore", out, err],
   });
   closeSync(out);
   closeSync(err);
@@ -208,8 +218,9 @@ async function runInPlace(where: Place, command: string[], env = where.env, time
   });
   clearTimeout(timer);
   signalGroup(group, "SIGTERM");
-  await until(() => !groupAlive(group), `the recipe's processes (group ${group}) to end`, 30_000)
-    .catch(() => signalGroup(group, "SIGKILL"));
+  await until(() => !groupAlive(group), `the recipe's processes (group ${group}) to end`, 30_000).catch(() =>
+    signalGroup(group, "SIGKILL"),
+  );
   const stdout = await readFile(`${outPath}.stdout`, "utf8");
   return { code, stdout, stderr: await readFile(`${outPath}.stderr`, "utf8"), dir: where.dir };
 }
@@ -235,7 +246,9 @@ function groupAlive(group: number): boolean {
 function aciimg(where: Place, args: string[], env = where.env): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: where.dir, env, stdio: ["ignore", "ignore", "pipe"],
+      cwd: where.dir,
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
     child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
@@ -330,8 +343,7 @@ async function expectNamedOutputs(block: Block, run: RecipeRun): Promise<void> {
       expect(info, `${target}, named by \`${line}\`, exists`).toBeDefined();
       if (info?.isDirectory()) {
         expect((await readdir(path, { recursive: true })).length, `${target} holds files`).toBeGreaterThan(0);
-      }
-      else expect(info?.size, `${target} is not empty`).toBeGreaterThan(0);
+      } else expect(info?.size, `${target} is not empty`).toBeGreaterThan(0);
     }
   }
 }
@@ -409,8 +421,9 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
     text: "npx aciimg process 'assets/**/*",
     check: async (run) => {
       const report = jsonLines(await readFile(join(run.dir, "report.jsonl"), "utf8"));
-      const inputs = ["IMG_0001.JPG", "b.jpg", "icons/logo.png", "icons/logo2.PNG", "photo.jpeg"]
-        .map((name) => `assets/${name}`);
+      const inputs = ["IMG_0001.JPG", "b.jpg", "icons/logo.png", "icons/logo2.PNG", "photo.jpeg"].map(
+        (name) => `assets/${name}`,
+      );
       const statuses = report.filter((line) => "input" in line).map((line) => [line.input, line.status]);
       expect(statuses.sort()).toEqual(inputs.map((input) => [input, "ok"]));
       expect(report.at(-1)).toMatchObject({ summary: { total: 5, ok: 5, failed: 0 } });
@@ -434,8 +447,10 @@ describe("README and docs/ recipes", () => {
   it("every shell, cron and YAML block is run here, or marked with why it cannot be", () => {
     const unknown = blocks.filter((block) => !recipeLangs.has(block.lang) && !otherLangs.has(block.lang));
     const where = (block: Block) => `${block.file}:${block.line}`;
-    expect(unknown.map((block) => `${where(block)}: ${block.lang}`), "blocks in a language not classified here")
-      .toEqual([]);
+    expect(
+      unknown.map((block) => `${where(block)}: ${block.lang}`),
+      "blocks in a language not classified here",
+    ).toEqual([]);
     for (const block of recipes) {
       const kind = block.mark?.kind;
       if (kind === undefined || /^exits \d+$/.test(kind)) continue;
@@ -445,8 +460,9 @@ describe("README and docs/ recipes", () => {
     }
     expect(runnable.length).toBeGreaterThan(10);
     // The reference pages hold recipes too (the CI job, the serve commands), and they are run.
-    expect(new Set(runnable.map((block) => block.file))).toEqual(new Set(["README.md", "docs/azure.md",
-      "docs/cli.md", "docs/configuration.md", "docs/serve-and-functions.md"]));
+    expect(new Set(runnable.map((block) => block.file))).toEqual(
+      new Set(["README.md", "docs/azure.md", "docs/cli.md", "docs/configuration.md", "docs/serve-and-functions.md"]),
+    );
   });
 
   it("the quick start, marked as run by .ci/run, is run there as written", () => {
@@ -459,11 +475,16 @@ describe("README and docs/ recipes", () => {
   });
 
   it("each promise checked below belongs to a recipe that is run", () => {
-    for (const { text } of promises) expect(runnable.some((block) => block.text.includes(text)), text).toBe(true);
+    for (const { text } of promises)
+      expect(
+        runnable.some((block) => block.text.includes(text)),
+        text,
+      ).toBe(true);
   });
 
-  const table = runnable
-    .map((block) => [`${block.file}:${block.line}: ${commandLines(block.text)[0] ?? ""}`, block] as const);
+  const table = runnable.map(
+    (block) => [`${block.file}:${block.line}: ${commandLines(block.text)[0] ?? ""}`, block] as const,
+  );
   const options = { concurrent: true, timeout: 150_000 };
   it.for(table)("%s: runs as written, with the outcome it promises", options, async ([, block], context) => {
     if (!isRoot && listens(block)) {

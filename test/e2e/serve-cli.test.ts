@@ -29,7 +29,10 @@ async function workspace(): Promise<Workspace> {
 /** Resolves with the URL from serve's "listening on …" line; bounded. */
 function listeningUrl(child: ChildProcess, stderr: { text: string }, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not listen within ${timeoutMs} ms:\n${stderr.text}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not listen within ${timeoutMs} ms:\n${stderr.text}`)),
+      timeoutMs,
+    );
     const onData = () => {
       const match = /listening on (https?:\/\/[^\s]+)/.exec(stderr.text);
       if (match) {
@@ -47,7 +50,9 @@ function listeningUrl(child: ChildProcess, stderr: { text: string }, timeoutMs =
 }
 
 const exitOf = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+  new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code)),
+  );
 
 describe("aciimg serve (spawned CLI)", () => {
   it("refuses to start without a client key and says how to set one", async () => {
@@ -65,7 +70,9 @@ describe("aciimg serve (spawned CLI)", () => {
     const exited = exitOf(child);
     try {
       const url = await listeningUrl(child, stderr);
-      const photo = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#208080" } }).jpeg().toBuffer();
+      const photo = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#208080" } })
+        .jpeg()
+        .toBuffer();
 
       const first = await fetch(`${url}/resize?width=300&height=200&key=${KEY}`, { method: "POST", body: photo });
       expect(first.status).toBe(200);
@@ -107,7 +114,9 @@ describe("aciimg serve exposed (spawned CLI)", () => {
     const exited = exitOf(child);
     try {
       await listeningUrl(child, stderr);
-      expect(stderr.text).toMatch(/WARNING: serve listens on 0\.0\.0\.0, reachable from other machines, over plain HTTP/);
+      expect(stderr.text).toMatch(
+        /WARNING: serve listens on 0\.0\.0\.0, reachable from other machines, over plain HTTP/,
+      );
       expect(stderr.text).toContain("--tls-cert");
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
@@ -119,69 +128,100 @@ describe("aciimg serve exposed (spawned CLI)", () => {
 
   it("names the flag of a TLS file it cannot use", async () => {
     const ws = await workspace();
-    const missing = await ws.run(["serve", "--tls-cert", "nowhere.pem", "--tls-key", "nowhere.key"], { env: { ACIIMG_SERVE_KEY: KEY }, timeoutMs: 20_000 });
+    const missing = await ws.run(["serve", "--tls-cert", "nowhere.pem", "--tls-key", "nowhere.key"], {
+      env: { ACIIMG_SERVE_KEY: KEY },
+      timeoutMs: 20_000,
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--tls-cert: cannot read ".*nowhere\.pem" \(ENOENT\)/);
     await writeFile(join(ws.dir, "junk.pem"), "not a certificate\n");
-    const junk = await ws.run(["serve"], { env: { ACIIMG_SERVE_KEY: KEY, ACIIMG_SERVE_TLS_CERT: "junk.pem", ACIIMG_SERVE_TLS_KEY: "junk.pem" }, timeoutMs: 20_000 });
+    const junk = await ws.run(["serve"], {
+      env: { ACIIMG_SERVE_KEY: KEY, ACIIMG_SERVE_TLS_CERT: "junk.pem", ACIIMG_SERVE_TLS_KEY: "junk.pem" },
+      timeoutMs: 20_000,
+    });
     expect(junk.code).toBe(2);
-    expect(junk.stderr).toMatch(/ACIIMG_SERVE_TLS_CERT\/ACIIMG_SERVE_TLS_KEY: .* are not a PEM certificate and its private key/);
-    const half = await ws.run(["serve", "--tls-key", "junk.pem"], { env: { ACIIMG_SERVE_KEY: KEY }, timeoutMs: 20_000 });
+    expect(junk.stderr).toMatch(
+      /ACIIMG_SERVE_TLS_CERT\/ACIIMG_SERVE_TLS_KEY: .* are not a PEM certificate and its private key/,
+    );
+    const half = await ws.run(["serve", "--tls-key", "junk.pem"], {
+      env: { ACIIMG_SERVE_KEY: KEY },
+      timeoutMs: 20_000,
+    });
     expect(half.code).toBe(2);
     expect(half.stderr).toContain("--tls-cert (ACIIMG_SERVE_TLS_CERT) is not");
   });
 
-  it("serves HTTPS with --tls-cert/--tls-key, " + "and ends an upload that goes silent with 408 after its default few seconds", async () => {
-    const ws = await workspace();
-    const ca = createTestCa();
-    const cert = issueServerCert(ca, ["127.0.0.1"]);
-    await writeFile(join(ws.dir, "cert.pem"), cert.certPem);
-    await writeFile(join(ws.dir, "key.pem"), cert.keyPem, { mode: 0o600 });
-    const child = ws.start(["serve", "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem"], { env: { ACIIMG_SERVE_KEY: KEY } });
-    const stderr = { text: "" };
-    child.stderr?.on("data", (chunk: Buffer) => (stderr.text += chunk.toString()));
-    const exited = exitOf(child);
-    try {
-      const url = await listeningUrl(child, stderr);
-      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#604020" } }).jpeg().toBuffer();
-      const image = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-        const req = httpsRequest(`${url}/resize?width=200`, { method: "POST", headers: { "api-key": KEY }, ca: ca.certPem, agent: false }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk)).once("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        });
-        req.once("error", reject);
-        req.end(photo);
+  it(
+    "serves HTTPS with --tls-cert/--tls-key, " +
+      "and ends an upload that goes silent with 408 after its default few seconds",
+    async () => {
+      const ws = await workspace();
+      const ca = createTestCa();
+      const cert = issueServerCert(ca, ["127.0.0.1"]);
+      await writeFile(join(ws.dir, "cert.pem"), cert.certPem);
+      await writeFile(join(ws.dir, "key.pem"), cert.keyPem, { mode: 0o600 });
+      const child = ws.start(["serve", "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem"], {
+        env: { ACIIMG_SERVE_KEY: KEY },
       });
-      expect(image.status, image.body.toString()).toBe(200);
-      expect((await sharp(image.body).metadata()).width).toBe(200);
+      const stderr = { text: "" };
+      child.stderr?.on("data", (chunk: Buffer) => (stderr.text += chunk.toString()));
+      const exited = exitOf(child);
+      try {
+        const url = await listeningUrl(child, stderr);
+        expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+        const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#604020" } })
+          .jpeg()
+          .toBuffer();
+        const image = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+          const req = httpsRequest(
+            `${url}/resize?width=200`,
+            { method: "POST", headers: { "api-key": KEY }, ca: ca.certPem, agent: false },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res
+                .on("data", (chunk: Buffer) => chunks.push(chunk))
+                .once("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+            },
+          );
+          req.once("error", reject);
+          req.end(photo);
+        });
+        expect(image.status, image.body.toString()).toBe(200);
+        expect((await sharp(image.body).metadata()).width).toBe(200);
 
-      // A client that declares an image, sends its first bytes, then nothing.
-      const { port } = new URL(url);
-      const raw = await new Promise<string>((resolve, reject) => {
-        const socket = tlsConnect({ host: "127.0.0.1", port: Number(port), ca: ca.certPem }, () => {
-          socket.write(`POST /resize?width=100 HTTP/1.1\r\n` + `Host: 127.0.0.1\r\nAPI-Key: ${KEY}\r\nContent-Length: ${photo.length}\r\n\r\n`);
-          socket.write(photo.subarray(0, 100));
+        // A client that declares an image, sends its first bytes, then nothing.
+        const { port } = new URL(url);
+        const raw = await new Promise<string>((resolve, reject) => {
+          const socket = tlsConnect({ host: "127.0.0.1", port: Number(port), ca: ca.certPem }, () => {
+            socket.write(
+              `POST /resize?width=100 HTTP/1.1\r\n` +
+                `Host: 127.0.0.1\r\nAPI-Key: ${KEY}\r\nContent-Length: ${photo.length}\r\n\r\n`,
+            );
+            socket.write(photo.subarray(0, 100));
+          });
+          let text = "";
+          const timer = setTimeout(
+            () => reject(new Error(`no answer to a silent upload within 20 s: ${text}`)),
+            20_000,
+          );
+          socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+          socket.once("close", () => {
+            clearTimeout(timer);
+            resolve(text);
+          });
+          socket.once("error", reject);
         });
-        let text = "";
-        const timer = setTimeout(() => reject(new Error(`no answer to a silent upload within 20 s: ${text}`)), 20_000);
-        socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
-        socket.once("close", () => {
-          clearTimeout(timer);
-          resolve(text);
-        });
-        socket.once("error", reject);
-      });
-      expect(raw).toMatch(/^HTTP\/1\.1 408 /);
-      // The default bound, named in the answer rather than timed.
-      expect(raw).toMatch(/less than 1024 bytes arrived in 5000 ms/);
-      expect(stderr.text).not.toMatch(/WARNING/);
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
-      expect(stderr.text).not.toContain(KEY);
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
-      await exited;
-    }
-  });
+        expect(raw).toMatch(/^HTTP\/1\.1 408 /);
+        // The default bound, named in the answer rather than timed.
+        expect(raw).toMatch(/less than 1024 bytes arrived in 5000 ms/);
+        expect(stderr.text).not.toMatch(/WARNING/);
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        expect(stderr.text).not.toContain(KEY);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+        await exited;
+      }
+    },
+  );
 });

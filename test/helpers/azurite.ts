@@ -30,9 +30,12 @@ export async function startAzurite(timeoutMs = 20_000): Promise<Azurite> {
     [
       bin,
       "--inMemoryPersistence",
-      "--extentMemoryLimit", "256",
-      "--blobHost", "127.0.0.1",
-      "--blobPort", "0",
+      "--extentMemoryLimit",
+      "256",
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      "0",
       "--skipApiVersionCheck",
       "--loose",
       "--disableTelemetry",
@@ -43,7 +46,10 @@ export async function startAzurite(timeoutMs = 20_000): Promise<Azurite> {
   let output = "";
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`Azurite did not listen within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`Azurite did not listen within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill("SIGKILL");
@@ -69,7 +75,9 @@ export async function startAzurite(timeoutMs = 20_000): Promise<Azurite> {
   const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
   return {
     blobEndpoint,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};` + `AccountKey=${ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};` +
+      `AccountKey=${ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");

@@ -6,8 +6,19 @@ import type { BackendRecord } from "../../src/engine/types.js";
 import { createImaginaryClient, type HealthInfo } from "../../src/client/client.js";
 
 /** 200 with the body, or the refusal's status (401); anything else (unreachable, untrusted) throws. */
-export async function healthOf(record: Pick<BackendRecord, "endpoint" | "tlsFingerprint">, apiKey: string | undefined): Promise<{ status: number; info?: HealthInfo }> {
-  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: apiKey ?? "", tlsFingerprint: record.tlsFingerprint, connections: 1, connectTimeoutMs: 10_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+export async function healthOf(
+  record: Pick<BackendRecord, "endpoint" | "tlsFingerprint">,
+  apiKey: string | undefined,
+): Promise<{ status: number; info?: HealthInfo }> {
+  const client = createImaginaryClient({
+    endpoint: record.endpoint,
+    apiKey: apiKey ?? "",
+    tlsFingerprint: record.tlsFingerprint,
+    connections: 1,
+    connectTimeoutMs: 10_000,
+    headersTimeoutMs: 10_000,
+    bodyTimeoutMs: 10_000,
+  });
   try {
     const probe = await client.probe(AbortSignal.timeout(10_000));
     if (probe.state === "healthy") return { status: 200, info: probe.info };

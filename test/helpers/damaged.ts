@@ -16,7 +16,9 @@ export async function noisyJpeg(width: number, height: number): Promise<Buffer> 
   const next = sequence(12345);
   const raw = Buffer.alloc(width * height * 3);
   for (let i = 0; i < raw.length; i += 1) raw[i] = ((i % (width * 3)) / 12 + (next() >>> 26)) & 255;
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** 5 KB in the middle overwritten with pseudo-random bytes. */

@@ -85,7 +85,13 @@ async function uprightRaw(): Promise<{ data: Buffer; width: number; height: numb
     for (let x = 0; x < width; x += 1) {
       const top = y < height / 2;
       const left = x < width / 2;
-      const c = top ? (left ? quadrants.topLeft : quadrants.topRight) : left ? quadrants.bottomLeft : quadrants.bottomRight;
+      const c = top
+        ? left
+          ? quadrants.topLeft
+          : quadrants.topRight
+        : left
+          ? quadrants.bottomLeft
+          : quadrants.bottomRight;
       data.set(c, (y * width + x) * 3);
     }
   }
@@ -130,7 +136,11 @@ export async function makeOrientedJpeg(orientation: Orientation): Promise<Buffer
 
 /** The RGB value at (x, y) of a decoded image (no auto-orientation applied). */
 export async function pixelAt(image: Buffer, x: number, y: number): Promise<Rgb> {
-  const { data, info } = await sharp(image).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(image)
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const i = (y * info.width + x) * info.channels;
   return [data[i] ?? -1, data[i + 1] ?? -1, data[i + 2] ?? -1];
 }
@@ -158,7 +168,8 @@ async function generateFixtures(): Promise<Fixtures> {
     sharp(sceneSvg(200, 100)).gif().toBuffer(),
   ]);
   const svg = Buffer.from(
-    `<?xml version="1.0" encoding="UTF-8"?>\n` + `<svg xmlns="http://www.w3.org/2000/svg" width="172" height="42" viewBox="0 0 172 42">` +
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+      `<svg xmlns="http://www.w3.org/2000/svg" width="172" height="42" viewBox="0 0 172 42">` +
       `<rect width="172" height="42" rx="6" fill="#7b3be2"/><circle cx="21" cy="21" r="12" fill="#fff"/></svg>\n`,
   );
   return {

@@ -18,10 +18,14 @@ export function manualClock(start: number): ManualClock {
       return new Promise<void>((resolve, reject) => {
         const sleeper = { until: now + ms, wake: resolve };
         sleepers.push(sleeper);
-        signal?.addEventListener("abort", () => {
-          sleepers.splice(sleepers.indexOf(sleeper), 1);
-          reject(Object.assign(new Error("aborted"), { name: "AbortError" }));
-        }, { once: true });
+        signal?.addEventListener(
+          "abort",
+          () => {
+            sleepers.splice(sleepers.indexOf(sleeper), 1);
+            reject(Object.assign(new Error("aborted"), { name: "AbortError" }));
+          },
+          { once: true },
+        );
       });
     },
     async advance(ms) {

@@ -23,7 +23,10 @@ export async function makeCameraJpeg(): Promise<Buffer> {
     .withExif({
       IFD0: { Make: "ACME", Model: "Pocket 7" },
       IFD3: {
-        GPSLatitudeRef: "N", GPSLatitude: "52/1 31/1 12/1", GPSLongitudeRef: "E", GPSLongitude: "13/1 24/1 36/1",
+        GPSLatitudeRef: "N",
+        GPSLatitude: "52/1 31/1 12/1",
+        GPSLongitudeRef: "E",
+        GPSLongitude: "13/1 24/1 36/1",
       },
     })
     .withMetadata({ orientation: 6 })

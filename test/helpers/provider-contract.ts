@@ -30,7 +30,11 @@ export function describeProvider(name: string, make: () => Promise<ProviderFixtu
     });
 
     it("create returns a running record that already answers /health with the key", async () => {
-      record = await fixture.provider.create(fixture.spec, { owner: "test-owner", apiKey, onPhase: (phase) => phases.push(phase) });
+      record = await fixture.provider.create(fixture.spec, {
+        owner: "test-owner",
+        apiKey,
+        onPhase: (phase) => phases.push(phase),
+      });
       expect(record.provider).toBe(fixture.provider.kind);
       expect(record.name).toBe(fixture.spec.name);
       expect(record.apiKey).toBe(apiKey);
@@ -38,7 +42,8 @@ export function describeProvider(name: string, make: () => Promise<ProviderFixtu
       // A base URL, or a local backend's Unix socket.
       expect(record.endpoint).toMatch(/^(https?:\/\/[^/]+|unix:\/.+\.sock)$/);
       // An https backend is reached only pinned to its certificate.
-      if (record.endpoint.startsWith("https:")) expect(record.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      if (record.endpoint.startsWith("https:"))
+        expect(record.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
       expect(Number.isFinite(Date.parse(record.createdAt))).toBe(true);
       expect(phases.length).toBeGreaterThan(0);
       const health = await healthOf(record, apiKey);

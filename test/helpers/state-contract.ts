@@ -65,7 +65,11 @@ export function describeStateStore(name: string, make: () => Promise<StateStoreF
         state.owner = "owner_1";
         state.backends.aci = record;
       });
-      expect(await fixture.store.read()).toEqual({ version: STATE_VERSION, owner: "owner_1", backends: { aci: record } });
+      expect(await fixture.store.read()).toEqual({
+        version: STATE_VERSION,
+        owner: "owner_1",
+        backends: { aci: record },
+      });
     });
 
     it("returns the value update's function returns", async () => {
@@ -141,11 +145,17 @@ export function describeStateStore(name: string, make: () => Promise<StateStoreF
         delete state.backends.a;
         state.backends.b = sampleRecord("b");
       });
-      expect(await fixture.store.read()).toEqual({ version: STATE_VERSION, owner: "0123456789abcdef0123456789abcdef", backends: { b: sampleRecord("b") } });
+      expect(await fixture.store.read()).toEqual({
+        version: STATE_VERSION,
+        owner: "0123456789abcdef0123456789abcdef",
+        backends: { b: sampleRecord("b") },
+      });
     });
 
     it("makes the owner id once: parallel first updates all get the same one, and it is never made again", async () => {
-      const owners = await Promise.all(Array.from({ length: 8 }, () => fixture.store.update((state) => ownerOf(state))));
+      const owners = await Promise.all(
+        Array.from({ length: 8 }, () => fixture.store.update((state) => ownerOf(state))),
+      );
       const [first] = owners;
       expect(first).toMatch(/^[0-9a-f]{32}$/);
       expect(new Set(owners)).toEqual(new Set([first]));

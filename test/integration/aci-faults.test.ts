@@ -82,7 +82,9 @@ describe("create failures on the ARM simulator", () => {
     h.sim.faults.unhealthyBackend = true;
     const error = await createFails({ ACIIMG_CREATE_TIMEOUT: "1500ms" });
     expect(error.code).toBe("E_TIMEOUT");
-    expect(error.message).toMatch(/imaginary at https:\/\/127\.\d+\.\d+\.\d+:9000 did not answer GET \/health within 2s/);
+    expect(error.message).toMatch(
+      /imaginary at https:\/\/127\.\d+\.\d+\.\d+:9000 did not answer GET \/health within 2s/,
+    );
     expect(error.message).toMatch(/was deleted/);
     expect(h.sim.count("DELETE")).toBe(1);
   });
@@ -124,10 +126,13 @@ describe("create failures on the ARM simulator", () => {
     const operationPolls = () => h.sim.count("GET", /\/operations\//);
     const groupReads = () => h.sim.count("GET", /\/containerGroups\/[^/]+$/);
     const stop = new AbortController();
-    const create = h.provider().create(h.spec(), { owner: "test-owner", apiKey: "poll-key", signal: stop.signal }).then(
-      () => expect.fail("create should wait out the Retry-After"),
-      (e: unknown) => e,
-    );
+    const create = h
+      .provider()
+      .create(h.spec(), { owner: "test-owner", apiKey: "poll-key", signal: stop.signal })
+      .then(
+        () => expect.fail("create should wait out the Retry-After"),
+        (e: unknown) => e,
+      );
     await vi.waitFor(() => expect(operationPolls()).toBeGreaterThan(0));
     // Meanwhile the provider reads the group every 50 ms for its events: ten of those would be
     // twenty-odd operation polls at the 20 ms interval alone. core-lro polls twice at once (as the
@@ -145,11 +150,14 @@ describe("create failures on the ARM simulator", () => {
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([503, 201]);
   });
 
-  test("a resource group that does not exist is " + "E_RESOURCE_GROUP_NOT_FOUND with the az command to create it", async () => {
-    const error = await createFails({ AZURE_RESOURCE_GROUP: "no-such-rg" });
-    expect(error.code).toBe("E_RESOURCE_GROUP_NOT_FOUND");
-    expect(error.message).toMatch(/az group create -n no-such-rg/);
-  });
+  test(
+    "a resource group that does not exist is " + "E_RESOURCE_GROUP_NOT_FOUND with the az command to create it",
+    async () => {
+      const error = await createFails({ AZURE_RESOURCE_GROUP: "no-such-rg" });
+      expect(error.code).toBe("E_RESOURCE_GROUP_NOT_FOUND");
+      expect(error.message).toMatch(/az group create -n no-such-rg/);
+    },
+  );
 
   test("no subscription or resource group configured is E_CONFIG naming the settings", async () => {
     const error = await createFails({ AZURE_SUBSCRIPTION_ID: "", AZURE_RESOURCE_GROUP: "" });
@@ -159,7 +167,9 @@ describe("create failures on the ARM simulator", () => {
   });
 
   test("a token ARM did not issue is rejected (401) and reported as a credentials problem", async () => {
-    const forged: TokenCredential = { getToken: async () => ({ token: "forged", expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const forged: TokenCredential = {
+      getToken: async () => ({ token: "forged", expiresOnTimestamp: Date.now() + 3600_000 }),
+    };
     const error = await createFails({}, forged);
     expect(error.code).toBe("E_NO_CREDENTIALS");
     expect(error.message).toMatch(/rejected the token/);
@@ -170,7 +180,12 @@ describe("create failures on the ARM simulator", () => {
     h.sim.faults.stuckPending = true;
     const controller = new AbortController();
     const provider = h.provider();
-    const pending = provider.create(h.spec(), { owner: "test-owner", apiKey: "cancel-key", signal: controller.signal, onPhase: (p) => p === "Pending" && setTimeout(() => controller.abort(), 100) });
+    const pending = provider.create(h.spec(), {
+      owner: "test-owner",
+      apiKey: "cancel-key",
+      signal: controller.signal,
+      onPhase: (p) => p === "Pending" && setTimeout(() => controller.abort(), 100),
+    });
     const error = (await pending.catch((e: unknown) => e)) as AciimgError;
     expect(error.code).toBe("E_ABORTED");
     expect(h.sim.groups()).toEqual([]);

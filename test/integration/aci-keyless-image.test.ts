@@ -38,7 +38,10 @@ afterAll(async () => h?.close());
 
 test("an image that serves without the API key is refused and deleted, never recorded as a backend", async () => {
   const spec = { ...h.spec(), image: "h2non/imaginary:1.2.4" };
-  const error = (await h.provider().create(spec, { owner: "test-owner", apiKey: "unused-key" }).catch((e: unknown) => e)) as AciimgError;
+  const error = (await h
+    .provider()
+    .create(spec, { owner: "test-owner", apiKey: "unused-key" })
+    .catch((e: unknown) => e)) as AciimgError;
   expect(error.code).toBe("E_PROVISION");
   expect(error.message).toMatch(/answers without the API key.*IMAGINARY_SECRET/s);
   expect(error.message).toMatch(/was deleted/);

@@ -32,27 +32,39 @@ const hourAhead: Clock = { now: () => Date.now() + 3_600_000, sleep: (ms, signal
 
 let states = 0;
 /** An engine on its own state file in the shared resource group. */
-async function stateEngine(overrides: { name?: string; clock?: Clock } = {}): Promise<{ engine: Engine; statePath: string }> {
+async function stateEngine(
+  overrides: { name?: string; clock?: Clock } = {},
+): Promise<{ engine: Engine; statePath: string }> {
   const statePath = join(h.dir, `state-${++states}.json`);
-  const engine = await openEngine(h.config({}, { state: statePath, ...(overrides.name ? { name: overrides.name } : {}) }), overrides.clock ? { clock: overrides.clock } : {});
+  const engine = await openEngine(
+    h.config({}, { state: statePath, ...(overrides.name ? { name: overrides.name } : {}) }),
+    overrides.clock ? { clock: overrides.clock } : {},
+  );
   engines.push(engine);
   return { engine, statePath };
 }
 
-const ownerIn = async (statePath: string): Promise<string | undefined> => (await createFileStateStore({ path: statePath }).read()).owner;
+const ownerIn = async (statePath: string): Promise<string | undefined> =>
+  (await createFileStateStore({ path: statePath }).read()).owner;
 
 /** A group named like aciimg's, put by someone else with `tags` (no backend needs to answer). */
 async function putGroup(groupName: string, tags: Record<string, string>): Promise<void> {
   h.sim.faults.unhealthyBackend = true;
-  const arm = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
+  const arm = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, {
+    endpoint: h.sim.endpoint,
+  });
   const group: ContainerGroup = {
     location: "westeurope",
     osType: "Linux",
     ipAddress: { type: "Public", ports: [{ port: 9000 }] },
-    containers: [{ name: "imaginary", image: "img", ports: [{ port: 9000 }], resources: { requests: { cpu: 1, memoryInGB: 1 } } }],
+    containers: [
+      { name: "imaginary", image: "img", ports: [{ port: 9000 }], resources: { requests: { cpu: 1, memoryInGB: 1 } } },
+    ],
     tags,
   };
-  await arm.containerGroups.beginCreateOrUpdateAndWait(h.sim.resourceGroup, groupName, group, { updateIntervalInMs: 20 });
+  await arm.containerGroups.beginCreateOrUpdateAndWait(h.sim.resourceGroup, groupName, group, {
+    updateIntervalInMs: 20,
+  });
   h.sim.faults.unhealthyBackend = false;
 }
 
@@ -62,7 +74,11 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const { record } = await a.engine.ensure();
     const owner = await ownerIn(a.statePath);
     expect(owner).toMatch(/^[0-9a-f]{32}$/);
-    expect(h.sim.group("aciimg-default")?.tags).toMatchObject({ "managed-by": "aciimg", "aciimg-name": "default", [TAG_OWNER]: owner });
+    expect(h.sim.group("aciimg-default")?.tags).toMatchObject({
+      "managed-by": "aciimg",
+      "aciimg-name": "default",
+      [TAG_OWNER]: owner,
+    });
     expect(await a.engine.provider.list()).toEqual([expect.objectContaining({ id: record.id, owner })]);
   });
 
@@ -74,20 +90,34 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const b = await stateEngine({ clock: hourAhead });
     const reaped = await b.engine.reap({ idleMs: 0 });
     expect(reaped.removed).toEqual([]);
-    expect(reaped.foreign).toEqual([expect.objectContaining({ id: first.id, name: "default", owner: ownerA, reason: "not-ours" })]);
+    expect(reaped.foreign).toEqual([
+      expect.objectContaining({ id: first.id, name: "default", owner: ownerA, reason: "not-ours" }),
+    ]);
 
-    const error = await b.engine.ensure().then(() => undefined, (e: unknown) => e);
+    const error = await b.engine.ensure().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AciimgError);
-    expect(error).toMatchObject({ code: "E_CONFLICT", detail: { group: "aciimg-default", resourceGroup: h.sim.resourceGroup, owner: ownerA } });
+    expect(error).toMatchObject({
+      code: "E_CONFLICT",
+      detail: { group: "aciimg-default", resourceGroup: h.sim.resourceGroup, owner: ownerA },
+    });
     const message = (error as Error).message;
-    expect(message).toContain(`container group aciimg-default in ` + `resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`);
+    expect(message).toContain(
+      `container group aciimg-default in ` +
+        `resource group ${h.sim.resourceGroup} belongs to another aciimg state (owner ${ownerA?.slice(0, 8)}…)`,
+    );
     expect(message).toContain("--name");
     expect(message).toContain("aciimg down --name default --force");
     // b's failed create left no claim behind, and b never got an owner-tagged group of its own.
     expect((await createFileStateStore({ path: b.statePath }).read()).backends).toEqual({});
 
     expect((await b.engine.status()).others).toEqual([expect.objectContaining({ id: first.id, reason: "not-ours" })]);
-    expect(await b.engine.down()).toEqual({ removed: [], others: [expect.objectContaining({ id: first.id, reason: "not-ours" })] });
+    expect(await b.engine.down()).toEqual({
+      removed: [],
+      others: [expect.objectContaining({ id: first.id, reason: "not-ours" })],
+    });
 
     expect(h.sim.count("DELETE")).toBe(0);
     expect(h.sim.count("PUT")).toBe(1);
@@ -101,7 +131,12 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const { record: first } = await a.engine.ensure();
     const b = await stateEngine({ name: "ci", clock: hourAhead });
     const { record: second } = await b.engine.ensure();
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-ci", "aciimg-default"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-ci", "aciimg-default"]);
 
     const byB = await b.engine.reap({ idleMs: 0 });
     expect(byB.removed).toEqual([expect.objectContaining({ id: second.id, reason: "idle" })]);
@@ -110,33 +145,48 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     expect(await a.engine.provider.inspect(first)).toMatchObject({ state: "running" });
   });
 
-  test("a group made before owner ids is listed as such, " + "never reaped or replaced, and down --force removes it", async () => {
-    await putGroup("aciimg-default", { "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-01-01T00:00:00.000Z" });
-    const b = await stateEngine({ clock: hourAhead });
+  test(
+    "a group made before owner ids is listed as such, " + "never reaped or replaced, and down --force removes it",
+    async () => {
+      await putGroup("aciimg-default", {
+        "managed-by": "aciimg",
+        "aciimg-name": "default",
+        "aciimg-created": "2026-01-01T00:00:00.000Z",
+      });
+      const b = await stateEngine({ clock: hourAhead });
 
-    const reaped = await b.engine.reap({ idleMs: 0 });
-    expect(reaped.removed).toEqual([]);
-    expect(reaped.foreign).toEqual([expect.objectContaining({ name: "default", reason: "no-owner" })]);
-    const error = await b.engine.ensure().then(() => undefined, (e: unknown) => e);
-    expect(error).toMatchObject({ code: "E_CONFLICT" });
-    expect((error as Error).message).toMatch(/aciimg-default .* was made by an aciimg without owner ids .*aciimg down --name default --force/);
-    expect((await b.engine.down()).removed).toEqual([]);
-    expect(h.sim.count("DELETE")).toBe(0);
+      const reaped = await b.engine.reap({ idleMs: 0 });
+      expect(reaped.removed).toEqual([]);
+      expect(reaped.foreign).toEqual([expect.objectContaining({ name: "default", reason: "no-owner" })]);
+      const error = await b.engine.ensure().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: "E_CONFLICT" });
+      expect((error as Error).message).toMatch(
+        /aciimg-default .* was made by an aciimg without owner ids .*aciimg down --name default --force/,
+      );
+      expect((await b.engine.down()).removed).toEqual([]);
+      expect(h.sim.count("DELETE")).toBe(0);
 
-    const forced = await b.engine.down({ force: true });
-    expect(forced.removed).toEqual([expect.objectContaining({ name: "default" })]);
-    expect(h.sim.groups()).toEqual([]);
-    // And now the name is free: this state makes its own.
-    await b.engine.ensure();
-    expect(h.sim.group("aciimg-default")?.tags[TAG_OWNER]).toBe(await ownerIn(b.statePath));
-  });
+      const forced = await b.engine.down({ force: true });
+      expect(forced.removed).toEqual([expect.objectContaining({ name: "default" })]);
+      expect(h.sim.groups()).toEqual([]);
+      // And now the name is free: this state makes its own.
+      await b.engine.ensure();
+      expect(h.sim.group("aciimg-default")?.tags[TAG_OWNER]).toBe(await ownerIn(b.statePath));
+    },
+  );
 
   test("reap and down touch only groups whose names this state's names make, whatever their tags say", async () => {
     const a = await stateEngine();
     const { record } = await a.engine.ensure();
     const owner = (await ownerIn(a.statePath)) ?? "";
     const tags = (name: string) => ({
-      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": "2026-01-01T00:00:00.000Z", [TAG_OWNER]: owner,
+      "managed-by": "aciimg",
+      "aciimg-name": name,
+      "aciimg-created": "2026-01-01T00:00:00.000Z",
+      [TAG_OWNER]: owner,
     });
     // Someone else's group (or anyone's) tagged as a lost backend of ours: our owner id, our name.
     await putGroup("aciimg-prod", tags("default"));
@@ -147,11 +197,21 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const reaped = await a.engine.reap({ idleMs: 24 * 3_600_000 });
     expect(reaped.removed).toEqual([expect.objectContaining({ name: "default--2", reason: "orphan" })]);
     expect(reaped.kept).toEqual([expect.objectContaining({ id: record.id, reason: "in-use" })]);
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-default", "aciimg-prod", "webshop"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-default", "aciimg-prod", "webshop"]);
 
     expect((await a.engine.down()).removed).toEqual([expect.objectContaining({ id: record.id })]);
     expect((await a.engine.down({ force: true })).removed).toEqual([]);
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-prod", "webshop"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-prod", "webshop"]);
     // Listed by the name ARM gives the group, not by its tag; one no aciimg name makes is not listed.
     expect((await a.engine.provider.list()).map((ref) => ref.name)).toEqual(["prod"]);
   });
@@ -162,7 +222,10 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
     const owner = (await ownerIn(a.statePath)) ?? "";
     await a.engine.down();
     const tags = (name: string, created: string) => ({
-      "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": created, [TAG_OWNER]: owner,
+      "managed-by": "aciimg",
+      "aciimg-name": name,
+      "aciimg-created": created,
+      [TAG_OWNER]: owner,
     });
     await putGroup("aciimg-default", tags("default", "2999-01-01T00:00:00.000Z"));
     await putGroup("aciimg2-default", tags("default--2", "1999-01-01T00:00:00.000Z"));
@@ -179,9 +242,14 @@ describe("owner ids on aci (two state files, one resource group, ARM simulator)"
   test("a same-named group aciimg did not make is left alone; create names it and --name", async () => {
     await putGroup("aciimg-default", { team: "web" });
     const b = await stateEngine();
-    const error = await b.engine.ensure().then(() => undefined, (e: unknown) => e);
+    const error = await b.engine.ensure().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: "E_CONFLICT" });
-    expect((error as Error).message).toContain(`container group aciimg-default in resource group ${h.sim.resourceGroup} was not made by aciimg`);
+    expect((error as Error).message).toContain(
+      `container group aciimg-default in resource group ${h.sim.resourceGroup} was not made by aciimg`,
+    );
     expect((error as Error).message).toContain("--name");
     expect((await b.engine.down({ force: true })).removed).toEqual([]);
     expect(h.sim.groups().map((g) => g.tags)).toEqual([{ team: "web" }]);

@@ -18,18 +18,25 @@ beforeAll(async () => {
 afterEach(async () => h.reset());
 afterAll(async () => h?.close());
 
-const healthStatus = async (record: BackendRecord, key: string): Promise<number> => (await healthOf(record, key)).status;
+const healthStatus = async (record: BackendRecord, key: string): Promise<number> =>
+  (await healthOf(record, key)).status;
 
 describe("aci provider on the ARM simulator", () => {
   test("create sends one PUT, waits for the LRO, and returns a backend that answers /health with the key", async () => {
     const provider = h.provider();
     const phases: string[] = [];
     h.sim.faults.creatingPolls = 10; // long enough for the instanceView watcher to see the pull
-    const record = await provider.create(h.spec(), { owner: "test-owner", apiKey: "key-create-1", onPhase: (p) => phases.push(p) });
+    const record = await provider.create(h.spec(), {
+      owner: "test-owner",
+      apiKey: "key-create-1",
+      onPhase: (p) => phases.push(p),
+    });
 
     expect(h.sim.count("PUT")).toBe(1);
     expect(record.provider).toBe("aci");
-    expect(record.id).toMatch(/\/resourceGroups\/aciimg-rg\/providers\/Microsoft\.ContainerInstance\/containerGroups\/aciimg-default$/);
+    expect(record.id).toMatch(
+      /\/resourceGroups\/aciimg-rg\/providers\/Microsoft\.ContainerInstance\/containerGroups\/aciimg-default$/,
+    );
     expect(record.endpoint).toMatch(/^https:\/\/127\.\d+\.\d+\.\d+:9000$/);
     expect(await healthStatus(record, "key-create-1")).toBe(200);
     expect(await healthStatus(record, "wrong-key")).toBe(401);
@@ -48,26 +55,59 @@ describe("aci provider on the ARM simulator", () => {
     await provider.create(h.spec(), { owner: "test-owner", apiKey: key });
 
     const put = h.sim.requests.find((r) => r.method === "PUT");
-    const container = (put!.body as { properties: { containers: Array<{ properties: { command?: string[]; environmentVariables: Array<{ name: string; value?: string; secureValue?: string }> } }> } })
-      .properties.containers[0]!.properties;
-    expect(container.environmentVariables.find((e) => e.name === "IMAGINARY_SECRET")).toEqual({ name: "IMAGINARY_SECRET", secureValue: key });
+    const container = (
+      put!.body as {
+        properties: {
+          containers: Array<{
+            properties: {
+              command?: string[];
+              environmentVariables: Array<{ name: string; value?: string; secureValue?: string }>;
+            };
+          }>;
+        };
+      }
+    ).properties.containers[0]!.properties;
+    expect(container.environmentVariables.find((e) => e.name === "IMAGINARY_SECRET")).toEqual({
+      name: "IMAGINARY_SECRET",
+      secureValue: key,
+    });
     expect(JSON.stringify(container.command ?? [])).not.toContain(key);
 
     // What anyone with read access sees, through the real SDK.
-    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
+    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, {
+      endpoint: h.sim.endpoint,
+    });
     const group = await reader.containerGroups.get(h.sim.resourceGroup, "aciimg-default");
     expect(JSON.stringify(group)).not.toContain(key);
-    expect(group.containers[0]?.environmentVariables?.find((e) => e.name === "IMAGINARY_SECRET")?.secureValue).toBeUndefined();
+    expect(
+      group.containers[0]?.environmentVariables?.find((e) => e.name === "IMAGINARY_SECRET")?.secureValue,
+    ).toBeUndefined();
   });
 
   test("the resolution limit reaches imaginary through the command, like aio-imaginary's start.sh flags", async () => {
-    const record = await h.provider().create({ ...h.spec(), maxResolutionMP: 0.1 }, { owner: "test-owner", apiKey: "key-mp" });
+    const record = await h
+      .provider()
+      .create({ ...h.spec(), maxResolutionMP: 0.1 }, { owner: "test-owner", apiKey: "key-mp" });
     const put = h.sim.requests.find((r) => r.method === "PUT");
     expect(JSON.stringify(put?.body)).toContain("-max-allowed-resolution 0.1 -disable-endpoints watermarkimage");
-    const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } }).jpeg().toBuffer();
-    const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: "key-mp", tlsFingerprint: record.tlsFingerprint, connections: 1 });
+    const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } })
+      .jpeg()
+      .toBuffer();
+    const client = createImaginaryClient({
+      endpoint: record.endpoint,
+      apiKey: "key-mp",
+      tlsFingerprint: record.tlsFingerprint,
+      connections: 1,
+    });
     try {
-      const tooLarge = await client.request({ op: "resize", query: new URLSearchParams({ width: "10" }), body: image, signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
+      const tooLarge = await client
+        .request({
+          op: "resize",
+          query: new URLSearchParams({ width: "10" }),
+          body: image,
+          signal: AbortSignal.timeout(10_000),
+        })
+        .catch((e: unknown) => e);
       // 0.31 MP > 0.1 MP (docs/reference/imaginary-api.md §1.8)
       expect(tooLarge).toMatchObject({ code: "E_IMAGE", detail: { status: 422 } });
     } finally {
@@ -103,26 +143,51 @@ describe("aci provider on the ARM simulator", () => {
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
-  test("list returns only groups tagged managed-by=aciimg, " + "across nextLink pages, with name and createdAt from tags", async () => {
-    h.sim.faults.unhealthyBackend = true; // list needs no running backends
-    const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, { endpoint: h.sim.endpoint });
-    const base = { osType: "Linux", ipAddress: { type: "Public", ports: [{ port: 9000 }] } } satisfies Partial<ContainerGroup>;
-    const container = (name: string) => ({ name, image: "img", ports: [{ port: 9000 }], resources: { requests: { cpu: 1, memoryInGB: 1 } } });
-    for (const name of ["a", "b", "c"]) {
-      await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, `aciimg-${name}`, {
+  test(
+    "list returns only groups tagged managed-by=aciimg, " + "across nextLink pages, with name and createdAt from tags",
+    async () => {
+      h.sim.faults.unhealthyBackend = true; // list needs no running backends
+      const reader = new ContainerInstanceManagementClient(new DefaultAzureCredential(), h.sim.subscriptionId, {
+        endpoint: h.sim.endpoint,
+      });
+      const base = {
+        osType: "Linux",
+        ipAddress: { type: "Public", ports: [{ port: 9000 }] },
+      } satisfies Partial<ContainerGroup>;
+      const container = (name: string) => ({
+        name,
+        image: "img",
+        ports: [{ port: 9000 }],
+        resources: { requests: { cpu: 1, memoryInGB: 1 } },
+      });
+      for (const name of ["a", "b", "c"]) {
+        await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, `aciimg-${name}`, {
+          ...base,
+          location: "westeurope",
+          containers: [container("imaginary")],
+          tags: {
+            "managed-by": "aciimg",
+            "aciimg-name": name,
+            "aciimg-created": `2026-11-2${name === "a" ? 1 : 2}T00:00:00.000Z`,
+          },
+        });
+      }
+      await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, "someone-else", {
         ...base,
         location: "westeurope",
-        containers: [container("imaginary")],
-        tags: { "managed-by": "aciimg", "aciimg-name": name, "aciimg-created": `2026-11-2${name === "a" ? 1 : 2}T00:00:00.000Z` },
+        containers: [container("web")],
+        tags: { owner: "x" },
       });
-    }
-    await reader.containerGroups.beginCreateOrUpdate(h.sim.resourceGroup, "someone-else", { ...base, location: "westeurope", containers: [container("web")], tags: { owner: "x" } });
 
-    const refs = await h.provider().list();
-    expect(refs.map((r) => r.name).sort()).toEqual(["a", "b", "c"]);
-    expect(refs.find((r) => r.name === "a")).toMatchObject({ provider: "aci", createdAt: "2026-11-21T00:00:00.000Z" });
-    expect(h.sim.requests.some((r) => r.method === "GET" && r.query.has("$skipToken"))).toBe(true);
-  });
+      const refs = await h.provider().list();
+      expect(refs.map((r) => r.name).sort()).toEqual(["a", "b", "c"]);
+      expect(refs.find((r) => r.name === "a")).toMatchObject({
+        provider: "aci",
+        createdAt: "2026-11-21T00:00:00.000Z",
+      });
+      expect(h.sim.requests.some((r) => r.method === "GET" && r.query.has("$skipToken"))).toBe(true);
+    },
+  );
 
   test("logs returns the container's last lines", async () => {
     const provider = h.provider();

@@ -25,22 +25,60 @@ interface RoleDefinition {
   AssignableScopes: string[];
 }
 
-const role = JSON.parse(readFileSync(new URL("../../deploy/aciimg-operator.role.json", import.meta.url), "utf8")) as RoleDefinition;
+const role = JSON.parse(
+  readFileSync(new URL("../../deploy/aciimg-operator.role.json", import.meta.url), "utf8"),
+) as RoleDefinition;
 const azureDocs = readFileSync(new URL("../../docs/azure.md", import.meta.url), "utf8");
 
 const SUB = "/subscriptions/[^/]+";
 const GROUPS = `${SUB}/resourceGroups/[^/]+/providers/Microsoft\\.ContainerInstance/containerGroups`;
-const route = (method: string, path: string, action: string, call: string) => ({ method, path: new RegExp(`^${path}$`, "i"), action, call });
+const route = (method: string, path: string, action: string, call: string) => ({
+  method,
+  path: new RegExp(`^${path}$`, "i"),
+  action,
+  call,
+});
 
 /** ARM request → the action ARM authorizes it with, and the aciimg call that sends it. */
 const routes = [
-  route("GET", GROUPS, "Microsoft.ContainerInstance/containerGroups/read", "containerGroups.listByResourceGroup and its nextLink pages (list, reap)"),
-  route("GET", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/read", "containerGroups.get (inspect, " + "the check for a same-named group, the create watcher; the SDK's final GET after the PUT)"),
-  route("PUT", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/write", "containerGroups.beginCreateOrUpdate (create)"),
-  route("DELETE", `${GROUPS}/[^/]+`, "Microsoft.ContainerInstance/containerGroups/delete", "containerGroups.beginDeleteAndWait (down, reap, removing a failed create)"),
-  route("GET", `${GROUPS}/[^/]+/containers/[^/]+/logs`, "Microsoft.ContainerInstance/containerGroups/containers/logs/read", "containers.listLogs (logs, the last lines in a timeout message)"),
+  route(
+    "GET",
+    GROUPS,
+    "Microsoft.ContainerInstance/containerGroups/read",
+    "containerGroups.listByResourceGroup and its nextLink pages (list, reap)",
+  ),
+  route(
+    "GET",
+    `${GROUPS}/[^/]+`,
+    "Microsoft.ContainerInstance/containerGroups/read",
+    "containerGroups.get (inspect, " +
+      "the check for a same-named group, the create watcher; the SDK's final GET after the PUT)",
+  ),
+  route(
+    "PUT",
+    `${GROUPS}/[^/]+`,
+    "Microsoft.ContainerInstance/containerGroups/write",
+    "containerGroups.beginCreateOrUpdate (create)",
+  ),
+  route(
+    "DELETE",
+    `${GROUPS}/[^/]+`,
+    "Microsoft.ContainerInstance/containerGroups/delete",
+    "containerGroups.beginDeleteAndWait (down, reap, removing a failed create)",
+  ),
+  route(
+    "GET",
+    `${GROUPS}/[^/]+/containers/[^/]+/logs`,
+    "Microsoft.ContainerInstance/containerGroups/containers/logs/read",
+    "containers.listLogs (logs, the last lines in a timeout message)",
+  ),
   // The Azure-AsyncOperation URL of a PUT (and of a 202 DELETE) is subscription-level, not under the group.
-  route("GET", `${SUB}/providers/Microsoft\\.ContainerInstance/locations/[^/]+/operations/[^/]+`, "Microsoft.ContainerInstance/locations/operations/read", "the SDK polling a long-running operation's status"),
+  route(
+    "GET",
+    `${SUB}/providers/Microsoft\\.ContainerInstance/locations/[^/]+/operations/[^/]+`,
+    "Microsoft.ContainerInstance/locations/operations/read",
+    "the SDK polling a long-running operation's status",
+  ),
 ];
 
 /** Role actions no recorded request uses, each with why it is granted anyway. None today. */
@@ -58,7 +96,16 @@ afterAll(async () => h?.close());
 
 describe("the aciimg operator role", () => {
   test("is a custom role in the format `az role definition create` takes, with no wildcard and no data actions", () => {
-    expect(Object.keys(role).sort()).toEqual(["Actions", "AssignableScopes", "DataActions", "Description", "IsCustom", "Name", "NotActions", "NotDataActions"]);
+    expect(Object.keys(role).sort()).toEqual([
+      "Actions",
+      "AssignableScopes",
+      "DataActions",
+      "Description",
+      "IsCustom",
+      "Name",
+      "NotActions",
+      "NotDataActions",
+    ]);
     expect(role.Name).toBe("aciimg operator");
     expect(role.IsCustom).toBe(true);
     expect(role.Actions.filter((a) => a.includes("*"))).toEqual([]);
@@ -68,9 +115,18 @@ describe("the aciimg operator role", () => {
   });
 
   test("maps every request in the real Azure recordings (paths as ARM serves them, not as the simulator does)", () => {
-    const files = ["create", "get", "delete"].map((n) => new URL(`../arm-sim/recordings/recording_containergroups_${n}_test.json`, import.meta.url));
-    const entries = files.flatMap((f) => (JSON.parse(readFileSync(f, "utf8")) as { Entries: Array<{ RequestMethod: string; RequestUri: string }> }).Entries);
-    const mapped = entries.map((e) => ({ request: `${e.RequestMethod} ${new URL(e.RequestUri).pathname}`, action: actionFor(e.RequestMethod, new URL(e.RequestUri).pathname) }));
+    const files = ["create", "get", "delete"].map(
+      (n) => new URL(`../arm-sim/recordings/recording_containergroups_${n}_test.json`, import.meta.url),
+    );
+    const entries = files.flatMap(
+      (f) =>
+        (JSON.parse(readFileSync(f, "utf8")) as { Entries: Array<{ RequestMethod: string; RequestUri: string }> })
+          .Entries,
+    );
+    const mapped = entries.map((e) => ({
+      request: `${e.RequestMethod} ${new URL(e.RequestUri).pathname}`,
+      action: actionFor(e.RequestMethod, new URL(e.RequestUri).pathname),
+    }));
     expect(mapped.filter((m) => m.action === undefined)).toEqual([]);
     expect(new Set(mapped.map((m) => m.action))).toContain("Microsoft.ContainerInstance/locations/operations/read");
   });
@@ -93,19 +149,30 @@ describe("the aciimg operator role", () => {
     h.sim.faults.deleteVariant = 200;
 
     // A create that ends Failed: aciimg reads the events and deletes the group.
-    h.sim.faults.provisionFailure = { code: "ContainerGroupProvisioningFailed", message: "The container group failed to start.", events: [{ name: "Failed", message: "Failed to pull image" }] };
+    h.sim.faults.provisionFailure = {
+      code: "ContainerGroupProvisioningFailed",
+      message: "The container group failed to start.",
+      events: [{ name: "Failed", message: "Failed to pull image" }],
+    };
     await expect(provider.create(h.spec(), createOptions)).rejects.toMatchObject({ code: "E_PROVISION" });
     delete h.sim.faults.provisionFailure;
     expect(h.sim.groups()).toEqual([]);
 
-    const requests = h.sim.requests.map((r) => ({ request: `${r.method} ${r.path}`, action: actionFor(r.method, r.path) }));
+    const requests = h.sim.requests.map((r) => ({
+      request: `${r.method} ${r.path}`,
+      action: actionFor(r.method, r.path),
+    }));
     expect(requests.filter((r) => r.action === undefined)).toEqual([]);
     const used = new Set(requests.map((r) => r.action as string));
 
     expect([...used].filter((a) => !role.Actions.includes(a))).toEqual([]);
     expect(role.Actions.filter((a) => !used.has(a) && !justified.has(a))).toEqual([]);
     // Each route was exercised, so the table above is not carrying dead rows either.
-    expect(routes.filter((r) => !h.sim.requests.some((q) => q.method === r.method && r.path.test(q.path))).map((r) => r.call)).toEqual([]);
+    expect(
+      routes
+        .filter((r) => !h.sim.requests.some((q) => q.method === r.method && r.path.test(q.path)))
+        .map((r) => r.call),
+    ).toEqual([]);
   });
 
   test("docs/azure.md's Setup lists each action of the role, and no longer asks for Contributor", () => {

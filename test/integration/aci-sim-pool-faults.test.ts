@@ -19,7 +19,9 @@ const keyOf = (request: LaunchRequest) => request.env.find((e) => e.name === "IM
 
 let h: SimHarness;
 beforeAll(async () => {
-  h = await startHarness({ launcher: (request, signal) => (launches.push(keyOf(request)), launchBackend(request, signal)) });
+  h = await startHarness({
+    launcher: (request, signal) => (launches.push(keyOf(request)), launchBackend(request, signal)),
+  });
 });
 afterEach(async () => {
   await h.reset();
@@ -29,7 +31,9 @@ afterAll(async () => h?.close());
 
 /** Member `name` of the pool: its group is `aciimg-<name>`, its key `key-<name>`. */
 function create(name: string, onPhase?: (phase: string) => void): Promise<BackendRecord> {
-  return h.provider().create({ ...h.spec(), name }, { owner: "test-owner", apiKey: `key-${name}`, ...(onPhase ? { onPhase } : {}) });
+  return h
+    .provider()
+    .create({ ...h.spec(), name }, { owner: "test-owner", apiKey: `key-${name}`, ...(onPhase ? { onPhase } : {}) });
 }
 
 const failure = (promise: Promise<unknown>): Promise<AciimgError> =>
@@ -42,8 +46,13 @@ const failure = (promise: Promise<unknown>): Promise<AciimgError> =>
 function identityOf(harness: SimHarness): TokenCredential {
   return {
     getToken: async () => {
-      const url = `${harness.sim.identityEndpoint}?api-version=2019-08-01` + `&resource=${encodeURIComponent(harness.sim.endpoint)}`;
-      const response = await fetch(url, { headers: { "X-IDENTITY-HEADER": harness.sim.identityHeader }, signal: AbortSignal.timeout(5000) });
+      const url =
+        `${harness.sim.identityEndpoint}?api-version=2019-08-01` +
+        `&resource=${encodeURIComponent(harness.sim.endpoint)}`;
+      const response = await fetch(url, {
+        headers: { "X-IDENTITY-HEADER": harness.sim.identityHeader },
+        signal: AbortSignal.timeout(5000),
+      });
       const { access_token: token } = (await response.json()) as { access_token: string };
       return { token, expiresOnTimestamp: Date.now() + 3600_000 };
     },
@@ -85,7 +94,10 @@ describe("cold start per group (startDelayMs)", () => {
     h.sim.faults.startDelayMs = { "*": hour, "aciimg-fast": 0 };
     await create("fast");
     expect(h.sim.group("aciimg-fast")?.plan.startDelayMs).toBe(0);
-    for (const [name, delay] of [["other", { "*": hour, "aciimg-fast": 0 }], ["third", hour]] as const) {
+    for (const [name, delay] of [
+      ["other", { "*": hour, "aciimg-fast": 0 }],
+      ["third", hour],
+    ] as const) {
       h.sim.faults.startDelayMs = delay;
       const pulling = phaseSeen("Pulling");
       const slow = failure(create(name, pulling.onPhase));
@@ -123,7 +135,9 @@ describe("cold start per group (startDelayMs)", () => {
   });
 
   test("closing the simulator ends a pull in progress", async () => {
-    const own = await startHarness({ launcher: (request, signal) => (launches.push(keyOf(request)), launchBackend(request, signal)) });
+    const own = await startHarness({
+      launcher: (request, signal) => (launches.push(keyOf(request)), launchBackend(request, signal)),
+    });
     // Once the simulator is gone the provider would keep polling until its timeout: stop it instead.
     const stop = new AbortController();
     try {
@@ -131,7 +145,14 @@ describe("cold start per group (startDelayMs)", () => {
       own.sim.faults.startDelayMs = 3_600_000;
       const pulling = phaseSeen("Pulling");
       // Its own token: the managed-identity client caches the one `h` issued for the process.
-      const b = failure(own.provider({}, identityOf(own)).create({ ...own.spec(), name: "b" }, { owner: "test-owner", apiKey: "key-b", signal: stop.signal, onPhase: pulling.onPhase }));
+      const b = failure(
+        own
+          .provider({}, identityOf(own))
+          .create(
+            { ...own.spec(), name: "b" },
+            { owner: "test-owner", apiKey: "key-b", signal: stop.signal, onPhase: pulling.onPhase },
+          ),
+      );
       await Promise.race([pulling.seen, b.then((e) => expect.fail(`create ended before Pulling: ${e.message}`))]);
       await own.close();
       stop.abort();
@@ -156,18 +177,32 @@ describe("quota at the k-th group (maxGroups)", () => {
     expect(error.code).toBe("E_QUOTA");
     expect(error.message).toContain("Limit: '2', Usage: '2' Requested: '1'");
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([201, 201, 400]);
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-a", "aciimg-b"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-a", "aciimg-b"]);
 
     await h.sim.deleteOutOfBand("aciimg-a");
     await create("c");
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-b", "aciimg-c"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-b", "aciimg-c"]);
   });
 });
 
 describe("one member fails at provisioning (provisionFailureFor)", () => {
   test("b ends Failed with its events while a and c come up", async () => {
     h.sim.faults.provisionFailureFor = {
-      "aciimg-b": { code: "ContainerGroupProvisioningFailed", message: "The container group failed to start.", events: [{ name: "Failed", message: "Failed to pull image: manifest unknown" }] },
+      "aciimg-b": {
+        code: "ContainerGroupProvisioningFailed",
+        message: "The container group failed to start.",
+        events: [{ name: "Failed", message: "Failed to pull image: manifest unknown" }],
+      },
     };
     const [a, b, c] = await Promise.allSettled([create("a"), create("b"), create("c")]);
     expect(a.status).toBe("fulfilled");
@@ -176,18 +211,36 @@ describe("one member fails at provisioning (provisionFailureFor)", () => {
     expect((b as PromiseRejectedResult).reason.message).toContain("Failed to pull image: manifest unknown");
     // The PUT of b was accepted: it failed later, and the provider deleted it.
     expect(h.sim.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([201, 201, 201]);
-    expect(h.sim.groups().map((g) => g.name).sort()).toEqual(["aciimg-a", "aciimg-c"]);
+    expect(
+      h.sim
+        .groups()
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["aciimg-a", "aciimg-c"]);
   });
 });
 
 describe("what each member served (servedCount)", () => {
   test("counts the image requests a member's backend answered, not its /health probes", async () => {
     const [a, b] = await Promise.all([create("a"), create("b")]);
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#808080" } })
+      .jpeg()
+      .toBuffer();
     const resize = async (record: BackendRecord, times: number) => {
-      const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections: 1 });
+      const client = createImaginaryClient({
+        endpoint: record.endpoint,
+        apiKey: record.apiKey,
+        tlsFingerprint: record.tlsFingerprint,
+        connections: 1,
+      });
       try {
-        for (let i = 0; i < times; i++) await client.request({ op: "resize", query: new URLSearchParams({ width: "10" }), body: image, signal: AbortSignal.timeout(10_000) });
+        for (let i = 0; i < times; i++)
+          await client.request({
+            op: "resize",
+            query: new URLSearchParams({ width: "10" }),
+            body: image,
+            signal: AbortSignal.timeout(10_000),
+          });
       } finally {
         await client.close();
       }
@@ -207,7 +260,11 @@ describe("what each member served (servedCount)", () => {
 });
 
 test("reset restores the default faults, the pool's included", async () => {
-  Object.assign(h.sim.faults, { startDelayMs: 60_000, maxGroups: 0, provisionFailureFor: { "*": { code: "X", message: "x" } } });
+  Object.assign(h.sim.faults, {
+    startDelayMs: 60_000,
+    maxGroups: 0,
+    provisionFailureFor: { "*": { code: "X", message: "x" } },
+  });
   await h.reset();
   expect(h.sim.faults).toEqual(defaultFaults());
   await create("a");

@@ -29,7 +29,10 @@ const post = (path: string, body: Buffer): Promise<Reply> =>
 const messageOf = (reply: Reply): string => (reply.json() as { message: string }).message;
 
 describe("failon", () => {
-  const damages = [["5 KB overwritten", overwritten], ["cut short, with an end marker", cutWithEndMarker]] as const;
+  const damages = [
+    ["5 KB overwritten", overwritten],
+    ["cut short, with an end marker", cutWithEndMarker],
+  ] as const;
   for (const [name, damage] of damages) {
     it(`refuses a JPEG ${name} at failon=warning with the decoder's complaint; decodes it without failon`, async () => {
       const damaged = damage(photo);
@@ -37,7 +40,8 @@ describe("failon", () => {
       expect(refused.status).toBe(400);
       expect(messageOf(refused)).toBe(
         "Error while processing the image: damaged image data (failon=warning): " +
-        "VipsJpeg: Corrupt JPEG data: premature end of data segment");
+          "VipsJpeg: Corrupt JPEG data: premature end of data segment",
+      );
       for (const lenient of ["/resize?width=300", "/resize?width=300&failon=none", "/resize?width=300&failon=error"]) {
         const reply = await post(lenient, damaged);
         expect(reply.status, lenient).toBe(200);
@@ -53,7 +57,10 @@ describe("failon", () => {
   });
 
   it("refuses a damaged input in a pipeline at its first step", async () => {
-    const steps = [{ operation: "resize", params: { width: 200 } }, { operation: "blur", params: { sigma: 1 } }];
+    const steps = [
+      { operation: "resize", params: { width: 200 } },
+      { operation: "blur", params: { sigma: 1 } },
+    ];
     const operations = encodeURIComponent(JSON.stringify(steps));
     const refused = await post(`/pipeline?operations=${operations}&failon=warning`, overwritten(photo));
     expect(refused.status).toBe(400);
@@ -67,7 +74,8 @@ describe("failon", () => {
     expect(refused.status).toBe(400);
     expect(messageOf(refused)).toBe(
       'Error while processing parameters, error while processing parameter "failon" with value "strict", ' +
-      "error: expected one of none, truncated, error, warning");
+        "error: expected one of none, truncated, error, warning",
+    );
   });
 });
 
@@ -124,7 +132,8 @@ describe("an animated GIF", () => {
     const refused = await post("/resize?width=24&type=webp", many);
     expect(refused.status).toBe(422);
     expect(messageOf(refused)).toBe(
-      "Animation is too big: 10000 frames of 48x48 are 23 MP (limit 18 MP for all frames)");
+      "Animation is too big: 10000 frames of 48x48 are 23 MP (limit 18 MP for all frames)",
+    );
     const flattened = await post("/resize?width=24&type=png", many);
     expect(flattened.status).toBe(200);
     expect(flattened.headers["x-aciimg-flattened"]).toBe("10000; PNG cannot animate");

@@ -25,30 +25,56 @@ afterAll(async () => backend.close());
 const imageRoutes = operationNames.map((n) => `/${n}`);
 
 describe("methods, routes and auth", () => {
-  test.each(["PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"])("%s is 405 with imaginary's message on every route", async (method) => {
-    for (const path of ["/", "/health", "/resize", "/nope"]) {
-      const res = await call(backend.url, path, { method, headers: auth });
-      expect(res.status).toBe(405);
-      if (method !== "HEAD") expect(res.json()).toEqual(imaginaryError(405, "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)"));
-    }
-  });
+  test.each(["PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"])(
+    "%s is 405 with imaginary's message on every route",
+    async (method) => {
+      for (const path of ["/", "/health", "/resize", "/nope"]) {
+        const res = await call(backend.url, path, { method, headers: auth });
+        expect(res.status).toBe(405);
+        if (method !== "HEAD")
+          expect(res.json()).toEqual(
+            imaginaryError(
+              405,
+              "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)",
+            ),
+          );
+      }
+    },
+  );
 
   test("GET on every image route is 405: URL sources are off", async () => {
     for (const path of imageRoutes) {
       const res = await call(backend.url, `${path}?url=http://127.0.0.1:1/x.jpg`, { method: "GET", headers: auth });
-      expect(res.json()).toEqual(imaginaryError(405, "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source"));
+      expect(res.json()).toEqual(
+        imaginaryError(
+          405,
+          "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source",
+        ),
+      );
     }
   });
 
   test("every route needs the key, by header or ?key=, and refuses a wrong one", async () => {
     for (const path of ["/", "/health", ...imageRoutes, "/unknown"]) {
       const method = path === "/" || path === "/health" ? "GET" : "POST";
-      for (const headers of [{}, { "API-Key": "wrong" }, { "API-Key": `${key}x` }, { "API-Key": key.slice(0, -1) }] as Array<Record<string, string>>) {
-        const res = await call(backend.url, path, { method, headers, body: method === "POST" ? fx.large.buffer : undefined });
+      for (const headers of [
+        {},
+        { "API-Key": "wrong" },
+        { "API-Key": `${key}x` },
+        { "API-Key": key.slice(0, -1) },
+      ] as Array<Record<string, string>>) {
+        const res = await call(backend.url, path, {
+          method,
+          headers,
+          body: method === "POST" ? fx.large.buffer : undefined,
+        });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.json()).toEqual(imaginaryError(401, "Invalid or missing API key"));
       }
-      const viaQuery = await call(backend.url, `${path}?key=${key}`, { method, body: method === "POST" ? fx.large.buffer : undefined });
+      const viaQuery = await call(backend.url, `${path}?key=${key}`, {
+        method,
+        body: method === "POST" ? fx.large.buffer : undefined,
+      });
       expect(viaQuery.status, path).not.toBe(401);
     }
   });
@@ -56,9 +82,22 @@ describe("methods, routes and auth", () => {
   test("/ answers versions and /health answers imaginary's fields", async () => {
     const index = await call(backend.url, "/", { method: "GET", headers: auth });
     expect(Object.keys(index.json() as object).sort()).toEqual(["bimg", "imaginary", "libvips"]);
-    const health = (await call(backend.url, "/health", { method: "GET", headers: auth })).json() as Record<string, number>;
-    expect(Object.keys(health).sort()).toEqual(["OSMemoryObtained", "allocatedMemory", "completedGCCycles", "cpus", "goroutines",
-      "heapInUse", "maxHeapUsage", "objectsInUse", "totalAllocatedMemory", "uptime"]);
+    const health = (await call(backend.url, "/health", { method: "GET", headers: auth })).json() as Record<
+      string,
+      number
+    >;
+    expect(Object.keys(health).sort()).toEqual([
+      "OSMemoryObtained",
+      "allocatedMemory",
+      "completedGCCycles",
+      "cpus",
+      "goroutines",
+      "heapInUse",
+      "maxHeapUsage",
+      "objectsInUse",
+      "totalAllocatedMemory",
+      "uptime",
+    ]);
     expect(health.OSMemoryObtained).toBeGreaterThan(10);
     expect(health.cpus).toBeGreaterThanOrEqual(1);
   });
@@ -70,7 +109,9 @@ describe("methods, routes and auth", () => {
   });
 
   test("/watermarkimage is not served (SSRF): 501", async () => {
-    expect((await post("/watermarkimage?image=http://127.0.0.1:1/x.png", fx.large.buffer)).json()).toEqual(imaginaryError(501, "Not implemented endpoint"));
+    expect((await post("/watermarkimage?image=http://127.0.0.1:1/x.png", fx.large.buffer)).json()).toEqual(
+      imaginaryError(501, "Not implemented endpoint"),
+    );
   });
 });
 
@@ -78,11 +119,16 @@ describe("bodies", () => {
   test("empty body and empty multipart file are 400 Empty or unreadable image", async () => {
     expect((await post("/resize?width=10", "")).json()).toEqual(imaginaryError(400, "Empty or unreadable image"));
     const form = multipart([{ name: "file", data: Buffer.alloc(0), filename: "a.jpg" }]);
-    expect((await post("/resize?width=10", form.body, { "Content-Type": form.contentType })).json()).toEqual(imaginaryError(400, "Empty or unreadable image"));
+    expect((await post("/resize?width=10", form.body, { "Content-Type": form.contentType })).json()).toEqual(
+      imaginaryError(400, "Empty or unreadable image"),
+    );
   });
 
   test("multipart field `file` is the image; other fields are ignored", async () => {
-    const form = multipart([{ name: "other", data: "x" }, { name: "file", data: fx.large.buffer, filename: "large.jpg" }]);
+    const form = multipart([
+      { name: "other", data: "x" },
+      { name: "file", data: fx.large.buffer, filename: "large.jpg" },
+    ]);
     const res = await post("/resize?width=300", form.body, { "Content-Type": form.contentType });
     expect(res.status).toBe(200);
     expect(res.headers["image-width"]).toBe("300");
@@ -90,11 +136,16 @@ describe("bodies", () => {
 
   test("multipart without `file`, without boundary, or truncated has imaginary's messages", async () => {
     const noFile = multipart([{ name: "image", data: fx.large.buffer, filename: "a.jpg" }]);
-    expect((await post("/resize?width=10", noFile.body, { "Content-Type": noFile.contentType })).json()).toEqual(imaginaryError(400, "http: no such file"));
-    expect((await post("/resize?width=10", noFile.body, { "Content-Type": "multipart/form-data" })).json())
-      .toEqual(imaginaryError(400, "no multipart boundary param in Content-Type"));
+    expect((await post("/resize?width=10", noFile.body, { "Content-Type": noFile.contentType })).json()).toEqual(
+      imaginaryError(400, "http: no such file"),
+    );
+    expect((await post("/resize?width=10", noFile.body, { "Content-Type": "multipart/form-data" })).json()).toEqual(
+      imaginaryError(400, "no multipart boundary param in Content-Type"),
+    );
     const truncated = noFile.body.subarray(0, 120);
-    expect((await post("/resize?width=10", truncated, { "Content-Type": noFile.contentType })).json()).toEqual(imaginaryError(400, "multipart: NextPart: EOF"));
+    expect((await post("/resize?width=10", truncated, { "Content-Type": noFile.contentType })).json()).toEqual(
+      imaginaryError(400, "multipart: NextPart: EOF"),
+    );
   });
 
   test("non-images are 406 whatever the Content-Type, before any param check", async () => {
@@ -114,13 +165,23 @@ describe("bodies", () => {
 
 describe("params", () => {
   test("a bad number is 400 with Go's strconv message", async () => {
-    expect((await post("/resize?width=abc", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, error while processing parameter "width" with value "abc", ' + 'error: strconv.ParseFloat: parsing "abc": invalid syntax'));
+    expect((await post("/resize?width=abc", fx.large.buffer)).json()).toEqual(
+      imaginaryError(
+        400,
+        'Error while processing parameters, error while processing parameter "width" with value "abc", ' +
+          'error: strconv.ParseFloat: parsing "abc": invalid syntax',
+      ),
+    );
   });
 
   test("a bad bool is 400 unsupported value", async () => {
-    expect((await post("/resize?width=10&force=yes", fx.large.buffer)).json()).toEqual(imaginaryError(400,
-      'Error while processing parameters, ' + 'error while processing parameter "force" with value "yes", error: unsupported value'));
+    expect((await post("/resize?width=10&force=yes", fx.large.buffer)).json()).toEqual(
+      imaginaryError(
+        400,
+        "Error while processing parameters, " +
+          'error while processing parameter "force" with value "yes", error: unsupported value',
+      ),
+    );
   });
 
   test("ints are |float| rounded and the first repeated value wins", async () => {
@@ -131,10 +192,14 @@ describe("params", () => {
 
   test("an unknown type is 400 Unsupported output image format; gif/svg/pdf fail in the op", async () => {
     for (const type of ["heif", "avif", "jpg", "AUTO"]) {
-      expect((await post(`/convert?type=${type}`, fx.large.buffer)).json()).toEqual(imaginaryError(400, "Unsupported output image format"));
+      expect((await post(`/convert?type=${type}`, fx.large.buffer)).json()).toEqual(
+        imaginaryError(400, "Unsupported output image format"),
+      );
     }
     for (const type of ["gif", "svg", "pdf"]) {
-      expect((await post(`/convert?type=${type}`, fx.large.buffer)).json()).toEqual(imaginaryError(400, "Error while processing the image: Unsupported image output type"));
+      expect((await post(`/convert?type=${type}`, fx.large.buffer)).json()).toEqual(
+        imaginaryError(400, "Error while processing the image: Unsupported image output type"),
+      );
     }
   });
 
@@ -153,7 +218,9 @@ describe("params", () => {
     ["/watermark", "Missing required param: text"],
     ["/blur", "Missing required param: sigma or minampl"],
   ])("%s → %s", async (path, message) => {
-    expect((await post(path, fx.large.buffer)).json()).toEqual(imaginaryError(400, `Error while processing the image: ${message}`));
+    expect((await post(path, fx.large.buffer)).json()).toEqual(
+      imaginaryError(400, `Error while processing the image: ${message}`),
+    );
   });
 
   test("a truncated JPEG is still processed, as libvips is lenient (§1.8 notes)", async () => {
@@ -164,8 +231,9 @@ describe("params", () => {
   });
 
   test("an extract outside the image is 400 bad extract area", async () => {
-    expect((await post("/extract?top=1000&left=1800&areawidth=200&areaheight=200", fx.large.buffer)).json())
-      .toEqual(imaginaryError(400, "Error while processing the image: extract_area: bad extract area"));
+    expect((await post("/extract?top=1000&left=1800&areawidth=200&areaheight=200", fx.large.buffer)).json()).toEqual(
+      imaginaryError(400, "Error while processing the image: extract_area: bad extract area"),
+    );
   });
 });
 
@@ -199,9 +267,18 @@ describe("limits", () => {
   });
 
   test("enlarge, zoom and huge sizes cannot allocate past the output cap (72 MP by default): 422", async () => {
-    for (const path of ["/enlarge?width=50000&height=50000", "/zoom?factor=10", "/thumbnail?width=20000&height=20000&force=true",
-      "/crop?width=1000000000&height=10", "/smartcrop?width=1000000000&height=10", "/resize?width=1000000000&height=10",
-      "/pipeline?operations=" + encodeURIComponent('[{"operation":"zoom","params":{"factor":3}},' + '{"operation":"zoom","params":{"factor":3}}]')]) {
+    for (const path of [
+      "/enlarge?width=50000&height=50000",
+      "/zoom?factor=10",
+      "/thumbnail?width=20000&height=20000&force=true",
+      "/crop?width=1000000000&height=10",
+      "/smartcrop?width=1000000000&height=10",
+      "/resize?width=1000000000&height=10",
+      "/pipeline?operations=" +
+        encodeURIComponent(
+          '[{"operation":"zoom","params":{"factor":3}},' + '{"operation":"zoom","params":{"factor":3}}]',
+        ),
+    ]) {
       const res = await post(path, fx.large.buffer);
       expect(res.status, path).toBe(422);
       expect((res.json() as { message: string }).message).toBe("Output image resolution is too big (limit 72 MP)");
@@ -217,14 +294,24 @@ describe("costly parameters no input size bounds (issue 12): 422 before any work
     ["text of 1025 bytes", `/watermark?text=${"x".repeat(1025)}`, "Watermark text is too long (limit 1024 bytes)"],
     ["blur sigma 1000", "/blur?sigma=1000", "Blur sigma is too big (limit 100)"],
     ["resize with sigma 101", "/resize?width=300&sigma=101", "Blur sigma is too big (limit 100)"],
-    ["a pipeline watermark at dpi 1500", `/pipeline?operations=${encodeURIComponent('[{"operation":"watermark","params":{"text":"x","dpi":1500}}]')}`, "Watermark dpi is too big (limit 600)"],
+    [
+      "a pipeline watermark at dpi 1500",
+      `/pipeline?operations=${encodeURIComponent('[{"operation":"watermark","params":{"text":"x","dpi":1500}}]')}`,
+      "Watermark dpi is too big (limit 600)",
+    ],
   ])("%s → 422", async (_name, path, message) => {
     expect((await post(path, fx.large.buffer)).json()).toEqual(imaginaryError(422, message));
   });
 
   test("imaginary's own refusals come first; ordinary values work", async () => {
-    expect((await post("/blur?sigma=1000", fx.gif.buffer)).json()).toEqual(imaginaryError(400, "Error while processing the image: Unsupported image output type"));
-    for (const path of ["/watermark?text=%C2%A9%20aciimg&font=sans%20bold%2014&dpi=300", "/blur?sigma=100", "/blur?sigma=5&minampl=0.01"]) {
+    expect((await post("/blur?sigma=1000", fx.gif.buffer)).json()).toEqual(
+      imaginaryError(400, "Error while processing the image: Unsupported image output type"),
+    );
+    for (const path of [
+      "/watermark?text=%C2%A9%20aciimg&font=sans%20bold%2014&dpi=300",
+      "/blur?sigma=100",
+      "/blur?sigma=5&minampl=0.01",
+    ]) {
       const res = await post(path, fx.large.buffer);
       expect(res.status, path).toBe(200);
       expect([res.headers["image-width"], res.headers["image-height"]], path).toEqual(["1920", "1080"]);
@@ -235,7 +322,9 @@ describe("costly parameters no input size bounds (issue 12): 422 before any work
 describe("GIF and SVG input", () => {
   test("need an output type, as in imaginary", async () => {
     for (const input of [fx.gif, fx.svg]) {
-      expect((await post("/resize?width=50", input.buffer)).json()).toEqual(imaginaryError(400, "Error while processing the image: Unsupported image output type"));
+      expect((await post("/resize?width=50", input.buffer)).json()).toEqual(
+        imaginaryError(400, "Error while processing the image: Unsupported image output type"),
+      );
       const res = await post("/resize?width=50&type=png", input.buffer);
       expect(res.status).toBe(200);
       const meta = await sharp(res.bytes).metadata();

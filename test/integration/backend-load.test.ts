@@ -18,8 +18,12 @@ const auth = { "API-Key": key };
 let photo: Buffer;
 const started: RunningBackend[] = [];
 
-beforeAll(async () => { photo = await makeJpeg(2000, 1500); });
-afterEach(async () => { await Promise.all(started.splice(0).map((b) => b.close())); });
+beforeAll(async () => {
+  photo = await makeJpeg(2000, 1500);
+});
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((b) => b.close()));
+});
 
 async function backendWith(options: Partial<Parameters<typeof startBackend>[0]> = {}): Promise<RunningBackend> {
   const b = await startBackend({ apiKey: key, ...options });
@@ -37,8 +41,14 @@ async function waitForLoad(b: RunningBackend, n: number): Promise<void> {
 /** A request body that sends `head` and then waits until `release()` before finishing. */
 function stalledBody(head: Buffer) {
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  async function* body() { yield head.subarray(0, 1024); await gate; yield head.subarray(1024); }
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  async function* body() {
+    yield head.subarray(0, 1024);
+    await gate;
+    yield head.subarray(1024);
+  }
   return { body: Readable.from(body()), release };
 }
 
@@ -48,11 +58,13 @@ describe("load", () => {
     await call(b.url, "/rotate?rotate=90", { body: photo, headers: auth }); // warm up libvips
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
-    const results = await Promise.all(Array.from({ length: 100 }, async () => {
-      const res = await call(b.url, "/rotate?rotate=90", { body: photo, headers: auth });
-      peak = Math.max(peak, process.memoryUsage().rss);
-      return res;
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const res = await call(b.url, "/rotate?rotate=90", { body: photo, headers: auth });
+        peak = Math.max(peak, process.memoryUsage().rss);
+        return res;
+      }),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
     const meta = await sharp(results[99]!.bytes).metadata();
     expect([meta.width, meta.height]).toEqual([1500, 2000]);
@@ -65,10 +77,17 @@ describe("load", () => {
     // concurrency 1: two bodies may be read at once (intake 2x), a third request waits unread.
     const b = await backendWith({ concurrency: 1 });
     const stalled = [stalledBody(photo), stalledBody(photo)];
-    const replies = stalled.map((s) => request(`${b.url}/resize?width=100`, { method: "POST", body: s.body, headers: auth }));
+    const replies = stalled.map((s) =>
+      request(`${b.url}/resize?width=100`, { method: "POST", body: s.body, headers: auth }),
+    );
     await waitForLoad(b, 2);
     const leaving = new AbortController();
-    const queued = request(`${b.url}/resize?width=100`, { method: "POST", body: photo, headers: auth, signal: leaving.signal });
+    const queued = request(`${b.url}/resize?width=100`, {
+      method: "POST",
+      body: photo,
+      headers: auth,
+      signal: leaving.signal,
+    });
     await waitForLoad(b, 3);
     leaving.abort();
     await expect(queued).rejects.toThrow();
@@ -86,28 +105,39 @@ describe("load", () => {
     const b = await backendWith({ maxUploadBytes: 1_000_000 });
     const chunk = Buffer.alloc(64 * 1024, 7);
     const total = 50 * 1024 * 1024;
-    const { status, body, sent } = await new Promise<{ status: number; body: string; sent: number }>((resolve, reject) => {
-      let sent = 0;
-      let answered = false;
-      const req = httpRequest(`${b.url}/resize?width=10`, { method: "POST", headers: { ...auth, "Transfer-Encoding": "chunked" } }, (res) => {
-        // The backend reads what is still in flight (linger.ts): sending stops here and the body
-        // ends, so no write races a closed connection, however loaded the machine is.
-        answered = true;
-        req.end();
-        let text = "";
-        res.on("data", (d: Buffer) => { text += d.toString(); });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, sent }));
-      });
-      req.on("error", reject);
-      const pump = (): void => {
-        while (!answered && sent < total) {
-          sent += chunk.length;
-          if (!req.write(chunk)) { req.once("drain", pump); return; }
-        }
-        if (!answered) req.end();
-      };
-      pump();
-    });
+    const { status, body, sent } = await new Promise<{ status: number; body: string; sent: number }>(
+      (resolve, reject) => {
+        let sent = 0;
+        let answered = false;
+        const req = httpRequest(
+          `${b.url}/resize?width=10`,
+          { method: "POST", headers: { ...auth, "Transfer-Encoding": "chunked" } },
+          (res) => {
+            // The backend reads what is still in flight (linger.ts): sending stops here and the body
+            // ends, so no write races a closed connection, however loaded the machine is.
+            answered = true;
+            req.end();
+            let text = "";
+            res.on("data", (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, sent }));
+          },
+        );
+        req.on("error", reject);
+        const pump = (): void => {
+          while (!answered && sent < total) {
+            sent += chunk.length;
+            if (!req.write(chunk)) {
+              req.once("drain", pump);
+              return;
+            }
+          }
+          if (!answered) req.end();
+        };
+        pump();
+      },
+    );
     expect(status).toBe(413);
     expect(JSON.parse(body)).toEqual({ message: "Request body too large: the limit is 1000000 bytes", status: 413 });
     expect(sent).toBeLessThan(total / 2);
@@ -117,7 +147,13 @@ describe("load", () => {
 describe("lifecycle", () => {
   test("close() lets an in-flight request finish, then resolves", async () => {
     const events: string[] = [];
-    const b = await startBackend({ apiKey: key, concurrency: 1, log: (line) => { if (line.includes("/resize")) events.push(`served ${line.split('" ')[1]?.split(" ")[0]}`); } });
+    const b = await startBackend({
+      apiKey: key,
+      concurrency: 1,
+      log: (line) => {
+        if (line.includes("/resize")) events.push(`served ${line.split('" ')[1]?.split(" ")[0]}`);
+      },
+    });
     const inflight = stalledBody(photo);
     const reply = request(`${b.url}/resize?width=100`, { method: "POST", body: inflight.body, headers: auth });
     await waitForLoad(b, 1);
@@ -143,6 +179,8 @@ describe("lifecycle", () => {
     await call(b.url, "/health", { method: "GET", headers: auth });
     expect(lines).toHaveLength(3);
     expect(lines.join("\n")).not.toContain(key);
-    expect(lines[0]).toMatch(/^127\.0\.0\.1 - - \[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "GET \/health\?key=REDACTED HTTP\/1\.1" 200 \d+ [\d.]+$/);
+    expect(lines[0]).toMatch(
+      /^127\.0\.0\.1 - - \[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "GET \/health\?key=REDACTED HTTP\/1\.1" 200 \d+ [\d.]+$/,
+    );
   });
 });

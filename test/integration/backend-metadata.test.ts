@@ -31,8 +31,12 @@ describe("stripmeta", () => {
 
     const out = await post("/resize?width=150&stripmeta=true", photo);
     const meta = await sharp(out).metadata();
-    expect({ exif: meta.exif, xmp: meta.xmp, icc: meta.icc, orientation: meta.orientation })
-      .toEqual({ exif: undefined, xmp: undefined, icc: undefined, orientation: undefined });
+    expect({ exif: meta.exif, xmp: meta.xmp, icc: meta.icc, orientation: meta.orientation }).toEqual({
+      exif: undefined,
+      xmp: undefined,
+      icc: undefined,
+      orientation: undefined,
+    });
     expect([meta.width, meta.height]).toEqual([150, 100]);
     // Read without any profile: only pixels converted into sRGB show the upright red.
     const { data } = await sharp(out, { ignoreIcc: true }).raw().toBuffer({ resolveWithObject: true });
@@ -43,8 +47,13 @@ describe("stripmeta", () => {
     const meta = await sharp(await post("/resize?width=150", photo)).metadata();
     expect(meta.exif?.toString("latin1")).toContain("ACME");
     expect(exifTags(meta.exif ?? Buffer.alloc(0))).toContain(gpsPointerTag);
-    expect([Boolean(meta.xmp), Boolean(meta.icc), meta.orientation, meta.width, meta.height])
-      .toEqual([true, true, 1, 150, 100]);
+    expect([Boolean(meta.xmp), Boolean(meta.icc), meta.orientation, meta.width, meta.height]).toEqual([
+      true,
+      true,
+      1,
+      150,
+      100,
+    ]);
   });
 
   test("applies to every step of a pipeline", async () => {

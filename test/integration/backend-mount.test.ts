@@ -28,7 +28,8 @@ let mount: string;
 let fx: Fixtures;
 let mounted: RunningBackend;
 let unmounted: RunningBackend;
-const get = (path: string, headers: Record<string, string> = auth) => call(mounted.url, path, { method: "GET", headers });
+const get = (path: string, headers: Record<string, string> = auth) =>
+  call(mounted.url, path, { method: "GET", headers });
 
 beforeAll(async () => {
   fx = await loadFixtures();
@@ -36,7 +37,9 @@ beforeAll(async () => {
   // The reference's layout: the mount `fixtures`, a sibling `fixtures2` sharing its name as a
   // prefix (imaginary serves ../fixtures2/secret.jpg), and an unrelated directory `outside`.
   mount = join(base, "fixtures");
-  await Promise.all(["fixtures/nested/deeper", "fixtures2", "outside"].map((dir) => mkdir(join(base, dir), { recursive: true })));
+  await Promise.all(
+    ["fixtures/nested/deeper", "fixtures2", "outside"].map((dir) => mkdir(join(base, dir), { recursive: true })),
+  );
   await Promise.all([
     writeFile(join(mount, "large.jpg"), fx.large.buffer),
     writeFile(join(mount, "nested/deeper/imaginary.jpg"), fx.imaginary.buffer),
@@ -75,7 +78,12 @@ describe("files under the mount", () => {
   });
 
   test("a nested path, plain, URL-encoded and double-encoded (file is unescaped twice, as in imaginary)", async () => {
-    for (const file of ["nested/deeper/imaginary.jpg", "nested%2Fdeeper%2Fimaginary.jpg", "nested%252Fdeeper%252Fimaginary.jpg", "nested/../nested/deeper/imaginary.jpg"]) {
+    for (const file of [
+      "nested/deeper/imaginary.jpg",
+      "nested%2Fdeeper%2Fimaginary.jpg",
+      "nested%252Fdeeper%252Fimaginary.jpg",
+      "nested/../nested/deeper/imaginary.jpg",
+    ]) {
       const res = await get(`/info?file=${file}`);
       expect(res.status, file).toBe(200);
       expect(res.json(), file).toMatchObject({ width: 550, height: 740, type: "jpeg" });
@@ -90,10 +98,25 @@ describe("files under the mount", () => {
 
   test("every image route imaginary serves by GET reads the file", async () => {
     const queries: Record<string, string> = {
-      resize: "width=100", fit: "width=100&height=100", enlarge: "width=2000&height=1200", extract: "top=10&left=10&areawidth=50&areaheight=40",
-      crop: "width=100", smartcrop: "width=100&height=100", rotate: "rotate=90", autorotate: "", flip: "", flop: "", thumbnail: "width=100",
-      zoom: "factor=1", convert: "type=png", watermark: "text=hi", info: "", blur: "sigma=2",
-      pipeline: "operations=" + encodeURIComponent(JSON.stringify([{ operation: "crop", params: { width: 300, height: 260 } }])),
+      resize: "width=100",
+      fit: "width=100&height=100",
+      enlarge: "width=2000&height=1200",
+      extract: "top=10&left=10&areawidth=50&areaheight=40",
+      crop: "width=100",
+      smartcrop: "width=100&height=100",
+      rotate: "rotate=90",
+      autorotate: "",
+      flip: "",
+      flop: "",
+      thumbnail: "width=100",
+      zoom: "factor=1",
+      convert: "type=png",
+      watermark: "text=hi",
+      info: "",
+      blur: "sigma=2",
+      pipeline:
+        "operations=" +
+        encodeURIComponent(JSON.stringify([{ operation: "crop", params: { width: 300, height: 260 } }])),
     };
     for (const op of operationNames.filter((name) => name !== "watermarkimage")) {
       const res = await get(`/${op}?file=large.jpg&${queries[op] ?? ""}`);
@@ -104,7 +127,10 @@ describe("files under the mount", () => {
   });
 
   test("file in a pipeline: crop 300×260 then convert to webp, as imaginary's pipeline test", async () => {
-    const operations = [{ operation: "crop", params: { width: 300, height: 260 } }, { operation: "convert", params: { type: "webp" } }];
+    const operations = [
+      { operation: "crop", params: { width: 300, height: 260 } },
+      { operation: "convert", params: { type: "webp" } },
+    ];
     const res = await get(`/pipeline?file=large.jpg&operations=${encodeURIComponent(JSON.stringify(operations))}`);
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toBe("image/webp");
@@ -114,7 +140,13 @@ describe("files under the mount", () => {
 
 describe("files refused: imaginary's 400 Invalid file path", () => {
   test("a file outside the root through .., plain, URL-encoded and double-encoded", async () => {
-    for (const file of ["../outside/secret.jpg", "nested/../../outside/secret.jpg", "%2e%2e%2foutside%2fsecret.jpg", "%252e%252e%252foutside%252fsecret.jpg", "..%252f..%252f..%252f..%252f..%252fetc%252fpasswd"]) {
+    for (const file of [
+      "../outside/secret.jpg",
+      "nested/../../outside/secret.jpg",
+      "%2e%2e%2foutside%2fsecret.jpg",
+      "%252e%252e%252foutside%252fsecret.jpg",
+      "..%252f..%252f..%252f..%252f..%252fetc%252fpasswd",
+    ]) {
       const res = await get(`/resize?width=100&file=${file}`);
       expect(res.json(), file).toEqual(invalidFilePath);
     }
@@ -122,17 +154,25 @@ describe("files refused: imaginary's 400 Invalid file path", () => {
 
   test("an absolute path is taken under the root, as path.Join does: missing there", async () => {
     expect((await get("/resize?width=100&file=/etc/passwd")).json()).toEqual(invalidFilePath);
-    expect((await get(`/resize?width=100&file=${encodeURIComponent(join(base, "outside/secret.jpg"))}`)).json()).toEqual(invalidFilePath);
+    expect(
+      (await get(`/resize?width=100&file=${encodeURIComponent(join(base, "outside/secret.jpg"))}`)).json(),
+    ).toEqual(invalidFilePath);
   });
 
-  test("a symlink in the mount pointing outside it, " + "to a file or through a directory (imaginary follows both)", async () => {
-    expect((await get("/resize?width=100&file=escape.jpg")).json()).toEqual(invalidFilePath);
-    expect((await get("/resize?width=100&file=escape-dir/secret.jpg")).json()).toEqual(invalidFilePath);
-  });
+  test(
+    "a symlink in the mount pointing outside it, " + "to a file or through a directory (imaginary follows both)",
+    async () => {
+      expect((await get("/resize?width=100&file=escape.jpg")).json()).toEqual(invalidFilePath);
+      expect((await get("/resize?width=100&file=escape-dir/secret.jpg")).json()).toEqual(invalidFilePath);
+    },
+  );
 
-  test("a sibling directory whose name starts with the root's: " + "../fixtures2/secret.jpg (imaginary serves it)", async () => {
-    expect((await get("/resize?width=100&file=../fixtures2/secret.jpg")).json()).toEqual(invalidFilePath);
-  });
+  test(
+    "a sibling directory whose name starts with the root's: " + "../fixtures2/secret.jpg (imaginary serves it)",
+    async () => {
+      expect((await get("/resize?width=100&file=../fixtures2/secret.jpg")).json()).toEqual(invalidFilePath);
+    },
+  );
 
   test("a missing file, a directory and a FIFO (never opened for reading, so no hang)", async () => {
     for (const file of ["missing.jpg", "nested", "nested/deeper/", "fifo.jpg"]) {
@@ -178,12 +218,18 @@ describe("the file's bytes go through the checks a body does", () => {
   });
 
   test("an empty file is 400 Empty or unreadable image", async () => {
-    expect((await get("/resize?width=100&file=empty.jpg")).json()).toEqual(imaginaryError(400, "Empty or unreadable image"));
+    expect((await get("/resize?width=100&file=empty.jpg")).json()).toEqual(
+      imaginaryError(400, "Empty or unreadable image"),
+    );
   });
 
   test("a file over the upload limit is 413, a resolution over the limit 422", async () => {
-    expect((await get("/resize?width=100&file=over-size.jpg")).json()).toEqual(imaginaryError(413, `File too large: the limit is ${maxUploadBytes} bytes`));
-    expect((await get("/resize?width=100&file=5000x4000.png")).json()).toEqual(imaginaryError(422, "Image resolution is too big"));
+    expect((await get("/resize?width=100&file=over-size.jpg")).json()).toEqual(
+      imaginaryError(413, `File too large: the limit is ${maxUploadBytes} bytes`),
+    );
+    expect((await get("/resize?width=100&file=5000x4000.png")).json()).toEqual(
+      imaginaryError(422, "Image resolution is too big"),
+    );
   });
 });
 
@@ -191,15 +237,25 @@ describe("GET rules", () => {
   test("without a mount, GET on every image route is imaginary's 405, file= or not", async () => {
     for (const op of operationNames) {
       const res = await call(unmounted.url, `/${op}?file=large.jpg`, { method: "GET", headers: auth });
-      expect(res.json(), op).toEqual(imaginaryError(405, "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source"));
+      expect(res.json(), op).toEqual(
+        imaginaryError(
+          405,
+          "GET method not allowed. Make sure remote URL source is enabled by using the flag: -enable-url-source",
+        ),
+      );
     }
   });
 
-  test("with a mount, a GET without file (or with only url=, " + "never fetched) is imaginary's 400 missing params", async () => {
-    for (const query of ["", "?width=100", "?file=", "?url=http://127.0.0.1:1/x.jpg", "?file=%25zz"]) {
-      expect((await get(`/resize${query}`)).json(), query).toEqual(imaginaryError(400, "Cannot process the image due to missing or invalid params"));
-    }
-  });
+  test(
+    "with a mount, a GET without file (or with only url=, " + "never fetched) is imaginary's 400 missing params",
+    async () => {
+      for (const query of ["", "?width=100", "?file=", "?url=http://127.0.0.1:1/x.jpg", "?file=%25zz"]) {
+        expect((await get(`/resize${query}`)).json(), query).toEqual(
+          imaginaryError(400, "Cannot process the image due to missing or invalid params"),
+        );
+      }
+    },
+  );
 
   test("the key is still required on GET: 401 without it or with a wrong one, served with ?key=", async () => {
     for (const headers of [{}, { "API-Key": "wrong" }] as Array<Record<string, string>>) {
@@ -210,7 +266,9 @@ describe("GET rules", () => {
   });
 
   test("the key is checked before the file: a missing file without the key is 401", async () => {
-    expect((await get("/resize?width=100&file=missing.jpg", {})).json()).toEqual(imaginaryError(401, "Invalid or missing API key"));
+    expect((await get("/resize?width=100&file=missing.jpg", {})).json()).toEqual(
+      imaginaryError(401, "Invalid or missing API key"),
+    );
   });
 
   test("POST still reads the body with a mount; its file= is ignored, as in imaginary", async () => {
@@ -221,32 +279,50 @@ describe("GET rules", () => {
     expect(await sizeOf(resized.bytes)).toMatchObject({ width: 300, height: 169 });
   });
 
-  test("files read at once never share bytes: " + "48 concurrent reads of 4 files of different colours and sizes each answer their own", async () => {
-    // The backend reads mounted files into reused buffers (src/backend/buffers.ts): a buffer
-    // handed to the next request while its first was still in libvips would mix two images.
-    const colours = [
-      { r: 250, g: 10, b: 10 },
-      { r: 10, g: 250, b: 10 },
-      { r: 10, g: 10, b: 250 },
-      { r: 240, g: 240, b: 20 },
-    ];
-    await Promise.all(colours.map(async (background, i) => {
-      const image = sharp({ create: { width: 800 + i * 400, height: 600 + i * 300, channels: 3, background } });
-      await writeFile(join(mount, `colour-${i}.jpg`), await image.jpeg({ quality: 90 }).toBuffer());
-    }));
-    const replies = await Promise.all(Array.from({ length: 48 }, (_, n) => n % colours.length).map(async (i) => ({ i, reply: await get(`/resize?width=64&height=48&file=colour-${i}.jpg`) })));
-    for (const { i, reply } of replies) {
-      expect(reply.status).toBe(200);
-      const { channels } = await sharp(reply.bytes).stats();
-      const mean = channels.slice(0, 3).map((c) => c.mean);
-      const want = colours[i] as { r: number; g: number; b: number };
-      [want.r, want.g, want.b].forEach((value, channel) => expect(Math.abs((mean[channel] as number) - value), `file ${i} channel ${channel}`).toBeLessThan(12));
-    }
-  });
+  test(
+    "files read at once never share bytes: " +
+      "48 concurrent reads of 4 files of different colours and sizes each answer their own",
+    async () => {
+      // The backend reads mounted files into reused buffers (src/backend/buffers.ts): a buffer
+      // handed to the next request while its first was still in libvips would mix two images.
+      const colours = [
+        { r: 250, g: 10, b: 10 },
+        { r: 10, g: 250, b: 10 },
+        { r: 10, g: 10, b: 250 },
+        { r: 240, g: 240, b: 20 },
+      ];
+      await Promise.all(
+        colours.map(async (background, i) => {
+          const image = sharp({ create: { width: 800 + i * 400, height: 600 + i * 300, channels: 3, background } });
+          await writeFile(join(mount, `colour-${i}.jpg`), await image.jpeg({ quality: 90 }).toBuffer());
+        }),
+      );
+      const replies = await Promise.all(
+        Array.from({ length: 48 }, (_, n) => n % colours.length).map(async (i) => ({
+          i,
+          reply: await get(`/resize?width=64&height=48&file=colour-${i}.jpg`),
+        })),
+      );
+      for (const { i, reply } of replies) {
+        expect(reply.status).toBe(200);
+        const { channels } = await sharp(reply.bytes).stats();
+        const mean = channels.slice(0, 3).map((c) => c.mean);
+        const want = colours[i] as { r: number; g: number; b: number };
+        [want.r, want.g, want.b].forEach((value, channel) =>
+          expect(Math.abs((mean[channel] as number) - value), `file ${i} channel ${channel}`).toBeLessThan(12),
+        );
+      }
+    },
+  );
 
   test("methods other than GET and POST are still 405 with a mount", async () => {
     const res = await call(mounted.url, "/resize?file=large.jpg", { method: "PUT", headers: auth });
-    expect(res.json()).toEqual(imaginaryError(405, "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)"));
+    expect(res.json()).toEqual(
+      imaginaryError(
+        405,
+        "HTTP method not allowed. Try with a POST or GET method (-enable-url-source flag must be defined)",
+      ),
+    );
   });
 });
 
@@ -254,7 +330,9 @@ describe("the mount is checked at start", () => {
   test("/ is refused, by its real path too (/. and a symlink to /), as imaginary refuses -mount /", async () => {
     await symlink("/", join(base, "root-link"));
     for (const dir of ["/", "/.", "//", join(base, "root-link")]) {
-      await expect(startBackend({ apiKey: key, mount: dir }), dir).rejects.toThrow(/cannot mount the root directory for security reasons/);
+      await expect(startBackend({ apiKey: key, mount: dir }), dir).rejects.toThrow(
+        /cannot mount the root directory for security reasons/,
+      );
     }
   });
 
@@ -266,10 +344,17 @@ describe("the mount is checked at start", () => {
   test("aciimg backend --mount / exits 2 with one line before listening", async () => {
     const cli = fileURLToPath(new URL("../../bin/aciimg.js", import.meta.url));
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [cli, "backend", "--mount", "/", "--key", key], { timeout: 30_000 }, (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+      const child = execFile(
+        process.execPath,
+        [cli, "backend", "--mount", "/", "--key", key],
+        { timeout: 30_000 },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+      );
     });
     expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^aciimg: backend: --mount "\/": cannot mount the root directory for security reasons/);
+    expect(result.stderr).toMatch(
+      /^aciimg: backend: --mount "\/": cannot mount the root directory for security reasons/,
+    );
     expect(result.code).toBe(2);
   });
 });

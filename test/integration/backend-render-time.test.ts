@@ -47,7 +47,10 @@ describe("max render time (1 s, one work slot)", () => {
     const res = await post("/resize?width=86&type=png", fx.svg.buffer);
     expect(res.status).toBe(200);
     expect(res.headers["image-width"]).toBe("86");
-    const steps = [{ operation: "flip", params: { type: "jpeg" } }, { operation: "resize", params: { width: 50 } }];
+    const steps = [
+      { operation: "flip", params: { type: "jpeg" } },
+      { operation: "resize", params: { width: 50 } },
+    ];
     const ops = encodeURIComponent(JSON.stringify(steps));
     const piped = await post(`/pipeline?operations=${ops}`, fx.svg.buffer);
     expect(piped.status).toBe(200);

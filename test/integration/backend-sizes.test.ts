@@ -92,7 +92,14 @@ describe("sizes on imaginary.jpg (550x740)", () => {
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(res.bytes.toString())).toEqual({
-      width: 550, height: 740, type: "jpeg", space: "srgb", hasAlpha: false, hasProfile: true, channels: 3, orientation: 0,
+      width: 550,
+      height: 740,
+      type: "jpeg",
+      space: "srgb",
+      hasAlpha: false,
+      hasProfile: true,
+      channels: 3,
+      orientation: 0,
     });
   });
 });
@@ -108,13 +115,21 @@ describe("other fixtures", () => {
   });
   test("test.png info reports alpha and 4 channels", async () => {
     const res = await post("/info", fx.png.buffer);
-    expect(JSON.parse(res.bytes.toString())).toMatchObject({ width: 400, height: 300, type: "png", hasAlpha: true, channels: 4 });
+    expect(JSON.parse(res.bytes.toString())).toMatchObject({
+      width: 400,
+      height: 300,
+      type: "png",
+      hasAlpha: true,
+      channels: 4,
+    });
   });
   test("test.webp 550x368 crops to WebP", async () => {
     expect(await sizeOf("/crop?width=100&height=100", fx.webp.buffer)).toBe("100x100 webp");
   });
   test("fit maths: 900x500 into 312 square → 312x173, into 313 → 313x174", async () => {
-    const img = await sharp({ create: { width: 900, height: 500, channels: 3, background: "#336699" } }).jpeg().toBuffer();
+    const img = await sharp({ create: { width: 900, height: 500, channels: 3, background: "#336699" } })
+      .jpeg()
+      .toBuffer();
     expect(await sizeOf("/fit?width=312&height=312", img)).toBe("312x173 jpeg");
     expect(await sizeOf("/fit?width=313&height=313", img)).toBe("313x174 jpeg");
   });

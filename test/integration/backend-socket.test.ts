@@ -31,29 +31,39 @@ async function start(socketPath: string): Promise<RunningBackend> {
 
 /** A socket file whose listener died without closing it, as kill -9 leaves it. */
 async function deadSocket(path: string): Promise<void> {
-  const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`], { stdio: "ignore" });
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ],
+    { stdio: "ignore" },
+  );
   await new Promise((resolve) => child.once("close", resolve));
   expect((await stat(path)).isSocket()).toBe(true);
 }
 
 describe("backend on a Unix socket", () => {
-  it("serves on a 0600 socket that our client reaches " + "through its unix: endpoint, and removes it on close", async () => {
-    const dir = await tempDir();
-    const path = join(dir, "b.sock");
-    const backend = await start(path);
-    expect(backend.url).toBe(`unix:${path}`);
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
-    const client = createImaginaryClient({ endpoint: backend.url, apiKey: key, connections: 1 });
-    cleanups.push(() => client.close());
-    expect(await client.probe()).toMatchObject({ state: "healthy" });
-    const wrong = createImaginaryClient({ endpoint: backend.url, apiKey: "not-the-key", connections: 1 });
-    cleanups.push(() => wrong.close());
-    expect(await wrong.probe()).toMatchObject({ state: "unauthorized", status: 401 });
-    await backend.close();
-    await expect(stat(path)).rejects.toMatchObject({ code: "ENOENT" });
-    // Gone: the client says unreachable (no socket file), as it does for a refused port.
-    expect(await client.probe()).toMatchObject({ state: "unreachable", error: { code: "E_BACKEND_UNREACHABLE" } });
-  });
+  it(
+    "serves on a 0600 socket that our client reaches " + "through its unix: endpoint, and removes it on close",
+    async () => {
+      const dir = await tempDir();
+      const path = join(dir, "b.sock");
+      const backend = await start(path);
+      expect(backend.url).toBe(`unix:${path}`);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      const client = createImaginaryClient({ endpoint: backend.url, apiKey: key, connections: 1 });
+      cleanups.push(() => client.close());
+      expect(await client.probe()).toMatchObject({ state: "healthy" });
+      const wrong = createImaginaryClient({ endpoint: backend.url, apiKey: "not-the-key", connections: 1 });
+      cleanups.push(() => wrong.close());
+      expect(await wrong.probe()).toMatchObject({ state: "unauthorized", status: 401 });
+      await backend.close();
+      await expect(stat(path)).rejects.toMatchObject({ code: "ENOENT" });
+      // Gone: the client says unreachable (no socket file), as it does for a refused port.
+      expect(await client.probe()).toMatchObject({ state: "unreachable", error: { code: "E_BACKEND_UNREACHABLE" } });
+    },
+  );
 
   it("replaces the dead socket a killed backend left", async () => {
     const dir = await tempDir();
@@ -69,7 +79,10 @@ describe("backend on a Unix socket", () => {
     const dir = await tempDir();
     const path = join(dir, "b.sock");
     await writeFile(path, "precious");
-    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({ code: "E_USAGE", message: expect.stringContaining("is not a socket; refusing to replace it") });
+    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringContaining("is not a socket; refusing to replace it"),
+    });
     expect(await readFile(path, "utf8")).toBe("precious");
   });
 
@@ -79,13 +92,19 @@ describe("backend on a Unix socket", () => {
     const other = createServer((socket) => socket.on("error", () => undefined).end());
     await new Promise<void>((resolve) => other.listen(path, resolve));
     cleanups.push(() => new Promise((resolve) => other.close(resolve)));
-    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({ code: "E_USAGE", message: expect.stringContaining("another process is listening on it") });
+    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringContaining("another process is listening on it"),
+    });
     expect((await stat(path)).isSocket()).toBe(true);
   });
 
   it("refuses a socket path longer than Linux can bind", async () => {
     const dir = await tempDir();
     const path = join(dir, `${"x".repeat(120)}.sock`);
-    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({ code: "E_USAGE", message: expect.stringContaining("longer than the 107") });
+    await expect(startBackend({ apiKey: key, socketPath: path })).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringContaining("longer than the 107"),
+    });
   });
 });

@@ -18,14 +18,24 @@ afterAll(async () => {
 /** A fresh container per test, so tests in this file never see each other's state. */
 function config() {
   containerSeq += 1;
-  return { connectionString: azurite.connectionString, container: `state-${process.pid}-${containerSeq}`, blobName: "state.json" };
+  return {
+    connectionString: azurite.connectionString,
+    container: `state-${process.pid}-${containerSeq}`,
+    blobName: "state.json",
+  };
 }
 
 function record(name: string): BackendRecord {
   const now = new Date(0).toISOString();
   return {
-    provider: "local", id: `local:1@${name}`, name, endpoint: "http://127.0.0.1:1", apiKey: `key-${name}`,
-    createdAt: now, lastUsed: now, status: "running",
+    provider: "local",
+    id: `local:1@${name}`,
+    name,
+    endpoint: "http://127.0.0.1:1",
+    apiKey: `key-${name}`,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
     spec: { name, image: "x", cpu: 1, memoryInGB: 1, maxUploadBytes: 1, maxResolutionMP: 1 },
   };
 }
@@ -41,7 +51,9 @@ describeStateStore("Azure Blob on Azurite", async () => {
   return {
     store: createBlobStateStore(cfg),
     async cleanup() {
-      await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(cfg.container).deleteIfExists();
+      await BlobServiceClient.fromConnectionString(azurite.connectionString)
+        .getContainerClient(cfg.container)
+        .deleteIfExists();
     },
   };
 });
@@ -82,28 +94,42 @@ describe("blob state store on Azurite", () => {
     const cfg = config();
     await putRaw(cfg, "{ not json");
     const store = createBlobStateStore(cfg);
-    await expect(store.read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`${cfg.container}/state.json`) });
+    await expect(store.read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining(`${cfg.container}/state.json`),
+    });
     await expect(store.update(() => undefined)).rejects.toMatchObject({ code: "E_STATE" });
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(cfg.container);
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+      cfg.container,
+    );
     expect((await container.getBlockBlobClient(cfg.blobName).downloadToBuffer()).toString()).toBe("{ not json");
   });
 
   it("rejects a state of a newer version with E_STATE asking for an upgrade", async () => {
     const cfg = config();
     await putRaw(cfg, JSON.stringify({ version: 2, backends: {} }));
-    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining("upgrade") });
+    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining("upgrade"),
+    });
   });
 
   it("rejects a record of the wrong shape", async () => {
     const cfg = config();
     await putRaw(cfg, JSON.stringify({ version: 1, backends: { default: { provider: "local", id: 3 } } }));
-    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"id"') });
+    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining('"id"'),
+    });
   });
 
   it("rejects a malformed owner id rather than making a new one", async () => {
     const cfg = config();
     await putRaw(cfg, JSON.stringify({ version: 1, owner: ["x"], backends: {} }));
-    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"owner"') });
+    await expect(createBlobStateStore(cfg).read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining('"owner"'),
+    });
   });
 
   it("names its location without the account key", () => {
@@ -112,28 +138,43 @@ describe("blob state store on Azurite", () => {
   });
 
   it("fails with E_STATE, not a hang, when storage is unreachable", async () => {
-    const store = createBlobStateStore({
-      connectionString: azurite.connectionString.replace(/BlobEndpoint=[^;]+/, "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1"),
-      container: "x",
-      blobName: "state.json",
-    }, { retry: { maxTries: 2, retryDelayInMs: 50 } });
+    const store = createBlobStateStore(
+      {
+        connectionString: azurite.connectionString.replace(
+          /BlobEndpoint=[^;]+/,
+          "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1",
+        ),
+        container: "x",
+        blobName: "state.json",
+      },
+      { retry: { maxTries: 2, retryDelayInMs: 50 } },
+    );
     await expect(store.read()).rejects.toMatchObject({ code: "E_STATE" });
   });
 
   it("names the setting when the container URL is malformed", async () => {
     const store = createBlobStateStore({ containerUrl: "not a url", container: "x", blobName: "state.json" });
-    await expect(store.read()).rejects.toMatchObject({ code: "E_CONFIG", message: expect.stringContaining("ACIIMG_STATE_BLOB_URL") });
+    await expect(store.read()).rejects.toMatchObject({
+      code: "E_CONFIG",
+      message: expect.stringContaining("ACIIMG_STATE_BLOB_URL"),
+    });
   });
 
   it("reads and writes through a container URL carrying a SAS", async () => {
-    const { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } = await import("@azure/storage-blob");
+    const { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } = await import(
+      "@azure/storage-blob"
+    );
     const cfg = config();
     const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
     await service.getContainerClient(cfg.container).createIfNotExists();
     const account = /AccountName=([^;]+)/.exec(azurite.connectionString)![1]!;
     const accountKey = /AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!;
     const sas = generateBlobSASQueryParameters(
-      { containerName: cfg.container, permissions: ContainerSASPermissions.parse("racw"), expiresOn: new Date(Date.now() + 3_600_000) },
+      {
+        containerName: cfg.container,
+        permissions: ContainerSASPermissions.parse("racw"),
+        expiresOn: new Date(Date.now() + 3_600_000),
+      },
       new StorageSharedKeyCredential(account, accountKey),
     ).toString();
     const containerUrl = `${azurite.blobEndpoint}/${cfg.container}?${sas}`;

@@ -23,10 +23,19 @@ let photo: Buffer;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-client-file-"));
-  photo = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#3080c0" } }).jpeg().toBuffer();
+  photo = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#3080c0" } })
+    .jpeg()
+    .toBuffer();
   await writeFile(join(dir, "a b%c+d.jpg"), photo);
   logged = [];
-  backend = await startBackend({ apiKey, socketPath: join(dir, "backend.sock"), mount: "/", allowRootMount: true, cpus: 1, log: (line) => logged.push(line) });
+  backend = await startBackend({
+    apiKey,
+    socketPath: join(dir, "backend.sock"),
+    mount: "/",
+    allowRootMount: true,
+    cpus: 1,
+    log: (line) => logged.push(line),
+  });
   client = createImaginaryClient({ endpoint: backend.url, apiKey, fileRoot: "/" });
 });
 afterAll(async () => {
@@ -36,19 +45,34 @@ afterAll(async () => {
 });
 
 const resize = (file: string | undefined, body: () => Readable) =>
-  client.request({ op: "resize", query: new URLSearchParams({ width: "100", height: "75" }), body, ...(file === undefined ? {} : { file }) });
+  client.request({
+    op: "resize",
+    query: new URLSearchParams({ width: "100", height: "75" }),
+    body,
+    ...(file === undefined ? {} : { file }),
+  });
 
 describe("a backend that reads files under the client's fileRoot", () => {
-  test("a file whose name needs escaping is sent as GET " + "?file= (escaped twice) with no body, and read as named", async () => {
-    let opened = false;
-    const response = await resize(join(dir, "a b%c+d.jpg"), () => {
-      opened = true;
-      return Readable.from([photo]);
-    });
-    expect(await sharp(Buffer.concat(await response.body.toArray())).metadata()).toMatchObject({ width: 100, height: 75 });
-    expect(opened).toBe(false);
-    expect(logged.at(-1)).toContain(`"GET /resize?width=100&height=75&file=` + encodeURIComponent(encodeURIComponent(join(dir, "a b%c+d.jpg").slice(1))) + ` HTTP/1.1" 200`);
-  });
+  test(
+    "a file whose name needs escaping is sent as GET " + "?file= (escaped twice) with no body, and read as named",
+    async () => {
+      let opened = false;
+      const response = await resize(join(dir, "a b%c+d.jpg"), () => {
+        opened = true;
+        return Readable.from([photo]);
+      });
+      expect(await sharp(Buffer.concat(await response.body.toArray())).metadata()).toMatchObject({
+        width: 100,
+        height: 75,
+      });
+      expect(opened).toBe(false);
+      expect(logged.at(-1)).toContain(
+        `"GET /resize?width=100&height=75&file=` +
+          encodeURIComponent(encodeURIComponent(join(dir, "a b%c+d.jpg").slice(1))) +
+          ` HTTP/1.1" 200`,
+      );
+    },
+  );
 
   test("a request without `file`, or with a relative one, sends its bytes", async () => {
     for (const file of [undefined, "a b%c+d.jpg"]) {
@@ -59,7 +83,10 @@ describe("a backend that reads files under the client's fileRoot", () => {
   });
 
   test("a missing file is the backend's 400 Invalid file path", async () => {
-    await expect(resize(join(dir, "missing.jpg"), () => Readable.from([photo]))).rejects.toMatchObject({ code: "E_IMAGE", detail: { status: 400 } });
+    await expect(resize(join(dir, "missing.jpg"), () => Readable.from([photo]))).rejects.toMatchObject({
+      code: "E_IMAGE",
+      detail: { status: 400 },
+    });
   });
 });
 
@@ -101,7 +128,9 @@ describe("X-Aciimg-File-Identity (issue 22 §4)", () => {
 
 describe("mounting /", () => {
   test("is refused without allowRootMount, and over TCP even with it", async () => {
-    await expect(startBackend({ apiKey, mount: "/", socketPath: join(dir, "refused.sock") })).rejects.toThrow(/cannot mount the root directory/);
+    await expect(startBackend({ apiKey, mount: "/", socketPath: join(dir, "refused.sock") })).rejects.toThrow(
+      /cannot mount the root directory/,
+    );
     await expect(startBackend({ apiKey, mount: "/", allowRootMount: true, port: 0 })).rejects.toThrow(/needs --socket/);
   });
 });

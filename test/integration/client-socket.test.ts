@@ -6,7 +6,12 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +35,9 @@ async function socketPath(): Promise<string> {
 }
 
 /** A server on a fresh socket path that counts its connections and can say how many are still open. */
-async function listen<T extends Server>(server: T): Promise<{ server: T; path: string; connections: () => number; open: () => number }> {
+async function listen<T extends Server>(
+  server: T,
+): Promise<{ server: T; path: string; connections: () => number; open: () => number }> {
   const path = await socketPath();
   let connections = 0;
   const sockets = new Set<Socket>();
@@ -69,19 +76,29 @@ function echoServer(): HttpServer {
   });
 }
 
-function client(path: string, options: { connections?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number } = {}): ImaginaryClient {
+function client(
+  path: string,
+  options: { connections?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number } = {},
+): ImaginaryClient {
   const made = createImaginaryClient({ endpoint: `unix:${path}`, apiKey: key, ...options });
   cleanups.push(() => made.close());
   return made;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<AciimgError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!isAciimgError(error)) throw new Error(`expected an AciimgError, got ${String(error)}`);
   return error;
 }
 
-const post = (c: ImaginaryClient, body: Uint8Array | (() => Readable), extra: { op?: string; length?: number; signal?: AbortSignal } = {}) =>
+const post = (
+  c: ImaginaryClient,
+  body: Uint8Array | (() => Readable),
+  extra: { op?: string; length?: number; signal?: AbortSignal } = {},
+) =>
   c.request({ op: extra.op ?? "echo", query: new URLSearchParams(), body, length: extra.length, signal: extra.signal });
 
 describe("imaginary client over a unix: socket", () => {
@@ -102,9 +119,12 @@ describe("imaginary client over a unix: socket", () => {
   it("reuses one keep-alive connection for sequential requests, and opens at most `connections` at once", async () => {
     const { path, connections } = await listen(echoServer());
     const c = client(path, { connections: 2 });
-    for (let i = 0; i < 5; i++) expect((await buffer((await post(c, Buffer.from(`image ${i}`))).body)).toString()).toBe(`image ${i}`);
+    for (let i = 0; i < 5; i++)
+      expect((await buffer((await post(c, Buffer.from(`image ${i}`))).body)).toString()).toBe(`image ${i}`);
     expect(connections()).toBe(1);
-    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => post(c, Buffer.from(`p${i}`)).then((r) => buffer(r.body))));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => post(c, Buffer.from(`p${i}`)).then((r) => buffer(r.body))),
+    );
     expect(answers.map(String)).toEqual(["p0", "p1", "p2", "p3", "p4", "p5"]);
     expect(connections()).toBe(2);
   });
@@ -116,7 +136,10 @@ describe("imaginary client over a unix: socket", () => {
     const error = await rejection(post(c, Buffer.from("x"), { op: "resize" }));
     expect(error.code).toBe("E_REQUEST_TIMEOUT");
     expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
-    expect(error.message).toBe(`the backend at unix:${path} gave no answer to /resize within 200ms. ` + `It may still be working on it, so it was not sent again.`);
+    expect(error.message).toBe(
+      `the backend at unix:${path} gave no answer to /resize within 200ms. ` +
+        `It may still be working on it, so it was not sent again.`,
+    );
     await until(() => open() === 0, "the timed-out connection to close");
   });
 
@@ -142,32 +165,44 @@ describe("imaginary client over a unix: socket", () => {
     // The reader holds the 4 MB body unread while the same body timeout fires three times, one
     // after another, on a control request whose server goes silent after its headers: each
     // timeout is the event that says the held body has outlived one more timeout.
-    const silent = await listen(createNetServer((socket) => {
-      socket.resume();
-      socket.write("HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ntransfer-encoding: chunked\r\n\r\n");
-    }));
+    const silent = await listen(
+      createNetServer((socket) => {
+        socket.resume();
+        socket.write("HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ntransfer-encoding: chunked\r\n\r\n");
+      }),
+    );
     const control = client(silent.path, { bodyTimeoutMs: 1000 });
-    for (let i = 0; i < 3; i++) expect((await rejection(post(control, Buffer.from("x"), { op: "resize" }))).detail).toEqual({ code: "UND_ERR_BODY_TIMEOUT", timeoutMs: 1000 });
+    for (let i = 0; i < 3; i++)
+      expect((await rejection(post(control, Buffer.from("x"), { op: "resize" }))).detail).toEqual({
+        code: "UND_ERR_BODY_TIMEOUT",
+        timeoutMs: 1000,
+      });
     expect((await buffer(response.body)).length).toBe(4 * 1024 * 1024);
   });
 
-  it("fails with the body's error when the upload stream fails, " + "closes that connection, and the next request works", async () => {
-    const { path, open, connections } = await listen(echoServer());
-    const c = client(path, { connections: 1 });
-    const failure = Object.assign(new Error("disk went away"), { code: "EIO" });
-    const failing = () =>
-      new Readable({
-        read() {
-          this.push(Buffer.alloc(64 * 1024, 1));
-          setImmediate(() => this.destroy(failure));
-        },
-      });
-    const error = await post(c, failing, { length: 1024 * 1024 }).then(() => undefined, (e: unknown) => e);
-    expect(error).toBe(failure);
-    await until(() => open() === 0, "the failed upload's connection to close");
-    expect((await buffer((await post(c, Buffer.from("after"))).body)).toString()).toBe("after");
-    expect(connections()).toBe(2);
-  });
+  it(
+    "fails with the body's error when the upload stream fails, " + "closes that connection, and the next request works",
+    async () => {
+      const { path, open, connections } = await listen(echoServer());
+      const c = client(path, { connections: 1 });
+      const failure = Object.assign(new Error("disk went away"), { code: "EIO" });
+      const failing = () =>
+        new Readable({
+          read() {
+            this.push(Buffer.alloc(64 * 1024, 1));
+            setImmediate(() => this.destroy(failure));
+          },
+        });
+      const error = await post(c, failing, { length: 1024 * 1024 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBe(failure);
+      await until(() => open() === 0, "the failed upload's connection to close");
+      expect((await buffer((await post(c, Buffer.from("after"))).body)).toString()).toBe("after");
+      expect(connections()).toBe(2);
+    },
+  );
 
   it("maps an abort while waiting for the answer to E_ABORTED and closes that connection", async () => {
     let received = 0;
@@ -183,25 +218,42 @@ describe("imaginary client over a unix: socket", () => {
     await until(() => open() === 0, "the aborted connection to close");
   });
 
-  it("an abort after the answer started fails its body with the signal's reason; " + "a dropped body frees its connection", async () => {
-    const { path, open } = await listen(echoServer());
-    const c = client(path);
-    const controller = new AbortController();
-    const response = await c.request({ op: "big", query: new URLSearchParams(), body: Buffer.from("x"), signal: controller.signal });
-    controller.abort();
-    await expect(buffer(response.body)).rejects.toMatchObject({ name: "AbortError" });
-    await until(() => open() === 0, "the aborted body's connection to close");
-    const dropped = await c.request({ op: "big", query: new URLSearchParams(), body: Buffer.from("x") });
-    dropped.body.destroy();
-    await until(() => open() === 0, "the dropped body's connection to close");
-  });
+  it(
+    "an abort after the answer started fails its body with the signal's reason; " +
+      "a dropped body frees its connection",
+    async () => {
+      const { path, open } = await listen(echoServer());
+      const c = client(path);
+      const controller = new AbortController();
+      const response = await c.request({
+        op: "big",
+        query: new URLSearchParams(),
+        body: Buffer.from("x"),
+        signal: controller.signal,
+      });
+      controller.abort();
+      await expect(buffer(response.body)).rejects.toMatchObject({ name: "AbortError" });
+      await until(() => open() === 0, "the aborted body's connection to close");
+      const dropped = await c.request({ op: "big", query: new URLSearchParams(), body: Buffer.from("x") });
+      dropped.body.destroy();
+      await until(() => open() === 0, "the dropped body's connection to close");
+    },
+  );
 
   it("maps a missing socket and a dead one to E_BACKEND_UNREACHABLE", async () => {
     const missing = client(await socketPath());
     expect((await rejection(missing.health())).detail).toEqual({ code: "ENOENT" });
     // A socket file whose listener was killed, as kill -9 leaves it: connecting is refused.
     const path = await socketPath();
-    const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, ` + `() => process.kill(process.pid, "SIGKILL"))`], { stdio: "ignore" });
+    const child = spawn(
+      process.execPath,
+      [
+        "-e",
+        `require("node:net").createServer().listen(${JSON.stringify(path)}, ` +
+          `() => process.kill(process.pid, "SIGKILL"))`,
+      ],
+      { stdio: "ignore" },
+    );
     await new Promise((resolve) => child.once("close", resolve));
     expect((await rejection(client(path).health())).detail).toEqual({ code: "ECONNREFUSED" });
   });

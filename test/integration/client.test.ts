@@ -16,7 +16,11 @@ const key = "test-key-123";
  * A loopback server answering as imaginary does on the routes the client must handle
  * (docs/reference/imaginary-api.md §1.8 error bodies, §3 /health, the 429 text/plain of the throttle).
  */
-function imaginaryLike(): { server: Server; connections: () => number; lastRequest: () => { url: string; headers: IncomingMessage["headers"] } | undefined } {
+function imaginaryLike(): {
+  server: Server;
+  connections: () => number;
+  lastRequest: () => { url: string; headers: IncomingMessage["headers"] } | undefined;
+} {
   let connections = 0;
   let last: { url: string; headers: IncomingMessage["headers"] } | undefined;
   const json = (res: ServerResponse, status: number, body: unknown): void => {
@@ -66,7 +70,10 @@ function imaginaryLike(): { server: Server; connections: () => number; lastReque
 }
 
 async function rejection(promise: Promise<unknown>): Promise<AciimgError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!isAciimgError(error)) throw new Error(`expected an AciimgError, got ${String(error)}`);
   return error;
 }
@@ -157,7 +164,11 @@ describe("imaginary client", () => {
     const before = fake.connections();
     try {
       for (let i = 0; i < 5; i++) {
-        const response = await client.request({ op: "echo", query: new URLSearchParams(), body: Buffer.from(`image ${i}`) });
+        const response = await client.request({
+          op: "echo",
+          query: new URLSearchParams(),
+          body: Buffer.from(`image ${i}`),
+        });
         expect((await buffer(response.body)).toString()).toBe(`image ${i}`);
       }
       expect(fake.connections() - before).toBe(1);
@@ -169,7 +180,9 @@ describe("imaginary client", () => {
   it("maps imaginary's JSON error body to E_IMAGE with its status and message", async () => {
     const client = createImaginaryClient({ endpoint, apiKey: key });
     try {
-      const error = await rejection(client.request({ op: "bad", query: new URLSearchParams(), body: Buffer.from("x") }));
+      const error = await rejection(
+        client.request({ op: "bad", query: new URLSearchParams(), body: Buffer.from("x") }),
+      );
       expect(error.code).toBe("E_IMAGE");
       expect(error.detail).toEqual({ status: 400, message: "Error while processing the image: boom" });
       expect(error.message).toContain("Error while processing the image: boom");
@@ -181,7 +194,9 @@ describe("imaginary client", () => {
   it("maps the throttle's 429 text/plain body", async () => {
     const client = createImaginaryClient({ endpoint, apiKey: key });
     try {
-      const error = await rejection(client.request({ op: "throttled", query: new URLSearchParams(), body: Buffer.from("x") }));
+      const error = await rejection(
+        client.request({ op: "throttled", query: new URLSearchParams(), body: Buffer.from("x") }),
+      );
       expect(error.code).toBe("E_IMAGE");
       expect(error.detail).toEqual({ status: 429, message: "limit exceeded" });
     } finally {
@@ -209,7 +224,9 @@ describe("imaginary client", () => {
     await new Promise((resolve) => closed.close(resolve));
     const client = createImaginaryClient({ endpoint: `http://127.0.0.1:${port}`, apiKey: key });
     try {
-      const error = await rejection(client.request({ op: "resize", query: new URLSearchParams(), body: Buffer.from("x") }));
+      const error = await rejection(
+        client.request({ op: "resize", query: new URLSearchParams(), body: Buffer.from("x") }),
+      );
       expect(error.code).toBe("E_BACKEND_UNREACHABLE");
       expect(error.detail).toEqual({ code: "ECONNREFUSED" });
       expect(error.cause).toBeInstanceOf(Error);
@@ -220,13 +237,21 @@ describe("imaginary client", () => {
   });
 
   it("maps a headers timeout to E_REQUEST_TIMEOUT naming the limit and the advice it was given", async () => {
-    const client = createImaginaryClient({ endpoint, apiKey: key, headersTimeoutMs: 200, timeoutAdvice: "Raise --request-timeout." });
+    const client = createImaginaryClient({
+      endpoint,
+      apiKey: key,
+      headersTimeoutMs: 200,
+      timeoutAdvice: "Raise --request-timeout.",
+    });
     try {
-      const error = await rejection(client.request({ op: "hang", query: new URLSearchParams(), body: Buffer.from("x") }));
+      const error = await rejection(
+        client.request({ op: "hang", query: new URLSearchParams(), body: Buffer.from("x") }),
+      );
       expect(error.code).toBe("E_REQUEST_TIMEOUT");
       expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 200 });
       expect(error.message).toBe(
-        `the backend at ${endpoint} gave no answer to /hang within 200ms. ` + `It may still be working on it, so it was not sent again. Raise --request-timeout.`,
+        `the backend at ${endpoint} gave no answer to /hang within 200ms. ` +
+          `It may still be working on it, so it was not sent again. Raise --request-timeout.`,
       );
     } finally {
       await client.close();
@@ -237,7 +262,12 @@ describe("imaginary client", () => {
     const client = createImaginaryClient({ endpoint, apiKey: key });
     try {
       const controller = new AbortController();
-      const pending = client.request({ op: "hang", query: new URLSearchParams(), body: Buffer.from("x"), signal: controller.signal });
+      const pending = client.request({
+        op: "hang",
+        query: new URLSearchParams(),
+        body: Buffer.from("x"),
+        signal: controller.signal,
+      });
       setTimeout(() => controller.abort(), 50);
       expect((await rejection(pending)).code).toBe("E_ABORTED");
     } finally {

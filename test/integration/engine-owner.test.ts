@@ -14,12 +14,23 @@ import type { BackendSpec, Clock, Engine, Provider, StateStore } from "../../src
 import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 
-const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
+const spec: BackendSpec = {
+  name: "default",
+  image: "unused",
+  cpu: 1,
+  memoryInGB: 1,
+  maxUploadBytes: 20_000_000,
+  maxResolutionMP: 18,
+};
 const minutes = (n: number): number => n * 60_000;
 
 function offsetClock(): Clock & { advance(ms: number): void } {
   let offset = 0;
-  return { now: () => Date.now() + offset, sleep: (ms, signal) => systemClock.sleep(ms, signal), advance: (ms) => void (offset += ms) };
+  return {
+    now: () => Date.now() + offset,
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    advance: (ms) => void (offset += ms),
+  };
 }
 
 describe("owner ids on the local provider", () => {
@@ -49,7 +60,10 @@ describe("owner ids on the local provider", () => {
       return store;
     };
     return {
-      dir, clock, provider, storeOf,
+      dir,
+      clock,
+      provider,
+      storeOf,
       engine(stateName: string): Engine {
         const engine = createEngine({ provider, store: storeOf(stateName), spec, clock, createTimeoutMs: 30_000 });
         engines.push(engine);
@@ -73,26 +87,37 @@ describe("owner ids on the local provider", () => {
     expect(JSON.parse(await readFile(join(r.dir, "a.json"), "utf8"))).toMatchObject({ version: 1, owner });
   });
 
-  it("another state's reap --idle 0, " + "down and status leave the first state's running backend alone and list it as not ours", async () => {
-    const r = await rig();
-    const { record: first } = await r.engine("a").ensure();
-    const ownerA = (await r.storeOf("a").read()).owner;
-    r.clock.advance(minutes(60));
+  it(
+    "another state's reap --idle 0, " +
+      "down and status leave the first state's running backend alone and list it as not ours",
+    async () => {
+      const r = await rig();
+      const { record: first } = await r.engine("a").ensure();
+      const ownerA = (await r.storeOf("a").read()).owner;
+      r.clock.advance(minutes(60));
 
-    const b = r.engine("b");
-    const report = await b.reap({ idleMs: 0 });
-    expect(report.removed).toEqual([]);
-    expect(report.foreign).toEqual([expect.objectContaining({ id: first.id, name: "default", owner: ownerA, reason: "not-ours" })]);
-    expect(await b.down()).toEqual({ removed: [], others: [expect.objectContaining({ id: first.id, reason: "not-ours" })] });
-    expect((await b.status()).others).toEqual([expect.objectContaining({ id: first.id, reason: "not-ours" })]);
-    expect(isProcessAlive(first.pid as number)).toBe(true);
+      const b = r.engine("b");
+      const report = await b.reap({ idleMs: 0 });
+      expect(report.removed).toEqual([]);
+      expect(report.foreign).toEqual([
+        expect.objectContaining({ id: first.id, name: "default", owner: ownerA, reason: "not-ours" }),
+      ]);
+      expect(await b.down()).toEqual({
+        removed: [],
+        others: [expect.objectContaining({ id: first.id, reason: "not-ours" })],
+      });
+      expect((await b.status()).others).toEqual([expect.objectContaining({ id: first.id, reason: "not-ours" })]);
+      expect(isProcessAlive(first.pid as number)).toBe(true);
 
-    // b's own backend of the same name is its own: both run side by side (local ids never collide).
-    const { record: second } = await b.ensure();
-    expect(second.id).not.toBe(first.id);
-    expect((await r.engine("a").status()).others).toEqual([expect.objectContaining({ id: second.id, reason: "not-ours" })]);
-    expect(await r.provider.inspect(first)).toEqual({ state: "running", endpoint: first.endpoint });
-  });
+      // b's own backend of the same name is its own: both run side by side (local ids never collide).
+      const { record: second } = await b.ensure();
+      expect(second.id).not.toBe(first.id);
+      expect((await r.engine("a").status()).others).toEqual([
+        expect.objectContaining({ id: second.id, reason: "not-ours" }),
+      ]);
+      expect(await r.provider.inspect(first)).toEqual({ state: "running", endpoint: first.endpoint });
+    },
+  );
 
   it("a lost state file: its backend is no longer ours, reap leaves it, down --force deletes it", async () => {
     const r = await rig();

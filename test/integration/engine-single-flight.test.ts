@@ -15,7 +15,10 @@ import { createLocalProvider } from "../../src/providers/local/local.js";
 const repo = new URL("../../", import.meta.url);
 const dist = (path: string): string => new URL(`dist/${path}`, repo).href;
 
-function ensureInChild(cwd: string, statePath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ensureInChild(
+  cwd: string,
+  statePath: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const script = `
     const { loadConfig } = await import(${JSON.stringify(dist("config.js"))});
     const { openEngine } = await import(${JSON.stringify(dist("compose.js"))});
@@ -30,7 +33,10 @@ function ensureInChild(cwd: string, statePath: string): Promise<{ code: number |
       await engine.close();
     }`;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -52,10 +58,15 @@ describe("ensure across processes", () => {
     dir = await mkdtemp(join(tmpdir(), "aciimg-flight-"));
     const statePath = join(dir, "state.json");
     const results = await Promise.all(Array.from({ length: 20 }, () => ensureInChild(dir, statePath)));
-    const transcript = results.map((result, index) => `#${index} exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`).join("\n");
+    const transcript = results
+      .map((result, index) => `#${index} exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`)
+      .join("\n");
     for (const result of results) expect(result.code, transcript).toBe(0);
     const outcomes = results.map((result) => JSON.parse(result.stdout) as { id: string; created: boolean });
-    expect(outcomes.filter((outcome) => outcome.created), transcript).toHaveLength(1);
+    expect(
+      outcomes.filter((outcome) => outcome.created),
+      transcript,
+    ).toHaveLength(1);
     expect(new Set(outcomes.map((outcome) => outcome.id)).size).toBe(1);
     const config = loadConfig({ provider: "local", state: statePath }, {}, dir);
     const listed = await createLocalProvider({ env: {}, logDir: localRunDir(config) }).list();

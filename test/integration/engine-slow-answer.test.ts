@@ -56,10 +56,13 @@ async function openGate(dir: string, backendSocket: string): Promise<Gate> {
       req.socket.destroy();
       return;
     }
-    const upstream = httpRequest({ socketPath: backendSocket, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const upstream = httpRequest(
+      { socketPath: backendSocket, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
@@ -94,7 +97,10 @@ beforeAll(async () => {
 const resize = () => ({ op: "resize", query: new URLSearchParams({ width: "64", height: "48" }), body: jpeg });
 
 async function rejection(promise: Promise<unknown>): Promise<AciimgError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!isAciimgError(error)) throw new Error(`expected an AciimgError, got ${String(error)}`);
   return error;
 }
@@ -111,7 +117,11 @@ describe("a slow answer is not a vanished backend", () => {
    */
   async function gatedBackend(): Promise<{ config: Config; gate: Gate; record: BackendRecord }> {
     const dir = await mkdtemp(join(tmpdir(), "aciimg-slow-"));
-    const config = loadConfig({ provider: "local", state: join(dir, "state.json") }, { ACIIMG_REQUEST_TIMEOUT: "300ms" }, dir);
+    const config = loadConfig(
+      { provider: "local", state: join(dir, "state.json") },
+      { ACIIMG_REQUEST_TIMEOUT: "300ms" },
+      dir,
+    );
     const provider = await openProvider(config);
     cleanups.push(async () => {
       for (const ref of await provider.list()) await provider.delete(ref);
@@ -134,24 +144,27 @@ describe("a slow answer is not a vanished backend", () => {
     return engine;
   }
 
-  it("a request the backend holds past " + "the request timeout is sent once and fails with E_REQUEST_TIMEOUT naming it", async () => {
-    const { config, gate, record } = await gatedBackend();
-    const engine = await engineOf(config);
-    gate.mode = "hold";
-    const error = await rejection(engine.call(resize()));
-    expect(gate.received()).toBe(1);
-    expect(error.code).toBe("E_REQUEST_TIMEOUT");
-    expect(error.message).toContain("gave no answer to /resize within 300ms");
-    expect(error.message).toContain("not sent again");
-    expect(error.message).toContain(requestTimeoutAdvice);
-    expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 300 });
-    // The backend was not taken for vanished: the next call goes to the same one and succeeds.
-    gate.release();
-    const response = await engine.call(resize());
-    expect((await sharp(await buffer(response.body)).metadata()).width).toBe(64);
-    expect(gate.received()).toBe(2);
-    expect((await (await openStore(config)).read()).backends.default?.id).toBe(record.id);
-  });
+  it(
+    "a request the backend holds past " + "the request timeout is sent once and fails with E_REQUEST_TIMEOUT naming it",
+    async () => {
+      const { config, gate, record } = await gatedBackend();
+      const engine = await engineOf(config);
+      gate.mode = "hold";
+      const error = await rejection(engine.call(resize()));
+      expect(gate.received()).toBe(1);
+      expect(error.code).toBe("E_REQUEST_TIMEOUT");
+      expect(error.message).toContain("gave no answer to /resize within 300ms");
+      expect(error.message).toContain("not sent again");
+      expect(error.message).toContain(requestTimeoutAdvice);
+      expect(error.detail).toEqual({ code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 300 });
+      // The backend was not taken for vanished: the next call goes to the same one and succeeds.
+      gate.release();
+      const response = await engine.call(resize());
+      expect((await sharp(await buffer(response.body)).metadata()).width).toBe(64);
+      expect(gate.received()).toBe(2);
+      expect((await (await openStore(config)).read()).backends.default?.id).toBe(record.id);
+    },
+  );
 
   it("a pool member that times out stays in the pool, and the request is not sent elsewhere", async () => {
     const { config, gate } = await gatedBackend();

@@ -17,7 +17,14 @@ import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
 import { makeJpeg } from "../helpers/images.js";
 
-const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
+const spec: BackendSpec = {
+  name: "default",
+  image: "unused",
+  cpu: 1,
+  memoryInGB: 1,
+  maxUploadBytes: 20_000_000,
+  maxResolutionMP: 18,
+};
 
 /** The real local provider, except that its first `doomed` backends are deleted as soon as they are up. */
 function reapedOnArrival(inner: Provider, doomed: number): Provider & { created: () => number } {

@@ -18,13 +18,24 @@ import { createFileStateStore } from "../../src/state/file.js";
 import { makeJpeg } from "../helpers/images.js";
 import { until } from "../helpers/wait.js";
 
-const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
+const spec: BackendSpec = {
+  name: "default",
+  image: "unused",
+  cpu: 1,
+  memoryInGB: 1,
+  maxUploadBytes: 20_000_000,
+  maxResolutionMP: 18,
+};
 const minutes = (n: number): number => n * 60_000;
 
 /** Real time plus an offset the test moves forward. */
 function offsetClock(): Clock & { advance(ms: number): void } {
   let offset = 0;
-  return { now: () => Date.now() + offset, sleep: (ms, signal) => systemClock.sleep(ms, signal), advance: (ms) => void (offset += ms) };
+  return {
+    now: () => Date.now() + offset,
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    advance: (ms) => void (offset += ms),
+  };
 }
 
 interface Rig {
@@ -40,7 +51,12 @@ beforeAll(async () => {
   jpeg = await makeJpeg(320, 240);
 });
 
-const resize = (): ImageRequest => ({ op: "resize", query: new URLSearchParams({ width: "64", height: "48" }), body: jpeg, contentType: "image/jpeg" });
+const resize = (): ImageRequest => ({
+  op: "resize",
+  query: new URLSearchParams({ width: "64", height: "48" }),
+  body: jpeg,
+  contentType: "image/jpeg",
+});
 
 async function expectResized(engine: Engine): Promise<void> {
   const response = await engine.call(resize());
@@ -69,9 +85,14 @@ describe("engine on the local provider", () => {
       await rm(dir, { recursive: true, force: true });
     });
     return {
-      dir, clock, provider, store,
+      dir,
+      clock,
+      provider,
+      store,
       engine(options = {}) {
-        const p = options.cliPath ? createLocalProvider({ env: {}, logDir, clock, cliPath: options.cliPath }) : provider;
+        const p = options.cliPath
+          ? createLocalProvider({ env: {}, logDir, clock, cliPath: options.cliPath })
+          : provider;
         const engine = createEngine({ provider: p, store, spec, clock, touchIntervalMs: 200, createTimeoutMs: 30_000 });
         engines.push(engine);
         return engine;
@@ -95,7 +116,10 @@ describe("engine on the local provider", () => {
     const r = await rig();
     const engineA = r.engine();
     const engineB = r.engine();
-    const results = await Promise.all([...Array.from({ length: 5 }, () => engineA.ensure()), ...Array.from({ length: 5 }, () => engineB.ensure())]);
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => engineA.ensure()),
+      ...Array.from({ length: 5 }, () => engineB.ensure()),
+    ]);
     expect(new Set(results.map((result) => result.record.id)).size).toBe(1);
     expect(results.filter((result) => result.created).length).toBeGreaterThanOrEqual(1);
     expect(await r.provider.list()).toHaveLength(1);
@@ -168,8 +192,16 @@ describe("engine on the local provider", () => {
     const longAgo = new Date(r.clock.now() - minutes(180)).toISOString();
     await r.store.update((state) => {
       state.backends.default = {
-        provider: "local", id: "provisioning:test", name: "default", endpoint: "", apiKey: "k", createdAt: longAgo, lastUsed: longAgo,
-        status: "provisioning", spec, provisioner: { pid: process.pid, host: hostname(), heartbeat: new Date(r.clock.now()).toISOString() },
+        provider: "local",
+        id: "provisioning:test",
+        name: "default",
+        endpoint: "",
+        apiKey: "k",
+        createdAt: longAgo,
+        lastUsed: longAgo,
+        status: "provisioning",
+        spec,
+        provisioner: { pid: process.pid, host: hostname(), heartbeat: new Date(r.clock.now()).toISOString() },
       };
     });
     const report = await r.engine().reap({ idleMs: minutes(5) });
@@ -185,8 +217,16 @@ describe("engine on the local provider", () => {
     const now = new Date(r.clock.now()).toISOString();
     await r.store.update((state) => {
       state.backends.default = {
-        provider: "local", id: "provisioning:dead", name: "default", endpoint: "", apiKey: "k", createdAt: now, lastUsed: now,
-        status: "provisioning", spec, provisioner: { pid: dead.pid as number, host: hostname(), heartbeat: now },
+        provider: "local",
+        id: "provisioning:dead",
+        name: "default",
+        endpoint: "",
+        apiKey: "k",
+        createdAt: now,
+        lastUsed: now,
+        status: "provisioning",
+        spec,
+        provisioner: { pid: dead.pid as number, host: hostname(), heartbeat: now },
       };
     });
     const result = await r.engine().ensure();
@@ -198,7 +238,13 @@ describe("engine on the local provider", () => {
     const r = await rig();
     const script = join(r.dir, "broken-aciimg.js");
     await writeFile(script, "process.exit(7);\n");
-    const error = await r.engine({ cliPath: script }).ensure().then(() => undefined, (e: unknown) => e);
+    const error = await r
+      .engine({ cliPath: script })
+      .ensure()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toMatchObject({ code: "E_PROVISION" });
     expect((await r.store.read()).backends).toEqual({});
   });
@@ -233,13 +279,21 @@ describe("engine on the local provider", () => {
   it("status reports the live state, idle time and time to reap, and the key only when asked", async () => {
     const r = await rig();
     const engine = r.engine();
-    expect(await engine.status()).toEqual({ provider: "local", name: "default", state: "none", members: [], others: [] });
+    expect(await engine.status()).toEqual({
+      provider: "local",
+      name: "default",
+      state: "none",
+      members: [],
+      others: [],
+    });
     const { record } = await engine.ensure();
     r.clock.advance(minutes(2));
     const status = await engine.status();
     expect(status).toMatchObject({ provider: "local", name: "default", state: "running", endpoint: record.endpoint });
     // One backend is a pool of one: its only member is the backend itself.
-    expect(status.members.map((m) => [m.backend, m.name, m.state, m.endpoint])).toEqual([["local-1", "default", "running", record.endpoint]]);
+    expect(status.members.map((m) => [m.backend, m.name, m.state, m.endpoint])).toEqual([
+      ["local-1", "default", "running", record.endpoint],
+    ]);
     expect(status.idleMs).toBeGreaterThanOrEqual(minutes(2));
     expect(status.reapInMs).toBeLessThanOrEqual(minutes(3));
     expect(status.reapInMs).toBeGreaterThan(minutes(2));
@@ -263,13 +317,26 @@ describe("engine on the local provider", () => {
     const r = await rig();
     const now = new Date(r.clock.now()).toISOString();
     const aci = {
-      provider: "aci" as const, id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default",
-      name: "default", endpoint: "http://192.0.2.1:9000", apiKey: "k", createdAt: now, lastUsed: now, status: "running" as const, spec,
+      provider: "aci" as const,
+      id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default",
+      name: "default",
+      endpoint: "http://192.0.2.1:9000",
+      apiKey: "k",
+      createdAt: now,
+      lastUsed: now,
+      status: "running" as const,
+      spec,
     };
     await r.store.update((state) => {
       state.backends.default = aci;
     });
-    const error = await r.engine().ensure().then(() => undefined, (e: unknown) => e);
+    const error = await r
+      .engine()
+      .ensure()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toMatchObject({ code: "E_STATE" });
     expect((error as Error).message).toContain("aciimg down --provider aci");
     expect((await r.store.read()).backends.default).toEqual(aci);

@@ -26,13 +26,19 @@ beforeAll(async () => {
   azurite = await startAzurite();
   dir = await mkdtemp(join(tmpdir(), "aciimg-func-"));
   // What a Function App has: AzureWebJobsStorage, so state goes to blob storage.
-  config = loadConfig({ provider: "local", state: join(dir, "state.json") }, {
-    HOME: dir,
-    AzureWebJobsStorage: azurite.connectionString,
-    ACIIMG_STATE_BLOB_CONTAINER: `func-${process.pid}`,
-  }, dir);
+  config = loadConfig(
+    { provider: "local", state: join(dir, "state.json") },
+    {
+      HOME: dir,
+      AzureWebJobsStorage: azurite.connectionString,
+      ACIIMG_STATE_BLOB_CONTAINER: `func-${process.pid}`,
+    },
+    dir,
+  );
   engine = openEngine(config);
-  photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#20a060" } }).jpeg().toBuffer();
+  photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#20a060" } })
+    .jpeg()
+    .toBuffer();
 });
 
 afterAll(async () => {
@@ -44,7 +50,12 @@ afterAll(async () => {
 });
 
 const handlers = (overrides: { key?: string; idleMs?: number } = {}) =>
-  createFunctionHandlers({ engine: () => engine, key: overrides.key, maxUploadBytes: 2_000_000, idleMs: overrides.idleMs ?? 60_000 });
+  createFunctionHandlers({
+    engine: () => engine,
+    key: overrides.key,
+    maxUploadBytes: 2_000_000,
+    idleMs: overrides.idleMs ?? 60_000,
+  });
 
 function context(name: string, lines: string[] = []): InvocationContext {
   return new InvocationContext({
@@ -54,7 +65,13 @@ function context(name: string, lines: string[] = []): InvocationContext {
   });
 }
 
-function request(method: string, op: string, query: string, body?: Buffer, headers: Record<string, string> = {}): HttpRequest {
+function request(
+  method: string,
+  op: string,
+  query: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): HttpRequest {
   return new HttpRequest({
     method,
     url: `http://localhost:7071/api/${op}${query ? `?${query}` : ""}`,
@@ -67,11 +84,20 @@ function request(method: string, op: string, query: string, body?: Buffer, heade
 /** What the host does with the returned init: wrap it in an HttpResponse and read it. */
 const asResponse = (init: HttpResponseInit) => new HttpResponse(init);
 
-const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: true },
+  scheduleStatus: { last: "", next: "", lastUpdated: "" },
+};
 
 describe("Functions app handlers", () => {
   it("process resizes an image on blob state, with the host's `code` key kept away from the backend", async () => {
-    const res = asResponse(await handlers().process(request("POST", "resize", "width=300&height=200&code=host-function-key", photo), context("process")));
+    const res = asResponse(
+      await handlers().process(
+        request("POST", "resize", "width=300&height=200&code=host-function-key", photo),
+        context("process"),
+      ),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("image/jpeg");
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
@@ -82,11 +108,14 @@ describe("Functions app handlers", () => {
     // The backend's access log shows what it was sent: the params, not the host's key.
     const provider = (await engine).provider;
     // The line is written as the backend finishes: bounded wait for it.
-    const line = await vi.waitFor(async () => {
-      const found = (await provider.logs!(record!, 50)).split("\n").find((l) => l.includes("POST /resize"));
-      if (found === undefined) throw new Error("no POST /resize line in the backend's log yet");
-      return found;
-    }, { timeout: 5_000, interval: 25 });
+    const line = await vi.waitFor(
+      async () => {
+        const found = (await provider.logs!(record!, 50)).split("\n").find((l) => l.includes("POST /resize"));
+        if (found === undefined) throw new Error("no POST /resize line in the backend's log yet");
+        return found;
+      },
+      { timeout: 5_000, interval: 25 },
+    );
     expect(line).toContain("width=300&height=200");
     expect(line).not.toContain("code=");
     expect(line).not.toContain("host-function-key");
@@ -115,7 +144,12 @@ describe("Functions app handlers", () => {
     const denied = asResponse(await guarded.process(request("POST", "resize", "width=30", photo), context("process")));
     expect(denied.status).toBe(401);
     expect(await denied.json()).toEqual({ message: "Invalid or missing API key", status: 401 });
-    const allowed = asResponse(await guarded.process(request("POST", "resize", "width=30", photo, { "api-key": "extra-key-123" }), context("process")));
+    const allowed = asResponse(
+      await guarded.process(
+        request("POST", "resize", "width=30", photo, { "api-key": "extra-key-123" }),
+        context("process"),
+      ),
+    );
     expect(allowed.status).toBe(200);
     await allowed.arrayBuffer();
   });
@@ -139,23 +173,30 @@ describe("Functions app handlers", () => {
     expect((await createBlobStateStore(config.blob).read()).backends).toEqual({});
   });
 
-  it("process answers 503 with Retry-After when no backend " + "can be provisioned (aci without a subscription)", async () => {
-    const broken = createFunctionHandlers({
-      engine: () => openEngine(loadConfig({ provider: "aci" }, { HOME: dir }, dir)),
-      key: undefined,
-      maxUploadBytes: 2_000_000,
-      idleMs: 1000,
-    });
-    const lines: string[] = [];
-    const res = asResponse(await broken.process(request("POST", "resize", "width=30", photo), context("process", lines)));
-    expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("30");
-    expect(await res.json()).toMatchObject({ status: 503 });
-    expect(lines.join("\n")).toMatch(/E_CONFIG|subscription/i);
-    // A later invocation's diagnostics go to its own log, not the first one's.
-    const later: string[] = [];
-    const again = asResponse(await broken.process(request("POST", "resize", "width=30", photo), context("process-2", later)));
-    expect(again.status).toBe(503);
-    expect(later.join("\n")).toMatch(/E_CONFIG|subscription/i);
-  });
+  it(
+    "process answers 503 with Retry-After when no backend " + "can be provisioned (aci without a subscription)",
+    async () => {
+      const broken = createFunctionHandlers({
+        engine: () => openEngine(loadConfig({ provider: "aci" }, { HOME: dir }, dir)),
+        key: undefined,
+        maxUploadBytes: 2_000_000,
+        idleMs: 1000,
+      });
+      const lines: string[] = [];
+      const res = asResponse(
+        await broken.process(request("POST", "resize", "width=30", photo), context("process", lines)),
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("30");
+      expect(await res.json()).toMatchObject({ status: 503 });
+      expect(lines.join("\n")).toMatch(/E_CONFIG|subscription/i);
+      // A later invocation's diagnostics go to its own log, not the first one's.
+      const later: string[] = [];
+      const again = asResponse(
+        await broken.process(request("POST", "resize", "width=30", photo), context("process-2", later)),
+      );
+      expect(again.status).toBe(503);
+      expect(later.join("\n")).toMatch(/E_CONFIG|subscription/i);
+    },
+  );
 });

@@ -24,11 +24,15 @@ let reaping: Engine;
 beforeAll(async () => {
   azurite = await startAzurite();
   dir = await mkdtemp(join(tmpdir(), "aciimg-shared-"));
-  config = loadConfig({ provider: "local", state: join(dir, "state.json") }, {
-    HOME: dir,
-    AzureWebJobsStorage: azurite.connectionString,
-    ACIIMG_STATE_BLOB_CONTAINER: `shared-${process.pid}`,
-  }, dir);
+  config = loadConfig(
+    { provider: "local", state: join(dir, "state.json") },
+    {
+      HOME: dir,
+      AzureWebJobsStorage: azurite.connectionString,
+      ACIIMG_STATE_BLOB_CONTAINER: `shared-${process.pid}`,
+    },
+    dir,
+  );
   processing = await openEngine(config);
   reaping = await openEngine(config);
 });
@@ -44,7 +48,9 @@ afterAll(async () => {
 describe("two engines sharing one blob state", () => {
   it("both hit a cold backend at once: one backend starts, every request succeeds", async () => {
     expect(await processing.provider.list()).toEqual([]);
-    const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3060a0" } }).jpeg().toBuffer();
+    const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3060a0" } })
+      .jpeg()
+      .toBuffer();
     // Every backend the local provider starts gets a registry entry: watching the directory counts
     // starts, including one that a loser of the race would start and then delete as surplus.
     const registry = join(dir, "local");
@@ -56,7 +62,11 @@ describe("two engines sharing one blob state", () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         const engine = i % 2 === 0 ? processing : reaping;
-        const response = await engine.call({ op: "resize", query: new URLSearchParams("width=120&height=90"), body: photo });
+        const response = await engine.call({
+          op: "resize",
+          query: new URLSearchParams("width=120&height=90"),
+          body: photo,
+        });
         const chunks: Buffer[] = [];
         for await (const chunk of response.body) chunks.push(chunk as Buffer);
         const meta = await sharp(Buffer.concat(chunks)).metadata();
@@ -73,14 +83,20 @@ describe("two engines sharing one blob state", () => {
   });
 
   it("one processing while the other reaps: no failed request, no orphan", async () => {
-    const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#a03060" } }).jpeg().toBuffer();
+    const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#a03060" } })
+      .jpeg()
+      .toBuffer();
     let working = true;
     const outcomes: string[] = [];
 
     const worker = async () => {
       for (let i = 0; i < 15; i++) {
         try {
-          const response = await processing.call({ op: "resize", query: new URLSearchParams("width=300&height=200"), body: photo });
+          const response = await processing.call({
+            op: "resize",
+            query: new URLSearchParams("width=300&height=200"),
+            body: photo,
+          });
           const chunks: Buffer[] = [];
           for await (const chunk of response.body) chunks.push(chunk as Buffer);
           const meta = await sharp(Buffer.concat(chunks)).metadata();

@@ -16,7 +16,12 @@ let names: Set<string>;
 function installedPackages(omitDev: boolean): Set<string> {
   const args = ["ls", "--parseable", "--all", ...(omitDev ? ["--omit=dev"] : [])];
   const out = spawnSync("npm", args, { cwd: root, encoding: "utf8", timeout: 60_000 }).stdout;
-  return new Set(out.split("\n").filter((line) => line.startsWith(`${root}/node_modules/`)).map((line) => line.slice(root.length + 1)));
+  return new Set(
+    out
+      .split("\n")
+      .filter((line) => line.startsWith(`${root}/node_modules/`))
+      .map((line) => line.slice(root.length + 1)),
+  );
 }
 
 beforeAll(async () => {
@@ -27,10 +32,22 @@ beforeAll(async () => {
   // Built once for the whole file, entries stored (not deflated) to spare the shared CPUs; the
   // contents are what count here. The script zips dist/ as `npm test` has just built it. Under
   // umask 000, so the file's mode is the script's choice alone.
-  await run("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, join(root, "scripts/package-functions.mjs"), "--out", join(dir, "functions.zip"), "--store"], {
-    cwd: root,
-    timeout: 120_000,
-  });
+  await run(
+    "sh",
+    [
+      "-c",
+      'umask 000 && exec "$0" "$@"',
+      process.execPath,
+      join(root, "scripts/package-functions.mjs"),
+      "--out",
+      join(dir, "functions.zip"),
+      "--store",
+    ],
+    {
+      cwd: root,
+      timeout: 120_000,
+    },
+  );
   zip = new AdmZip(join(dir, "functions.zip"));
   names = new Set(zip.getEntries().map((entry) => entry.entryName));
 }, 150_000);
@@ -48,12 +65,22 @@ describe("npm run package:functions", () => {
   it("holds host.json, package.json and the built functions at the zip's root", async () => {
     expect(names.has("host.json")).toBe(true);
     expect(names.has("package.json")).toBe(true);
-    const pkg = JSON.parse(zip.readAsText("package.json")) as { main: string; type: string; devDependencies?: unknown; scripts?: unknown };
+    const pkg = JSON.parse(zip.readAsText("package.json")) as {
+      main: string;
+      type: string;
+      devDependencies?: unknown;
+      scripts?: unknown;
+    };
     expect(names.has(pkg.main)).toBe(true);
     expect(pkg.type).toBe("module");
     expect(pkg.devDependencies).toBeUndefined();
     expect(pkg.scripts).toBeUndefined();
-    for (const file of ["dist/functions/handlers.js", "dist/http/handler.js", "dist/state/blob.js", "dist/compose.js"]) {
+    for (const file of [
+      "dist/functions/handlers.js",
+      "dist/http/handler.js",
+      "dist/state/blob.js",
+      "dist/compose.js",
+    ]) {
       expect(names.has(file), file).toBe(true);
     }
     const host = JSON.parse(zip.readAsText("host.json")) as { version: string; extensionBundle: { id: string } };
@@ -65,7 +92,14 @@ describe("npm run package:functions", () => {
   it("holds every production dependency and no dev-only one", () => {
     const production = installedPackages(true);
     const devOnly = [...installedPackages(false)].filter((pkg) => !production.has(pkg));
-    expect(devOnly).toEqual(expect.arrayContaining(["node_modules/vitest", "node_modules/typescript", "node_modules/azurite", "node_modules/adm-zip"]));
+    expect(devOnly).toEqual(
+      expect.arrayContaining([
+        "node_modules/vitest",
+        "node_modules/typescript",
+        "node_modules/azurite",
+        "node_modules/adm-zip",
+      ]),
+    );
     for (const pkg of production) expect(names.has(`${pkg}/package.json`), pkg).toBe(true);
     const leaked = devOnly.filter((pkg) => [...names].some((name) => name.startsWith(`${pkg}/`)));
     expect(leaked).toEqual([]);
@@ -74,10 +108,20 @@ describe("npm run package:functions", () => {
   it("unpacks into an app whose main loads with only the zipped dependencies", async () => {
     const app = join(dir, "app");
     zip.extractAllTo(app, true);
-    const probe = `const m = await import(${JSON.stringify(join(app, "dist/functions/index.js"))}); ` + `console.log(JSON.stringify(Object.keys(m).sort()));`;
+    const probe =
+      `const m = await import(${JSON.stringify(join(app, "dist/functions/index.js"))}); ` +
+      `console.log(JSON.stringify(Object.keys(m).sort()));`;
     // Run from the unpacked app with no access to the repository's node_modules.
-    const { stdout, stderr } = await run(process.execPath, ["--input-type=module", "-e", probe], { cwd: app, timeout: 60_000 });
-    expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual(["cleanup", "cleanupTimer", "processImage", "processTrigger"]);
+    const { stdout, stderr } = await run(process.execPath, ["--input-type=module", "-e", probe], {
+      cwd: app,
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "")).toEqual([
+      "cleanup",
+      "cleanupTimer",
+      "processImage",
+      "processTrigger",
+    ]);
     // Outside the host, @azure/functions skips registration (docs/reference/arm-notes.md §7) and says so.
     expect(stderr).toContain('register function "process"');
     expect(stderr).toContain('register function "cleanup"');

@@ -23,7 +23,10 @@ beforeAll(async () => {
 });
 
 const resize = (): ImageRequest => ({
-  op: "resize", query: new URLSearchParams({ width: "64", height: "48" }), body: jpeg, contentType: "image/jpeg",
+  op: "resize",
+  query: new URLSearchParams({ width: "64", height: "48" }),
+  body: jpeg,
+  contentType: "image/jpeg",
 });
 
 describe("a local backend that stops itself when idle", () => {

@@ -12,7 +12,14 @@ import { manualClock } from "../helpers/manual-clock.js";
 import { describeProvider } from "../helpers/provider-contract.js";
 import { until } from "../helpers/wait.js";
 
-const spec: BackendSpec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1, maxUploadBytes: 20_000_000, maxResolutionMP: 18 };
+const spec: BackendSpec = {
+  name: "default",
+  image: "unused",
+  cpu: 1,
+  memoryInGB: 1,
+  maxUploadBytes: 20_000_000,
+  maxResolutionMP: 18,
+};
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "aciimg-local-"));
@@ -38,24 +45,28 @@ describe("local provider", () => {
     return dir;
   }
 
-  it("passes the key only through the environment, " + "never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory", async () => {
-    const dir = await workspace();
-    const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
-    const apiKey = randomBytes(18).toString("hex");
-    const record = await provider.create(spec, { apiKey, owner: "test-owner" });
-    cleanups.push(() => provider.delete(record));
-    const instance = /^local:\d+@([0-9a-f]{16})$/.exec(record.id)?.[1];
-    expect(record.id).toBe(`local:${record.pid}@${instance}`);
-    expect(record.endpoint).toBe(`unix:${join(dir, "local", `backend-${instance}.sock`)}`);
-    const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
-    expect(argv).toContain("backend");
-    expect(argv.some((arg) => arg.endsWith("bin/aciimg.js"))).toBe(true);
-    expect(argv.join(" ")).not.toContain(apiKey);
-    // The registry beside the log never holds the key either (the socket beside them has no content).
-    for (const file of (await readdir(join(dir, "local"))).filter((name) => !name.endsWith(".sock"))) {
-      expect(await readFile(join(dir, "local", file), "utf8")).not.toContain(apiKey);
-    }
-  });
+  it(
+    "passes the key only through the environment, " +
+      "never in argv, and runs `aciimg backend` detached on a socket in its 0700 directory",
+    async () => {
+      const dir = await workspace();
+      const provider = createLocalProvider({ env: {}, logDir: join(dir, "local") });
+      const apiKey = randomBytes(18).toString("hex");
+      const record = await provider.create(spec, { apiKey, owner: "test-owner" });
+      cleanups.push(() => provider.delete(record));
+      const instance = /^local:\d+@([0-9a-f]{16})$/.exec(record.id)?.[1];
+      expect(record.id).toBe(`local:${record.pid}@${instance}`);
+      expect(record.endpoint).toBe(`unix:${join(dir, "local", `backend-${instance}.sock`)}`);
+      const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
+      expect(argv).toContain("backend");
+      expect(argv.some((arg) => arg.endsWith("bin/aciimg.js"))).toBe(true);
+      expect(argv.join(" ")).not.toContain(apiKey);
+      // The registry beside the log never holds the key either (the socket beside them has no content).
+      for (const file of (await readdir(join(dir, "local"))).filter((name) => !name.endsWith(".sock"))) {
+        expect(await readFile(join(dir, "local", file), "utf8")).not.toContain(apiKey);
+      }
+    },
+  );
 
   it("inspect notices a killed backend (dead pid) and delete then succeeds", async () => {
     const dir = await workspace();
@@ -85,25 +96,41 @@ describe("local provider", () => {
       bystander.kill("SIGKILL");
     });
     const pid = bystander.pid as number;
-    const fake = { provider: "local" as const, id: `local:${pid}@1`, name: "default", endpoint: "http://127.0.0.1:1", apiKey: "k", createdAt: new Date().toISOString(), lastUsed: new Date().toISOString(), status: "running" as const, spec, pid };
+    const fake = {
+      provider: "local" as const,
+      id: `local:${pid}@1`,
+      name: "default",
+      endpoint: "http://127.0.0.1:1",
+      apiKey: "k",
+      createdAt: new Date().toISOString(),
+      lastUsed: new Date().toISOString(),
+      status: "running" as const,
+      spec,
+      pid,
+    };
     expect(await provider.inspect(fake)).toEqual({ state: "gone" });
     await provider.delete(fake);
     expect(isProcessAlive(pid)).toBe(true);
   });
 
-  it("finds its backends through the registry after the " + "state is lost, and logs() returns the backend's log", async () => {
-    const dir = await workspace();
-    const logDir = join(dir, "local");
-    const first = createLocalProvider({ env: {}, logDir });
-    const record = await first.create(spec, { owner: "test-owner", apiKey: "k2" });
-    cleanups.push(() => first.delete(record));
-    // A second provider instance (a later CLI run) with no record in hand still lists it.
-    const later = createLocalProvider({ env: {}, logDir });
-    expect(await later.list()).toEqual([{ provider: "local", id: record.id, name: "default", createdAt: record.createdAt, owner: "test-owner" }]);
-    expect(typeof (await later.logs?.(record, 50))).toBe("string");
-    await later.delete({ provider: "local", id: record.id, name: "default" });
-    expect(isProcessAlive(record.pid as number)).toBe(false);
-  });
+  it(
+    "finds its backends through the registry after the " + "state is lost, and logs() returns the backend's log",
+    async () => {
+      const dir = await workspace();
+      const logDir = join(dir, "local");
+      const first = createLocalProvider({ env: {}, logDir });
+      const record = await first.create(spec, { owner: "test-owner", apiKey: "k2" });
+      cleanups.push(() => first.delete(record));
+      // A second provider instance (a later CLI run) with no record in hand still lists it.
+      const later = createLocalProvider({ env: {}, logDir });
+      expect(await later.list()).toEqual([
+        { provider: "local", id: record.id, name: "default", createdAt: record.createdAt, owner: "test-owner" },
+      ]);
+      expect(typeof (await later.logs?.(record, 50))).toBe("string");
+      await later.delete({ provider: "local", id: record.id, name: "default" });
+      expect(isProcessAlive(record.pid as number)).toBe(false);
+    },
+  );
 
   it("list() leaves alone an entry that does not check out, and says so: nothing it names is removed", async () => {
     const dir = await workspace();
@@ -115,30 +142,60 @@ describe("local provider", () => {
     await new Promise((resolve) => exited.once("exit", resolve));
     const pid = exited.pid as number;
     const entry = join(logDir, `backend-${pid}.json`);
-    await writeFile(entry, JSON.stringify({ id: `local:${pid}@1`, name: "default", pid, endpoint: "", createdAt: new Date().toISOString(), logFile: canary }));
+    await writeFile(
+      entry,
+      JSON.stringify({
+        id: `local:${pid}@1`,
+        name: "default",
+        pid,
+        endpoint: "",
+        createdAt: new Date().toISOString(),
+        logFile: canary,
+      }),
+    );
     const warnings: string[] = [];
     const provider = createLocalProvider({ env: {}, logDir, onWarning: (message) => warnings.push(message) });
     expect(await provider.list()).toEqual([]);
     expect(await readFile(canary, "utf8")).toBe("keep me\n");
     expect(await readdir(logDir)).toEqual([`backend-${pid}.json`]);
-    expect(warnings).toEqual([expect.stringContaining(`ignored ${entry}: not a registry entry aciimg wrote ("logFile" is not a log in ${logDir})`)]);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        `ignored ${entry}: not a registry entry aciimg wrote ("logFile" is not a log in ${logDir})`,
+      ),
+    ]);
   });
 
-  it("list() forgets a stale entry of an older aciimg with its log, " + "when the log is one it made in the registry", async () => {
-    const dir = await workspace();
-    const logDir = join(dir, "local");
-    await mkdir(logDir, { mode: 0o700 });
-    const exited = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
-    await new Promise((resolve) => exited.once("exit", resolve));
-    const pid = exited.pid as number;
-    const logFile = join(logDir, "backend-1767225600000-0a1b2c3d.log");
-    await writeFile(logFile, "old log\n");
-    await writeFile(join(logDir, `backend-${pid}.json`), JSON.stringify({ id: `local:${pid}@40123`, name: "default", pid, port: 40123, endpoint: "http://127.0.0.1:40123", createdAt: new Date().toISOString(), logFile }));
-    const warnings: string[] = [];
-    expect(await createLocalProvider({ env: {}, logDir, onWarning: (message) => warnings.push(message) }).list()).toEqual([]);
-    expect(await readdir(logDir)).toEqual([]);
-    expect(warnings).toEqual([]);
-  });
+  it(
+    "list() forgets a stale entry of an older aciimg with its log, " + "when the log is one it made in the registry",
+    async () => {
+      const dir = await workspace();
+      const logDir = join(dir, "local");
+      await mkdir(logDir, { mode: 0o700 });
+      const exited = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+      await new Promise((resolve) => exited.once("exit", resolve));
+      const pid = exited.pid as number;
+      const logFile = join(logDir, "backend-1767225600000-0a1b2c3d.log");
+      await writeFile(logFile, "old log\n");
+      await writeFile(
+        join(logDir, `backend-${pid}.json`),
+        JSON.stringify({
+          id: `local:${pid}@40123`,
+          name: "default",
+          pid,
+          port: 40123,
+          endpoint: "http://127.0.0.1:40123",
+          createdAt: new Date().toISOString(),
+          logFile,
+        }),
+      );
+      const warnings: string[] = [];
+      expect(
+        await createLocalProvider({ env: {}, logDir, onWarning: (message) => warnings.push(message) }).list(),
+      ).toEqual([]);
+      expect(await readdir(logDir)).toEqual([]);
+      expect(warnings).toEqual([]);
+    },
+  );
 
   it("refuses a registry directory others can write, before starting anything", async () => {
     const dir = await workspace();
@@ -187,20 +244,26 @@ describe("local provider", () => {
     expect(await provider.inspect(record)).toEqual({ state: "gone" });
   });
 
-  it("a backend that exits before listening fails create " + "with E_PROVISION and its log, leaving nothing behind", async () => {
-    const dir = await workspace();
-    const script = join(dir, "broken-aciimg.js");
-    await writeFile(script, "process.stderr.write('cannot bind: address in use\\n'); process.exit(3);\n");
-    await chmod(script, 0o755);
-    const logDir = join(dir, "local");
-    const provider = createLocalProvider({ env: {}, logDir, cliPath: script });
-    const error = await provider.create(spec, { owner: "test-owner", apiKey: "k3" }).then(() => undefined, (e: unknown) => e);
-    expect(error).toMatchObject({ code: "E_PROVISION" });
-    expect((error as Error).message).toContain("exited before listening");
-    expect((error as Error).message).toContain("cannot bind: address in use");
-    expect(await readdir(logDir)).toEqual([]);
-    expect(await provider.list()).toEqual([]);
-  });
+  it(
+    "a backend that exits before listening fails create " + "with E_PROVISION and its log, leaving nothing behind",
+    async () => {
+      const dir = await workspace();
+      const script = join(dir, "broken-aciimg.js");
+      await writeFile(script, "process.stderr.write('cannot bind: address in use\\n'); process.exit(3);\n");
+      await chmod(script, 0o755);
+      const logDir = join(dir, "local");
+      const provider = createLocalProvider({ env: {}, logDir, cliPath: script });
+      const error = await provider.create(spec, { owner: "test-owner", apiKey: "k3" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: "E_PROVISION" });
+      expect((error as Error).message).toContain("exited before listening");
+      expect((error as Error).message).toContain("cannot bind: address in use");
+      expect(await readdir(logDir)).toEqual([]);
+      expect(await provider.list()).toEqual([]);
+    },
+  );
 
   it("notices a backend that exited before the wait for its port even began", async () => {
     const child = spawn(process.execPath, ["-e", "process.exit(3)"], { stdio: ["ignore", "pipe", "ignore"] });

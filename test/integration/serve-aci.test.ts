@@ -18,7 +18,9 @@ const open: Array<{ engine: Engine; server: HttpServer }> = [];
 
 beforeAll(async () => {
   h = await startHarness();
-  photo = await sharp({ create: { width: 1000, height: 750, channels: 3, background: "#e0a010" } }).jpeg().toBuffer();
+  photo = await sharp({ create: { width: 1000, height: 750, channels: 3, background: "#e0a010" } })
+    .jpeg()
+    .toBuffer();
 });
 afterEach(async () => {
   for (const { engine, server } of open.splice(0)) {
@@ -34,7 +36,15 @@ async function serve(timeoutMs?: number): Promise<{ engine: Engine; server: Http
   expect(config.provider).toBe("aci");
   const engine = await openEngine(config);
   const log: string[] = [];
-  const server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: 5_000_000, log: (line) => log.push(line), ...(timeoutMs ? { timeoutMs } : {}) });
+  const server = await startHttpServer({
+    engine,
+    host: "127.0.0.1",
+    port: 0,
+    key: KEY,
+    maxUploadBytes: 5_000_000,
+    log: (line) => log.push(line),
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
   open.push({ engine, server });
   return { engine, server, log };
 }
@@ -45,7 +55,11 @@ const resize = (server: HttpServer) =>
 describe("aciimg serve with the aci provider on the ARM simulator", () => {
   it("a bad request sends nothing to ARM; concurrent cold requests share one container-group create", async () => {
     const { server } = await serve();
-    const bad = await fetch(`${server.url}/resize?width=abc`, { method: "POST", body: photo, headers: { "api-key": KEY } });
+    const bad = await fetch(`${server.url}/resize?width=abc`, {
+      method: "POST",
+      body: photo,
+      headers: { "api-key": KEY },
+    });
     expect(bad.status).toBe(400);
     await bad.arrayBuffer();
     expect(h.sim.requests).toHaveLength(0);
@@ -73,22 +87,26 @@ describe("aciimg serve with the aci provider on the ARM simulator", () => {
     expect(h.sim.groups()).toHaveLength(0);
   });
 
-  it("a cold start longer than the wait bound answers 503 + Retry-After, " + "and the provisioning carries on for the retry", async () => {
-    // Each operation poll takes ~20 ms (FAST_ENV); 40 "Creating" polls make a create of about a second.
-    h.sim.faults.creatingPolls = 40;
-    const { server } = await serve(150);
-    const first = await resize(server);
-    expect(first.status).toBe(503);
-    expect(first.headers.get("retry-after")).toBe("30");
-    expect(await first.json()).toEqual({ message: expect.stringMatching(/Timed out/), status: 503 });
-    // Retry, as a client honouring Retry-After would (sooner here); bounded.
-    let status = 0;
-    for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
-      const retry = await resize(server);
-      status = retry.status;
-      await retry.arrayBuffer();
-    }
-    expect(status).toBe(200);
-    expect(h.sim.count("PUT")).toBe(1);
-  });
+  it(
+    "a cold start longer than the wait bound answers 503 + Retry-After, " +
+      "and the provisioning carries on for the retry",
+    async () => {
+      // Each operation poll takes ~20 ms (FAST_ENV); 40 "Creating" polls make a create of about a second.
+      h.sim.faults.creatingPolls = 40;
+      const { server } = await serve(150);
+      const first = await resize(server);
+      expect(first.status).toBe(503);
+      expect(first.headers.get("retry-after")).toBe("30");
+      expect(await first.json()).toEqual({ message: expect.stringMatching(/Timed out/), status: 503 });
+      // Retry, as a client honouring Retry-After would (sooner here); bounded.
+      let status = 0;
+      for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
+        const retry = await resize(server);
+        status = retry.status;
+        await retry.arrayBuffer();
+      }
+      expect(status).toBe(200);
+      expect(h.sim.count("PUT")).toBe(1);
+    },
+  );
 });

@@ -32,8 +32,17 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-serve-"));
   config = loadConfig({ provider: "local", state: join(dir, "state.json") }, { HOME: dir }, dir);
   engine = await openEngine(config);
-  server = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: (line) => logLines.push(line) });
-  photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: "#3080c0" } }).jpeg().toBuffer();
+  server = await startHttpServer({
+    engine,
+    host: "127.0.0.1",
+    port: 0,
+    key: KEY,
+    maxUploadBytes: MAX_UPLOAD,
+    log: (line) => logLines.push(line),
+  });
+  photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: "#3080c0" } })
+    .jpeg()
+    .toBuffer();
 });
 
 afterAll(async () => {
@@ -64,17 +73,41 @@ async function localBackends(): Promise<string[]> {
 describe("aciimg serve with the local provider", () => {
   it("answers bad requests with imaginary's status and JSON body, and never provisions for them", async () => {
     await expectJsonError(await post("/resize?width=300", photo, {}), 401, "Invalid or missing API key");
-    await expectJsonError(await post("/resize?width=300", photo, { "api-key": "wrong" }), 401, "Invalid or missing API key");
+    await expectJsonError(
+      await post("/resize?width=300", photo, { "api-key": "wrong" }),
+      401,
+      "Invalid or missing API key",
+    );
     await expectJsonError(await post("/resize?width=300&key=wrong", photo, {}), 401, "Invalid or missing API key");
     await expectJsonError(await post("/sharpen?width=300", photo), 404, "Not found");
-    await expectJsonError(await fetch(`${server.url}/resize?width=300`, { headers: { "api-key": KEY } }), 405, /^GET method not allowed/);
-    await expectJsonError(await fetch(`${server.url}/resize`, { method: "PUT", body: photo, headers: { "api-key": KEY } }), 405, /^HTTP method not allowed/);
-    await expectJsonError(await post("/resize?width=abc", photo), 400, /^Error while processing parameters, .*"width" with value "abc"/);
-    await expectJsonError(await post("/resize", photo), 400, "Error while processing the image: Missing required param: height or width");
+    await expectJsonError(
+      await fetch(`${server.url}/resize?width=300`, { headers: { "api-key": KEY } }),
+      405,
+      /^GET method not allowed/,
+    );
+    await expectJsonError(
+      await fetch(`${server.url}/resize`, { method: "PUT", body: photo, headers: { "api-key": KEY } }),
+      405,
+      /^HTTP method not allowed/,
+    );
+    await expectJsonError(
+      await post("/resize?width=abc", photo),
+      400,
+      /^Error while processing parameters, .*"width" with value "abc"/,
+    );
+    await expectJsonError(
+      await post("/resize", photo),
+      400,
+      "Error while processing the image: Missing required param: height or width",
+    );
     await expectJsonError(await post("/resize?width=300", "1".repeat(1024)), 406, "Unsupported media type");
     await expectJsonError(await post("/resize?width=300", new Uint8Array(0)), 400, "Empty or unreadable image");
     await expectJsonError(await post("/resize?width=300", new Uint8Array(MAX_UPLOAD + 1)), 413, /too large/);
-    await expectJsonError(await post("/watermarkimage?image=http://169.254.169.254/", photo), 501, "Not implemented endpoint");
+    await expectJsonError(
+      await post("/watermarkimage?image=http://169.254.169.254/", photo),
+      501,
+      "Not implemented endpoint",
+    );
 
     expect((await engine.status()).state).toBe("none");
     expect(await localBackends()).toEqual([]);
@@ -85,7 +118,10 @@ describe("aciimg serve with the local provider", () => {
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), "127.0.0.1", () => socket.write("NOT HTTP AT ALL\r\n\r\n"));
       let text = "";
-      socket.on("data", (chunk) => (text += chunk.toString())).once("end", () => resolve(text)).once("error", reject);
+      socket
+        .on("data", (chunk) => (text += chunk.toString()))
+        .once("end", () => resolve(text))
+        .once("error", reject);
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))).toEqual({ message: "Bad Request", status: 400 });
@@ -93,7 +129,11 @@ describe("aciimg serve with the local provider", () => {
 
   it("answers 413 while an oversized upload is still being sent, without waiting for its end", async () => {
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/resize?width=300`, { method: "POST", headers: { "api-key": KEY } }, resolve);
+      const req = httpRequest(
+        `${server.url}/resize?width=300`,
+        { method: "POST", headers: { "api-key": KEY } },
+        resolve,
+      );
       req.once("error", reject);
       // Chunked, no Content-Length: the limit is found by counting. The request is never ended.
       req.write(Buffer.alloc(MAX_UPLOAD + 64 * 1024, 0xff));
@@ -132,7 +172,9 @@ describe("aciimg serve with the local provider", () => {
 
   it("replays a streamed upload on a new backend when the one in use vanished", async () => {
     const before = await engine.status({ showKey: true });
-    const record = (await engine.provider.list()).find((ref) => before.endpoint?.endsWith(`/backend-${ref.id.split("@")[1]}.sock`));
+    const record = (await engine.provider.list()).find((ref) =>
+      before.endpoint?.endsWith(`/backend-${ref.id.split("@")[1]}.sock`),
+    );
     expect(record).toBeDefined();
     // Killed behind the engine's back, as a reaper elsewhere (or a crash) would.
     await engine.provider.delete(record!);
@@ -150,8 +192,16 @@ describe("aciimg serve with the local provider", () => {
     const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
     // The local backend listens on a Unix socket (endpoint unix:/…/backend-<instance>.sock).
     const socket = new Agent({ connect: { socketPath: (endpoint as string).replace(/^unix:/, "") } });
-    for (const [path, body] of [["/resize?width=300", broken], ["/fit?width=300", photo]] as const) {
-      const direct = await undiciFetch(`http://localhost${path}`, { method: "POST", body, headers: { "api-key": apiKey as string }, dispatcher: socket });
+    for (const [path, body] of [
+      ["/resize?width=300", broken],
+      ["/fit?width=300", photo],
+    ] as const) {
+      const direct = await undiciFetch(`http://localhost${path}`, {
+        method: "POST",
+        body,
+        headers: { "api-key": apiKey as string },
+        dispatcher: socket,
+      });
       const proxied = await post(path, body);
       expect(direct.status).toBeGreaterThanOrEqual(400);
       expect(proxied.status).toBe(direct.status);
@@ -163,7 +213,11 @@ describe("aciimg serve with the local provider", () => {
   it("takes the image from the multipart field `file`", async () => {
     const form = new FormData();
     form.append("file", new Blob([photo], { type: "image/jpeg" }), "photo.jpg");
-    const response = await fetch(`${server.url}/resize?width=120&type=png`, { method: "POST", body: form, headers: { "api-key": KEY } });
+    const response = await fetch(`${server.url}/resize?width=120&type=png`, {
+      method: "POST",
+      body: form,
+      headers: { "api-key": KEY },
+    });
     expect(response.status).toBe(200);
     const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
     expect([meta.format, meta.width]).toEqual(["png", 120]);
@@ -198,7 +252,14 @@ describe("aciimg serve with the local provider", () => {
   });
 
   it("on close stops accepting, finishes the request in flight, then resolves", async () => {
-    const second = await startHttpServer({ engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: () => {} });
+    const second = await startHttpServer({
+      engine,
+      host: "127.0.0.1",
+      port: 0,
+      key: KEY,
+      maxUploadBytes: MAX_UPLOAD,
+      log: () => {},
+    });
     const upload = await startUpload(`${second.url}/resize?width=100`, KEY, photo, Math.floor(photo.length / 2));
     let closed = false;
     const closing = second.close().then(() => (closed = true));
@@ -216,27 +277,45 @@ describe("aciimg serve with the local provider", () => {
   it("bounds the upload bytes held at once: past the budget a request gets 503 + Retry-After, unread", async () => {
     // Room for one photo's body, not two.
     const bounded = await startHttpServer({
-      engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, maxBufferedBytes: Math.ceil(photo.length * 1.5), log: () => {},
+      engine,
+      host: "127.0.0.1",
+      port: 0,
+      key: KEY,
+      maxUploadBytes: MAX_UPLOAD,
+      maxBufferedBytes: Math.ceil(photo.length * 1.5),
+      log: () => {},
     });
     try {
       // The budget holds what has arrived (not what is declared): all but the last 1000 bytes.
       const holding = await startUpload(`${bounded.url}/resize?width=100`, KEY, photo, photo.length - 1000);
       // Bounded wait until those bytes have reached the server (until then a second upload fits and is served).
       let refused: Response | undefined;
-      await until(async () => {
-        const response = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
-        if (response.status === 503) return Boolean((refused = response));
-        expect(response.status).toBe(200);
-        await response.arrayBuffer();
-        return false;
-      }, "an upload refused while the held one fills the budget", 5_000);
+      await until(
+        async () => {
+          const response = await fetch(`${bounded.url}/resize?width=100`, {
+            method: "POST",
+            headers: { "api-key": KEY },
+            body: photo,
+          });
+          if (response.status === 503) return Boolean((refused = response));
+          expect(response.status).toBe(200);
+          await response.arrayBuffer();
+          return false;
+        },
+        "an upload refused while the held one fills the budget",
+        5_000,
+      );
       expect(refused?.status).toBe(503);
       expect(refused?.headers.get("retry-after")).toBe("1");
       expect(await refused?.json()).toEqual({ message: "Too many uploads in progress; retry shortly", status: 503 });
       // The held upload still completes, and its bytes are released afterwards.
       const held = await holding.finish();
       expect(held.status).toBe(200);
-      const after = await fetch(`${bounded.url}/resize?width=100`, { method: "POST", headers: { "api-key": KEY }, body: photo });
+      const after = await fetch(`${bounded.url}/resize?width=100`, {
+        method: "POST",
+        headers: { "api-key": KEY },
+        body: photo,
+      });
       expect(after.status).toBe(200);
       expect((await sharp(Buffer.from(await after.arrayBuffer())).metadata()).width).toBe(100);
     } finally {
@@ -247,11 +326,21 @@ describe("aciimg serve with the local provider", () => {
   it("reaps its idle backend by itself, and the next request starts a new one", async () => {
     const lines: string[] = [];
     const reaping = await startHttpServer({
-      engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: MAX_UPLOAD, log: (line) => lines.push(line),
-      idleMs: 300, reapEveryMs: 100,
+      engine,
+      host: "127.0.0.1",
+      port: 0,
+      key: KEY,
+      maxUploadBytes: MAX_UPLOAD,
+      log: (line) => lines.push(line),
+      idleMs: 300,
+      reapEveryMs: 100,
     });
     try {
-      const first = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
+      const first = await fetch(`${reaping.url}/resize?width=50`, {
+        method: "POST",
+        body: photo,
+        headers: { "api-key": KEY },
+      });
       expect(first.status).toBe(200);
       await first.arrayBuffer();
       // Bounded wait for the condition: the reaper has reported a pass that removed the backend.
@@ -259,7 +348,11 @@ describe("aciimg serve with the local provider", () => {
       await until(reaped, "the reaper's report", 15_000);
       expect(await engine.provider.list()).toEqual([]);
       expect(lines.join("\n")).toMatch(/reaped backend default \(idle\)/);
-      const next = await fetch(`${reaping.url}/resize?width=50`, { method: "POST", body: photo, headers: { "api-key": KEY } });
+      const next = await fetch(`${reaping.url}/resize?width=50`, {
+        method: "POST",
+        body: photo,
+        headers: { "api-key": KEY },
+      });
       expect(next.status).toBe(200);
       await next.arrayBuffer();
     } finally {

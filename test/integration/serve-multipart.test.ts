@@ -41,8 +41,10 @@ describe("serve's multipart uploads", () => {
     const boundary = "aciimgpart";
     const photo = fx.large.buffer;
     const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n` +
-        "Content-Type: multipart/form-data; boundary=x\r\n\r\n"),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n` +
+          "Content-Type: multipart/form-data; boundary=x\r\n\r\n",
+      ),
       photo,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);

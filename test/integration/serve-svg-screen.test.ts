@@ -50,7 +50,11 @@ describe("serve's SVG screen", () => {
     const multipart = await post(screening, "/convert?type=png", form);
     expect(await multipart.json()).toMatchObject({ status: 400, message: expect.stringContaining("<filter>") });
     // A body past the relay's 4 KiB prefix is read whole before it is judged.
-    const padded = Buffer.from(costlySvg().toString().replace("<filter", `<desc>${"x".repeat(8000)}</desc><filter`));
+    const padded = Buffer.from(
+      costlySvg()
+        .toString()
+        .replace("<filter", `<desc>${"x".repeat(8000)}</desc><filter`),
+    );
     expect((await post(screening, "/convert?type=png", padded)).status).toBe(400);
     expect((await engine.status()).state).toBe("none");
   });

@@ -39,7 +39,11 @@ function needsRoot(context: TestContext): void {
  */
 function asNobody(script: string, ...args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("/bin/sh", ["-c", script, "sh", ...args], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/bin/sh", ["-c", script, "sh", ...args], {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
@@ -52,35 +56,53 @@ function asNobody(script: string, ...args: string[]): Promise<{ code: number | n
 }
 
 describe("a state directory someone else could swap", () => {
-  it("a running store whose parent became " + "writable by others refuses the next update after nobody swaps in their state", async (context) => {
-    needsRoot(context);
-    const dir = await workspace();
-    const shared = join(dir, "drop");
-    await mkdir(shared, { mode: 0o755 });
-    const stateDir = join(shared, "state");
-    const path = join(stateDir, "state.json");
-    const store = createFileStateStore({ path });
-    await store.update((state) => {
-      state.backends.default = sampleRecord("default", { endpoint: "unix:/ours.sock" });
-    });
-    // The drop folder is opened up (not sticky); nobody renames our state folder away and plants
-    // one of theirs whose record names their own socket, all while the store is in use.
-    await chmod(shared, 0o777);
-    const planted = JSON.stringify({ version: 1, backends: { default: sampleRecord("default", { endpoint: "unix:/tmp/theirs.sock" }) } });
-    // nobody renames our state folder away and plants theirs (0700 folder, 0600 file) in its place.
-    const attack = await asNobody('mv "$1" "$1.old" && mkdir -m 700 "$1" && umask 077 && printf %s "$3" > "$2"', stateDir, path, planted);
-    expect(attack, attack.stderr).toMatchObject({ code: 0 });
+  it(
+    "a running store whose parent became " +
+      "writable by others refuses the next update after nobody swaps in their state",
+    async (context) => {
+      needsRoot(context);
+      const dir = await workspace();
+      const shared = join(dir, "drop");
+      await mkdir(shared, { mode: 0o755 });
+      const stateDir = join(shared, "state");
+      const path = join(stateDir, "state.json");
+      const store = createFileStateStore({ path });
+      await store.update((state) => {
+        state.backends.default = sampleRecord("default", { endpoint: "unix:/ours.sock" });
+      });
+      // The drop folder is opened up (not sticky); nobody renames our state folder away and plants
+      // one of theirs whose record names their own socket, all while the store is in use.
+      await chmod(shared, 0o777);
+      const planted = JSON.stringify({
+        version: 1,
+        backends: { default: sampleRecord("default", { endpoint: "unix:/tmp/theirs.sock" }) },
+      });
+      // nobody renames our state folder away and plants theirs (0700 folder, 0600 file) in its place.
+      const attack = await asNobody(
+        'mv "$1" "$1.old" && mkdir -m 700 "$1" && umask 077 && printf %s "$3" > "$2"',
+        stateDir,
+        path,
+        planted,
+      );
+      expect(attack, attack.stderr).toMatchObject({ code: 0 });
 
-    let seen: string | undefined;
-    const next = store.update((state) => void (seen = state.backends.default?.endpoint));
-    await expect(next).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`inside ${shared}, which every user can write (mode 0777, not sticky)`) });
-    expect(seen).toBeUndefined();
-    await expect(store.read()).rejects.toMatchObject({ code: "E_STATE" });
-    // Even were the parent fine again, their folder and file are not ours.
-    await chmod(shared, 0o755);
-    await expect(store.read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`${stateDir} belongs to uid ${NOBODY}`) });
-    expect(await readFile(path, "utf8")).toBe(planted);
-  });
+      let seen: string | undefined;
+      const next = store.update((state) => void (seen = state.backends.default?.endpoint));
+      await expect(next).rejects.toMatchObject({
+        code: "E_STATE",
+        message: expect.stringContaining(`inside ${shared}, which every user can write (mode 0777, not sticky)`),
+      });
+      expect(seen).toBeUndefined();
+      await expect(store.read()).rejects.toMatchObject({ code: "E_STATE" });
+      // Even were the parent fine again, their folder and file are not ours.
+      await chmod(shared, 0o755);
+      await expect(store.read()).rejects.toMatchObject({
+        code: "E_STATE",
+        message: expect.stringContaining(`${stateDir} belongs to uid ${NOBODY}`),
+      });
+      expect(await readFile(path, "utf8")).toBe(planted);
+    },
+  );
 
   it("refuses a parent others can write unless it is sticky, and creates nothing there", async () => {
     const dir = await workspace();
@@ -130,11 +152,17 @@ describe("a state directory someone else could swap", () => {
     const stateDir = join(dir, "state");
     await mkdir(stateDir, { mode: 0o700 });
     const path = join(stateDir, "state.json");
-    const planted = JSON.stringify({ version: 1, backends: { default: sampleRecord("default", { endpoint: "unix:/tmp/theirs.sock" }) } });
+    const planted = JSON.stringify({
+      version: 1,
+      backends: { default: sampleRecord("default", { endpoint: "unix:/tmp/theirs.sock" }) },
+    });
     await writeFile(path, planted, { mode: 0o600 });
     await chown(path, NOBODY, NOBODY);
     const store = createFileStateStore({ path });
-    await expect(store.read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`${path} belongs to uid ${NOBODY}`) });
+    await expect(store.read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining(`${path} belongs to uid ${NOBODY}`),
+    });
     await expect(store.update(() => undefined)).rejects.toMatchObject({ code: "E_STATE" });
     expect(await readFile(path, "utf8")).toBe(planted);
 
@@ -142,6 +170,9 @@ describe("a state directory someone else could swap", () => {
     const elsewhere = join(dir, "elsewhere.json");
     await writeFile(elsewhere, planted, { mode: 0o600 });
     await symlink(elsewhere, path);
-    await expect(store.read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`${path} is a symbolic link`) });
+    await expect(store.read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining(`${path} is a symbolic link`),
+    });
   });
 });

@@ -18,7 +18,10 @@ async function tempDir(): Promise<string> {
 
 describeStateStore("JSON file", async () => {
   const dir = await tempDir();
-  return { store: createFileStateStore({ path: join(dir, "nested", "state.json") }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    store: createFileStateStore({ path: join(dir, "nested", "state.json") }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 /** Starts a node process that takes the state lock (through the real store) and holds it; resolves once it holds it. */
@@ -30,7 +33,9 @@ async function holdLockInChild(statePath: string): Promise<ChildProcess> {
       process.stdout.write("locked\\n");
       await new Promise(() => setInterval(() => {}, 1000));
     });`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("child did not take the lock within 10s")), 10_000);
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -48,7 +53,9 @@ async function holdLockInChild(statePath: string): Promise<ChildProcess> {
 }
 
 function exitOf(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
 describe("JSON file state", () => {
@@ -72,7 +79,10 @@ describe("JSON file state", () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect((await stat(join(dir, "made"))).mode & 0o777).toBe(0o700);
     expect(await readdir(join(dir, "made"))).toEqual(["state.json"]);
-    expect(JSON.parse(await readFile(path, "utf8"))).toMatchObject({ version: 1, backends: { default: { apiKey: "key-of-default" } } });
+    expect(JSON.parse(await readFile(path, "utf8"))).toMatchObject({
+      version: 1,
+      backends: { default: { apiKey: "key-of-default" } },
+    });
   });
 
   it("keeps the mode 0600 when an existing file was more permissive", async () => {
@@ -105,7 +115,10 @@ describe("JSON file state", () => {
     await chmod(shared, 0o775);
     const store = createFileStateStore({ path: join(shared, "state.json") });
     for (const attempt of [() => store.read(), () => store.update((state) => void (state.backends = {}))]) {
-      await expect(attempt()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining(`writable by its group (mode 0775)`) });
+      await expect(attempt()).rejects.toMatchObject({
+        code: "E_STATE",
+        message: expect.stringContaining(`writable by its group (mode 0775)`),
+      });
       await expect(attempt()).rejects.toMatchObject({ message: expect.stringContaining(`chmod 700 ${shared}`) });
     }
     expect(await readdir(shared)).toEqual([]);
@@ -131,7 +144,10 @@ describe("JSON file state", () => {
     await writeFile(path, corrupt);
     const store = createFileStateStore({ path });
     for (const attempt of [() => store.read(), () => store.update((state) => void (state.backends = {}))]) {
-      const error = await attempt().then(() => undefined, (e: unknown) => e);
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isAciimgError(error) && error.code).toBe("E_STATE");
       expect((error as Error).message).toContain(path);
       expect((error as Error).message).toContain(`mv ${path} ${path}.bak`);
@@ -145,7 +161,12 @@ describe("JSON file state", () => {
     const newer = JSON.stringify({ version: 2, backends: {}, somethingNew: true });
     await writeFile(path, newer);
     const store = createFileStateStore({ path });
-    const error = await store.update(() => undefined).then(() => undefined, (e: unknown) => e);
+    const error = await store
+      .update(() => undefined)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isAciimgError(error) && error.code).toBe("E_STATE");
     expect((error as Error).message).toMatch(/version 2.*newer aciimg/);
     expect((error as Error).message).toContain(path);
@@ -158,7 +179,10 @@ describe("JSON file state", () => {
     await writeFile(path, JSON.stringify({ version: 1, owner: "abc123", backends: {} }));
     expect(await createFileStateStore({ path }).read()).toEqual({ version: 1, owner: "abc123", backends: {} });
     await writeFile(path, JSON.stringify({ version: 1, owner: 42, backends: {} }));
-    await expect(createFileStateStore({ path }).read()).rejects.toMatchObject({ code: "E_STATE", message: expect.stringContaining('"owner"') });
+    await expect(createFileStateStore({ path }).read()).rejects.toMatchObject({
+      code: "E_STATE",
+      message: expect.stringContaining('"owner"'),
+    });
   });
 
   it("rejects a malformed backend record rather than guessing", async () => {
@@ -193,9 +217,18 @@ describe("JSON file state", () => {
     const dead = gone.pid ?? 0;
     const hourAgo = new Date(Date.now() - 3_600_000);
     const planted = {
-      removed: [`state.json.${dead}.0123456789ab.tmp`, `state.json.lock.${dead}.0123456789ab.tmp`, `state.json.lock.break.${dead}.0123456789ab.tmp`],
+      removed: [
+        `state.json.${dead}.0123456789ab.tmp`,
+        `state.json.lock.${dead}.0123456789ab.tmp`,
+        `state.json.lock.break.${dead}.0123456789ab.tmp`,
+      ],
       // fresh; its writer alive (a stopped one keeps its temporary); not the state's; not a file
-      kept: [`state.json.${dead}.aaaaaaaaaaaa.tmp`, `state.json.${process.pid}.bbbbbbbbbbbb.tmp`, `other.json.${dead}.cccccccccccc.tmp`, `state.json.${dead}.dddddddddddd.tmp`],
+      kept: [
+        `state.json.${dead}.aaaaaaaaaaaa.tmp`,
+        `state.json.${process.pid}.bbbbbbbbbbbb.tmp`,
+        `other.json.${dead}.cccccccccccc.tmp`,
+        `state.json.${dead}.dddddddddddd.tmp`,
+      ],
     };
     for (const name of [...planted.removed, ...planted.kept.slice(1, 3)]) {
       await writeFile(join(dir, name), "{}");
@@ -223,7 +256,10 @@ describe("JSON file state", () => {
     let settled = false;
     const update = createFileStateStore({ path, lockTimeoutMs: 400, clock })
       .update(() => undefined)
-      .then(() => undefined, (e: unknown) => e)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )
       .finally(() => (settled = true));
     await vi.waitFor(() => expect(clock.sleeping()).toBe(1));
     await clock.advance(400);
@@ -252,8 +288,12 @@ describe("JSON file state", () => {
     await createFileStateStore({ path }).update((state) => {
       state.backends.counter = sampleRecord("counter", { lastUsed: new Date(0).toISOString() });
     });
-    const children = Array.from({ length: 6 }, (_, index) => spawn(process.execPath, ["--input-type=module", "-e", script(index)], { stdio: "inherit" }));
-    const codes = await Promise.all(children.map((child) => new Promise<number | null>((resolve) => child.once("exit", resolve))));
+    const children = Array.from({ length: 6 }, (_, index) =>
+      spawn(process.execPath, ["--input-type=module", "-e", script(index)], { stdio: "inherit" }),
+    );
+    const codes = await Promise.all(
+      children.map((child) => new Promise<number | null>((resolve) => child.once("exit", resolve))),
+    );
     expect(codes).toEqual(Array(6).fill(0));
     const state = await createFileStateStore({ path }).read();
     expect(Date.parse(state.backends.counter?.lastUsed ?? "")).toBe(30);

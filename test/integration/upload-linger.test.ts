@@ -30,13 +30,21 @@ const logs = { backend: [] as string[], serve: [] as string[] };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-linger-"));
   backend = await startBackend({
-    apiKey: KEY, maxUploadBytes: LIMIT, socketPath: join(dir, "backend.sock"), log: (line) => logs.backend.push(line),
+    apiKey: KEY,
+    maxUploadBytes: LIMIT,
+    socketPath: join(dir, "backend.sock"),
+    log: (line) => logs.backend.push(line),
   });
   socketAgent = new Agent({ connect: { socketPath: join(dir, "backend.sock") } });
   // serve refuses an oversized upload before it wakes a backend: the engine is never used.
   engine = await openEngine(loadConfig({ provider: "local", state: join(dir, "state.json") }, { HOME: dir }, dir));
   serve = await startHttpServer({
-    engine, host: "127.0.0.1", port: 0, key: KEY, maxUploadBytes: LIMIT, reapEveryMs: 0,
+    engine,
+    host: "127.0.0.1",
+    port: 0,
+    key: KEY,
+    maxUploadBytes: LIMIT,
+    reapEveryMs: 0,
     log: (line) => logs.serve.push(line),
   });
 });
@@ -59,7 +67,10 @@ const targets = {
   serve: {
     url: () => `${serve.url}/resize?width=10`,
     dispatcher: () => undefined,
-    connect: () => { const { hostname, port } = new URL(serve.url); return connect(Number(port), hostname); },
+    connect: () => {
+      const { hostname, port } = new URL(serve.url);
+      return connect(Number(port), hostname);
+    },
     message: `Request body too large: the limit is ${LIMIT} bytes`,
   },
 } as const;
@@ -79,7 +90,9 @@ function stubbornUpload(socket: Socket, before: number, after: number): Promise<
     let answered = false;
     let sentAfterAnswer = 0;
     let error: NodeJS.ErrnoException | undefined;
-    socket.on("error", (e: NodeJS.ErrnoException) => { error ??= e; });
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      error ??= e;
+    });
     socket.on("close", () => {
       const ended = error ? (`with ${error.code ?? error.message}` as const) : ("cleanly" as const);
       resolve({ answer: received, ended, sentAfterAnswer });
@@ -90,7 +103,10 @@ function stubbornUpload(socket: Socket, before: number, after: number): Promise<
         while (left > 0 && !socket.destroyed) {
           left -= chunk.length;
           if (answered) sentAfterAnswer += chunk.length;
-          if (!socket.write(frame)) { socket.once("drain", pump); return; }
+          if (!socket.write(frame)) {
+            socket.once("drain", pump);
+            return;
+          }
         }
         if (!socket.destroyed) then();
       };
@@ -116,7 +132,9 @@ for (const [name, target] of Object.entries(targets)) {
       const dispatcher = target.dispatcher();
       for (let round = 0; round < 3; round += 1) {
         const response = await fetch(target.url(), {
-          method: "POST", headers: { "API-Key": KEY }, body: Buffer.alloc(50 * LIMIT, 1),
+          method: "POST",
+          headers: { "API-Key": KEY },
+          body: Buffer.alloc(50 * LIMIT, 1),
           ...(dispatcher ? { dispatcher } : {}),
         } as RequestInit);
         expect(response.status).toBe(413);

@@ -2,14 +2,26 @@ import { describe, expect, test } from "vitest";
 import { DEFAULT_IMAGE, loadConfig } from "../../src/config.js";
 
 describe("Azure settings the aci provider reads", () => {
-  test("ARM retry tuning comes from ACIIMG_ARM_MAX_RETRIES " + "and ACIIMG_ARM_RETRY_DELAY, else the SDK defaults apply", () => {
-    expect(loadConfig({}, {}, "/nonexistent").azure).toMatchObject({ armMaxRetries: undefined, armRetryDelayMs: undefined });
-    const tuned = loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: "0", ACIIMG_ARM_RETRY_DELAY: "10ms" }, "/nonexistent").azure;
-    expect(tuned).toMatchObject({ armMaxRetries: 0, armRetryDelayMs: 10 });
-  });
+  test(
+    "ARM retry tuning comes from ACIIMG_ARM_MAX_RETRIES " + "and ACIIMG_ARM_RETRY_DELAY, else the SDK defaults apply",
+    () => {
+      expect(loadConfig({}, {}, "/nonexistent").azure).toMatchObject({
+        armMaxRetries: undefined,
+        armRetryDelayMs: undefined,
+      });
+      const tuned = loadConfig(
+        {},
+        { ACIIMG_ARM_MAX_RETRIES: "0", ACIIMG_ARM_RETRY_DELAY: "10ms" },
+        "/nonexistent",
+      ).azure;
+      expect(tuned).toMatchObject({ armMaxRetries: 0, armRetryDelayMs: 10 });
+    },
+  );
 
   test.each(["-1", "11", "two", "1.5"])("ACIIMG_ARM_MAX_RETRIES=%s is a usage error naming the setting", (value) => {
-    expect(() => loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: value }, "/nonexistent")).toThrow(/ACIIMG_ARM_MAX_RETRIES: expected an integer from 0 to 10/);
+    expect(() => loadConfig({}, { ACIIMG_ARM_MAX_RETRIES: value }, "/nonexistent")).toThrow(
+      /ACIIMG_ARM_MAX_RETRIES: expected an integer from 0 to 10/,
+    );
   });
 
   test("the poll interval accepts milliseconds so tests and impatient users can poll fast", () => {
@@ -17,9 +29,9 @@ describe("Azure settings the aci provider reads", () => {
   });
 
   test("AZURE_ARM_ENDPOINT selects another cloud's Resource Manager, without a trailing slash", () => {
-    expect(loadConfig({}, { AZURE_ARM_ENDPOINT: "https://management.usgovcloudapi.net/" }, "/nonexistent").azure.armEndpoint).toBe(
-      "https://management.usgovcloudapi.net",
-    );
+    expect(
+      loadConfig({}, { AZURE_ARM_ENDPOINT: "https://management.usgovcloudapi.net/" }, "/nonexistent").azure.armEndpoint,
+    ).toBe("https://management.usgovcloudapi.net");
   });
 
   test("the default image is aio-imaginary from ghcr.io, not Docker Hub, pinned to a dated tag", () => {
@@ -33,11 +45,19 @@ describe("Azure settings the aci provider reads", () => {
 
   test("ACIIMG_STATE_BLOB_URL wins over the host's AzureWebJobsStorage, which every Functions app has", () => {
     const url = "https://state.blob.core.windows.net/aciimg";
-    const both = loadConfig({}, { AzureWebJobsStorage: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url }, "/nonexistent");
+    const both = loadConfig(
+      {},
+      { AzureWebJobsStorage: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url },
+      "/nonexistent",
+    );
     expect(both.blob).toMatchObject({ containerUrl: url, connectionString: undefined });
     const hostOnly = loadConfig({}, { AzureWebJobsStorage: "UseDevelopmentStorage=true" }, "/nonexistent");
     expect(hostOnly.blob.connectionString).toBe("UseDevelopmentStorage=true");
-    const explicit = loadConfig({}, { ACIIMG_STATE_BLOB_CONNECTION_STRING: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url }, "/nonexistent");
+    const explicit = loadConfig(
+      {},
+      { ACIIMG_STATE_BLOB_CONNECTION_STRING: "UseDevelopmentStorage=true", ACIIMG_STATE_BLOB_URL: url },
+      "/nonexistent",
+    );
     expect(explicit.blob.connectionString).toBe("UseDevelopmentStorage=true");
   });
 });

@@ -3,16 +3,30 @@ import { AggregateAuthenticationError, CredentialUnavailableError } from "@azure
 import { describe, expect, test } from "vitest";
 import { mapAzureError } from "../../src/providers/aci/errors.js";
 
-const ctx = { action: "create container group aciimg-default", resourceGroup: "rg-1", subscriptionId: "sub-1", location: "westeurope", image: "nextcloud/aio-imaginary:1" };
+const ctx = {
+  action: "create container group aciimg-default",
+  resourceGroup: "rg-1",
+  subscriptionId: "sub-1",
+  location: "westeurope",
+  image: "nextcloud/aio-imaginary:1",
+};
 
 function restError(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): RestError {
   const request = createPipelineRequest({ url: "https://management.azure.com/x" });
-  return new RestError(message, { statusCode, code, request, response: { status: statusCode, headers: createHttpHeaders(headers), request } });
+  return new RestError(message, {
+    statusCode,
+    code,
+    request,
+    response: { status: statusCode, headers: createHttpHeaders(headers), request },
+  });
 }
 
 describe("mapAzureError", () => {
   test("no credentials explains az login, service principal and managed identity, listing what was tried", () => {
-    const error = new AggregateAuthenticationError([new CredentialUnavailableError("Azure CLI could not be found")], "ChainedTokenCredential authentication failed.");
+    const error = new AggregateAuthenticationError(
+      [new CredentialUnavailableError("Azure CLI could not be found")],
+      "ChainedTokenCredential authentication failed.",
+    );
     const mapped = mapAzureError(error, ctx);
     expect(mapped.code).toBe("E_NO_CREDENTIALS");
     expect(mapped.message).toMatch(/az login/);
@@ -24,8 +38,18 @@ describe("mapAzureError", () => {
 
   test.each([
     [404, "ResourceGroupNotFound", "E_RESOURCE_GROUP_NOT_FOUND", /az group create -n rg-1/],
-    [403, "AuthorizationFailed", "E_FORBIDDEN", /"aciimg operator" role.*aciimg-operator\.role\.json.*minutes ago.*few minutes/s],
-    [409, "MissingSubscriptionRegistration", "E_CONFIG", /sub-1 is not registered.*`az provider register --namespace [^`]*--wait`/s],
+    [
+      403,
+      "AuthorizationFailed",
+      "E_FORBIDDEN",
+      /"aciimg operator" role.*aciimg-operator\.role\.json.*minutes ago.*few minutes/s,
+    ],
+    [
+      409,
+      "MissingSubscriptionRegistration",
+      "E_CONFIG",
+      /sub-1 is not registered.*`az provider register --namespace [^`]*--wait`/s,
+    ],
     [400, "ContainerGroupQuotaReached", "E_QUOTA", /quota/],
     [409, "ServiceUnavailable", "E_CAPACITY", /another --location/],
     [409, "RegistryErrorResponse", "E_IMAGE_PULL", /ghcr\.io.*az acr import --name <acr>.*--registry-server <acr>/s],
@@ -39,7 +63,10 @@ describe("mapAzureError", () => {
   });
 
   test("429 reports Retry-After when ARM sent one", () => {
-    const mapped = mapAzureError(restError(429, "SubscriptionRequestsThrottled", "slow down", { "retry-after": "17" }), ctx);
+    const mapped = mapAzureError(
+      restError(429, "SubscriptionRequestsThrottled", "slow down", { "retry-after": "17" }),
+      ctx,
+    );
     expect(mapped.code).toBe("E_THROTTLED");
     expect(mapped.message).toMatch(/17 s/);
   });
@@ -63,13 +90,20 @@ describe("mapAzureError", () => {
   });
 
   test("a failed long-running operation with an unknown code is E_PROVISION with the container's last events", () => {
-    const mapped = mapAzureError(new Error("The long-running operation has failed. ContainerGroupFailed. boom"), { ...ctx, events: ["BackOff: restarting"] });
+    const mapped = mapAzureError(new Error("The long-running operation has failed. ContainerGroupFailed. boom"), {
+      ...ctx,
+      events: ["BackOff: restarting"],
+    });
     expect(mapped.code).toBe("E_PROVISION");
     expect(mapped.message).toContain("BackOff: restarting");
   });
 
   test("errors are matched by name, not instanceof (duplicate package copies)", () => {
-    const foreign = Object.assign(new Error("denied"), { name: "RestError", statusCode: 403, code: "AuthorizationFailed" });
+    const foreign = Object.assign(new Error("denied"), {
+      name: "RestError",
+      statusCode: 403,
+      code: "AuthorizationFailed",
+    });
     expect(mapAzureError(foreign, ctx).code).toBe("E_FORBIDDEN");
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, test } from "vitest";
 import { isStateKey, loadConfig, maxBackends, type AzureConfig } from "../../src/config.js";
 import type { BackendSpec } from "../../src/engine/types.js";
 import {
-  dnsLabelOf, dnsLabelPattern, groupNameOf, groupNamePattern, stateKeyOfGroup,
+  dnsLabelOf,
+  dnsLabelPattern,
+  groupNameOf,
+  groupNamePattern,
+  stateKeyOfGroup,
 } from "../../src/providers/aci/names.js";
 import {
   commandFor,
@@ -38,7 +42,10 @@ const created = new Date("2026-11-25T02:00:00.000Z");
 const owner = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
-const tls = { certPem: "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n", keyPem: "-----BEGIN PRIVATE KEY-----\nsecret-tls-key\n-----END PRIVATE KEY-----\n" };
+const tls = {
+  certPem: "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n",
+  keyPem: "-----BEGIN PRIVATE KEY-----\nsecret-tls-key\n-----END PRIVATE KEY-----\n",
+};
 
 describe("containerGroupSpec", () => {
   const group = containerGroupSpec(spec, azure, { apiKey: key, tls }, created, "ab12cd34", owner);
@@ -64,19 +71,30 @@ describe("containerGroupSpec", () => {
     expect(values.filter((v) => /[\r\n]/.test(v))).toEqual([]);
   });
 
-  test("writes the TLS pair to private files, " + "drops the key, and execs start.sh with TLS, our limit and no URL fetching", () => {
-    expect(container.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
-    const script = container.command?.[2] ?? "";
-    expect(script).toMatch(/^umask 077 && /);
-    expect(script).toContain(`printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`);
-    expect(script).toContain(`printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`);
-    expect(script).toContain(`unset ${TLS_KEY_ENV} && exec /start.sh -certfile "$d/aciimg-cert.pem" ` + `-keyfile "$d/aciimg-key.pem" -max-allowed-resolution 18 -disable-endpoints watermarkimage`);
-    expect(script).not.toMatch(/enable-url-source|-mount|-key /);
-  });
+  test(
+    "writes the TLS pair to private files, " +
+      "drops the key, and execs start.sh with TLS, our limit and no URL fetching",
+    () => {
+      expect(container.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+      const script = container.command?.[2] ?? "";
+      expect(script).toMatch(/^umask 077 && /);
+      expect(script).toContain(`printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`);
+      expect(script).toContain(`printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`);
+      expect(script).toContain(
+        `unset ${TLS_KEY_ENV} && exec /start.sh -certfile "$d/aciimg-cert.pem" ` +
+          `-keyfile "$d/aciimg-key.pem" -max-allowed-resolution 18 -disable-endpoints watermarkimage`,
+      );
+      expect(script).not.toMatch(/enable-url-source|-mount|-key /);
+    },
+  );
 
-  test("starts every image the same way: " + "an image that cannot serve TLS is refused when it answers, not guessed from its name", () => {
-    expect(commandFor({ ...spec, image: "myacr.azurecr.io/imaginary:1" })).toEqual(commandFor(spec));
-  });
+  test(
+    "starts every image the same way: " +
+      "an image that cannot serve TLS is refused when it answers, not guessed from its name",
+    () => {
+      expect(commandFor({ ...spec, image: "myacr.azurecr.io/imaginary:1" })).toEqual(commandFor(spec));
+    },
+  );
 
   test("is a Linux group with one container on port 9000, public IP, cpu and memory from the spec", () => {
     expect(group.osType).toBe("Linux");
@@ -88,12 +106,24 @@ describe("containerGroupSpec", () => {
   });
 
   test("tags the group as ours with the backend name, creation time and the owner id of the state", () => {
-    expect(group.tags).toEqual({ "managed-by": "aciimg", "aciimg-name": "default", "aciimg-created": "2026-11-25T02:00:00.000Z", "aciimg-owner": owner });
+    expect(group.tags).toEqual({
+      "managed-by": "aciimg",
+      "aciimg-name": "default",
+      "aciimg-created": "2026-11-25T02:00:00.000Z",
+      "aciimg-owner": owner,
+    });
   });
 
   test("adds registry credentials only when a registry server is configured", () => {
     expect(group.imageRegistryCredentials).toBeUndefined();
-    const acr = containerGroupSpec(spec, { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" }, { apiKey: key, tls }, created, "x1", owner);
+    const acr = containerGroupSpec(
+      spec,
+      { ...azure, registryServer: "me.azurecr.io", registryUsername: "me", registryPassword: "pw" },
+      { apiKey: key, tls },
+      created,
+      "x1",
+      owner,
+    );
     expect(acr.imageRegistryCredentials).toEqual([{ server: "me.azurecr.io", username: "me", password: "pw" }]);
   });
 });
@@ -101,15 +131,23 @@ describe("containerGroupSpec", () => {
 describe("names", () => {
   test("a backend's group is aciimg-<name>; pool member i > 1 is aciimg<i>-<name>, no '--' for ARM to refuse", () => {
     expect(groupNameOf("default")).toBe("aciimg-default");
-    expect(["default--2", "default--3", "web-1--20"].map(groupNameOf)).toEqual(["aciimg2-default", "aciimg3-default", "aciimg20-web-1"]);
+    expect(["default--2", "default--3", "web-1--20"].map(groupNameOf)).toEqual([
+      "aciimg2-default",
+      "aciimg3-default",
+      "aciimg20-web-1",
+    ]);
     expect(() => groupNameOf("default--local")).toThrow(/not the name of an ACI backend/);
   });
 
   test("ARM's rules as written: no '--', no edge '-', 1-63 for groups; a letter first, 5-63 for DNS labels", () => {
     expect(["a", "aciimg-x", "a".repeat(63)].every((n) => groupNamePattern.test(n))).toBe(true);
-    expect(["aciimg-default--2", "-a", "a-", "A", "a".repeat(64), "a_b", ""].some((n) => groupNamePattern.test(n))).toBe(false);
+    expect(
+      ["aciimg-default--2", "-a", "a-", "A", "a".repeat(64), "a_b", ""].some((n) => groupNamePattern.test(n)),
+    ).toBe(false);
     expect(["abcde", "a--b-1", "a".repeat(63)].every((n) => dnsLabelPattern.test(n))).toBe(true);
-    expect(["abcd", "1abcd", "abcd-", "-abcd", "Abcde", "a".repeat(64)].some((n) => dnsLabelPattern.test(n))).toBe(false);
+    expect(["abcd", "1abcd", "abcd-", "-abcd", "Abcde", "a".repeat(64)].some((n) => dnsLabelPattern.test(n))).toBe(
+      false,
+    );
   });
 
   // Every backend name config accepts, at both ends of its length and character range, for every
@@ -121,7 +159,8 @@ describe("names", () => {
     for (const key of keys) {
       expect(isStateKey(key)).toBe(true);
       expect(groupNameOf(key)).toMatch(groupNamePattern);
-      for (const suffix of ["ab12cd34", "Z9", "!!!", "0123456789abcdef0123"]) expect(dnsLabelOf(key, suffix)).toMatch(dnsLabelPattern);
+      for (const suffix of ["ab12cd34", "Z9", "!!!", "0123456789abcdef0123"])
+        expect(dnsLabelOf(key, suffix)).toMatch(dnsLabelPattern);
     }
     const members = new Set(keys.slice(1).map(groupNameOf));
     expect(names.filter((other) => members.has(groupNameOf(other)))).toEqual([]);
@@ -131,8 +170,15 @@ describe("names", () => {
     const keys = ["default", "2-x", "default--2", "web-1--20", "a--99"];
     expect(keys.map((key) => stateKeyOfGroup(groupNameOf(key)))).toEqual(keys);
     const notOurs = [
-      "webshop", "aciimg", "aciimg-", "aciimg1-default", "aciimg02-default", "aciimg100-default", "aciimg-Default",
-      "aciimg-a--b", "xaciimg-default",
+      "webshop",
+      "aciimg",
+      "aciimg-",
+      "aciimg1-default",
+      "aciimg02-default",
+      "aciimg100-default",
+      "aciimg-Default",
+      "aciimg-a--b",
+      "xaciimg-default",
     ];
     expect(notOurs.map(stateKeyOfGroup)).toEqual(notOurs.map(() => undefined));
   });
@@ -152,14 +198,28 @@ describe("dryRunRequest", () => {
     const request = dryRunRequest(config);
     expect(request.method).toBe("PUT");
     expect(request.url).toBe(
-      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9" + "/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
+      "https://management.azure.com/subscriptions/sub-9/resourceGroups/rg-9" +
+        "/providers/Microsoft.ContainerInstance/containerGroups/aciimg-default?api-version=2023-05-01",
     );
     const text = JSON.stringify(request.body);
     expect(text).not.toContain("registry-pw-123");
-    const body = request.body as { properties: { containers: Array<{ properties: { environmentVariables: unknown[] } }>; imageRegistryCredentials: unknown[] } };
-    expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: KEY_ENV, secureValue: "***" });
-    expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({ name: TLS_KEY_ENV, secureValue: "***" });
+    const body = request.body as {
+      properties: {
+        containers: Array<{ properties: { environmentVariables: unknown[] } }>;
+        imageRegistryCredentials: unknown[];
+      };
+    };
+    expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({
+      name: KEY_ENV,
+      secureValue: "***",
+    });
+    expect(body.properties.containers[0]?.properties.environmentVariables).toContainEqual({
+      name: TLS_KEY_ENV,
+      secureValue: "***",
+    });
     expect(text).not.toContain("PRIVATE KEY");
-    expect(body.properties.imageRegistryCredentials).toEqual([{ server: "me.azurecr.io", username: "me", password: "***" }]);
+    expect(body.properties.imageRegistryCredentials).toEqual([
+      { server: "me.azurecr.io", username: "me", password: "***" },
+    ]);
   });
 });

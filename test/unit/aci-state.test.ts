@@ -2,7 +2,13 @@ import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { describe, expect, test } from "vitest";
 import { lastEvents, liveStateOf, parseGroupId } from "../../src/providers/aci/state.js";
 
-function group(provisioningState: string, runtime: string, container: string | undefined, ip?: string, events: Array<{ name: string; message: string }> = []): ContainerGroup {
+function group(
+  provisioningState: string,
+  runtime: string,
+  container: string | undefined,
+  ip?: string,
+  events: Array<{ name: string; message: string }> = [],
+): ContainerGroup {
   return {
     location: "westeurope",
     osType: "Linux",
@@ -22,7 +28,10 @@ function group(provisioningState: string, runtime: string, container: string | u
 
 describe("liveStateOf", () => {
   test("Succeeded + Running + an IP is running at https://<ip>:9000 (TLS only)", () => {
-    expect(liveStateOf(group("Succeeded", "Running", "Running", "20.1.2.3"))).toEqual({ state: "running", endpoint: "https://20.1.2.3:9000" });
+    expect(liveStateOf(group("Succeeded", "Running", "Running", "20.1.2.3"))).toEqual({
+      state: "running",
+      endpoint: "https://20.1.2.3:9000",
+    });
   });
 
   test("without an IP yet it is still provisioning (the 201 body has none, docs/reference/arm-notes.md §1.3)", () => {
@@ -34,7 +43,9 @@ describe("liveStateOf", () => {
   });
 
   test("Failed is failed, with the container's last events as detail", () => {
-    const live = liveStateOf(group("Failed", "Pending", "Waiting", undefined, [{ name: "Failed", message: "Failed to pull image" }]));
+    const live = liveStateOf(
+      group("Failed", "Pending", "Waiting", undefined, [{ name: "Failed", message: "Failed to pull image" }]),
+    );
     expect(live).toEqual({ state: "failed", detail: expect.stringContaining("Failed: Failed to pull image") });
   });
 
@@ -46,7 +57,11 @@ describe("liveStateOf", () => {
 
 describe("parseGroupId and lastEvents", () => {
   test("reads the resource group and name from an ARM id, case-insensitively", () => {
-    expect(parseGroupId("/subscriptions/s/resourcegroups/My-RG/providers/microsoft.containerinstance/containerGroups/aciimg-x")).toEqual({ resourceGroup: "My-RG", name: "aciimg-x" });
+    expect(
+      parseGroupId(
+        "/subscriptions/s/resourcegroups/My-RG/providers/microsoft.containerinstance/containerGroups/aciimg-x",
+      ),
+    ).toEqual({ resourceGroup: "My-RG", name: "aciimg-x" });
     expect(parseGroupId("local:123@4567")).toBeUndefined();
   });
 

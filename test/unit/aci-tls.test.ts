@@ -62,7 +62,11 @@ describe("createBackendCertificate", () => {
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     try {
-      const socket = connect({ host: "127.0.0.1", port: (server.address() as AddressInfo).port, rejectUnauthorized: false });
+      const socket = connect({
+        host: "127.0.0.1",
+        port: (server.address() as AddressInfo).port,
+        rejectUnauthorized: false,
+      });
       await once(socket, "secureConnect");
       expect(socket.getPeerCertificate().fingerprint256).toBe(fresh.fingerprint);
       socket.destroy();
@@ -78,7 +82,9 @@ describe("createBackendCertificate", () => {
       await writeFile(file, made.certPem);
       let text: string;
       try {
-        ({ stdout: text } = await promisify(execFile)("openssl", ["x509", "-in", file, "-noout", "-text"], { timeout: 10_000 }));
+        ({ stdout: text } = await promisify(execFile)("openssl", ["x509", "-in", file, "-noout", "-text"], {
+          timeout: 10_000,
+        }));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") {
           context.skip("openssl is not installed on this machine");

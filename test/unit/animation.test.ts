@@ -6,7 +6,11 @@ import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isAnimated } from "../../src/protocol/animation.js";
 import {
-  builtInServer, flattenedHeader, framesHeader, framesWarning, silentlyFlattenedWarning,
+  builtInServer,
+  flattenedHeader,
+  framesHeader,
+  framesWarning,
+  silentlyFlattenedWarning,
 } from "../../src/protocol/frames.js";
 import { animatedGif } from "../helpers/damaged.js";
 
@@ -117,8 +121,9 @@ describe("framesWarning", () => {
   };
 
   it("puts the built-in backend's flattened header in words, and says nothing of kept frames", () => {
-    expect(framesWarning({ [flattenedHeader]: "3; PNG cannot animate" }, unread))
-      .toBe("only the first of 3 frames was kept: PNG cannot animate");
+    expect(framesWarning({ [flattenedHeader]: "3; PNG cannot animate" }, unread)).toBe(
+      "only the first of 3 frames was kept: PNG cannot animate",
+    );
     expect(framesWarning({ [framesHeader]: "3" }, unread)).toBeUndefined();
   });
 

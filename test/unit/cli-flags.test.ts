@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { AciimgError } from "../../src/errors.js";
-import { parseInteger, parseOutputType, parseParam, parsePositive, parseRotation, parseSize } from "../../src/cli/flags.js";
+import {
+  parseInteger,
+  parseOutputType,
+  parseParam,
+  parsePositive,
+  parseRotation,
+  parseSize,
+} from "../../src/cli/flags.js";
 import { outputName } from "../../src/cli/batch/outputs.js";
 import { progressText } from "../../src/cli/batch/report.js";
 
@@ -23,12 +30,16 @@ describe("flag values", () => {
   });
 
   it("names the flag, the accepted form and the value for a malformed size", () => {
-    expect(usageMessage(() => parseSize("--resize", "300by200"))).toBe('--resize: expected WxH such as 300x200, got "300by200"');
+    expect(usageMessage(() => parseSize("--resize", "300by200"))).toBe(
+      '--resize: expected WxH such as 300x200, got "300by200"',
+    );
     expect(usageMessage(() => parseSize("--crop", "0x200"))).toContain("--crop: expected WxH");
   });
 
   it("rejects quality 0 and 101 and accepts 1..100", () => {
-    expect(usageMessage(() => parseInteger("--quality", "0", 1, 100, "80"))).toBe('--quality: expected a whole number from 1 to 100 such as 80, got "0"');
+    expect(usageMessage(() => parseInteger("--quality", "0", 1, 100, "80"))).toBe(
+      '--quality: expected a whole number from 1 to 100 such as 80, got "0"',
+    );
     expect(() => parseInteger("--quality", "101", 1, 100, "80")).toThrow(/--quality/);
     expect(() => parseInteger("--quality", "8.5", 1, 100, "80")).toThrow(/--quality/);
     expect(parseInteger("--quality", "100", 1, 100, "80")).toBe(100);

@@ -13,7 +13,15 @@ let jpeg: Buffer;
 let png: Buffer;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-integrity-"));
-  const image = sharp({ create: { width: 320, height: 240, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 30 } } });
+  const image = sharp({
+    create: {
+      width: 320,
+      height: 240,
+      channels: 3,
+      background: "#000",
+      noise: { type: "gaussian", mean: 128, sigma: 30 },
+    },
+  });
   jpeg = await image.clone().jpeg().toBuffer();
   png = await image.clone().png().toBuffer();
 });
@@ -38,7 +46,17 @@ async function refusal(name: string, bytes: Buffer): Promise<string | undefined>
 
 /** A JPEG bigger than one piece: noise at high quality, plus `extra` bytes after its end. */
 async function bigJpeg(extra = 0): Promise<Buffer> {
-  const bytes = await sharp({ create: { width: 1400, height: 1000, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer();
+  const bytes = await sharp({
+    create: {
+      width: 1400,
+      height: 1000,
+      channels: 3,
+      background: "#000",
+      noise: { type: "gaussian", mean: 128, sigma: 60 },
+    },
+  })
+    .jpeg({ quality: 95 })
+    .toBuffer();
   expect(bytes.length).toBeGreaterThan(pieceBytes);
   return Buffer.concat([bytes, Buffer.alloc(extra, 0x5a)]);
 }
@@ -65,7 +83,9 @@ describe("openInput: refused files", () => {
       "cut.jpg is truncated: the JPEG ends before its end-of-image marker (an incomplete copy or download?)",
     );
     const big = await bigJpeg();
-    expect(await refusal("big-cut.jpg", big.subarray(0, big.length - 10_000))).toMatch(/^big-cut\.jpg is truncated: the JPEG ends before/);
+    expect(await refusal("big-cut.jpg", big.subarray(0, big.length - 10_000))).toMatch(
+      /^big-cut\.jpg is truncated: the JPEG ends before/,
+    );
   });
 
   it("finds a PNG cut short", async () => {
@@ -76,7 +96,10 @@ describe("openInput: refused files", () => {
 
   it("refuses an empty file and a file it cannot read, naming them", async () => {
     expect(await refusal("zero.jpg", Buffer.alloc(0))).toBe("zero.jpg is empty (0 bytes), not an image");
-    await expect(openInput(join(dir, "missing.jpg"), "missing.jpg")).rejects.toMatchObject({ code: "E_BAD_INPUT", message: expect.stringMatching(/^cannot read missing\.jpg: ENOENT/) });
+    await expect(openInput(join(dir, "missing.jpg"), "missing.jpg")).rejects.toMatchObject({
+      code: "E_BAD_INPUT",
+      message: expect.stringMatching(/^cannot read missing\.jpg: ENOENT/),
+    });
   });
 });
 
@@ -111,26 +134,39 @@ describe("openInput: the body", () => {
     c.release();
   });
 
-  it("fails the upload, not a mix of two files, " + "when another file of the same size is renamed over it after it was checked", async () => {
-    const bytes = await bigJpeg(pieceBytes);
-    const other = Buffer.from(bytes).fill(0x33, pieceBytes, pieceBytes + 1000);
-    const path = await write("renamed.jpg", bytes);
-    const input = await openInput(path, "renamed.jpg");
-    await writeFile(`${path}.new`, other);
-    await rename(`${path}.new`, path);
-    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "renamed.jpg changed while it was being sent" });
-  });
+  it(
+    "fails the upload, not a mix of two files, " +
+      "when another file of the same size is renamed over it after it was checked",
+    async () => {
+      const bytes = await bigJpeg(pieceBytes);
+      const other = Buffer.from(bytes).fill(0x33, pieceBytes, pieceBytes + 1000);
+      const path = await write("renamed.jpg", bytes);
+      const input = await openInput(path, "renamed.jpg");
+      await writeFile(`${path}.new`, other);
+      await rename(`${path}.new`, path);
+      await expect(buffer(input.body())).rejects.toMatchObject({
+        code: "E_BAD_INPUT",
+        message: "renamed.jpg changed while it was being sent",
+      });
+    },
+  );
 
-  it("fails the upload when the file was written to in " + "place after it was checked (same size, same inode)", async () => {
-    const bytes = await bigJpeg(pieceBytes);
-    const path = await write("rewritten.jpg", bytes);
-    // Last modified an hour ago, so the write below moves its time whatever the clock's grain.
-    await utimes(path, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    const input = await openInput(path, "rewritten.jpg");
-    // Only its times say it was written.
-    await writeFile(path, Buffer.from(bytes).fill(0x44, pieceBytes, pieceBytes + 1000), { flag: "r+" });
-    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "rewritten.jpg changed while it was being sent" });
-  });
+  it(
+    "fails the upload when the file was written to in " + "place after it was checked (same size, same inode)",
+    async () => {
+      const bytes = await bigJpeg(pieceBytes);
+      const path = await write("rewritten.jpg", bytes);
+      // Last modified an hour ago, so the write below moves its time whatever the clock's grain.
+      await utimes(path, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+      const input = await openInput(path, "rewritten.jpg");
+      // Only its times say it was written.
+      await writeFile(path, Buffer.from(bytes).fill(0x44, pieceBytes, pieceBytes + 1000), { flag: "r+" });
+      await expect(buffer(input.body())).rejects.toMatchObject({
+        code: "E_BAD_INPUT",
+        message: "rewritten.jpg changed while it was being sent",
+      });
+    },
+  );
 
   it("refuses a FIFO put in a file's place, before or after it was checked, without hanging", async () => {
     const bytes = await bigJpeg();
@@ -138,8 +174,14 @@ describe("openInput: the body", () => {
     const input = await openInput(path, "swapped.jpg");
     await rm(path);
     execFileSync("mkfifo", [path]);
-    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "swapped.jpg changed while it was being sent" });
-    await expect(openInput(path, "swapped.jpg")).rejects.toMatchObject({ code: "E_BAD_INPUT", message: expect.stringContaining("not a regular file") });
+    await expect(buffer(input.body())).rejects.toMatchObject({
+      code: "E_BAD_INPUT",
+      message: "swapped.jpg changed while it was being sent",
+    });
+    await expect(openInput(path, "swapped.jpg")).rejects.toMatchObject({
+      code: "E_BAD_INPUT",
+      message: expect.stringContaining("not a regular file"),
+    });
   });
 
   it("fails the upload, not silently short, when a file shrinks after it was opened", async () => {
@@ -147,7 +189,10 @@ describe("openInput: the body", () => {
     const path = await write("shrinks.jpg", bytes);
     const input = await openInput(path, "shrinks.jpg");
     await writeFile(path, bytes.subarray(0, pieceBytes));
-    await expect(buffer(input.body())).rejects.toMatchObject({ code: "E_BAD_INPUT", message: "shrinks.jpg shrank while it was being sent" });
+    await expect(buffer(input.body())).rejects.toMatchObject({
+      code: "E_BAD_INPUT",
+      message: "shrinks.jpg shrank while it was being sent",
+    });
   });
 });
 
@@ -208,16 +253,32 @@ describe("truncationOf: the whole-file scan", () => {
     return { verdict, largestRead };
   }
 
-  it("finds the scan and its end when each is split across two pieces, " + "in a file of several pieces, reading one piece at a time", () => {
-    const size = 5 * scanPieceBytes;
-    // SOS split by the first piece's end, EOI by the third's; a
-    // trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
-    const complete = file(size, [[scanPieceBytes - 1, SOS], [3 * scanPieceBytes - 1, EOI]]);
-    expect(check(complete)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
-    // The same without its end, and with the end before the scan: both are cut short.
-    expect(check(file(size, [[scanPieceBytes - 1, SOS]])).verdict).toBe("the JPEG ends before its end-of-image marker");
-    expect(check(file(size, [[100, EOI], [scanPieceBytes - 1, SOS]])).verdict).toBe("the JPEG ends before its end-of-image marker");
-  });
+  it(
+    "finds the scan and its end when each is split across two pieces, " +
+      "in a file of several pieces, reading one piece at a time",
+    () => {
+      const size = 5 * scanPieceBytes;
+      // SOS split by the first piece's end, EOI by the third's; a
+      // trailer of ~2 MiB follows, so the 4 KiB tail does not settle it.
+      const complete = file(size, [
+        [scanPieceBytes - 1, SOS],
+        [3 * scanPieceBytes - 1, EOI],
+      ]);
+      expect(check(complete)).toEqual({ verdict: undefined, largestRead: scanPieceBytes });
+      // The same without its end, and with the end before the scan: both are cut short.
+      expect(check(file(size, [[scanPieceBytes - 1, SOS]])).verdict).toBe(
+        "the JPEG ends before its end-of-image marker",
+      );
+      expect(
+        check(
+          file(size, [
+            [100, EOI],
+            [scanPieceBytes - 1, SOS],
+          ]),
+        ).verdict,
+      ).toBe("the JPEG ends before its end-of-image marker");
+    },
+  );
 
   it("finds a PNG's IEND split across two pieces", () => {
     const png = Buffer.alloc(3 * scanPieceBytes, 0x22);

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expandInputs } from "../../src/cli/batch/inputs.js";
 
 let dir: string;
-const images = ["a.jpg", "b.JPG", "c.jpeg", "d.JPEG", "icons/e.png", "icons/f.PNG", "g.Jpg"]
-  .map((name) => `assets/${name}`);
+const images = ["a.jpg", "b.JPG", "c.jpeg", "d.JPEG", "icons/e.png", "icons/f.PNG", "g.Jpg"].map(
+  (name) => `assets/${name}`,
+);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "aciimg-inputs-case-"));

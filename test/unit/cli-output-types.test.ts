@@ -20,14 +20,18 @@ const bmff = (brand: string): Buffer =>
 
 describe("the output type of an input when none is asked for", () => {
   it("keeps a format the backend writes, read from the bytes", async () => {
-    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#f00" } }).png().toBuffer();
+    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#f00" } })
+      .png()
+      .toBuffer();
     const webp = await sharp(png).webp().toBuffer();
     expect(outputTypeOf(undefined, png)).toBe("png");
     expect(outputTypeOf(undefined, webp)).toBe("webp");
   });
 
   it("gives graphics PNG and photos JPEG where imaginary cannot write the input's format", async () => {
-    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#f00" } }).gif().toBuffer();
+    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#f00" } })
+      .gif()
+      .toBuffer();
     expect(outputTypeOf(undefined, gif)).toBe("png");
     expect(outputTypeOf(undefined, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBe("png");
     expect(outputTypeOf(undefined, Buffer.from("%PDF-1.7\n"))).toBe("png");

@@ -13,8 +13,13 @@ describe("believedCreatedAt", () => {
 
   test("a date further ahead, before 2025, or no date at all is unknown", () => {
     const unbelieved = [
-      iso(now + createdSkewMs + 1), "2999-01-01T00:00:00Z", iso(earliestCreated - 1), "1970-01-01T00:00:00Z",
-      "soon", "", undefined,
+      iso(now + createdSkewMs + 1),
+      "2999-01-01T00:00:00Z",
+      iso(earliestCreated - 1),
+      "1970-01-01T00:00:00Z",
+      "soon",
+      "",
+      undefined,
     ];
     for (const claimed of unbelieved) expect(believedCreatedAt(claimed, now), String(claimed)).toBeUndefined();
   });

@@ -38,7 +38,11 @@ function anchors(markdown: string): Set<string> {
   for (const line of prose(markdown)) {
     const heading = /^#{1,6} (.*)$/.exec(line)?.[1];
     if (heading === undefined) continue;
-    const text = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/[`*]/g, "").trim().toLowerCase();
+    const text = heading
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+      .replace(/[`*]/g, "")
+      .trim()
+      .toLowerCase();
     const base = text.replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
@@ -50,7 +54,8 @@ function anchors(markdown: string): Set<string> {
 /** Relative link targets of a page: `[text](target)`, web addresses left out. */
 function links(markdown: string): string[] {
   const targets = prose(markdown).flatMap((line) =>
-    [...line.replace(/`[^`]*`/g, "").matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? ""));
+    [...line.replace(/`[^`]*`/g, "").matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? ""),
+  );
   return targets.filter((target) => !/^[a-z]+:/i.test(target));
 }
 
@@ -58,10 +63,20 @@ const text = new Map(pages.map((page) => [page, readFileSync(page, "utf8")]));
 
 describe("links between the README and docs/", () => {
   it("the anchors are GitHub's: punctuation dropped, code kept, repeats numbered", () => {
-    const headings = ["# aciimg", "### `aciimg process <inputs...>`",
-      "### A pool of backends: `--backends N` and `--with-local`", "## Setup", "## Setup"].join("\n");
-    expect([...anchors(headings)]).toEqual(
-      ["aciimg", "aciimg-process-inputs", "a-pool-of-backends---backends-n-and---with-local", "setup", "setup-1"]);
+    const headings = [
+      "# aciimg",
+      "### `aciimg process <inputs...>`",
+      "### A pool of backends: `--backends N` and `--with-local`",
+      "## Setup",
+      "## Setup",
+    ].join("\n");
+    expect([...anchors(headings)]).toEqual([
+      "aciimg",
+      "aciimg-process-inputs",
+      "a-pool-of-backends---backends-n-and---with-local",
+      "setup",
+      "setup-1",
+    ]);
   });
 
   const table = pages.map((page) => [relative(repo, page), page]);

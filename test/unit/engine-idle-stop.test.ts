@@ -47,10 +47,20 @@ describe("a backend's idle stop", () => {
   function start(overrides: Partial<IdleStopOptions> = {}): Wait {
     let outcome: IdleStop | undefined;
     const done = waitUntilIdle({
-      store, clock, idleMs, isSelf: (record) => record.id === selfId, work: () => work, startedAt: t0,
-      orphanAfterMs: 120_000, signal: abort.signal, ...overrides,
+      store,
+      clock,
+      idleMs,
+      isSelf: (record) => record.id === selfId,
+      work: () => work,
+      startedAt: t0,
+      orphanAfterMs: 120_000,
+      signal: abort.signal,
+      ...overrides,
     });
-    done.then((value) => (outcome = value), () => undefined);
+    done.then(
+      (value) => (outcome = value),
+      () => undefined,
+    );
     return { outcome: () => outcome, done };
   }
 

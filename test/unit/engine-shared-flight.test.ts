@@ -3,7 +3,12 @@ import { createFlight } from "../../src/engine/shared-flight.js";
 
 /** A run of work the test settles by hand, recording the signal it was given. */
 function controllableWork() {
-  const runs: Array<{ signal: AbortSignal; phase: (p: string) => void; resolve: (v: string) => void; reject: (e: unknown) => void }> = [];
+  const runs: Array<{
+    signal: AbortSignal;
+    phase: (p: string) => void;
+    resolve: (v: string) => void;
+    reject: (e: unknown) => void;
+  }> = [];
   const work = (signal: AbortSignal, phase: (p: string) => void) =>
     new Promise<string>((resolve, reject) => {
       runs.push({ signal, phase, resolve, reject });

@@ -77,7 +77,10 @@ describe("lastUsed bookkeeping", () => {
     await store.update((state) => {
       const record = state.backends.default;
       if (record) record.lastUsed = new Date(t0 + 60_000).toISOString();
-      state.backends.other = sampleRecord("other", { status: "provisioning", lastUsed: new Date(t0 - 1).toISOString() });
+      state.backends.other = sampleRecord("other", {
+        status: "provisioning",
+        lastUsed: new Date(t0 - 1).toISOString(),
+      });
     });
     usage.begin();
     usage.end();

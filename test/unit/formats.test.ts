@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { detectFormat } from "../../src/protocol/formats.js";
 import { sniffImageType } from "../../src/backend/sniff.js";
 
-const ascii = (text: string, size = 64): Buffer => Buffer.concat([Buffer.from(text, "latin1"), Buffer.alloc(Math.max(0, size - text.length))]);
+const ascii = (text: string, size = 64): Buffer =>
+  Buffer.concat([Buffer.from(text, "latin1"), Buffer.alloc(Math.max(0, size - text.length))]);
 
 describe("image format detection (docs/reference/imaginary-api.md §1.3)", () => {
   it("names every format sharp writes", async () => {
@@ -21,7 +22,9 @@ describe("image format detection (docs/reference/imaginary-api.md §1.3)", () =>
   });
 
   it("takes SVG by bimg's pattern or an XML declaration, not any text that mentions <svg", () => {
-    expect(detectFormat(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>'))).toBe("svg");
+    expect(detectFormat(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>'))).toBe(
+      "svg",
+    );
     expect(detectFormat(Buffer.from('\uFEFF<!-- logo -->\n<svg width="1" height="1"></svg>'))).toBe("svg");
     expect(detectFormat(Buffer.from("<html><body><svg></svg></body></html>"))).toBeUndefined();
   });

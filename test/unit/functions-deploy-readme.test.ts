@@ -22,7 +22,13 @@ function deploySteps(): string {
 /** The shell commands of the section, with `\` continuations joined into one line each. */
 function commands(text: string): string[] {
   const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
-  return blocks.flatMap((block) => block.replace(/\\\n\s*/g, " ").split("\n").map((line) => line.trim()).filter(Boolean));
+  return blocks.flatMap((block) =>
+    block
+      .replace(/\\\n\s*/g, " ")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean),
+  );
 }
 
 describe("docs: deploying the Functions app", () => {
@@ -40,11 +46,19 @@ describe("docs: deploying the Functions app", () => {
     if (!/no account key is left/.test(steps)) return;
     const lines = commands(steps);
     const deletes = (name: string) =>
-      lines.some((line) => line.startsWith("az functionapp config appsettings delete ") && line.includes(`--setting-names ${name}`));
+      lines.some(
+        (line) =>
+          line.startsWith("az functionapp config appsettings delete ") && line.includes(`--setting-names ${name}`),
+      );
     expect(deletes("AzureWebJobsStorage"), "the host's connection string is deleted").toBe(true);
     // The deployment storage key is never written (identity at create), or deleted after switching.
-    const identityAtCreate = /--deployment-storage-auth-type (SystemAssignedIdentity|UserAssignedIdentity)\b/.test(creates[0] ?? "");
-    expect(identityAtCreate || deletes("DEPLOYMENT_STORAGE_CONNECTION_STRING"), "DEPLOYMENT_STORAGE_CONNECTION_STRING").toBe(true);
+    const identityAtCreate = /--deployment-storage-auth-type (SystemAssignedIdentity|UserAssignedIdentity)\b/.test(
+      creates[0] ?? "",
+    );
+    expect(
+      identityAtCreate || deletes("DEPLOYMENT_STORAGE_CONNECTION_STRING"),
+      "DEPLOYMENT_STORAGE_CONNECTION_STRING",
+    ).toBe(true);
     // Every switch of the deployment storage to the identity also deletes the key it leaves behind.
     const switches = lines.filter((line) => line.startsWith("az functionapp deployment config set "));
     for (const line of switches) expect(line).toMatch(/--deployment-storage-auth-type SystemAssignedIdentity\b/);

@@ -7,7 +7,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { goQuote, goValue } from "../../src/protocol/go-format.js";
 
-interface GoCase { json: string; q: string }
+interface GoCase {
+  json: string;
+  q: string;
+}
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/go-format.json", import.meta.url), "utf8")) as {
   go: string;
   cases: GoCase[];
@@ -15,10 +18,12 @@ const fixture = JSON.parse(readFileSync(new URL("../fixtures/go-format.json", im
 
 describe(`%q as ${fixture.go} prints it`, () => {
   test("the fixture covers strings, numbers, bools, null, arrays and objects", () => {
-    const kinds = new Set(fixture.cases.map((c) => {
-      const v: unknown = JSON.parse(c.json);
-      return Array.isArray(v) ? "array" : v === null ? "null" : typeof v;
-    }));
+    const kinds = new Set(
+      fixture.cases.map((c) => {
+        const v: unknown = JSON.parse(c.json);
+        return Array.isArray(v) ? "array" : v === null ? "null" : typeof v;
+      }),
+    );
     expect([...kinds].sort()).toEqual(["array", "boolean", "null", "number", "object", "string"]);
   });
 

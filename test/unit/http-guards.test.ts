@@ -47,8 +47,10 @@ describe("key throttle", () => {
 
 describe("exposure", () => {
   it("tells loopback addresses from the others", () => {
-    for (const host of ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ["0.0.0.0", "::", "198.51.100.5", "203.0.113.2", "example.com", "::ffff:192.0.2.1"]) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]", "::ffff:127.0.0.1"])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["0.0.0.0", "::", "198.51.100.5", "203.0.113.2", "example.com", "::ffff:192.0.2.1"])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 
   it("warns only for a non-loopback address without TLS", () => {
@@ -74,19 +76,22 @@ describe("upload budget", () => {
     expect(budget.available()).toBe(100);
   });
 
-  it("charges a watched body chunk by chunk, " + "and refuses it with 503 once the budget cannot hold the next one", async () => {
-    const budget = createUploadBudget(2000);
-    const reservation = budget.open();
-    const body = new PassThrough();
-    const watch = watchBody(body, { idleMs: 60_000, reserve: (bytes) => reservation.grow(bytes) });
-    body.write(Buffer.alloc(1500));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(budget.available()).toBe(500);
-    expect(watch.signal.aborted).toBe(false);
-    body.write(Buffer.alloc(1000));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(watch.signal.aborted).toBe(true);
-    expect(watch.signal.reason).toMatchObject({ status: 503, headers: { "retry-after": "1" } });
-    body.destroy();
-  });
+  it(
+    "charges a watched body chunk by chunk, " + "and refuses it with 503 once the budget cannot hold the next one",
+    async () => {
+      const budget = createUploadBudget(2000);
+      const reservation = budget.open();
+      const body = new PassThrough();
+      const watch = watchBody(body, { idleMs: 60_000, reserve: (bytes) => reservation.grow(bytes) });
+      body.write(Buffer.alloc(1500));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(budget.available()).toBe(500);
+      expect(watch.signal.aborted).toBe(false);
+      body.write(Buffer.alloc(1000));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(watch.signal.aborted).toBe(true);
+      expect(watch.signal.reason).toMatchObject({ status: 503, headers: { "retry-after": "1" } });
+      body.destroy();
+    },
+  );
 });

@@ -10,7 +10,12 @@ function multipart(parts: Array<{ name: string; filename?: string; type?: string
   const chunks: Buffer[] = [];
   for (const part of parts) {
     const disposition = `form-data; name="${part.name}"${part.filename ? `; filename="${part.filename}"` : ""}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n` + `${part.type ? `Content-Type: ${part.type}\r\n` : ""}\r\n`));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: ${disposition}\r\n` +
+          `${part.type ? `Content-Type: ${part.type}\r\n` : ""}\r\n`,
+      ),
+    );
     chunks.push(Buffer.isBuffer(part.data) ? part.data : Buffer.from(part.data));
     chunks.push(Buffer.from("\r\n"));
   }
@@ -19,11 +24,16 @@ function multipart(parts: Array<{ name: string; filename?: string; type?: string
 }
 
 /** A stream that yields `bytes` in small chunks, like a socket. */
-const streamOf = (bytes: Buffer) => Readable.from((function* () {
-  for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
-})());
+const streamOf = (bytes: Buffer) =>
+  Readable.from(
+    (function* () {
+      for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
+    })(),
+  );
 
-const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#c04020" } }).jpeg().toBuffer();
+const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#c04020" } })
+  .jpeg()
+  .toBuffer();
 
 describe("readUpload", () => {
   it("returns the raw body's bytes", async () => {
@@ -44,12 +54,17 @@ describe("readUpload", () => {
 
   it("rejects an empty body with imaginary's message", async () => {
     await expect(readUpload(streamOf(Buffer.alloc(0)), undefined, 100)).resolves.toEqual({
-      ok: false, status: 400, message: "Empty or unreadable image",
+      ok: false,
+      status: 400,
+      message: "Empty or unreadable image",
     });
   });
 
   it("takes the multipart field `file` and ignores other fields", async () => {
-    const body = multipart([{ name: "note", data: "hello" }, { name: "file", filename: "a.jpg", type: "image/jpeg", data: jpeg }]);
+    const body = multipart([
+      { name: "note", data: "hello" },
+      { name: "file", filename: "a.jpg", type: "image/jpeg", data: jpeg },
+    ]);
     const upload = await readUpload(streamOf(body), `multipart/form-data; boundary=${boundary}`, 1_000_000);
     expect(upload.ok && Buffer.from(upload.bytes).equals(jpeg)).toBe(true);
     expect(upload.ok && upload.contentType).toBe("image/jpeg");
@@ -58,30 +73,43 @@ describe("readUpload", () => {
   it("answers imaginary's 400 when the multipart body has no `file` field", async () => {
     const body = multipart([{ name: "image", filename: "a.jpg", data: jpeg }]);
     await expect(readUpload(streamOf(body), `multipart/form-data; boundary=${boundary}`, 1_000_000)).resolves.toEqual({
-      ok: false, status: 400, message: "http: no such file",
+      ok: false,
+      status: 400,
+      message: "http: no such file",
     });
   });
 
   it("answers imaginary's 400 when the multipart boundary is missing", async () => {
     await expect(readUpload(streamOf(jpeg), "multipart/form-data", 1_000_000)).resolves.toEqual({
-      ok: false, status: 400, message: "no multipart boundary param in Content-Type",
+      ok: false,
+      status: 400,
+      message: "no multipart boundary param in Content-Type",
     });
   });
 
   it("answers 413 when the multipart file crosses the limit", async () => {
     const body = multipart([{ name: "file", filename: "a.bin", data: Buffer.alloc(30_000, 7) }]);
-    await expect(readUpload(streamOf(body), `multipart/form-data; boundary=${boundary}`, 10_000)).resolves.toMatchObject({
-      ok: false, status: 413,
+    await expect(
+      readUpload(streamOf(body), `multipart/form-data; boundary=${boundary}`, 10_000),
+    ).resolves.toMatchObject({
+      ok: false,
+      status: 413,
     });
   });
 });
 
 describe("failureReply", () => {
-  const context = (lines: string[] = []) => ({ retryAfterSeconds: 30, timedOut: false, log: (line: string) => lines.push(line) });
+  const context = (lines: string[] = []) => ({
+    retryAfterSeconds: 30,
+    timedOut: false,
+    log: (line: string) => lines.push(line),
+  });
   const bodyOf = (reply: { body: unknown }) => JSON.parse(String(reply.body)) as { message: string; status: number };
 
   it("passes imaginary's status and message through", () => {
-    const error = new AciimgError("E_IMAGE", "/resize: Image resolution is too big", { detail: { status: 422, message: "Image resolution is too big" } });
+    const error = new AciimgError("E_IMAGE", "/resize: Image resolution is too big", {
+      detail: { status: 422, message: "Image resolution is too big" },
+    });
     const reply = failureReply(error, context());
     expect(reply.status).toBe(422);
     expect(bodyOf(reply)).toEqual({ message: "Image resolution is too big", status: 422 });
@@ -89,7 +117,9 @@ describe("failureReply", () => {
 
   it("never passes the backend's 401 on as the client's fault", () => {
     const lines: string[] = [];
-    const error = new AciimgError("E_IMAGE", "/resize: Invalid or missing API key", { detail: { status: 401, message: "Invalid or missing API key" } });
+    const error = new AciimgError("E_IMAGE", "/resize: Invalid or missing API key", {
+      detail: { status: 401, message: "Invalid or missing API key" },
+    });
     expect(failureReply(error, context(lines)).status).toBe(502);
     expect(lines.join("\n")).toContain("rejected");
   });
@@ -107,13 +137,20 @@ describe("failureReply", () => {
 
   it("answers a request timeout with 504 naming the limit, without Retry-After (a retry renders it again)", () => {
     const lines: string[] = [];
-    const error = new AciimgError("E_REQUEST_TIMEOUT", "the backend at https://20.1.2.3:9000 gave no answer to /resize within 2m", {
-      detail: { code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 120_000 },
-    });
+    const error = new AciimgError(
+      "E_REQUEST_TIMEOUT",
+      "the backend at https://20.1.2.3:9000 gave no answer to /resize within 2m",
+      {
+        detail: { code: "UND_ERR_HEADERS_TIMEOUT", timeoutMs: 120_000 },
+      },
+    );
     const reply = failureReply(error, context(lines));
     expect(reply.status).toBe(504);
     expect(reply.headers["retry-after"]).toBeUndefined();
-    expect(bodyOf(reply)).toEqual({ message: expect.stringContaining("no answer within 2m (E_REQUEST_TIMEOUT)"), status: 504 });
+    expect(bodyOf(reply)).toEqual({
+      message: expect.stringContaining("no answer within 2m (E_REQUEST_TIMEOUT)"),
+      status: 504,
+    });
     expect(String(reply.body)).not.toContain("20.1.2.3");
     expect(lines.join("\n")).toContain("20.1.2.3");
   });
@@ -158,7 +195,11 @@ describe("startRelay (streamed uploads of known length)", () => {
 
   it("answers imaginary's 400 for an upload that ends empty", async () => {
     const { startRelay } = await import("../../src/http/relay.js");
-    await expect(startRelay(Readable.from([]), 10)).resolves.toEqual({ ok: false, status: 400, message: "Empty or unreadable image" });
+    await expect(startRelay(Readable.from([]), 10)).resolves.toEqual({
+      ok: false,
+      status: 400,
+      message: "Empty or unreadable image",
+    });
   });
 
   it("fails the open stream when the client goes away mid-upload", async () => {

@@ -34,7 +34,12 @@ const exceptions: Array<{ from: string; module: string; names: string[]; why: st
   { from: "state", module: "engine/types", names: ["STATE_VERSION"], why: "the State contract's version constant" },
   // Config helpers the providers share with the CLI's config: one definition of the name rule,
   // the default state directory (local registry beside it) and the spec derived from a config.
-  { from: "providers", module: "config", names: ["isStateKey", "stateKeyParts", "defaultStatePath", "backendSpecOf"], why: "config values the providers need" },
+  {
+    from: "providers",
+    module: "config",
+    names: ["isStateKey", "stateKeyParts", "defaultStatePath", "backendSpecOf"],
+    why: "config values the providers need",
+  },
 ];
 
 /** Type-only imports the table does not allow. */
@@ -63,7 +68,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 // Statements at the start of a line: `import [type] <clause> from "…"`, `export [type] <clause> from "…"`.
-const statement = /^(import|export)\s+(type\s+)?((?:[\w$]+\s*,\s*)?(?:\{[^}]*\}|\*(?:\s+as\s+[\w$]+)?|[\w$]+))\s*from\s*"([^"]+)"/gm;
+const statement =
+  /^(import|export)\s+(type\s+)?((?:[\w$]+\s*,\s*)?(?:\{[^}]*\}|\*(?:\s+as\s+[\w$]+)?|[\w$]+))\s*from\s*"([^"]+)"/gm;
 const sideEffect = /^import\s+"([^"]+)"/gm;
 const dynamic = /(typeof\s+)?\bimport\(\s*"([^"]+)"\s*\)/g;
 
@@ -84,13 +90,19 @@ function importsOf(path: string): Import[] {
   for (const [, , typeKeyword, clause, specifier] of text.matchAll(statement)) {
     const braces = /\{([^}]*)\}/.exec(clause as string);
     const hasWhole = !braces || /^[\w$]+\s*,/.test(clause as string);
-    const elements = (braces?.[1] ?? "").split(",").map((element) => element.trim()).filter((element) => element.length > 0);
-    const values = elements.filter((element) => !element.startsWith("type ")).map((element) => element.split(/\s+as\s+/)[0] as string);
+    const elements = (braces?.[1] ?? "")
+      .split(",")
+      .map((element) => element.trim())
+      .filter((element) => element.length > 0);
+    const values = elements
+      .filter((element) => !element.startsWith("type "))
+      .map((element) => element.split(/\s+as\s+/)[0] as string);
     const names = hasWhole ? ["*", ...values] : values;
     add(specifier as string, typeKeyword !== undefined || names.length === 0, names);
   }
   for (const [, specifier] of text.matchAll(sideEffect)) add(specifier as string, false, ["*"]);
-  for (const [, typeofKeyword, specifier] of text.matchAll(dynamic)) add(specifier as string, typeofKeyword !== undefined, ["*"]);
+  for (const [, typeofKeyword, specifier] of text.matchAll(dynamic))
+    add(specifier as string, typeofKeyword !== undefined, ["*"]);
   return found;
 }
 
@@ -107,16 +119,20 @@ function violations(): string[] {
     if (from === to || neutral.has(to)) return [];
     const line = `${file} imports ${isTypeOnly ? "types from " : ""}${module}`;
     if (neutral.has(from)) {
-      return typeExceptions.some((e) => e.from === from && e.module === module) && isTypeOnly ? [] : [`${line} (a neutral module imports only neutral modules)`];
+      return typeExceptions.some((e) => e.from === from && e.module === module) && isTypeOnly
+        ? []
+        : [`${line} (a neutral module imports only neutral modules)`];
     }
     const rule = table[from];
     // compose.ts, config.ts, index.ts: the composition root and the library entry import anything below.
     if (!rule) return [];
     if (rule.values.includes(to)) return [];
-    if (isTypeOnly && (rule.types?.includes(to) || typeExceptions.some((e) => e.from === from && e.module === module))) return [];
+    if (isTypeOnly && (rule.types?.includes(to) || typeExceptions.some((e) => e.from === from && e.module === module)))
+      return [];
     if (!isTypeOnly) {
       const excepted = exceptions.find((e) => e.from === from && e.module === module);
-      const isCovered = excepted && (excepted.names.includes("*") || names.every((name) => excepted.names.includes(name)));
+      const isCovered =
+        excepted && (excepted.names.includes("*") || names.every((name) => excepted.names.includes(name)));
       if (isCovered) return [];
     }
     return [line + (isTypeOnly ? "" : ` (${names.join(", ")})`)];
@@ -161,7 +177,9 @@ describe("layers (DESIGN.md §2 may-import table)", () => {
 
   it("engine/ names no concrete provider, store or surface", () => {
     const forbidden = ["providers", "state", "cli", "http", "backend", "functions", "compose"];
-    expect(imports.filter((entry) => entry.file.startsWith("engine/") && forbidden.includes(partOf(entry.module)))).toEqual([]);
+    expect(
+      imports.filter((entry) => entry.file.startsWith("engine/") && forbidden.includes(partOf(entry.module))),
+    ).toEqual([]);
   });
 
   it("no source file is over 300 lines (a file is one idea; past that, split it by meaning)", () => {

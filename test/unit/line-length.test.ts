@@ -28,7 +28,10 @@ describe("line length", () => {
   it("finds the code: every folder it reads has files", () => {
     const files = codeFiles();
     for (const folder of ["src", "test", "bench", "scripts", "bin"]) {
-      expect(files.some((file) => file.startsWith(`${folder}/`)), folder).toBe(true);
+      expect(
+        files.some((file) => file.startsWith(`${folder}/`)),
+        folder,
+      ).toBe(true);
     }
   });
 

@@ -16,13 +16,16 @@ describe("state lock file", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const holder = (fields: Record<string, unknown>): string => JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), token: "t", ...fields });
+  const holder = (fields: Record<string, unknown>): string =>
+    JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), token: "t", ...fields });
 
   it("runs the function holding the lock and removes the lock afterwards, also when it throws", async () => {
     const seen = await withLock({ path, clock: systemClock, what: "test" }, async () => readdir(dir));
     expect(seen).toEqual(["state.json.lock"]);
     expect(await readdir(dir)).toEqual([]);
-    await expect(withLock({ path, clock: systemClock, what: "test" }, async () => Promise.reject(new Error("inside")))).rejects.toThrow("inside");
+    await expect(
+      withLock({ path, clock: systemClock, what: "test" }, async () => Promise.reject(new Error("inside"))),
+    ).rejects.toThrow("inside");
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -51,16 +54,24 @@ describe("state lock file", () => {
 
   it("respects a fresh lock of another host, and breaks it once older than the stale bound", async () => {
     await writeFile(path, holder({ host: "some-other-host", pid: 1 }));
-    await expect(withLock({ path, clock: systemClock, what: "test", timeoutMs: 200 }, async () => undefined)).rejects.toMatchObject({ code: "E_STATE" });
+    await expect(
+      withLock({ path, clock: systemClock, what: "test", timeoutMs: 200 }, async () => undefined),
+    ).rejects.toMatchObject({ code: "E_STATE" });
     await writeFile(path, holder({ host: "some-other-host", pid: 1, time: Date.now() - 60_000 }));
-    await expect(withLock({ path, clock: systemClock, what: "test", timeoutMs: 2_000, staleMs: 30_000 }, async () => "got it")).resolves.toBe("got it");
+    await expect(
+      withLock({ path, clock: systemClock, what: "test", timeoutMs: 2_000, staleMs: 30_000 }, async () => "got it"),
+    ).resolves.toBe("got it");
   });
 
   it("breaks an unreadable lock (its writer died between create and write) after a short grace", async () => {
     await writeFile(path, "");
-    await expect(withLock({ path, clock: systemClock, what: "test", timeoutMs: 150 }, async () => undefined)).rejects.toMatchObject({ code: "E_STATE" });
+    await expect(
+      withLock({ path, clock: systemClock, what: "test", timeoutMs: 150 }, async () => undefined),
+    ).rejects.toMatchObject({ code: "E_STATE" });
     const old = new Date(Date.now() - 10_000);
     await utimes(path, old, old);
-    await expect(withLock({ path, clock: systemClock, what: "test", timeoutMs: 2_000 }, async () => "ok")).resolves.toBe("ok");
+    await expect(
+      withLock({ path, clock: systemClock, what: "test", timeoutMs: 2_000 }, async () => "ok"),
+    ).resolves.toBe("ok");
   });
 });

@@ -42,15 +42,18 @@ describe("pool window", () => {
     expect(throughput(limit)).toBeGreaterThan(throughput(2) * 1.4);
   });
 
-  it("shrinks when the member's answers slow down (a queue " + "builds there), to a few in flight and never below one", () => {
-    const window = createWindow({ initial: 16, max: 64 });
-    for (let i = 0; i < 10; i++) window.sample(100, true);
-    for (let i = 0; i < 200; i++) window.sample(400, true);
-    // 4× the fastest answer: at W in flight about 0.75 W wait there; it shrinks until that is 3.
-    expect(window.limit).toBe(4);
-    expect(createWindow({ initial: 0, max: 64 }).limit).toBe(1);
-    expect(createWindow({ initial: 8, max: 0 }).limit).toBe(1);
-  });
+  it(
+    "shrinks when the member's answers slow down (a queue " + "builds there), to a few in flight and never below one",
+    () => {
+      const window = createWindow({ initial: 16, max: 64 });
+      for (let i = 0; i < 10; i++) window.sample(100, true);
+      for (let i = 0; i < 200; i++) window.sample(400, true);
+      // 4× the fastest answer: at W in flight about 0.75 W wait there; it shrinks until that is 3.
+      expect(window.limit).toBe(4);
+      expect(createWindow({ initial: 0, max: 64 }).limit).toBe(1);
+      expect(createWindow({ initial: 8, max: 0 }).limit).toBe(1);
+    },
+  );
 
   it("grows only from full windows: a fast answer to a half-used window says nothing", () => {
     const window = createWindow({ initial: 4, max: 64 });

@@ -26,7 +26,9 @@ describe("specDrift", () => {
   });
 
   it("reports a raised upload limit with both values", () => {
-    expect(specDrift(spec, { ...spec, maxUploadBytes: 60e6 }, "local")).toEqual([{ setting: "maxUploadBytes", running: 20e6, requested: 60e6 }]);
+    expect(specDrift(spec, { ...spec, maxUploadBytes: 60e6 }, "local")).toEqual([
+      { setting: "maxUploadBytes", running: 20e6, requested: 60e6 },
+    ]);
   });
 
   it("compares on local only what a local backend uses: limits and CPUs, not image, memory or region", () => {
@@ -66,14 +68,19 @@ describe("driftWarning", () => {
     const warning = driftWarning(local, specDrift(spec, { ...spec, maxUploadBytes: 60e6 }, "local"));
     expect(warning).toBe(
       'the running local backend "default" was started with max upload 20 MB where 60 MB is configured now ' +
-        '(ACIIMG_MAX_SIZE or config "maxSize"); ' + 'a backend keeps its settings while it runs: run `aciimg down` and retry to apply the new settings',
+        '(ACIIMG_MAX_SIZE or config "maxSize"); ' +
+        "a backend keeps its settings while it runs: run `aciimg down` and retry to apply the new settings",
     );
   });
 
   it("names only flags that exist on every command: none for the limits, --cpu for CPUs", () => {
-    const warning = driftWarning(local, specDrift(spec, { ...spec, maxUploadBytes: 60e6, maxResolutionMP: 40, cpu: 4 }, "local")) ?? "";
+    const warning =
+      driftWarning(local, specDrift(spec, { ...spec, maxUploadBytes: 60e6, maxResolutionMP: 40, cpu: 4 }, "local")) ??
+      "";
     expect(warning).not.toMatch(/--max-size|--max-resolution/);
-    expect(warning).toContain("max resolution 18 MP where 40 MP is configured now (ACIIMG_MAX_RESOLUTION or config \"maxResolution\")");
+    expect(warning).toContain(
+      'max resolution 18 MP where 40 MP is configured now (ACIIMG_MAX_RESOLUTION or config "maxResolution")',
+    );
     expect(warning).toContain('CPUs 2 where 4 is configured now (--cpu, ACIIMG_CPU or config "cpu")');
   });
 
@@ -85,7 +92,9 @@ describe("driftWarning", () => {
   it("tells `up` and `serve` the command that applies the settings for them", () => {
     const drift = specDrift(spec, { ...spec, cpu: 4 }, "local");
     expect(driftWarning(local, drift, "up")).toMatch(/run `aciimg down && aciimg up` to apply the new settings$/);
-    expect(driftWarning(local, drift, "serve")).toMatch(/run `aciimg down` to apply the new settings \(this server then starts a new backend on its next request\)$/);
+    expect(driftWarning(local, drift, "serve")).toMatch(
+      /run `aciimg down` to apply the new settings \(this server then starts a new backend on its next request\)$/,
+    );
   });
 });
 
@@ -98,30 +107,48 @@ describe("oversizeMessage", () => {
 
   it("says the running backend predates the raised limit, and to run `aciimg down`", () => {
     expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 60e6 }, "huge.jpg")).toBe(
-      'huge.jpg is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' + 'it was started before the limit ' +
+      'huge.jpg is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' +
+        "it was started before the limit " +
         'became 60 MB (ACIIMG_MAX_SIZE or config "maxSize"); run `aciimg down` and retry',
     );
   });
 
   it("says to raise the setting when the configured limit is too small as well", () => {
     expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 20e6 })).toBe(
-      'the image is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' + 'raise ACIIMG_MAX_SIZE or config "maxSize" above 25.2 MB, then run `aciimg down` and retry',
+      'the image is 25.2 MB, more than the 20 MB the running local backend "default" accepts: ' +
+        'raise ACIIMG_MAX_SIZE or config "maxSize" above 25.2 MB, then run `aciimg down` and retry',
     );
-    expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 22e6 })).toContain('raise ACIIMG_MAX_SIZE or config "maxSize" (configured now: 22 MB) above 25.2 MB');
+    expect(oversizeMessage(25_200_000, record, { maxUploadBytes: 22e6 })).toContain(
+      'raise ACIIMG_MAX_SIZE or config "maxSize" (configured now: 22 MB) above 25.2 MB',
+    );
   });
 });
 
 describe("formatBytes", () => {
   it("uses the decimal units parseBytes reads", () => {
-    expect([512, 1000, 1_500, 20e6, 25_200_000, 999_999, 1.5e9].map(formatBytes)).toEqual(["512 B", "1 KB", "1.5 KB", "20 MB", "25.2 MB", "1 MB", "1.5 GB"]);
+    expect([512, 1000, 1_500, 20e6, 25_200_000, 999_999, 1.5e9].map(formatBytes)).toEqual([
+      "512 B",
+      "1 KB",
+      "1.5 KB",
+      "20 MB",
+      "25.2 MB",
+      "1 MB",
+      "1.5 GB",
+    ]);
   });
 });
 
 describe("config errors name where a bad value was set", () => {
   it("names the environment variable, not a flag the command may not have", () => {
-    expect(() => loadConfig({}, { ACIIMG_MAX_SIZE: "huge" }, "/nonexistent")).toThrow(/^ACIIMG_MAX_SIZE: expected a size/);
-    expect(() => loadConfig({}, { ACIIMG_MAX_RESOLUTION: "-1" }, "/nonexistent")).toThrow(/^ACIIMG_MAX_RESOLUTION: expected/);
-    expect(() => loadConfig({}, { ACIIMG_IDLE: "5 parsecs" }, "/nonexistent")).toThrow(/^ACIIMG_IDLE: expected a duration/);
+    expect(() => loadConfig({}, { ACIIMG_MAX_SIZE: "huge" }, "/nonexistent")).toThrow(
+      /^ACIIMG_MAX_SIZE: expected a size/,
+    );
+    expect(() => loadConfig({}, { ACIIMG_MAX_RESOLUTION: "-1" }, "/nonexistent")).toThrow(
+      /^ACIIMG_MAX_RESOLUTION: expected/,
+    );
+    expect(() => loadConfig({}, { ACIIMG_IDLE: "5 parsecs" }, "/nonexistent")).toThrow(
+      /^ACIIMG_IDLE: expected a duration/,
+    );
     expect(() => loadConfig({}, { PORT: "http" }, "/nonexistent")).toThrow(/^PORT: expected a port/);
   });
 
@@ -136,7 +163,9 @@ describe("config errors name where a bad value was set", () => {
   });
 
   it("names the flag when the flag set it", () => {
-    expect(() => loadConfig({ maxSize: "huge" }, { ACIIMG_MAX_SIZE: "60MB" }, "/nonexistent")).toThrow(/^--max-size: expected/);
+    expect(() => loadConfig({ maxSize: "huge" }, { ACIIMG_MAX_SIZE: "60MB" }, "/nonexistent")).toThrow(
+      /^--max-size: expected/,
+    );
     expect(() => loadConfig({ cpu: "0" }, {}, "/nonexistent")).toThrow(/^--cpu: expected/);
   });
 });

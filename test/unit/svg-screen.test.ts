@@ -36,7 +36,7 @@ describe("screenSvg", () => {
     ["a CSS escape", svg('<rect style="f\\69 lter: blur(9px)"/>'), "filter property"],
     [
       "an entity declaration",
-      svg("<text>&f;</text>", '<!DOCTYPE svg [<!ENTITY f "&#60;filter id=\'x\'/>">]>'),
+      svg("<text>&f;</text>", "<!DOCTYPE svg [<!ENTITY f \"&#60;filter id='x'/>\">]>"),
       "<!ENTITY",
     ],
     [
@@ -55,12 +55,16 @@ describe("screenSvg", () => {
   });
 
   test.each([
-    ["shapes, text and gradients",
-      svg('<linearGradient id="g"/><rect width="9" height="9" fill="url(#g)"/><text>filtered water</text>')],
+    [
+      "shapes, text and gradients",
+      svg('<linearGradient id="g"/><rect width="9" height="9" fill="url(#g)"/><text>filtered water</text>'),
+    ],
     ["a raster image in a data: URL", svg('<image href="data:image/png;base64,iVBORw0KGgo="/>')],
     ["an XML declaration in UTF-8", svg("<circle r='4'/>", '<?xml version="1.0" encoding="UTF-8"?>')],
-    ["filterUnits-like words that are not the property",
-      svg('<mask maskUnits="userSpaceOnUse"/><rect class="filtering"/>')],
+    [
+      "filterUnits-like words that are not the property",
+      svg('<mask maskUnits="userSpaceOnUse"/><rect class="filtering"/>'),
+    ],
   ])("lets %s pass", (_, input) => {
     expect(screenSvg(input)).toBeUndefined();
   });

@@ -35,8 +35,7 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
     begin();
     const reported = new Set(results.map((r) => r.input));
     // Stopped by the disk, the rest was never tried; by a signal or a closed stdout, cancelled.
-    const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted"
-      : "cancelled";
+    const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted" : "cancelled";
     for (const job of pending) {
       if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status, ms: 0 });
     }

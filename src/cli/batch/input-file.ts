@@ -5,7 +5,14 @@
  * the call is retried; memory per file in flight stays bounded by one piece.
  */
 import {
-  closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync, type BigIntStats,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  realpathSync,
+  statSync,
+  type BigIntStats,
 } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -163,7 +170,11 @@ function versionOf(stats: BigIntStats): string {
  * an SVG with filters or what could hide them (svg-screen.ts), read whole; undefined when fine.
  */
 export function problemOf(
-  name: string, first: Buffer, size: number, readAt: (length: number, position: number) => Buffer, screen = false,
+  name: string,
+  first: Buffer,
+  size: number,
+  readAt: (length: number, position: number) => Buffer,
+  screen = false,
 ): AciimgError | undefined {
   if (size === 0) return emptyInput(name);
   const truncated = truncationOf(first, size, readAt);
@@ -199,7 +210,10 @@ function replaced(name: string): AciimgError {
 }
 
 function notRegular(name: string): AciimgError {
-  return new AciimgError("E_BAD_INPUT", `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`);
+  return new AciimgError(
+    "E_BAD_INPUT",
+    `cannot read ${name}: not a regular file (a device, pipe or socket; use - to read stdin)`,
+  );
 }
 
 function emptyInput(name: string): AciimgError {
@@ -235,7 +249,13 @@ async function readInto(file: FileHandle, buffer: Buffer, position: number): Pro
  * than send the checked first piece with another file's rest (one renamed over it) or bytes
  * written meanwhile.
  */
-async function* pieces(path: string, name: string, size: number, first: Buffer, version: string): AsyncGenerator<Buffer> {
+async function* pieces(
+  path: string,
+  name: string,
+  size: number,
+  first: Buffer,
+  version: string,
+): AsyncGenerator<Buffer> {
   if (first.length > 0) yield first;
   if (first.length >= size) return;
   const file = await open(path, inputFlags);
@@ -256,7 +276,8 @@ async function* pieces(path: string, name: string, size: number, first: Buffer, 
 /** Fails unless the open `file` is still `version` (fileVersion). */
 async function unchangedSince(version: string, file: FileHandle, name: string, size: number): Promise<void> {
   const stats = await file.stat({ bigint: true });
-  if (versionOf(stats) !== version) throw changedWhileSent(name, stats.isFile() && Number(stats.size) < size ? "shrank" : "changed");
+  if (versionOf(stats) !== version)
+    throw changedWhileSent(name, stats.isFile() && Number(stats.size) < size ? "shrank" : "changed");
 }
 
 /**

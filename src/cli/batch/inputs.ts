@@ -14,7 +14,19 @@ import { AciimgError } from "../../errors.js";
 import { identity, walk, type WalkResult } from "./walk.js";
 
 /** Extensions a folder is searched for (formats the backend reads, docs/reference/imaginary-api.md §4). */
-export const imageExtensions = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "avif", "heic", "heif", "svg"] as const;
+export const imageExtensions = [
+  "jpg",
+  "jpeg",
+  "png",
+  "webp",
+  "tif",
+  "tiff",
+  "gif",
+  "avif",
+  "heic",
+  "heif",
+  "svg",
+] as const;
 const searchedExtensions = new Set<string>(imageExtensions.map((e) => `.${e}`));
 
 export interface InputItem {
@@ -72,20 +84,43 @@ export async function expandInputs(inputs: readonly string[], options: ExpandOpt
       if (info.code === "ENOENT" && (await loadPicomatch()).scan(input).isGlob) {
         await searchGlob(input, options, expansion, push, fail);
       } else {
-        fail(input, `cannot read input ${input}: ${info.code === "ENOENT" ? "no such file or directory" : info.message}`, info);
+        fail(
+          input,
+          `cannot read input ${input}: ${info.code === "ENOENT" ? "no such file or directory" : info.message}`,
+          info,
+        );
       }
       continue;
     }
     if (info.isDirectory()) {
-      const { found, unreadable } = await searchFolder(absolute, input, options, expansion, push, fail, isImageName, (rel) => !basename(rel).startsWith("."));
+      const { found, unreadable } = await searchFolder(
+        absolute,
+        input,
+        options,
+        expansion,
+        push,
+        fail,
+        isImageName,
+        (rel) => !basename(rel).startsWith("."),
+      );
       if (found === 0 && unreadable === 0) {
-        fail(input, `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, ` + `also in sub-folders)`);
+        fail(
+          input,
+          `no images in directory ${input} (looked for ${imageExtensions.map((e) => `*.${e}`).join(", ")}, ` +
+            `also in sub-folders)`,
+        );
       }
     } else if (info.isFile()) {
       const folder = dirname(absolute);
       const realFolder = realFolders.get(folder) ?? realpathSync.native(folder);
       realFolders.set(folder, realFolder);
-      push({ path: absolute, realPath: realpathSync.native(absolute), entry: join(realFolder, basename(absolute)), relativeOutput: basename(absolute), found: false });
+      push({
+        path: absolute,
+        realPath: realpathSync.native(absolute),
+        entry: join(realFolder, basename(absolute)),
+        relativeOutput: basename(absolute),
+        found: false,
+      });
     } else {
       fail(input, `cannot read input ${input}: not a regular file (a device, pipe or socket; use - to read stdin)`);
     }
@@ -125,8 +160,13 @@ async function searchGlob(
   // Without regard to case, as a folder search takes extensions: cameras write IMG_0001.JPG, and
   // `'*.{jpg,png}'` should find it as it does on macOS and Windows.
   const matches = picomatch(glob, { dot: false, nocase: true });
-  const isFolder = await stat(root).then((s) => s.isDirectory(), () => false);
-  const { found, unreadable } = isFolder ? await searchFolder(root, base || ".", options, expansion, push, fail, (rel) => matches(rel), foldersFor(glob)) : { found: 0, unreadable: 0 };
+  const isFolder = await stat(root).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const { found, unreadable } = isFolder
+    ? await searchFolder(root, base || ".", options, expansion, push, fail, (rel) => matches(rel), foldersFor(glob))
+    : { found: 0, unreadable: 0 };
   if (found === 0 && unreadable === 0) fail(input, `no files match ${input}`);
 }
 
@@ -168,11 +208,20 @@ async function searchFolder(
   expansion.linksNotFollowed += result.linksNotFollowed;
   for (const path of result.misnamed) {
     const shown = displayUnder(name, relative(root, path));
-    fail(shown, `cannot read ${shown}: its name is not valid UTF-8, ` + `and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`);
+    fail(
+      shown,
+      `cannot read ${shown}: its name is not valid UTF-8, ` +
+        `and aciimg can open files only by UTF-8 names; rename it (convmv converts names from another encoding)`,
+    );
   }
   for (const { path, error } of result.unreadable) {
     const shown = displayUnder(name, relative(root, path));
-    const what = error.code === "EACCES" || error.code === "EPERM" ? "permission denied" : error.code === "ENOENT" ? "a link to nothing" : error.message;
+    const what =
+      error.code === "EACCES" || error.code === "EPERM"
+        ? "permission denied"
+        : error.code === "ENOENT"
+          ? "a link to nothing"
+          : error.message;
     fail(shown, `cannot search ${shown}: ${what}; images inside it were not processed`, error);
   }
   // Without links followed, a file's real path is its folder's real path plus the same name.

@@ -24,13 +24,23 @@ export const scanPieceBytes = 1024 * 1024;
  * is always followed by 0x00 or a restart marker, so an EOI there is the real end, and trailers
  * (motion photos) come after it.
  */
-export function truncationOf(first: Buffer, size: number, readAt: (length: number, position: number) => Buffer): string | undefined {
+export function truncationOf(
+  first: Buffer,
+  size: number,
+  readAt: (length: number, position: number) => Buffer,
+): string | undefined {
   const isJpeg = first.subarray(0, 3).equals(JPEG_SOI);
   const isPng = first.subarray(0, 8).equals(PNG_SIGNATURE);
   if (!isJpeg && !isPng) return undefined;
-  const read = first.length >= size ? (length: number, position: number): Buffer => first.subarray(position, position + length) : readAt;
+  const read =
+    first.length >= size
+      ? (length: number, position: number): Buffer => first.subarray(position, position + length)
+      : readAt;
   const tail = read(Math.min(size, tailBytes), size - Math.min(size, tailBytes));
-  if (isPng) return tail.includes(PNG_IEND) || occurInOrder([PNG_IEND], size, read) ? undefined : "the PNG ends before its IEND chunk";
+  if (isPng)
+    return tail.includes(PNG_IEND) || occurInOrder([PNG_IEND], size, read)
+      ? undefined
+      : "the PNG ends before its IEND chunk";
   const end = tail.lastIndexOf(JPEG_EOI);
   if (end >= 0 && end >= tail.length - 64) return undefined;
   return occurInOrder([JPEG_SOS, JPEG_EOI], size, read) ? undefined : "the JPEG ends before its end-of-image marker";
@@ -41,7 +51,11 @@ export function truncationOf(first: Buffer, size: number, readAt: (length: numbe
  * `scanPieceBytes` (a pattern split between two pieces is found too), so a file of any size costs
  * one piece of memory.
  */
-function occurInOrder(patterns: readonly Buffer[], size: number, readAt: (length: number, position: number) => Buffer): boolean {
+function occurInOrder(
+  patterns: readonly Buffer[],
+  size: number,
+  readAt: (length: number, position: number) => Buffer,
+): boolean {
   let index = 0;
   let carry = Buffer.alloc(0);
   for (let position = 0; position < size && index < patterns.length; ) {

@@ -29,7 +29,11 @@ async function readStdin(limitBytes: number): Promise<Buffer> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limitBytes) {
-      throw new AciimgError("E_BAD_INPUT", `stdin holds more than the ${formatBytes(limitBytes)} ` + `the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`);
+      throw new AciimgError(
+        "E_BAD_INPUT",
+        `stdin holds more than the ${formatBytes(limitBytes)} ` +
+          `the backend accepts (raise it with ACIIMG_MAX_SIZE, or "maxSize" in aciimg.config.json)`,
+      );
     }
     chunks.push(chunk);
   }
@@ -45,7 +49,12 @@ export type StdinTarget = { kind: "file"; path: string; direct: InPlace | undefi
  * backend is woken; the result goes to stdout, or to the -o file under the same rules as a file
  * input's (parent folders created, written atomically, reported with an ok line or JSON line).
  */
-export async function runStdin(config: Config, plan: ImagePlan, target: StdinTarget, mode: ReporterOptions["mode"]): Promise<number> {
+export async function runStdin(
+  config: Config,
+  plan: ImagePlan,
+  target: StdinTarget,
+  mode: ReporterOptions["mode"],
+): Promise<number> {
   const bytes = await readStdin(config.maxUploadBytes);
   const name = "the image on stdin";
   const readAt = (length: number, position: number): Buffer => bytes.subarray(position, position + length);
@@ -57,7 +66,14 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
    */
   const fail = (error: AciimgError): number => {
     if (!reporter || mode !== "json") throw error;
-    const result: FileResult = { input: "-", output: target?.shown ?? null, status: "failed", ms: Math.round(performance.now() - startedAt), code: error.code, error: error.message };
+    const result: FileResult = {
+      input: "-",
+      output: target?.shown ?? null,
+      status: "failed",
+      ms: Math.round(performance.now() - startedAt),
+      code: error.code,
+      error: error.message,
+    };
     reporter.file(result);
     reporter.finish(summarize([result], startedAt, null));
     return 1;
@@ -66,9 +82,12 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
   // As for a file: the type asked for (or -o's extension), else the input's own or its default.
   const type = outputTypeOf(plan.outputType, bytes);
   if (plan.quality !== undefined && ignoresQuality(type)) process.stderr.write(`${qualityIgnoredWarning}\n`);
-  const created = target === undefined ? []
-    : target.direct ? await prepareFolders([], [target.path])
-    : await prepareFolders([dirname(target.path)]);
+  const created =
+    target === undefined
+      ? []
+      : target.direct
+        ? await prepareFolders([], [target.path])
+        : await prepareFolders([dirname(target.path)]);
   const stop = stopSignal();
   try {
     return await withEngine(config, async (engine) => {
@@ -87,7 +106,12 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
           throw refusal;
         }
         if (response.status >= 400) {
-          return fail(new AciimgError("E_IMAGE", `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`));
+          return fail(
+            new AciimgError(
+              "E_IMAGE",
+              `the backend refused the image from stdin (${response.status}): ${await readResponseText(response.body)}`,
+            ),
+          );
         }
         const warning = framesWarning(response.headers, () => bytes);
         if (warning && !reporter) process.stderr.write(`aciimg: warning: the image on stdin: ${warning}\n`);
@@ -117,7 +141,10 @@ export async function runStdin(config: Config, plan: ImagePlan, target: StdinTar
     });
   } catch (error) {
     if (stop.signal.aborted) {
-      const what = stop.received() === "EPIPE" ? "the image from stdin was not written in full" : "the image from stdin was not processed";
+      const what =
+        stop.received() === "EPIPE"
+          ? "the image from stdin was not written in full"
+          : "the image from stdin was not processed";
       throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${what}`, { cause: error });
     }
     throw error;
@@ -147,7 +174,15 @@ export async function readResponseText(body: Readable, limitBytes = 64 * 1024): 
 /** The backend's CPU count from GET /health, or undefined when it does not say. */
 export async function backendCpus(record: BackendRecord): Promise<number | undefined> {
   // Our own client, not fetch(): fetch's first use loads Node's bundled undici, ~80 ms of start-up.
-  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, tlsFingerprint: record.tlsFingerprint, connections: 1, connectTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+  const client = createImaginaryClient({
+    endpoint: record.endpoint,
+    apiKey: record.apiKey,
+    tlsFingerprint: record.tlsFingerprint,
+    connections: 1,
+    connectTimeoutMs: 5000,
+    headersTimeoutMs: 5000,
+    bodyTimeoutMs: 5000,
+  });
   try {
     const { cpus } = await client.health();
     return typeof cpus === "number" && Number.isInteger(cpus) && cpus > 0 ? cpus : undefined;

@@ -74,12 +74,26 @@ export async function processOne(context: BatchContext, job: Job): Promise<FileR
   const started = performance.now();
   try {
     const { value, label } = await context.route((target) => sendAndWrite(context, job, target));
-    return { input: job.input, output: job.shownOutput, status: "ok", ...value, ms: Math.round(performance.now() - started), ...(label ? { backend: label } : {}) };
+    return {
+      input: job.input,
+      output: job.shownOutput,
+      status: "ok",
+      ...value,
+      ms: Math.round(performance.now() - started),
+      ...(label ? { backend: label } : {}),
+    };
   } catch (error) {
     const ms = Math.round(performance.now() - started);
     if (context.signal.aborted) return { input: job.input, output: job.shownOutput, status: "cancelled", ms };
     const known = isAciimgError(error);
-    return { input: job.input, output: job.shownOutput, status: "failed", ms, code: known ? error.code : "E_INTERNAL", error: (error as Error).message };
+    return {
+      input: job.input,
+      output: job.shownOutput,
+      status: "failed",
+      ms,
+      code: known ? error.code : "E_INTERNAL",
+      error: (error as Error).message,
+    };
   }
 }
 
@@ -182,7 +196,12 @@ async function callReading(context: BatchContext, job: Job, target: Target): Pro
  * calls in flight are aborted (their temporary files removed by writeAtomically); a file that
  * finished anyway is reported as done.
  */
-export async function runJobs(context: BatchContext, jobs: readonly Job[], concurrency: number, record: (r: FileResult) => void): Promise<void> {
+export async function runJobs(
+  context: BatchContext,
+  jobs: readonly Job[],
+  concurrency: number,
+  record: (r: FileResult) => void,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let index = next++; index < jobs.length && !context.signal.aborted; index = next++) {

@@ -78,8 +78,8 @@ export function lockOutputFolder(folder: string, shown: string): OutputLock {
     }
     breakStale(path, holder, shown);
   }
-  const message = `cannot lock ${shown}: its lock file ${path} keeps changing; ` +
-    "another aciimg process is starting there";
+  const message =
+    `cannot lock ${shown}: its lock file ${path} keeps changing; ` + "another aciimg process is starting there";
   throw new AciimgError("E_OUTPUT_BUSY", message, { detail: { lockFile: path } });
 }
 
@@ -99,8 +99,9 @@ function tryCreate(path: string, content: string, shown: string): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     const doing = `cannot lock output folder ${shown}`;
-    throw diskError(doing, error) ??
-      new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
+    throw (
+      diskError(doing, error) ?? new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error })
+    );
   } finally {
     unlinkQuietly(temporary);
   }
@@ -111,8 +112,11 @@ function readHolder(path: string): Holder | undefined {
     const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
     const { pid, host, lockedAt, command, token } = parsed;
     if (
-      typeof pid === "number" && typeof host === "string" && typeof lockedAt === "string" &&
-      typeof command === "string" && typeof token === "string"
+      typeof pid === "number" &&
+      typeof host === "string" &&
+      typeof lockedAt === "string" &&
+      typeof command === "string" &&
+      typeof token === "string"
     ) {
       const uid = typeof parsed.uid === "number" ? parsed.uid : undefined;
       const startTime = typeof parsed.startTime === "string" ? parsed.startTime : undefined;

@@ -22,7 +22,9 @@ export type OutputTarget =
 
 /** ".jpg" → "jpeg", ".tif" → "tiff", …: what a file name says it holds. */
 const typeOfExtension: Record<string, CliOutputType> = Object.fromEntries(
-  Object.entries(extensionOf).flatMap(([type, extensions]) => extensions.map((extension) => [`.${extension}`, type as CliOutputType])),
+  Object.entries(extensionOf).flatMap(([type, extensions]) =>
+    extensions.map((extension) => [`.${extension}`, type as CliOutputType]),
+  ),
 );
 
 /**
@@ -35,7 +37,12 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
   const needsFolder = only === undefined || only.isDirectory();
   if (saysFolder) return { kind: "folder", root: path };
   if (info !== undefined) {
-    if (needsFolder) throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob", `${output} (an existing file)`);
+    if (needsFolder)
+      throw usageError(
+        "-o/--output",
+        "a folder when the inputs are several files, a folder or a glob",
+        `${output} (an existing file)`,
+      );
     return { kind: "file", path, direct };
   }
   const extension = extname(path);
@@ -43,7 +50,11 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
   // a mistake there. (One input that is not there and no glob fails as missing, not here.)
   const isMissingFile = only === undefined && inputs.length === 1 && !/[*?[\]{}]/.test(inputs[0] as string);
   if (needsFolder && !isMissingFile && typeOfExtension[extension.toLowerCase()] !== undefined) {
-    throw usageError("-o/--output", "a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name)", `${output} (a file name)`);
+    throw usageError(
+      "-o/--output",
+      "a folder when the inputs are several files, a folder or a glob (end it with / to make a folder of that name)",
+      `${output} (a file name)`,
+    );
   }
   return extension === "" || needsFolder ? { kind: "folder", root: path } : { kind: "file", path, direct: undefined };
 }
@@ -51,7 +62,12 @@ export async function outputTargetOf(output: string, inputs: readonly string[], 
 /** What `-o` names for `process -`: always a file, since stdin has no name to give a file in a folder. */
 export async function stdinTargetOf(output: string, cwd: string): Promise<Extract<OutputTarget, { kind: "file" }>> {
   const { path, saysFolder, direct } = await lookAt(output, cwd);
-  if (saysFolder) throw usageError("-o/--output", "a file for the image read from stdin, such as out/photo.jpg (stdin has no name to give a file in a folder)", output);
+  if (saysFolder)
+    throw usageError(
+      "-o/--output",
+      "a file for the image read from stdin, such as out/photo.jpg (stdin has no name to give a file in a folder)",
+      output,
+    );
   return { kind: "file", path, direct };
 }
 
@@ -69,16 +85,27 @@ async function lookAt(output: string, cwd: string) {
  * The output format a file target asks for: `-o x.webp` means WebP. A name that contradicts
  * `--type`, or an extension aciimg cannot write, is a usage error: bytes never contradict the name.
  */
-export function outputTypeFor(target: OutputTarget, asked: CliOutputType | undefined, output: string): CliOutputType | undefined {
+export function outputTypeFor(
+  target: OutputTarget,
+  asked: CliOutputType | undefined,
+  output: string,
+): CliOutputType | undefined {
   if (target.kind === "folder") return asked;
   const extension = extname(target.path).toLowerCase();
   if (extension === "") return asked;
   const named = typeOfExtension[extension];
   if (named === undefined) {
-    throw usageError("-o/--output", `a file name ending in ${Object.keys(typeOfExtension).join(", ")} (the formats aciimg writes), or a folder`, output);
+    throw usageError(
+      "-o/--output",
+      `a file name ending in ${Object.keys(typeOfExtension).join(", ")} (the formats aciimg writes), or a folder`,
+      output,
+    );
   }
   if (asked !== undefined && asked !== named) {
-    throw new AciimgError("E_USAGE", `-o/--output: ${output} names a ${named} file but --type asks for ${asked}: change the name or the type`);
+    throw new AciimgError(
+      "E_USAGE",
+      `-o/--output: ${output} names a ${named} file but --type asks for ${asked}: change the name or the type`,
+    );
   }
   return named;
 }
@@ -129,13 +156,17 @@ export async function planOutputs(
     const other = taken.get(entry);
     const nameBytes = Buffer.byteLength(basename(output));
     const reason =
-      input === item ? "the output would overwrite the input"
-      : input !== undefined ? `${display(output)} is also an input (${display(input.path)})`
-      : other !== undefined ? `${display(other.path)} already writes there`
-      : nameBytes > nameMaxBytes ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
-      : target.kind === "folder" && output === join(target.root, outputLockName)
-        ? "that name is the output folder's lock file"
-      : undefined;
+      input === item
+        ? "the output would overwrite the input"
+        : input !== undefined
+          ? `${display(output)} is also an input (${display(input.path)})`
+          : other !== undefined
+            ? `${display(other.path)} already writes there`
+            : nameBytes > nameMaxBytes
+              ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
+              : target.kind === "folder" && output === join(target.root, outputLockName)
+                ? "that name is the output folder's lock file"
+                : undefined;
     if (reason) {
       refused.push({ item, output, reason });
       continue;
@@ -193,8 +224,10 @@ export async function prepareFolders(folders: Iterable<string>, inPlace: Iterabl
       await removeEmptyFolders(created);
       if (isAciimgError(error)) throw error;
       const doing = `cannot write to output directory ${folder}`;
-      throw diskError(doing, error) ??
-        new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error });
+      throw (
+        diskError(doing, error) ??
+        new AciimgError("E_OUTPUT", `${doing}: ${(error as Error).message}`, { cause: error })
+      );
     }
   }
   return created;
@@ -208,7 +241,10 @@ export async function prepareFolders(folders: Iterable<string>, inPlace: Iterabl
 async function makeFolders(folder: string): Promise<string[]> {
   const missing: string[] = [];
   for (let dir = folder; ; dir = dirname(dir)) {
-    const isMissing = await stat(dir).then(() => false, (error: NodeJS.ErrnoException) => error.code === "ENOENT");
+    const isMissing = await stat(dir).then(
+      () => false,
+      (error: NodeJS.ErrnoException) => error.code === "ENOENT",
+    );
     if (!isMissing || dirname(dir) === dir) break;
     missing.unshift(dir);
   }

@@ -154,10 +154,16 @@ export async function writeAtomically(
       );
     }
     if (bodyFailed) {
-      throw new AciimgError("E_BACKEND_UNREACHABLE", `the backend's answer broke off while writing ${target}: ${(error as Error).message}`, { cause: error });
+      throw new AciimgError(
+        "E_BACKEND_UNREACHABLE",
+        `the backend's answer broke off while writing ${target}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
-    throw diskError(`cannot write ${target}`, error) ??
-      new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error });
+    throw (
+      diskError(`cannot write ${target}`, error) ??
+      new AciimgError("E_OUTPUT", `cannot write ${target}: ${(error as Error).message}`, { cause: error })
+    );
   }
 }
 

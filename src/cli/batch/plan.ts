@@ -42,7 +42,11 @@ export class StepCollector {
   op(name: string): void {
     const trimmed = name.trim();
     if (!isOperationName(trimmed) || trimmed === "pipeline" || trimmed === "info") {
-      throw usageError("--op", "an image operation such as resize, crop, fit, blur, convert (see aciimg process --help)", name);
+      throw usageError(
+        "--op",
+        "an image operation such as resize, crop, fit, blur, convert (see aciimg process --help)",
+        name,
+      );
     }
     this.steps.push({ operation: trimmed, params: {}, generic: true });
   }
@@ -93,7 +97,10 @@ export function planRequest(collector: StepCollector): ImagePlan {
   const steps = collector.steps.map((s) => ({ operation: s.operation, params: { ...s.params } }));
   if (steps.length === 0) {
     if (collector.type === undefined) {
-      throw new AciimgError("E_USAGE", "process: nothing to do: give an operation such as --resize 300x200 or --type webp (see aciimg process --help)");
+      throw new AciimgError(
+        "E_USAGE",
+        "process: nothing to do: give an operation such as --resize 300x200 or --type webp (see aciimg process --help)",
+      );
     }
     steps.push({ operation: "convert", params: {} });
   }
@@ -109,8 +116,11 @@ export function planRequest(collector: StepCollector): ImagePlan {
   };
   const { op, query } = requestFor(asked);
   const checked = validateRequest(op, query);
-  if (!checked.ok) throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
-  const describe = steps.map((s) => [s.operation, ...Object.entries(s.params).map(([k, v]) => `${k}=${String(v)}`)].join(" ")).join(" | ");
+  if (!checked.ok)
+    throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
+  const describe = steps
+    .map((s) => [s.operation, ...Object.entries(s.params).map(([k, v]) => `${k}=${String(v)}`)].join(" "))
+    .join(" | ");
   const shown = asked === undefined ? describe : `${describe} → ${asked}`;
   return { requestFor, outputType: asked, quality, describe: shown };
 }

@@ -42,7 +42,7 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
   const single = isPoolOfOne(batch.config);
   const provider = batch.config.provider;
   // Assigned before any event can arrive: members start in `pool.start` below.
-  let pool: Pool | undefined = undefined;
+  let pool: Pool | undefined;
   pool = await openPool(
     batch.config,
     {
@@ -67,7 +67,11 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
   setMaxListeners(members.length * maxWindow + 16, batch.signal);
   if (!single) batch.report.countBy(members.map((m) => m.label));
   try {
-    reporter.phase(single ? `connecting to the ${provider} backend…` : `starting ${members.length} backends (${members.map((m) => m.label).join(", ")})…`);
+    reporter.phase(
+      single
+        ? `connecting to the ${provider} backend…`
+        : `starting ${members.length} backends (${members.map((m) => m.label).join(", ")})…`,
+    );
     await pool.start(batch.signal);
     begun = true;
     batch.report.begin();
@@ -91,7 +95,14 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
     // Enough workers to fill every member's window; each waits for a slot before it opens a file.
     const workers = batch.concurrency ?? members.length * maxWindow;
     const { plan, signal, fits } = batch;
-    const context = { plan, signal, fits, screenSvg: screensSvg(batch.config), route, requestTimeoutMs: batch.config.requestTimeoutMs };
+    const context = {
+      plan,
+      signal,
+      fits,
+      screenSvg: screensSvg(batch.config),
+      route,
+      requestTimeoutMs: batch.config.requestTimeoutMs,
+    };
     await runJobs(context, jobs, workers, batch.report.record);
   } finally {
     await pool.close();
@@ -118,7 +129,10 @@ function noteOf(event: PoolEvent, members: readonly MemberView[]): string | unde
       return `aciimg: ${event.label} serving (${how}); ${of}${drift ? `\naciimg: warning: ${drift}` : ""}`;
     }
     case "failed":
-      return `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\n` + `aciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`;
+      return (
+        `aciimg: ${event.label} could not start (${event.error.code}): ${event.error.message}\n` +
+        `aciimg: ${of}${serving + starting > 0 ? "; the batch goes on without it" : ""}`
+      );
     case "gone":
       return `aciimg: ${event.label} vanished (${event.error.message}); its images go to the other backends; ${of}`;
     case "reviving":

@@ -27,7 +27,11 @@ export type PlannedBatch = Awaited<ReturnType<typeof planBatch>>;
  * container).
  */
 export async function planBatch(
-  inputs: string[], target: OutputTarget, plan: ImagePlan, options: BatchOptions, cwd: string,
+  inputs: string[],
+  target: OutputTarget,
+  plan: ImagePlan,
+  options: BatchOptions,
+  cwd: string,
 ): Promise<{ early: FileResult[]; pending: Job[]; linksNotFollowed: number }> {
   const expansion = await expandInputs(inputs, {
     cwd,
@@ -38,13 +42,26 @@ export async function planBatch(
   const { planned, refused } = await planOutputs(expansion.items, target, typeOf, displayPath);
   const early: FileResult[] = [
     ...expansion.failures.map(({ input, error }) => failed(input, null, error)),
-    ...refused.map(({ item, output, reason }) => failed(displayPath(item.path), displayPath(output), new AciimgError("E_OUTPUT", `refusing to write ${displayPath(output)}: ${reason}`))),
+    ...refused.map(({ item, output, reason }) =>
+      failed(
+        displayPath(item.path),
+        displayPath(output),
+        new AciimgError("E_OUTPUT", `refusing to write ${displayPath(output)}: ${reason}`),
+      ),
+    ),
   ];
   const pending: Job[] = [];
   for (const { item, output, type, direct } of planned) {
     const input = displayPath(item.path);
     const shownOutput = displayPath(output);
-    if (options.skipExisting && !direct && (await stat(output).then((s) => s.isFile() && s.size > 0, () => false))) {
+    if (
+      options.skipExisting &&
+      !direct &&
+      (await stat(output).then(
+        (s) => s.isFile() && s.size > 0,
+        () => false,
+      ))
+    ) {
       early.push({ input, output: shownOutput, status: "skipped", ms: 0 });
       continue;
     }
@@ -52,9 +69,16 @@ export async function planBatch(
     // every later open must find.
     const checked = checkedFile(item.realPath, input, undefined, options.screenSvg);
     if (checked instanceof AciimgError) early.push(failed(input, shownOutput, checked));
-    else pending.push({
-      input, realPath: item.realPath, identity: checked.identity, output, shownOutput, type, direct,
-    });
+    else
+      pending.push({
+        input,
+        realPath: item.realPath,
+        identity: checked.identity,
+        output,
+        shownOutput,
+        type,
+        direct,
+      });
   }
   return { early, pending, linksNotFollowed: expansion.linksNotFollowed };
 }

@@ -14,7 +14,9 @@ const overResolution = /^(Image resolution is too big|(Output )?(image resolutio
 
 /** `error` as `process` reports it for `subject` (an input's name); anything but a refusal is returned as it is. */
 export function refusalOf(
-  error: unknown, subject: string, record: Pick<BackendRecord, "provider" | "name" | "spec">,
+  error: unknown,
+  subject: string,
+  record: Pick<BackendRecord, "provider" | "name" | "spec">,
 ): unknown {
   if (!isAciimgError(error) || error.code !== "E_IMAGE") return error;
   const { status, message } = error.detail ?? {};

@@ -78,11 +78,19 @@ export function progressText(done: number, total: number, failed: number, elapse
 
 function summaryText(s: Summary): string {
   const stopped = s.stopped ? `stopped by ${stopText(s.stopped)}: ` : "";
-  const head = `${stopped}${s.ok}/${s.total} images ` + `processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
+  const head =
+    `${stopped}${s.ok}/${s.total} images ` +
+    `processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
   const notAttempted = s.notAttempted ? `, ${s.notAttempted} not attempted` : "";
-  const by = s.backends ? ` by ${Object.entries(s.backends).map(([label, n]) => `${label} ${n}`).join(", ") || "none"}` : "";
+  const by = s.backends
+    ? ` by ${
+        Object.entries(s.backends)
+          .map(([label, n]) => `${label} ${n}`)
+          .join(", ") || "none"
+      }`
+    : "";
   const counts = `${head}${by}${skipped}${cancelled}${notAttempted}`;
   if (s.failed === 0) return counts;
   // The write that found the disk full was said on its own line, and the stop says it again: once is enough.
@@ -101,7 +109,12 @@ function stopText(stopped: StopReason | DiskErrno): string {
  * The summary of `results` (one per input found), over the batch's wall time; with `members` (a
  * pool's labels), how many images each processed.
  */
-export function summarize(results: readonly FileResult[], startedAt: number, stopped: Summary["stopped"], members?: readonly string[]): Summary {
+export function summarize(
+  results: readonly FileResult[],
+  startedAt: number,
+  stopped: Summary["stopped"],
+  members?: readonly string[],
+): Summary {
   const ms = Math.round(performance.now() - startedAt);
   const count = (status: FileResult["status"]): number => results.filter((r) => r.status === status).length;
   const ok = count("ok");
@@ -115,8 +128,16 @@ export function summarize(results: readonly FileResult[], startedAt: number, sto
     stopped,
     ms,
     imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
-    failures: results.filter((r) => r.status === "failed").map((r) => ({ input: r.input, code: r.code ?? "E_INTERNAL", error: r.error ?? "" })),
-    ...(members ? { backends: Object.fromEntries(members.map((label) => [label, results.filter((r) => r.backend === label).length])) } : {}),
+    failures: results
+      .filter((r) => r.status === "failed")
+      .map((r) => ({ input: r.input, code: r.code ?? "E_INTERNAL", error: r.error ?? "" })),
+    ...(members
+      ? {
+          backends: Object.fromEntries(
+            members.map((label) => [label, results.filter((r) => r.backend === label).length]),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -147,7 +168,11 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         if (r.status === "cancelled" || r.status === "not-attempted") return;
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
-        else stdout.write(`ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ` + `${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`);
+        else
+          stdout.write(
+            `ok ${r.input} -> ${r.output}${r.width ? ` ${r.width}x${r.height}` : ""} ` +
+              `${r.bytes} B ${Math.round(r.ms)} ms${r.backend ? ` on ${r.backend}` : ""}\n`,
+          );
         if (r.warning) stderr.write(`warning ${r.input}: ${r.warning}\n`);
       },
       finish: (summary) => stderr.write(`${summaryText(summary)}\n`),

@@ -14,7 +14,14 @@ import { backendSpecOf, screensSvg, type Config } from "../../config.js";
 import { failOnParam, type FailOn } from "../../protocol/fail-on.js";
 import { driftWarning, oversizeMessage } from "../backend-settings.js";
 import { canShowProgress, configOf, withEngine, type GlobalOptions } from "../context.js";
-import { outputTargetOf, outputTypeFor, prepareFolders, removeEmptyFolders, stdinTargetOf, type OutputTarget } from "./output-plan.js";
+import {
+  outputTargetOf,
+  outputTypeFor,
+  prepareFolders,
+  removeEmptyFolders,
+  stdinTargetOf,
+  type OutputTarget,
+} from "./output-plan.js";
 import { ignoresQuality, qualityIgnoredWarning } from "./output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "./plan.js";
 import { createReporter, type Summary } from "./report.js";
@@ -33,7 +40,12 @@ type Mode = ReporterOptions["mode"];
 type Fits = (size: number, name: string, record: BackendRecord) => string | undefined;
 
 /** Runs the command; resolves with the exit code. */
-export async function runProcess(inputs: string[], options: ProcessOptions, steps: StepCollector, command: Command): Promise<number> {
+export async function runProcess(
+  inputs: string[],
+  options: ProcessOptions,
+  steps: StepCollector,
+  command: Command,
+): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions & ProcessOptions>();
   const { backends, withLocal, allowSvgFilters, failOn } = options;
   const config = configOf(globals, { backends, withLocal, allowSvgFilters, failOn });
@@ -41,7 +53,9 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
   const cwd = process.cwd();
   // A pool the provider cannot have is a usage error before any input is read (stdin included).
   // A remote backend without --concurrency is a pool of one, for its window that adapts to the link.
-  const pool = (await import("../../compose.js")).wantsPool(config) || (config.provider === "aci" && options.concurrency === undefined);
+  const pool =
+    (await import("../../compose.js")).wantsPool(config) ||
+    (config.provider === "aci" && options.concurrency === undefined);
   if (inputs.includes("-")) return processStdin(inputs, options, steps, config, mode, cwd);
   const output = requiredOutput(options);
   const target = await outputTargetOf(output, inputs, cwd);
@@ -52,12 +66,26 @@ export async function runProcess(inputs: string[], options: ProcessOptions, step
 
 /** `-`: one image from stdin, to stdout or the file -o names. */
 async function processStdin(
-  inputs: string[], options: ProcessOptions, steps: StepCollector, config: Config, mode: Mode, cwd: string,
+  inputs: string[],
+  options: ProcessOptions,
+  steps: StepCollector,
+  config: Config,
+  mode: Mode,
+  cwd: string,
 ): Promise<number> {
-  if (inputs.length > 1) throw usageError("<inputs>", "either - (stdin) alone or files, directories and globs", inputs.join(" "));
+  if (inputs.length > 1)
+    throw usageError("<inputs>", "either - (stdin) alone or files, directories and globs", inputs.join(" "));
   // A terminal on either end is a mistake: typing an image never ends, printing one garbles the screen.
-  if (process.stdin.isTTY) throw new AciimgError("E_USAGE", "-: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)");
-  if (options.output === undefined && process.stdout.isTTY) throw new AciimgError("E_USAGE", "-: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)");
+  if (process.stdin.isTTY)
+    throw new AciimgError(
+      "E_USAGE",
+      "-: stdin is a terminal; pipe or redirect an image into it (aciimg process - < photo.jpg)",
+    );
+  if (options.output === undefined && process.stdout.isTTY)
+    throw new AciimgError(
+      "E_USAGE",
+      "-: stdout is a terminal, and image bytes would garble it; write to a file with -o FILE, or redirect (> out.jpg)",
+    );
   const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
   if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
   const stdinTarget = target && { ...target, shown: displayPath(target.path) };
@@ -73,7 +101,10 @@ function requiredOutput(options: ProcessOptions): string {
 
 /** Plans the batch into `target` and runs it, holding the output folder's lock throughout. */
 async function processInto(
-  target: OutputTarget, inputs: string[], plan: ImagePlan, options: BatchOptions,
+  target: OutputTarget,
+  inputs: string[],
+  plan: ImagePlan,
+  options: BatchOptions,
   run: { config: Config; mode: Mode; cwd: string; pool: boolean },
 ): Promise<number> {
   // One batch at a time into a folder (output-lock.ts), locked before the plan looks at what is
@@ -107,13 +138,21 @@ async function runBatch(
   const { early, pending, linksNotFollowed } = batch;
   const { screenSvg } = options;
 
-  const report = createBatchReport(await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }), early, pending);
-  if (linksNotFollowed > 0) report.reporter.note(`aciimg: passed by ${linksNotFollowed} symbolic link(s) met while searching (--follow-symlinks follows them)`);
+  const report = createBatchReport(
+    await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }),
+    early,
+    pending,
+  );
+  if (linksNotFollowed > 0)
+    report.reporter.note(
+      `aciimg: passed by ${linksNotFollowed} symbolic link(s) met while searching (--follow-symlinks follows them)`,
+    );
   const isQualityIgnored = plan.quality !== undefined && pending.some((job) => ignoresQuality(job.type));
   if (isQualityIgnored) report.reporter.note(qualityIgnoredWarning);
   if (pending.length === 0) {
     const only = early[0];
-    if (early.length === 1 && only?.status === "failed" && mode !== "json") throw new AciimgError(only.code as ErrorCode, only.error ?? "no input");
+    if (early.length === 1 && only?.status === "failed" && mode !== "json")
+      throw new AciimgError(only.code as ErrorCode, only.error ?? "no input");
     return report.finish(null).failed > 0 ? 1 : 0;
   }
 
@@ -131,10 +170,11 @@ async function runBatch(
       const { concurrency } = options;
       const poolReport = { ...report, record: disk.record };
       await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport }, pending);
-    }
-    else await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal }, pending, {
-      concurrency: options.concurrency, record: disk.record,
-    });
+    } else
+      await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal }, pending, {
+        concurrency: options.concurrency,
+        record: disk.record,
+      });
   } catch (error) {
     // Stopped while the backend was being started: nothing was sent, every input is cancelled below.
     if (!stop.signal.aborted) {
@@ -150,7 +190,11 @@ async function runBatch(
   if (errno !== undefined) throw diskFullError(errno, report.finish(errno), target);
   if (stop.signal.aborted) {
     const summary = report.finish(stop.received());
-    throw new AciimgError("E_ABORTED", `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ` + `${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`);
+    throw new AciimgError(
+      "E_ABORTED",
+      `stopped by ${stopWords(stop.received())}: ${summary.ok} of ${summary.total} images processed, ` +
+        `${summary.cancelled} cancelled; outputs written are complete, nothing partial was left`,
+    );
   }
   return report.finish(null).failed > 0 ? 1 : 0;
 }
@@ -170,7 +214,10 @@ async function runOnOneBackend(
   await withEngine(config, async (engine) => {
     const { reporter } = report;
     reporter.phase(`connecting to the ${config.provider} backend…`);
-    const ready = await engine.ensure({ signal: stop, onPhase: (phase) => reporter.phase(`starting a ${config.provider} backend… ${phase}`) });
+    const ready = await engine.ensure({
+      signal: stop,
+      onPhase: (phase) => reporter.phase(`starting a ${config.provider} backend… ${phase}`),
+    });
     const warning = driftWarning(ready.record, ready.drift);
     if (warning) reporter.note(`aciimg: warning: ${warning}`);
     // Two images per backend CPU: one uploading or downloading while the other is processed,
@@ -193,8 +240,7 @@ async function runOnOneBackend(
 /** E_DISK: what was written, what was not, and how to do the rest once there is room. */
 function diskFullError(errno: DiskErrno, summary: Summary, target: OutputTarget): AciimgError {
   const where = target.kind === "folder" ? target.root : target.path;
-  const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest"
-    : "run it again";
+  const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest" : "run it again";
   return new AciimgError(
     "E_DISK",
     `${diskTitle(errno)} writing to ${displayPath(where)}: ${summary.ok} written, ` +

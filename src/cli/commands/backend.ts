@@ -42,9 +42,12 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
   const apiKey = options.key ?? config.backendKey;
   if (!apiKey) throw new AciimgError("E_USAGE", "backend: no API key: set ACIIMG_BACKEND_KEY (or pass --key)");
   const port = parseInteger("--port", options.port, 0, 65535, "9000");
-  if (isIP(options.host) === 0 && options.host !== "localhost") throw usageError("--host", "an IP address to listen on such as 127.0.0.1", options.host);
-  if (options.socket !== undefined && !isAbsolute(options.socket)) throw usageError("--socket", "an absolute path such as /run/user/1000/aciimg.sock", options.socket);
-  const concurrency = options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
+  if (isIP(options.host) === 0 && options.host !== "localhost")
+    throw usageError("--host", "an IP address to listen on such as 127.0.0.1", options.host);
+  if (options.socket !== undefined && !isAbsolute(options.socket))
+    throw usageError("--socket", "an absolute path such as /run/user/1000/aciimg.sock", options.socket);
+  const concurrency =
+    options.concurrency === undefined ? undefined : parseInteger("--concurrency", options.concurrency, 1, 1024, "2");
   const tls = await readTls(options);
   const idleExit = await idleExitOf(options, config);
   const { startBackend } = await import("../../backend/server.js");
@@ -64,7 +67,10 @@ export async function runBackend(options: BackendOptions, command: Command): Pro
     ...(idleExit ? { onWork: idleExit.onWork } : {}),
     log: (line: string) => process.stderr.write(`${line}\n`),
   });
-  const listening = options.socket === undefined ? { host: options.host, port: server.port, url: server.url } : { socket: options.socket, url: server.url };
+  const listening =
+    options.socket === undefined
+      ? { host: options.host, port: server.port, url: server.url }
+      : { socket: options.socket, url: server.url };
   process.stdout.write(`${JSON.stringify({ listening })}\n`);
   const idle = idleExit?.stopped();
   // Cancelled below when a signal stops the backend first.
@@ -116,8 +122,14 @@ async function idleExitOf(options: BackendOptions, config: Config): Promise<Idle
     },
     stopped: () =>
       waitUntilIdle({
-        store: self.store, clock, idleMs, isSelf: self.isSelf, work: () => work, startedAt,
-        orphanAfterMs: self.orphanAfterMs, signal: abort.signal,
+        store: self.store,
+        clock,
+        idleMs,
+        isSelf: self.isSelf,
+        work: () => work,
+        startedAt,
+        orphanAfterMs: self.orphanAfterMs,
+        signal: abort.signal,
         onError: (error) => process.stderr.write(`idle check failed, tried again later: ${(error as Error).message}\n`),
       }),
     cancel: () => abort.abort(),
@@ -134,7 +146,11 @@ function renderEnvironment(env: Readonly<Record<string, string | undefined>>): N
 /** --mount, or `/` for the local provider's backend (ACIIMG_BACKEND_MOUNT_ROOT=1); not both. */
 function mountOf(mount: string | undefined, mountRoot: boolean): { mount?: string; allowRootMount?: true } {
   if (!mountRoot) return mount === undefined ? {} : { mount };
-  if (mount !== undefined) throw new AciimgError("E_USAGE", "backend: --mount cannot be combined with ACIIMG_BACKEND_MOUNT_ROOT=1 (which mounts /); pass one of them");
+  if (mount !== undefined)
+    throw new AciimgError(
+      "E_USAGE",
+      "backend: --mount cannot be combined with ACIIMG_BACKEND_MOUNT_ROOT=1 (which mounts /); pass one of them",
+    );
   return { mount: "/", allowRootMount: true };
 }
 
@@ -143,13 +159,22 @@ async function readTls(options: BackendOptions): Promise<{ cert: Buffer; key: Bu
   if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined;
   if (options.tlsCert === undefined || options.tlsKey === undefined) {
     const missing = options.tlsCert === undefined ? "--tls-cert" : "--tls-key";
-    throw new AciimgError("E_USAGE", `backend: ${missing} is required with ${missing === "--tls-cert" ? "--tls-key" : "--tls-cert"}: ` + `pass both to serve HTTPS, or neither`);
+    throw new AciimgError(
+      "E_USAGE",
+      `backend: ${missing} is required with ${missing === "--tls-cert" ? "--tls-key" : "--tls-cert"}: ` +
+        `pass both to serve HTTPS, or neither`,
+    );
   }
   const read = async (flag: string, file: string): Promise<Buffer> => {
     try {
       return await readFile(file);
     } catch (error) {
-      throw new AciimgError("E_USAGE", `${flag}: cannot read ${JSON.stringify(file)} ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
+      throw new AciimgError(
+        "E_USAGE",
+        `${flag}: cannot read ${JSON.stringify(file)} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`,
+        { cause: error },
+      );
     }
   };
   const cert = await read("--tls-cert", options.tlsCert);
@@ -158,7 +183,12 @@ async function readTls(options: BackendOptions): Promise<{ cert: Buffer; key: Bu
     createSecureContext({ cert, key });
   } catch (error) {
     // OpenSSL's message names the problem (bad PEM, key not matching the certificate); never the key itself.
-    throw new AciimgError("E_USAGE", `--tls-cert/--tls-key: ${JSON.stringify(options.tlsCert)} and ${JSON.stringify(options.tlsKey)} ` + `are not a PEM certificate and its private key (${(error as Error).message})`, { cause: error });
+    throw new AciimgError(
+      "E_USAGE",
+      `--tls-cert/--tls-key: ${JSON.stringify(options.tlsCert)} and ${JSON.stringify(options.tlsKey)} ` +
+        `are not a PEM certificate and its private key (${(error as Error).message})`,
+      { cause: error },
+    );
   }
   return { cert, key };
 }

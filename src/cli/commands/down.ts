@@ -15,9 +15,12 @@ export async function runDown(options: { force?: boolean }, command: Command): P
     for (const r of removed) process.stdout.write(`deleted ${r.provider} backend "${r.name}" (${r.id})\n`);
     for (const o of others) {
       // A pool member's name is `<name>--<i>`: --name takes the pool's.
-      process.stderr.write(`left ${describeOther(o)}; \`aciimg down --name ${o.name.split("--")[0]} --force\` deletes it\n`);
+      process.stderr.write(
+        `left ${describeOther(o)}; \`aciimg down --name ${o.name.split("--")[0]} --force\` deletes it\n`,
+      );
     }
-    if (removed.length === 0 && others.length === 0) process.stderr.write(`no ${config.provider} backend "${config.name}" to delete\n`);
+    if (removed.length === 0 && others.length === 0)
+      process.stderr.write(`no ${config.provider} backend "${config.name}" to delete\n`);
     return 0;
   });
 }

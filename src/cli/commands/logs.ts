@@ -11,10 +11,14 @@ export async function runLogs(options: { tail: number }, command: Command): Prom
   const state = await (await openStore(config, { warn: printWarning })).read();
   const record = state.backends[config.name];
   if (record === undefined) {
-    throw new AciimgError("E_BAD_INPUT", `no ${config.provider} backend "${config.name}" in ${config.statePath}: start one with aciimg up`);
+    throw new AciimgError(
+      "E_BAD_INPUT",
+      `no ${config.provider} backend "${config.name}" in ${config.statePath}: start one with aciimg up`,
+    );
   }
   return withEngine(config, async (engine) => {
-    if (engine.provider.logs === undefined) throw new AciimgError("E_USAGE", `the ${engine.provider.kind} provider keeps no logs`);
+    if (engine.provider.logs === undefined)
+      throw new AciimgError("E_USAGE", `the ${engine.provider.kind} provider keeps no logs`);
     const text = await engine.provider.logs(record, options.tail);
     process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
     return 0;

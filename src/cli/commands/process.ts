@@ -3,7 +3,7 @@
  * `--crop 300x300 --blur 2` is a crop then a blur (one /pipeline request). Kept apart from the
  * command's action so `--help` and flag errors cost no engine import.
  */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { outputTypes } from "../../protocol/output-types.js";
 import { parseColour } from "../colour.js";
 import { parseInteger, parseOutputType } from "../flags.js";
@@ -35,24 +35,52 @@ export function addProcessCommand(
     .option("-o, --output <path>", "output file, or directory (created if missing)");
   addOperationFlags(command, steps);
   command
-    .option("--type <FORMAT>", `output format: ${spokenList(outputTypes)}`, (v: string) => (steps.type = parseOutputType("--type", v)))
-    .addOption(new Option("--format <FORMAT>", "same as --type").argParser((v: string) => (steps.type = parseOutputType("--format", v))))
-    .option("--quality <1-100>", "JPEG/WebP quality", (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")))
+    .option(
+      "--type <FORMAT>",
+      `output format: ${spokenList(outputTypes)}`,
+      (v: string) => (steps.type = parseOutputType("--type", v)),
+    )
+    .addOption(
+      new Option("--format <FORMAT>", "same as --type").argParser(
+        (v: string) => (steps.type = parseOutputType("--format", v)),
+      ),
+    )
+    .option(
+      "--quality <1-100>",
+      "JPEG/WebP quality",
+      (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")),
+    )
     .option("--keep-metadata", "keep EXIF (camera, GPS), XMP and the ICC profile (default: stripped)")
     .on("option:keep-metadata", () => (steps.keepMetadata = true))
-    .option("--background <COLOUR>",
+    .option(
+      "--background <COLOUR>",
       "flatten transparency onto this colour: white, #fff, #ffffff or 255,255,255 (default: white for JPEG)",
-      (v: string) => (steps.background = parseColour("--background", v), v))
+      (v: string) => ((steps.background = parseColour("--background", v)), v),
+    )
     .option("--op <NAME>", "any imaginary operation (repeatable; in order)", (v: string) => (steps.op(v), v))
     .option("--param <KEY=VALUE>", "a parameter of the preceding --op (repeatable)", (v: string) => (steps.param(v), v))
-    .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) => parseInteger("--concurrency", v, 1, 256, "4"))
-    .option("--backends <N>", "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)")
-    .option("--with-local", "aci: the built-in local backend works from the first second, " + "beside the groups as they start (env ACIIMG_WITH_LOCAL)")
+    .option("--concurrency <N>", "images in flight (default: 2 per backend CPU)", (v: string) =>
+      parseInteger("--concurrency", v, 1, 256, "4"),
+    )
+    .option(
+      "--backends <N>",
+      "aci: a pool of up to N container groups, each billed, used at once (default 1; env ACIIMG_BACKENDS)",
+    )
+    .option(
+      "--with-local",
+      "aci: the built-in local backend works from the first second, " +
+        "beside the groups as they start (env ACIIMG_WITH_LOCAL)",
+    )
     .option("--allow-svg-filters", "aci: send SVGs with filters anyway (env ACIIMG_ALLOW_SVG_FILTERS)")
-    .option("--fail-on <LEVEL>",
-      "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)")
+    .option(
+      "--fail-on <LEVEL>",
+      "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)",
+    )
     .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
-    .option("--follow-symlinks", "follow symbolic links met while searching folders and globs (named inputs are always used as named)")
+    .option(
+      "--follow-symlinks",
+      "follow symbolic links met while searching folders and globs (named inputs are always used as named)",
+    )
     .addHelpText(
       "after",
       `

@@ -16,11 +16,17 @@ export async function runReap(options: { idle?: string; dryRun?: boolean }, comm
     }
     const verb = report.dryRun ? "would remove" : "removed";
     for (const r of report.removed) {
-      process.stdout.write(`${verb} ${r.provider} backend "${r.name}" (${r.id}): ` + `${r.reason}${r.idleMs !== undefined ? `, idle ${formatDuration(r.idleMs)}` : ""}\n`);
+      process.stdout.write(
+        `${verb} ${r.provider} backend "${r.name}" (${r.id}): ` +
+          `${r.reason}${r.idleMs !== undefined ? `, idle ${formatDuration(r.idleMs)}` : ""}\n`,
+      );
     }
     if (globals.verbose) {
       for (const k of report.kept) {
-        process.stderr.write(`kept ${k.provider} backend "${k.name}" (${k.id}): ` + `${k.reason}${k.idleMs !== undefined ? `, idle ${formatDuration(k.idleMs)}` : ""}\n`);
+        process.stderr.write(
+          `kept ${k.provider} backend "${k.name}" (${k.id}): ` +
+            `${k.reason}${k.idleMs !== undefined ? `, idle ${formatDuration(k.idleMs)}` : ""}\n`,
+        );
       }
       // Never reaped here: they may be running for another state (another person, another pipeline).
       for (const o of report.foreign) process.stderr.write(`left ${describeOther(o)}\n`);

@@ -21,13 +21,20 @@ export interface ServeOptions {
 export async function runServe(options: ServeOptions, command: Command): Promise<number> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const config = configOf(globals, {
-    port: options.port, host: options.host, key: options.key, tlsCert: options.tlsCert, tlsKey: options.tlsKey,
+    port: options.port,
+    host: options.host,
+    key: options.key,
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
     allowSvgFilters: options.allowSvgFilters,
   });
   // Checked before the engine opens: `serve` never runs open, nor with a guessable key (src/http/exposure.ts).
   const key = checkServeKey(config.serve.key);
   const tls = await readTls(config.serve);
-  const [{ openEngine }, { startHttpServer }] = await Promise.all([import("../../compose.js"), import("../../http/server.js")]);
+  const [{ openEngine }, { startHttpServer }] = await Promise.all([
+    import("../../compose.js"),
+    import("../../http/server.js"),
+  ]);
   const engine = await openEngine(config, { warn: printWarning });
   // Listening for SIGTERM/SIGINT before saying "listening": a supervisor (or a test) that stops
   // the server as soon as it reads that line must get a clean close and exit 0, not Node's default.
@@ -47,7 +54,9 @@ export async function runServe(options: ServeOptions, command: Command): Promise
     // upload limit may be below this server's): say so now rather than with the first 413. A state
     // that cannot be read here is the first request's error to report, not a reason not to start.
     warnDrift({ provider: config.provider, name: config.name }, await engine.drift().catch(() => []), "serve");
-    process.stderr.write(`aciimg serve listening on ${server.url} (${config.provider} provider; clients send the API-Key header)\n`);
+    process.stderr.write(
+      `aciimg serve listening on ${server.url} (${config.provider} provider; clients send the API-Key header)\n`,
+    );
     await stopped;
     await server.close();
     return 0;
@@ -64,14 +73,25 @@ async function readTls(serve: ServeConfig): Promise<{ cert: Buffer; key: Buffer 
   const { tlsCert, tlsKey } = serve;
   if (tlsCert === undefined && tlsKey === undefined) return undefined;
   if (tlsCert === undefined || tlsKey === undefined) {
-    const [given, missing] = tlsCert === undefined ? [tlsKey?.from, "--tls-cert (ACIIMG_SERVE_TLS_CERT)"] : [tlsCert.from, "--tls-key (ACIIMG_SERVE_TLS_KEY)"];
-    throw new AciimgError("E_USAGE", `serve: ${given} is set but ${missing} is not: pass both to serve HTTPS, or neither`);
+    const [given, missing] =
+      tlsCert === undefined
+        ? [tlsKey?.from, "--tls-cert (ACIIMG_SERVE_TLS_CERT)"]
+        : [tlsCert.from, "--tls-key (ACIIMG_SERVE_TLS_KEY)"];
+    throw new AciimgError(
+      "E_USAGE",
+      `serve: ${given} is set but ${missing} is not: pass both to serve HTTPS, or neither`,
+    );
   }
   const read = async (file: { path: string; from: string }): Promise<Buffer> => {
     try {
       return await readFile(file.path);
     } catch (error) {
-      throw new AciimgError("E_USAGE", `${file.from}: cannot read ${JSON.stringify(file.path)} ` + `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`, { cause: error });
+      throw new AciimgError(
+        "E_USAGE",
+        `${file.from}: cannot read ${JSON.stringify(file.path)} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); expected a PEM file`,
+        { cause: error },
+      );
     }
   };
   const cert = await read(tlsCert);
@@ -82,7 +102,8 @@ async function readTls(serve: ServeConfig): Promise<{ cert: Buffer; key: Buffer 
     // OpenSSL's message names the problem (bad PEM, key not matching the certificate); never the key itself.
     throw new AciimgError(
       "E_USAGE",
-      `${tlsCert.from}/${tlsKey.from}: ${JSON.stringify(tlsCert.path)} and ${JSON.stringify(tlsKey.path)} ` + `are not a PEM certificate and its private key (${(error as Error).message})`,
+      `${tlsCert.from}/${tlsKey.from}: ${JSON.stringify(tlsCert.path)} and ${JSON.stringify(tlsKey.path)} ` +
+        `are not a PEM certificate and its private key (${(error as Error).message})`,
       { cause: error },
     );
   }

@@ -14,8 +14,13 @@ import { describeOther } from "../foreign.js";
  */
 function nextStep(state: StatusReport["state"]): string | undefined {
   if (state === "none") return "no backend running; aciimg up starts one, aciimg process starts one on demand";
-  if (state === "gone") return "the backend is gone; the next " + "aciimg process or aciimg up starts a new one (aciimg down clears this record now)";
-  if (state === "failed") return "the next aciimg process or aciimg up replaces this backend (aciimg down deletes it now)";
+  if (state === "gone")
+    return (
+      "the backend is gone; the next " +
+      "aciimg process or aciimg up starts a new one (aciimg down clears this record now)"
+    );
+  if (state === "failed")
+    return "the next aciimg process or aciimg up replaces this backend (aciimg down deletes it now)";
   return undefined;
 }
 
@@ -41,13 +46,19 @@ export async function runStatus(options: { showKey?: boolean }, command: Command
   return withEngine(config, async (engine) => {
     const report = await engine.status({ showKey: options.showKey === true });
     // The engine only adds the key when asked; drop it here too so no path can leak it.
-    const shown = options.showKey ? report : { ...report, apiKey: undefined, members: report.members.map((member) => ({ ...member, apiKey: undefined })) };
+    const shown = options.showKey
+      ? report
+      : { ...report, apiKey: undefined, members: report.members.map((member) => ({ ...member, apiKey: undefined })) };
     const next = nextStep(shown.state);
     if (globals.json) {
       printJson(next ? { ...shown, next } : shown);
       return 0;
     }
-    const lines = [`provider:  ${shown.provider}`, `name:      ${shown.name}`, `state:     ${shown.state}${shown.detail ? ` (${shown.detail})` : ""}`];
+    const lines = [
+      `provider:  ${shown.provider}`,
+      `name:      ${shown.name}`,
+      `state:     ${shown.state}${shown.detail ? ` (${shown.detail})` : ""}`,
+    ];
     if (shown.endpoint) lines.push(`endpoint:  ${shown.endpoint}`);
     if (shown.idleMs !== undefined) lines.push(`idle:      ${formatDuration(shown.idleMs)}`);
     if (shown.reapInMs !== undefined) lines.push(countdown(shown.reapInMs, config.idleMs, stopsItselfWhenIdle(config)));

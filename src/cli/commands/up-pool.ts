@@ -14,16 +14,18 @@ export async function upPool(config: Config, json: boolean): Promise<number> {
   const { openPool } = await import("../../compose.js");
   // discardStdin off: ora's raw mode would swallow Ctrl-C (report.ts).
   const text = `starting ${config.backends} ${config.provider} backends…`;
-  const spinner = !json && canShowProgress()
-    ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
-    : undefined;
+  const spinner =
+    !json && canShowProgress()
+      ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
+      : undefined;
   const ready = new Map<string, EnsureResult>();
   // `up` sends no images: the window is not used. withLocal is a batch's, not a pre-warm's.
   const pool = await openPool(
     { ...config, withLocal: false },
     {
       initialWindow: () => 1,
-      onPhase: (label, phase) => spinner && (spinner.text = `starting ${config.backends} ${config.provider} backends… ${label}: ${phase}`),
+      onPhase: (label, phase) =>
+        spinner && (spinner.text = `starting ${config.backends} ${config.provider} backends… ${label}: ${phase}`),
       onEvent: (event) => void (event.kind === "ready" && ready.set(event.label, event.result)),
     },
     { warn: printWarning },
@@ -38,9 +40,20 @@ export async function upPool(config: Config, json: boolean): Promise<number> {
       const result = ready.get(member.label);
       if (member.state === "ready" && result) {
         warnDrift(result.record, result.drift, "up");
-        return { backend: member.label, name: result.record.name, state: "ready", endpoint: result.record.endpoint, created: result.created, readyMs: Math.round(result.readyMs) };
+        return {
+          backend: member.label,
+          name: result.record.name,
+          state: "ready",
+          endpoint: result.record.endpoint,
+          created: result.created,
+          readyMs: Math.round(result.readyMs),
+        };
       }
-      return { backend: member.label, state: member.state, ...(member.error ? { error: { code: member.error.code, message: member.error.message } } : {}) };
+      return {
+        backend: member.label,
+        state: member.state,
+        ...(member.error ? { error: { code: member.error.code, message: member.error.message } } : {}),
+      };
     });
     if (json) {
       printJson({ provider: config.provider, name: config.name, requested: config.backends, serving, members: rows });
@@ -49,13 +62,21 @@ export async function upPool(config: Config, json: boolean): Promise<number> {
     for (const row of rows) {
       const result = ready.get(row.backend);
       if (result) {
-        const how = result.created ? `started in ${formatDuration(result.readyMs)}` : `already running (checked in ${formatDuration(result.readyMs)})`;
-        process.stdout.write(`${row.backend}: ${result.record.provider} ` + `backend "${result.record.name}" at ${result.record.endpoint}: ${how}\n`);
+        const how = result.created
+          ? `started in ${formatDuration(result.readyMs)}`
+          : `already running (checked in ${formatDuration(result.readyMs)})`;
+        process.stdout.write(
+          `${row.backend}: ${result.record.provider} ` +
+            `backend "${result.record.name}" at ${result.record.endpoint}: ${how}\n`,
+        );
       } else if ("error" in row && row.error) {
         process.stdout.write(`${row.backend}: could not start (${row.error.code}): ${row.error.message}\n`);
       }
     }
-    process.stdout.write(`${serving} of ${config.backends} ` + `backends serving${serving < config.backends ? " (each is billed; `aciimg down` removes all)" : ""}\n`);
+    process.stdout.write(
+      `${serving} of ${config.backends} ` +
+        `backends serving${serving < config.backends ? " (each is billed; `aciimg down` removes all)" : ""}\n`,
+    );
     return 0;
   } catch (error) {
     spinner?.fail();

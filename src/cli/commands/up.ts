@@ -31,18 +31,29 @@ export async function runUp(options: { dryRun?: boolean; backends?: string }, co
   return withEngine(config, async (engine) => {
     // discardStdin off: ora's raw mode would swallow Ctrl-C (report.ts).
     const text = `starting a ${config.provider} backend…`;
-    const spinner = !globals.json && canShowProgress()
-      ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
-      : undefined;
+    const spinner =
+      !globals.json && canShowProgress()
+        ? (await import("ora")).default({ stream: process.stderr, text, discardStdin: false }).start()
+        : undefined;
     try {
-      const ready = await engine.ensure({ onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`) });
+      const ready = await engine.ensure({
+        onPhase: (phase) => spinner && (spinner.text = `starting a ${config.provider} backend… ${phase}`),
+      });
       spinner?.stop();
       const { record } = ready;
       warnDrift(record, ready.drift, "up");
       if (globals.json) {
-        printJson({ provider: record.provider, name: record.name, endpoint: record.endpoint, created: ready.created, readyMs: Math.round(ready.readyMs) });
+        printJson({
+          provider: record.provider,
+          name: record.name,
+          endpoint: record.endpoint,
+          created: ready.created,
+          readyMs: Math.round(ready.readyMs),
+        });
       } else {
-        const how = ready.created ? `started in ${formatDuration(ready.readyMs)}` : `already running (checked in ${formatDuration(ready.readyMs)})`;
+        const how = ready.created
+          ? `started in ${formatDuration(ready.readyMs)}`
+          : `already running (checked in ${formatDuration(ready.readyMs)})`;
         process.stdout.write(`${record.provider} backend "${record.name}" at ${record.endpoint}: ${how}\n`);
       }
       return 0;

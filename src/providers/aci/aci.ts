@@ -88,14 +88,21 @@ export function createAciProvider(options: AciProviderOptions): Provider {
       return result.content ?? "";
     } catch (error) {
       if (statusOf(error) === 404) {
-        throw new AciimgError("E_BACKEND_UNREACHABLE", `cannot ${action}: the group does not exist (any more).`, { cause: error });
+        throw new AciimgError("E_BACKEND_UNREACHABLE", `cannot ${action}: the group does not exist (any more).`, {
+          cause: error,
+        });
       }
       throw mapAzureError(error, context(action));
     }
   }
 
   return {
-    kind: "aci", create, inspect, delete: remove, list, logs,
+    kind: "aci",
+    create,
+    inspect,
+    delete: remove,
+    list,
+    logs,
     describeCreate: (spec) => ({ kind: "request", request: dryRunRequestFor(spec, options.config.azure) }),
   };
 }

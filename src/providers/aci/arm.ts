@@ -21,7 +21,12 @@ export interface ArmAccess {
   /** Context for error messages. */
   context(action: string, extra?: Partial<AzureErrorContext>): AzureErrorContext;
   /** GET the group; undefined when it does not exist. */
-  getGroup(resourceGroup: string, name: string, action: string, signal?: AbortSignal): Promise<ContainerGroup | undefined>;
+  getGroup(
+    resourceGroup: string,
+    name: string,
+    action: string,
+    signal?: AbortSignal,
+  ): Promise<ContainerGroup | undefined>;
   /** DELETE the group; already gone is success. */
   deleteGroup(resourceGroup: string, name: string, signal?: AbortSignal): Promise<void>;
   /** The container's last few log lines on one line, for failure messages (best effort, "" on error). */
@@ -37,10 +42,16 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
 
   function configured(action: string): { subscriptionId: string; resourceGroup: string } {
     if (!azure.subscriptionId || !azure.resourceGroup) {
-      const missing = [!azure.subscriptionId && "subscription (AZURE_SUBSCRIPTION_ID or --subscription)", !azure.resourceGroup && "resource group (AZURE_RESOURCE_GROUP or --resource-group)"]
+      const missing = [
+        !azure.subscriptionId && "subscription (AZURE_SUBSCRIPTION_ID or --subscription)",
+        !azure.resourceGroup && "resource group (AZURE_RESOURCE_GROUP or --resource-group)",
+      ]
         .filter(Boolean)
         .join(" and ");
-      throw new AciimgError("E_CONFIG", `cannot ${action}: no Azure ${missing} configured. Set it in the environment, a flag, or aciimg.config.json.`);
+      throw new AciimgError(
+        "E_CONFIG",
+        `cannot ${action}: no Azure ${missing} configured. Set it in the environment, a flag, or aciimg.config.json.`,
+      );
     }
     return { subscriptionId: azure.subscriptionId, resourceGroup: azure.resourceGroup };
   }
@@ -58,7 +69,9 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
         ? {
             retryOptions: {
               ...(azure.armMaxRetries !== undefined ? { maxRetries: azure.armMaxRetries } : {}),
-              ...(azure.armRetryDelayMs !== undefined ? { retryDelayInMs: azure.armRetryDelayMs, maxRetryDelayInMs: azure.armRetryDelayMs * 8 } : {}),
+              ...(azure.armRetryDelayMs !== undefined
+                ? { retryDelayInMs: azure.armRetryDelayMs, maxRetryDelayInMs: azure.armRetryDelayMs * 8 }
+                : {}),
             },
           }
         : {}),
@@ -72,11 +85,22 @@ export function createArmAccess(azure: AzureConfig, credential?: TokenCredential
   }
 
   function context(action: string, extra: Partial<AzureErrorContext> = {}): AzureErrorContext {
-    return { action, resourceGroup: azure.resourceGroup, subscriptionId: azure.subscriptionId, location: azure.location, ...extra };
+    return {
+      action,
+      resourceGroup: azure.resourceGroup,
+      subscriptionId: azure.subscriptionId,
+      location: azure.location,
+      ...extra,
+    };
   }
 
   /** GET the group; undefined when it does not exist (a missing resource group is an error). */
-  async function getGroup(resourceGroup: string, name: string, action: string, signal?: AbortSignal): Promise<ContainerGroup | undefined> {
+  async function getGroup(
+    resourceGroup: string,
+    name: string,
+    action: string,
+    signal?: AbortSignal,
+  ): Promise<ContainerGroup | undefined> {
     try {
       return await (await arm(action)).containerGroups.get(resourceGroup, name, { abortSignal: signal });
     } catch (error) {

@@ -25,7 +25,13 @@ const CLEANUP_TIMEOUT_MS = 5 * 60_000;
  * Returns `create` for the aci provider. (Long only for its
  * helpers, each short: they share the ARM access and the clock.)
  */
-export function createBackendCreator({ access, clock }: { access: ArmAccess; clock: Clock }): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
+export function createBackendCreator({
+  access,
+  clock,
+}: {
+  access: ArmAccess;
+  clock: Clock;
+}): (spec: BackendSpec, options: CreateOptions) => Promise<BackendRecord> {
   const { azure, configured, context, getGroup, deleteGroup } = access;
 
   /** Best-effort removal of a half-made group; says in the message whether it worked. */
@@ -35,11 +41,21 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       return `The half-made container group ${name} was deleted.`;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      return `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it ` + `by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`;
+      return (
+        `Deleting the half-made container group ${name} failed too (${why}); \`aciimg reap\` finds it ` +
+        `by its tag later, or delete it now with \`az container delete -g ${resourceGroup} -n ${name} --yes\`.`
+      );
     }
   }
 
-  function recordOf(group: ContainerGroup, spec: BackendSpec, apiKey: string, endpoint: string, createdAt: string, tlsFingerprint: string): BackendRecord {
+  function recordOf(
+    group: ContainerGroup,
+    spec: BackendSpec,
+    apiKey: string,
+    endpoint: string,
+    createdAt: string,
+    tlsFingerprint: string,
+  ): BackendRecord {
     return {
       provider: "aci",
       id: group.id ?? "",
@@ -110,7 +126,13 @@ export function createBackendCreator({ access, clock }: { access: ArmAccess; clo
       return recordOf(result, spec, apiKey, endpoint, createdAt.toISOString(), tls.fingerprint);
     } catch (error) {
       throw await createFailure(error, access, cleanup, {
-        resourceGroup, name, action, ctx, putSent, probing, lastState,
+        resourceGroup,
+        name,
+        action,
+        ctx,
+        putSent,
+        probing,
+        lastState,
         timedOut: timeout.aborted && !signal?.aborted,
       });
     }
@@ -137,7 +159,9 @@ async function putAndFollow(
     updateIntervalInMs: azure.pollIntervalMs,
     abortSignal: bound,
     onResponse: (raw) => {
-      const body = raw.parsedBody as { status?: unknown; properties?: { provisioningState?: unknown; events?: Array<{ name?: unknown }> } } | undefined;
+      const body = raw.parsedBody as
+        | { status?: unknown; properties?: { provisioningState?: unknown; events?: Array<{ name?: unknown }> } }
+        | undefined;
       const events = body?.properties?.events;
       const last = Array.isArray(events) ? events[events.length - 1]?.name : undefined;
       if (typeof last === "string") phase(last);
@@ -161,7 +185,11 @@ async function putAndFollow(
     if (live.state === "failed") throw new AciimgError("E_PROVISION", `${action}: ${live.detail}`);
     await clock.sleep(azure.pollIntervalMs, bound);
     const again = await getGroup(resourceGroup, name, action, bound);
-    if (!again) throw new AciimgError("E_PROVISION", `${action}: the group vanished while it was starting (deleted out of band?)`);
+    if (!again)
+      throw new AciimgError(
+        "E_PROVISION",
+        `${action}: the group vanished while it was starting (deleted out of band?)`,
+      );
     result = again;
   }
   return result;
@@ -182,8 +210,10 @@ async function checkServes(
     if (!isAciimgError(error) || error.code !== "E_PROVISION") throw error;
     throw new AciimgError(
       "E_PROVISION",
-      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, ` + `not HTTPS, so it would carry the API key and every image in clear. ` +
-        `aciimg starts the image's /start.sh with -certfile/-keyfile; ` + `use an image whose /start.sh passes its arguments to imaginary ` +
+      `${action}: ${about.image} answers in plain HTTP on port ${IMAGINARY_PORT}, ` +
+        `not HTTPS, so it would carry the API key and every image in clear. ` +
+        `aciimg starts the image's /start.sh with -certfile/-keyfile; ` +
+        `use an image whose /start.sh passes its arguments to imaginary ` +
         `(Nextcloud's aio-imaginary, the default, or one built FROM it).`,
       { cause: error },
     );
@@ -191,14 +221,16 @@ async function checkServes(
   if (health !== "healthy") {
     throw new AciimgError(
       "E_BACKEND_UNREACHABLE",
-      `${action}: the container runs ` + `but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
+      `${action}: the container runs ` +
+        `but ${endpoint}/health ${health === "unauthorized" ? "rejects the API key" : "never answered"}.`,
     );
   }
   if (await servesWithoutKey(backend, bound)) {
     throw new AciimgError(
       "E_PROVISION",
       `${action}: ${about.image} answers without the API key, so anyone who finds its public IP could use it. ` +
-        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, ` + `Nextcloud's aio-imaginary, does).`,
+        `Use an image that takes its key from the IMAGINARY_SECRET environment variable (the default, ` +
+        `Nextcloud's aio-imaginary, does).`,
     );
   }
 }
@@ -212,7 +244,16 @@ async function createFailure(
   error: unknown,
   access: ArmAccess,
   cleanup: (resourceGroup: string, name: string) => Promise<string>,
-  how: { resourceGroup: string; name: string; action: string; ctx: AzureErrorContext; putSent: boolean; probing: string; lastState: string; timedOut: boolean },
+  how: {
+    resourceGroup: string;
+    name: string;
+    action: string;
+    ctx: AzureErrorContext;
+    putSent: boolean;
+    probing: string;
+    lastState: string;
+    timedOut: boolean;
+  },
 ): Promise<Error> {
   const { azure, getGroup, tailLogs } = access;
   const { resourceGroup, name, action, ctx, putSent, probing, lastState, timedOut } = how;
@@ -235,8 +276,10 @@ async function createFailure(
     return new AciimgError(
       "E_TIMEOUT",
       probing
-        ? `${action}: the container started, ` + `but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
-            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check ` + `that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
+        ? `${action}: the container started, ` +
+            `but imaginary at ${probing} did not answer GET /health within ${limit} (--timeout).` +
+            `${logTail ? ` Its last log lines: ${logTail}` : ""}${cleaned} Check ` +
+            `that --image serves imaginary on port ${IMAGINARY_PORT} and reads its key from IMAGINARY_SECRET.`
         : `${action}: still ${lastState} after ${limit} (--timeout).${cleaned} ` +
             `ACI may be short of capacity in ${ctx.location}: retry, raise --timeout, or try another --location.`,
       { cause: error, detail: { lastState } },
@@ -249,7 +292,14 @@ async function createFailure(
 }
 
 /** Reports the container's newest event name until `signal` fires; read errors are only skipped polls. */
-async function watchEvents(access: ArmAccess, clock: Clock, resourceGroup: string, name: string, signal: AbortSignal, phase: (p: string) => void): Promise<void> {
+async function watchEvents(
+  access: ArmAccess,
+  clock: Clock,
+  resourceGroup: string,
+  name: string,
+  signal: AbortSignal,
+  phase: (p: string) => void,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       await clock.sleep(Math.max(access.azure.pollIntervalMs, 50), signal);

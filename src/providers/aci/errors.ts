@@ -40,16 +40,17 @@ const credentialErrorNames = new Set([
 
 const NO_CREDENTIALS_HELP =
   "Sign in with `az login`, or set a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), " +
-  "or run where a managed identity is available (App Service/Functions: " + "IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
+  "or run where a managed identity is available (App Service/Functions: " +
+  "IDENTITY_ENDPOINT + IDENTITY_HEADER; VMs: IMDS).";
 
 // ARM caches role assignments, so a new one can take minutes to apply and the first `up` after it may still be
 // refused (Azure RBAC troubleshooting docs, quoted in Microsoft Q&A 524792: "up to 30 minutes").
 const ROLE_HELP =
-  "Grant the identity the \"aciimg operator\" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) " +
+  'Grant the identity the "aciimg operator" role (deploy/aciimg-operator.role.json: the five actions aciimg uses) ' +
   "on the resource group, e.g. " +
-  "`az role assignment create --assignee <id> --role \"aciimg operator\" " +
+  '`az role assignment create --assignee <id> --role "aciimg operator" ' +
   "--scope /subscriptions/<sub>/resourceGroups/<rg>` " +
-  "(docs/azure.md \"Setup\"). " +
+  '(docs/azure.md "Setup"). ' +
   "If the role was assigned minutes ago, it may take a few minutes to apply: wait and retry.";
 
 // A subscription that never used ACI answers every request with 409 MissingSubscriptionRegistration
@@ -74,20 +75,28 @@ function eventsText(ctx: AzureErrorContext): string {
 }
 
 /** The AciimgError for an ARM error code (from a RestError or a failed LRO), if it is one we know. */
-function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorContext, cause: unknown): AciimgError | undefined {
+function byArmCode(
+  armCode: string | undefined,
+  detail: string,
+  ctx: AzureErrorContext,
+  cause: unknown,
+): AciimgError | undefined {
   const make = (code: ErrorCode, text: string) => new AciimgError(code, text, { cause, detail: { armCode } });
   switch (armCode) {
     case "ResourceGroupNotFound":
       return make(
         "E_RESOURCE_GROUP_NOT_FOUND",
-        `cannot ${ctx.action}: resource ` + `group "${ctx.resourceGroup}" does not exist in subscription ${ctx.subscriptionId}. ` +
-          `Create it with \`az group create -n ${ctx.resourceGroup} -l ${ctx.location ?? "<region>"}\`, ` + `or set AZURE_RESOURCE_GROUP / --resource-group to an existing one.`,
+        `cannot ${ctx.action}: resource ` +
+          `group "${ctx.resourceGroup}" does not exist in subscription ${ctx.subscriptionId}. ` +
+          `Create it with \`az group create -n ${ctx.resourceGroup} -l ${ctx.location ?? "<region>"}\`, ` +
+          `or set AZURE_RESOURCE_GROUP / --resource-group to an existing one.`,
       );
     case "SubscriptionNotFound":
     case "InvalidSubscriptionId":
       return make(
         "E_CONFIG",
-        `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). ` + `Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
+        `cannot ${ctx.action}: subscription "${ctx.subscriptionId}" was not found (${detail}). ` +
+          `Check AZURE_SUBSCRIPTION_ID / --subscription (\`az account list -o table\`).`,
       );
     case "MissingSubscriptionRegistration":
       return make(
@@ -97,17 +106,23 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
       );
     case "AuthorizationFailed":
     case "LinkedAuthorizationFailed":
-      return make("E_FORBIDDEN", `cannot ${ctx.action}: the signed-in identity is not allowed to (${detail}). ${ROLE_HELP}`);
+      return make(
+        "E_FORBIDDEN",
+        `cannot ${ctx.action}: the signed-in identity is not allowed to (${detail}). ${ROLE_HELP}`,
+      );
     case "ContainerGroupQuotaReached":
       return make(
         "E_QUOTA",
-        `cannot ${ctx.action}: the Container ` + `Instances quota in ${ctx.location ?? "the region"} is used up (${detail}). ` +
-          "Delete unused container groups (`aciimg reap`), " + "use fewer --cpu/--memory, another --location, or request a quota increase.",
+        `cannot ${ctx.action}: the Container ` +
+          `Instances quota in ${ctx.location ?? "the region"} is used up (${detail}). ` +
+          "Delete unused container groups (`aciimg reap`), " +
+          "use fewer --cpu/--memory, another --location, or request a quota increase.",
       );
     case "ServiceUnavailable":
       return make(
         "E_CAPACITY",
-        `cannot ${ctx.action}: Azure has ` + `no capacity for this container group in ${ctx.location ?? "the region"} right now (${detail}). ` +
+        `cannot ${ctx.action}: Azure has ` +
+          `no capacity for this container group in ${ctx.location ?? "the region"} right now (${detail}). ` +
           "Retry later, ask for less --cpu/--memory, or use another --location.",
       );
     case "RegistryErrorResponse":
@@ -118,17 +133,21 @@ function byArmCode(armCode: string | undefined, detail: string, ctx: AzureErrorC
           "from ghcr.io (drop --image / ACIIMG_IMAGE), or copy the image into your own Azure Container Registry " +
           "with `az acr import --name <acr> --source <image> --image <name:tag>` and use " +
           "--image <acr>.azurecr.io/<name:tag> with --registry-server <acr>.azurecr.io, --registry-username " +
-          "and ACIIMG_REGISTRY_PASSWORD (docs/azure.md \"What gets created\").",
+          'and ACIIMG_REGISTRY_PASSWORD (docs/azure.md "What gets created").',
       );
     case "InaccessibleImage":
       return make(
         "E_IMAGE_PULL",
         `cannot ${ctx.action}: image ${ctx.image ?? ""} is not accessible (${detail}). ` +
-          "Check the --image name and tag, " + "and for a private registry --registry-server, --registry-username and ACIIMG_REGISTRY_PASSWORD.",
+          "Check the --image name and tag, " +
+          "and for a private registry --registry-server, --registry-username and ACIIMG_REGISTRY_PASSWORD.",
       );
     case "SubscriptionRequestsThrottled":
     case "TooManyRequests":
-      return make("E_THROTTLED", `cannot ${ctx.action}: Azure Resource Manager is throttling requests (${detail}). Wait a minute and retry.`);
+      return make(
+        "E_THROTTLED",
+        `cannot ${ctx.action}: Azure Resource Manager is throttling requests (${detail}). Wait a minute and retry.`,
+      );
     default:
       return undefined;
   }
@@ -147,9 +166,15 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): AciimgErr
     return provisionFailedError(error, ctx);
   }
   if (error instanceof Error && /Operation was canceled/i.test(error.message)) {
-    return new AciimgError("E_PROVISION", `cannot ${ctx.action}: Azure cancelled the operation.${eventsText(ctx)}`, { cause: error });
+    return new AciimgError("E_PROVISION", `cannot ${ctx.action}: Azure cancelled the operation.${eventsText(ctx)}`, {
+      cause: error,
+    });
   }
-  return new AciimgError("E_INTERNAL", `cannot ${ctx.action}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new AciimgError(
+    "E_INTERNAL",
+    `cannot ${ctx.action}: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }
 
 /** No credential in the chain worked: each one's reason, and how to log in. */
@@ -158,23 +183,35 @@ function noCredentialsError(error: Error, ctx: AzureErrorContext): AciimgError {
   const list = Array.isArray(reasons)
     ? reasons.map((e) => `  - ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`).join("\n")
     : `  - ${error.message.split("\n")[0]}`;
-  return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: no Azure credentials. ${NO_CREDENTIALS_HELP}\nTried:\n${list}`, {
-    cause: error,
-  });
+  return new AciimgError(
+    "E_NO_CREDENTIALS",
+    `cannot ${ctx.action}: no Azure credentials. ${NO_CREDENTIALS_HELP}\nTried:\n${list}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** ARM answered with an error (or not at all): by its error code where known, else by its status. */
 function armAnswerError(rest: RestErrorLike, error: unknown, ctx: AzureErrorContext): AciimgError {
-  const detail = `${rest.statusCode ?? "no response"} ${rest.code ?? ""}: ${rest.message.slice(0, 300)}`.replace(/\s+/g, " ").trim();
+  const detail = `${rest.statusCode ?? "no response"} ${rest.code ?? ""}: ${rest.message.slice(0, 300)}`
+    .replace(/\s+/g, " ")
+    .trim();
   const known = rest.statusCode === 429 ? undefined : byArmCode(rest.code, detail, ctx, error);
   if (known) return known;
   if (rest.statusCode === 401) {
-    return new AciimgError("E_NO_CREDENTIALS", `cannot ${ctx.action}: Azure rejected the token (${detail}). ${NO_CREDENTIALS_HELP}`, {
-      cause: error,
-    });
+    return new AciimgError(
+      "E_NO_CREDENTIALS",
+      `cannot ${ctx.action}: Azure rejected the token (${detail}). ${NO_CREDENTIALS_HELP}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (rest.statusCode === 403) {
-    return new AciimgError("E_FORBIDDEN", `cannot ${ctx.action}: access denied (${detail}). ${ROLE_HELP}`, { cause: error });
+    return new AciimgError("E_FORBIDDEN", `cannot ${ctx.action}: access denied (${detail}). ${ROLE_HELP}`, {
+      cause: error,
+    });
   }
   if (rest.statusCode === 429) {
     const after = retryAfterOf(rest);
@@ -188,14 +225,16 @@ function armAnswerError(rest: RestErrorLike, error: unknown, ctx: AzureErrorCont
   if (rest.statusCode !== undefined && rest.statusCode >= 500) {
     return new AciimgError(
       "E_AZURE",
-      `cannot ${ctx.action}: Azure answered ${detail} after retries. ` + `This is usually transient: retry in a minute; see https://status.azure.com.`,
+      `cannot ${ctx.action}: Azure answered ${detail} after retries. ` +
+        `This is usually transient: retry in a minute; see https://status.azure.com.`,
       { cause: error },
     );
   }
   if (rest.statusCode === undefined) {
     return new AciimgError(
       "E_AZURE",
-      `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). ` + `Check the network and AZURE_ARM_ENDPOINT.`,
+      `cannot ${ctx.action}: Azure Resource Manager is unreachable (${detail}). ` +
+        `Check the network and AZURE_ARM_ENDPOINT.`,
       { cause: error },
     );
   }
@@ -213,7 +252,8 @@ function provisionFailedError(error: Error, ctx: AzureErrorContext): AciimgError
   }
   return new AciimgError(
     "E_PROVISION",
-    `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, ` + `its tag and the registry settings.`,
+    `cannot ${ctx.action}: provisioning failed (${detail}).${eventsText(ctx)} Check the image, ` +
+      `its tag and the registry settings.`,
     { cause: error, detail: { armCode } },
   );
 }

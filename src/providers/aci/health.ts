@@ -29,7 +29,13 @@ export interface ProbeOptions {
 }
 
 function clientOf(backend: GroupBackend, timeoutMs: number): ImaginaryClient {
-  return createImaginaryClient({ ...backend, connections: 1, connectTimeoutMs: timeoutMs, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
+  return createImaginaryClient({
+    ...backend,
+    connections: 1,
+    connectTimeoutMs: timeoutMs,
+    headersTimeoutMs: timeoutMs,
+    bodyTimeoutMs: timeoutMs,
+  });
 }
 
 /**
@@ -54,7 +60,11 @@ export async function probeHealth(backend: GroupBackend, options: ProbeOptions):
     });
     if (probe.state === "untrusted") {
       if (probe.error.detail?.plainText !== true) throw probe.error;
-      throw new AciimgError("E_PROVISION", `${backend.endpoint} answers in plain HTTP, not TLS: the image ignored -certfile/-keyfile`, { cause: probe.error });
+      throw new AciimgError(
+        "E_PROVISION",
+        `${backend.endpoint} answers in plain HTTP, not TLS: the image ignored -certfile/-keyfile`,
+        { cause: probe.error },
+      );
     }
     return probe.state;
   } finally {
@@ -70,7 +80,9 @@ export async function probeHealth(backend: GroupBackend, options: ProbeOptions):
 export async function servesWithoutKey(backend: GroupBackend, signal?: AbortSignal): Promise<boolean> {
   const client = clientOf({ ...backend, apiKey: "" }, 5000);
   try {
-    const probe = await client.probe(signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000));
+    const probe = await client.probe(
+      signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000),
+    );
     return probe.state === "healthy";
   } finally {
     await client.close().catch(() => undefined);

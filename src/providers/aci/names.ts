@@ -49,6 +49,10 @@ export function stateKeyOfGroup(groupName: string): string | undefined {
  * (docs/reference/arm-notes.md §6). The group's name (a letter first) and up to 12 of the suffix's [a-z0-9].
  */
 export function dnsLabelOf(stateKey: string, uniqueSuffix: string): string {
-  const suffix = uniqueSuffix.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 12) || "x0000";
+  const suffix =
+    uniqueSuffix
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, "")
+      .slice(0, 12) || "x0000";
   return `${groupNameOf(stateKey)}-${suffix}`;
 }

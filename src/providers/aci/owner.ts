@@ -9,7 +9,11 @@ import { AciimgError } from "../../errors.js";
 import { MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER } from "./spec.js";
 
 /** The E_CONFLICT to stop a create with when `group` (named `groupName`) is not ours; undefined when it is. */
-export function conflictWith(group: ContainerGroup, where: { resourceGroup: string; groupName: string; backendName: string }, owner: string): AciimgError | undefined {
+export function conflictWith(
+  group: ContainerGroup,
+  where: { resourceGroup: string; groupName: string; backendName: string },
+  owner: string,
+): AciimgError | undefined {
   const tags = group.tags ?? {};
   const theirs = tags[TAG_OWNER];
   if (tags[TAG_MANAGED_BY] === MANAGED_BY && theirs === owner) return undefined;
@@ -18,7 +22,9 @@ export function conflictWith(group: ContainerGroup, where: { resourceGroup: stri
   const remove = `or, if nobody uses that group, delete it with \`aciimg down --name ${where.backendName} --force\``;
   const detail = { group: where.groupName, resourceGroup: where.resourceGroup, ...(theirs ? { owner: theirs } : {}) };
   if (tags[TAG_MANAGED_BY] !== MANAGED_BY) {
-    return new AciimgError("E_CONFLICT", `${subject} was not made by aciimg: it was left as it is. ${rename}.`, { detail });
+    return new AciimgError("E_CONFLICT", `${subject} was not made by aciimg: it was left as it is. ${rename}.`, {
+      detail,
+    });
   }
   const whose = theirs
     ? `belongs to another aciimg state (owner ${theirs.slice(0, 8)}…)`

@@ -65,7 +65,8 @@ export function commandFor(spec: BackendSpec): string[] {
     `printf '%s' "$${TLS_CERT_ENV}" | base64 -d > "$d/aciimg-cert.pem"`,
     `printf '%s' "$${TLS_KEY_ENV}" | base64 -d > "$d/aciimg-key.pem"`,
     `unset ${TLS_KEY_ENV}`,
-    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile ` + `"$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
+    `exec /start.sh -certfile "$d/aciimg-cert.pem" -keyfile ` +
+      `"$d/aciimg-key.pem" -max-allowed-resolution ${spec.maxResolutionMP} -disable-endpoints watermarkimage`,
   ].join(" && ");
   return ["/bin/sh", "-c", script];
 }
@@ -178,7 +179,14 @@ export function dryRunRequest(config: Config): { method: "PUT"; url: string; bod
 
 /** The masked ARM PUT that creating a backend of `spec` would send (in `azure.location` when the spec names none). */
 export function dryRunRequestFor(spec: BackendSpec, azure: AzureConfig): { method: "PUT"; url: string; body: unknown } {
-  const group = containerGroupSpec(spec, azure, { apiKey: MASK, tls: { certPem: "", keyPem: MASK } }, new Date(), "xxxxxxxx", "(this state's owner id)");
+  const group = containerGroupSpec(
+    spec,
+    azure,
+    { apiKey: MASK, tls: { certPem: "", keyPem: MASK } },
+    new Date(),
+    "xxxxxxxx",
+    "(this state's owner id)",
+  );
   for (const env of group.containers[0]?.environmentVariables ?? []) {
     if (env.name === TLS_CERT_ENV) env.value = "(a certificate made for this group, base64-encoded PEM)";
   }

@@ -9,13 +9,19 @@ import { IMAGINARY_PORT } from "./spec.js";
 
 /** `/subscriptions/s/resourceGroups/rg/providers/…/containerGroups/name` → rg, name. */
 export function parseGroupId(id: string): { resourceGroup: string; name: string } | undefined {
-  const match = /\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerinstance\/containergroups\/([^/?]+)$/i.exec(id);
-  return match ? { resourceGroup: decodeURIComponent(match[1] as string), name: decodeURIComponent(match[2] as string) } : undefined;
+  const match = /\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerinstance\/containergroups\/([^/?]+)$/i.exec(
+    id,
+  );
+  return match
+    ? { resourceGroup: decodeURIComponent(match[1] as string), name: decodeURIComponent(match[2] as string) }
+    : undefined;
 }
 
 /** The HTTP status of an SDK RestError (matched by name: duplicate package copies break instanceof). */
 export function statusOf(error: unknown): number | undefined {
-  return error instanceof Error && error.name === "RestError" ? (error as Error & { statusCode?: number }).statusCode : undefined;
+  return error instanceof Error && error.name === "RestError"
+    ? (error as Error & { statusCode?: number }).statusCode
+    : undefined;
 }
 
 /** The container's newest events as "Name: message", for failure messages. */
@@ -42,4 +48,3 @@ export function liveStateOf(group: ContainerGroup): LiveState {
   }
   return { state: "provisioning", detail: [provisioning, runtime, container].filter(Boolean).join(", ") };
 }
-

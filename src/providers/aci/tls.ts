@@ -42,11 +42,14 @@ export function createBackendCertificate(now: Date): BackendCertificate {
     sequence(time(new Date(now.getTime() - backdateMs)), time(new Date(now.getTime() + lifetimeMs))),
     name, // subject
     publicKey.export({ type: "spki", format: "der" }), // SubjectPublicKeyInfo, already DER
-    explicit(3, sequence(
-      extension("2.5.29.19", true, sequence()), // basicConstraints: cA FALSE (the default, so empty)
-      extension("2.5.29.15", true, bitString(Buffer.from([0x80]), 7)), // keyUsage: digitalSignature (bit 0)
-      extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))), // extKeyUsage: serverAuth
-    )),
+    explicit(
+      3,
+      sequence(
+        extension("2.5.29.19", true, sequence()), // basicConstraints: cA FALSE (the default, so empty)
+        extension("2.5.29.15", true, bitString(Buffer.from([0x80]), 7)), // keyUsage: digitalSignature (bit 0)
+        extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))), // extKeyUsage: serverAuth
+      ),
+    ),
   );
   // For EC keys crypto.sign returns the DER ECDSA-Sig-Value X.509 wants (dsaEncoding "der").
   const signature = sign("sha256", tbs, privateKey);
@@ -115,7 +118,9 @@ function oid(dotted: string): Buffer {
 function time(date: Date): Buffer {
   const digits = date.toISOString().replace(/[-:T]/g, "").slice(0, 14); // YYYYMMDDHHMMSS, UTC
   const year = date.getUTCFullYear();
-  return year >= 1950 && year < 2050 ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`)) : tlv(0x18, Buffer.from(`${digits}Z`));
+  return year >= 1950 && year < 2050
+    ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`))
+    : tlv(0x18, Buffer.from(`${digits}Z`));
 }
 
 /** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (omitted when false), extnValue OCTET STRING }. */

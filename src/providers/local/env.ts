@@ -7,15 +7,26 @@
 /** Variables passed through by name: what node, libvips (with glib and fontconfig) and the C library read. */
 const allowedNames = new Set([
   // Finding programs and libraries; the home and config dirs fontconfig keeps its cache under.
-  "PATH", "HOME", "LD_LIBRARY_PATH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_DIRS",
+  "PATH",
+  "HOME",
+  "LD_LIBRARY_PATH",
+  "XDG_CACHE_HOME",
+  "XDG_CONFIG_HOME",
+  "XDG_DATA_DIRS",
   // Locale and time: text rendering (watermark) and log timestamps.
-  "LANG", "LANGUAGE", "TZ",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
   // Where libvips spills images too large for memory.
-  "TMPDIR", "TMP", "TEMP",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
   // Fonts for the text watermark.
-  "FONTCONFIG_FILE", "FONTCONFIG_PATH",
+  "FONTCONFIG_FILE",
+  "FONTCONFIG_PATH",
   // Memory tuning sharp's documentation recommends for long-running servers (a jemalloc LD_PRELOAD, glibc arenas).
-  "LD_PRELOAD", "MALLOC_ARENA_MAX",
+  "LD_PRELOAD",
+  "MALLOC_ARENA_MAX",
   // sharp runs libvips on libuv's thread pool.
   "UV_THREADPOOL_SIZE",
 ]);
@@ -31,7 +42,10 @@ const allowedPrefixes = ["LC_", "VIPS_"];
  * on purpose: `--inspect` would open a debugger port any local user can reach, and `--require`
  * would load code into the process that holds the key.
  */
-export function backendEnvironment(env: Readonly<Record<string, string | undefined>>, apiKey: string): Record<string, string> {
+export function backendEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  apiKey: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;

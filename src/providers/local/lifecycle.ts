@@ -24,7 +24,8 @@ export function runsOurBackend(pid: number, cliPath: string): boolean {
   const uids = procUids(pid);
   if (argv === undefined || uids === undefined) return false;
   const script = argv[1];
-  const isBackendCommand = script !== undefined && argv[2] === "backend" && (script === cliPath || basename(script) === "aciimg.js");
+  const isBackendCommand =
+    script !== undefined && argv[2] === "backend" && (script === cliPath || basename(script) === "aciimg.js");
   return isBackendCommand && uids.real === process.getuid?.() && uids.effective === process.geteuid?.();
 }
 
@@ -33,7 +34,12 @@ export function runsOurBackend(pid: number, cliPath: string): boolean {
  * when our registry knows its start time, started at that time. Guards `delete` against signalling
  * an unrelated process: one that reused the pid, or one a planted entry or record names.
  */
-export async function isOurBackend(registry: LocalRegistry, cliPath: string, pid: number, id: string): Promise<boolean> {
+export async function isOurBackend(
+  registry: LocalRegistry,
+  cliPath: string,
+  pid: number,
+  id: string,
+): Promise<boolean> {
   if (!isProcessAlive(pid) || !runsOurBackend(pid, cliPath)) return false;
   const entry = knownEntry(await registry.read(pid));
   if (entry && entry.id !== id) return false;
@@ -90,7 +96,8 @@ export async function waitHealthy(
   // Any failed probe (no answer yet, a refused key, an error) is retried until one of these holds.
   const givesUp = (error: unknown): boolean => {
     if (isAciimgError(error) && error.code === "E_ABORTED") failure = { reason: "cancelled", error };
-    else if (clock.now() - startedAt > startTimeoutMs) failure = { reason: `no healthy /health within ${startTimeoutMs}ms`, error };
+    else if (clock.now() - startedAt > startTimeoutMs)
+      failure = { reason: `no healthy /health within ${startTimeoutMs}ms`, error };
     else if (!isProcessAlive(pid)) failure = { reason: "the backend exited", error };
     return failure !== undefined;
   };

@@ -17,7 +17,16 @@ import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
 import { backendEnvironment } from "./env.js";
 import { isOurBackend, stopProcess, waitHealthy } from "./lifecycle.js";
-import { backendArgs, backendCommandLine, checkSocketPath, parseId, readListening, signal, socketPathOf, tailOf } from "./process.js";
+import {
+  backendArgs,
+  backendCommandLine,
+  checkSocketPath,
+  parseId,
+  readListening,
+  signal,
+  socketPathOf,
+  tailOf,
+} from "./process.js";
 import type { IdleExit } from "./process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./registry.js";
 import { systemClock } from "../../clock.js";
@@ -25,7 +34,15 @@ import { defaultStatePath } from "../../config.js";
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { createImaginaryClient } from "../../client/client.js";
 import { isProcessAlive, procStartTime } from "../../host-process.js";
-import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, LiveState, Provider } from "../../engine/types.js";
+import type {
+  BackendRecord,
+  BackendRef,
+  BackendSpec,
+  Clock,
+  CreateOptions,
+  LiveState,
+  Provider,
+} from "../../engine/types.js";
 
 /**
  * The backend reads `process`'s input files itself (`GET /<op>?file=`, imaginary's -mount) instead
@@ -103,7 +120,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     const pid = child.pid;
     const endpoint = `unix:${socketPath}`;
     const id = `local:${pid ?? 0}@${instance}`;
-    const fail = (message: string, cause?: unknown): Promise<never> => failStart(registry, clock, { pid, id, logFile }, message, cause);
+    const fail = (message: string, cause?: unknown): Promise<never> =>
+      failStart(registry, clock, { pid, id, logFile }, message, cause);
     if (pid === undefined) {
       return fail(`spawning ${process.execPath} failed`, await new Promise((resolve) => child.once("error", resolve)));
     }
@@ -111,13 +129,28 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     // Registered before it listens: if this process dies mid-create (Ctrl-C, kill -9), the backend is
     // still found by list() and reaped as an orphan instead of running forever unseen.
     const createdAt = new Date(clock.now()).toISOString();
-    await registry.register(pid, { id, name: spec.name, pid, endpoint, createdAt, startTime: procStartTime(pid), owner });
+    await registry.register(pid, {
+      id,
+      name: spec.name,
+      pid,
+      endpoint,
+      createdAt,
+      startTime: procStartTime(pid),
+      owner,
+    });
 
     const notListening = await checkListening(child, socketPath, startTimeoutMs, abort);
     if (notListening) return fail(notListening.message, notListening.cause);
 
     onPhase?.("waiting for /health");
-    const client = createImaginaryClient({ endpoint, apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
+    const client = createImaginaryClient({
+      endpoint,
+      apiKey,
+      connectTimeoutMs: 2_000,
+      headersTimeoutMs: 5_000,
+      bodyTimeoutMs: 5_000,
+      connections: 1,
+    });
     try {
       const failure = await waitHealthy(client, pid, { clock, startedAt: started, startTimeoutMs, signal: abort });
       if (failure) return await fail(failure.reason, failure.error);
@@ -125,7 +158,19 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       await client.close();
     }
     onPhase?.("healthy");
-    return { provider: "local", id, name: spec.name, endpoint, apiKey, createdAt, lastUsed: createdAt, status: "running", spec, pid, fileRoot: fileSourceRoot };
+    return {
+      provider: "local",
+      id,
+      name: spec.name,
+      endpoint,
+      apiKey,
+      createdAt,
+      lastUsed: createdAt,
+      status: "running",
+      spec,
+      pid,
+      fileRoot: fileSourceRoot,
+    };
   }
 
   return {
@@ -159,12 +204,19 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         if ("invalid" in entry) {
           // Not an entry aciimg wrote (or a damaged one): nothing it names is stopped or removed.
           options.onWarning?.(
-            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); ` + `nothing it names was stopped or removed. Delete it if you did not put it there.`,
+            `ignored ${registry.entryPath(pid)}: not a registry entry aciimg wrote (${entry.invalid}); ` +
+              `nothing it names was stopped or removed. Delete it if you did not put it there.`,
           );
           continue;
         }
         if (await isOurs(pid, entry.id)) {
-          refs.push({ provider: "local", id: entry.id, name: entry.name, createdAt: entry.createdAt, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
+          refs.push({
+            provider: "local",
+            id: entry.id,
+            name: entry.name,
+            createdAt: entry.createdAt,
+            ...(entry.owner === undefined ? {} : { owner: entry.owner }),
+          });
         } else {
           // Its process is gone, or the pid is now another program's: a stale entry of ours.
           await registry.forget(pid, entry);
@@ -186,7 +238,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
  * Reads where the new backend says it listens, then lets this process exit while the backend runs
  * on (its stdout is done: one line by contract). Undefined when it listens on `socketPath`, else why not.
  */
-async function checkListening(child: ChildProcess, socketPath: string, timeoutMs: number, abort: AbortSignal | undefined): Promise<{ message: string; cause?: unknown } | undefined> {
+async function checkListening(
+  child: ChildProcess,
+  socketPath: string,
+  timeoutMs: number,
+  abort: AbortSignal | undefined,
+): Promise<{ message: string; cause?: unknown } | undefined> {
   let listening;
   try {
     listening = await readListening(child.stdout as Readable, child, timeoutMs, abort);
@@ -221,12 +278,23 @@ async function failStart(
   await registry.removeSocket(id);
   const tail = await tailOf(logFile, 20);
   await unlink(logFile).catch(() => undefined);
-  throw new AciimgError("E_PROVISION", `cannot start the local backend: ${message}${tail ? `\nbackend log:\n${tail}` : ""}`, { cause });
+  throw new AciimgError(
+    "E_PROVISION",
+    `cannot start the local backend: ${message}${tail ? `\nbackend log:\n${tail}` : ""}`,
+    { cause },
+  );
 }
 
 /** Asks our live backend process for /health: running, gone (another server refuses our key), or failed (wedged). */
 async function inspectHealth(record: BackendRecord, pid: number): Promise<LiveState> {
-  const client = createImaginaryClient({ endpoint: record.endpoint, apiKey: record.apiKey, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connections: 1 });
+  const client = createImaginaryClient({
+    endpoint: record.endpoint,
+    apiKey: record.apiKey,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 5_000,
+    bodyTimeoutMs: 5_000,
+    connections: 1,
+  });
   try {
     await client.health();
     return { state: "running", endpoint: record.endpoint };
@@ -236,7 +304,10 @@ async function inspectHealth(record: BackendRecord, pid: number): Promise<LiveSt
     // backend this record describes is not reachable any more. Gone (the engine starts a new one).
     if (status === 401) return { state: "gone" };
     // Our process lives but does not answer: wedged or dying. Failed, so the engine replaces it.
-    return { state: "failed", detail: `backend process ${pid} is alive but ${record.endpoint}/health fails: ${(error as Error).message}` };
+    return {
+      state: "failed",
+      detail: `backend process ${pid} is alive but ${record.endpoint}/health fails: ${(error as Error).message}`,
+    };
   } finally {
     await client.close();
   }

@@ -32,8 +32,10 @@ export function checkSocketPath(path: string): void {
   if (bytes <= 107) return;
   throw new AciimgError(
     "E_PROVISION",
-    `cannot start the local backend: ` + `its socket ${path} would be ${bytes} bytes long, and a Unix socket path holds at most 107. ` +
-      `Put the state in a shallower directory (ACIIMG_STATE or --state; ` + `the backend's socket lives in local/ beside the state file).`,
+    `cannot start the local backend: ` +
+      `its socket ${path} would be ${bytes} bytes long, and a Unix socket path holds at most 107. ` +
+      `Put the state in a shallower directory (ACIIMG_STATE or --state; ` +
+      `the backend's socket lives in local/ beside the state file).`,
   );
 }
 
@@ -54,10 +56,15 @@ export interface IdleExit {
  */
 export function backendArgs(spec: BackendSpec, socketPath: string, idleExit?: IdleExit): string[] {
   return [
-    "backend", "--socket", socketPath,
-    "--max-size", String(spec.maxUploadBytes),
-    "--max-resolution", String(spec.maxResolutionMP),
-    "--cpu", String(spec.cpu),
+    "backend",
+    "--socket",
+    socketPath,
+    "--max-size",
+    String(spec.maxUploadBytes),
+    "--max-resolution",
+    String(spec.maxResolutionMP),
+    "--cpu",
+    String(spec.cpu),
     ...(spec.maxRenderTimeMs === undefined ? [] : ["--max-render-time", `${spec.maxRenderTimeMs}ms`]),
     ...(idleExit === undefined ? [] : ["--idle-exit", `${idleExit.idleMs}ms`, "--state", idleExit.statePath]),
   ];
@@ -91,7 +98,11 @@ export function signal(pid: number, name: NodeJS.Signals): boolean {
 export async function tailOf(file: string, lines: number): Promise<string> {
   try {
     const text = await readFile(file, "utf8");
-    return text.split("\n").filter((line) => line.length > 0).slice(-lines).join("\n");
+    return text
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .slice(-lines)
+      .join("\n");
   } catch {
     return "";
   }
@@ -104,10 +115,18 @@ export type Listening = { socket: string } | { port: number };
  * Reads the backend's one stdout line, `{"listening":{"socket":…}}` or `{"listening":{"host":…,"port":…}}`
  * (the `aciimg backend` contract), bounded in time; fails early when the process exits first.
  */
-export function readListening(stdout: Readable, child: ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<Listening> {
+export function readListening(
+  stdout: Readable,
+  child: ChildProcess,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Listening> {
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => finish(new Error(`the backend did not report where it listens within ${timeoutMs}ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`the backend did not report where it listens within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
     const finish = (error: Error | undefined, listening?: Listening): void => {
       clearTimeout(timer);
       stdout.off("data", onData);

@@ -54,19 +54,27 @@ function parseEntry(text: string, pid: number, logDir: string): KnownEntry | str
   if (id === undefined || id.pid !== pid || id.instance.length > 32) return `"id" is not local:${pid}@<instance>`;
   if (entry.pid !== pid) return `"pid" is not ${pid}`;
   if (typeof entry.name !== "string" || !isStateKey(entry.name)) return `"name" is not a backend name`;
-  if (typeof entry.createdAt !== "string" || Number.isNaN(Date.parse(entry.createdAt))) return `"createdAt" is not a time`;
+  if (typeof entry.createdAt !== "string" || Number.isNaN(Date.parse(entry.createdAt)))
+    return `"createdAt" is not a time`;
   const { startTime, owner } = entry;
-  if (startTime !== undefined && !(typeof startTime === "string" && /^\d{1,20}$/.test(startTime))) return `"startTime" is not a /proc start time`;
+  if (startTime !== undefined && !(typeof startTime === "string" && /^\d{1,20}$/.test(startTime)))
+    return `"startTime" is not a /proc start time`;
   // The same form as the state's owner id (state/file.ts).
-  if (owner !== undefined && !(typeof owner === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(owner))) return `"owner" is not an owner id`;
+  if (owner !== undefined && !(typeof owner === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(owner)))
+    return `"owner" is not an owner id`;
   let logFile = join(logDir, `backend-${id.instance}.log`);
   if (entry.logFile !== undefined) {
-    const legacy = typeof entry.logFile === "string" ? /^backend-\d{1,16}-[0-9a-f]{8}\.log$/.exec(basename(entry.logFile)) : null;
+    const legacy =
+      typeof entry.logFile === "string" ? /^backend-\d{1,16}-[0-9a-f]{8}\.log$/.exec(basename(entry.logFile)) : null;
     if (legacy === null || entry.logFile !== join(logDir, legacy[0])) return `"logFile" is not a log in ${logDir}`;
     logFile = entry.logFile;
   }
   return {
-    id: entry.id as string, name: entry.name, pid, createdAt: entry.createdAt, logFile,
+    id: entry.id as string,
+    name: entry.name,
+    pid,
+    createdAt: entry.createdAt,
+    logFile,
     ...(startTime === undefined ? {} : { startTime }),
     ...(owner === undefined ? {} : { owner }),
   };
@@ -76,7 +84,8 @@ function parseEntry(text: string, pid: number, logDir: string): KnownEntry | str
 export type ReadEntry = KnownEntry | { invalid: string } | undefined;
 
 /** The entry, when there is one that checks out. */
-export const knownEntry = (read: ReadEntry): KnownEntry | undefined => (read === undefined || "invalid" in read ? undefined : read);
+export const knownEntry = (read: ReadEntry): KnownEntry | undefined =>
+  read === undefined || "invalid" in read ? undefined : read;
 
 export interface LocalRegistry {
   readonly logDir: string;
