@@ -236,7 +236,8 @@ async function respond(
 }
 
 /**
- * `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the query.
+ * `2026-…Z 203.0.113.7 POST /resize?width=300 200 12ms 4521B`: the client's address, and `key` removed from the
+ * query.
  */
 function accessLine(
   req: IncomingMessage,

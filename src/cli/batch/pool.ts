@@ -52,7 +52,8 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       ...(batch.concurrency === undefined ? {} : { maxInFlight: batch.concurrency }),
       onPhase: (label, phase) => {
         if (!begun) {
-          reporter.phase(single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`);
+          const what = single ? `starting a ${provider} backend… ${phase}` : `starting backends… ${label}: ${phase}`;
+          reporter.phase(what);
         }
       },
       onEvent: (event) => {
