@@ -34,23 +34,50 @@ export interface EngineOptions {
   store: StateStore;
   spec: BackendSpec;
   clock?: Clock;
-  /** Least time between two lastUsed writes during work. Default 5 s. */
+  /**
+   * Least time between two lastUsed writes during work.
+   * @default 5 s
+   */
   touchIntervalMs?: number;
-  /** This host's name, for provisioning claims. Default os.hostname(). */
+  /**
+   * This host's name, for provisioning claims.
+   * @default os.hostname()
+   */
   host?: string;
-  /** This process's pid, for provisioning claims. Default process.pid. */
+  /**
+   * This process's pid, for provisioning claims.
+   * @default process.pid
+   */
   pid?: number;
-  /** Bound on one provisioning; also the age under which an unrecorded backend is not yet an orphan. Default 10 min. */
+  /**
+   * Bound on one provisioning; also the age under which an unrecorded backend is not yet an orphan.
+   * @default 10 min
+   */
   createTimeoutMs?: number;
-  /** Idle limit `status` reports time-to-reap against. Default 5 min. */
+  /**
+   * Idle limit `status` reports time-to-reap against.
+   * @default 5 min
+   */
   idleMs?: number;
-  /** Heartbeat of a provisioning claim. Default 5 s. */
+  /**
+   * Heartbeat of a provisioning claim.
+   * @default 5 s
+   */
   heartbeatMs?: number;
-  /** A claim with an older heartbeat is abandoned. Default 30 s. */
+  /**
+   * A claim with an older heartbeat is abandoned.
+   * @default 30 s
+   */
   staleProvisionerMs?: number;
-  /** A backend seen healthy this recently is used without a /health probe. Default 10 s. */
+  /**
+   * A backend seen healthy this recently is used without a /health probe.
+   * @default 10 s
+   */
   trustMs?: number;
-  /** Keep-alive connections per backend. Default 16. */
+  /**
+   * Keep-alive connections per backend.
+   * @default 16
+   */
   connections?: number;
   /**
    * How long a call waits for the backend's answer (and each pause in it) before it fails with

@@ -33,7 +33,10 @@ export interface HttpServerOptions {
   /** Serve HTTPS with this PEM certificate and key (read by the caller, once). Default: plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   maxUploadBytes: number;
-  /** Refuse SVGs with filters before they reach the backend (the handler's `screenSvg`). Default false. */
+  /**
+   * Refuse SVGs with filters before they reach the backend (the handler's `screenSvg`).
+   * @default false
+   */
   screenSvg?: boolean;
   /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
   maxBufferedBytes?: number;
@@ -43,11 +46,20 @@ export interface HttpServerOptions {
   log: (line: string) => void;
   /** Longest wait for the backend's answer, cold start included. Default: the handler's (11 min). */
   timeoutMs?: number;
-  /** How long `close()` lets in-flight requests run before cutting them. Default 30 s. */
+  /**
+   * How long `close()` lets in-flight requests run before cutting them.
+   * @default 30 s
+   */
   closeTimeoutMs?: number;
-  /** Idle limit of the built-in reaper (config.idleMs). Default 5 min. */
+  /**
+   * Idle limit of the built-in reaper (config.idleMs).
+   * @default 5 min
+   */
   idleMs?: number;
-  /** Time between reaper passes; 0 turns the reaper off (e.g. when cron runs `aciimg reap`). Default 60 s. */
+  /**
+   * Time between reaper passes; 0 turns the reaper off (e.g. when cron runs `aciimg reap`).
+   * @default 60 s
+   */
   reapEveryMs?: number;
 }
 

@@ -22,9 +22,15 @@ export interface GroupBackend {
 export interface ProbeOptions {
   clock: Clock;
   signal?: AbortSignal;
-  /** Upper bound on attempts (besides the signal). Default 40 (about a minute of back-off). */
+  /**
+   * Upper bound on attempts (besides the signal).
+   * @default 40 (about a minute of back-off)
+   */
   attempts?: number;
-  /** Per-attempt bound. Default 5 s. */
+  /**
+   * Per-attempt bound.
+   * @default 5 s
+   */
   attemptTimeoutMs?: number;
 }
 
