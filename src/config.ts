@@ -7,11 +7,11 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { usageError } from "./errors.js";
-import { readConfigFile, type FileConfig } from "./config-file.js";
-import type { AzureConfig, BlobStateConfig, Config, ConfigOverrides, ServeConfig } from "./config-types.js";
+import { azureConfigOf, blobStateOf } from "./config-azure.js";
+import { readConfigFile } from "./config-file.js";
+import { settingSources, str, type Env, type Sources } from "./config-sources.js";
+import type { Config, ConfigOverrides, ServeConfig } from "./config-types.js";
 import {
-  armEndpointOf,
-  armRetries,
   backendCount,
   failOnLevel,
   port,
@@ -84,45 +84,10 @@ export function defaultStatePath(env: Readonly<Record<string, string | undefined
   return join(base, "aciimg", "state.json");
 }
 
-/** A setting as text. */
-const str = (v: string | number | undefined): string | undefined => (v === undefined ? undefined : String(v));
-
-/**
- * flag > env (first non-empty of the names) > file > undefined, with where the value came from:
- * a bad value's message names what the person set (ACIIMG_MAX_SIZE, "maxSize" in the file), not
- * a flag the command they ran may not have.
- */
-function settingSources(env: Readonly<Record<string, string | undefined>>, file: FileConfig, configFile: string) {
-  // No file key: a setting the file may not give (config-file.ts `flagOrEnvOnly`).
-  const setting = (
-    flag: string | number | undefined,
-    flagName: string,
-    envNames: string[],
-    fileKey?: keyof FileConfig,
-  ): Setting | undefined => {
-    if (flag !== undefined && flag !== "") return { value: flag, from: flagName };
-    for (const name of envNames) {
-      const value = env[name];
-      if (value !== undefined && value !== "") return { value, from: name };
-    }
-    const value = fileKey === undefined ? undefined : file[fileKey];
-    return value === undefined ? undefined : { value, from: `"${fileKey}" in ${configFile}` };
-  };
-  const pick = (
-    flag: string | number | undefined,
-    envNames: string[],
-    fileKey?: keyof FileConfig,
-  ): string | number | undefined => setting(flag, "", envNames, fileKey)?.value;
-  return { setting, pick };
-}
-
 export interface LoadConfigOptions {
   /** Told, as one sentence, why a config file found in the working directory was ignored (config-file.ts). */
   onWarning?: (message: string) => void;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
-type Sources = ReturnType<typeof settingSources>;
 
 /**
  * Resolves the configuration from flags, environment, config file and defaults. Settings are
@@ -204,20 +169,6 @@ function statePathOf(overrides: ConfigOverrides, env: Env, cwd: string, { pick }
   return statePathValue ? resolve(cwd, statePathValue) : defaultStatePath(env);
 }
 
-function blobStateOf(env: Env, { pick }: Sources): BlobStateConfig {
-  return {
-    // An explicit ACIIMG_STATE_BLOB_URL (the state's own container, reached by the managed
-    // identity) wins over the host's AzureWebJobsStorage, which a Functions app always has.
-    connectionString:
-      env.ACIIMG_STATE_BLOB_CONNECTION_STRING ||
-      (env.ACIIMG_STATE_BLOB_URL ? undefined : env.AzureWebJobsStorage) ||
-      undefined,
-    containerUrl: env.ACIIMG_STATE_BLOB_URL || undefined,
-    container: str(pick(undefined, ["ACIIMG_STATE_BLOB_CONTAINER"], "blobContainer")) ?? "aciimg",
-    blobName: "state.json",
-  };
-}
-
 /** Idle time, timeouts, the backend's size and its limits, and what the batch accepts. */
 type Limits = Pick<
   Config,
@@ -283,32 +234,6 @@ function limitsOf(overrides: ConfigOverrides, env: Env, { setting, pick }: Sourc
       overrides.allowSvgFilters === true ||
       (env.ACIIMG_ALLOW_SVG_FILTERS ? switchValue(env.ACIIMG_ALLOW_SVG_FILTERS, "ACIIMG_ALLOW_SVG_FILTERS") : false),
     failOn: failOn === undefined ? "warning" : failOnLevel(failOn),
-  };
-}
-
-/** The Azure settings (aci provider, ARM access). */
-function azureConfigOf(
-  overrides: ConfigOverrides,
-  env: Env,
-  { setting, pick }: Sources,
-  { subscriptionId, resourceGroup }: { subscriptionId: string | undefined; resourceGroup: string | undefined },
-): AzureConfig {
-  const timeout = setting(overrides.timeout, "--timeout", ["ACIIMG_CREATE_TIMEOUT"], "timeout");
-  const pollInterval = setting(undefined, "", ["ACIIMG_POLL_INTERVAL"], "pollInterval");
-  return {
-    subscriptionId,
-    resourceGroup,
-    location: str(pick(overrides.location, ["ACIIMG_LOCATION", "AZURE_LOCATION"], "location")) ?? "westeurope",
-    armEndpoint: armEndpointOf(setting(undefined, "", ["AZURE_ARM_ENDPOINT"])),
-    registryServer: str(pick(overrides.registryServer, ["ACIIMG_REGISTRY_SERVER"])),
-    registryUsername: str(pick(overrides.registryUsername, ["ACIIMG_REGISTRY_USERNAME"], "registryUsername")),
-    registryPassword: env.ACIIMG_REGISTRY_PASSWORD || undefined,
-    createTimeoutMs: timeout === undefined ? 10 * 60_000 : parseDuration(timeout.value, timeout.from),
-    pollIntervalMs: pollInterval === undefined ? 2000 : parseDuration(pollInterval.value, pollInterval.from),
-    armMaxRetries: env.ACIIMG_ARM_MAX_RETRIES ? armRetries(env.ACIIMG_ARM_MAX_RETRIES) : undefined,
-    armRetryDelayMs: env.ACIIMG_ARM_RETRY_DELAY
-      ? parseDuration(env.ACIIMG_ARM_RETRY_DELAY, "ACIIMG_ARM_RETRY_DELAY")
-      : undefined,
   };
 }
 

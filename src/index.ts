@@ -19,7 +19,7 @@ export { loadConfig } from "./config.js";
 export type { AzureConfig, BlobStateConfig, Config, ConfigOverrides, ServeConfig } from "./config.js";
 export { openEngine, openPool, openProvider, openStore } from "./compose.js";
 export type { OpenOptions } from "./compose.js";
-export type { MemberView, Pool, PoolEvent, PoolMember, PoolOptions, PoolSlot } from "./engine/pool.js";
+export type { MemberView, Pool, PoolEvent, PoolMember, PoolOptions, PoolSlot } from "./engine/pool-types.js";
 export type * from "./engine/types.js";
 export { createLocalProvider } from "./providers/local/local.js";
 export type { LocalProviderOptions } from "./providers/local/local.js";

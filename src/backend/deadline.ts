@@ -3,7 +3,7 @@
  * to its answer. imaginary bounds nothing but the connection (`-http-write-timeout`, 60 s,
  * docs/reference/imaginary-api.md §2.3); here the work itself stops, so the slot and the CPU are freed.
  */
-import { ImagingError } from "./plan.js";
+import { ImagingError } from "./imaging-error.js";
 
 export interface Deadline {
   /** The whole bound, for messages. */

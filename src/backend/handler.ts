@@ -24,15 +24,8 @@ import { startDeadline, type Deadline } from "./deadline.js";
 import { readHeader } from "./header.js";
 import { runOperation, type ImageResult } from "./imaging.js";
 import { fileParam, readMountedFile, type Mount, type MountedFile } from "./mount.js";
-import {
-  fail,
-  ImagingError,
-  planOperation,
-  planPipeline,
-  vipsText,
-  type ImagingLimits,
-  type InputInfo,
-} from "./plan.js";
+import { fail, ImagingError, vipsText } from "./imaging-error.js";
+import { planOperation, planPipeline, type ImagingLimits, type InputInfo } from "./plan.js";
 import type { BufferPool } from "./buffers.js";
 import type { Slots } from "./slots.js";
 import { sniffImageType, type InputType } from "./sniff.js";

@@ -9,12 +9,10 @@ import sharp, { type OutputInfo, type OverlayOptions, type Sharp } from "sharp";
 import { damagedMessage, type FailOn } from "../protocol/fail-on.js";
 import type { ImageOptions, OutputType } from "../protocol/operations.js";
 import { isSharpTimeout, sharpTimeout, tooSlow, type Deadline } from "./deadline.js";
+import { fail, ImagingError, vipsText } from "./imaging-error.js";
 import {
   blurSigma,
-  fail,
-  ImagingError,
   planOperation,
-  vipsText,
   type Animation,
   type ImagingLimits,
   type InputInfo,

@@ -16,17 +16,10 @@ import {
 } from "../protocol/operations.js";
 import { isOutputType } from "../protocol/output-types.js";
 import { blurTapsAtLimit, gaussianTaps, largestSigma, textRenderSize } from "./costs.js";
-import { applyAspectRatio, fitBox, planGeometry, roundAngle, type BimgPlan, type Geometry } from "./geometry.js";
+import { bimgPlanFor } from "./bimg-options.js";
+import { planGeometry, roundAngle, type Geometry } from "./geometry.js";
+import { fail, ImagingError } from "./imaging-error.js";
 import type { InputType } from "./sniff.js";
-
-export class ImagingError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * What the caller already knows about the input (from the header read done for the 422 check).
@@ -78,24 +71,6 @@ export type OperationPlan =
       /** The text watermark's wrap width, when there is a text watermark. */
       textWidth?: number;
     };
-
-export const fail = (message: string): ImagingError =>
-  new ImagingError(400, `Error while processing the image: ${vipsText(message)}`);
-
-/**
- * libvips' error text as one line. It is a log of lines, one per layer that saw the failure, and a
- * loader's complaints come again each time the file is opened (a JPEG with a damaged header: the
- * same two lines three times, the first under "Input buffer has corrupt header: "). imaginary strips
- * the line breaks, gluing it all into one run; here a line an earlier one already says is dropped,
- * and the rest are joined by "; ".
- */
-export function vipsText(message: string): string {
-  const kept: string[] = [];
-  for (const line of message.split(/\r?\n/).map((text) => text.trim())) {
-    if (line !== "" && !kept.some((earlier) => earlier.includes(line))) kept.push(line);
-  }
-  return kept.join("; ");
-}
 
 /** Plans `op` on an image described by `info`, or throws imaginary's error or our 422. */
 export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, limits: ImagingLimits): OperationPlan {
@@ -290,75 +265,4 @@ function megapixels(limits: ImagingLimits): number {
 
 function writableOrNull(type: InputType): OutputType | null {
   return isOutputType(type) ? type : null;
-}
-
-/** imaginary's BimgOptions plus each operation's forced options (image.go, §1.5). */
-function bimgPlanFor(op: Exclude<StepName, "autorotate">, o: ImageOptions, info: InputInfo): BimgPlan {
-  let { width, height } = applyAspectRatio(o.width ?? 0, o.height ?? 0, o.aspectratio);
-  const plan: BimgPlan = {
-    width,
-    height,
-    crop: false,
-    embed: o.embed ?? false,
-    force: o.force ?? false,
-    enlarge: false,
-    gravity: o.gravity ?? "centre",
-    rotateParam: o.rotate ?? 0,
-    zoom: 0,
-    top: 0,
-    left: 0,
-    areawidth: 0,
-    areaheight: 0,
-  };
-  const area = (): void => {
-    plan.top = o.top ?? 0;
-    plan.left = o.left ?? 0;
-    plan.areawidth = o.areawidth ?? 0;
-    plan.areaheight = o.areaheight ?? 0;
-  };
-  switch (op) {
-    case "resize":
-      plan.embed = true;
-      if (o.nocrop !== undefined) plan.crop = !o.nocrop;
-      break;
-    case "fit": {
-      if (info.width === 0 || info.height === 0) throw fail("Width or height of requested image is zero");
-      ({ width, height } = fitBox(
-        info.width,
-        info.height,
-        info.orientation,
-        o.norotation ?? false,
-        o.width ?? 0,
-        o.height ?? 0,
-      ));
-      plan.width = width;
-      plan.height = height;
-      plan.embed = true;
-      break;
-    }
-    case "enlarge":
-      plan.enlarge = true;
-      plan.crop = !(o.nocrop ?? false);
-      break;
-    case "extract":
-      area();
-      break;
-    case "crop":
-      plan.crop = true;
-      break;
-    case "smartcrop":
-      plan.crop = true;
-      plan.gravity = "smart";
-      break;
-    case "zoom":
-      if ((o.top ?? 0) > 0 || (o.left ?? 0) > 0) {
-        area();
-        if (o.nocrop !== undefined) plan.crop = !o.nocrop;
-      }
-      plan.zoom = o.factor ?? 0;
-      break;
-    default:
-      break;
-  }
-  return plan;
 }

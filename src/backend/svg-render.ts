@@ -9,7 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { ImagingError } from "./plan.js";
+import { ImagingError } from "./imaging-error.js";
 import { tooSlow, type Deadline } from "./deadline.js";
 
 /** Pixels of a rendered SVG: 8-bit, `channels` per pixel, row by row (sharp's raw input). */

@@ -13,8 +13,9 @@ import { detectFormat } from "../protocol/formats.js";
 import { flattenedHeader, framesHeader } from "../protocol/frames.js";
 import { refusalOf, watchBody } from "./body-watch.js";
 import { createKeyThrottle } from "./key-throttle.js";
-import { needsSvgScreen, screenSvg } from "../protocol/svg-screen.js";
-import { acquireImage, type Image } from "./upload.js";
+import { settleWithin } from "./settle-within.js";
+import { svgRefusal } from "./svg-refusal.js";
+import { acquireImage } from "./upload.js";
 import { createUploadBudget } from "./upload-budget.js";
 
 export type { HandlerResponse } from "./replies.js";
@@ -221,65 +222,6 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     abandon();
     return failureReply(new Error(outcome.why), { retryAfterSeconds, timedOut: true, log });
   }
-}
-
-/** 400 for an SVG the screen refuses, read whole first (at most the upload limit); undefined when it may go. */
-async function svgRefusal(image: Extract<Image, { ok: true }>, screen: boolean): Promise<HandlerResponse | undefined> {
-  if (!screen || !needsSvgScreen(image.prefix)) return undefined;
-  const whole = typeof image.body === "function" ? await readAll(image.body()) : image.body;
-  if (whole === undefined) return undefined; // the upload failed: the engine's call reports it as before
-  const finding = screenSvg(whole);
-  if (!finding) return undefined;
-  return errorReply(
-    400,
-    `SVG input refused: it has ${finding.construct} ` +
-      `(${finding.why}, and the backend cannot stop a render); ` +
-      "the server sends such SVGs only with --allow-svg-filters or ACIIMG_ALLOW_SVG_FILTERS=1",
-  );
-}
-
-/** The whole of a relayed upload, or undefined when it fails (cut short, too slow). */
-async function readAll(stream: Readable): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-  } catch {
-    return undefined;
-  }
-  return Buffer.concat(chunks);
-}
-
-type Outcome<T> =
-  | { kind: "answer"; value: T }
-  | { kind: "failed"; error: unknown }
-  | { kind: "abandoned"; why: string };
-
-/**
- * Waits for `promise` at most `timeoutMs`, or until one of `signals` fires (the client went away,
- * its body was refused); never cancels it.
- */
-function settleWithin<T>(
-  promise: Promise<T>,
-  timeoutMs: number,
-  signals: Array<AbortSignal | undefined>,
-): Promise<Outcome<T>> {
-  return new Promise((resolve) => {
-    const done = (outcome: Outcome<T>) => {
-      clearTimeout(timer);
-      for (const signal of signals) signal?.removeEventListener("abort", onAbort);
-      resolve(outcome);
-    };
-    const onAbort = () => done({ kind: "abandoned", why: "the client went away" });
-    const timer = setTimeout(() => done({ kind: "abandoned", why: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    for (const signal of signals) {
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
-    }
-    promise.then(
-      (value) => done({ kind: "answer", value }),
-      (error: unknown) => done({ kind: "failed", error }),
-    );
-  });
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * The catalogue's public face: what the HTTP surface, the backend, the client and the CLI import.
- * Each concern lives in its own file: the entries (catalogue.ts), the params (params.ts), Go's
- * coercion (coerce.ts), the pipeline JSON (pipeline-json.ts, pipeline.ts), request validation
- * (validate.ts), Go's formatting (go-format.ts) and the output formats (output-types.ts).
+ * Each concern lives in its own file: the entries (catalogue.ts) and their shape (operation-spec.ts),
+ * the params (params.ts), Go's coercion (coerce.ts), the pipeline JSON (pipeline-json.ts,
+ * pipeline.ts), request validation (validate.ts), Go's formatting (go-format.ts) and the output
+ * formats (output-types.ts).
  */
 export {
   checkRequired,
@@ -12,12 +13,11 @@ export {
   operationNames,
   operationSpecs,
   specOf,
-  type CliFlag,
   type ImageOperationName,
   type OperationName,
-  type OperationSpec,
   type PipelineName,
 } from "./catalogue.js";
+export type { CliFlag, OperationSpec } from "./operation-spec.js";
 export { parseImageOptions } from "./coerce.js";
 export {
   paramSpecs,

@@ -3,15 +3,9 @@
  * rejected without waking a backend.
  */
 import { checkCostBounds } from "./bounds.js";
-import {
-  checkRequired,
-  checkWritable,
-  notServed,
-  operationSpecs,
-  type OperationName,
-  type OperationSpec,
-} from "./catalogue.js";
+import { checkRequired, checkWritable, notServed, operationSpecs, type OperationName } from "./catalogue.js";
 import { parseImageOptions } from "./coerce.js";
+import type { OperationSpec } from "./operation-spec.js";
 import type { Checked, ImageOptions, PipelineStep } from "./params.js";
 import { checkPipeline } from "./pipeline.js";
 

@@ -9,7 +9,7 @@
 import { setMaxListeners } from "node:events";
 import { screensSvg, type Config } from "../../config.js";
 import { isVanished } from "../../engine/call-retry.js";
-import type { MemberView, Pool, PoolEvent } from "../../engine/pool.js";
+import type { MemberView, Pool, PoolEvent } from "../../engine/pool-types.js";
 import { formatDuration } from "../../units.js";
 import { driftWarning } from "../backend-settings.js";
 import { printWarning } from "../context.js";

@@ -1,16 +1,16 @@
 /**
  * The local backend's process lifecycle: is a pid our backend (before it is signalled), stopping
- * it, and waiting for a new one's /health. The spawn and the registry are in local.ts and
- * registry.ts; the stdout handshake, signals and ids in process.ts.
+ * it, waiting for a new one's /health and asking a live one's. The spawn and the registry are in
+ * local.ts and registry.ts; the stdout handshake, signals and ids in process.ts.
  */
 import { basename, dirname } from "node:path";
 import { instanceOfSocket, signal } from "./process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./registry.js";
 import { AciimgError, isAciimgError } from "../../errors.js";
-import type { ImaginaryClient } from "../../client/client.js";
+import { createImaginaryClient, type ImaginaryClient } from "../../client/client.js";
 import { waitForHealth } from "../../client/health-wait.js";
 import { hasProcFs, isProcessAlive, procArgv, procStartTime, procUids } from "../../host-process.js";
-import type { Clock } from "../../engine/types.js";
+import type { BackendRecord, Clock, LiveState } from "../../engine/types.js";
 
 /**
  * Does `pid` run `node <cli> backend …` as this user? The pid comes from a file (a record, a
@@ -143,4 +143,32 @@ export function localSelf(socketPath: string, pid: number = process.pid): LocalS
       if (entry?.id === id) await registry.forget(pid, entry);
     },
   };
+}
+
+/** Asks our live backend process for /health: running, gone (another server refuses our key), or failed (wedged). */
+export async function inspectHealth(record: BackendRecord, pid: number): Promise<LiveState> {
+  const client = createImaginaryClient({
+    endpoint: record.endpoint,
+    apiKey: record.apiKey,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 5_000,
+    bodyTimeoutMs: 5_000,
+    connections: 1,
+  });
+  try {
+    await client.health();
+    return { state: "running", endpoint: record.endpoint };
+  } catch (error) {
+    const status = isAciimgError(error) ? error.detail?.status : undefined;
+    // Our process lives but the endpoint refuses our key: another server answers there, so the
+    // backend this record describes is not reachable any more. Gone (the engine starts a new one).
+    if (status === 401) return { state: "gone" };
+    // Our process lives but does not answer: wedged or dying. Failed, so the engine replaces it.
+    return {
+      state: "failed",
+      detail: `backend process ${pid} is alive but ${record.endpoint}/health fails: ${(error as Error).message}`,
+    };
+  } finally {
+    await client.close();
+  }
 }

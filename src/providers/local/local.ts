@@ -9,20 +9,19 @@
  * The key travels only in the child's environment (ACIIMG_BACKEND_KEY), never in argv, which
  * every local user can read in /proc, and the rest of its environment is an allowlist (env.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, open, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Readable } from "node:stream";
 import { backendEnvironment } from "./env.js";
-import { isOurBackend, stopProcess, waitHealthy } from "./lifecycle.js";
+import { inspectHealth, isOurBackend, stopProcess, waitHealthy } from "./lifecycle.js";
 import {
   backendArgs,
   backendCommandLine,
+  checkListening,
   checkSocketPath,
   parseId,
-  readListening,
   signal,
   socketPathOf,
   tailOf,
@@ -31,18 +30,10 @@ import type { IdleExit } from "./process.js";
 import { createLocalRegistry, knownEntry, type LocalRegistry } from "./registry.js";
 import { systemClock } from "../../clock.js";
 import { defaultStatePath } from "../../config.js";
-import { AciimgError, isAciimgError } from "../../errors.js";
+import { AciimgError } from "../../errors.js";
 import { createImaginaryClient } from "../../client/client.js";
 import { isProcessAlive, procStartTime } from "../../host-process.js";
-import type {
-  BackendRecord,
-  BackendRef,
-  BackendSpec,
-  Clock,
-  CreateOptions,
-  LiveState,
-  Provider,
-} from "../../engine/types.js";
+import type { BackendRecord, BackendRef, BackendSpec, Clock, CreateOptions, Provider } from "../../engine/types.js";
 
 /**
  * The backend reads `process`'s input files itself (`GET /<op>?file=`, imaginary's -mount) instead
@@ -234,32 +225,6 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   };
 }
 
-/**
- * Reads where the new backend says it listens, then lets this process exit while the backend runs
- * on (its stdout is done: one line by contract). Undefined when it listens on `socketPath`, else why not.
- */
-async function checkListening(
-  child: ChildProcess,
-  socketPath: string,
-  timeoutMs: number,
-  abort: AbortSignal | undefined,
-): Promise<{ message: string; cause?: unknown } | undefined> {
-  let listening;
-  try {
-    listening = await readListening(child.stdout as Readable, child, timeoutMs, abort);
-  } catch (error) {
-    child.stdout?.destroy();
-    child.unref();
-    return { message: (error as Error).message, cause: error };
-  }
-  child.stdout?.destroy();
-  child.unref();
-  if (!("socket" in listening) || listening.socket !== socketPath) {
-    return { message: `it reported listening on ${JSON.stringify(listening)}, not on the socket ${socketPath}` };
-  }
-  return undefined;
-}
-
 /** A started backend that did not come up: killed, its entry, socket and log removed, and the log's tail told. */
 async function failStart(
   registry: LocalRegistry,
@@ -283,32 +248,4 @@ async function failStart(
     `cannot start the local backend: ${message}${tail ? `\nbackend log:\n${tail}` : ""}`,
     { cause },
   );
-}
-
-/** Asks our live backend process for /health: running, gone (another server refuses our key), or failed (wedged). */
-async function inspectHealth(record: BackendRecord, pid: number): Promise<LiveState> {
-  const client = createImaginaryClient({
-    endpoint: record.endpoint,
-    apiKey: record.apiKey,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: 5_000,
-    bodyTimeoutMs: 5_000,
-    connections: 1,
-  });
-  try {
-    await client.health();
-    return { state: "running", endpoint: record.endpoint };
-  } catch (error) {
-    const status = isAciimgError(error) ? error.detail?.status : undefined;
-    // Our process lives but the endpoint refuses our key: another server answers there, so the
-    // backend this record describes is not reachable any more. Gone (the engine starts a new one).
-    if (status === 401) return { state: "gone" };
-    // Our process lives but does not answer: wedged or dying. Failed, so the engine replaces it.
-    return {
-      state: "failed",
-      detail: `backend process ${pid} is alive but ${record.endpoint}/health fails: ${(error as Error).message}`,
-    };
-  } finally {
-    await client.close();
-  }
 }

@@ -167,3 +167,29 @@ export function readListening(
     if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
   });
 }
+
+/**
+ * Reads where the new backend says it listens, then lets this process exit while the backend runs
+ * on (its stdout is done: one line by contract). Undefined when it listens on `socketPath`, else why not.
+ */
+export async function checkListening(
+  child: ChildProcess,
+  socketPath: string,
+  timeoutMs: number,
+  abort: AbortSignal | undefined,
+): Promise<{ message: string; cause?: unknown } | undefined> {
+  let listening;
+  try {
+    listening = await readListening(child.stdout as Readable, child, timeoutMs, abort);
+  } catch (error) {
+    child.stdout?.destroy();
+    child.unref();
+    return { message: (error as Error).message, cause: error };
+  }
+  child.stdout?.destroy();
+  child.unref();
+  if (!("socket" in listening) || listening.socket !== socketPath) {
+    return { message: `it reported listening on ${JSON.stringify(listening)}, not on the socket ${socketPath}` };
+  }
+  return undefined;
+}
