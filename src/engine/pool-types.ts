@@ -27,7 +27,10 @@ export interface PoolOptions {
   members: PoolMember[];
   /** Requests a member starts with in flight (2 × its CPUs). */
   initialWindow(record: BackendRecord): number | Promise<number>;
-  /** The most a member's window may grow to. Default 64. */
+  /**
+   * The most a member's window may grow to.
+   * @default 64
+   */
   maxWindow?: number;
   /** Requests in flight across all members (`--concurrency`). Default: only the members' windows. */
   maxInFlight?: number;

@@ -64,7 +64,10 @@ export interface HandlerOptions {
    * before a 503. Default 11 min (ACI's 10-min create bound + work).
    */
   timeoutMs?: number;
-  /** Seconds in `Retry-After` of a 503. Default 30. */
+  /**
+   * Seconds in `Retry-After` of a 503.
+   * @default 30
+   */
   retryAfterSeconds?: number;
   /**
    * Refuse SVG uploads with filters, or what could hide them, before a backend sees them (400):
@@ -73,7 +76,10 @@ export interface HandlerOptions {
   screenSvg?: boolean;
   /** Operator diagnostics for 5xx answers (never secrets). Default: none. */
   log?: (line: string) => void;
-  /** Milliseconds clock for /health's uptime. Default Date.now. */
+  /**
+   * Milliseconds clock for /health's uptime.
+   * @default Date.now
+   */
   now?: () => number;
 }
 

@@ -58,9 +58,15 @@ export interface LocalProviderOptions {
   cliPath?: string;
   /** Where backend logs and registry entries live. Default: `local/` beside the default state file. */
   logDir?: string;
-  /** Bound on start → listening → healthy. Default 30 s. */
+  /**
+   * Bound on start → listening → healthy.
+   * @default 30 s
+   */
   startTimeoutMs?: number;
-  /** Bound on SIGTERM → exit before SIGKILL. Default 5 s. */
+  /**
+   * Bound on SIGTERM → exit before SIGKILL.
+   * @default 5 s
+   */
   stopTimeoutMs?: number;
   /**
    * Backends stop themselves once idle this long, after removing their record from this state
