@@ -6,11 +6,11 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { createWorkspace, jsonLines, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
 
 const apiKey = "k".repeat(32);
 const cpus = 3;
@@ -23,7 +23,6 @@ const gateBoundMs = 15_000;
 
 let ws: Workspace;
 let server: ReturnType<typeof createServer>;
-let endpoint: string;
 let inFlight = 0;
 let maxInFlight = 0;
 let held: Array<() => void> = [];
@@ -75,26 +74,11 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
-  endpoint = `http://127.0.0.1:${port}`;
 
   ws = await createWorkspace("aciimg-e2e-concurrency-");
   // A state that records this stand-in as the running backend (this test process's pid, so `down`
   // finds no backend process of ours to stop and only forgets the record).
-  const now = new Date().toISOString();
-  const record = {
-    provider: "local",
-    id: `local:${process.pid}@${port}`,
-    name: "default",
-    endpoint,
-    apiKey,
-    createdAt: now,
-    lastUsed: now,
-    status: "running",
-    spec: { name: "default", image: "unused", cpu: cpus, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
-    pid: process.pid,
-  };
-  await mkdir(join(ws.dir, "state"), { recursive: true });
-  await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
+  await recordStandIn(ws, port, apiKey, cpus);
 });
 afterAll(async () => {
   await ws.cleanup();

@@ -3,9 +3,9 @@
  * cli-*.test.ts files. Every workspace's `cleanup()` runs `aciimg down` so no backend outlives a test.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterEach } from "vitest";
@@ -150,4 +150,26 @@ export function jsonLines(stdout: string): Array<Record<string, unknown>> {
     .split("\n")
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * Records a stand-in imaginary on 127.0.0.1:`port` as the workspace's running local backend, under
+ * this test process's pid: `down` then finds no backend process of ours to stop and only forgets it.
+ */
+export async function recordStandIn(ws: Workspace, port: number, apiKey: string, cpu = 1): Promise<void> {
+  const now = new Date().toISOString();
+  const record = {
+    provider: "local",
+    id: `local:${process.pid}@${port}`,
+    name: "default",
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey,
+    createdAt: now,
+    lastUsed: now,
+    status: "running",
+    spec: { name: "default", image: "unused", cpu, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
+    pid: process.pid,
+  };
+  await mkdir(dirname(ws.statePath), { recursive: true });
+  await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import sharp, { type FormatEnum, type Metadata } from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { animatedGif } from "../helpers/damaged.js";
-import { createWorkspace, jsonLines, type Workspace } from "./cli-harness.js";
+import { createWorkspace, jsonLines, type Workspace, recordStandIn } from "./cli-harness.js";
 
 const apiKey = "k".repeat(32);
 const warning = "only the first frame was kept: imaginary does not keep animations";
@@ -49,20 +49,7 @@ async function recordBackend(): Promise<void> {
   // Under this test's pid: `down` finds no backend process of ours to stop and only forgets the
   // record (as in cli-concurrency.test.ts).
   const { port } = server.address() as AddressInfo;
-  const now = new Date().toISOString();
-  const record = {
-    provider: "local",
-    id: `local:${process.pid}@${port}`,
-    name: "default",
-    endpoint: `http://127.0.0.1:${port}`,
-    apiKey,
-    createdAt: now,
-    lastUsed: now,
-    status: "running",
-    pid: process.pid,
-    spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
-  };
-  await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
+  await recordStandIn(ws, port, apiKey);
 }
 
 beforeAll(async () => {

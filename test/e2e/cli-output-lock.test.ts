@@ -14,7 +14,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import { createWorkspace, jsonLines, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
 
 const apiKey = "k".repeat(32);
 const lockName = ".aciimg.lock";
@@ -81,22 +81,7 @@ beforeAll(async () => {
   const { port } = server.address() as AddressInfo;
   ws = await createWorkspace("aciimg-e2e-outlock-");
   // A state that records the stand-in as the running backend (this test's pid: `down` stops no process).
-  const now = new Date().toISOString();
-  const spec = { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 };
-  const record = {
-    provider: "local",
-    id: `local:${process.pid}@${port}`,
-    name: "default",
-    endpoint: `http://127.0.0.1:${port}`,
-    apiKey,
-    createdAt: now,
-    lastUsed: now,
-    status: "running",
-    spec,
-    pid: process.pid,
-  };
-  await mkdir(join(ws.dir, "state"), { recursive: true });
-  await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
+  await recordStandIn(ws, port, apiKey);
   await mkdir(join(ws.dir, "in"));
   for (let i = 0; i < 4; i++) await writeJpeg(join(ws.dir, "in", `p${i}.jpg`), 64, 48);
 });

@@ -8,13 +8,13 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { cliPath, createWorkspace, writeJpeg, type Workspace } from "./cli-harness.js";
+import { cliPath, createWorkspace, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
 
 const apiKey = "t".repeat(32);
 const images = 6;
@@ -70,21 +70,7 @@ beforeAll(async () => {
   ws = await createWorkspace("aciimg-e2e-terminal-");
   // The stand-in recorded as the running backend, under this test's pid: `down` finds no backend
   // process of ours to stop and only forgets the record (as in cli-concurrency.test.ts).
-  const now = new Date().toISOString();
-  const record = {
-    provider: "local",
-    id: `local:${process.pid}@${port}`,
-    name: "default",
-    endpoint: `http://127.0.0.1:${port}`,
-    apiKey,
-    createdAt: now,
-    lastUsed: now,
-    status: "running",
-    pid: process.pid,
-    spec: { name: "default", image: "unused", cpu: 1, memoryInGB: 1.5, maxUploadBytes: 20e6, maxResolutionMP: 18 },
-  };
-  await mkdir(join(ws.dir, "state"), { recursive: true });
-  await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
+  await recordStandIn(ws, port, apiKey);
   await mkdir(join(ws.dir, "in"));
   for (let i = 0; i < images; i++) await writeJpeg(join(ws.dir, "in", `p${i}.jpg`), 64, 48);
 });
