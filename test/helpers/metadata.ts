@@ -2,7 +2,8 @@
  * Images that carry what a phone or an editor writes into a file (camera, GPS, XMP, a wide-gamut
  * profile, EXIF orientation) or transparency, and readers for what an output kept of it.
  */
-import sharp from "sharp";
+import sharp, { type Metadata } from "sharp";
+import { expect } from "vitest";
 import { makeOrientedJpeg, type Rgb } from "./images.js";
 
 /** The EXIF tag in IFD0 that points to the GPS data. */
@@ -57,4 +58,15 @@ export async function rgbaAt(image: Buffer, x: number, y: number): Promise<[...R
   const { data, info } = await sharp(image).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const i = (y * info.width + x) * 4;
   return [data[i] ?? -1, data[i + 1] ?? -1, data[i + 2] ?? -1, data[i + 3] ?? -1];
+}
+
+/**
+ * Expects an output of makeCameraJpeg's photo at width 150 to have kept its metadata: the camera
+ * model given, the GPS pointer, XMP and the profile, turned upright with the orientation reset to 1.
+ */
+export function expectCameraKept(meta: Metadata, model: string): void {
+  expect(meta.exif?.toString("latin1")).toContain(model);
+  expect(exifTags(meta.exif ?? Buffer.alloc(0))).toContain(gpsPointerTag);
+  const kept = [Boolean(meta.xmp), Boolean(meta.icc), meta.orientation, meta.width, meta.height];
+  expect(kept).toEqual([true, true, 1, 150, 100]);
 }
