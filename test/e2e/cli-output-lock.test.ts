@@ -4,10 +4,10 @@
  * first batch is held mid-way (one output written, one in flight) for as long as the test needs,
  * without timing anything.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -178,6 +178,37 @@ describe("aciimg process: one batch at a time per output folder", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(existsSync(lock)).toBe(false);
     expect(await readdir(join(ws.dir, "out-stale"))).toHaveLength(4);
+  });
+
+  it("what another user plants under the lock's name costs nothing: a FIFO, a link to /dev/zero, escapes", async () => {
+    // A FIFO once hung the run (the lock was read with a blocking read), and a link to /dev/zero was
+    // read until memory ran out; both are now removed as damaged locks, the link's target untouched.
+    await mkdir(join(ws.dir, "out-fifo"));
+    execFileSync("mkfifo", [join(ws.dir, "out-fifo", lockName)]);
+    const fifo = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-fifo"]);
+    expect(fifo.code, fifo.stderr).toBe(0);
+    expect((await readdir(join(ws.dir, "out-fifo"))).sort()).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
+
+    await mkdir(join(ws.dir, "out-zero"));
+    await symlink("/dev/zero", join(ws.dir, "out-zero", lockName));
+    const zero = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-zero"]);
+    expect(zero.code, zero.stderr).toBe(0);
+    expect(existsSync(join(ws.dir, "out-zero", lockName))).toBe(false);
+    expect(existsSync("/dev/zero")).toBe(true);
+
+    // A live holder's lock whose command carries a terminal escape: named, the escape shown as "?".
+    const sleeper = spawn("sleep", ["600"]);
+    try {
+      const path = await plantLock(join(ws.dir, "out-escape"), { pid: sleeper.pid as number });
+      const planted = JSON.parse(readFileSync(path, "utf8"));
+      await writeFile(path, JSON.stringify({ ...planted, startTime: undefined, command: "x\u001b]0;owned\u0007y" }));
+      const refused = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-escape"]);
+      expect(refused.code).toBe(75);
+      expect(refused.stderr).toContain("(x?]0;owned?y)");
+      expect(refused.stderr).not.toContain("\u001b");
+    } finally {
+      sleeper.kill();
+    }
   });
 
   it("a pid reused by a process started later does not hold the lock; the process that took it does", async () => {

@@ -14,7 +14,18 @@
  * takes it for an input. Its age says nothing here (a batch holds it for hours), hence not that lock.
  */
 import { randomBytes } from "node:crypto";
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  linkSync,
+  openSync,
+  readSync,
+  lstatSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { AciimgError } from "../../errors.js";
@@ -107,9 +118,35 @@ function tryCreate(path: string, content: string, shown: string): boolean {
   }
 }
 
+/** More than any lock this code writes (the command is cut at 300 characters). */
+const lockMaxBytes = 16 * 1024;
+
+/**
+ * The lock file's text, read as another user may have planted it in a shared folder: a link is
+ * not followed, a FIFO does not hang the open (refused as not a regular file), and the read is
+ * bounded, so `/dev/zero` or a huge file under the name costs nothing. Undefined when it is none.
+ */
+function readLockText(path: string): string | undefined {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > lockMaxBytes) return undefined;
+    const buffer = Buffer.alloc(lockMaxBytes);
+    const length = readSync(fd, buffer, 0, lockMaxBytes, 0);
+    return buffer.toString("utf8", 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A planted lock's text in our message: control characters (terminal escapes) shown as `?`. */
+const printable = (text: string): string => text.replace(/\p{Cc}/gu, "?");
+
 function readHolder(path: string): Holder | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
+    const text = readLockText(path);
+    if (text === undefined) return undefined;
+    const parsed = JSON.parse(text) as Partial<Holder>;
     const { pid, host, lockedAt, command, token } = parsed;
     if (
       typeof pid === "number" &&
@@ -120,7 +157,15 @@ function readHolder(path: string): Holder | undefined {
     ) {
       const uid = typeof parsed.uid === "number" ? parsed.uid : undefined;
       const startTime = typeof parsed.startTime === "string" ? parsed.startTime : undefined;
-      return { pid, host, uid, startTime, lockedAt, command, token };
+      return {
+        pid,
+        host: printable(host),
+        uid,
+        startTime,
+        lockedAt: printable(lockedAt),
+        command: printable(command),
+        token,
+      };
     }
   } catch {
     // gone, or not a lock this version wrote: isDamaged decides
@@ -128,10 +173,13 @@ function readHolder(path: string): Holder | undefined {
   return undefined;
 }
 
-/** A lock file there whose content is no holder's (locks appear whole, so not one being written). */
+/**
+ * Something under the lock's name that is no holder's lock (locks appear whole, so not one being
+ * written): bad content, or a link, FIFO or device planted there. Removed like a stale lock.
+ */
 function isDamaged(path: string): boolean {
   try {
-    return statSync(path).isFile();
+    return !lstatSync(path).isDirectory();
   } catch {
     return false;
   }
