@@ -8,7 +8,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp, { type FormatEnum, type Metadata } from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,7 +75,6 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   ws = await createWorkspace("aciimg-e2e-imaginary-animation-");
-  await mkdir(join(ws.dir, "state"), { recursive: true });
   await recordBackend();
   await writeFile(join(ws.dir, "spinner.gif"), await animatedGif(8, 120, 80));
   await writeFile(

@@ -5,6 +5,7 @@
  * file pays for generation once.
  */
 import sharp from "sharp";
+import type { ImageRequest } from "../../src/engine/types.js";
 
 export type Orientation = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 export type Rgb = readonly [number, number, number];
@@ -181,5 +182,15 @@ async function generateFixtures(): Promise<Fixtures> {
     gif: { name: "test.gif", buffer: gif, width: 200, height: 100, format: "gif" },
     svg: { name: "flyio-button.svg", buffer: svg, width: 172, height: 42, format: "svg" },
     notAnImage: Buffer.alloc(1024, "1"),
+  };
+}
+
+/** A 320×240 JPEG resized to 64×48, as an engine call: the request the engine tests send. */
+export function resizeRequest(jpeg: Buffer): ImageRequest {
+  return {
+    op: "resize",
+    query: new URLSearchParams({ width: "64", height: "48" }),
+    body: jpeg,
+    contentType: "image/jpeg",
   };
 }

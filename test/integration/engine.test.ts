@@ -15,7 +15,7 @@ import { isProcessAlive } from "../../src/host-process.js";
 import type { BackendSpec, Clock, Engine, ImageRequest, Provider, StateStore } from "../../src/engine/types.js";
 import { createLocalProvider } from "../../src/providers/local/local.js";
 import { createFileStateStore } from "../../src/state/file.js";
-import { makeJpeg } from "../helpers/images.js";
+import { makeJpeg, resizeRequest } from "../helpers/images.js";
 import { until } from "../helpers/wait.js";
 
 const spec: BackendSpec = {
@@ -51,12 +51,7 @@ beforeAll(async () => {
   jpeg = await makeJpeg(320, 240);
 });
 
-const resize = (): ImageRequest => ({
-  op: "resize",
-  query: new URLSearchParams({ width: "64", height: "48" }),
-  body: jpeg,
-  contentType: "image/jpeg",
-});
+const resize = (): ImageRequest => resizeRequest(jpeg);
 
 async function expectResized(engine: Engine): Promise<void> {
   const response = await engine.call(resize());

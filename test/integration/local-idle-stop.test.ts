@@ -15,19 +15,14 @@ import { loadConfig } from "../../src/config.js";
 import { isProcessAlive } from "../../src/host-process.js";
 import type { Engine, ImageRequest } from "../../src/engine/types.js";
 import { createFileStateStore } from "../../src/state/file.js";
-import { makeJpeg } from "../helpers/images.js";
+import { makeJpeg, resizeRequest } from "../helpers/images.js";
 
 let jpeg: Buffer;
 beforeAll(async () => {
   jpeg = await makeJpeg(320, 240);
 });
 
-const resize = (): ImageRequest => ({
-  op: "resize",
-  query: new URLSearchParams({ width: "64", height: "48" }),
-  body: jpeg,
-  contentType: "image/jpeg",
-});
+const resize = (): ImageRequest => resizeRequest(jpeg);
 
 describe("a local backend that stops itself when idle", () => {
   const cleanups: Array<() => Promise<void>> = [];
