@@ -24,6 +24,24 @@ export function parseInteger(flag: string, value: string, min: number, max: numb
   return n;
 }
 
+/** "320,640,1280": whole numbers within [min, max], each once, in the order given; one is a list of one. */
+export function parseIntegerList(flag: string, value: string, min: number, max: number, example: string): number[] {
+  const parts = value.split(",");
+  if (parts.length > maxListed) throw usageError(flag, `at most ${maxListed} values`, value);
+  const values = parts.map((part) => parseInteger(flag, part, min, max, `${example} or ${example},${example}0`));
+  return [...new Set(values)];
+}
+
+/** Output formats, as parseOutputType reads each: "webp,jpeg"; each once, in the order given. */
+export function parseOutputTypes(flag: string, value: string): CliOutputType[] {
+  const parts = value.split(",");
+  if (parts.length > maxListed) throw usageError(flag, `at most ${maxListed} formats`, value);
+  return [...new Set(parts.map((part) => parseOutputType(flag, part)))];
+}
+
+/** The most values a list flag takes: each is an output of every input. */
+const maxListed = 16;
+
 /** A positive decimal number such as a blur sigma. */
 export function parsePositive(flag: string, value: string, example: string): number {
   const text = value.trim();

@@ -11,7 +11,7 @@ import {
   type OperationName,
   type OperationSpec,
 } from "../protocol/operations.js";
-import { parseInteger, parsePositive, parseRotation, parseSize } from "./flags.js";
+import { parseInteger, parseIntegerList, parsePositive, parseRotation, parseSize } from "./flags.js";
 import type { StepCollector } from "./batch/plan.js";
 
 /** Adds every operation's dedicated flags to `command`, feeding `steps`. */
@@ -51,7 +51,7 @@ function parserOf(
         steps.add(op, { [flag.param]: parseInteger(name, value, flag.min, flag.max, flag.example) });
         break;
       case "dimension":
-        steps.dimension(flag.param, parseInteger(name, value, flag.min, flag.max, flag.example));
+        steps.dimension(flag.param, parseIntegerList(name, value, flag.min, flag.max, flag.example));
         break;
       case "rotation":
         steps.add(op, { [flag.param]: parseRotation(name, value) });

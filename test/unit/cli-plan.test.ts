@@ -29,8 +29,8 @@ describe("planRequest", () => {
   it("joins --width and --height into one resize", () => {
     const plan = planRequest(
       collect((c) => {
-        c.dimension("width", 300);
-        c.dimension("height", 100);
+        c.dimension("width", [300]);
+        c.dimension("height", [100]);
       }),
     );
     const { op, query } = plan.requestFor(undefined);

@@ -12,10 +12,15 @@ export type BatchReport = ReturnType<typeof createBatchReport>;
 /**
  * The batch's report: `begin` once the backend is ready (the settled inputs first), `record` per
  * file, and `finish`, which counts what never finished as cancelled (or not attempted, when the
- * disk stopped it), so every input is in the summary: ok + failed + skipped + cancelled +
- * notAttempted = total.
+ * disk stopped it), so every output is in the summary: ok + failed + skipped + upToDate +
+ * cancelled + notAttempted = total.
  */
-export function createBatchReport(reporter: Reporter, early: readonly FileResult[], pending: readonly Job[]) {
+export function createBatchReport(
+  reporter: Reporter,
+  early: readonly FileResult[],
+  pending: readonly Job[],
+  inputs?: number,
+) {
   const startedAt = performance.now();
   const results: FileResult[] = [];
   /** A pool's member labels: the summary then counts the images each processed. */
@@ -33,13 +38,14 @@ export function createBatchReport(reporter: Reporter, early: readonly FileResult
   };
   const finish = (stopped: Summary["stopped"]): Summary => {
     begin();
-    const reported = new Set(results.map((r) => r.input));
+    const reported = new Set(results.map((r) => `${r.input}\0${r.output}`));
     // Stopped by the disk, the rest was never tried; by a signal or a closed stdout, cancelled.
     const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted" : "cancelled";
     for (const job of pending) {
-      if (!reported.has(job.input)) record({ input: job.input, output: job.shownOutput, status, ms: 0 });
+      if (!reported.has(`${job.input}\0${job.shownOutput}`))
+        record({ input: job.input, output: job.shownOutput, status, ms: 0 });
     }
-    const summary = summarize(results, startedAt, stopped, members);
+    const summary = summarize(results, startedAt, stopped, members, inputs);
     reporter.finish(summary);
     return summary;
   };

@@ -4,6 +4,7 @@
  * the caller's `route`: the one backend, or a pool's member, retried on another when it vanishes
  * (pool.ts). Whatever route, an image is written once, and only after a whole answer.
  */
+import { createHash } from "node:crypto";
 import { AciimgError, isAciimgError } from "../../errors.js";
 import { sharesMountNamespace } from "../../host-process.js";
 import { fileChangedStatus } from "../../protocol/file-identity.js";
@@ -35,6 +36,12 @@ export interface Job {
   type: CliOutputType | undefined;
   /** A device or pipe to write in place (outputs.ts), else undefined: a temporary file and a rename. */
   direct: InPlace | undefined;
+  /** The input's path relative to its search root (inputs.ts relativeOutput): its name in the record. */
+  relativeInput: string;
+  /** The listed size of this output (plan.ts Rendition), when a size flag is a list. */
+  size?: number;
+  /** What the output is made for, by the main backend kind and by the built-in one (input-facts.ts). */
+  keys?: { main: string; local: string | undefined };
 }
 
 /** Where a call goes: a backend, and how to send to it. */
@@ -59,10 +66,14 @@ export interface BatchContext {
   route: Route;
   /** The request timeout, named when an answer stalls while it is written. */
   requestTimeoutMs?: number;
+  /** Told of each output written, before its result is reported (the record, the shared cache). */
+  onWritten?: (job: Job, written: Written, label: string | undefined) => Promise<void>;
 }
 
-interface Written {
+export interface Written {
   bytes: number;
+  /** sha256 of the bytes written, hex. */
+  hash: string;
   width?: number;
   height?: number;
   /** What the person should know of a written output: an animation flattened to its first frame. */
@@ -74,6 +85,7 @@ export async function processOne(context: BatchContext, job: Job): Promise<FileR
   const started = performance.now();
   try {
     const { value, label } = await context.route((target) => sendAndWrite(context, job, target));
+    await context.onWritten?.(job, value, label);
     return {
       input: job.input,
       output: job.shownOutput,
@@ -111,18 +123,20 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
       head = input.head;
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-      const { op, query } = plan.requestFor(job.type);
+      const { op, query } = plan.requestFor(job.type, job.size);
       response = await target.send({ op, query, body: input.body, length: input.size, signal });
     }
     if (response.status >= 400) {
       const text = await readResponseText(response.body);
       throw new AciimgError("E_IMAGE", `the backend refused ${job.input} (${response.status}): ${text}`);
     }
-    const bytes = await writeAtomically(job.output, response.body, job.direct, context.requestTimeoutMs);
+    const digest = createHash("sha256");
+    const bytes = await writeAtomically(job.output, response.body, job.direct, context.requestTimeoutMs, digest);
     const width = Number(response.headers["image-width"]);
     const height = Number(response.headers["image-height"]);
     const warning = framesWarning(response.headers, head);
-    return { bytes, ...(width > 0 && height > 0 ? { width, height } : {}), ...(warning ? { warning } : {}) };
+    const hash = digest.digest("hex");
+    return { bytes, hash, ...(width > 0 && height > 0 ? { width, height } : {}), ...(warning ? { warning } : {}) };
   } catch (error) {
     response?.body.destroy();
     throw refusalOf(error, job.input, target.record);
@@ -172,7 +186,7 @@ async function callReading(context: BatchContext, job: Job, target: Target): Pro
   let response: ImageResponse;
   try {
     const body = () => checkedBody(job.realPath, job.input, checked);
-    const { op, query } = plan.requestFor(job.type);
+    const { op, query } = plan.requestFor(job.type, job.size);
     const file = job.realPath;
     response = await target.send({ op, query, file, fileIdentity: job.identity, body, length: checked.size, signal });
   } catch (error) {

@@ -5,15 +5,16 @@
  */
 import { realpathSync } from "node:fs";
 import { mkdir, access, constants, lstat, realpath, rmdir, stat } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { CliOutputType } from "../flags.js";
 import type { InputItem } from "./inputs.js";
 import { refuseUntrustedLinks } from "./output-links.js";
 import { fileIdentityOf } from "../../protocol/file-identity.js";
-import { extensionOf, nameMaxBytes, outputName, type InPlace } from "./outputs.js";
+import { extensionOf, nameMaxBytes, type InPlace } from "./outputs.js";
 import { diskError } from "./disk-full.js";
 import { outputLockName } from "./output-lock.js";
+import { recordName } from "./record.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
@@ -119,6 +120,16 @@ export interface PlannedOutput {
   direct: InPlace | undefined;
 }
 
+/** An output wanted of an input: its name in the output folder (renditions.ts) and its format. */
+export interface WantedOutput<T> {
+  item: InputItem;
+  /** Relative to the output folder; unused for a file target. */
+  name: string;
+  type: CliOutputType | undefined;
+  /** What the caller carries along with it (its rendition). */
+  extra: T;
+}
+
 export interface RefusedOutput {
   item: InputItem;
   output: string;
@@ -126,29 +137,27 @@ export interface RefusedOutput {
 }
 
 /**
- * Pairs each input with its output, named in a folder after the type `typeOf` gives it, refusing
- * any output whose path resolves to an input (its real file or its directory entry) or that
- * another input already writes. Paths are compared after resolving every link in their folders,
- * so `reallink/p.jpg` and `real/p.jpg` are one file.
+ * Places each wanted output, refusing any whose path resolves to an input (its real file or its
+ * directory entry) or that another output already takes. Paths are compared after resolving every
+ * link in their folders, so `reallink/p.jpg` and `real/p.jpg` are one file.
  */
-export async function planOutputs(
+export async function planOutputs<T>(
   items: readonly InputItem[],
+  wanted: readonly WantedOutput<T>[],
   target: OutputTarget,
-  typeOf: (item: InputItem) => CliOutputType | undefined,
   display: (path: string) => string,
-): Promise<{ planned: PlannedOutput[]; refused: RefusedOutput[] }> {
+): Promise<{ planned: Array<PlannedOutput & { extra: T }>; refused: RefusedOutput[] }> {
   const inputByPath = new Map<string, InputItem>();
   for (const item of items) {
     inputByPath.set(item.realPath, item);
     inputByPath.set(item.entry, item);
   }
   const folders = new Map<string, Promise<string>>();
-  const planned: PlannedOutput[] = [];
+  const planned: Array<PlannedOutput & { extra: T }> = [];
   const refused: RefusedOutput[] = [];
   const taken = new Map<string, InputItem>();
-  for (const item of items) {
-    const type = typeOf(item);
-    const output = target.kind === "folder" ? join(target.root, outputName(item.relativeOutput, type)) : target.path;
+  for (const { item, name, type, extra } of wanted) {
+    const output = target.kind === "folder" ? join(target.root, name) : target.path;
     const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
     // An existing output that is a link to an input resolves onto it too.
     const real = target.kind === "file" && target.direct ? output : realPathOr(output, entry);
@@ -164,18 +173,21 @@ export async function planOutputs(
             ? `${display(other.path)} already writes there`
             : nameBytes > nameMaxBytes
               ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
-              : target.kind === "folder" && output === join(target.root, outputLockName)
-                ? "that name is the output folder's lock file"
+              : target.kind === "folder" && reservedNames.includes(relative(target.root, output))
+                ? "that name is aciimg's own, in the output folder"
                 : undefined;
     if (reason) {
       refused.push({ item, output, reason });
       continue;
     }
     taken.set(entry, item);
-    planned.push({ item, output, type, direct: target.kind === "file" ? target.direct : undefined });
+    planned.push({ item, output, type, direct: target.kind === "file" ? target.direct : undefined, extra });
   }
   return { planned, refused };
 }
+
+/** Names in the output folder that are aciimg's: its lock and its incremental record. */
+const reservedNames = [outputLockName, recordName];
 
 /**
  * `path` with every link resolved, or `fallback` when it does not resolve (synchronous: one call per output, in turn).

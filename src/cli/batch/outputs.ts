@@ -3,7 +3,7 @@
  * (`photo.jpg` → `out/photo.webp` with `--type webp`), written to a temporary file in the target
  * directory and renamed, so a failure never leaves a partial file behind (DESIGN.md §7).
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
@@ -66,6 +66,11 @@ function temporaryBeside(target: string): string {
   return join(dirname(target), `.${name}${tail}`);
 }
 
+/** Writes `data` to `target` atomically and durably (a record, a manifest); `mode` before the umask. */
+export function writeFileAtomically(target: string, data: Buffer, mode: number): void {
+  replaceAtomicallySync(target, data, { temporary: temporaryBeside(target), mode, isDurable: true });
+}
+
 /**
  * Most bytes held before they are written. A thumbnail (a few KB, one or two chunks off the
  * socket) costs one write; a large output is still written as it arrives, in pieces of this size.
@@ -73,7 +78,7 @@ function temporaryBeside(target: string): string {
 const writeBatchBytes = 1024 * 1024;
 
 /**
- * Streams `body` into `target` atomically and returns the bytes written. A failing writer is
+ * Streams `body` into `target` atomically and returns the bytes written, fed to `digest` as written. A failing writer is
  * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `inPlace` writes
  * in place, to the device or pipe planning saw (writeInPlace).
  *
@@ -88,6 +93,7 @@ export async function writeAtomically(
   body: Readable,
   inPlace?: InPlace,
   requestTimeoutMs?: number,
+  digest?: Hash,
 ): Promise<number> {
   // The answer is read, then written, never both at once: a failure
   // while reading it is the body's, any other the writer's.
@@ -114,6 +120,7 @@ export async function writeAtomically(
   };
   const take = (): Buffer => {
     const data = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
+    digest?.update(data);
     held = [];
     heldBytes = 0;
     return data;

@@ -19,10 +19,21 @@ export interface PlannedStep {
   generic?: boolean;
 }
 
+/** A size flag given a list (`--width 320,640,1280`): one rendition per value. */
+export interface SizeList {
+  key: "width" | "height";
+  values: readonly number[];
+  /** The step the values go into. */
+  step: PlannedStep;
+}
+
 /** Collects operation flags in command-line order (commander calls arg parsers in argv order). */
 export class StepCollector {
   readonly steps: PlannedStep[] = [];
-  type: CliOutputType | undefined;
+  /** --type: one format, or a list (`--type webp,jpeg`), one rendition each; empty: the input's own. */
+  types: CliOutputType[] = [];
+  /** --width or --height given a list. */
+  sizes: SizeList | undefined;
   quality: number | undefined;
   /** --keep-metadata: else every step strips EXIF, GPS, XMP and the profile (imaginary's stripmeta). */
   keepMetadata = false;
@@ -33,10 +44,30 @@ export class StepCollector {
     this.steps.push({ operation, params });
   }
 
-  dimension(key: "width" | "height", value: number): void {
+  /** The one type asked for, when one is; setting it asks for that one. */
+  get type(): CliOutputType | undefined {
+    return this.types.length === 1 ? this.types[0] : undefined;
+  }
+
+  set type(type: CliOutputType | undefined) {
+    this.types = type === undefined ? [] : [type];
+  }
+
+  dimension(key: "width" | "height", values: readonly number[]): void {
     const last = this.steps.at(-1);
-    if (last?.fromDimension && last.params[key] === undefined) last.params[key] = value;
-    else this.steps.push({ operation: "resize", params: { [key]: value }, fromDimension: true });
+    const first = values[0] as number;
+    let step: PlannedStep;
+    if (last?.fromDimension && last.params[key] === undefined) {
+      last.params[key] = first;
+      step = last;
+    } else {
+      step = { operation: "resize", params: { [key]: first }, fromDimension: true };
+      this.steps.push(step);
+    }
+    if (values.length < 2) return;
+    if (this.sizes !== undefined)
+      throw usageError(`--${key}`, `one size when --${this.sizes.key} is a list`, values.join(","));
+    this.sizes = { key, values, step };
   }
 
   op(name: string): void {
@@ -81,11 +112,29 @@ function stepDefaults(collector: StepCollector, type: CliOutputType | undefined)
   };
 }
 
+/** One output of an input: its format and, when --width or --height is a list, its size. */
+export interface Rendition {
+  type: CliOutputType | undefined;
+  /** The value of the listed size flag for this output; undefined when no size is a list. */
+  size?: number;
+}
+
 export interface ImagePlan {
-  /** The request for an output of `type`; undefined keeps the input's format, as imaginary does (§4). */
-  requestFor(type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams };
+  /**
+   * The request for an output of `type` (undefined keeps the input's format, as imaginary does, §4)
+   * and, with a size list, of that `size`.
+   */
+  requestFor(type: CliOutputType | undefined, size?: number): { op: OperationName; query: URLSearchParams };
   /** The format asked for (--type, or -o's extension); else each input's own, or its default (output-types.ts). */
   outputType: CliOutputType | undefined;
+  /** Every format asked for: --type's list; empty for the input's own. */
+  outputTypes: readonly CliOutputType[];
+  /**
+   * The size flag (a list, or --width/--height alone): which, its values, and whether it resizes
+   * the source itself (its step the first, and the only dimension in it), so the source's size
+   * bounds it.
+   */
+  sizes: { key: "width" | "height"; values: readonly number[]; resizesSource: boolean } | undefined;
   /** --quality, when given. */
   quality: number | undefined;
   /** Human summary, e.g. "resize 300x200 → webp". */
@@ -94,9 +143,11 @@ export interface ImagePlan {
 
 /** Builds and validates the request. Fails with E_USAGE when there is nothing to do or the catalogue rejects it. */
 export function planRequest(collector: StepCollector): ImagePlan {
+  const listed = collector.sizes ?? singleSize(collector.steps);
+  const sizeStep = listed === undefined ? -1 : collector.steps.indexOf(listed.step);
   const steps = collector.steps.map((s) => ({ operation: s.operation, params: { ...s.params } }));
   if (steps.length === 0) {
-    if (collector.type === undefined) {
+    if (collector.types.length === 0) {
       throw new AciimgError(
         "E_USAGE",
         "process: nothing to do: give an operation such as --resize 300x200 or --type webp (see aciimg process --help)",
@@ -104,25 +155,61 @@ export function planRequest(collector: StepCollector): ImagePlan {
     }
     steps.push({ operation: "convert", params: {} });
   }
-  const { type: asked, quality } = collector;
-  const built = new Map<CliOutputType | undefined, { op: OperationName; query: URLSearchParams }>();
-  const requestFor = (type: CliOutputType | undefined): { op: OperationName; query: URLSearchParams } => {
-    let request = built.get(type);
+  const { types, quality } = collector;
+  const built = new Map<string, { op: OperationName; query: URLSearchParams }>();
+  const requestFor: ImagePlan["requestFor"] = (type, size) => {
+    const memo = `${type}|${size}`;
+    let request = built.get(memo);
     if (request === undefined) {
-      request = buildRequest(steps, type, quality, stepDefaults(collector, type));
-      built.set(type, request);
+      const sized =
+        listed === undefined || size === undefined
+          ? steps
+          : steps.map((s, i) => (i === sizeStep ? { ...s, params: { ...s.params, [listed.key]: size } } : s));
+      request = buildRequest(sized, type, quality, stepDefaults(collector, type));
+      built.set(memo, request);
     }
     return request;
   };
-  const { op, query } = requestFor(asked);
-  const checked = validateRequest(op, query);
-  if (!checked.ok)
-    throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
+  for (const type of types.length === 0 ? [undefined] : types) {
+    const { op, query } = requestFor(type, listed?.values[0]);
+    const checked = validateRequest(op, query);
+    if (!checked.ok)
+      throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
+  }
   const describe = steps
-    .map((s) => [s.operation, ...Object.entries(s.params).map(([k, v]) => `${k}=${String(v)}`)].join(" "))
+    .map((s, i) => {
+      const params = Object.entries(s.params).map(([k, v]) =>
+        i === sizeStep && k === listed?.key ? `${k}=${listed.values.join(",")}` : `${k}=${String(v)}`,
+      );
+      return [s.operation, ...params].join(" ");
+    })
     .join(" | ");
-  const shown = asked === undefined ? describe : `${describe} → ${asked}`;
-  return { requestFor, outputType: asked, quality, describe: shown };
+  const shown = types.length === 0 ? describe : `${describe} → ${types.join(",")}`;
+  return {
+    requestFor,
+    outputType: collector.type,
+    outputTypes: types,
+    sizes: listed && {
+      key: listed.key,
+      values: listed.values,
+      resizesSource: sizeStep === 0 && listed.step.params[listed.key === "width" ? "height" : "width"] === undefined,
+    },
+    quality,
+    describe: shown,
+  };
+}
+
+/**
+ * A --width or --height given alone (one value, no other dimension in its step), as a list of one:
+ * its output is named and settled against the source's size as a listed one is.
+ */
+function singleSize(steps: readonly PlannedStep[]): SizeList | undefined {
+  const step = steps.findLast((s) => s.fromDimension);
+  if (step === undefined) return undefined;
+  const { width, height } = step.params;
+  if (typeof width === "number" && height === undefined) return { key: "width", values: [width], step };
+  if (typeof height === "number" && width === undefined) return { key: "height", values: [height], step };
+  return undefined;
 }
 
 /**

@@ -26,6 +26,7 @@ export interface PoolBatch {
   /** `--concurrency`: images in flight across the pool; else each member's window decides. */
   concurrency: number | undefined;
   report: ReturnType<typeof createBatchReport>;
+  onWritten?: BatchContext["onWritten"];
 }
 
 /** The most a member's window grows to: enough for a member 100 ms away with 4 CPUs. */
@@ -103,6 +104,7 @@ export async function runPoolBatch(batch: PoolBatch, jobs: readonly Job[]): Prom
       screenSvg: screensSvg(batch.config),
       route,
       requestTimeoutMs: batch.config.requestTimeoutMs,
+      onWritten: batch.onWritten,
     };
     await runJobs(context, jobs, workers, batch.report.record);
   } finally {

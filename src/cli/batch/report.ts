@@ -17,10 +17,14 @@ export interface FileResult {
    * `not-attempted`: not written because the output's disk took no more (full or read-only).
    * Nothing was written for either.
    */
-  status: "ok" | "failed" | "skipped" | "cancelled" | "not-attempted";
+  status: "ok" | "failed" | "skipped" | "up-to-date" | "cancelled" | "not-attempted";
   bytes?: number;
   width?: number;
   height?: number;
+  /** sha256 of the output's bytes, hex. */
+  hash?: string;
+  /** Fetched from the shared cache (--cache), not made by a backend. */
+  cached?: boolean;
   ms: number;
   error?: string;
   code?: string;
@@ -30,12 +34,21 @@ export interface FileResult {
   backend?: string;
 }
 
-/** Counts every input found: ok + failed + skipped + cancelled + notAttempted = total. */
+/**
+ * Counts every output of every input found (an input that failed before its outputs were planned
+ * counts once): ok + failed + skipped + upToDate + cancelled + notAttempted = total.
+ */
 export interface Summary {
   total: number;
+  /** Inputs found (each with one output or more: renditions). */
+  inputs: number;
   ok: number;
   failed: number;
   skipped: number;
+  /** Already made for the same input, flags and backend, and still there (the incremental record). */
+  upToDate: number;
+  /** Of the ok ones, fetched from the shared cache (--cache). */
+  cached: number;
   cancelled: number;
   notAttempted: number;
   /**
@@ -82,6 +95,9 @@ function summaryText(s: Summary): string {
     `${stopped}${s.ok}/${s.total} images ` +
     `processed in ${formatDuration(s.ms)} (${s.imagesPerSecond.toFixed(1)} img/s)`;
   const skipped = s.skipped ? `, ${s.skipped} skipped (already there)` : "";
+  const upToDate = s.upToDate ? `, ${s.upToDate} up to date` : "";
+  const cached = s.cached ? `, ${s.cached} from the cache` : "";
+  const inputs = s.inputs !== s.total ? ` from ${s.inputs} input${s.inputs === 1 ? "" : "s"}` : "";
   const cancelled = s.cancelled ? `, ${s.cancelled} cancelled (not written)` : "";
   const notAttempted = s.notAttempted ? `, ${s.notAttempted} not attempted` : "";
   const by = s.backends
@@ -91,7 +107,7 @@ function summaryText(s: Summary): string {
           .join(", ") || "none"
       }`
     : "";
-  const counts = `${head}${by}${skipped}${cancelled}${notAttempted}`;
+  const counts = `${head}${inputs}${by}${cached}${upToDate}${skipped}${cancelled}${notAttempted}`;
   if (s.failed === 0) return counts;
   // The write that found the disk full was said on its own line, and the stop says it again: once is enough.
   const listed = s.failures.filter((f) => f.code !== "E_DISK");
@@ -114,15 +130,19 @@ export function summarize(
   startedAt: number,
   stopped: Summary["stopped"],
   members?: readonly string[],
+  inputs = results.length,
 ): Summary {
   const ms = Math.round(performance.now() - startedAt);
   const count = (status: FileResult["status"]): number => results.filter((r) => r.status === status).length;
   const ok = count("ok");
   return {
     total: results.length,
+    inputs,
     ok,
     failed: count("failed"),
     skipped: count("skipped"),
+    upToDate: count("up-to-date"),
+    cached: results.filter((r) => r.status === "ok" && r.cached).length,
     cancelled: count("cancelled"),
     notAttempted: count("not-attempted"),
     stopped,
@@ -165,7 +185,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       start: () => {},
       file: (r) => {
         // Counted in the summary; a stopped batch of thousands would flood.
-        if (r.status === "cancelled" || r.status === "not-attempted") return;
+        if (r.status === "cancelled" || r.status === "not-attempted" || r.status === "up-to-date") return;
         if (r.status === "failed") stderr.write(`failed ${r.input}: ${r.error ?? "unknown error"}\n`);
         else if (r.status === "skipped") stderr.write(`skipped ${r.input}: ${r.output} exists\n`);
         else

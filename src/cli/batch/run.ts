@@ -29,9 +29,11 @@ import type { ReporterOptions } from "./report.js";
 import { diskAdvice, diskTitle, type DiskErrno } from "./disk-full.js";
 import { lockOutputFolder, type OutputLock } from "./output-lock.js";
 import { backendCpus, runStdin } from "./io.js";
-import { runJobs, type Job, type Route } from "./one.js";
+import { runJobs, type BatchContext, type Job, type Route } from "./one.js";
 import { createBatchReport, diskStop, type BatchReport } from "./batch-report.js";
 import { displayPath, planBatch, type BatchOptions, type PlannedBatch } from "./prepare.js";
+import { openMaking } from "./making.js";
+import { reportDryRun } from "./dry-run.js";
 import { stopSignal, stopWords } from "../signals.js";
 import type { ProcessOptions } from "../commands/process.js";
 
@@ -59,7 +61,7 @@ export async function runProcess(
   if (inputs.includes("-")) return processStdin(inputs, options, steps, config, mode, cwd);
   const output = requiredOutput(options);
   const target = await outputTargetOf(output, inputs, cwd);
-  steps.type = outputTypeFor(target, steps.type, output);
+  if (steps.types.length < 2) steps.type = outputTypeFor(target, steps.type, output);
   const plan = withFailOn(planRequest(steps), config.failOn);
   return processInto(target, inputs, plan, { ...options, screenSvg: screensSvg(config) }, { config, mode, cwd, pool });
 }
@@ -109,12 +111,24 @@ async function processInto(
 ): Promise<number> {
   // One batch at a time into a folder (output-lock.ts), locked before the plan looks at what is
   // there. A single file or stdout is not locked: a run writes it whole or not at all (atomic rename).
-  const created = target.kind === "folder" ? await prepareFolders([target.root]) : [];
+  // A dry run writes nothing: no folder, no lock.
+  const isFolder = target.kind === "folder" && !options.dryRun;
+  const created = isFolder ? await prepareFolders([target.root]) : [];
   let lock: OutputLock | undefined;
   try {
-    if (target.kind === "folder") lock = lockOutputFolder(target.root, displayPath(target.root));
-    const batch = await planBatch(inputs, target, plan, options, run.cwd);
-    return await runBatch(run.config, options, plan, target, batch, run.mode, run.pool);
+    if (isFolder) lock = lockOutputFolder(target.root, displayPath(target.root));
+    const warn = (text: string) => process.stderr.write(`aciimg: warning: ${text}\n`);
+    const making = openMaking(plan, options, target, run.config, warn);
+    const batch = await planBatch(inputs, target, plan, options, run.cwd, making.making);
+    if (options.dryRun) return reportDryRun(batch, run.mode === "json", process.stdout, process.stderr);
+    let isComplete = false;
+    try {
+      const code = await runBatch(run.config, options, plan, target, batch, run.mode, run.pool, making.onWritten);
+      isComplete = true;
+      return code;
+    } finally {
+      making.finish(isComplete);
+    }
   } finally {
     lock?.release();
     await removeEmptyFolders(created);
@@ -134,6 +148,7 @@ async function runBatch(
   batch: PlannedBatch,
   mode: ReporterOptions["mode"],
   pool: boolean,
+  onWritten: BatchContext["onWritten"],
 ): Promise<number> {
   const { early, pending, linksNotFollowed } = batch;
   const { screenSvg } = options;
@@ -142,6 +157,7 @@ async function runBatch(
     await createReporter({ mode, stdout: process.stdout, stderr: process.stderr }),
     early,
     pending,
+    batch.inputs,
   );
   if (linksNotFollowed > 0)
     report.reporter.note(
@@ -169,9 +185,9 @@ async function runBatch(
       const { runPoolBatch } = await import("./pool.js");
       const { concurrency } = options;
       const poolReport = { ...report, record: disk.record };
-      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport }, pending);
+      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport, onWritten }, pending);
     } else
-      await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal }, pending, {
+      await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal, onWritten }, pending, {
         concurrency: options.concurrency,
         record: disk.record,
       });
@@ -206,11 +222,11 @@ async function runBatch(
 async function runOnOneBackend(
   config: Config,
   report: BatchReport,
-  sending: { plan: ImagePlan; signal: AbortSignal; fits: Fits; screenSvg: boolean; stop: AbortSignal },
+  sending: Pick<BatchContext, "plan" | "signal" | "fits" | "screenSvg" | "onWritten"> & { stop: AbortSignal },
   pending: readonly Job[],
   options: { concurrency: number | undefined; record: BatchReport["record"] },
 ): Promise<void> {
-  const { plan, signal, fits, screenSvg, stop } = sending;
+  const { plan, signal, fits, screenSvg, stop, onWritten } = sending;
   await withEngine(config, async (engine) => {
     const { reporter } = report;
     reporter.phase(`connecting to the ${config.provider} backend…`);
@@ -229,7 +245,8 @@ async function runOnOneBackend(
     // Marked as work for the whole batch, so reap keeps the backend between images.
     const work = engine.beginWork();
     try {
-      const context = { plan, signal, fits, screenSvg, route, requestTimeoutMs: config.requestTimeoutMs };
+      const { requestTimeoutMs } = config;
+      const context = { plan, signal, fits, screenSvg, route, requestTimeoutMs, onWritten };
       await runJobs(context, pending, concurrency, options.record);
     } finally {
       await work.end();
@@ -255,8 +272,8 @@ function diskFullError(errno: DiskErrno, summary: Summary, target: OutputTarget)
  * level, so the answer does not depend on the backend's default; imaginary ignores it.
  */
 function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
-  const requestFor: ImagePlan["requestFor"] = (type) => {
-    const { op, query } = plan.requestFor(type);
+  const requestFor: ImagePlan["requestFor"] = (type, size) => {
+    const { op, query } = plan.requestFor(type, size);
     const sent = new URLSearchParams(query);
     sent.set(failOnParam, level);
     return { op, query: sent };

@@ -6,7 +6,8 @@
 import { type Command, Option } from "commander";
 import { outputTypes } from "../../protocol/output-types.js";
 import { parseColour } from "../colour.js";
-import { parseInteger, parseOutputType } from "../flags.js";
+import { parseInteger, parseOutputTypes } from "../flags.js";
+import { parseBytes } from "../../units.js";
 import { addOperationFlags } from "../operation-flags.js";
 import { StepCollector } from "../batch/plan.js";
 
@@ -19,6 +20,13 @@ export interface ProcessOptions {
   withLocal?: boolean;
   allowSvgFilters?: boolean;
   failOn?: string;
+  name?: string;
+  manifest?: string;
+  force?: boolean;
+  prune?: boolean;
+  dryRun?: boolean;
+  cache?: string;
+  cacheMax?: number;
 }
 
 /** Registers `process` on `program`; `run` receives the inputs, options and collected operations. */
@@ -37,12 +45,12 @@ export function addProcessCommand(
   command
     .option(
       "--type <FORMAT>",
-      `output format: ${spokenList(outputTypes)}`,
-      (v: string) => (steps.type = parseOutputType("--type", v)),
+      `output format: ${spokenList(outputTypes)}; a list (webp,jpeg) makes one output of each`,
+      (v: string) => (steps.types = parseOutputTypes("--type", v)),
     )
     .addOption(
       new Option("--format <FORMAT>", "same as --type").argParser(
-        (v: string) => (steps.type = parseOutputType("--format", v)),
+        (v: string) => (steps.types = parseOutputTypes("--format", v)),
       ),
     )
     .option(
@@ -76,7 +84,19 @@ export function addProcessCommand(
       "--fail-on <LEVEL>",
       "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)",
     )
-    .option("--skip-existing", "skip inputs whose output already exists (resume a batch)")
+    .option(
+      "--name <TEMPLATE>",
+      "output names in a folder: {name} {ext} {width} {height} {hash} (default {name}-{width}w.{ext} for a --width list)",
+    )
+    .option("--manifest <FILE>", "write a JSON manifest of every input and its outputs (for srcset markup)")
+    .option("--force", "redo every output, even those the incremental record says are up to date")
+    .option("--prune", "remove outputs this command made before whose input is gone or no longer asks for them")
+    .option("--dry-run", "list what would be written and what is up to date; start nothing, write nothing")
+    .option("--cache <DIR|azblob:URL>", "a shared cache of renditions: a folder, or azblob:<container URL>")
+    .option("--cache-max <SIZE>", "the cache folder's size bound, such as 2GiB (default 1GiB)", (v: string) =>
+      parseBytes(v, "--cache-max"),
+    )
+    .option("--skip-existing", "keep any output file already there, unchecked (the incremental record checks content)")
     .option(
       "--follow-symlinks",
       "follow symbolic links met while searching folders and globs (named inputs are always used as named)",
@@ -86,10 +106,12 @@ export function addProcessCommand(
       `
 Several operations become one /pipeline request, applied in the order given.
 Outputs are written to a temporary file and renamed: a failure leaves nothing partial.
+A folder's outputs are incremental: a re-run redoes only what changed (.aciimg-record.json records what was made).
 Exit status: 0 when every file succeeded, 1 when any failed, 2 for a bad flag.
 
 Examples:
   $ aciimg process photo.jpg --resize 300x200 -o out/
+  $ aciimg process photos/ --width 320,640,1280 --type webp,jpeg -o web/ --manifest web/images.json
   $ aciimg process photos/ --fit 1024x1024 --type webp --quality 80 -o web/
   $ aciimg process 'shots/**/*.png' --smartcrop 200x200 -o thumbs/ --skip-existing
   $ aciimg process photo.jpg --crop 800x800 --blur 2 --type webp -o blurred.webp

@@ -1,0 +1,174 @@
+/**
+ * Incremental runs (docs/cli.md "Incremental runs"): which planned outputs are up to date, and the
+ * record written at the end. An output is up to date when the record says it was made for the same
+ * key (input content, request, backend: input-facts.ts) and the file there is still the one
+ * written: the same version, or else the same bytes (a CI cache restores files with new times).
+ */
+import { createHash } from "node:crypto";
+import { closeSync, fstatSync, lstatSync, openSync, unlinkSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { readFullySync } from "../../read-fully.js";
+import { fileVersion, inputFlags, pieceBytes } from "./input-file.js";
+import type { InputFacts } from "./input-facts.js";
+import type { IncrementalRecord, RecordedInput, RecordedOutput } from "./record.js";
+
+/** An output written (or found up to date) this run, as the record and the manifest keep it. */
+export type MadeOutput = RecordedOutput;
+
+/** What this run learnt of one input: its facts, and its outputs as they stand now. */
+interface InputLedger {
+  facts: InputFacts;
+  outputs: Map<string, MadeOutput>;
+  /** Outputs this run asks for (made or not), by path: the others are the ones --prune removes. */
+  asked: Set<string>;
+}
+
+/** The run's account of inputs and outputs, from which the record and the manifest are written. */
+export class Ledger {
+  private readonly inputs = new Map<string, InputLedger>();
+
+  constructor(
+    readonly root: string,
+    private readonly previous: IncrementalRecord,
+  ) {}
+
+  /** The record's entry of an input, by its path relative to its search root. */
+  recorded(relativeInput: string): RecordedInput | undefined {
+    return this.previous.get(posixPath(relativeInput));
+  }
+
+  /** An input of this run, with the outputs it asks for (paths in the output folder). */
+  addInput(relativeInput: string, facts: InputFacts, asked: readonly string[]): void {
+    const key = posixPath(relativeInput);
+    const known = this.inputs.get(key);
+    if (known) for (const path of asked) known.asked.add(this.relativeOutput(path));
+    else this.inputs.set(key, { facts, outputs: new Map(), asked: new Set(asked.map((p) => this.relativeOutput(p))) });
+  }
+
+  /**
+   * The recorded output at `output` (absolute) of that input when it was made for one of `keys`
+   * and the file is still the one written; undefined when it must be made.
+   */
+  upToDate(relativeInput: string, output: string, keys: readonly string[]): MadeOutput | undefined {
+    const path = this.relativeOutput(output);
+    const recorded = this.recorded(relativeInput)?.outputs.find((o) => o.path === path);
+    if (recorded === undefined || !keys.includes(recorded.key)) return undefined;
+    const version = fileVersion(output);
+    if (version === undefined) return undefined;
+    if (version === recorded.version) return recorded;
+    if (!isRegularFile(output) || hashOfFile(output, recorded.bytes) !== recorded.hash) return undefined;
+    return { ...recorded, version };
+  }
+
+  /** An output of `relativeInput` that is now as `made` says (written, fetched, or found up to date). */
+  made(relativeInput: string, output: string, made: Omit<MadeOutput, "path">): void {
+    const entry = this.inputs.get(posixPath(relativeInput));
+    const path = this.relativeOutput(output);
+    entry?.outputs.set(path, { path, ...made });
+  }
+
+  /** This run's inputs, in the order found, with what was made of each: the manifest's content. */
+  entries(): Array<[string, InputLedger]> {
+    return [...this.inputs];
+  }
+
+  /**
+   * Outputs the record holds that this run did not ask for: of inputs not found this run, or no
+   * longer asked for by the flags. What --prune removes.
+   */
+  unasked(): MadeOutput[] {
+    const left: MadeOutput[] = [];
+    for (const [input, recorded] of this.previous) {
+      const asked = this.inputs.get(input)?.asked;
+      for (const output of recorded.outputs) if (!asked?.has(output.path)) left.push(output);
+    }
+    return left;
+  }
+
+  /**
+   * Removes the unasked outputs still as written (the same bytes); one changed since is left, and
+   * said. Returns how many were removed.
+   */
+  prune(warn: (text: string) => void): { removed: MadeOutput[]; kept: MadeOutput[] } {
+    const removed: MadeOutput[] = [];
+    const kept: MadeOutput[] = [];
+    for (const output of this.unasked()) {
+      const path = join(this.root, ...output.path.split("/"));
+      const isOurs =
+        isRegularFile(path) && (fileVersion(path) === output.version || hashOfFile(path, output.bytes) === output.hash);
+      if (!isOurs) {
+        if (isRegularFile(path)) warn(`--prune: left ${path}: it changed since aciimg wrote it`);
+        continue;
+      }
+      try {
+        unlinkSync(path);
+        removed.push(output);
+      } catch (error) {
+        warn(`--prune: cannot remove ${path}: ${(error as Error).message}`);
+        kept.push(output);
+      }
+    }
+    return { removed, kept };
+  }
+
+  /**
+   * The record to write: this run's inputs with what they have now (outputs not asked for kept
+   * unless `pruned`), and the record's other inputs as they were (unless all their outputs went).
+   */
+  nextRecord(pruned: readonly MadeOutput[]): IncrementalRecord {
+    const gone = new Set(pruned.map((o) => o.path));
+    const next: IncrementalRecord = new Map();
+    for (const [input, recorded] of this.previous) {
+      if (this.inputs.has(input)) continue;
+      const outputs = recorded.outputs.filter((o) => !gone.has(o.path));
+      if (outputs.length > 0) next.set(input, { ...recorded, outputs });
+    }
+    for (const [input, { facts, outputs, asked }] of this.inputs) {
+      const kept = (this.previous.get(input)?.outputs ?? []).filter(
+        (o) => !asked.has(o.path) && !gone.has(o.path) && !outputs.has(o.path),
+      );
+      next.set(input, { ...facts, outputs: [...outputs.values(), ...kept] });
+    }
+    return next;
+  }
+
+  /** `output` relative to the output folder, with / between folders. */
+  relativeOutput(output: string): string {
+    return posixPath(relative(this.root, output));
+  }
+}
+
+function posixPath(path: string): string {
+  return sep === "/" ? path : path.split(sep).join("/");
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** sha256 of the file at `path` when it is `bytes` long (else undefined), opened as an input is. */
+export function hashOfFile(path: string, bytes: number): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, inputFlags);
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size !== bytes) return undefined;
+    const digest = createHash("sha256");
+    const piece = Buffer.allocUnsafe(Math.min(pieceBytes, Math.max(bytes, 1)));
+    for (let at = 0; at < bytes; ) {
+      const read = readFullySync(fd, piece, at);
+      if (read.length === 0) return undefined;
+      digest.update(read);
+      at += read.length;
+    }
+    return digest.digest("hex");
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * What the incremental record knows of an input (record.ts): the hash of its content, and its
+ * size as displayed; and the key each of its outputs is made for. The hash is read again only when
+ * the file's version (device, inode, size, modification and change times) is not the one recorded:
+ * a `touch` is read again and found the same, a rewrite keeping the modification time moves the
+ * change time and is read again and found changed. As git's index does, a version is not recorded
+ * when the file changed too recently to be sure a later write would move its times.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { createRequire } from "node:module";
+import { readFullySync } from "../../read-fully.js";
+import type { Config } from "../../config.js";
+import { fileIdentityOf } from "../../protocol/file-identity.js";
+import { failOnParam } from "../../protocol/fail-on.js";
+import { fileVersion, inputFlags, pieceBytes } from "./input-file.js";
+import type { RecordedInput } from "./record.js";
+
+/** An input's content, and its displayed size when it was asked for. */
+export interface InputFacts {
+  hash: string;
+  bytes: number;
+  version?: string;
+  width?: number;
+  height?: number;
+  format?: string;
+}
+
+/** A change this close (ms) to the hash is not recorded: timestamps are coarse (a kernel tick). */
+const racyMs = 1000;
+
+/**
+ * The facts of the input at `realPath` (`identity`: the file planning checked): the recorded ones
+ * when its version is the recorded one (and they include the size, if `withSize`), else read.
+ * Throws when the file cannot be read as planned.
+ */
+export async function inputFactsOf(
+  realPath: string,
+  identity: string,
+  recorded: RecordedInput | undefined,
+  withSize: boolean,
+): Promise<InputFacts> {
+  const version = fileVersion(realPath);
+  if (recorded?.version !== undefined && recorded.version === version && (!withSize || recorded.width !== undefined)) {
+    const { hash, bytes, width, height, format } = recorded;
+    return { hash, bytes, version, ...(width === undefined ? {} : { width, height, format }) };
+  }
+  const read = hashFile(realPath, identity);
+  const facts: InputFacts = { ...read };
+  if (withSize) Object.assign(facts, await displayedSize(realPath));
+  else if (recorded?.hash === read.hash && recorded.width !== undefined)
+    Object.assign(facts, { width: recorded.width, height: recorded.height, format: recorded.format });
+  return facts;
+}
+
+/** sha256 of the file, read in pieces; its version, unless it changed within racyMs of now. */
+function hashFile(path: string, identity: string): { hash: string; bytes: number; version?: string } {
+  const fd = openSync(path, inputFlags);
+  try {
+    const stats = fstatSync(fd, { bigint: true });
+    if (fileIdentityOf(stats) !== identity || !stats.isFile()) throw new Error(`${path} was replaced`);
+    const digest = createHash("sha256");
+    const piece = Buffer.allocUnsafe(pieceBytes);
+    let bytes = 0;
+    for (;;) {
+      const read = readFullySync(fd, piece, bytes);
+      if (read.length === 0) break;
+      digest.update(read);
+      bytes += read.length;
+      if (read.length < piece.length) break;
+    }
+    const after = fstatSync(fd, { bigint: true });
+    const changedMs = Number(after.ctimeNs / 1_000_000n);
+    const isSettled = after.ctimeNs === stats.ctimeNs && Date.now() - changedMs > racyMs;
+    const version = isSettled ? fileVersion(path) : undefined;
+    return { hash: digest.digest("hex"), bytes, ...(version === undefined ? {} : { version }) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The image's size as shown (EXIF orientation applied) and its format, read by sharp from its header. */
+async function displayedSize(path: string): Promise<{ width?: number; height?: number; format?: string }> {
+  const { default: sharp } = await import("sharp");
+  try {
+    const meta = await sharp(path, { failOn: "none", limitInputPixels: false }).metadata();
+    if (meta.width === undefined || meta.height === undefined) return {};
+    const turned = (meta.orientation ?? 1) >= 5;
+    return {
+      width: turned ? meta.height : meta.width,
+      height: turned ? meta.width : meta.height,
+      format: meta.format,
+    };
+  } catch {
+    // Not an image sharp reads: its outputs are not settled against its size; the backend says what it is.
+    return {};
+  }
+}
+
+/**
+ * What makes an output: the backend's kind and version. The built-in backend is this package's
+ * (with its sharp); an imaginary one is the image ACI runs. A pool with --with-local has both.
+ */
+export function producersOf(config: Config): { main: string; local: string | undefined } {
+  const local = `builtin/${packageVersion("../../../package.json")}/sharp-${packageVersion("sharp/package.json")}`;
+  if (config.provider === "local") return { main: local, local };
+  return { main: `imaginary/${config.image}`, local: config.withLocal ? local : undefined };
+}
+
+function packageVersion(specifier: string): string {
+  try {
+    const manifest = createRequire(import.meta.url)(specifier) as { version?: unknown };
+    return typeof manifest.version === "string" ? manifest.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The key an output is made for: the input's content, the request (failon aside: it decides
+ * whether an input fails, not what is written) and the producer. The record and the shared cache
+ * both use it.
+ */
+export function renditionKey(inputHash: string, request: { op: string; query: URLSearchParams }, producer: string) {
+  const query = [...request.query].filter(([key]) => key !== failOnParam).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash("sha256")
+    .update(JSON.stringify(["aciimg-rendition/1", inputHash, request.op, query, producer]))
+    .digest("hex");
+}

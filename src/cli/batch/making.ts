@@ -1,0 +1,95 @@
+/**
+ * How a batch's outputs are made beyond sending each image: named by --name, checked against the
+ * incremental record and added to it as they are written, pruned, and listed in the manifest
+ * (docs/cli.md "Renditions", "Incremental runs", "Manifest").
+ */
+import { dirname } from "node:path";
+import { AciimgError } from "../../errors.js";
+import type { Config } from "../../config.js";
+import { Ledger, type MadeOutput } from "./incremental.js";
+import { fileVersion } from "./input-file.js";
+import { producersOf } from "./input-facts.js";
+import { writeManifest } from "./manifest.js";
+import type { Job, Written } from "./one.js";
+import type { OutputTarget } from "./output-plan.js";
+import type { ImagePlan } from "./plan.js";
+import type { BatchOptions, Making } from "./prepare.js";
+import { loadRecord, saveRecord } from "./record.js";
+import { hasSeveralOutputs, nameTemplateOf } from "./renditions.js";
+
+/** A batch's making: what planBatch needs, the hook each written output goes through, and the end. */
+export interface MakingRun {
+  making: Making;
+  onWritten: (job: Job, written: Written, label: string | undefined) => Promise<void>;
+  /** Prunes (when asked and `isComplete`), then writes the record and the manifest. */
+  finish(isComplete: boolean): { pruned: number };
+}
+
+/** Checks the flags against the target, reads the record, and sets up the making. */
+export function openMaking(
+  plan: ImagePlan,
+  options: BatchOptions,
+  target: OutputTarget,
+  config: Config,
+  warn: (text: string) => void,
+): MakingRun {
+  const template = nameTemplateOf(plan, options.name);
+  if (target.kind === "file" && hasSeveralOutputs(plan))
+    throw new AciimgError("E_USAGE", "-o/--output: several outputs of each input need a folder, such as -o out/");
+  for (const [flag, isGiven] of [
+    ["--manifest", options.manifest !== undefined],
+    ["--prune", options.prune === true],
+  ] as const) {
+    if (isGiven && target.kind !== "folder")
+      throw new AciimgError("E_USAGE", `${flag} needs -o to be a folder, such as -o out/`);
+  }
+  const ledger = target.kind === "folder" ? new Ledger(target.root, loadRecord(target.root, warn)) : undefined;
+  const listsSizes = (plan.sizes?.values.length ?? 0) > 1 || /\{(width|height)\}/.test(template ?? "");
+  const making: Making = {
+    ledger,
+    producers: producersOf(config),
+    template,
+    withSize: options.manifest !== undefined || (plan.sizes?.resizesSource === true && listsSizes),
+    withFacts: ledger !== undefined,
+  };
+  const onWritten = async (job: Job, written: Written, label: string | undefined): Promise<void> => {
+    if (ledger === undefined || job.keys === undefined) return;
+    const size: { width?: number; height?: number; format?: string } =
+      written.width === undefined ? await sizeOfFile(job.output) : written;
+    const key = label === "local" ? (job.keys.local ?? job.keys.main) : job.keys.main;
+    const version = fileVersion(job.output);
+    ledger.made(job.relativeInput, job.output, {
+      key,
+      format: size.format ?? job.type ?? "unknown",
+      width: size.width ?? 0,
+      height: size.height ?? 0,
+      bytes: written.bytes,
+      hash: written.hash,
+      ...(version === undefined ? {} : { version }),
+    });
+  };
+  const finish = (isComplete: boolean): { pruned: number } => {
+    if (ledger === undefined) return { pruned: 0 };
+    let pruned: MadeOutput[] = [];
+    if (options.prune && isComplete) pruned = ledger.prune(warn).removed;
+    try {
+      saveRecord(ledger.root, ledger.nextRecord(pruned));
+    } catch (error) {
+      warn(`cannot write the incremental record in ${ledger.root}: ${(error as Error).message}`);
+    }
+    if (options.manifest !== undefined) writeManifest(options.manifest, ledger, dirname(options.manifest));
+    return { pruned: pruned.length };
+  };
+  return { making, onWritten, finish };
+}
+
+/** An output's size and format read from its header, for a backend that does not say them. */
+async function sizeOfFile(path: string): Promise<{ width?: number; height?: number; format?: string }> {
+  try {
+    const { default: sharp } = await import("sharp");
+    const meta = await sharp(path, { failOn: "none", limitInputPixels: false }).metadata();
+    return { width: meta.width, height: meta.pageHeight ?? meta.height, format: meta.format };
+  } catch {
+    return {};
+  }
+}
