@@ -3,7 +3,7 @@
  * cli-*.test.ts files. Every workspace's `cleanup()` runs `aciimg down` so no backend outlives a test.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -172,4 +172,21 @@ export async function recordStandIn(ws: Workspace, port: number, apiKey: string,
   };
   await mkdir(dirname(ws.statePath), { recursive: true });
   await writeFile(ws.statePath, JSON.stringify({ version: 1, backends: { default: record } }), { mode: 0o600 });
+}
+
+/** The incremental record `process` keeps in an output folder: aciimg's own, not an output. */
+export const recordFile = ".aciimg-record.json";
+
+/** The outputs in a folder: its entries, the record aside, sorted. */
+export async function outputsIn(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name !== recordFile).sort();
+}
+
+/** Every output under `dir`, relative, recursively (links listed, not followed), the record aside. */
+export async function outputFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name !== recordFile)
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }

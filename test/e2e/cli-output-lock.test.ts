@@ -7,14 +7,14 @@
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
+import { createWorkspace, jsonLines, outputsIn, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
 
 const apiKey = "k".repeat(32);
 const lockName = ".aciimg.lock";
@@ -113,7 +113,7 @@ function startTimeOf(pid: number): string {
 
 /** The width of every image in a folder of the workspace, by name. */
 async function widthsIn(folder: string): Promise<number[]> {
-  const names = (await readdir(join(ws.dir, folder))).sort();
+  const names = await outputsIn(join(ws.dir, folder));
   return Promise.all(names.map(async (name) => (await sharp(join(ws.dir, folder, name)).metadata()).width as number));
 }
 
@@ -149,7 +149,7 @@ describe("aciimg process: one batch at a time per output folder", () => {
     expect(await first.closed, first.output().stderr).toBe(0);
     expect(jsonLines(first.output().stdout).at(-1)).toMatchObject({ summary: { total: 4, ok: 4 } });
     expect(await widthsIn("out")).toEqual([30, 30, 30, 30]);
-    expect(await readdir(join(ws.dir, "out"))).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
+    expect(await outputsIn(join(ws.dir, "out"))).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
 
     const third = await ws.run(["process", "in", "--resize", "40x20", "-o", "out", "--json"]);
     expect(third.code, third.stderr).toBe(0);
@@ -160,14 +160,14 @@ describe("aciimg process: one batch at a time per output folder", () => {
     const held = await startHeld("out-int", 30);
     held.child.kill("SIGINT");
     expect(await held.closed).toBe(130);
-    expect(await readdir(join(ws.dir, "out-int"))).toEqual(["p0.jpg"]);
+    expect(await outputsIn(join(ws.dir, "out-int"))).toEqual(["p0.jpg"]);
 
     await mkdir(join(ws.dir, "broken"));
     await writeFile(join(ws.dir, "broken", "zero.jpg"), "");
     await writeFile(join(ws.dir, "broken", "one.jpg"), "");
     const failing = await ws.run(["process", "broken", "--resize", "30x20", "-o", "out-int", "--json"]);
     expect(failing.code).toBe(1);
-    expect(await readdir(join(ws.dir, "out-int"))).toEqual(["p0.jpg"]);
+    expect(await outputsIn(join(ws.dir, "out-int"))).toEqual(["p0.jpg"]);
   });
 
   it("a lock left by a process that has ended is taken over, and removed after", async () => {
@@ -177,7 +177,7 @@ describe("aciimg process: one batch at a time per output folder", () => {
     const result = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-stale", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(existsSync(lock)).toBe(false);
-    expect(await readdir(join(ws.dir, "out-stale"))).toHaveLength(4);
+    expect(await outputsIn(join(ws.dir, "out-stale"))).toHaveLength(4);
   });
 
   it("what another user plants under the lock's name costs nothing: a FIFO, a link to /dev/zero, escapes", async () => {
@@ -187,7 +187,7 @@ describe("aciimg process: one batch at a time per output folder", () => {
     execFileSync("mkfifo", [join(ws.dir, "out-fifo", lockName)]);
     const fifo = await ws.run(["process", "in", "--resize", "30x20", "-o", "out-fifo"]);
     expect(fifo.code, fifo.stderr).toBe(0);
-    expect((await readdir(join(ws.dir, "out-fifo"))).sort()).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
+    expect(await outputsIn(join(ws.dir, "out-fifo"))).toEqual(["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]);
 
     await mkdir(join(ws.dir, "out-zero"));
     await symlink("/dev/zero", join(ws.dir, "out-zero", lockName));
@@ -226,7 +226,7 @@ describe("aciimg process: one batch at a time per output folder", () => {
       expect(refused.code).toBe(75);
       expect(refused.stderr).toContain(`pid ${pid} (aciimg process x -o y)`);
       expect(existsSync(live)).toBe(true);
-      expect(await readdir(join(ws.dir, "out-live"))).toEqual([lockName]);
+      expect(await outputsIn(join(ws.dir, "out-live"))).toEqual([lockName]);
     } finally {
       sleeper.kill();
     }

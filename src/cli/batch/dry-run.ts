@@ -37,9 +37,10 @@ export function reportDryRun(batch: PlannedBatch, json: boolean, stdout: Writabl
       const error = "error" in line && line.error ? `: ${line.error}` : "";
       stdout.write(`${said} ${line.input}${line.output ? ` -> ${line.output}` : ""}${error}\n`);
     }
+    const skipped = summary.skipped ? `, ${summary.skipped} skipped` : "";
+    const failed = summary.failed ? `, ${summary.failed} failed` : "";
     stderr.write(
-      `dry run: ${summary.wouldWrite} to write, ${summary.upToDate} up to date` +
-        `${summary.skipped ? `, ${summary.skipped} skipped` : ""}${summary.failed ? `, ${summary.failed} failed` : ""}` +
+      `dry run: ${summary.wouldWrite} to write, ${summary.upToDate} up to date${skipped}${failed}` +
         ` (${summary.total} outputs of ${summary.inputs} inputs); ${formatBytes(summary.bytesIn)} in → ` +
         `${formatBytes(bytesOut)} out already there; nothing was started or written\n`,
     );

@@ -32,6 +32,11 @@ export class Ledger {
     private readonly previous: IncrementalRecord,
   ) {}
 
+  /** Whether the folder had a record (one was read). */
+  get hadRecord(): boolean {
+    return this.previous.size > 0;
+  }
+
   /** The record's entry of an input, by its path relative to its search root. */
   recorded(relativeInput: string): RecordedInput | undefined {
     return this.previous.get(posixPath(relativeInput));
@@ -127,7 +132,8 @@ export class Ledger {
       const kept = (this.previous.get(input)?.outputs ?? []).filter(
         (o) => !asked.has(o.path) && !gone.has(o.path) && !outputs.has(o.path),
       );
-      next.set(input, { ...facts, outputs: [...outputs.values(), ...kept] });
+      // An input with no output (every one failed) has nothing to keep up to date.
+      if (outputs.size + kept.length > 0) next.set(input, { ...facts, outputs: [...outputs.values(), ...kept] });
     }
     return next;
   }

@@ -72,8 +72,10 @@ export function openMaking(
     if (ledger === undefined) return { pruned: 0 };
     let pruned: MadeOutput[] = [];
     if (options.prune && isComplete) pruned = ledger.prune(warn).removed;
+    const next = ledger.nextRecord(pruned);
     try {
-      saveRecord(ledger.root, ledger.nextRecord(pruned));
+      // Nothing made and nothing recorded before: no record, so a folder nothing went to stays empty.
+      if (next.size > 0 || ledger.hadRecord) saveRecord(ledger.root, next);
     } catch (error) {
       warn(`cannot write the incremental record in ${ledger.root}: ${(error as Error).message}`);
     }

@@ -78,9 +78,9 @@ export function writeFileAtomically(target: string, data: Buffer, mode: number):
 const writeBatchBytes = 1024 * 1024;
 
 /**
- * Streams `body` into `target` atomically and returns the bytes written, fed to `digest` as written. A failing writer is
- * E_OUTPUT; a failing body keeps its own error (the backend's answer broke off). `inPlace` writes
- * in place, to the device or pipe planning saw (writeInPlace).
+ * Streams `body` into `target` atomically and returns the bytes written, fed to `digest` as they
+ * are written. A failing writer is E_OUTPUT; a failing body keeps its own error (the backend's
+ * answer broke off). `inPlace` writes in place, to the device or pipe planning saw (writeInPlace).
  *
  * The answer is gathered first, up to `writeBatchBytes`. One that ends within it (a thumbnail) is
  * written with synchronous calls, in one go (replaceAtomicallySync); a larger one is written as it

@@ -86,7 +86,8 @@ export function addProcessCommand(
     )
     .option(
       "--name <TEMPLATE>",
-      "output names in a folder: {name} {ext} {width} {height} {hash} (default {name}-{width}w.{ext} for a --width list)",
+      "output names in a folder: {name} {ext} {width} {height} {hash} " +
+        "(default {name}-{width}w.{ext} for a --width list)",
     )
     .option("--manifest <FILE>", "write a JSON manifest of every input and its outputs (for srcset markup)")
     .option("--force", "redo every output, even those the incremental record says are up to date")
