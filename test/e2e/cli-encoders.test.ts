@@ -1,9 +1,9 @@
 /**
  * AVIF output and the encoder flags through the spawned CLI. On the local provider (the built-in
  * backend) the bytes written are what the flags ask for, and an animation written as AVIF is
- * flattened with a warning; on aci, imaginary cannot write AVIF nor
- * lossless WebP, so `process` refuses them before any work: exit 2, no state, no backend, no ARM
- * call (there is no Azure here to call), nothing written.
+ * flattened with a warning; on aci, imaginary cannot write AVIF nor lossless WebP, so `process`
+ * refuses them before any work: exit 2, no state, no backend, no ARM call (there is no Azure
+ * here to call), nothing written.
  */
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
