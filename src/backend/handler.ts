@@ -15,6 +15,7 @@ import {
   type OperationName,
   type PipelineStep,
 } from "../protocol/operations.js";
+import { mediaTypeOf } from "../protocol/output-types.js";
 import { damagedMessage, failOnOf, type FailOn } from "../protocol/fail-on.js";
 import { fileIdentityHeader } from "../protocol/file-identity.js";
 import { flattenedHeader, framesHeader } from "../protocol/frames.js";
@@ -48,8 +49,6 @@ export interface ImageRequest {
   mount?: Mount;
 }
 
-const mimeOf = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp", tiff: "image/tiff" } as const;
-
 /**
  * Reads the header of `bytes` (no decode); a load failure is imaginary's bimg.Size 400, and the
  * data's damage when the request asked to be told (`failOn` other than none).
@@ -76,7 +75,7 @@ async function inspect(
 export async function handleImage(r: ImageRequest): Promise<void> {
   const { req, res, limits } = r;
   if (r.op === "watermarkimage") {
-    const rejected = validateRequest(r.op, r.query);
+    const rejected = validateRequest(r.op, r.query, "built-in");
     if (!rejected.ok) return r.sendError(res, rejected.status, rejected.message);
   }
   const abort = new AbortController();
@@ -105,7 +104,8 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (bytes.length === 0) return r.sendError(res, 400, messages.emptyImage);
     const type = sniffImageType(bytes);
     if (type === undefined) return r.sendError(res, 406, messages.unsupportedMediaType);
-    const parsed = parseImageOptions(r.query);
+    // The built-in backend's rules, imaginary's superset: AVIF output and aciimg's encoder params (encoder.ts).
+    const parsed = parseImageOptions(r.query, "built-in");
     if (!parsed.ok) return r.sendError(res, parsed.status, parsed.message);
     const failOn = failOnOf(r.query);
     if (!failOn.ok) return r.sendError(res, failOn.status, failOn.message);
@@ -121,7 +121,7 @@ export async function handleImage(r: ImageRequest): Promise<void> {
     if (r.op === "info" && inspected) return sendInfo(res, inspected.meta);
     let result: ImageResult;
     if (r.op === "pipeline") {
-      const checked = validateRequest("pipeline", r.query);
+      const checked = validateRequest("pipeline", r.query, "built-in");
       if (!checked.ok) return r.sendError(res, checked.status, checked.message, errorHeaders);
       const steps = checked.value.pipeline ?? [];
       const input = await decoded(r, bytes, info, deadline, abort.signal, () => planPipeline(steps, info, limits));
@@ -191,7 +191,7 @@ function sendInfo(res: ServerResponse, m: Metadata): void {
 
 function sendResult(res: ServerResponse, result: ImageResult, errorHeaders: Record<string, string>): void {
   sendBody(res, result.data, {
-    "Content-Type": mimeOf[result.type],
+    "Content-Type": mediaTypeOf[result.type],
     "Image-Width": String(result.width),
     "Image-Height": String(result.height),
     ...framesHeaders(result),

@@ -1,7 +1,7 @@
 /**
  * One imaginary operation on one image, on sharp (libvips), following bimg's resizer order
  * (docs/reference/imaginary-api.md §1.5): auto-rotate (unless norotation) → rotate → flip/flop → zoom → resize
- * → crop/embed/extract → blur → watermark → flatten → colourspace → save. What is done, and
+ * → crop/embed/extract → blur → watermark → flatten → colourspace → save (encode.ts). What is done, and
  * whether it may be, is decided before any pixel work by plan.ts. Failures throw `ImagingError`
  * carrying imaginary's status and message.
  */
@@ -9,6 +9,7 @@ import sharp, { type OutputInfo, type OverlayOptions, type Sharp } from "sharp";
 import { damagedMessage, type FailOn } from "../protocol/fail-on.js";
 import type { ImageOptions, OutputType } from "../protocol/operations.js";
 import { isSharpTimeout, sharpTimeout, tooSlow, type Deadline } from "./deadline.js";
+import { encoded } from "./encode.js";
 import { fail, ImagingError, vipsText } from "./imaging-error.js";
 import {
   blurSigma,
@@ -249,23 +250,7 @@ async function save(
   // bimg keeps metadata unless stripmeta; noprofile drops the ICC profile only. Stripped is sharp's
   // default: no EXIF, XMP, IPTC or profile, the pixels converted to sRGB through the input's profile.
   if (!o.stripmeta) img = o.noprofile ? img.keepExif() : img.keepMetadata();
-  const quality = Math.min(Math.max(o.quality || 75, 1), 100);
-  const progressive = o.interlace ?? false;
-  switch (type) {
-    case "jpeg":
-      img = img.jpeg({ quality, progressive });
-      break;
-    case "png":
-      img = img.png({ compressionLevel: Math.min(o.compression || 6, 9), progressive, palette: o.palette ?? false });
-      break;
-    case "webp":
-      img = img.webp({ quality });
-      break;
-    case "tiff":
-      img = img.tiff({ quality });
-      break;
-  }
-  const { data, info } = await bounded(img, deadline);
+  const { data, info } = await bounded(encoded(img, type, o), deadline);
   // libvips holds an animation as its frames stacked in one tall image.
   const height = animation.animated ? Math.round(info.height / animation.pages) : info.height;
   return { data, type, width: info.width, height, animation };

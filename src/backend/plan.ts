@@ -77,7 +77,7 @@ export function planOperation(op: StepName, info: InputInfo, o: ImageOptions, li
   const problem = checkRequired(op, o) ?? checkWritable(op, o);
   if (problem) throw new ImagingError(problem.status, problem.message);
 
-  // Output defaults to the input format; bimg cannot save gif/svg/avif (§4).
+  // Output defaults to the input format; bimg cannot save gif/svg/avif (§4), this backend writes AVIF.
   const outType =
     op === "autorotate"
       ? writableOrNull(info.type)
@@ -198,14 +198,15 @@ export function planPipeline(steps: PipelineStep[], info: InputInfo, limits: Ima
 const animatable: ReadonlySet<InputType> = new Set(["gif", "webp"]);
 
 /**
- * Keeps an animation when the output can hold one (WebP: bimg writes no GIF, §4) and the work is
- * done frame by frame. libvips holds the frames as one tall image: a resize, crop, extend, flip or
- * half turn treats each frame apart, but a quarter turn and a smart crop are refused by sharp, a
- * blur bleeds across frames, a watermark is laid over the whole strip, and a zoom followed by a
- * resize goes through raw pixels that lose the frames; those keep the first frame, as does an
- * output that cannot animate, and say so. Every frame is decoded, so the frames count together
- * against the input limit, and the output's against the output limit (`biggest`: its largest
- * step, per frame), before any pixel work: 10,000 frames of 200x200 are 400 MP, refused at once.
+ * Keeps an animation when the output can hold one (WebP: bimg writes no GIF, §4, and sharp no
+ * animated AVIF) and the work is done frame by frame. libvips holds the frames as one tall image: a
+ * resize, crop, extend, flip or half turn treats each frame apart, but a quarter turn and a smart
+ * crop are refused by sharp, a blur bleeds across frames, a watermark is laid over the whole
+ * strip, and a zoom followed by a resize goes through raw pixels that lose the frames; those keep
+ * the first frame, as does an output that cannot animate, and say so. Every frame is decoded, so
+ * the frames count together against the input limit, and the output's against the output limit
+ * (`biggest`: its largest step, per frame), before any pixel work: 10,000 frames of 200x200 are
+ * 400 MP, refused at once.
  */
 function planAnimation(
   info: InputInfo,
@@ -221,9 +222,11 @@ function planAnimation(
     return { animated: false, flattened: { pages, why } };
   }
   const why =
-    outType !== "webp"
-      ? `${outType.toUpperCase()} cannot animate`
-      : stillOnly && `${stillOnly} is not done frame by frame`;
+    outType === "avif"
+      ? "AVIF is written as a still image" // sharp would write the frames as one tall picture
+      : outType !== "webp"
+        ? `${outType.toUpperCase()} cannot animate`
+        : stillOnly && `${stillOnly} is not done frame by frame`;
   if (why) return { animated: false, flattened: { pages, why } };
   const inputMP = (pages * info.width * info.height) / 1e6;
   if (!(inputMP <= limits.maxResolutionMP)) {

@@ -5,7 +5,13 @@
  */
 import type { Readable } from "node:stream";
 import type { Engine } from "../engine/types.js";
-import { isOperationName, operationNames, validateRequest, type OperationName } from "../protocol/operations.js";
+import {
+  isOperationName,
+  operationNames,
+  validateRequest,
+  type Dialect,
+  type OperationName,
+} from "../protocol/operations.js";
 import { keyChecker, presentedKey } from "../protocol/auth.js";
 import { messages, refusedMethod } from "../protocol/replies.js";
 import { errorReply, failureReply, jsonReply, type HandlerResponse } from "./replies.js";
@@ -74,6 +80,12 @@ export interface HandlerOptions {
    * for imaginary, which cannot stop a render (src/protocol/svg-screen.ts). Default false.
    */
   screenSvg?: boolean;
+  /**
+   * Whose rules a request is checked by before a backend wakes (protocol/params.ts): imaginary's,
+   * or, when the engine's backends are all the built-in one (the local provider), its superset,
+   * so `type=avif` reaches it. Default "imaginary".
+   */
+  dialect?: Dialect;
   /** Operator diagnostics for 5xx answers (never secrets). Default: none. */
   log?: (line: string) => void;
   /**
@@ -178,7 +190,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const query = new URLSearchParams(url.searchParams);
     // Our key is for us; the engine sends the backend its own.
     query.delete("key");
-    const checked = validateRequest(op, query);
+    const checked = validateRequest(op, query, options.dialect);
     // Every format imaginary may load passes (the real one in ACI can have PDF and HEIF loaders);
     // the backend makes the final decision.
     const refusal =

@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine/types.js";
 import { AciimgError } from "../errors.js";
 import { answerThenLinger, hasUnreadBody, lingerBounds } from "../protocol/linger.js";
+import type { Dialect } from "../protocol/operations.js";
 import { errorBody } from "../protocol/replies.js";
 import { checkServeKey, exposureWarning } from "./exposure.js";
 import { createHandler, type HandlerResponse } from "./handler.js";
@@ -38,6 +39,8 @@ export interface HttpServerOptions {
    * @default false
    */
   screenSvg?: boolean;
+  /** Whose rules requests are checked by before a backend wakes (the handler's `dialect`). Default imaginary's. */
+  dialect?: Dialect;
   /** Request bodies held in memory at once, in bytes. Default: the handler's (8 uploads at the limit). */
   maxBufferedBytes?: number;
   /** An upload that does not advance by 1 KiB within this many ms gets 408. Default: the handler's (5 s). */
@@ -87,6 +90,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
     ...(options.bodyIdleMs !== undefined ? { bodyIdleMs: options.bodyIdleMs } : {}),
     ...(options.screenSvg ? { screenSvg: true } : {}),
+    ...(options.dialect ? { dialect: options.dialect } : {}),
   });
   let inFlight = 0;
   let closing: Promise<void> | undefined;

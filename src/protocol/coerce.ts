@@ -3,9 +3,19 @@
  * ints are |float| rounded, bools are strconv.ParseBool, unknown enum values fall back as
  * imaginary's do, and errors carry Go's texts.
  */
+import { encoderParamSpecs, type EncoderParamName } from "./encoder.js";
 import { goQuote, paramError } from "./go-format.js";
-import { isOutputType, unwritableTypes, type UnwritableType } from "./output-types.js";
-import { paramSpecs, reject, type Checked, type ImageOptions, type ParamKind, type ParamName } from "./params.js";
+import { isImaginaryOutputType, isOutputType, unwritableTypes, type UnwritableType } from "./output-types.js";
+import {
+  paramSpecs,
+  reject,
+  type Checked,
+  type Dialect,
+  type ImageOptions,
+  type ParamKind,
+  type ParamName,
+  type ParamSpec,
+} from "./params.js";
 import { decodeOperations } from "./pipeline-json.js";
 
 /** ImageOptions while coercing: a bad `type` is remembered and refused after all params (§1.3). */
@@ -48,14 +58,32 @@ function parseColor(s: string): [number, number, number] | undefined {
 const gravities = new Set(["north", "south", "east", "west", "smart"]);
 const extends_ = new Set(["black", "white", "copy", "background", "lastpixel"]);
 
+/** A param a query read by `dialect`'s rules coerces: imaginary's, and for the built-in backend aciimg's too. */
+export type KnownParam = ParamName | EncoderParamName;
+
+/** The params `dialect` coerces, in the order they are read (imaginary's first); anything else is ignored. */
+export function knownParams(dialect: Dialect): readonly KnownParam[] {
+  const imaginary = Object.keys(paramSpecs) as ParamName[];
+  return dialect === "imaginary"
+    ? imaginary
+    : [...imaginary, ...(Object.keys(encoderParamSpecs) as EncoderParamName[])];
+}
+
 /**
  * Coerces one value into `out`. Query values are strings; pipeline values are JSON values, for
  * which Go's coercers accept numbers as-is (truncated, sign kept) and strings via the query rules.
  * Returns an error text, or undefined.
  */
-export function coerce(out: CoercedOptions, name: ParamName, value: unknown): string | undefined {
+export function coerce(
+  out: CoercedOptions,
+  name: KnownParam,
+  value: unknown,
+  dialect: Dialect = "imaginary",
+): string | undefined {
   const o = out as Record<string, unknown>;
-  const kind: ParamKind = paramSpecs[name].kind;
+  const spec: ParamSpec =
+    name in paramSpecs ? paramSpecs[name as ParamName] : encoderParamSpecs[name as EncoderParamName];
+  const kind: ParamKind = spec.kind;
   switch (kind) {
     case "int": {
       if (typeof value === "number") {
@@ -103,13 +131,16 @@ export function coerce(out: CoercedOptions, name: ParamName, value: unknown): st
     }
     default:
       if (typeof value !== "string") return unsupported;
-      coerceText(out, name, kind, value);
+      coerceText(out, name, kind, value, dialect);
       return undefined;
   }
 }
 
-/** The string kinds: free text, colours, and the enums whose unknown values imaginary replaces. */
-function coerceText(out: CoercedOptions, name: ParamName, kind: ParamKind, value: string): void {
+/**
+ * The string kinds: free text, colours, and the enums whose unknown values imaginary replaces. An
+ * output type only the built-in backend writes is, by imaginary's rules, a type it does not know.
+ */
+function coerceText(out: CoercedOptions, name: KnownParam, kind: ParamKind, value: string, dialect: Dialect): void {
   const o = out as Record<string, unknown>;
   const v = value.trim().toLowerCase();
   const lower = value.toLowerCase();
@@ -119,21 +150,22 @@ function coerceText(out: CoercedOptions, name: ParamName, kind: ParamKind, value
   else if (kind === "colorspace") o[name] = value === "bw" ? "bw" : "srgb";
   else if (kind === "extend") o[name] = extends_.has(v) ? v : "mirror";
   else if (value === "auto") o[name] = "auto";
-  else if (isOutputType(lower)) o[name] = lower;
+  else if (dialect === "built-in" ? isOutputType(lower) : isImaginaryOutputType(lower)) o[name] = lower;
   else if ((unwritableTypes as readonly string[]).includes(lower)) out.unwritableType = lower as UnwritableType;
   else if (value !== "") out.badType = true; // checked after coercion, as imaginary does (§1.3)
 }
 
 /**
  * Coerces query parameters as imaginary does (int = |float| rounded, bool = Go ParseBool,
- * first value wins, unknown ignored). Rejection: 400 "Error while processing parameters, …".
+ * first value wins, unknown ignored), by `dialect`'s rules. Rejection: 400 "Error while
+ * processing parameters, …".
  */
-export function parseImageOptions(query: URLSearchParams): Checked<ImageOptions> {
+export function parseImageOptions(query: URLSearchParams, dialect: Dialect = "imaginary"): Checked<ImageOptions> {
   const out: CoercedOptions = {};
-  for (const name of Object.keys(paramSpecs) as ParamName[]) {
+  for (const name of knownParams(dialect)) {
     const value = query.get(name);
     if (value === null) continue;
-    const error = coerce(out, name, value);
+    const error = coerce(out, name, value, dialect);
     if (error !== undefined) {
       return reject(400, `Error while processing parameters, ${paramError(name, goQuote(value), error)}`);
     }

@@ -1,9 +1,9 @@
 /**
  * The catalogue's public face: what the HTTP surface, the backend, the client and the CLI import.
  * Each concern lives in its own file: the entries (catalogue.ts) and their shape (operation-spec.ts),
- * the params (params.ts), Go's coercion (coerce.ts), the pipeline JSON (pipeline-json.ts,
- * pipeline.ts), request validation (validate.ts), Go's formatting (go-format.ts) and the output
- * formats (output-types.ts).
+ * the params (params.ts) and aciimg's extensions to them (encoder.ts), Go's coercion (coerce.ts),
+ * the pipeline JSON (pipeline-json.ts, pipeline.ts), request validation (validate.ts), Go's
+ * formatting (go-format.ts) and the output formats (output-types.ts).
  */
 export {
   checkRequired,
@@ -22,6 +22,7 @@ export { parseImageOptions } from "./coerce.js";
 export {
   paramSpecs,
   type Checked,
+  type Dialect,
   type ImageOptions,
   type ParamName,
   type ParamSpec,

@@ -45,6 +45,10 @@ export interface ImageOptions {
   sigma?: number;
   minampl?: number;
   aspectratio?: string;
+  /** aciimg's extensions (encoder.ts), coerced by the built-in backend's rules only. */
+  mozjpeg?: boolean;
+  lossless?: boolean;
+  effort?: number;
   /** `type` named a format imaginary parses but cannot write (gif/svg/pdf): the op fails (§4). */
   unwritableType?: UnwritableType;
   /** The decoded `operations` query param (any route decodes it; only /pipeline uses it, §1.6). */
@@ -63,6 +67,13 @@ export interface PipelineStep {
   ignore_failure?: boolean;
   params: ImageOptions;
 }
+
+/**
+ * Whose rules a query is read by: imaginary's, or the built-in backend's, a superset that also
+ * takes aciimg's extensions to it (encoder.ts: AVIF output, `mozjpeg`, `lossless`, `effort`). A
+ * check made for a backend that may be imaginary uses imaginary's.
+ */
+export type Dialect = "imaginary" | "built-in";
 
 /** A rejection with imaginary's exact status and message. */
 export interface Rejection {

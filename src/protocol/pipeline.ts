@@ -4,13 +4,13 @@
  */
 import { checkCostBounds } from "./bounds.js";
 import { isPipelineName, notServed, opError, specOf } from "./catalogue.js";
-import { coerce, type CoercedOptions } from "./coerce.js";
+import { coerce, knownParams, type CoercedOptions, type KnownParam } from "./coerce.js";
 import { goQuote, goValue, paramError } from "./go-format.js";
-import { paramSpecs, reject, type Checked, type ParamName, type PipelineStep, type RawPipelineStep } from "./params.js";
+import { reject, type Checked, type Dialect, type PipelineStep, type RawPipelineStep } from "./params.js";
 import { decodeOperations } from "./pipeline-json.js";
 
-/** Parses the `operations` JSON of /pipeline with imaginary's rules and messages (§1.6). */
-export function parsePipeline(json: string | null): Checked<PipelineStep[]> {
+/** Parses the `operations` JSON of /pipeline with imaginary's rules and messages (§1.6), by `dialect`'s. */
+export function parsePipeline(json: string | null, dialect: Dialect = "imaginary"): Checked<PipelineStep[]> {
   let raw: RawPipelineStep[] = [];
   if (json !== null) {
     const decoded = decodeOperations(json);
@@ -19,11 +19,12 @@ export function parsePipeline(json: string | null): Checked<PipelineStep[]> {
     }
     raw = decoded;
   }
-  return checkPipeline(raw);
+  return checkPipeline(raw, dialect);
 }
 
-/** The checks Pipeline() makes before running anything: count, names, per-step params. */
-export function checkPipeline(raw: RawPipelineStep[]): Checked<PipelineStep[]> {
+/** The checks Pipeline() makes before running anything: count, names, per-step params (`dialect`'s). */
+export function checkPipeline(raw: RawPipelineStep[], dialect: Dialect = "imaginary"): Checked<PipelineStep[]> {
+  const known = new Set<string>(knownParams(dialect));
   if (raw.length === 0) return opError("Missing or invalid pipeline operations JSON");
   if (raw.length > 10) return opError("Maximum allowed pipeline operations exceeded");
   const steps: PipelineStep[] = [];
@@ -33,8 +34,8 @@ export function checkPipeline(raw: RawPipelineStep[]): Checked<PipelineStep[]> {
     // buildParamsFromOperation: same coercers, JSON-typed values; `type` is not validated here.
     const params: CoercedOptions = {};
     for (const [key, value] of Object.entries(step.params)) {
-      if (!(key in paramSpecs) || key === "operations") continue;
-      const error = coerce(params, key as ParamName, value);
+      if (!known.has(key) || key === "operations") continue;
+      const error = coerce(params, key as KnownParam, value, dialect);
       if (error !== undefined) return opError(paramError(key, goValue(value), error));
     }
     delete params.badType;

@@ -101,7 +101,7 @@ describe("--quality where it does nothing", () => {
   it("says so once per run on stderr, with or without --json, and not for JPEG", async () => {
     const warning =
       "aciimg: warning: --quality does nothing for PNG output (lossless); " +
-      "it sets the quality of JPEG, WebP and TIFF";
+      "it sets the quality of JPEG, WebP, AVIF and TIFF";
     const qualityLines = (stderr: string): string[] => stderr.split("\n").filter((line) => /quality/.test(line));
     const args = ["process", "in/photo.jpg", "in/vector.svg", "--resize", "60x40", "--quality", "80"];
     const plain = await ws.run([...args, "--type", "png", "-o", "q1/"]);

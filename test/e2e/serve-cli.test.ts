@@ -77,6 +77,9 @@ describe("aciimg serve (spawned CLI)", () => {
       const first = await fetch(`${url}/resize?width=300&height=200&key=${KEY}`, { method: "POST", body: photo });
       expect(first.status).toBe(200);
       expect((await sharp(Buffer.from(await first.arrayBuffer())).metadata()).width).toBe(300);
+      // On the local provider requests are checked by the built-in backend's rules: AVIF reaches it.
+      const avif = await fetch(`${url}/resize?width=120&type=avif&key=${KEY}`, { method: "POST", body: photo });
+      expect([avif.status, avif.headers.get("content-type")]).toEqual([200, "image/avif"]);
 
       // A request in flight: accepted by the server, part of the body sent.
       const upload = await startUpload(`${url}/resize?width=100`, KEY, photo, 1000);

@@ -61,4 +61,4 @@ export function ignoresQuality(type: CliOutputType | undefined): boolean {
 
 /** The one line `process` prints when `--quality` is given for PNG outputs. */
 export const qualityIgnoredWarning =
-  "aciimg: warning: --quality does nothing for PNG output (lossless); it sets the quality of JPEG, WebP and TIFF";
+  "aciimg: warning: --quality does nothing for PNG output (lossless); it sets the quality of JPEG, WebP, AVIF and TIFF";

@@ -39,6 +39,8 @@ export class StepCollector {
   keepMetadata = false;
   /** --background: the colour transparent areas are flattened onto. */
   background: Rgb | undefined;
+  /** --progressive, --mozjpeg, --lossless, --effort (encoder-flags.ts): params of every step, as type and quality. */
+  encoder: Record<string, ParamValue> = {};
 
   add(operation: OperationName, params: Record<string, ParamValue>): void {
     this.steps.push({ operation, params });
@@ -165,14 +167,15 @@ export function planRequest(collector: StepCollector): ImagePlan {
         listed === undefined || size === undefined
           ? steps
           : steps.map((s, i) => (i === sizeStep ? { ...s, params: { ...s.params, [listed.key]: size } } : s));
-      request = buildRequest(sized, type, quality, stepDefaults(collector, type));
+      request = buildRequest(sized, type, quality, stepDefaults(collector, type), collector.encoder);
       built.set(memo, request);
     }
     return request;
   };
   for (const type of types.length === 0 ? [undefined] : types) {
     const { op, query } = requestFor(type, listed?.values[0]);
-    const checked = validateRequest(op, query);
+    // The built-in backend's rules: what imaginary cannot do is refused for aci by backend-formats.ts.
+    const checked = validateRequest(op, query, "built-in");
     if (!checked.ok)
       throw new AciimgError("E_USAGE", `process: the backend would refuse this request: ${checked.message}`);
   }
@@ -213,7 +216,7 @@ function singleSize(steps: readonly PlannedStep[]): SizeList | undefined {
 }
 
 /**
- * One operation as itself, several as one /pipeline. The type and quality go on every step: each
+ * One operation as itself, several as one /pipeline. The type, quality and encoder params go on every step: each
  * step of imaginary's pipeline encodes its result, by default in the format it was given, so an
  * SVG or GIF input failed at the first step ("Unsupported image output type") when only the last
  * named the type, and a JPEG was encoded at the default quality 75 between steps (§1.6, §4).
@@ -223,8 +226,9 @@ function buildRequest(
   type: CliOutputType | undefined,
   quality: number | undefined,
   defaults: Record<string, ParamValue>,
+  encoder: Record<string, ParamValue>,
 ): { op: OperationName; query: URLSearchParams } {
-  const output = { ...(type === undefined ? {} : { type }), ...(quality === undefined ? {} : { quality }) };
+  const output = { ...encoder, ...(type === undefined ? {} : { type }), ...(quality === undefined ? {} : { quality }) };
   const withOutput = steps.map((s) => {
     const params: Record<string, ParamValue> = { ...s.params, ...output };
     for (const [key, value] of Object.entries(defaults)) params[key] ??= value;

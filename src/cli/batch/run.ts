@@ -24,6 +24,7 @@ import {
 } from "./output-plan.js";
 import { ignoresQuality, qualityIgnoredWarning } from "./output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "./plan.js";
+import { imaginaryIgnores, imaginaryRefusal } from "./backend-formats.js";
 import { createReporter, type Summary } from "./report.js";
 import type { ReporterOptions } from "./report.js";
 import { diskAdvice, diskTitle, type DiskErrno } from "./disk-full.js";
@@ -63,6 +64,7 @@ export async function runProcess(
   const target = await outputTargetOf(output, inputs, cwd);
   if (steps.types.length < 2) steps.type = outputTypeFor(target, steps.type, output);
   const plan = withFailOn(planRequest(steps), config.failOn);
+  checkImaginaryCan(config, steps);
   return processInto(target, inputs, plan, { ...options, screenSvg: screensSvg(config) }, { config, mode, cwd, pool });
 }
 
@@ -91,6 +93,7 @@ async function processStdin(
   const target = options.output === undefined ? undefined : await stdinTargetOf(options.output, cwd);
   if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
   const stdinTarget = target && { ...target, shown: displayPath(target.path) };
+  checkImaginaryCan(config, steps);
   return runStdin(config, withFailOn(planRequest(steps), config.failOn), stdinTarget, mode);
 }
 
@@ -279,6 +282,15 @@ function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
     return { op, query: sent };
   };
   return { ...plan, requestFor };
+}
+
+/** On aci (imaginary), what it cannot write is a usage error before any work, what it ignores a warning. */
+function checkImaginaryCan(config: Config, steps: StepCollector): void {
+  if (config.provider !== "aci") return;
+  const refusal = imaginaryRefusal(steps.types.length === 0 ? [undefined] : steps.types, steps.encoder);
+  if (refusal) throw new AciimgError("E_USAGE", refusal);
+  const ignored = imaginaryIgnores(steps.encoder);
+  if (ignored) process.stderr.write(`aciimg: warning: ${ignored}\n`);
 }
 
 function capitalized(text: string): string {

@@ -9,6 +9,7 @@ import { parseColour } from "../colour.js";
 import { parseInteger, parseOutputTypes } from "../flags.js";
 import { parseBytes } from "../../units.js";
 import { addOperationFlags } from "../operation-flags.js";
+import { addEncoderFlags } from "../encoder-flags.js";
 import { StepCollector } from "../batch/plan.js";
 
 export interface ProcessOptions {
@@ -42,6 +43,7 @@ export function addProcessCommand(
     .argument("<inputs...>", "image files, directories, globs, or - for stdin")
     .option("-o, --output <path>", "output file, or directory (created if missing)");
   addOperationFlags(command, steps);
+  addEncoderFlags(command, steps);
   command
     .option(
       "--type <FORMAT>",
@@ -55,7 +57,7 @@ export function addProcessCommand(
     )
     .option(
       "--quality <1-100>",
-      "JPEG/WebP quality",
+      "JPEG/WebP/AVIF quality",
       (v: string) => (steps.quality = parseInteger("--quality", v, 1, 100, "80")),
     )
     .option("--keep-metadata", "keep EXIF (camera, GPS), XMP and the ICC profile (default: stripped)")

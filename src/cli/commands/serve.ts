@@ -48,6 +48,8 @@ export async function runServe(options: ServeOptions, command: Command): Promise
       ...(tls ? { tls } : {}),
       maxUploadBytes: config.maxUploadBytes,
       screenSvg: screensSvg(config),
+      // The local provider's backend is the built-in one: AVIF and aciimg's encoder params reach it.
+      dialect: config.provider === "local" ? "built-in" : "imaginary",
       log: (line: string) => process.stderr.write(`${line}\n`),
     });
     // Requests go to the backend already running, with the settings it was started with (its
