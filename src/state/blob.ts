@@ -30,7 +30,8 @@ interface Snapshot {
   etag: string | undefined;
 }
 
-function statusOf(error: unknown): { status?: number; code?: string } {
+/** The HTTP status and storage error code of an SDK error, where it has them. */
+export function statusOf(error: unknown): { status?: number; code?: string } {
   if (typeof error !== "object" || error === null) return {};
   const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
   return {
@@ -147,7 +148,15 @@ export function createBlobStateStore(options: BlobStateConfig, deps: BlobStateDe
   };
 }
 
-async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Promise<ContainerClient> {
+/**
+ * The container client for a connection string, else a container URL (a SAS in it, else the
+ * credential); the SDK is loaded here. Also used by the rendition cache's blob form, so both
+ * authenticate alike.
+ */
+export async function openContainer(
+  options: Pick<BlobStateConfig, "connectionString" | "containerUrl" | "container">,
+  deps: Pick<BlobStateDeps, "credential" | "retry">,
+): Promise<ContainerClient> {
   const { AnonymousCredential, BlobServiceClient, ContainerClient } = await import("@azure/storage-blob");
   const clientOptions = {
     retryOptions: { maxRetryDelayInMs: 4_000, ...(deps.retry ?? { maxTries: 3, retryDelayInMs: 500 }) },
@@ -190,7 +199,7 @@ async function openContainer(options: BlobStateConfig, deps: BlobStateDeps): Pro
 }
 
 /** A URL for messages: the SAS query (a secret) is dropped. */
-function redactUrl(url: string): string {
+export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, "");
