@@ -12,6 +12,9 @@
  */
 import { builtInOnlyTypes } from "../../protocol/output-types.js";
 import type { CliOutputType } from "../flags.js";
+import type { Config } from "../../config.js";
+import { AciimgError } from "../../errors.js";
+import type { StepCollector } from "./plan.js";
 
 type EncoderParams = Readonly<Record<string, string | number | boolean>>;
 
@@ -48,4 +51,13 @@ export function imaginaryIgnores(encoder: EncoderParams): string | undefined {
   if (ignored.length === 0) return undefined;
   const [flags, them] = ignored.length === 1 ? [ignored[0], "it"] : [ignored.join(" and "), "them"];
   return `${flags}: ignored by ${aci}, which encodes with its defaults; ${local} honours ${them}`;
+}
+
+/** On aci (imaginary), what it cannot write is a usage error before any work, what it ignores a warning. */
+export function checkImaginaryCan(config: Config, steps: StepCollector): void {
+  if (config.provider !== "aci") return;
+  const refusal = imaginaryRefusal(steps.types.length === 0 ? [undefined] : steps.types, steps.encoder);
+  if (refusal) throw new AciimgError("E_USAGE", refusal);
+  const ignored = imaginaryIgnores(steps.encoder);
+  if (ignored) process.stderr.write(`aciimg: warning: ${ignored}\n`);
 }

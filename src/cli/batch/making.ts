@@ -4,6 +4,8 @@
  * (docs/cli.md "Renditions", "Incremental runs", "Manifest").
  */
 import { dirname } from "node:path";
+import type { RenditionCache } from "./cache/index.js";
+import { openBatchCache, storeInCache } from "./cache-run.js";
 import { AciimgError } from "../../errors.js";
 import type { Config } from "../../config.js";
 import { Ledger, type MadeOutput } from "./incremental.js";
@@ -20,20 +22,26 @@ import { hasSeveralOutputs, nameTemplateOf } from "./renditions.js";
 /** A batch's making: what planBatch needs, the hook each written output goes through, and the end. */
 export interface MakingRun {
   making: Making;
+  /** The shared cache (--cache), when one is asked for. */
+  cache: RenditionCache | undefined;
+  /** Records an output written (by a backend, or from the cache: `fromCache`). */
+  made: (job: Job, written: Written & { format?: string }, label: string | undefined) => Promise<void>;
+  /** Records an output a backend wrote, and stores it in the cache. */
   onWritten: (job: Job, written: Written, label: string | undefined) => Promise<void>;
-  /** Prunes (when asked and `isComplete`), then writes the record and the manifest. */
-  finish(isComplete: boolean): { pruned: number };
+  /** Prunes (when asked and `isComplete`), then writes the record and the manifest, and closes the cache. */
+  finish(isComplete: boolean): Promise<{ pruned: number }>;
 }
 
-/** Checks the flags against the target, reads the record, and sets up the making. */
-export function openMaking(
+/** Checks the flags against the target, reads the record, opens the cache, and sets up the making. */
+export async function openMaking(
   plan: ImagePlan,
   options: BatchOptions,
   target: OutputTarget,
   config: Config,
   warn: (text: string) => void,
-): MakingRun {
-  const template = nameTemplateOf(plan, options.name);
+  cwd: string,
+): Promise<MakingRun> {
+  const template = nameTemplateOf(plan, options.filename);
   if (target.kind === "file" && hasSeveralOutputs(plan))
     throw new AciimgError("E_USAGE", "-o/--output: several outputs of each input need a folder, such as -o out/");
   for (const [flag, isGiven] of [
@@ -52,23 +60,36 @@ export function openMaking(
     withSize: options.manifest !== undefined || (plan.sizes?.resizesSource === true && listsSizes),
     withFacts: ledger !== undefined,
   };
-  const onWritten = async (job: Job, written: Written, label: string | undefined): Promise<void> => {
-    if (ledger === undefined || job.keys === undefined) return;
+  // A dry run looks at nothing it would not write: no cache.
+  const cache = options.dryRun ? undefined : await openBatchCache(options, config, warn, cwd);
+  if (cache) making.withFacts = true;
+  const recordMade = async (job: Job, written: Written & { format?: string }, label: string | undefined) => {
+    if (job.keys === undefined) return undefined;
     const size: { width?: number; height?: number; format?: string } =
       written.width === undefined ? await sizeOfFile(job.output) : written;
     const key = label === "local" ? (job.keys.local ?? job.keys.main) : job.keys.main;
     const version = fileVersion(job.output);
-    ledger.made(job.relativeInput, job.output, {
+    const entry = {
       key,
-      format: size.format ?? job.type ?? "unknown",
+      format: written.format ?? size.format ?? job.type ?? "unknown",
       width: size.width ?? 0,
       height: size.height ?? 0,
       bytes: written.bytes,
       hash: written.hash,
       ...(version === undefined ? {} : { version }),
-    });
+    };
+    ledger?.made(job.relativeInput, job.output, entry);
+    return entry;
   };
-  const finish = (isComplete: boolean): { pruned: number } => {
+  const made = async (job: Job, written: Written & { format?: string }, label: string | undefined) => {
+    await recordMade(job, written, label);
+  };
+  const onWritten = async (job: Job, written: Written, label: string | undefined): Promise<void> => {
+    const entry = await recordMade(job, written, label);
+    if (cache && entry) await storeInCache(cache, job, { ...written, ...entry }, entry.key);
+  };
+  const finish = async (isComplete: boolean): Promise<{ pruned: number }> => {
+    await cache?.close();
     if (ledger === undefined) return { pruned: 0 };
     let pruned: MadeOutput[] = [];
     if (options.prune && isComplete) pruned = ledger.prune(warn).removed;
@@ -82,7 +103,7 @@ export function openMaking(
     if (options.manifest !== undefined) writeManifest(options.manifest, ledger, dirname(options.manifest));
     return { pruned: pruned.length };
   };
-  return { making, onWritten, finish };
+  return { making, cache, made, onWritten, finish };
 }
 
 /** An output's size and format read from its header, for a backend that does not say them. */

@@ -1,6 +1,6 @@
 /**
  * The outputs of one input (docs/cli.md "Renditions"): one per format of `--type` and per size of
- * a `--width`/`--height` list, each named by the `--name` template. A size past the source's is
+ * a `--width`/`--height` list, each named by the `--filename` template. A size past the source's is
  * not made (imaginary's resize never enlarges, docs/reference/imaginary-api.md §2): it is made at
  * the source's size, once, however many larger sizes asked for it.
  */
@@ -17,7 +17,7 @@ export interface PlannedRendition extends Rendition {
   height?: number;
 }
 
-/** The placeholders a --name template may hold. */
+/** The placeholders a --filename template may hold. */
 const placeholders = ["name", "ext", "width", "height", "hash"] as const;
 type Placeholder = (typeof placeholders)[number];
 
@@ -27,7 +27,7 @@ export function hasSeveralOutputs(plan: ImagePlan): boolean {
 }
 
 /**
- * The --name template to use: the one given, checked, or the default when an input has several
+ * The --filename template to use: the one given, checked, or the default when an input has several
  * outputs; undefined keeps the input's name (with the output's extension).
  */
 export function nameTemplateOf(plan: ImagePlan, given: string | undefined): string | undefined {
@@ -42,23 +42,23 @@ export function nameTemplateOf(plan: ImagePlan, given: string | undefined): stri
   for (const match of given.matchAll(/\{([^{}]*)\}/g)) used.add(match[1] as string);
   const unknown = [...used].filter((p) => !(placeholders as readonly string[]).includes(p));
   if (unknown.length > 0 || /[{}]/.test(given.replace(/\{[^{}]*\}/g, "")))
-    throw usageError("--name", `a template of ${placeholders.map((p) => `{${p}}`).join(" ")}`, given);
+    throw usageError("--filename", `a template of ${placeholders.map((p) => `{${p}}`).join(" ")}`, given);
   const segments = given.split("/");
   if (given.startsWith("/") || segments.some((s) => s === "" || s === "." || s === ".."))
-    throw usageError("--name", "a name inside the output folder (no /, . or .. segments at its ends)", given);
+    throw usageError("--filename", "a name inside the output folder (no /, . or .. segments at its ends)", given);
   for (const key of ["width", "height"] as const) {
     if (used.has(key) && sizeKey !== key)
-      throw usageError("--name", `a template without {${key}}, which needs --${key} alone as the size`, given);
+      throw usageError("--filename", `a template without {${key}}, which needs --${key} alone as the size`, given);
   }
   const tellsApart = (placeholder: Placeholder) => used.has(placeholder) || used.has("hash");
   if ((plan.sizes?.values.length ?? 0) > 1 && !tellsApart(sizeKey as Placeholder))
-    throw usageError("--name", `a template with {${sizeKey}} (or {hash}) to tell the sizes apart`, given);
+    throw usageError("--filename", `a template with {${sizeKey}} (or {hash}) to tell the sizes apart`, given);
   if (plan.outputTypes.length > 1 && !tellsApart("ext"))
-    throw usageError("--name", "a template with {ext} (or {hash}) to tell the formats apart", given);
+    throw usageError("--filename", "a template with {ext} (or {hash}) to tell the formats apart", given);
   if (!used.has("ext") && plan.outputTypes.length === 1) {
     const type = plan.outputTypes[0] as CliOutputType;
     if (!extensionOf[type].includes(extname(given).slice(1).toLowerCase()))
-      throw usageError("--name", `a name ending in .{ext} or .${extensionOf[type][0]} (the format written)`, given);
+      throw usageError("--filename", `a name ending in .{ext} or .${extensionOf[type][0]} (the format written)`, given);
   }
   return given;
 }
@@ -109,7 +109,7 @@ export function renditionName(
   };
   const name = template.replace(/\{([a-z]+)\}/g, (_, placeholder: Placeholder) => {
     const value = values[placeholder];
-    if (value === undefined) throw new AciimgError("E_INTERNAL", `--name: {${placeholder}} has no value here`);
+    if (value === undefined) throw new AciimgError("E_INTERNAL", `--filename: {${placeholder}} has no value here`);
     return value;
   });
   return join(dirname(relativeInput), name);

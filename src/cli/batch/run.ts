@@ -24,7 +24,7 @@ import {
 } from "./output-plan.js";
 import { ignoresQuality, qualityIgnoredWarning } from "./output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "./plan.js";
-import { imaginaryIgnores, imaginaryRefusal } from "./backend-formats.js";
+import { checkImaginaryCan } from "./backend-formats.js";
 import { createReporter, type Summary } from "./report.js";
 import type { ReporterOptions } from "./report.js";
 import { diskAdvice, diskTitle, type DiskErrno } from "./disk-full.js";
@@ -33,7 +33,8 @@ import { backendCpus, runStdin } from "./io.js";
 import { runJobs, type BatchContext, type Job, type Route } from "./one.js";
 import { createBatchReport, diskStop, type BatchReport } from "./batch-report.js";
 import { displayPath, planBatch, type BatchOptions, type PlannedBatch } from "./prepare.js";
-import { openMaking } from "./making.js";
+import { openMaking, type MakingRun } from "./making.js";
+import { writeFromCache } from "./cache-run.js";
 import { reportDryRun } from "./dry-run.js";
 import { stopSignal, stopWords } from "../signals.js";
 import type { ProcessOptions } from "../commands/process.js";
@@ -121,16 +122,16 @@ async function processInto(
   try {
     if (isFolder) lock = lockOutputFolder(target.root, displayPath(target.root));
     const warn = (text: string) => process.stderr.write(`aciimg: warning: ${text}\n`);
-    const making = openMaking(plan, options, target, run.config, warn);
+    const making = await openMaking(plan, options, target, run.config, warn, run.cwd);
     const batch = await planBatch(inputs, target, plan, options, run.cwd, making.making);
     if (options.dryRun) return reportDryRun(batch, run.mode === "json", process.stdout, process.stderr);
     let isComplete = false;
     try {
-      const code = await runBatch(run.config, options, plan, target, batch, run.mode, run.pool, making.onWritten);
+      const code = await runBatch(run.config, options, plan, target, batch, run.mode, run.pool, making);
       isComplete = true;
       return code;
     } finally {
-      making.finish(isComplete);
+      await making.finish(isComplete);
     }
   } finally {
     lock?.release();
@@ -151,9 +152,10 @@ async function runBatch(
   batch: PlannedBatch,
   mode: ReporterOptions["mode"],
   pool: boolean,
-  onWritten: BatchContext["onWritten"],
+  making: MakingRun,
 ): Promise<number> {
   const { early, pending, linksNotFollowed } = batch;
+  const { onWritten } = making;
   const { screenSvg } = options;
 
   const report = createBatchReport(
@@ -184,13 +186,21 @@ async function runBatch(
   const requested = backendSpecOf(config);
   const fits: Fits = (size, name, record) => oversizeMessage(size, record, requested, name);
   try {
-    if (pool) {
+    // What the shared cache holds is written from it; a backend is started only for the rest.
+    let toMake = pending;
+    if (making.cache) {
+      report.begin();
+      toMake = await writeFromCache(making.cache, pending, disk.record, making.made, signal);
+    }
+    if (toMake.length === 0) {
+      // Nothing left for a backend.
+    } else if (pool) {
       const { runPoolBatch } = await import("./pool.js");
       const { concurrency } = options;
       const poolReport = { ...report, record: disk.record };
-      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport, onWritten }, pending);
+      await runPoolBatch({ config, plan, signal, fits, concurrency, report: poolReport, onWritten }, toMake);
     } else
-      await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal, onWritten }, pending, {
+      await runOnOneBackend(config, report, { plan, signal, fits, screenSvg, stop: stop.signal, onWritten }, toMake, {
         concurrency: options.concurrency,
         record: disk.record,
       });
@@ -282,15 +292,6 @@ function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
     return { op, query: sent };
   };
   return { ...plan, requestFor };
-}
-
-/** On aci (imaginary), what it cannot write is a usage error before any work, what it ignores a warning. */
-function checkImaginaryCan(config: Config, steps: StepCollector): void {
-  if (config.provider !== "aci") return;
-  const refusal = imaginaryRefusal(steps.types.length === 0 ? [undefined] : steps.types, steps.encoder);
-  if (refusal) throw new AciimgError("E_USAGE", refusal);
-  const ignored = imaginaryIgnores(steps.encoder);
-  if (ignored) process.stderr.write(`aciimg: warning: ${ignored}\n`);
 }
 
 function capitalized(text: string): string {

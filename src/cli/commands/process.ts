@@ -21,7 +21,7 @@ export interface ProcessOptions {
   withLocal?: boolean;
   allowSvgFilters?: boolean;
   failOn?: string;
-  name?: string;
+  filename?: string;
   manifest?: string;
   force?: boolean;
   prune?: boolean;
@@ -87,7 +87,7 @@ export function addProcessCommand(
       "damage that fails an input: none, truncated, error or warning (default warning; env ACIIMG_FAIL_ON)",
     )
     .option(
-      "--name <TEMPLATE>",
+      "--filename <TEMPLATE>",
       "output names in a folder: {name} {ext} {width} {height} {hash} " +
         "(default {name}-{width}w.{ext} for a --width list)",
     )
