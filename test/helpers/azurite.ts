@@ -89,3 +89,18 @@ export async function startAzurite(timeoutMs = 20_000): Promise<Azurite> {
     },
   };
 }
+
+/** A SAS for `container` on Azurite with `permissions` ("r", "racwd"), valid for an hour. */
+export async function containerSas(container: string, permissions: string): Promise<string> {
+  const { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } = await import(
+    "@azure/storage-blob"
+  );
+  return generateBlobSASQueryParameters(
+    {
+      containerName: container,
+      permissions: ContainerSASPermissions.parse(permissions),
+      expiresOn: new Date(Date.now() + 3600_000),
+    },
+    new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY),
+  ).toString();
+}

@@ -5,17 +5,12 @@
  * off (or only its writes) instead of slowing every image.
  */
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import {
-  BlobServiceClient,
-  ContainerSASPermissions,
-  generateBlobSASQueryParameters,
-  StorageSharedKeyCredential,
-} from "@azure/storage-blob";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CacheOptions, openRenditionCache } from "../../src/cli/batch/cache/index.js";
-import { startAzurite, type Azurite } from "../helpers/azurite.js";
+import { containerSas, startAzurite, type Azurite } from "../helpers/azurite.js";
 import {
   type CacheFixture,
   describeRenditionCache,
@@ -60,19 +55,6 @@ async function plantIn(container: string, key: string, data: Buffer): Promise<vo
   await client.getBlockBlobClient(`renditions/${key}`).upload(data, data.length);
 }
 
-/** A SAS for `container` with `permissions` ("r", "racwd"), valid for an hour. */
-function sasFor(container: string, permissions: string): string {
-  const credential = new StorageSharedKeyCredential("devstoreaccount1", accountKey());
-  return generateBlobSASQueryParameters(
-    {
-      containerName: container,
-      permissions: ContainerSASPermissions.parse(permissions),
-      expiresOn: new Date(Date.now() + 3600_000),
-    },
-    credential,
-  ).toString();
-}
-
 describeRenditionCache("Azure Blob on Azurite", async (): Promise<CacheFixture> => {
   const container = newContainer();
   return {
@@ -103,7 +85,7 @@ describe("blob cache on Azurite", () => {
   it("authenticates with a SAS in the URL, which is in neither describe nor a warning", async () => {
     const container = newContainer();
     await service().createContainer(container);
-    const sas = sasFor(container, "racwd");
+    const sas = await containerSas(container, "racwd");
     const signature = new URLSearchParams(sas).get("sig") as string;
     const { cache, warnings } = await openAt(`${azurite.blobEndpoint}/${container}?${sas}`);
     expect(cache.describe).toBe(`azblob ${azurite.blobEndpoint}/${container}`);
@@ -124,7 +106,9 @@ describe("blob cache on Azurite", () => {
     await service().createContainer(container);
     const rendition = await makeRendition(3);
     await plantIn(container, keyOf("d"), entryBytes(keyOf("d"), rendition));
-    const { cache, warnings } = await openAt(`${azurite.blobEndpoint}/${container}?${sasFor(container, "r")}`);
+    const { cache, warnings } = await openAt(
+      `${azurite.blobEndpoint}/${container}?${await containerSas(container, "r")}`,
+    );
     await cache.put(keyOf("e"), rendition);
     await cache.put(keyOf("f"), rendition);
     expect(warnings).toEqual([expect.stringMatching(/cannot store .*HTTP 403.*nothing more is stored in this run$/)]);
