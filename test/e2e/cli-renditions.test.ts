@@ -10,6 +10,7 @@ import { chown, mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { animatedGif } from "../helpers/damaged.js";
 import { NOBODY, isRoot } from "../helpers/users.js";
 import { jsonLines, outputsIn, recordFile, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
@@ -228,5 +229,50 @@ describe("--dry-run", () => {
     expect(planned.summary).toMatchObject({ total: 8, wouldWrite: 2, upToDate: 6 });
     expect(outputsWith(planned.lines, "would-write")).toEqual(["web/small-300w.jpg", "web/small-300w.webp"]);
     expect(await outputsIn(join(ws.dir, "web"))).not.toContain("small-300w.jpg");
+  });
+});
+
+describe("web formats in renditions", () => {
+  it("an animated GIF keeps its frames in every WebP size; AVIF is written as its first frame, and says so", async () => {
+    const ws = await workspace();
+    await mkdir(join(ws.dir, "anim"));
+    await writeFile(join(ws.dir, "anim", "spinner.gif"), await animatedGif(8, 120, 80));
+    const args = ["anim", "--width", "30,60", "--type", "webp,avif", "-o", "out/"];
+    const { lines, summary } = await processJson(ws, args);
+    expect(summary).toMatchObject({ total: 4, ok: 4 });
+    for (const width of [30, 60]) {
+      const webp = await sharp(join(ws.dir, "out", `spinner-${width}w.webp`)).metadata();
+      expect(webp).toMatchObject({ format: "webp", pages: 8, width });
+      const avif = await sharp(join(ws.dir, "out", `spinner-${width}w.avif`)).metadata();
+      expect(avif).toMatchObject({ format: "heif", compression: "av1", width });
+      const line = lines.find((l) => l.output === `out/spinner-${width}w.avif`) as Line & { warning?: string };
+      expect(line.warning).toContain("only the first of 8 frames");
+    }
+  });
+});
+
+describe("an interrupted build", () => {
+  it("SIGINT: the manifest and the record describe exactly the outputs on disk, and the next run does the rest", async () => {
+    const ws = await workspace();
+    await mkdir(join(ws.dir, "many"));
+    for (let i = 0; i < 12; i++) await writeJpeg(join(ws.dir, "many", `m-${String(i).padStart(2, "0")}.jpg`), 900, 600);
+    const args = ["many", "--width", "200,400", "--type", "webp", "-o", "web/", "--manifest", "web/m.json"];
+    const child = ws.start(["process", ...args, "--concurrency", "1"]);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const firstDone = new Promise<void>((resolve) => child.stdout?.on("data", () => resolve()));
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await Promise.race([firstDone, closed]);
+    child.kill("SIGINT");
+    expect(await closed, stderr).toBe(130);
+    const manifest = JSON.parse(await readFile(join(ws.dir, "web", "m.json"), "utf8"));
+    const listed = manifest.inputs.flatMap((i: { outputs: Array<{ path: string; hash: string }> }) => i.outputs);
+    const onDisk = (await outputsIn(join(ws.dir, "web"))).filter((name) => name !== "m.json");
+    expect(listed.map((o: { path: string }) => o.path).sort()).toEqual(onDisk);
+    expect(onDisk.length).toBeGreaterThan(0);
+    expect(onDisk.length).toBeLessThan(24);
+    for (const output of listed) expect(await sha(join(ws.dir, "web", output.path))).toBe(output.hash);
+    const rest = await processJson(ws, args);
+    expect(rest.summary).toMatchObject({ total: 24, upToDate: onDisk.length, ok: 24 - onDisk.length });
   });
 });
