@@ -59,7 +59,7 @@ async function photos(ws: Workspace, folder = "photos"): Promise<void> {
 const renditionArgs = ["photos", "--width", "320,640,1280", "--type", "webp,jpeg", "-o", "web/"];
 
 describe("renditions", () => {
-  it("each width × type is an output named {name}-{width}w.{ext}; past the source's width, one at its width", async () => {
+  it("each width × type is an output, {name}-{width}w.{ext}; past the source's width, one at its width", async () => {
     const ws = await workspace();
     await photos(ws);
     const { lines, summary } = await processJson(ws, renditionArgs);
@@ -80,7 +80,7 @@ describe("renditions", () => {
     }
   });
 
-  it("--filename sets the names; a template that cannot tell the outputs apart is refused before any work", async () => {
+  it("--filename sets the names; a template that cannot tell outputs apart is refused before any work", async () => {
     const ws = await workspace();
     await photos(ws);
     const named = await processJson(ws, [...renditionArgs, "--filename", "{width}/{name}.{ext}"]);
@@ -154,7 +154,7 @@ describe("incremental runs", () => {
     expect(again.summary).toMatchObject({ ok: 4, upToDate: 6 });
   });
 
-  it("a changed flag redoes what it changes; --force redoes everything; an output changed by hand is redone", async () => {
+  it("a changed flag redoes what it changes; --force redoes all; an output changed by hand is redone", async () => {
     const ws = await workspace();
     await photos(ws);
     await processJson(ws, renditionArgs);
@@ -233,7 +233,7 @@ describe("--dry-run", () => {
 });
 
 describe("web formats in renditions", () => {
-  it("an animated GIF keeps its frames in every WebP size; AVIF is written as its first frame, and says so", async () => {
+  it("an animated GIF keeps its frames in every WebP size; AVIF keeps its first frame, and says so", async () => {
     const ws = await workspace();
     await mkdir(join(ws.dir, "anim"));
     await writeFile(join(ws.dir, "anim", "spinner.gif"), await animatedGif(8, 120, 80));
@@ -252,7 +252,7 @@ describe("web formats in renditions", () => {
 });
 
 describe("an interrupted build", () => {
-  it("SIGINT: the manifest and the record describe exactly the outputs on disk, and the next run does the rest", async () => {
+  it("SIGINT: the manifest and the record describe the outputs on disk, and the next run does the rest", async () => {
     const ws = await workspace();
     await mkdir(join(ws.dir, "many"));
     for (let i = 0; i < 12; i++) await writeJpeg(join(ws.dir, "many", `m-${String(i).padStart(2, "0")}.jpg`), 900, 600);
@@ -274,5 +274,33 @@ describe("an interrupted build", () => {
     for (const output of listed) expect(await sha(join(ws.dir, "web", output.path))).toBe(output.hash);
     const rest = await processJson(ws, args);
     expect(rest.summary).toMatchObject({ total: 24, upToDate: onDisk.length, ok: 24 - onDisk.length });
+  });
+});
+
+describe("the README's CI recipe", () => {
+  it("runs as written; the next commit's run, with the output folder restored, makes nothing and starts nothing", async () => {
+    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Responsive images in CI"));
+    const line = /- run: npx aciimg (process .*) > report\.jsonl/.exec(section)?.[1];
+    expect(line, "the README's CI job has an `npx aciimg process … > report.jsonl` step").toBeDefined();
+    // The step's words as the shell splits them (single quotes only, as the recipe uses).
+    const args = [...(line ?? "").matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "");
+    expect(args).toEqual(expect.arrayContaining(["--manifest", "--prune", "--json"]));
+    const ws = await workspace();
+    await mkdir(join(ws.dir, "assets", "icons"), { recursive: true });
+    await writeJpeg(join(ws.dir, "assets", "hero.jpg"), 1920, 1080);
+    await sharp({ create: { width: 256, height: 256, channels: 4, background: "#1d4e89" } })
+      .png()
+      .toFile(join(ws.dir, "assets", "icons", "logo.png"));
+    const first = await ws.run(args);
+    expect(first.code, first.stderr).toBe(0);
+    expect(jsonLines(first.stdout).at(-1)?.summary).toMatchObject({ total: 8, inputs: 2, ok: 8 });
+    const manifest = await readFile(join(ws.dir, "web", "images.json"), "utf8");
+    expect((await ws.run(["down"])).code).toBe(0);
+    const second = await ws.run(args);
+    expect(second.code, second.stderr).toBe(0);
+    expect(jsonLines(second.stdout).at(-1)?.summary).toMatchObject({ total: 8, ok: 0, upToDate: 8 });
+    expect(await hasBackend(ws)).toBe(false);
+    expect(await readFile(join(ws.dir, "web", "images.json"), "utf8")).toBe(manifest);
   });
 });

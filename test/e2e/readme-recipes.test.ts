@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, jsonLines, until } from "./cli-harness.js";
+import { cliPath, jsonLines, outputsIn, until } from "./cli-harness.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 /** The README and the pages of docs/ (not docs/reference/: copies of outside notes, whose commands are not ours). */
@@ -363,7 +363,7 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
   {
     text: "aciimg process photos/ --fit 1024x1024 --type webp --quality 80 -o web/",
     check: async (run) => {
-      expect((await readdir(join(run.dir, "web"))).sort()).toEqual(["a.webp", "b.webp", "c.webp"]);
+      expect(await outputsIn(join(run.dir, "web"))).toEqual(["a.webp", "b.webp", "c.webp"]);
       expect(await image(run, "web/b.webp")).toEqual({ format: "webp", width: 480, height: 640 });
     },
   },
@@ -418,7 +418,7 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
   },
   {
     // "thumbnails for every image in the repository", in whatever case their extensions are
-    text: "npx aciimg process 'assets/**/*",
+    text: "npx aciimg process 'assets/**/*.{jpg,jpeg,png}' --fit 400x400",
     check: async (run) => {
       const report = jsonLines(await readFile(join(run.dir, "report.jsonl"), "utf8"));
       const inputs = ["IMG_0001.JPG", "b.jpg", "icons/logo.png", "icons/logo2.PNG", "photo.jpeg"].map(
@@ -429,6 +429,38 @@ const promises: Array<{ text: string; check: (run: RecipeRun) => Promise<void> }
       expect(report.at(-1)).toMatchObject({ summary: { total: 5, ok: 5, failed: 0 } });
       expect(await image(run, "thumbs/IMG_0001.webp")).toEqual({ format: "webp", width: 400, height: 300 });
       expect(await image(run, "thumbs/photo.webp")).toEqual({ format: "webp", width: 300, height: 400 });
+    },
+  },
+  {
+    // The README's responsive images: each width up to the image's own, in WebP and JPEG, and the manifest.
+    text: "npx aciimg process 'assets/**/*.{jpg,jpeg,png}' --width 320,640,1280",
+    check: async (run) => {
+      const report = jsonLines(await readFile(join(run.dir, "report.jsonl"), "utf8"));
+      // IMG_0001 640 wide: 320, 640; b 600: 320, 600; photo 480: 320, 480; the logos (256, 128): one each.
+      expect(report.at(-1)).toMatchObject({ summary: { total: 16, inputs: 5, ok: 16, failed: 0 } });
+      expect(await image(run, "web/b-600w.webp")).toEqual({ format: "webp", width: 600, height: 400 });
+      expect(await image(run, "web/icons/logo2-128w.jpg")).toEqual({ format: "jpeg", width: 128, height: 128 });
+      const manifest = JSON.parse(await readFile(join(run.dir, "web", "images.json"), "utf8"));
+      const outputs = manifest.inputs.flatMap((input: { outputs: Array<{ path: string }> }) => input.outputs);
+      expect(outputs.map((output: { path: string }) => output.path).sort()).toEqual(
+        report
+          .filter((line) => "output" in line)
+          .map((line) => String(line.output).slice("web/".length))
+          .sort(),
+      );
+    },
+  },
+  {
+    // The manifest to <picture> markup: one per image, each source listing its widths.
+    text: "jq -r '.inputs[] | (.outputs | group_by(.format)",
+    check: async (run) => {
+      // The process line before it prints its ok lines on stdout too.
+      const pictures = run.stdout.split("\n").filter((line) => line.startsWith("<picture>"));
+      expect(pictures).toHaveLength(3);
+      expect(pictures[0]).toBe(
+        '<picture><source type="image/webp" srcset="web/a-320w.webp 320w, web/a-640w.webp 640w">' +
+          '<img srcset="web/a-320w.jpg 320w, web/a-640w.jpg 640w" alt=""></picture>',
+      );
     },
   },
   {
