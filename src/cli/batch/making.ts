@@ -16,6 +16,7 @@ import type { Job, Written } from "./one.js";
 import type { OutputTarget } from "./output-plan.js";
 import type { ImagePlan } from "./plan.js";
 import type { BatchOptions, Making } from "./prepare.js";
+import type { ProcessOptions } from "../commands/process.js";
 import { loadRecord, saveRecord } from "./record.js";
 import { hasSeveralOutputs, nameTemplateOf } from "./renditions.js";
 
@@ -104,6 +105,23 @@ export async function openMaking(
     return { pruned: pruned.length };
   };
   return { making, cache, made, onWritten, finish };
+}
+
+/** `process -`: one image in, one out; the flags that need a folder of outputs are usage errors. */
+export function checkedForStdin(plan: ImagePlan, options: BatchOptions | ProcessOptions): ImagePlan {
+  if (hasSeveralOutputs(plan))
+    throw new AciimgError(
+      "E_USAGE",
+      "-: stdin gives one output; several (a --width or --type list) need files and -o DIR",
+    );
+  const given = ["filename", "manifest", "prune", "dryRun", "cache"].filter(
+    (flag) => options[flag as keyof ProcessOptions] !== undefined,
+  );
+  if (given.length > 0) {
+    const flags = given.map((flag) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
+    throw new AciimgError("E_USAGE", `-: ${flags} need files and -o DIR, not stdin`);
+  }
+  return plan;
 }
 
 /** An output's size and format read from its header, for a backend that does not say them. */

@@ -90,6 +90,8 @@ export function progressText(done: number, total: number, failed: number, elapse
 }
 
 function summaryText(s: Summary): string {
+  if (s.upToDate > 0 && s.upToDate === s.total)
+    return `nothing to do: all ${s.total} outputs of ${s.inputs} input${s.inputs === 1 ? "" : "s"} are up to date`;
   const stopped = s.stopped ? `stopped by ${stopText(s.stopped)}: ` : "";
   const head =
     `${stopped}${s.ok}/${s.total} images ` +

@@ -33,7 +33,7 @@ import { backendCpus, runStdin } from "./io.js";
 import { runJobs, type BatchContext, type Job, type Route } from "./one.js";
 import { createBatchReport, diskStop, type BatchReport } from "./batch-report.js";
 import { displayPath, planBatch, type BatchOptions, type PlannedBatch } from "./prepare.js";
-import { openMaking, type MakingRun } from "./making.js";
+import { checkedForStdin, openMaking, type MakingRun } from "./making.js";
 import { writeFromCache } from "./cache-run.js";
 import { reportDryRun } from "./dry-run.js";
 import { stopSignal, stopWords } from "../signals.js";
@@ -95,7 +95,8 @@ async function processStdin(
   if (target && options.output !== undefined) steps.type = outputTypeFor(target, steps.type, options.output);
   const stdinTarget = target && { ...target, shown: displayPath(target.path) };
   checkImaginaryCan(config, steps);
-  return runStdin(config, withFailOn(planRequest(steps), config.failOn), stdinTarget, mode);
+  const plan = checkedForStdin(planRequest(steps), options);
+  return runStdin(config, withFailOn(plan, config.failOn), stdinTarget, mode);
 }
 
 /** Files, folders and globs need somewhere to go. */

@@ -1,0 +1,155 @@
+/**
+ * The renditions of one input (src/cli/batch/renditions.ts), and the incremental record's reading
+ * (record.ts): the lists, the sizes settled against the source, the names and their template's
+ * checks; a record read only when it is exactly its format.
+ */
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseIntegerList, parseOutputTypes } from "../../src/cli/flags.js";
+import { planRequest, StepCollector } from "../../src/cli/batch/plan.js";
+import { loadRecord, recordName, saveRecord } from "../../src/cli/batch/record.js";
+import { nameTemplateOf, renditionName, renditionsOf } from "../../src/cli/batch/renditions.js";
+
+function plan(build: (steps: StepCollector) => void) {
+  const steps = new StepCollector();
+  build(steps);
+  return planRequest(steps);
+}
+
+const widths = (values: number[], types: Array<"webp" | "jpeg"> = ["webp"]) =>
+  plan((s) => {
+    s.dimension("width", values);
+    s.types = types;
+  });
+
+describe("renditions of an input", () => {
+  it("one per width × type, each request with its own width", () => {
+    const p = widths([320, 640], ["webp", "jpeg"]);
+    const made = renditionsOf(p, undefined, undefined);
+    expect(made.map((r) => [r.type, r.width])).toEqual([
+      ["webp", 320],
+      ["webp", 640],
+      ["jpeg", 320],
+      ["jpeg", 640],
+    ]);
+    expect(Object.fromEntries(p.requestFor("jpeg", 640).query)).toMatchObject({ width: "640", type: "jpeg" });
+  });
+
+  it("sizes past the source's are made once, at the source's size", () => {
+    const made = renditionsOf(widths([320, 640, 1280]), undefined, { width: 500, height: 281 });
+    expect(made.map((r) => r.width)).toEqual([320, 500]);
+  });
+
+  it("a size after another operation is sent as asked: the source's size does not bound it", () => {
+    const p = plan((s) => {
+      s.add("crop", { width: 100, height: 100 });
+      s.dimension("width", [320, 640]);
+      s.types = ["webp"];
+    });
+    expect(renditionsOf(p, undefined, { width: 500, height: 281 }).map((r) => r.width)).toEqual([320, 640]);
+  });
+
+  it("both size flags as lists are refused; list flags hold at most 16 values, each once", () => {
+    const steps = new StepCollector();
+    steps.dimension("width", [1, 2]);
+    expect(() => steps.dimension("height", [3, 4])).toThrow(/--height/);
+    expect(parseIntegerList("--width", "320,640,320", 1, 10_000, "300")).toEqual([320, 640]);
+    expect(() => parseIntegerList("--width", Array(17).fill("1").join(","), 1, 10_000, "300")).toThrow(/16/);
+    expect(parseOutputTypes("--type", "webp,jpg,WEBP")).toEqual(["webp", "jpeg"]);
+    expect(() => parseOutputTypes("--type", "webp,bmp")).toThrow(/--type/);
+  });
+});
+
+describe("names", () => {
+  it("the default template when an input has several outputs, the input's folder kept", () => {
+    const p = widths([320, 640], ["webp", "jpeg"]);
+    const template = nameTemplateOf(p, undefined);
+    expect(template).toBe("{name}-{width}w.{ext}");
+    expect(renditionName(template, "sub/photo.JPG", { type: "jpeg", size: 320, width: 320 }, undefined)).toBe(
+      "sub/photo-320w.jpg",
+    );
+    expect(nameTemplateOf(widths([320]), undefined)).toBeUndefined();
+  });
+
+  it("{hash} is the key's first 10 hex digits; {ext} of the input's own format when none is asked", () => {
+    const p = widths([320, 640]);
+    const key = "ab".repeat(32);
+    const template = nameTemplateOf(p, "{name}.{hash}.{ext}");
+    expect(renditionName(template, "a.png", { type: "webp", size: 320, width: 320 }, key)).toBe("a.ababababab.webp");
+    const own = plan((s) => s.dimension("width", [100]));
+    const ownTemplate = nameTemplateOf(own, "{name}-{width}.{ext}");
+    expect(renditionName(ownTemplate, "a.PNG", { type: undefined, size: 100, width: 100 }, key)).toBe("a-100.PNG");
+  });
+
+  it("refuses a template that cannot tell the outputs apart, leaves the folder, or contradicts the format", () => {
+    const p = widths([320, 640], ["webp", "jpeg"]);
+    expect(() => nameTemplateOf(p, "{name}.{ext}")).toThrow(/\{width\}/);
+    expect(() => nameTemplateOf(p, "{name}-{width}.webp")).toThrow(/\{ext\}/);
+    expect(() => nameTemplateOf(p, "../{name}-{width}.{ext}")).toThrow(/inside the output folder/);
+    expect(() => nameTemplateOf(p, "/abs/{name}-{width}.{ext}")).toThrow(/inside the output folder/);
+    expect(() => nameTemplateOf(p, "{name}-{size}.{ext}")).toThrow(/a template of/);
+    expect(() => nameTemplateOf(widths([320, 640]), "{name}-{width}.jpg")).toThrow(/\.webp/);
+    expect(() => nameTemplateOf(widths([320, 640]), "{name}-{height}.{ext}")).toThrow(/\{height\}/);
+    expect(nameTemplateOf(p, "{width}/{name}.{ext}")).toBe("{width}/{name}.{ext}");
+  });
+});
+
+describe("the incremental record", () => {
+  const entry = {
+    hash: "a".repeat(64),
+    bytes: 10,
+    version: "1:2:10:3:4",
+    width: 20,
+    height: 10,
+    format: "jpeg",
+    outputs: [
+      {
+        path: "sub/a-320w.webp",
+        key: "b".repeat(64),
+        format: "webp",
+        width: 320,
+        height: 160,
+        bytes: 5,
+        hash: "c".repeat(64),
+      },
+    ],
+  };
+
+  it("round-trips what it saves, 0600", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-record-"));
+    saveRecord(root, new Map([["sub/a.jpg", entry]]));
+    const warnings: string[] = [];
+    expect(loadRecord(root, (w) => warnings.push(w))).toEqual(new Map([["sub/a.jpg", entry]]));
+    expect(warnings).toEqual([]);
+  });
+
+  it("sets aside, with a warning, a record that is not exactly its format", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-record-"));
+    const record = (inputs: unknown) => JSON.stringify({ aciimg: "incremental-record", version: 1, inputs });
+    const output = entry.outputs[0];
+    for (const text of [
+      "{",
+      JSON.stringify({ aciimg: "incremental-record", version: 2, inputs: {} }),
+      record({ "../a.jpg": entry }),
+      record({ "a.jpg": { ...entry, outputs: [{ ...output, path: "/etc/passwd" }] } }),
+      record({ "a.jpg": { ...entry, outputs: [{ ...output, path: "x/../../y" }] } }),
+      record({ "a.jpg": { ...entry, hash: "not hex" } }),
+      record({ "a.jpg": { ...entry, outputs: [{ ...output, bytes: -1 }] } }),
+      record({ "a.jpg": { ...entry, outputs: "none" } }),
+    ]) {
+      await writeFile(join(root, recordName), text);
+      const warnings: string[] = [];
+      expect(loadRecord(root, (w) => warnings.push(w)).size, text).toBe(0);
+      expect(warnings, text).toEqual([expect.stringContaining("not a record aciimg can trust")]);
+    }
+  });
+
+  it("no record is an empty one, without a warning", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-record-"));
+    const warnings: string[] = [];
+    expect(loadRecord(root, (w) => warnings.push(w)).size).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+});
