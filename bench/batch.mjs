@@ -22,9 +22,10 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { link, mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CPUS, TASKSET, canPin, cli, median, pool, runNode as runNodeIn, spread, timed } from "./harness.mjs";
 import { makeImages } from "./images.mjs";
 
 const args = process.argv.slice(2);
@@ -34,18 +35,14 @@ const arg = (name, fallback) => {
 };
 const IMAGES = arg("images", 200);
 const RSS_IMAGES = arg("rss-images", 1000);
-const CPUS = availableParallelism();
 const LEVELS = args.includes("--concurrency") ? [arg("concurrency", CPUS)] : [CPUS, 2 * CPUS];
 const CONCURRENCY = LEVELS.at(-1);
 const ROUNDS = arg("rounds", 3);
 const setupsArg = args.indexOf("--setups") >= 0 ? (args[args.indexOf("--setups") + 1] ?? "") : "pinned,shared";
-const TASKSET = "/usr/bin/taskset";
-const canPin = CPUS >= 2 && existsSync(TASKSET);
 const SETUPS = setupsArg.split(",").filter((name) => name === "shared" || (name === "pinned" && canPin));
 const WITH_RSS = !args.includes("--no-rss");
 const baselineScript = fileURLToPath(new URL("./sharp-batch.mjs", import.meta.url));
 const floorScript = fileURLToPath(new URL("./floor-client.mjs", import.meta.url));
-const cli = fileURLToPath(new URL("../bin/aciimg.js", import.meta.url));
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const beforeArg = args.indexOf("--before") >= 0 ? (args[args.indexOf("--before") + 1] ?? "none") : "79357fb";
 
@@ -101,39 +98,9 @@ function removeBefore(before) {
   execFileSync("git", ["worktree", "prune"], { cwd: repo, stdio: "ignore" });
 }
 
-/** Runs node with `argv`, under /usr/bin/time -v and/or pinned to `cpu` (taskset) when asked. */
-function runNode(argv0, { timeoutMs = 600_000, wrapTime = false, cpu, extraEnv = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    let argv = [process.execPath, ...argv0];
-    if (wrapTime) argv = ["/usr/bin/time", "-v", ...argv];
-    if (cpu !== undefined) argv = [TASKSET, "-c", String(cpu), ...argv];
-    const child = spawn(argv[0], argv.slice(1), { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function timed(fn) {
-  const started = performance.now();
-  await fn();
-  return (performance.now() - started) / 1000;
-}
-
-async function pool(items, concurrency, fn) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) await fn(items[i]);
-    }),
-  );
+/** Runs node with `argv` in the bench's environment plus `extraEnv` (harness.mjs runNode). */
+function runNode(argv, { extraEnv = {}, ...options } = {}) {
+  return runNodeIn(argv, { ...options, env: { ...env, ...extraEnv } });
 }
 
 function imageMagickVersion() {
@@ -162,7 +129,6 @@ try {
 
   // Alternate the two (ROUNDS times each) and take the median, so a burst of load on a shared
   // machine does not land on one side only; every round is printed, for the spread.
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const runAciimg = async ({ concurrency, cpu, extraEnv }, name, side) => {
     let result;
     const seconds = await timed(async () => {
@@ -349,7 +315,6 @@ try {
     );
   }
 
-  const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
   console.log(
     `\nBatch: ${IMAGES} JPEGs 2000x1500 -> 300x200, ` +
       `${CPUS} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${ROUNDS} alternating rounds\n`,
