@@ -11,11 +11,19 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, createWorkspace, jsonLines, writeJpeg, type Workspace } from "./cli-harness.js";
+import {
+  cliPath,
+  createWorkspace,
+  jsonLines,
+  writeJpeg,
+  type Workspace,
+  outputsIn,
+  recordFile,
+} from "./cli-harness.js";
 
 const images = 10;
 /** Room for the lock file and one output (each ~65 KB of noise PNG), not two. */
@@ -61,7 +69,7 @@ async function expectStoppedBatch(result: Run, folder: string, errno: string): P
   expect(failed[0]).toMatchObject({ code: "E_DISK" });
   expect(lines.filter((line) => line.status === "not-attempted")).toHaveLength(summary.notAttempted);
   expect(lines.at(-1)).toMatchObject({ error: { code: "E_DISK", detail: { errno } } });
-  const written = (await readdir(folder)).sort();
+  const written = await outputsIn(folder);
   expect(written).toEqual(writtenBy(lines));
   for (const name of written) {
     expect(await sharp(join(folder, name)).metadata()).toMatchObject({ width: 150, height: 150 });
@@ -172,7 +180,7 @@ describe("aciimg process: a full disk, as root (a tmpfs mounted in `unshare -m`)
     const listed = result.stderr
       .trim()
       .split("\n")
-      .filter((name) => /\.png$|^\.aciimg/.test(name));
+      .filter((name) => /\.png$|^\.aciimg/.test(name) && name !== recordFile);
     expect(listed.sort()).toEqual(writtenBy(lines));
   });
 });

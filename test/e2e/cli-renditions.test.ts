@@ -278,7 +278,7 @@ describe("an interrupted build", () => {
 });
 
 describe("the README's CI recipe", () => {
-  it("runs as written; the next commit's run, with the output folder restored, makes nothing and starts nothing", async () => {
+  it("runs as written; the next run, the output folder restored from the cache, makes and starts nothing", async () => {
     const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
     const section = readme.slice(readme.indexOf("## Responsive images in CI"));
     const line = /- run: npx aciimg (process .*) > report\.jsonl/.exec(section)?.[1];

@@ -12,7 +12,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, jsonLines, until, writeJpeg, type RunResult, type Workspace } from "./cli-harness.js";
+import {
+  createWorkspace,
+  jsonLines,
+  until,
+  writeJpeg,
+  type RunResult,
+  type Workspace,
+  outputsIn,
+} from "./cli-harness.js";
 
 const nobody = 65534;
 let ws: Workspace;
@@ -163,7 +171,7 @@ describe("outputs written into folders another user can write (issue 22 §3)", (
       await symlink(mine, link);
       const run = await ws.run(["process", "in.jpg", "--width", "100", "-o", `${link}/`]);
       expect(run.code, run.stderr).toBe(0);
-      expect(await readdir(mine)).toEqual(["in.jpg"]);
+      expect(await outputsIn(mine)).toEqual(["in.jpg"]);
     } finally {
       await rm(sticky, { recursive: true, force: true });
     }
@@ -209,6 +217,6 @@ describe("inputs in folders another user can write (issue 22 §4)", () => {
     expect(run.code, run.stderr).toBe(1);
     const failures = [{ input: drop, code: "E_BAD_INPUT", error: changed(drop) }];
     expect(summaryOf(run.stdout)).toMatchObject({ total: 2, ok: 1, failed: 1, failures });
-    expect(await readdir(join(ws.dir, "out-upload"))).toEqual(["first.jpg"]);
+    expect(await outputsIn(join(ws.dir, "out-upload"))).toEqual(["first.jpg"]);
   });
 });

@@ -8,13 +8,13 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { cliPath, createWorkspace, writeJpeg, type Workspace, recordStandIn } from "./cli-harness.js";
+import { cliPath, createWorkspace, writeJpeg, type Workspace, recordStandIn, outputsIn } from "./cli-harness.js";
 
 const apiKey = "t".repeat(32);
 const images = 6;
@@ -115,7 +115,7 @@ describe("Ctrl-C at a terminal", () => {
       expect(text).toMatch(/exit 130\r?\n/);
       // The terminal still turns ^C into a signal after the run (never left in raw mode).
       expect(text.slice(text.indexOf("exit 130"))).toMatch(/(?<![-\w])isig\b/);
-      const written = await readdir(join(ws.dir, "out"));
+      const written = await outputsIn(join(ws.dir, "out"));
       expect(written).toHaveLength(1);
       expect(await sharp(join(ws.dir, "out", written[0] as string)).metadata()).toMatchObject({
         width: 30,

@@ -40,11 +40,8 @@ export async function inputFactsOf(
   recorded: RecordedInput | undefined,
   withSize: boolean,
 ): Promise<InputFacts> {
-  const version = fileVersion(realPath);
-  if (recorded?.version !== undefined && recorded.version === version && (!withSize || recorded.width !== undefined)) {
-    const { hash, bytes, width, height, format } = recorded;
-    return { hash, bytes, version, ...(width === undefined ? {} : { width, height, format }) };
-  }
+  const unchanged = unchangedFacts(realPath, recorded, withSize);
+  if (unchanged) return unchanged;
   const read = hashFile(realPath, identity);
   const facts: InputFacts = { ...read };
   // The same bytes have the same size: a fresh checkout (every file new, none changed) loads no
@@ -53,6 +50,24 @@ export async function inputFactsOf(
     Object.assign(facts, { width: recorded.width, height: recorded.height, format: recorded.format });
   else if (withSize) Object.assign(facts, await displayedSize(realPath));
   return facts;
+}
+
+/**
+ * The recorded facts of the input at `realPath` when the file's version is the recorded one (and
+ * they include its size, if `withSize`): nothing to read. Undefined when it must be read.
+ */
+export function unchangedFacts(
+  realPath: string,
+  recorded: RecordedInput | undefined,
+  withSize: boolean,
+): (InputFacts & { version: string; identity: string }) | undefined {
+  if (recorded?.version === undefined || (withSize && recorded.width === undefined)) return undefined;
+  const version = fileVersion(realPath);
+  if (version !== recorded.version) return undefined;
+  const { hash, bytes, width, height, format } = recorded;
+  // A version is `<dev>:<ino>:…`: the file's identity (file-identity.ts) is its first two fields.
+  const identity = version.split(":", 2).join(":");
+  return { hash, bytes, version, identity, ...(width === undefined ? {} : { width, height, format }) };
 }
 
 /** sha256 of the file, read in pieces; its version, unless it changed within racyMs of now. */

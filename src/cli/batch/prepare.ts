@@ -7,7 +7,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { AciimgError } from "../../errors.js";
 import type { ProcessOptions } from "../commands/process.js";
 import { checkedFile } from "./input-file.js";
-import { inputFactsOf, renditionKey, type InputFacts } from "./input-facts.js";
+import { inputFactsOf, renditionKey, unchangedFacts, type InputFacts } from "./input-facts.js";
 import { expandInputs, folderIdentity, type InputItem } from "./inputs.js";
 import type { Ledger } from "./incremental.js";
 import type { Job } from "./one.js";
@@ -66,8 +66,19 @@ export async function planBatch(
   const early: FileResult[] = expansion.failures.map(({ input, error }) => failed(input, null, error));
   const wanted: WantedOutput<Wanted>[] = [];
   let bytesIn = 0;
+  // Inputs the record knows unchanged (unchangedFacts): read, and checked as a file to send, only
+  // when one of their outputs must be made: an unchanged re-run of thousands opens none of them.
+  const unread = new Map<InputItem, AciimgError | "checked" | undefined>();
   for (const item of expansion.items) {
     const input = displayPath(item.path);
+    const recorded = making.ledger?.recorded(item.relativeOutput);
+    const known = making.withFacts ? unchangedFacts(item.realPath, recorded, making.withSize) : undefined;
+    if (known) {
+      unread.set(item, undefined);
+      bytesIn += known.bytes;
+      wanted.push(...wantedOf(item, plan, making, known.identity, known));
+      continue;
+    }
     // By the real path, links resolved when the inputs were found: what the file is now is what
     // every later open must find.
     const checked = checkedFile(item.realPath, input, undefined, options.screenSvg);
@@ -78,7 +89,6 @@ export async function planBatch(
     bytesIn += checked.size;
     let facts: InputFacts | undefined;
     try {
-      const recorded = making.ledger?.recorded(item.relativeOutput);
       if (making.withFacts) facts = await inputFactsOf(item.realPath, checked.identity, recorded, making.withSize);
     } catch (error) {
       early.push(
@@ -108,6 +118,19 @@ export async function planBatch(
       const { bytes, width, height, hash } = current;
       early.push({ input, output: shownOutput, status: "up-to-date", bytes, width, height, hash, ms: 0 });
       continue;
+    }
+    if (unread.has(item)) {
+      // Its first output to make: the check every file to send gets, once per input.
+      let problem = unread.get(item);
+      if (problem === undefined) {
+        const checked = checkedFile(item.realPath, input, identity, options.screenSvg);
+        problem = checked instanceof AciimgError ? checked : "checked";
+        unread.set(item, problem);
+      }
+      if (problem !== "checked") {
+        early.push(failed(input, shownOutput, problem));
+        continue;
+      }
     }
     const { size } = rendition;
     pending.push({
