@@ -26,15 +26,27 @@ interface InputLedger {
 /** The run's account of inputs and outputs, from which the record and the manifest are written. */
 export class Ledger {
   private readonly inputs = new Map<string, InputLedger>();
+  /** Whether the record to write differs from the one read: else it is not written again. */
+  private changed = false;
 
   constructor(
     readonly root: string,
     private readonly previous: IncrementalRecord,
   ) {}
 
+  /** Whether anything the record says changed this run (an input's facts, an output made, one pruned). */
+  get isChanged(): boolean {
+    return this.changed;
+  }
+
   /** Whether the folder had a record (one was read). */
   get hadRecord(): boolean {
     return this.previous.size > 0;
+  }
+
+  /** How many inputs the record read holds. */
+  get recordedInputs(): number {
+    return this.previous.size;
   }
 
   /** The record's entry of an input, by its path relative to its search root. */
@@ -48,6 +60,11 @@ export class Ledger {
     const known = this.inputs.get(key);
     if (known) for (const path of asked) known.asked.add(this.relativeOutput(path));
     else this.inputs.set(key, { facts, outputs: new Map(), asked: new Set(asked.map((p) => this.relativeOutput(p))) });
+    const was = this.previous.get(key);
+    const isSame =
+      was !== undefined &&
+      (["hash", "bytes", "version", "width", "height", "format"] as const).every((f) => was[f] === facts[f]);
+    if (!isSame) this.changed = true;
   }
 
   /**
@@ -70,6 +87,9 @@ export class Ledger {
     const entry = this.inputs.get(posixPath(relativeInput));
     const path = this.relativeOutput(output);
     entry?.outputs.set(path, { path, ...made });
+    const was = this.recorded(relativeInput)?.outputs.find((o) => o.path === path);
+    const fields = ["key", "format", "width", "height", "bytes", "hash", "version"] as const;
+    if (was === undefined || fields.some((f) => was[f] !== made[f])) this.changed = true;
   }
 
   /** This run's inputs, in the order found, with what was made of each: the manifest's content. */
