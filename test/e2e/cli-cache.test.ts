@@ -8,20 +8,14 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containerSas, startAzurite, type Azurite } from "../helpers/azurite.js";
+import { describe, expect, it } from "vitest";
+import { azuriteForFile, containerSas } from "../helpers/azurite.js";
 import { jsonLines, outputsIn, workspacesFor, writeJpeg, type Workspace } from "./cli-harness.js";
 
 const workspace = workspacesFor("aciimg-e2e-cache-");
 const args = ["process", "photos", "--width", "160,320", "--type", "webp,jpeg", "-o", "web/", "--json"];
 
-let azurite: Azurite;
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = azuriteForFile();
 
 /** A runner's checkout: the same two photos (same bytes) in a fresh workspace. */
 async function runner(photos: Map<string, Buffer>): Promise<Workspace> {
@@ -89,8 +83,8 @@ describe("a shared cache between CI runners", () => {
     const container = `renditions-${process.pid}`;
     // A container SAS cannot create its container: the storage account's owner made it.
     const { BlobServiceClient } = await import("@azure/storage-blob");
-    await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container).create();
-    const url = `${azurite.blobEndpoint}/${container}?${await containerSas(container, "racwd")}`;
+    await BlobServiceClient.fromConnectionString(azurite().connectionString).getContainerClient(container).create();
+    const url = `${azurite().blobEndpoint}/${container}?${await containerSas(container, "racwd")}`;
     await sharedBetweenRunners([], { ACIIMG_CACHE: `azblob:${url}` });
   });
 });

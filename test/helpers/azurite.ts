@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 const ACCOUNT = "devstoreaccount1";
@@ -103,4 +104,19 @@ export async function containerSas(container: string, permissions: string): Prom
     },
     new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY),
   ).toString();
+}
+
+/** Azurite for the tests of one file: started before them, stopped after; the getter gives it. */
+export function azuriteForFile(): () => Azurite {
+  let azurite: Azurite | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+  return () => {
+    if (azurite === undefined) throw new Error("Azurite is started in beforeAll");
+    return azurite;
+  };
 }

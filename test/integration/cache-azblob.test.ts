@@ -8,9 +8,9 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type CacheOptions, openRenditionCache } from "../../src/cli/batch/cache/index.js";
-import { containerSas, startAzurite, type Azurite } from "../helpers/azurite.js";
+import { azuriteForFile, containerSas } from "../helpers/azurite.js";
 import {
   type CacheFixture,
   describeRenditionCache,
@@ -20,15 +20,8 @@ import {
   type OpenedCache,
 } from "../helpers/cache-contract.js";
 
-let azurite: Azurite;
+const azurite = azuriteForFile();
 let containerSeq = 0;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite?.stop();
-});
 
 /** A fresh container name per test, so tests never see each other's entries. */
 function newContainer(): string {
@@ -36,8 +29,8 @@ function newContainer(): string {
   return `cache-${process.pid}-${containerSeq}`;
 }
 
-const service = () => BlobServiceClient.fromConnectionString(azurite.connectionString);
-const accountKey = () => /AccountKey=([^;]+)/.exec(azurite.connectionString)?.[1] as string;
+const service = () => BlobServiceClient.fromConnectionString(azurite().connectionString);
+const accountKey = () => /AccountKey=([^;]+)/.exec(azurite().connectionString)?.[1] as string;
 
 async function openAt(url: string, options: Partial<CacheOptions> = {}): Promise<OpenedCache> {
   const warnings: string[] = [];
@@ -59,7 +52,7 @@ describeRenditionCache("Azure Blob on Azurite", async (): Promise<CacheFixture> 
   const container = newContainer();
   return {
     open: (options) =>
-      openAt(`${azurite.blobEndpoint}/${container}`, { connectionString: azurite.connectionString, ...options }),
+      openAt(`${azurite().blobEndpoint}/${container}`, { connectionString: azurite().connectionString, ...options }),
     plant: (key, data) => plantIn(container, key, data),
     cleanup: async () => {
       await service().getContainerClient(container).deleteIfExists();
@@ -70,8 +63,8 @@ describeRenditionCache("Azure Blob on Azurite", async (): Promise<CacheFixture> 
 describe("blob cache on Azurite", () => {
   it("makes the container on the first put, and names it without the account key", async () => {
     const container = newContainer();
-    const url = `${azurite.blobEndpoint}/${container}`;
-    const { cache, warnings } = await openAt(url, { connectionString: azurite.connectionString });
+    const url = `${azurite().blobEndpoint}/${container}`;
+    const { cache, warnings } = await openAt(url, { connectionString: azurite().connectionString });
     expect(cache.describe).toBe(`azblob ${url}`);
     expect(await service().getContainerClient(container).exists()).toBe(false);
     await cache.put(keyOf("a"), await makeRendition(1));
@@ -87,8 +80,8 @@ describe("blob cache on Azurite", () => {
     await service().createContainer(container);
     const sas = await containerSas(container, "racwd");
     const signature = new URLSearchParams(sas).get("sig") as string;
-    const { cache, warnings } = await openAt(`${azurite.blobEndpoint}/${container}?${sas}`);
-    expect(cache.describe).toBe(`azblob ${azurite.blobEndpoint}/${container}`);
+    const { cache, warnings } = await openAt(`${azurite().blobEndpoint}/${container}?${sas}`);
+    expect(cache.describe).toBe(`azblob ${azurite().blobEndpoint}/${container}`);
     const rendition = await makeRendition(2);
     await cache.put(keyOf("b"), rendition);
     expect((await cache.get(keyOf("b")))?.body.equals(rendition.body)).toBe(true);
@@ -107,7 +100,7 @@ describe("blob cache on Azurite", () => {
     const rendition = await makeRendition(3);
     await plantIn(container, keyOf("d"), entryBytes(keyOf("d"), rendition));
     const { cache, warnings } = await openAt(
-      `${azurite.blobEndpoint}/${container}?${await containerSas(container, "r")}`,
+      `${azurite().blobEndpoint}/${container}?${await containerSas(container, "r")}`,
     );
     await cache.put(keyOf("e"), rendition);
     await cache.put(keyOf("f"), rendition);
@@ -123,8 +116,8 @@ describe("blob cache on Azurite", () => {
 
   it("keeps the account key of a connection string out of describe and warnings", async () => {
     const container = newContainer();
-    const { cache, warnings } = await openAt(`${azurite.blobEndpoint}/${container}`, {
-      connectionString: azurite.connectionString,
+    const { cache, warnings } = await openAt(`${azurite().blobEndpoint}/${container}`, {
+      connectionString: azurite().connectionString,
     });
     await plantIn(container, keyOf("g"), Buffer.from("damaged"));
     expect(await cache.get(keyOf("g"))).toBeUndefined();
@@ -142,8 +135,8 @@ describe("blob cache on Azurite", () => {
       },
     };
     // Same Azurite, another spelling of its host: not the connection string's endpoint.
-    const url = `${azurite.blobEndpoint.replace("127.0.0.1", "localhost")}/${container}`;
-    const { cache, warnings } = await openAt(url, { connectionString: azurite.connectionString, credential });
+    const url = `${azurite().blobEndpoint.replace("127.0.0.1", "localhost")}/${container}`;
+    const { cache, warnings } = await openAt(url, { connectionString: azurite().connectionString, credential });
     await cache.put(keyOf("h"), await makeRendition(1));
     expect(await cache.get(keyOf("h"))).toBeUndefined();
     expect(warnings).toEqual([
@@ -155,7 +148,7 @@ describe("blob cache on Azurite", () => {
 
   it("turns off after three failures in a row when storage is unreachable: misses, bounded, no crash", async () => {
     const dead = "http://127.0.0.1:9/devstoreaccount1";
-    const connectionString = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${dead}`);
+    const connectionString = azurite().connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${dead}`);
     const { cache, warnings } = await openAt(`${dead}/gone`, {
       connectionString,
       retry: { maxTries: 1, retryDelayInMs: 10 },
@@ -171,7 +164,7 @@ describe("blob cache on Azurite", () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/devstoreaccount1`;
     try {
-      const connectionString = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${endpoint}`);
+      const connectionString = azurite().connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${endpoint}`);
       const { cache, warnings } = await openAt(`${endpoint}/silent`, {
         connectionString,
         requestTimeoutMs: 300,

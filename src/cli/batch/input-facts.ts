@@ -16,15 +16,8 @@ import { failOnParam } from "../../protocol/fail-on.js";
 import { fileVersion, inputFlags, pieceBytes } from "./input-file.js";
 import type { RecordedInput } from "./record.js";
 
-/** An input's content, and its displayed size when it was asked for. */
-export interface InputFacts {
-  hash: string;
-  bytes: number;
-  version?: string;
-  width?: number;
-  height?: number;
-  format?: string;
-}
+/** An input's content, and its displayed size when it was asked for: its record entry without the outputs. */
+export type InputFacts = Omit<RecordedInput, "outputs">;
 
 /** A change this close (ms) to the hash is not recorded: timestamps are coarse (a kernel tick). */
 const racyMs = 1000;
