@@ -123,6 +123,20 @@ describe("the manifest", () => {
   });
 });
 
+describe("the manifest's own name", () => {
+  it("is never an input: refused before any work, the input untouched", async () => {
+    const ws = await workspace();
+    await photos(ws);
+    const input = join(ws.dir, "photos", "small.jpg");
+    const before = await sha(input);
+    const run = await ws.run(["process", ...renditionArgs, "--manifest", "photos/../photos/small.jpg"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--manifest: photos/small.jpg is an input");
+    expect(await sha(input)).toBe(before);
+    expect(existsSync(join(ws.dir, "web"))).toBe(false);
+  });
+});
+
 describe("incremental runs", () => {
   it("a re-run with nothing changed makes nothing and starts no backend; a touch changes nothing", async () => {
     const ws = await workspace();

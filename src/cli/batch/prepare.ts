@@ -3,7 +3,8 @@
  * (renditions.ts), which of them are up to date (incremental.ts), and a check of every file to send.
  */
 import { stat } from "node:fs/promises";
-import { isAbsolute, join, relative } from "node:path";
+import { realpathSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { AciimgError } from "../../errors.js";
 import type { ProcessOptions } from "../commands/process.js";
 import { checkedFile } from "./input-file.js";
@@ -63,6 +64,7 @@ export async function planBatch(
     followSymlinks: options.followSymlinks === true,
     outputFolder: target.kind === "folder" ? await folderIdentity(target.root) : undefined,
   });
+  if (options.manifest !== undefined) refuseManifestOnInput(resolve(cwd, options.manifest), expansion.items);
   const early: FileResult[] = expansion.failures.map(({ input, error }) => failed(input, null, error));
   const wanted: WantedOutput<Wanted>[] = [];
   let bytesIn = 0;
@@ -179,6 +181,19 @@ function wantedOf(
       wanted.map((w) => join(ledger.root, w.name)),
     );
   return wanted;
+}
+
+/** The manifest is written over no input, whichever way either is reached. */
+function refuseManifestOnInput(manifest: string, items: readonly InputItem[]): void {
+  let real = manifest;
+  try {
+    real = realpathSync.native(manifest);
+  } catch {
+    // Not there yet: its name is what it will be.
+  }
+  const input = items.find((item) => item.realPath === real || item.entry === manifest || item.path === manifest);
+  if (input !== undefined)
+    throw new AciimgError("E_USAGE", `--manifest: ${displayPath(manifest)} is an input (${displayPath(input.path)})`);
 }
 
 function keyList(keys: { main: string; local: string | undefined }): string[] {
