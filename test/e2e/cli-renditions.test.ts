@@ -192,6 +192,16 @@ describe("incremental runs", () => {
     await rm(join(ws.dir, "photos", "small.jpg"));
     await rm(join(ws.dir, "photos", "third.jpg"));
     await writeFile(join(ws.dir, "web", "third-320w.jpg"), "mine now");
+    const planned = await processJson(ws, [...renditionArgs, "--prune", "--dry-run"]);
+    const removals = planned.lines.filter((l) => l.status === "would-remove").map((l) => l.output);
+    // small's 4 and third's 3 (320 in WebP, 640 in both): the one changed by hand is not removed.
+    expect(removals.sort()).toEqual(
+      [
+        ...["small-320w.jpg", "small-320w.webp", "small-500w.jpg", "small-500w.webp"],
+        ...["third-320w.webp", "third-640w.jpg", "third-640w.webp"],
+      ].map((name) => `web/${name}`),
+    );
+    expect(planned.summary).toMatchObject({ wouldRemove: 7 });
     const pruned = await processJson(ws, [...renditionArgs, "--prune"]);
     expect(pruned.summary).toMatchObject({ total: 6, upToDate: 6 });
     expect(pruned.stderr).toContain("third-320w.jpg");

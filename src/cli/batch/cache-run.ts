@@ -66,8 +66,8 @@ export async function writeFromCache(
       try {
         await writeAtomically(job.output, Readable.from([body]));
       } catch (error) {
-        const code = (error as { code?: string }).code ?? "E_OUTPUT";
-        record({ input: job.input, output: job.shownOutput, status: "failed", ms: 0, code, error: String(error) });
+        const { code = "E_OUTPUT", message } = error as { code?: string; message: string };
+        record({ input: job.input, output: job.shownOutput, status: "failed", ms: 0, code, error: message });
         continue;
       }
       const written = {

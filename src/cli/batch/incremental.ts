@@ -117,10 +117,7 @@ export class Ledger {
   prune(warn: (text: string) => void): { removed: MadeOutput[]; kept: MadeOutput[] } {
     const removed: MadeOutput[] = [];
     const kept: MadeOutput[] = [];
-    for (const output of this.unasked()) {
-      const path = join(this.root, ...output.path.split("/"));
-      const isOurs =
-        isRegularFile(path) && (fileVersion(path) === output.version || hashOfFile(path, output.bytes) === output.hash);
+    for (const { output, path, isOurs } of this.prunable()) {
       if (!isOurs) {
         if (isRegularFile(path)) warn(`--prune: left ${path}: it changed since aciimg wrote it`);
         continue;
@@ -134,6 +131,16 @@ export class Ledger {
       }
     }
     return { removed, kept };
+  }
+
+  /** The unasked outputs, each with its path and whether it is still as written (only those are removed). */
+  prunable(): Array<{ output: MadeOutput; path: string; isOurs: boolean }> {
+    return this.unasked().map((output) => {
+      const path = join(this.root, ...output.path.split("/"));
+      const isOurs =
+        isRegularFile(path) && (fileVersion(path) === output.version || hashOfFile(path, output.bytes) === output.hash);
+      return { output, path, isOurs };
+    });
   }
 
   /**

@@ -15,7 +15,7 @@ import { writeManifest } from "./manifest.js";
 import type { Job, Written } from "./one.js";
 import type { OutputTarget } from "./output-plan.js";
 import type { ImagePlan } from "./plan.js";
-import type { BatchOptions, Making } from "./prepare.js";
+import { displayPath, type BatchOptions, type Making } from "./prepare.js";
 import type { ProcessOptions } from "../commands/process.js";
 import { loadRecord, saveRecord } from "./record.js";
 import { hasSeveralOutputs, nameTemplateOf } from "./renditions.js";
@@ -29,6 +29,8 @@ export interface MakingRun {
   made: (job: Job, written: Written & { format?: string }, label: string | undefined) => Promise<void>;
   /** Records an output a backend wrote, and stores it in the cache. */
   onWritten: (job: Job, written: Written, label: string | undefined) => Promise<void>;
+  /** What --prune would remove (displayed paths); empty without --prune. */
+  pruning(): string[];
   /** Prunes (when asked and `isComplete`), then writes the record and the manifest, and closes the cache. */
   finish(isComplete: boolean): Promise<{ pruned: number }>;
 }
@@ -106,7 +108,9 @@ export async function openMaking(
     if (options.manifest !== undefined) writeManifest(options.manifest, ledger, dirname(options.manifest));
     return { pruned: pruned.length };
   };
-  return { making, cache, made, onWritten, finish };
+  const pruning = (): string[] =>
+    options.prune && ledger ? ledger.prunable().flatMap((o) => (o.isOurs ? [displayPath(o.path)] : [])) : [];
+  return { making, cache, made, onWritten, finish, pruning };
 }
 
 /** `process -`: one image in, one out; the flags that need a folder of outputs are usage errors. */

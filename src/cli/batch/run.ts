@@ -125,7 +125,7 @@ async function processInto(
     const warn = (text: string) => process.stderr.write(`aciimg: warning: ${text}\n`);
     const making = await openMaking(plan, options, target, run.config, warn, run.cwd);
     const batch = await planBatch(inputs, target, plan, options, run.cwd, making.making);
-    if (options.dryRun) return reportDryRun(batch, run.mode === "json", process.stdout, process.stderr);
+    if (options.dryRun) return reportDryRun(batch, making.pruning(), run.mode === "json", process.stdout);
     let isComplete = false;
     try {
       const code = await runBatch(run.config, options, plan, target, batch, run.mode, run.pool, making);
