@@ -92,19 +92,28 @@ function hashFile(path: string, identity: string): { hash: string; bytes: number
 }
 
 /** The image's size as shown (EXIF orientation applied) and its format, read by sharp from its header. */
-async function displayedSize(path: string): Promise<{ width?: number; height?: number; format?: string }> {
+function displayedSize(path: string): Promise<{ width?: number; height?: number; format?: string }> {
+  return imageHeader(path, true);
+}
+
+/**
+ * An image's size (one frame's) and format, from its header; as shown when `oriented` (a portrait
+ * taken sideways is taller than wide). Empty when sharp cannot read it: the backend says what it is.
+ * sharp is loaded on first use, with no cache of its own: the CLI reads headers, one at a time.
+ */
+export async function imageHeader(
+  path: string,
+  oriented: boolean,
+): Promise<{ width?: number; height?: number; format?: string }> {
   const { default: sharp } = await import("sharp");
+  sharp.cache(false);
   try {
     const meta = await sharp(path, { failOn: "none", limitInputPixels: false }).metadata();
-    if (meta.width === undefined || meta.height === undefined) return {};
-    const turned = (meta.orientation ?? 1) >= 5;
-    return {
-      width: turned ? meta.height : meta.width,
-      height: turned ? meta.width : meta.height,
-      format: meta.format,
-    };
+    const height = meta.pageHeight ?? meta.height;
+    if (meta.width === undefined || height === undefined) return {};
+    const turned = oriented && (meta.orientation ?? 1) >= 5;
+    return { width: turned ? height : meta.width, height: turned ? meta.width : height, format: meta.format };
   } catch {
-    // Not an image sharp reads: its outputs are not settled against its size; the backend says what it is.
     return {};
   }
 }

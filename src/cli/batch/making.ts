@@ -10,7 +10,7 @@ import { AciimgError } from "../../errors.js";
 import type { Config } from "../../config.js";
 import { Ledger, type MadeOutput } from "./incremental.js";
 import { fileVersion } from "./input-file.js";
-import { producersOf } from "./input-facts.js";
+import { imageHeader, producersOf } from "./input-facts.js";
 import { writeManifest } from "./manifest.js";
 import type { Job, Written } from "./one.js";
 import type { OutputTarget } from "./output-plan.js";
@@ -69,7 +69,7 @@ export async function openMaking(
   const recordMade = async (job: Job, written: Written & { format?: string }, label: string | undefined) => {
     if (job.keys === undefined) return undefined;
     const size: { width?: number; height?: number; format?: string } =
-      written.width === undefined ? await sizeOfFile(job.output) : written;
+      written.width === undefined ? await imageHeader(job.output, false) : written;
     const key = label === "local" ? (job.keys.local ?? job.keys.main) : job.keys.main;
     const version = fileVersion(job.output);
     const entry = {
@@ -128,15 +128,4 @@ export function checkedForStdin(plan: ImagePlan, options: BatchOptions | Process
     throw new AciimgError("E_USAGE", `-: ${flags} need files and -o DIR, not stdin`);
   }
   return plan;
-}
-
-/** An output's size and format read from its header, for a backend that does not say them. */
-async function sizeOfFile(path: string): Promise<{ width?: number; height?: number; format?: string }> {
-  try {
-    const { default: sharp } = await import("sharp");
-    const meta = await sharp(path, { failOn: "none", limitInputPixels: false }).metadata();
-    return { width: meta.width, height: meta.pageHeight ?? meta.height, format: meta.format };
-  } catch {
-    return {};
-  }
 }
