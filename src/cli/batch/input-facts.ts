@@ -99,7 +99,8 @@ function displayedSize(path: string): Promise<{ width?: number; height?: number;
 /**
  * An image's size (one frame's) and format, from its header; as shown when `oriented` (a portrait
  * taken sideways is taller than wide). Empty when sharp cannot read it: the backend says what it is.
- * sharp is loaded on first use, with no cache of its own: the CLI reads headers, one at a time.
+ * sharp is loaded on first use, with no cache and one thread: the CLI reads headers, one at a
+ * time, and each libvips thread would hold a malloc arena of its own.
  */
 export async function imageHeader(
   path: string,
@@ -107,6 +108,7 @@ export async function imageHeader(
 ): Promise<{ width?: number; height?: number; format?: string }> {
   const { default: sharp } = await import("sharp");
   sharp.cache(false);
+  sharp.concurrency(1);
   try {
     const meta = await sharp(path, { failOn: "none", limitInputPixels: false }).metadata();
     const height = meta.pageHeight ?? meta.height;
