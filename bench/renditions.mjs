@@ -1,4 +1,4 @@
-// Renditions benchmark (issue 25): `aciimg process --width 320,640,1280 --type webp,jpeg -o out/` on
+// Renditions benchmark: `aciimg process --width 320,640,1280 --type webp,jpeg -o out/` on
 // the local provider, each part against a baseline measured in the same run. Three sections:
 //   renditions: 200 photos 2000x1500 (bench/images.mjs) × 3 widths × 2 formats, a fresh output
 //     folder each round, against sharp making the same renditions in one process

@@ -9,7 +9,7 @@
  * (engine/pool-names.ts), which ARM refuses in a group name, so member i > 1 is `aciimg<i>-<name>`:
  * no name a person picks can give it, since theirs always starts `aciimg-`. Listing names a group
  * by reading its name back (`stateKeyOfGroup`): a name is what ARM deletes, while its tags
- * (spec.ts) are claims anyone who can write groups can make (issue 22).
+ * (spec.ts) are claims anyone who can write groups can make.
  */
 import { stateKeyParts } from "../../config.js";
 

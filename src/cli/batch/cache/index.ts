@@ -1,5 +1,5 @@
 /**
- * The rendition cache (issue 25 §4, "a shared cache for ephemeral CI runners"): renditions a batch
+ * The rendition cache, shared by ephemeral CI runners: renditions a batch
  * made, kept under a key the batch derives from an input and its operations, so that a runner that
  * starts empty takes them from a folder its CI restored, or from an Azure Blob container, instead
  * of making them again. One contract, two stores: a folder (dir.ts) and a blob container
