@@ -78,7 +78,8 @@ export async function planBatch(
     if (known) {
       unread.set(item, undefined);
       bytesIn += known.bytes;
-      wanted.push(...wantedOf(item, plan, making, known.identity, known));
+      const { identity, ...facts } = known;
+      wanted.push(...wantedOf(item, plan, making, identity, facts));
       continue;
     }
     // By the real path, links resolved when the inputs were found: what the file is now is what
