@@ -24,7 +24,8 @@ export interface AzureConfig {
   /** Only from the environment (ACIIMG_REGISTRY_PASSWORD): never a flag, never in the config file. */
   registryPassword?: string;
   /**
-   * How long `create` may take end to end, in ms (`--timeout`, ACIIMG_CREATE_TIMEOUT).
+   * How long `create` may take end to end (from the lookup of a same-named group, once the Azure SDK is
+   * loaded, to a healthy backend), in ms (`--timeout`, ACIIMG_CREATE_TIMEOUT).
    * @default 600000 (10 minutes)
    */
   createTimeoutMs: number;

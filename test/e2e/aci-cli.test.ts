@@ -151,10 +151,10 @@ describe("aciimg on aci (spawned CLI, ARM simulator)", () => {
 
   test("stuck in Pending past --timeout: exit 4, the half-made group is deleted and the message says so", async () => {
     sim.faults.stuckPending = true;
-    // --timeout bounds the whole create, from before the Azure SDK loads and the same-named group is
-    // looked up: 1 s ran out before the PUT on a loaded machine (a CLI as nobody beside two busy
-    // loops), which is a different path ("still not started", nothing to delete). 5 s is a margin of
-    // several times the slowest start seen, so the group is made and stuck when the bound ends.
+    // --timeout bounds the create from the same-named group's lookup on, once the Azure SDK is
+    // loaded (which took seconds of it on a loaded machine). Before the PUT, the bound is a different
+    // path ("still not started", nothing to delete): 5 s is a margin of several times the lookup, so
+    // the group is made and stuck when the bound ends.
     const up = await cli(["up", "--timeout", "5s"]);
     expect(up.code, up.stderr).toBe(4);
     expect(up.stderr).toMatch(/still Pending after 5s.*was deleted/s);

@@ -94,6 +94,9 @@ export function createBackendCreator({
     const name = groupNameOf(spec.name);
     const action = `create container group ${name}`;
     const { resourceGroup } = configured(action);
+    // Loading the Azure SDK is this process's own start-up, not provisioning: on a loaded machine
+    // it took seconds of the bound, which then ran out before the PUT.
+    await access.arm(action);
     const timeout = AbortSignal.timeout(azure.createTimeoutMs);
     const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const ctx = context(action, { image: spec.image, location: spec.location ?? azure.location });
