@@ -9,8 +9,9 @@
  */
 import { realpathSync, statSync, type Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
 import { AciimgError } from "../../errors.js";
+import { below, under } from "./paths.js";
 import { identity, walk, type WalkResult } from "./walk.js";
 
 /** Extensions a folder is searched for (formats the backend reads, docs/reference/imaginary-api.md §4). */
@@ -207,7 +208,7 @@ async function searchFolder(
   });
   expansion.linksNotFollowed += result.linksNotFollowed;
   for (const path of result.misnamed) {
-    const shown = displayUnder(name, relative(root, path));
+    const shown = displayUnder(name, below(root, path));
     fail(
       shown,
       `cannot read ${shown}: its name is not valid UTF-8, ` +
@@ -215,7 +216,7 @@ async function searchFolder(
     );
   }
   for (const { path, error } of result.unreadable) {
-    const shown = displayUnder(name, relative(root, path));
+    const shown = displayUnder(name, below(root, path));
     const what =
       error.code === "EACCES" || error.code === "EPERM"
         ? "permission denied"
@@ -227,8 +228,8 @@ async function searchFolder(
   // Without links followed, a file's real path is its folder's real path plus the same name.
   const realRoot = await realpath(root);
   for (const path of result.files) {
-    const rel = relative(root, path);
-    const realPath = options.followSymlinks ? await realpath(path) : join(realRoot, rel);
+    const rel = below(root, path);
+    const realPath = options.followSymlinks ? await realpath(path) : realRoot === root ? path : under(realRoot, rel);
     const entry = options.followSymlinks ? join(await realpath(dirname(path)), basename(path)) : realPath;
     push({ path, realPath, entry, relativeOutput: rel, found: true });
   }

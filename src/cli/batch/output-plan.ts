@@ -5,7 +5,7 @@
  */
 import { realpathSync } from "node:fs";
 import { mkdir, access, constants, lstat, realpath, rmdir, stat } from "node:fs/promises";
-import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { AciimgError, isAciimgError, usageError } from "../../errors.js";
 import type { CliOutputType } from "../flags.js";
 import type { InputItem } from "./inputs.js";
@@ -15,6 +15,7 @@ import { extensionOf, nameMaxBytes, type InPlace } from "./outputs.js";
 import { diskError } from "./disk-full.js";
 import { outputLockName } from "./output-lock.js";
 import { recordName } from "./record.js";
+import { below, under } from "./paths.js";
 
 export type OutputTarget =
   | { kind: "folder"; root: string }
@@ -157,7 +158,7 @@ export async function planOutputs<T>(
   const refused: RefusedOutput[] = [];
   const taken = new Map<string, InputItem>();
   for (const { item, name, type, extra } of wanted) {
-    const output = target.kind === "folder" ? join(target.root, name) : target.path;
+    const output = target.kind === "folder" ? under(target.root, name) : target.path;
     const entry = join(await resolvedFolder(dirname(output), folders), basename(output));
     // An existing output that is a link to an input resolves onto it too.
     const real = target.kind === "file" && target.direct ? output : realPathOr(output, entry);
@@ -173,7 +174,7 @@ export async function planOutputs<T>(
             ? `${display(other.path)} already writes there`
             : nameBytes > nameMaxBytes
               ? `its name is ${nameBytes} bytes long, more than the ${nameMaxBytes} a file name can hold`
-              : target.kind === "folder" && reservedNames.includes(relative(target.root, output))
+              : target.kind === "folder" && reservedNames.includes(below(target.root, output))
                 ? "that name is aciimg's own, in the output folder"
                 : undefined;
     if (reason) {

@@ -6,7 +6,7 @@
  */
 import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { below, under } from "./paths.js";
 
 export interface WalkOptions {
   /** Follow symbolic links to folders and files (default: count them and pass by). */
@@ -48,10 +48,10 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
     }
     for (const entry of entries) {
       const name = entry.name.toString("utf8");
-      const path = join(folder, name);
+      const path = under(folder, name);
       // Bytes that are not UTF-8 decode to U+FFFD, and that string names no file.
       if (name.includes("\uFFFD") && !Buffer.from(name, "utf8").equals(entry.name)) {
-        if (entry.isDirectory() || options.accepts(relative(root, path), name)) result.misnamed.push(path);
+        if (entry.isDirectory() || options.accepts(below(root, path), name)) result.misnamed.push(path);
         continue;
       }
       let isFolder = entry.isDirectory();
@@ -64,7 +64,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
         const target = await stat(path).catch((error: NodeJS.ErrnoException) => error);
         if (target instanceof Error) {
           // A dangling link is worth a word only when it would have been an input.
-          if (options.accepts(relative(root, path), name)) result.unreadable.push({ path, error: target });
+          if (options.accepts(below(root, path), name)) result.unreadable.push({ path, error: target });
           continue;
         }
         isFolder = target.isDirectory();
@@ -75,10 +75,10 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
         // already entered. One stat per folder, none per file.
         const info = await stat(path).catch(() => undefined);
         const key = info ? identity(info) : path;
-        if (entered.has(key) || !options.enters(relative(root, path), key)) continue;
+        if (entered.has(key) || !options.enters(below(root, path), key)) continue;
         entered.add(key);
         folders.push(path);
-      } else if (isFile && options.accepts(relative(root, path), name)) {
+      } else if (isFile && options.accepts(below(root, path), name)) {
         result.files.push(path);
       }
     }
