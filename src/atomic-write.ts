@@ -53,14 +53,23 @@ export async function replaceAtomically<T>(
  * replaceAtomically for content already in memory, with synchronous calls: a thumbnail's create,
  * write, close and rename are four thread-pool round trips that cost the caller more CPU than the
  * calls themselves (about twice the calls' own time per file). For small content on a local disk;
- * the same guarantees (new temporary file, removed on failure). Returns the bytes written.
+ * the same guarantees (new temporary file, removed on failure). `data` may come in pieces, made as
+ * they are written (a manifest of thousands of entries is never one string). Returns the bytes written.
  */
-export function replaceAtomicallySync(target: string, data: Buffer, options: AtomicWriteOptions): number {
+export function replaceAtomicallySync(
+  target: string,
+  data: Buffer | Iterable<Buffer>,
+  options: AtomicWriteOptions,
+): number {
   const { temporary } = options;
+  let written = 0;
   try {
     const fd = openSync(temporary, "wx", options.mode);
     try {
-      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
+      for (const piece of Buffer.isBuffer(data) ? [data] : data) {
+        for (let offset = 0; offset < piece.length; ) offset += writeSync(fd, piece, offset);
+        written += piece.length;
+      }
       if (options.isDurable) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -74,7 +83,7 @@ export function replaceAtomicallySync(target: string, data: Buffer, options: Ato
     }
     throw error;
   }
-  return data.length;
+  return written;
 }
 
 async function syncDirectory(path: string): Promise<void> {

@@ -216,7 +216,9 @@ describe("incremental runs", () => {
     await processJson(ws, renditionArgs);
     const record = join(ws.dir, "web", recordFile);
     const text = await readFile(record, "utf8");
-    for (const damaged of [text.slice(0, text.length / 2), text.replace(/"path":"large-320w\.jpg"/, '"path":"../x"')]) {
+    // Cut inside a line: a record cut where a line ends is a shorter record, whose missing inputs are redone.
+    const cut = text.indexOf('"hash"', text.length / 2);
+    for (const damaged of [text.slice(0, cut), text.replace(/"path":"large-320w\.jpg"/, '"path":"../x"')]) {
       await writeFile(record, damaged);
       const run = await processJson(ws, renditionArgs);
       expect(run.stderr).toContain("not a record aciimg can trust");

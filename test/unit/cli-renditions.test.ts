@@ -3,7 +3,7 @@
  * (record.ts): the lists, the sizes settled against the source, the names and their template's
  * checks; a record read only when it is exactly its format.
  */
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -123,21 +123,50 @@ describe("the incremental record", () => {
     const warnings: string[] = [];
     expect(loadRecord(root, (w) => warnings.push(w))).toEqual(new Map([["sub/a.jpg", entry]]));
     expect(warnings).toEqual([]);
+    expect((await stat(join(root, recordName))).mode & 0o777).toBe(0o600);
+  });
+
+  it("writes one line per input, sorted, and reads back a record larger than its read buffer", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-record-"));
+    // Over 1 MiB of lines, so lines straddle the pieces it is read in.
+    const names = Array.from({ length: 4000 }, (_, i) => `dir-${i % 7}/photo-${4000 - i}.jpg`);
+    const [output] = entry.outputs as [(typeof entry.outputs)[number]];
+    const record = new Map(names.map((name) => [name, { ...entry, outputs: [{ ...output, path: name }] }]));
+    saveRecord(root, record);
+    const text = await readFile(join(root, recordName), "utf8");
+    expect(text.length).toBeGreaterThan(1024 * 1024);
+    const lines = text.split("\n");
+    expect(lines.at(-1)).toBe("");
+    expect(lines.slice(1, -1).map((line) => JSON.parse(line)[0])).toEqual([...names].sort());
+    const warnings: string[] = [];
+    expect(loadRecord(root, (w) => warnings.push(w))).toEqual(record);
+    expect(warnings).toEqual([]);
   });
 
   it("sets aside, with a warning, a record that is not exactly its format", async () => {
     const root = await mkdtemp(join(tmpdir(), "aciimg-record-"));
-    const record = (inputs: unknown) => JSON.stringify({ aciimg: "incremental-record", version: 1, inputs });
+    const header = JSON.stringify({ aciimg: "incremental-record", version: 2 });
+    const record = (inputs: Record<string, unknown>) =>
+      `${[header, ...Object.entries(inputs).map((pair) => JSON.stringify(pair))].join("\n")}\n`;
     const output = entry.outputs[0];
     for (const text of [
       "{",
-      JSON.stringify({ aciimg: "incremental-record", version: 2, inputs: {} }),
+      "",
+      JSON.stringify({ aciimg: "incremental-record", version: 1, inputs: {} }),
+      `${JSON.stringify({ aciimg: "incremental-record", version: 3 })}\n`,
+      record({ "a.jpg": entry }).slice(0, -1),
+      record({ "a.jpg": entry }).replace("\n", "\n\n"),
+      `${header}\n["a.jpg"]\n`,
+      `${header}\n${JSON.stringify(["a.jpg", entry])}\n${JSON.stringify(["a.jpg", entry])}\n`,
+      `${header}\n"${"x".repeat(2 * 1024 * 1024)}"\n`,
       record({ "../a.jpg": entry }),
       record({ "a.jpg": { ...entry, outputs: [{ ...output, path: "/etc/passwd" }] } }),
       record({ "a.jpg": { ...entry, outputs: [{ ...output, path: "x/../../y" }] } }),
       record({ "a.jpg": { ...entry, hash: "not hex" } }),
       record({ "a.jpg": { ...entry, outputs: [{ ...output, bytes: -1 }] } }),
       record({ "a.jpg": { ...entry, outputs: "none" } }),
+      record({ "a.jpg": { ...entry, note: "a field the format does not have" } }),
+      record({ "a.jpg": { ...entry, outputs: [{ ...output, extra: 1 }] } }),
     ]) {
       await writeFile(join(root, recordName), text);
       const warnings: string[] = [];

@@ -66,8 +66,24 @@ function temporaryBeside(target: string): string {
   return join(dirname(target), `.${name}${tail}`);
 }
 
+/**
+ * `texts` joined, as Buffers of about 64 KiB: a record or manifest of 10,000 entries written as it
+ * is made, never held as one string (and a copy of it).
+ */
+export function* inPieces(texts: Iterable<string>): Generator<Buffer> {
+  let held = "";
+  for (const text of texts) {
+    held += text;
+    if (held.length >= 64 * 1024) {
+      yield Buffer.from(held);
+      held = "";
+    }
+  }
+  if (held !== "") yield Buffer.from(held);
+}
+
 /** Writes `data` to `target` atomically and durably (a record, a manifest); `mode` before the umask. */
-export function writeFileAtomically(target: string, data: Buffer, mode: number): void {
+export function writeFileAtomically(target: string, data: Buffer | Iterable<Buffer>, mode: number): void {
   replaceAtomicallySync(target, data, { temporary: temporaryBeside(target), mode, isDurable: true });
 }
 
