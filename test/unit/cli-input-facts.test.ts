@@ -75,3 +75,35 @@ describe("input facts", () => {
     expect(facts).toMatchObject({ width: 64, height: 48, format: "jpeg" });
   });
 });
+
+describe("an input's displayed size", () => {
+  // A JPEG's and a whole PNG's size is read from the bytes hashed; sharp reads the others'. Both
+  // must agree with sharp's, EXIF orientation applied (a portrait taken sideways is taller than wide).
+  const base = () => sharp({ create: { width: 60, height: 20, channels: 3, background: "#c08040" } });
+  const cases: Array<[string, () => Promise<Buffer>]> = [
+    ["plain.jpg", () => base().jpeg().toBuffer()],
+    ["turned.jpg", () => base().jpeg().withMetadata({ orientation: 6 }).toBuffer()],
+    ["mirrored.jpg", () => base().jpeg().withMetadata({ orientation: 2 }).toBuffer()],
+    ["progressive.jpg", () => base().jpeg({ progressive: true }).toBuffer()],
+    ["plain.png", () => base().png().toBuffer()],
+    ["turned.png", () => base().png().withMetadata({ orientation: 8 }).toBuffer()],
+    ["photo.webp", () => base().webp().toBuffer()],
+    ["graphic.gif", () => base().gif().toBuffer()],
+  ];
+
+  it.each(cases)("%s: as sharp reads it", async (name, make) => {
+    const path = join(dir, name);
+    await writeFile(path, await make());
+    const checked = checkedFile(path, name);
+    if (!("identity" in checked)) throw checked;
+    const facts = await inputFactsOf(path, checked.identity, undefined, true);
+    const meta = await sharp(path).metadata();
+    const isTurned = (meta.orientation ?? 1) >= 5;
+    expect(facts).toMatchObject({
+      width: isTurned ? meta.height : meta.width,
+      height: isTurned ? meta.width : meta.height,
+      format: meta.format,
+    });
+    expect(facts.width, "a turned image is shown taller than wide").toBe(name.startsWith("turned") ? 20 : 60);
+  });
+});

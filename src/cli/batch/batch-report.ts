@@ -3,7 +3,7 @@
  * finishes, and at the end what never finished, so the summary counts every input.
  */
 import type { Job } from "./one.js";
-import { summarize, type FileResult, type Reporter, type Summary } from "./report.js";
+import { Tally, type FileResult, type Reporter, type Summary } from "./report.js";
 import { diskErrnoOfMessage, type DiskErrno } from "./disk-full.js";
 
 /** What a batch reports through. */
@@ -22,30 +22,35 @@ export function createBatchReport(
   inputs?: number,
 ) {
   const startedAt = performance.now();
-  const results: FileResult[] = [];
+  const tally = new Tally();
+  /** The outputs of `pending` reported so far (input NUL output): the others never finished. */
+  const reported = new Set<string>();
   /** A pool's member labels: the summary then counts the images each processed. */
   let members: readonly string[] | undefined;
   let started = false;
-  const record = (result: FileResult): void => {
-    results.push(result);
+  const report = (result: FileResult): void => {
+    tally.add(result);
     reporter.file(result);
+  };
+  const record = (result: FileResult): void => {
+    reported.add(`${result.input}\0${result.output}`);
+    report(result);
   };
   const begin = (): void => {
     if (started) return;
     started = true;
     reporter.start(early.length + pending.length);
-    for (const result of early) record(result);
+    for (const result of early) report(result);
   };
   const finish = (stopped: Summary["stopped"]): Summary => {
     begin();
-    const reported = new Set(results.map((r) => `${r.input}\0${r.output}`));
     // Stopped by the disk, the rest was never tried; by a signal or a closed stdout, cancelled.
     const status = stopped === "ENOSPC" || stopped === "EDQUOT" || stopped === "EROFS" ? "not-attempted" : "cancelled";
     for (const job of pending) {
       if (!reported.has(`${job.input}\0${job.shownOutput}`))
         record({ input: job.input, output: job.shownOutput, status, ms: 0 });
     }
-    const summary = summarize(results, startedAt, stopped, members, inputs);
+    const summary = tally.summary(startedAt, stopped, members, inputs);
     reporter.finish(summary);
     return summary;
   };

@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, lstatSync, openSync, unlinkSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { join, sep } from "node:path";
+import { below } from "./paths.js";
 import { readFullySync } from "../../read-fully.js";
 import { fileVersion, inputFlags, pieceBytes } from "./input-file.js";
 import type { InputFacts } from "./input-facts.js";
@@ -15,12 +16,16 @@ import type { IncrementalRecord, RecordedInput, RecordedOutput } from "./record.
 /** An output written (or found up to date) this run, as the record and the manifest keep it. */
 export type MadeOutput = RecordedOutput;
 
-/** What this run learnt of one input: its facts, and its outputs as they stand now. */
+/**
+ * What this run learnt of one input: its facts, and its outputs as they stand now. Lists, not maps:
+ * an input has a few outputs, and a run of 10,000 inputs held 20,000 maps and sets.
+ */
 interface InputLedger {
   facts: InputFacts;
-  outputs: Map<string, MadeOutput>;
+  /** One per path. */
+  outputs: MadeOutput[];
   /** Outputs this run asks for (made or not), by path: the others are the ones --prune removes. */
-  asked: Set<string>;
+  asked: string[];
 }
 
 /** The run's account of inputs and outputs, from which the record and the manifest are written. */
@@ -34,32 +39,18 @@ export class Ledger {
     private readonly previous: IncrementalRecord,
   ) {}
 
-  /** Whether anything the record says changed this run (an input's facts, an output made, one pruned). */
-  get isChanged(): boolean {
-    return this.changed;
-  }
-
-  /** Whether the folder had a record (one was read). */
-  get hadRecord(): boolean {
-    return this.previous.size > 0;
-  }
-
-  /** How many inputs the record read holds. */
-  get recordedInputs(): number {
-    return this.previous.size;
-  }
-
   /** The record's entry of an input, by its path relative to its search root. */
   recorded(relativeInput: string): RecordedInput | undefined {
     return this.previous.get(posixPath(relativeInput));
   }
 
-  /** An input of this run, with the outputs it asks for (paths in the output folder). */
+  /** An input of this run, with the outputs it asks for (their names in the output folder, normalised). */
   addInput(relativeInput: string, facts: InputFacts, asked: readonly string[]): void {
     const key = posixPath(relativeInput);
     const known = this.inputs.get(key);
-    if (known) for (const path of asked) known.asked.add(this.relativeOutput(path));
-    else this.inputs.set(key, { facts, outputs: new Map(), asked: new Set(asked.map((p) => this.relativeOutput(p))) });
+    const names = asked.map(posixPath);
+    if (known) known.asked.push(...names.filter((name) => !known.asked.includes(name)));
+    else this.inputs.set(key, { facts, outputs: [], asked: names });
     const was = this.previous.get(key);
     const isSame =
       was !== undefined &&
@@ -79,14 +70,20 @@ export class Ledger {
     if (version === undefined) return undefined;
     if (version === recorded.version) return recorded;
     if (!isRegularFile(output) || hashOfFile(output, recorded.bytes) !== recorded.hash) return undefined;
-    return { ...recorded, version };
+    return outputOf(recorded.path, { ...recorded, version });
   }
 
-  /** An output of `relativeInput` that is now as `made` says (written, fetched, or found up to date). */
-  made(relativeInput: string, output: string, made: Omit<MadeOutput, "path">): void {
-    const entry = this.inputs.get(posixPath(relativeInput));
+  /**
+   * An output of `relativeInput` that is now as `made` says (written, fetched, or found up to date:
+   * then the recorded entry itself).
+   */
+  made(relativeInput: string, output: string, made: Omit<MadeOutput, "path"> & { path?: string }): void {
+    const outputs = this.inputs.get(posixPath(relativeInput))?.outputs;
     const path = this.relativeOutput(output);
-    entry?.outputs.set(path, { path, ...made });
+    if (outputs !== undefined) {
+      const at = outputs.findIndex((o) => o.path === path);
+      outputs.splice(at < 0 ? outputs.length : at, 1, made.path === path ? (made as MadeOutput) : outputOf(path, made));
+    }
     const was = this.recorded(relativeInput)?.outputs.find((o) => o.path === path);
     const fields = ["key", "format", "width", "height", "bytes", "hash", "version"] as const;
     if (was === undefined || fields.some((f) => was[f] !== made[f])) this.changed = true;
@@ -105,7 +102,7 @@ export class Ledger {
     const left: MadeOutput[] = [];
     for (const [input, recorded] of this.previous) {
       const asked = this.inputs.get(input)?.asked;
-      for (const output of recorded.outputs) if (!asked?.has(output.path)) left.push(output);
+      for (const output of recorded.outputs) if (!asked?.includes(output.path)) left.push(output);
     }
     return left;
   }
@@ -146,29 +143,62 @@ export class Ledger {
   /**
    * The record to write: this run's inputs with what they have now (outputs not asked for kept
    * unless `pruned`), and the record's other inputs as they were (unless all their outputs went).
+   * Undefined when it would say what the record read says (an unchanged re-run writes nothing and
+   * builds nothing), or would be empty in a folder that had none.
    */
-  nextRecord(pruned: readonly MadeOutput[]): IncrementalRecord {
+  nextRecord(pruned: readonly MadeOutput[]): IncrementalRecord | undefined {
     const gone = new Set(pruned.map((o) => o.path));
+    let size = 0;
+    for (const [input, recorded] of this.previous)
+      if (!this.inputs.has(input) && this.remaining(recorded, gone).length > 0) size += 1;
+    for (const [input, made] of this.inputs)
+      if (made.outputs.length > 0 || this.kept(input, made, gone).length > 0) size += 1;
+    const isNew = this.changed || pruned.length > 0 || size !== this.previous.size;
+    if (!isNew || (size === 0 && this.previous.size === 0)) return undefined;
     const next: IncrementalRecord = new Map();
     for (const [input, recorded] of this.previous) {
       if (this.inputs.has(input)) continue;
-      const outputs = recorded.outputs.filter((o) => !gone.has(o.path));
-      if (outputs.length > 0) next.set(input, { ...recorded, outputs });
+      const outputs = this.remaining(recorded, gone);
+      if (outputs.length > 0) next.set(input, outputs === recorded.outputs ? recorded : inputOf(recorded, outputs));
     }
-    for (const [input, { facts, outputs, asked }] of this.inputs) {
-      const kept = (this.previous.get(input)?.outputs ?? []).filter(
-        (o) => !asked.has(o.path) && !gone.has(o.path) && !outputs.has(o.path),
-      );
+    for (const [input, made] of this.inputs) {
+      const kept = this.kept(input, made, gone);
       // An input with no output (every one failed) has nothing to keep up to date.
-      if (outputs.size + kept.length > 0) next.set(input, { ...facts, outputs: [...outputs.values(), ...kept] });
+      if (made.outputs.length + kept.length > 0)
+        next.set(input, inputOf(made.facts, kept.length === 0 ? made.outputs : [...made.outputs, ...kept]));
     }
     return next;
   }
 
+  /** A recorded input's outputs that are not `gone` (the same list when none is). */
+  private remaining(recorded: RecordedInput, gone: ReadonlySet<string>): MadeOutput[] {
+    return gone.size === 0 ? recorded.outputs : recorded.outputs.filter((o) => !gone.has(o.path));
+  }
+
+  /** The recorded outputs of an input of this run that it no longer asks for and that are still there. */
+  private kept(input: string, { outputs, asked }: InputLedger, gone: ReadonlySet<string>): MadeOutput[] {
+    const recorded = this.previous.get(input)?.outputs ?? [];
+    return recorded.filter(
+      (o) => !asked.includes(o.path) && !gone.has(o.path) && !outputs.some((made) => made.path === o.path),
+    );
+  }
+
   /** `output` relative to the output folder, with / between folders. */
   relativeOutput(output: string): string {
-    return posixPath(relative(this.root, output));
+    return posixPath(below(this.root, output));
   }
+}
+
+/** A made output, always built in this shape (see input-facts.ts factsOf). */
+function outputOf(path: string, made: Omit<MadeOutput, "path">): MadeOutput {
+  const { key, format, width, height, bytes, hash, version } = made;
+  return { path, key, format, width, height, bytes, hash, version };
+}
+
+/** A recorded input, always built in this shape. */
+function inputOf(facts: InputFacts, outputs: MadeOutput[]): RecordedInput {
+  const { hash, bytes, version, width, height, format } = facts;
+  return { hash, bytes, version, width, height, format, outputs };
 }
 
 function posixPath(path: string): string {

@@ -162,7 +162,8 @@ export function fileVersion(path: string): string | undefined {
 }
 
 function versionOf(stats: BigIntStats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+  // Joined, not a template: one flat string, where a template left a tree of nine pieces per version.
+  return [stats.dev, stats.ino, stats.size, stats.mtimeNs, stats.ctimeNs].join(":");
 }
 
 /**

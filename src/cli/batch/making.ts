@@ -96,12 +96,11 @@ export async function openMaking(
     if (ledger === undefined) return { pruned: 0 };
     let pruned: MadeOutput[] = [];
     if (options.prune && isComplete) pruned = ledger.prune(warn).removed;
-    const next = ledger.nextRecord(pruned);
     try {
       // Nothing made and nothing recorded before: no record, so a folder nothing went to stays empty.
       // Nor is one rewritten that says what it said (an unchanged re-run writes nothing).
-      const isNew = ledger.isChanged || pruned.length > 0 || next.size !== ledger.recordedInputs;
-      if ((next.size > 0 || ledger.hadRecord) && isNew) saveRecord(ledger.root, next);
+      const next = ledger.nextRecord(pruned);
+      if (next !== undefined) saveRecord(ledger.root, next);
     } catch (error) {
       warn(`cannot write the incremental record in ${ledger.root}: ${(error as Error).message}`);
     }

@@ -34,6 +34,13 @@ export function outputTypeOf(asked: CliOutputType | undefined, bytes: Uint8Array
   return format === undefined ? undefined : defaultOutputTypes[format];
 }
 
+/** The default output type of an input in the format sharp names `format`; undefined for one not in the table. */
+export function defaultTypeOf(format: string | undefined): CliOutputType | undefined {
+  return format !== undefined && Object.hasOwn(defaultOutputTypes, format)
+    ? defaultOutputTypes[format as DetectedFormat]
+    : undefined;
+}
+
 /** Enough of a file's start to tell its format (formats.ts: 4 KiB). */
 const sniffBytes = 4096;
 

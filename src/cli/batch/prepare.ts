@@ -4,7 +4,8 @@
  */
 import { stat } from "node:fs/promises";
 import { realpathSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
+import { below } from "./paths.js";
 import { AciimgError } from "../../errors.js";
 import type { ProcessOptions } from "../commands/process.js";
 import { checkedFile } from "./input-file.js";
@@ -13,7 +14,7 @@ import { expandInputs, folderIdentity, type InputItem } from "./inputs.js";
 import type { Ledger } from "./incremental.js";
 import type { Job } from "./one.js";
 import { planOutputs, type OutputTarget, type WantedOutput } from "./output-plan.js";
-import { outputTypeOfFile } from "./output-types.js";
+import { defaultTypeOf, outputTypeOfFile } from "./output-types.js";
 import type { ImagePlan } from "./plan.js";
 import { renditionName, renditionsOf, type PlannedRendition } from "./renditions.js";
 import type { FileResult } from "./report.js";
@@ -77,9 +78,8 @@ export async function planBatch(
     const known = making.withFacts ? unchangedFacts(item.realPath, recorded, making.withSize) : undefined;
     if (known) {
       unread.set(item, undefined);
-      bytesIn += known.bytes;
-      const { identity, ...facts } = known;
-      wanted.push(...wantedOf(item, plan, making, identity, facts));
+      bytesIn += known.facts.bytes;
+      wanted.push(...wantedOf(item, plan, making, known.identity, known.facts));
       continue;
     }
     // By the real path, links resolved when the inputs were found: what the file is now is what
@@ -160,7 +160,11 @@ function wantedOf(
   identity: string,
   facts: InputFacts | undefined,
 ): WantedOutput<Wanted>[] {
-  const ownType = plan.outputTypes.length === 0 ? outputTypeOfFile(undefined, item.realPath) : undefined;
+  // The input's own format, when no --type names one: as read with its size, else sniffed from its start.
+  const ownType =
+    plan.outputTypes.length === 0
+      ? (defaultTypeOf(facts?.format) ?? outputTypeOfFile(undefined, item.realPath))
+      : undefined;
   const source = facts?.width === undefined ? undefined : { width: facts.width, height: facts.height as number };
   const renditions = renditionsOf(plan, ownType, source);
   const relativeInput = item.relativeOutput;
@@ -179,7 +183,7 @@ function wantedOf(
     ledger.addInput(
       relativeInput,
       facts,
-      wanted.map((w) => join(ledger.root, w.name)),
+      wanted.map((w) => w.name),
     );
   return wanted;
 }
@@ -210,7 +214,7 @@ function isNonEmptyFile(path: string): Promise<boolean> {
 
 /** A path as people read it: relative to the working directory when inside it, else absolute. */
 export function displayPath(path: string): string {
-  const rel = relative(process.cwd(), path);
+  const rel = below(process.cwd(), path);
   return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
 

@@ -134,33 +134,55 @@ export function summarize(
   members?: readonly string[],
   inputs = results.length,
 ): Summary {
-  const ms = Math.round(performance.now() - startedAt);
-  const count = (status: FileResult["status"]): number => results.filter((r) => r.status === status).length;
-  const ok = count("ok");
-  return {
-    total: results.length,
-    inputs,
-    ok,
-    failed: count("failed"),
-    skipped: count("skipped"),
-    upToDate: count("up-to-date"),
-    cached: results.filter((r) => r.status === "ok" && r.cached).length,
-    cancelled: count("cancelled"),
-    notAttempted: count("not-attempted"),
-    stopped,
-    ms,
-    imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
-    failures: results
-      .filter((r) => r.status === "failed")
-      .map((r) => ({ input: r.input, code: r.code ?? "E_INTERNAL", error: r.error ?? "" })),
-    ...(members
-      ? {
-          backends: Object.fromEntries(
-            members.map((label) => [label, results.filter((r) => r.backend === label).length]),
-          ),
-        }
-      : {}),
-  };
+  const tally = new Tally();
+  for (const result of results) tally.add(result);
+  return tally.summary(startedAt, stopped, members, inputs);
+}
+
+/** A batch's results counted as they come, keeping only the failures: a batch of 10,000 holds no list of them. */
+export class Tally {
+  private readonly counts = new Map<FileResult["status"] | "cached", number>();
+  private readonly byBackend = new Map<string, number>();
+  private readonly failures: Summary["failures"] = [];
+  private total = 0;
+
+  add(result: FileResult): void {
+    this.total += 1;
+    this.bump(this.counts, result.status);
+    if (result.status === "ok" && result.cached) this.bump(this.counts, "cached");
+    if (result.backend !== undefined) this.bump(this.byBackend, result.backend);
+    if (result.status === "failed")
+      this.failures.push({ input: result.input, code: result.code ?? "E_INTERNAL", error: result.error ?? "" });
+  }
+
+  /** The summary so far, over the batch's wall time since `startedAt`. */
+  summary(startedAt: number, stopped: Summary["stopped"], members?: readonly string[], inputs = this.total): Summary {
+    const ms = Math.round(performance.now() - startedAt);
+    const count = (status: FileResult["status"] | "cached"): number => this.counts.get(status) ?? 0;
+    const ok = count("ok");
+    return {
+      total: this.total,
+      inputs,
+      ok,
+      failed: count("failed"),
+      skipped: count("skipped"),
+      upToDate: count("up-to-date"),
+      cached: count("cached"),
+      cancelled: count("cancelled"),
+      notAttempted: count("not-attempted"),
+      stopped,
+      ms,
+      imagesPerSecond: ms > 0 ? Math.round((ok * 1000 * 10) / ms) / 10 : 0,
+      failures: [...this.failures],
+      ...(members
+        ? { backends: Object.fromEntries(members.map((label) => [label, this.byBackend.get(label) ?? 0])) }
+        : {}),
+    };
+  }
+
+  private bump<K>(counts: Map<K, number>, key: K): void {
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
 }
 
 /**

@@ -25,8 +25,7 @@ import {
 import { ignoresQuality, qualityIgnoredWarning } from "./output-types.js";
 import { planRequest, type ImagePlan, type StepCollector } from "./plan.js";
 import { checkImaginaryCan } from "./backend-formats.js";
-import { createReporter, type Summary } from "./report.js";
-import type { ReporterOptions } from "./report.js";
+import { createReporter, type ReporterOptions, type Summary } from "./report.js";
 import { diskAdvice, diskTitle, type DiskErrno } from "./disk-full.js";
 import { lockOutputFolder, type OutputLock } from "./output-lock.js";
 import { backendCpus, runStdin } from "./io.js";
@@ -271,30 +270,29 @@ async function runOnOneBackend(
 /** E_DISK: what was written, what was not, and how to do the rest once there is room. */
 function diskFullError(errno: DiskErrno, summary: Summary, target: OutputTarget): AciimgError {
   const where = target.kind === "folder" ? target.root : target.path;
+  const advice = diskAdvice(errno).replace(/^./, (c) => c.toUpperCase());
   const again = target.kind === "folder" ? "run the same command with --skip-existing to do the rest" : "run it again";
   return new AciimgError(
     "E_DISK",
     `${diskTitle(errno)} writing to ${displayPath(where)}: ${summary.ok} written, ` +
       `${summary.notAttempted} not attempted, ${summary.failed} failed; ` +
-      `outputs written are complete, nothing partial was left. ${capitalized(diskAdvice(errno))}, then ${again}`,
+      `outputs written are complete, nothing partial was left. ${advice}, then ${again}`,
     { detail: { errno } },
   );
 }
 
 /**
- * The plan with the damage level the built-in backend decodes at (fail-on.ts). Sent whatever the
- * level, so the answer does not depend on the backend's default; imaginary ignores it.
+ * The plan with the damage level the built-in backend decodes at (fail-on.ts), sent whatever the
+ * level so the answer does not depend on the backend's default (imaginary ignores it). One request
+ * per rendition, as the plan makes: every input's key is made of it (input-facts.ts renditionKey).
  */
 function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
+  const sent = new WeakMap<object, ReturnType<ImagePlan["requestFor"]>>();
   const requestFor: ImagePlan["requestFor"] = (type, size) => {
     const { op, query } = plan.requestFor(type, size);
-    const sent = new URLSearchParams(query);
-    sent.set(failOnParam, level);
-    return { op, query: sent };
+    const request = sent.get(query) ?? { op, query: new URLSearchParams([...query, [failOnParam, level]]) };
+    sent.set(query, request);
+    return request;
   };
   return { ...plan, requestFor };
-}
-
-function capitalized(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
