@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseIntegerList, parseOutputTypes } from "../../src/cli/flags.js";
 import { planRequest, StepCollector } from "../../src/cli/batch/plan.js";
+import { Ledger } from "../../src/cli/batch/incremental.js";
+import { writeManifest, type Manifest } from "../../src/cli/batch/manifest.js";
 import { loadRecord, recordName, saveRecord } from "../../src/cli/batch/record.js";
 import { nameTemplateOf, renditionName, renditionsOf } from "../../src/cli/batch/renditions.js";
 
@@ -180,5 +182,49 @@ describe("the incremental record", () => {
     const warnings: string[] = [];
     expect(loadRecord(root, (w) => warnings.push(w)).size).toBe(0);
     expect(warnings).toEqual([]);
+  });
+});
+
+describe("the manifest's text", () => {
+  it("is what JSON.stringify(manifest, null, 2) makes, sorted, whatever each input has", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-manifest-"));
+    const ledger = new Ledger(join(root, "web"), new Map());
+    const hash = (c: string) => c.repeat(64);
+    const made = (width: number) => ({
+      key: hash("b"),
+      format: "webp",
+      width,
+      height: width / 2,
+      bytes: width * 3,
+      hash: hash("c"),
+    });
+    // Found in this order: the manifest sorts inputs and outputs by path.
+    ledger.addInput("z/sized.jpg", { hash: hash("a"), bytes: 10, width: 640, height: 320, format: "jpeg" }, []);
+    for (const width of [640, 320])
+      ledger.made("z/sized.jpg", join(root, "web", `z/sized-${width}w.webp`), made(width));
+    ledger.addInput('b "quoted" é.jpg', { hash: hash("d"), bytes: 20 }, []);
+    ledger.made('b "quoted" é.jpg', join(root, "web", 'b "quoted" é.webp'), made(100));
+    ledger.addInput("a/failed.jpg", { hash: hash("e"), bytes: 30, width: 1, height: 1, format: "png" }, []);
+    const path = join(root, "manifest.json");
+    writeManifest(path, ledger, root);
+    const text = await readFile(path, "utf8");
+    const manifest = JSON.parse(text) as Manifest;
+    expect(text).toBe(`${JSON.stringify(manifest, null, 2)}\n`);
+    expect(manifest.outputRoot).toBe("web");
+    expect(manifest.inputs.map((i) => [i.path, i.outputs.map((o) => o.path)])).toEqual([
+      ["a/failed.jpg", []],
+      ['b "quoted" é.jpg', ['b "quoted" é.webp']],
+      ["z/sized.jpg", ["z/sized-320w.webp", "z/sized-640w.webp"]],
+    ]);
+    expect(manifest.inputs[1]).not.toHaveProperty("width");
+    expect(manifest.inputs[2]).toMatchObject({ width: 640, height: 320, format: "jpeg" });
+  });
+
+  it("with no inputs is still the same text", async () => {
+    const root = await mkdtemp(join(tmpdir(), "aciimg-manifest-"));
+    const path = join(root, "manifest.json");
+    writeManifest(path, new Ledger(root, new Map()), root);
+    const text = await readFile(path, "utf8");
+    expect(text).toBe(`${JSON.stringify({ aciimg: "manifest", version: 1, outputRoot: ".", inputs: [] }, null, 2)}\n`);
   });
 });
