@@ -184,6 +184,24 @@ describe("incremental runs", () => {
     expect((await sharp(join(ws.dir, "web", "large-320w.webp")).metadata()).width).toBe(320);
   });
 
+  it("an encoder flag redoes only the formats that read it", async () => {
+    const ws = await workspace();
+    await photos(ws);
+    const args = ["photos", "--width", "320,640", "--type", "png,jpeg", "-o", "web/"];
+    const first = await processJson(ws, [...args, "--quality", "80"]);
+    const pngs = outputsWith(first.lines, "ok").filter((o) => o.endsWith(".png"));
+    const jpegs = outputsWith(first.lines, "ok").filter((o) => o.endsWith(".jpg"));
+    expect([pngs.length, jpegs.length]).toEqual([4, 4]);
+    // PNG is lossless: --quality and --mozjpeg change only the JPEGs; --lossless (WebP, AVIF) neither.
+    for (const flags of [["--quality", "60"], ["--quality", "60", "--mozjpeg"]]) {
+      const run = await processJson(ws, [...args, ...flags]);
+      expect(outputsWith(run.lines, "ok"), flags.join(" ")).toEqual(jpegs);
+      expect(outputsWith(run.lines, "up-to-date"), flags.join(" ")).toEqual(pngs);
+    }
+    const lossless = await processJson(ws, [...args, "--quality", "60", "--mozjpeg", "--lossless"]);
+    expect(lossless.summary).toMatchObject({ total: 8, ok: 0, upToDate: 8 });
+  });
+
   it("--prune removes the outputs of inputs that are gone, and leaves one changed since", async () => {
     const ws = await workspace();
     await photos(ws);

@@ -7,6 +7,7 @@
 import sharp from "sharp";
 import { describe, expect, test } from "vitest";
 import { encoded, sharpEffort } from "../../src/backend/encode.js";
+import { ignoredEncoderParams } from "../../src/cli/batch/rendition-key.js";
 import type { ImageOptions, OutputType } from "../../src/protocol/operations.js";
 import { makeJpeg } from "../helpers/images.js";
 
@@ -97,5 +98,40 @@ describe("effort", () => {
     const [plain, effortful] = await Promise.all([write("png"), write("png", { effort: 0 })]);
     expect(effortful.equals(plain)).toBe(true);
     expect((await sharp(effortful).metadata()).isPalette).toBe(false);
+  });
+});
+
+describe("the encoder params each format ignores (rendition-key.ts leaves them out of its keys)", () => {
+  // A param listed as ignored that changed a byte would let a changed flag skip an output it changes.
+  const values: Record<string, ImageOptions> = {
+    quality: { quality: 30 },
+    compression: { compression: 1 },
+    interlace: { interlace: true },
+    palette: { palette: true },
+    mozjpeg: { mozjpeg: true },
+    lossless: { lossless: true },
+    effort: { effort: 0 },
+  };
+  const cases = Object.entries(ignoredEncoderParams).flatMap(([type, params]) =>
+    params.map((param) => [type as OutputType, param] as const),
+  );
+
+  test.each(cases)("%s ignores %s: the same bytes", async (type, param) => {
+    const given = values[param];
+    if (given === undefined) throw new Error(`no value to try for ${param}`);
+    expect((await write(type, given)).equals(await write(type))).toBe(true);
+  });
+
+  test("and every listed param changes some format's bytes: the lists leave nothing out needlessly", async () => {
+    const changes = async (param: string) => {
+      for (const type of Object.keys(ignoredEncoderParams) as OutputType[]) {
+        if (ignoredEncoderParams[type].includes(param)) continue;
+        const given = { ...values[param], ...(param === "effort" ? { palette: true } : {}) };
+        const base = param === "effort" ? { palette: true } : {};
+        if (!(await write(type, given)).equals(await write(type, base))) return true;
+      }
+      return false;
+    };
+    for (const param of Object.keys(values)) expect(await changes(param), param).toBe(true);
   });
 });

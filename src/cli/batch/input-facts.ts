@@ -1,6 +1,6 @@
 /**
  * What the incremental record knows of an input (record.ts): the hash of its content, and its
- * size as displayed; and the key each of its outputs is made for. The hash is read again only when
+ * size as displayed; and what makes its outputs (the key is rendition-key.ts's). The hash is read again only when
  * the file's version (device, inode, size, modification and change times) is not the one recorded:
  * a `touch` is read again and found the same, a rewrite keeping the modification time moves the
  * change time and is read again and found changed. As git's index does, a version is not recorded
@@ -14,7 +14,6 @@ import { detectFormat } from "../../protocol/formats.js";
 import { readFullySync } from "../../read-fully.js";
 import type { Config } from "../../config.js";
 import { fileIdentityOf } from "../../protocol/file-identity.js";
-import { failOnParam } from "../../protocol/fail-on.js";
 import { fileVersion, inputFlags, pieceBytes } from "./input-file.js";
 import type { RecordedInput } from "./record.js";
 
@@ -176,26 +175,3 @@ function packageVersion(specifier: string): string {
     return "unknown";
   }
 }
-
-/**
- * The key an output is made for: the input's content, the request (failon aside: it decides
- * whether an input fails, not what is written) and the producer. The record and the shared cache
- * both use it.
- */
-export function renditionKey(inputHash: string, request: { op: string; query: URLSearchParams }, producer: string) {
-  // JSON of ["aciimg-rendition/1", inputHash, op, query, producer], its tail made once per request
-  // and producer: the plan makes one request per rendition, used by every input.
-  let tails = requestTails.get(request);
-  if (tails === undefined) requestTails.set(request, (tails = new Map()));
-  let tail = tails.get(producer);
-  if (tail === undefined) {
-    const query = [...request.query].filter(([key]) => key !== failOnParam).sort(([a], [b]) => (a < b ? -1 : 1));
-    tail = JSON.stringify([request.op, query, producer]).slice(1);
-    tails.set(producer, tail);
-  }
-  return createHash("sha256")
-    .update(`["aciimg-rendition/1",${JSON.stringify(inputHash)},${tail}`)
-    .digest("hex");
-}
-
-const requestTails = new WeakMap<object, Map<string, string>>();
