@@ -80,6 +80,29 @@ describe("renditions", () => {
     }
   });
 
+  it("--upscale enlarges to each size past the source's, in proportion; it needs the size first", async () => {
+    const ws = await workspace();
+    await photos(ws);
+    const { summary } = await processJson(ws, [...renditionArgs, "--upscale"]);
+    expect(summary).toMatchObject({ total: 12, inputs: 2, ok: 12, failed: 0 });
+    // small.jpg is 500x281: 640 and 1280 are enlarged to, keeping its proportions.
+    for (const [width, height] of [
+      [320, 180],
+      [640, 360],
+      [1280, 719],
+    ]) {
+      for (const ext of ["jpg", "webp"]) {
+        const meta = await sharp(join(ws.dir, "web", `small-${width}w.${ext}`)).metadata();
+        expect([meta.width, meta.height], `small-${width}w.${ext}`).toEqual([width, height]);
+      }
+    }
+    const again = await processJson(ws, [...renditionArgs, "--upscale"]);
+    expect(again.summary).toMatchObject({ total: 12, upToDate: 12 });
+    const cropFirst = ["photos", "--crop", "300x200", "--width", "320,640", "-o", "out/", "--upscale"];
+    const refused = await processJson(ws, cropFirst, 2);
+    expect(refused.stderr).toContain("--upscale: needs --width or --height as the first operation");
+  });
+
   it("--filename sets the names; a template that cannot tell outputs apart is refused before any work", async () => {
     const ws = await workspace();
     await photos(ws);
@@ -189,11 +212,14 @@ describe("incremental runs", () => {
     await photos(ws);
     const args = ["photos", "--width", "320,640", "--type", "png,jpeg", "-o", "web/"];
     const first = await processJson(ws, [...args, "--quality", "80"]);
-    const pngs = outputsWith(first.lines, "ok").filter((o) => o.endsWith(".png"));
-    const jpegs = outputsWith(first.lines, "ok").filter((o) => o.endsWith(".jpg"));
+    const pngs = outputsWith(first.lines, "ok").filter((o) => o?.endsWith(".png"));
+    const jpegs = outputsWith(first.lines, "ok").filter((o) => o?.endsWith(".jpg"));
     expect([pngs.length, jpegs.length]).toEqual([4, 4]);
     // PNG is lossless: --quality and --mozjpeg change only the JPEGs; --lossless (WebP, AVIF) neither.
-    for (const flags of [["--quality", "60"], ["--quality", "60", "--mozjpeg"]]) {
+    for (const flags of [
+      ["--quality", "60"],
+      ["--quality", "60", "--mozjpeg"],
+    ]) {
       const run = await processJson(ws, [...args, ...flags]);
       expect(outputsWith(run.lines, "ok"), flags.join(" ")).toEqual(jpegs);
       expect(outputsWith(run.lines, "up-to-date"), flags.join(" ")).toEqual(pngs);

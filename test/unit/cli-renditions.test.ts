@@ -44,6 +44,33 @@ describe("renditions of an input", () => {
     expect(made.map((r) => r.width)).toEqual([320, 500]);
   });
 
+  it("with --upscale, a size past the source's is enlarged to, in proportion, as one /enlarge", () => {
+    const p = plan((s) => {
+      s.dimension("height", [100, 600]);
+      s.types = ["webp"];
+      s.upscale = true;
+    });
+    const made = renditionsOf(p, undefined, { width: 500, height: 281 });
+    expect(made.map((r) => [r.height, r.enlarge])).toEqual([
+      [100, undefined],
+      [600, { width: 1068, height: 600 }],
+    ]);
+    const request = p.requestFor("webp", 600, made[1]?.enlarge);
+    expect(request.op).toBe("enlarge");
+    expect(Object.fromEntries(request.query)).toMatchObject({ width: "1068", height: "600", type: "webp" });
+    expect(p.requestFor("webp", 100).op).toBe("resize");
+  });
+
+  it("--upscale needs the size as the first operation, alone in its step", () => {
+    expect(() =>
+      plan((s) => {
+        s.add("crop", { width: 100, height: 100 });
+        s.dimension("width", [320, 640]);
+        s.upscale = true;
+      }),
+    ).toThrow(/--upscale: needs --width or --height as the first operation/);
+  });
+
   it("a size after another operation is sent as asked: the source's size does not bound it", () => {
     const p = plan((s) => {
       s.add("crop", { width: 100, height: 100 });

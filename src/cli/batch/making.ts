@@ -60,7 +60,7 @@ export async function openMaking(
     ledger,
     producers: producersOf(config),
     template,
-    withSize: options.manifest !== undefined || (plan.sizes?.resizesSource === true && listsSizes),
+    withSize: options.manifest !== undefined || (plan.sizes?.resizesSource === true && (listsSizes || plan.upscale)),
     withFacts: ledger !== undefined,
   };
   // A dry run looks at nothing it would not write: no cache.
@@ -119,7 +119,7 @@ export function checkedForStdin(plan: ImagePlan, options: BatchOptions | Process
       "E_USAGE",
       "-: stdin gives one output; several (a --width or --type list) need files and -o DIR",
     );
-  const given = ["filename", "manifest", "prune", "dryRun", "cache"].filter(
+  const given = ["filename", "manifest", "prune", "dryRun", "cache", "upscale"].filter(
     (flag) => options[flag as keyof ProcessOptions] !== undefined,
   );
   if (given.length > 0) {

@@ -40,6 +40,8 @@ export interface Job {
   relativeInput: string;
   /** The listed size of this output (plan.ts Rendition), when a size flag is a list. */
   size?: number;
+  /** With --upscale, the size it is enlarged to (plan.ts Rendition). */
+  enlarge?: { width: number; height: number };
   /** What the output is made for, by the main backend kind and by the built-in one (input-facts.ts). */
   keys?: { main: string; local: string | undefined };
 }
@@ -123,7 +125,7 @@ async function sendAndWrite(context: BatchContext, job: Job, target: Target): Pr
       head = input.head;
       const tooBig = context.fits(input.size, job.input, target.record);
       if (tooBig) throw new AciimgError("E_BAD_INPUT", tooBig);
-      const { op, query } = plan.requestFor(job.type, job.size);
+      const { op, query } = plan.requestFor(job.type, job.size, job.enlarge);
       response = await target.send({ op, query, body: input.body, length: input.size, signal });
     }
     if (response.status >= 400) {
@@ -186,7 +188,7 @@ async function callReading(context: BatchContext, job: Job, target: Target): Pro
   let response: ImageResponse;
   try {
     const body = () => checkedBody(job.realPath, job.input, checked);
-    const { op, query } = plan.requestFor(job.type, job.size);
+    const { op, query } = plan.requestFor(job.type, job.size, job.enlarge);
     const file = job.realPath;
     response = await target.send({ op, query, file, fileIdentity: job.identity, body, length: checked.size, signal });
   } catch (error) {

@@ -41,6 +41,8 @@ export class StepCollector {
   background: Rgb | undefined;
   /** --progressive, --mozjpeg, --lossless, --effort (encoder-flags.ts): params of every step, as type and quality. */
   encoder: Record<string, ParamValue> = {};
+  /** --upscale: sizes past an input's own are made by enlarging it (renditions.ts). */
+  upscale = false;
 
   add(operation: OperationName, params: Record<string, ParamValue>): void {
     this.steps.push({ operation, params });
@@ -119,14 +121,20 @@ export interface Rendition {
   type: CliOutputType | undefined;
   /** The value of the listed size flag for this output; undefined when no size is a list. */
   size?: number;
+  /** --upscale, for a size past the input's own: the size it is enlarged to (imaginary's /enlarge). */
+  enlarge?: { width: number; height: number };
 }
 
 export interface ImagePlan {
   /**
    * The request for an output of `type` (undefined keeps the input's format, as imaginary does, §4)
-   * and, with a size list, of that `size`.
+   * and, with a size list, of that `size`; enlarged to `enlarge` in place of the resize (--upscale).
    */
-  requestFor(type: CliOutputType | undefined, size?: number): { op: OperationName; query: URLSearchParams };
+  requestFor(
+    type: CliOutputType | undefined,
+    size?: number,
+    enlarge?: Rendition["enlarge"],
+  ): { op: OperationName; query: URLSearchParams };
   /** The format asked for (--type, or -o's extension); else each input's own, or its default (output-types.ts). */
   outputType: CliOutputType | undefined;
   /** Every format asked for: --type's list; empty for the input's own. */
@@ -137,6 +145,8 @@ export interface ImagePlan {
    * bounds it.
    */
   sizes: { key: "width" | "height"; values: readonly number[]; resizesSource: boolean } | undefined;
+  /** --upscale: sizes past an input's own are enlarged to (then `sizes.resizesSource` holds). */
+  upscale: boolean;
   /** --quality, when given. */
   quality: number | undefined;
   /** Human summary, e.g. "resize 300x200 → webp". */
@@ -159,14 +169,17 @@ export function planRequest(collector: StepCollector): ImagePlan {
   }
   const { types, quality } = collector;
   const built = new Map<string, { op: OperationName; query: URLSearchParams }>();
-  const requestFor: ImagePlan["requestFor"] = (type, size) => {
-    const memo = `${type}|${size}`;
+  const requestFor: ImagePlan["requestFor"] = (type, size, enlarge) => {
+    const memo = `${type}|${size}|${enlarge?.width}x${enlarge?.height}`;
     let request = built.get(memo);
     if (request === undefined) {
+      // Enlarged: the size step (the first: renditions.ts) becomes /enlarge to the size worked out.
+      const sizedStep = (s: (typeof steps)[number]) =>
+        enlarge === undefined
+          ? { ...s, params: { ...s.params, [listed?.key as string]: size as number } }
+          : { operation: "enlarge" as const, params: { ...enlarge } };
       const sized =
-        listed === undefined || size === undefined
-          ? steps
-          : steps.map((s, i) => (i === sizeStep ? { ...s, params: { ...s.params, [listed.key]: size } } : s));
+        listed === undefined || size === undefined ? steps : steps.map((s, i) => (i === sizeStep ? sizedStep(s) : s));
       request = buildRequest(sized, type, quality, stepDefaults(collector, type), collector.encoder);
       built.set(memo, request);
     }
@@ -188,6 +201,15 @@ export function planRequest(collector: StepCollector): ImagePlan {
     })
     .join(" | ");
   const shown = types.length === 0 ? describe : `${describe} → ${types.join(",")}`;
+  const resizesSource =
+    listed !== undefined &&
+    sizeStep === 0 &&
+    listed.step.params[listed.key === "width" ? "height" : "width"] === undefined;
+  if (collector.upscale && !resizesSource)
+    throw new AciimgError(
+      "E_USAGE",
+      "--upscale: needs --width or --height as the first operation, without the other (the size it enlarges to)",
+    );
   return {
     requestFor,
     outputType: collector.type,
@@ -195,8 +217,9 @@ export function planRequest(collector: StepCollector): ImagePlan {
     sizes: listed && {
       key: listed.key,
       values: listed.values,
-      resizesSource: sizeStep === 0 && listed.step.params[listed.key === "width" ? "height" : "width"] === undefined,
+      resizesSource,
     },
+    upscale: collector.upscale,
     quality,
     describe: shown,
   };

@@ -136,7 +136,7 @@ export async function planBatch(
         continue;
       }
     }
-    const { size } = rendition;
+    const { size, enlarge } = rendition;
     pending.push({
       input,
       realPath: item.realPath,
@@ -147,6 +147,7 @@ export async function planBatch(
       direct,
       relativeInput,
       ...(size === undefined ? {} : { size }),
+      ...(enlarge === undefined ? {} : { enlarge }),
       ...(keys ? { keys } : {}),
     });
   }
@@ -170,7 +171,7 @@ function wantedOf(
   const renditions = renditionsOf(plan, ownType, source);
   const relativeInput = item.relativeOutput;
   const wanted = renditions.map((rendition): WantedOutput<Wanted> => {
-    const request = plan.requestFor(rendition.type, rendition.size);
+    const request = plan.requestFor(rendition.type, rendition.size, rendition.enlarge);
     const { main, local } = making.producers;
     const keys = facts && {
       main: renditionKey(facts.hash, request, main),

@@ -66,7 +66,7 @@ export function nameTemplateOf(plan: ImagePlan, given: string | undefined): stri
 /**
  * The outputs of an input whose own output type is `ownType` (when --type names none) and whose
  * oriented size is `source` (when known): one per type and size, sizes past the source's made
- * once at its size unless `upscale`.
+ * once at its size, or with --upscale each enlarged to (its other side kept in proportion).
  */
 export function renditionsOf(
   plan: ImagePlan,
@@ -79,16 +79,34 @@ export function renditionsOf(
   for (const type of types) {
     for (const asked of sizes?.values ?? [undefined]) {
       let size = asked;
-      if (size !== undefined && sizes?.resizesSource && source !== undefined) size = Math.min(size, source[sizes.key]);
+      let enlarge: PlannedRendition["enlarge"];
+      if (size !== undefined && sizes?.resizesSource && source !== undefined && size > source[sizes.key]) {
+        if (plan.upscale) enlarge = enlargedTo(source, sizes.key, size);
+        else size = source[sizes.key];
+      }
       const rendition: PlannedRendition = {
         type,
         ...(size === undefined ? {} : { size, [sizes?.key as string]: size }),
+        ...(enlarge === undefined ? {} : { enlarge }),
       };
       const sameAs = `${type}|${size}`;
       if (!made.has(sameAs)) made.set(sameAs, rendition);
     }
   }
   return [...made.values()];
+}
+
+/** `source` enlarged so its `key` side is `size`, the other in proportion (at least 1 pixel). */
+function enlargedTo(
+  source: { width: number; height: number },
+  key: "width" | "height",
+  size: number,
+): { width: number; height: number } {
+  const other = key === "width" ? "height" : "width";
+  return { [key]: size, [other]: Math.max(1, Math.round((size * source[other]) / source[key])) } as {
+    width: number;
+    height: number;
+  };
 }
 
 /** The output's path relative to the output folder, for the input at `relativeInput` there. */

@@ -288,8 +288,8 @@ function diskFullError(errno: DiskErrno, summary: Summary, target: OutputTarget)
  */
 function withFailOn(plan: ImagePlan, level: FailOn): ImagePlan {
   const sent = new WeakMap<object, ReturnType<ImagePlan["requestFor"]>>();
-  const requestFor: ImagePlan["requestFor"] = (type, size) => {
-    const { op, query } = plan.requestFor(type, size);
+  const requestFor: ImagePlan["requestFor"] = (type, size, enlarge) => {
+    const { op, query } = plan.requestFor(type, size, enlarge);
     const request = sent.get(query) ?? { op, query: new URLSearchParams([...query, [failOnParam, level]]) };
     sent.set(query, request);
     return request;

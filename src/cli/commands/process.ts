@@ -22,6 +22,7 @@ export interface ProcessOptions {
   allowSvgFilters?: boolean;
   failOn?: string;
   filename?: string;
+  upscale?: boolean;
   manifest?: string;
   force?: boolean;
   prune?: boolean;
@@ -91,6 +92,8 @@ export function addProcessCommand(
       "output names in a folder: {name} {ext} {width} {height} {hash} " +
         "(default {name}-{width}w.{ext} for a --width list)",
     )
+    .option("--upscale", "make sizes past an input's own by enlarging it (default: at its own size, once)")
+    .on("option:upscale", () => (steps.upscale = true))
     .option("--manifest <FILE>", "write a JSON manifest of every input and its outputs (for srcset markup)")
     .option("--force", "redo every output, even those the incremental record says are up to date")
     .option("--prune", "remove outputs this command made before whose input is gone or no longer asks for them")
