@@ -49,9 +49,13 @@ if [ "$as" = root ]; then
 else
   uid=$(id -u "$as")
   gid=$(id -g "$as")
-  # npm's cache, so the user's `npm ci` need not fetch every package again.
+  # npm's cache, so the user's `npm ci` need not fetch every package again. Another npm writing it
+  # meanwhile removes its temporary files under cp's feet: what was copied is enough (npm checks
+  # every entry's integrity and fetches what is missing).
   cache=$(npm config get cache)
-  if [ -d "$cache" ]; then cp -R "$cache" "$home/.npm"; fi
+  if [ -d "$cache" ] && ! cp -R "$cache" "$home/.npm" 2>/dev/null; then
+    echo "prove-suite: npm's cache changed while it was copied; npm ci fetches what is missing" >&2
+  fi
   chown -R "$uid:$gid" "$work"
   run_as() {
     (cd "$home/aciimg" && setpriv --reuid="$uid" --regid="$gid" --clear-groups \
