@@ -33,10 +33,12 @@ function listening(child: ChildProcess, stderr: { text: string }, timeoutMs = 20
   });
 }
 
+/**
+ * The exit code once the child (just started) has exited and all its output is read: "close", not
+ * "exit", which can be seen before the last lines of stderr are (the log lines a test then checks).
+ */
 const exitOf = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) =>
-    child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code)),
-  );
+  new Promise((resolve) => child.once("close", (code) => resolve(code)));
 
 describe("a running backend with other settings than configured", () => {
   it("up warns naming both upload limits and `aciimg down`, and down && up applies the new limit", async () => {

@@ -49,10 +49,12 @@ function listeningUrl(child: ChildProcess, stderr: { text: string }, timeoutMs =
   });
 }
 
-const exitOf = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) =>
-    child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code)),
-  );
+/**
+ * The exit code once the child (just started) has exited and all its output is read: "close", not
+ * "exit", which can be seen before the last lines of stderr are (the log lines a test then checks).
+ */
+const exitOf = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => child.once("close", (code) => resolve(code)));
 
 describe("aciimg serve (spawned CLI)", () => {
   it("refuses to start without a client key and says how to set one", async () => {

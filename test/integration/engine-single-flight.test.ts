@@ -41,7 +41,8 @@ function ensureInChild(
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+    // "close", not "exit": a child's exit can be seen before the last of its output is read.
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
 
