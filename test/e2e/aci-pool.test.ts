@@ -11,7 +11,7 @@ import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { lastJson, simCli, type CliRun, type SimCli } from "../arm-sim/cli.js";
 import { startArmSim, type ArmSim } from "../arm-sim/server.js";
-import { recordFile } from "./cli-harness.js";
+import { outputsIn } from "./cli-harness.js";
 
 let sim: ArmSim;
 let dir: string;
@@ -64,18 +64,7 @@ const batch = (...extra: string[]): string[] => [
  * A blur of each full image first: each image costs enough that
  * most of the batch is still to come when a test acts mid-batch.
  */
-const heavyBatch = (...extra: string[]): string[] => [
-  "process",
-  inputs,
-  "--blur",
-  "8",
-  "--resize",
-  "300x200",
-  "-o",
-  out(),
-  "--json",
-  ...extra,
-];
+const heavyBatch = (...extra: string[]): string[] => ["process", inputs, "--blur", "8", ...batch(...extra).slice(2)];
 
 /** The `--json` lines of a batch: one per file, then the summary. */
 function parse(run: CliRun): { files: Array<Record<string, unknown>>; summary: Record<string, unknown> } {
@@ -92,9 +81,7 @@ async function expectEveryOutput(files: Array<Record<string, unknown>>): Promise
   expect(files).toHaveLength(images);
   expect(new Set(files.map((f) => f.input)).size).toBe(images);
   expect(files.every((f) => f.status === "ok")).toBe(true);
-  const written = readdirSync(out())
-    .filter((name) => name !== recordFile)
-    .sort();
+  const written = await outputsIn(out());
   expect(written).toEqual(readdirSync(inputs).sort());
   for (const name of written) {
     const meta = await sharp(readFileSync(join(out(), name))).metadata();
@@ -354,14 +341,9 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(files).toHaveLength(images);
     // Each output written is whole, and only those reported ok were written.
     const ok = files.filter((f) => f.status === "ok").map((f) => String(f.output));
-    expect(
-      readdirSync(out())
-        .filter((name) => name !== recordFile)
-        .map((name) => join("out", name))
-        .sort(),
-    ).toEqual(ok.map((o) => o.replace(/^.*\/out\//, "out/")).sort());
-    for (const name of readdirSync(out()).filter((n) => n !== recordFile))
-      expect((await sharp(readFileSync(join(out(), name))).metadata()).width).toBe(300);
+    const written = await outputsIn(out());
+    expect(written.map((name) => join("out", name))).toEqual(ok.map((o) => o.replace(/^.*\/out\//, "out/")).sort());
+    for (const name of written) expect((await sharp(readFileSync(join(out(), name))).metadata()).width).toBe(300);
     const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { backends: Record<string, unknown> };
     expect(Object.keys(state.backends).sort()).toEqual(["default", "default--2"]);
     expect(readdirSync(join(dir, "local")).filter((f) => f.endsWith(".json"))).toEqual([]);
@@ -384,8 +366,8 @@ describe("a pool of backends (spawned CLI, ARM simulator)", () => {
     expect(first.code, first.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);
     expect(sim.count("PUT")).toBe(2);
-    expect(readdirSync(join(dir, "out", "a")).filter((n) => n !== recordFile)).toHaveLength(images);
-    expect(readdirSync(join(dir, "out", "b")).filter((n) => n !== recordFile)).toHaveLength(images);
+    expect(await outputsIn(join(dir, "out", "a"))).toHaveLength(images);
+    expect(await outputsIn(join(dir, "out", "b"))).toHaveLength(images);
   }, 240_000);
 
   test("another pipeline's state with the same name: " +
