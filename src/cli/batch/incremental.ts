@@ -81,8 +81,10 @@ export class Ledger {
     const outputs = this.inputs.get(posixPath(relativeInput))?.outputs;
     const path = this.relativeOutput(output);
     if (outputs !== undefined) {
+      const entry = made.path === path ? (made as MadeOutput) : outputOf(path, made);
       const at = outputs.findIndex((o) => o.path === path);
-      outputs.splice(at < 0 ? outputs.length : at, 1, made.path === path ? (made as MadeOutput) : outputOf(path, made));
+      if (at < 0) outputs.push(entry);
+      else outputs[at] = entry;
     }
     const was = this.recorded(relativeInput)?.outputs.find((o) => o.path === path);
     const fields = ["key", "format", "width", "height", "bytes", "hash", "version"] as const;
