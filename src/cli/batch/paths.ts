@@ -26,14 +26,19 @@ export function under(folder: string, rest: string): string {
 function isPlain(rest: string): boolean {
   return !(
     rest.endsWith(sep) ||
-    rest.includes(`${sep}${sep}`) ||
     rest === "." ||
     rest === ".." ||
-    rest.startsWith(`.${sep}`) ||
-    rest.startsWith(`..${sep}`) ||
-    rest.includes(`${sep}.${sep}`) ||
-    rest.includes(`${sep}..${sep}`) ||
-    rest.endsWith(`${sep}.`) ||
-    rest.endsWith(`${sep}..`)
+    rest.startsWith(dotPrefix) ||
+    rest.startsWith(dotDotPrefix) ||
+    odd.some((part) => rest.includes(part)) ||
+    rest.endsWith(dotSuffix) ||
+    rest.endsWith(dotDotSuffix)
   );
 }
+
+// Made once: isPlain runs for every input and output of a batch.
+const dotPrefix = `.${sep}`;
+const dotDotPrefix = `..${sep}`;
+const dotSuffix = `${sep}.`;
+const dotDotSuffix = `${sep}..`;
+const odd = [`${sep}${sep}`, `${sep}.${sep}`, `${sep}..${sep}`];
